@@ -1,0 +1,68 @@
+import type { CommandModule } from 'yargs';
+import { ingest, parseTimeArg } from '../src/ingest.js';
+import { FORMATS } from '../src/parse/detect.js';
+import type { TraceFormat } from '../src/parse/record.js';
+import { defaultDbFor } from '../src/paths.js';
+import { formatTable, progress, warn } from './output.js';
+
+interface Args {
+  trace: string[];
+  db?: string;
+  parquet?: string;
+  format?: TraceFormat;
+  formats?: string;
+  pid?: number;
+  comm?: string;
+  from?: string;
+  to?: string;
+}
+
+export const ingestCommand: CommandModule<object, Args> = {
+  command: 'ingest <trace..>',
+  describe: 'Read trace text (tracefs trace/trace_pipe, trace-cmd report, perf script; gzip/xz/zstd) into DuckDB',
+  builder: (y) =>
+    y
+      .positional('trace', { type: 'string', array: true, demandOption: true, describe: 'trace files' })
+      .option('db', { type: 'string', describe: 'DuckDB file to write (default: first trace + .duckdb); replaced if it exists' })
+      .option('parquet', { type: 'string', describe: 'also write every table as DIR/TABLE.parquet' })
+      .option('format', { choices: FORMATS, describe: 'force the input format instead of detecting it' })
+      .option('formats', { type: 'string', describe: 'directory of tracefs format files (SYSTEM/EVENT/format); default: formats/ beside the trace' })
+      .option('pid', { type: 'number', describe: 'keep events of this tid or tgid only' })
+      .option('comm', { type: 'string', describe: 'keep events of this command name only' })
+      .option('from', { type: 'string', describe: 'keep events at or after this time (seconds as printed, or NNNns)' })
+      .option('to', { type: 'string', describe: 'keep events at or before this time' }) as never,
+  handler: async (a) => {
+    const db = a.db ?? defaultDbFor(a.trace[0]);
+    const { rmSync } = await import('node:fs');
+    rmSync(db, { force: true });
+    rmSync(db + '.wal', { force: true });
+    const bar = progress();
+    const files = await ingest(a.trace, {
+      db,
+      format: a.format,
+      formatsDir: a.formats,
+      filter: {
+        pid: a.pid,
+        comm: a.comm,
+        fromNs: a.from !== undefined ? parseTimeArg(a.from) : undefined,
+        toNs: a.to !== undefined ? parseTimeArg(a.to) : undefined,
+      },
+      onProgress: (p) => bar.update(p),
+      onWarning: warn,
+    }).finally(() => bar.stop());
+    if (a.parquet) {
+      const { exportParquet } = await import('../src/analysis/export.js');
+      const n = await exportParquet(db, a.parquet);
+      process.stderr.write(`wrote ${n} Parquet files to ${a.parquet}\n`);
+    }
+    process.stdout.write(
+      formatTable(
+        files.map((f) => ({ file: f.path, format: f.format, lines: f.lines, events: f.events, filtered: f.filtered, unparsed: f.unparsed, lost: f.lost })),
+      ),
+    );
+    process.stdout.write(`database: ${db}\n`);
+    for (const f of files) {
+      if (f.unparsed) warn(`${f.path}: ${f.unparsed} lines not understood; see: mmreplay query ${db} "SELECT * FROM unparsed"`);
+    }
+  },
+};

@@ -1,0 +1,231 @@
+// `mmreplay ingest`: reads trace files (any supported format, compressed or not) into DuckDB.
+import path from 'node:path';
+import { Db } from './analysis/db.js';
+import { Loader } from './analysis/loader.js';
+import { Catalogue, formatsBeside } from './parse/catalogue.js';
+import { detectFormat, readerFor } from './parse/detect.js';
+import { TraceInputError } from './parse/errors.js';
+import { FieldTyper, genericFields, type TableSpec } from './parse/fields.js';
+import { openTrace } from './parse/input.js';
+import { readLines } from './parse/lines.js';
+import { newHeader, type LineReader, type TraceFormat } from './parse/record.js';
+
+export interface IngestFilter {
+  pid?: number;
+  comm?: string;
+  fromNs?: bigint;
+  toNs?: bigint;
+}
+
+export interface IngestOptions {
+  db: string;
+  format?: TraceFormat;
+  formatsDir?: string;
+  filter?: IngestFilter;
+  onProgress?: (p: { file: string; bytesRead: number; bytes: number; events: number }) => void;
+  onWarning?: (message: string) => void;
+}
+
+export interface FileSummary {
+  fileId: number;
+  path: string;
+  format: TraceFormat;
+  compression: string;
+  lines: number;
+  headerLines: number;
+  bytes: number;
+  events: number;
+  filtered: number;
+  unparsed: number;
+  lost: number;
+  metadata: Record<string, unknown>;
+}
+
+/** Parses `3835.535258` (seconds) or `3835535258000ns` into exact ns. */
+export function parseTimeArg(s: string): bigint {
+  const t = s.trim();
+  let m = /^(\d+)ns$/.exec(t);
+  if (m) return BigInt(m[1]);
+  m = /^(\d+)(?:\.(\d{0,9}))?s?$/.exec(t);
+  if (!m) throw new Error(`bad time "${s}": expected SECONDS[.FRACTION] (as the trace prints) or NANOSECONDSns`);
+  return BigInt(m[1]) * 1_000_000_000n + BigInt((m[2] ?? '').padEnd(9, '0'));
+}
+
+export async function ingest(files: string[], opts: IngestOptions): Promise<FileSummary[]> {
+  const db = await Db.open(opts.db, { create: true });
+  try {
+    const loader = new Loader(db);
+    await loader.init();
+    const first = await db.rows<{ n: bigint | null; f: number | null }>(
+      'SELECT max(id) + 1 AS n, (SELECT max(file_id) + 1 FROM files) AS f FROM events',
+    );
+    let nextId = BigInt(first[0]?.n ?? 0);
+    let fileId = Number(first[0]?.f ?? 0);
+    const out: FileSummary[] = [];
+    for (const file of files) {
+      const s = await ingestFile(file, fileId++, nextId, loader, opts);
+      nextId += BigInt(s.events);
+      out.push(s);
+    }
+    loader.finish();
+    for (const s of out) {
+      await db.run(
+        `INSERT INTO files VALUES (${s.fileId}, ${lit(s.path)}, ${lit(s.format)}, ${lit(s.compression)}, ${s.lines}, ${s.headerLines}, ${s.bytes}, ${s.events}, ${s.filtered}, ${s.unparsed}, ${s.lost}, ${lit(JSON.stringify(s.metadata))})`,
+      );
+    }
+    return out;
+  } finally {
+    db.close();
+  }
+}
+
+function lit(s: string): string {
+  return `'${s.replace(/'/g, "''")}'`;
+}
+
+async function ingestFile(file: string, fileId: number, firstId: bigint, loader: Loader, opts: IngestOptions): Promise<FileSummary> {
+  const catalogue = new Catalogue();
+  const fdir = opts.formatsDir ?? formatsBeside(file);
+  if (fdir) catalogue.addFormatsDir(fdir);
+  const typer = new FieldTyper(catalogue);
+  const opened = openTrace(file);
+  const f = opts.filter ?? {};
+  const filtering = f.pid !== undefined || f.comm !== undefined || f.fromNs !== undefined || f.toNs !== undefined;
+  const s: FileSummary = {
+    fileId,
+    path: file,
+    format: opts.format ?? 'ftrace',
+    compression: opened.compression,
+    lines: 0,
+    headerLines: 0,
+    bytes: opened.bytes,
+    events: 0,
+    filtered: 0,
+    unparsed: 0,
+    lost: 0,
+    metadata: {},
+  };
+  let reader: LineReader | null = opts.format ? readerFor(opts.format) : null;
+  const h = newHeader();
+  const eventNames = new Map<string, string>();
+  const specs = new Map<string, TableSpec | null>();
+  let id = firstId;
+  let lastTs: bigint | null = null;
+  const lastTsCpu = new Map<number, bigint>();
+  let backwards = 0;
+  let backwardsCpu = 0;
+  let firstBackwards: number | null = null;
+  const unknownEvents = new Set<string>();
+  let lastReport = 0;
+
+  for await (const batch of readLines(file, opened.stream)) {
+    if (!reader) {
+      const fmt = detectFormat(batch.lines.slice(0, 400));
+      if (!fmt) {
+        throw new TraceInputError(
+          file,
+          batch.firstLineNo,
+          `not a trace this tool reads: expected tracefs trace/trace_pipe text, trace-cmd report or perf script output (first line: ${JSON.stringify(batch.lines[0]?.slice(0, 80))}); use --format to force one`,
+        );
+      }
+      reader = readerFor(fmt);
+    }
+    s.format = reader.format;
+    const lines = batch.lines;
+    for (let i = 0; i < lines.length; i++) {
+      const lineNo = batch.firstLineNo + i;
+      const line = lines[i];
+      const r = reader.parse(line, h);
+      if (r.kind !== 'event') {
+        if (r.kind === 'header') s.headerLines++;
+        else if (r.kind === 'lost') {
+          loader.rare('lost_events', [fileId, lineNo, r.cpu, r.count, lastTs]);
+          s.lost += r.count ?? 0;
+        } else {
+          const reason = batch.truncatedLast && i === lines.length - 1 ? `truncated last line (no newline at end of file); ${r.reason}` : r.reason;
+          loader.rare('unparsed', [fileId, lineNo, line, reason]);
+          s.unparsed++;
+        }
+        continue;
+      }
+      let event = h.event;
+      if (event === null) {
+        const key = h.name;
+        event = eventNames.get(key) ?? null;
+        if (event === null) {
+          event = resolveEvent(key, h.body, catalogue);
+          eventNames.set(key, event);
+          if (event.startsWith('unknown:')) unknownEvents.add(key);
+        }
+        if (event === 'ftrace:print') h.body = `${h.name}: ${h.body}`;
+      }
+      if (filtering) {
+        if (
+          (f.pid !== undefined && h.tid !== f.pid && h.tgid !== f.pid) ||
+          (f.comm !== undefined && h.comm !== f.comm) ||
+          (f.fromNs !== undefined && h.tsNs < f.fromNs) ||
+          (f.toNs !== undefined && h.tsNs > f.toNs)
+        ) {
+          s.filtered++;
+          continue;
+        }
+      }
+      if (lastTs !== null && h.tsNs < lastTs) {
+        backwards++;
+        firstBackwards ??= lineNo;
+        const prev = lastTsCpu.get(h.cpu);
+        if (prev !== undefined && h.tsNs < prev) backwardsCpu++;
+      }
+      lastTs = h.tsNs;
+      lastTsCpu.set(h.cpu, h.tsNs);
+      loader.event(id, fileId, lineNo, h.tsNs, h.cpu, h.tid, h.tgid, h.comm, h.flags, event);
+      let spec = specs.get(event);
+      if (spec === undefined) {
+        spec = typer.spec(event);
+        if (spec) await loader.ensureTable(spec);
+        specs.set(event, spec);
+      }
+      if (spec) {
+        const vals = spec.extract(h.body);
+        if (typeof vals === 'string') {
+          loader.rare('field_errors', [id, event, `${file}:${lineNo}: ${vals}`]);
+          loader.otherEvent(id, event, h.body, JSON.stringify(genericFields(h.body)));
+        } else loader.typedRow(spec, id, vals);
+      } else {
+        loader.otherEvent(id, event, h.body, JSON.stringify(genericFields(h.body)));
+      }
+      id++;
+      s.events++;
+    }
+    s.lines = batch.firstLineNo + lines.length - 1;
+    if (opts.onProgress) {
+      const now = Date.now();
+      if (now - lastReport > 200) {
+        lastReport = now;
+        opts.onProgress({ file, bytesRead: opened.bytesRead(), bytes: opened.bytes, events: s.events });
+      }
+    }
+  }
+  if (!reader) throw new TraceInputError(file, null, 'empty file, expected trace text');
+  opts.onProgress?.({ file, bytesRead: opened.bytes, bytes: opened.bytes, events: s.events });
+  const warnings: string[] = [];
+  if (backwards) {
+    warnings.push(
+      `${backwards} timestamps go backwards (first at line ${firstBackwards})${backwardsCpu ? `, ${backwardsCpu} of them within one CPU's buffer` : ', all across CPUs (per-CPU buffers merged out of order)'}; events keep input order, sort by ts_ns`,
+    );
+  }
+  if (unknownEvents.size) {
+    warnings.push(`events no catalogue knows, kept as unknown:NAME in other_events: ${[...unknownEvents].slice(0, 20).join(', ')}`);
+  }
+  for (const w of warnings) opts.onWarning?.(`${file}: ${w}`);
+  s.metadata = { ...reader.metadata(), formats: catalogue.sources, warnings, basename: path.basename(file) };
+  return s;
+}
+
+function resolveEvent(name: string, body: string, catalogue: Catalogue): string {
+  if (name === 'tracing_mark_write') return 'ftrace:print';
+  const sys = catalogue.systemOf(name);
+  if (sys) return `${sys}:${name}`;
+  if (/^\(\S+( <- \S+)?\)/.test(body)) return `kprobes:${name}`;
+  return `unknown:${name}`;
+}

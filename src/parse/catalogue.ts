@@ -1,0 +1,94 @@
+// Which events exist and how their fields are printed: the built-in catalogue (format files
+// snapshotted from Linux 6.18 by scripts/snapshot-catalogue.mjs) overlaid by format files saved
+// beside a trace (`formats/<system>/<event>/format`, as `mmreplay record` and the lab write them).
+import fs from 'node:fs';
+import path from 'node:path';
+import { compileFormat, parseFormatFile, type CompiledFormat, type EventFormat } from './format.js';
+
+const HERE = path.dirname(new URL(import.meta.url).pathname);
+
+interface BuiltIn {
+  release: string;
+  formats: Record<string, string>;
+}
+
+let builtIn: { release: string; formats: Map<string, EventFormat>; systems: Map<string, string> } | null = null;
+
+function loadBuiltIn() {
+  if (builtIn) return builtIn;
+  const json = JSON.parse(fs.readFileSync(path.join(HERE, 'catalogue/formats.json'), 'utf8')) as BuiltIn;
+  const formats = new Map<string, EventFormat>();
+  for (const [key, text] of Object.entries(json.formats)) {
+    const sys = key.slice(0, key.indexOf(':'));
+    formats.set(key, parseFormatFile(text, sys));
+  }
+  const systems = new Map<string, string>();
+  for (const line of fs.readFileSync(path.join(HERE, 'catalogue/available_events.txt'), 'utf8').split('\n')) {
+    const i = line.indexOf(':');
+    if (i > 0 && !line.startsWith('#')) {
+      const name = line.slice(i + 1);
+      if (!systems.has(name)) systems.set(name, line.slice(0, i));
+    }
+  }
+  builtIn = { release: json.release, formats, systems };
+  return builtIn;
+}
+
+export class Catalogue {
+  private formats = new Map<string, EventFormat>();
+  private systems = new Map<string, string>();
+  private compiled = new Map<string, CompiledFormat | null>();
+  readonly sources: string[] = [];
+
+  constructor() {
+    const b = loadBuiltIn();
+    for (const [k, v] of b.formats) this.formats.set(k, v);
+    for (const [k, v] of b.systems) this.systems.set(k, v);
+    this.sources.push(`built-in (Linux ${b.release})`);
+  }
+
+  /** Adds every `<system>/<event>/format` under dir; they take precedence over built-ins. */
+  addFormatsDir(dir: string): number {
+    let n = 0;
+    for (const sys of fs.readdirSync(dir)) {
+      const sdir = path.join(dir, sys);
+      if (!fs.statSync(sdir).isDirectory()) continue;
+      for (const ev of fs.readdirSync(sdir)) {
+        const f = path.join(sdir, ev, 'format');
+        if (!fs.existsSync(f)) continue;
+        const fmt = parseFormatFile(fs.readFileSync(f, 'utf8'), sys);
+        this.formats.set(`${sys}:${fmt.name}`, fmt);
+        this.systems.set(fmt.name, sys);
+        this.compiled.delete(`${sys}:${fmt.name}`);
+        n++;
+      }
+    }
+    this.sources.push(dir);
+    return n;
+  }
+
+  /** `system:name` for a bare event name, or null when no catalogue knows it. */
+  systemOf(name: string): string | null {
+    return this.systems.get(name) ?? null;
+  }
+
+  format(event: string): EventFormat | null {
+    return this.formats.get(event) ?? null;
+  }
+
+  compiledFormat(event: string): CompiledFormat | null {
+    let c = this.compiled.get(event);
+    if (c === undefined) {
+      const f = this.formats.get(event);
+      c = f ? compileFormat(f) : null;
+      this.compiled.set(event, c);
+    }
+    return c;
+  }
+}
+
+/** The formats directory conventionally saved beside a trace, if there is one. */
+export function formatsBeside(tracePath: string): string | null {
+  const d = path.join(path.dirname(tracePath), 'formats');
+  return fs.existsSync(d) && fs.statSync(d).isDirectory() ? d : null;
+}

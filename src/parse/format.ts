@@ -1,0 +1,312 @@
+// Reads a tracefs event `format` file and compiles its `print fmt` into a matcher that recovers
+// typed field values from the printed text, the way libtraceevent reads it the other way round.
+
+export interface FormatField {
+  name: string;
+  /** C declaration type, e.g. `unsigned long`, `char[16]`, `__data_loc char[]`. */
+  ctype: string;
+  size: number;
+  signed: boolean;
+}
+
+export interface EventFormat {
+  system: string;
+  name: string;
+  id: number | null;
+  fields: FormatField[];
+  printFmt: string;
+  printArgs: string[];
+}
+
+export type SqlType = 'BIGINT' | 'UBIGINT' | 'INTEGER' | 'UINTEGER' | 'SMALLINT' | 'BOOLEAN' | 'VARCHAR';
+
+export function parseFormatFile(text: string, system: string): EventFormat {
+  const name = /^name:\s*(\S+)/m.exec(text)?.[1];
+  if (!name) throw new Error('format file has no "name:" line');
+  const id = /^ID:\s*(\d+)/m.exec(text)?.[1];
+  const fields: FormatField[] = [];
+  for (const m of text.matchAll(/field:([^;]*);\s*offset:(\d+);\s*size:(\d+);\s*signed:(\d+);/g)) {
+    const decl = m[1].trim();
+    const fm = /^(.*?)([A-Za-z_]\w*)\s*(\[[^\]]*\])?$/.exec(decl);
+    if (!fm) continue;
+    const fname = fm[2];
+    if (fname.startsWith('common_')) continue;
+    fields.push({ name: fname, ctype: (fm[1].trim() + (fm[3] ?? '')).trim(), size: +m[3], signed: m[4] === '1' });
+  }
+  const pf = /^print fmt:\s*(.*)$/m.exec(text)?.[1] ?? '""';
+  const [printFmt, rest] = readCString(pf);
+  const printArgs = splitTopLevel(rest.replace(/^\s*,/, ''));
+  return { system, name, id: id ? +id : null, fields, printFmt, printArgs };
+}
+
+function readCString(s: string): [string, string] {
+  let i = s.indexOf('"');
+  if (i < 0) return ['', s];
+  let out = '';
+  for (i++; i < s.length && s[i] !== '"'; i++) {
+    if (s[i] === '\\' && i + 1 < s.length) {
+      const c = s[++i];
+      out += c === 'n' ? '\n' : c === 't' ? '\t' : c;
+    } else out += s[i];
+  }
+  return [out, s.slice(i + 1)];
+}
+
+/** Splits a C argument list on commas outside parentheses, braces and string literals. */
+export function splitTopLevel(s: string): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let cur = '';
+  let inStr = false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i];
+    if (inStr) {
+      cur += c;
+      if (c === '\\') cur += s[++i] ?? '';
+      else if (c === '"') inStr = false;
+      continue;
+    }
+    if (c === '"') inStr = true;
+    else if (c === '(' || c === '{' || c === '[') depth++;
+    else if (c === ')' || c === '}' || c === ']') depth--;
+    else if (c === ',' && depth === 0) {
+      if (cur.trim()) out.push(cur.trim());
+      cur = '';
+      continue;
+    }
+    cur += c;
+  }
+  if (cur.trim()) out.push(cur.trim());
+  return out;
+}
+
+export function sqlTypeOf(f: FormatField): SqlType {
+  const t = f.ctype;
+  if (/char\s*\[|\bchar\b.*\[\]|__data_loc/.test(t)) return 'VARCHAR';
+  if (/\*/.test(t)) return 'UBIGINT';
+  if (t === 'bool') return 'BOOLEAN';
+  if (f.size === 8) return f.signed ? 'BIGINT' : 'UBIGINT';
+  if (f.size === 2 || f.size === 1) return 'SMALLINT';
+  return f.signed ? 'INTEGER' : 'UINTEGER';
+}
+
+/** How one printf conversion's text maps back to a field. */
+export type Capture =
+  | { kind: 'num'; field: string; radix: 10 | 16; signed: boolean }
+  | { kind: 'ptr'; field: string }
+  | { kind: 'str'; field: string }
+  | { kind: 'symbolic'; field: string; table: Map<string, number> }
+  | { kind: 'flags'; field: string }
+  | { kind: 'bit'; field: string; mask: bigint; on: string; off: string }
+  | { kind: 'skip' };
+
+export interface CompiledFormat {
+  format: EventFormat;
+  regex: RegExp;
+  captures: Capture[];
+  /** Output columns: one per field, plus `<field>_name` for fields printed symbolically. */
+  columns: { name: string; type: SqlType; field: FormatField | null }[];
+}
+
+function stripCasts(expr: string): string {
+  let e = expr.trim();
+  for (;;) {
+    const before = e;
+    e = e.replace(/^\(\s*(?:const\s+)?(?:unsigned\s+|signed\s+|struct\s+)?[A-Za-z_]\w*(?:\s+[A-Za-z_]\w*)*\s*\**\s*\)\s*/, '');
+    if (e.startsWith('(') && matchingParen(e, 0) === e.length - 1) e = e.slice(1, -1).trim();
+    if (e === before) return e;
+  }
+}
+
+function matchingParen(s: string, open: number): number {
+  let d = 0;
+  for (let i = open; i < s.length; i++) {
+    if (s[i] === '(') d++;
+    else if (s[i] === ')' && --d === 0) return i;
+  }
+  return -1;
+}
+
+const REC = /^REC->(\w+)$/;
+
+function symbolicTable(expr: string): Map<string, number> {
+  const t = new Map<string, number>();
+  for (const m of expr.matchAll(/\{\s*(-?(?:0x)?[0-9a-fA-F]+)[UL]*\s*,\s*"([^"]*)"\s*\}/g)) {
+    t.set(m[2], Number(m[1]));
+  }
+  return t;
+}
+
+function classify(arg: string, conv: string): Capture {
+  const e = stripCasts(arg);
+  let m = REC.exec(e);
+  if (m) {
+    if (conv === 's') return { kind: 'str', field: m[1] };
+    if (conv.startsWith('p')) return { kind: 'ptr', field: m[1] };
+    return { kind: 'num', field: m[1], radix: /[xX]$/.test(conv) ? 16 : 10, signed: /[di]$/.test(conv) };
+  }
+  m = /^__get_str\((\w+)\)$/.exec(e);
+  if (m) return { kind: 'str', field: m[1] };
+  m = /^__print_symbolic\(\s*REC->(\w+)/.exec(e);
+  if (m) return { kind: 'symbolic', field: m[1], table: symbolicTable(e) };
+  m = /__print_flags\(\s*REC->(\w+)/.exec(e);
+  if (m) return { kind: 'flags', field: m[1] };
+  // REC->flags & 0x0001u ? "M" : " "
+  m = /^REC->(\w+)\s*&\s*((?:0x)?[0-9a-fA-F]+)[uUlL]*\s*\?\s*"([^"]*)"\s*:\s*"([^"]*)"$/.exec(e);
+  if (m) return { kind: 'bit', field: m[1], mask: BigInt(m[2]), on: m[3], off: m[4] };
+  // REC->write ? "true" : "false"
+  m = /^REC->(\w+)\s*\?\s*"([^"]*)"\s*:\s*"([^"]*)"$/.exec(e);
+  if (m) return { kind: 'bit', field: m[1], mask: -1n, on: m[2], off: m[3] };
+  // cond ? REC->x : 0  (mm_page_alloc's pfn)
+  m = /\?\s*REC->(\w+)\s*:/.exec(e);
+  if (m) return classify(`REC->${m[1]}`, conv);
+  return { kind: 'skip' };
+}
+
+const CONV = /%([-+ #0]*)(\*|\d+)?(?:\.(\d+|\*))?(hh|h|ll|l|L|z|j|t)?([diouxXcsp])([a-zA-Z]*)/y;
+
+function escapeRe(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** Compiles a print fmt into a regex whose groups are the conversions, in order. */
+export function compileFormat(format: EventFormat): CompiledFormat {
+  const fmt = format.printFmt;
+  const captures: Capture[] = [];
+  let re = '^';
+  let argi = 0;
+  let i = 0;
+  let lit = '';
+  const flushLit = () => {
+    // Kernel and libtraceevent agree on literal text except runs of spaces, and libtraceevent
+    // prints some `name:%d` pairs as `name=%d` (tlb_flush); be lenient there.
+    re += escapeRe(lit)
+      .replace(/ +/g, '\\s*')
+      .replace(/(\w)[:=]$/, '$1[:=]');
+    lit = '';
+  };
+  while (i < fmt.length) {
+    const c = fmt[i];
+    if (c !== '%') {
+      lit += c;
+      i++;
+      continue;
+    }
+    if (fmt[i + 1] === '%') {
+      lit += '%';
+      i += 2;
+      continue;
+    }
+    CONV.lastIndex = i;
+    const m = CONV.exec(fmt);
+    if (!m) {
+      lit += c;
+      i++;
+      continue;
+    }
+    if (m[2] === '*') argi++;
+    if (m[3] === '*') argi++;
+    let conv = m[5];
+    // %pS, %ps, %pK...: the pointer extension letters belong to the conversion.
+    let ext = '';
+    if (conv === 'p') {
+      const em = /^[a-zA-Z]+/.exec(m[6]);
+      ext = em ? em[0] : '';
+    }
+    i = CONV.lastIndex - (m[6].length - ext.length);
+    conv += ext;
+    flushLit();
+    const cap = classify(format.printArgs[argi++] ?? '', conv);
+    captures.push(cap);
+    const last = i >= fmt.length;
+    if (cap.kind === 'bit') {
+      // A trailing " " alternative may have been trimmed by whoever saved the text.
+      re += `(${escapeRe(cap.on)}|${escapeRe(cap.off)})?`;
+    } else if (conv === 's' || cap.kind === 'skip' || cap.kind === 'symbolic' || cap.kind === 'flags') {
+      re += last ? '([^]*)' : '([^]*?)';
+    } else if (conv.startsWith('p')) {
+      re += '(\\S*)';
+    } else if (conv === 'c') {
+      re += '([^]?)';
+    } else {
+      re += '\\s*(-?(?:0x)?[0-9a-fA-F]+)';
+    }
+  }
+  flushLit();
+  re += '\\s*$';
+
+  const columns: CompiledFormat['columns'] = [];
+  for (const f of format.fields) {
+    const caps = captures.filter((c) => c.kind !== 'skip' && c.field === f.name);
+    if (!caps.length) continue;
+    const numeric = caps.some((c) => c.kind === 'num' || c.kind === 'ptr' || c.kind === 'bit' || c.kind === 'symbolic');
+    // A field printed with %d/%ld reads as signed whatever its C type (tlb_flush's pages:-1).
+    const printedSigned = caps.some((c) => c.kind === 'num' && c.signed);
+    columns.push({ name: f.name, type: numeric ? sqlTypeOf(printedSigned ? { ...f, signed: true } : f) : 'VARCHAR', field: f });
+    if (caps.some((c) => c.kind === 'symbolic' || c.kind === 'flags')) {
+      if (numeric) columns.push({ name: `${f.name}_name`, type: 'VARCHAR', field: null });
+    }
+  }
+  return { format, regex: new RegExp(re), captures, columns };
+}
+
+export type FieldValue = bigint | number | string | boolean | null;
+
+/** Parses one event's argument text; returns null when the text does not fit the print fmt. */
+export function matchFields(cf: CompiledFormat, text: string): Map<string, FieldValue> | null {
+  const m = cf.regex.exec(text);
+  if (!m) return null;
+  const vals = new Map<string, FieldValue>();
+  const bits = new Map<string, bigint>();
+  for (let k = 0; k < cf.captures.length; k++) {
+    const cap = cf.captures[k];
+    const s = m[k + 1];
+    switch (cap.kind) {
+      case 'num':
+        if (!vals.has(cap.field) || typeof vals.get(cap.field) === 'string') vals.set(cap.field, parseInt64(s, cap.radix));
+        break;
+      case 'ptr':
+        vals.set(cap.field, /^(0x)?[0-9a-fA-F]+$/.test(s) ? parseInt64(s, 16) : s === '(null)' ? 0n : null);
+        break;
+      case 'str':
+        vals.set(cap.field, s);
+        break;
+      case 'symbolic': {
+        vals.set(`${cap.field}_name`, s);
+        const n = cap.table.get(s);
+        if (!vals.has(cap.field)) vals.set(cap.field, n === undefined ? null : BigInt(n));
+        break;
+      }
+      case 'flags':
+        vals.set(`${cap.field}_name`, s);
+        if (!vals.has(cap.field)) vals.set(cap.field, s);
+        break;
+      case 'bit': {
+        const on = s === cap.on;
+        const prev = bits.get(cap.field) ?? 0n;
+        bits.set(cap.field, on ? prev | (cap.mask === -1n ? 1n : cap.mask) : prev);
+        break;
+      }
+    }
+  }
+  for (const [f, v] of bits) vals.set(f, v);
+  return vals;
+}
+
+/** Parses decimal or hex text (with or without 0x) exactly, as a BigInt. */
+export function parseInt64(s: string, radix: 10 | 16): bigint | null {
+  if (!s) return null;
+  let neg = false;
+  let t = s.trim();
+  if (t[0] === '-') {
+    neg = true;
+    t = t.slice(1);
+  }
+  if (t.startsWith('0x') || t.startsWith('0X')) {
+    t = t.slice(2);
+    radix = 16;
+  }
+  if (!t || !(radix === 16 ? /^[0-9a-fA-F]+$/ : /^\d+$/).test(t)) return null;
+  const v = BigInt(radix === 16 ? '0x' + t : t);
+  return neg ? -v : v;
+}

@@ -1,0 +1,115 @@
+// Opens a trace file as a stream of decompressed bytes; compression is detected by magic bytes.
+import fs from 'node:fs';
+import { Readable, Transform } from 'node:stream';
+import zlib from 'node:zlib';
+import { Decompress as ZstdDecompress } from 'fzstd';
+import xz from 'xz-decompress';
+import { TraceInputError } from './errors.js';
+
+export type Compression = 'none' | 'gzip' | 'xz' | 'zstd';
+
+const MAGIC: [Compression, number[]][] = [
+  ['gzip', [0x1f, 0x8b]],
+  ['xz', [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]],
+  ['zstd', [0x28, 0xb5, 0x2f, 0xfd]],
+];
+
+/** Binary formats we recognise but do not read as text, with what to do instead. */
+const BINARY_MAGIC: [string, number[], string][] = [
+  [
+    'trace-cmd .dat',
+    [0x17, 0x08, 0x44, ...Buffer.from('tracing')],
+    'convert it with `trace-cmd report -i FILE > FILE.txt` and ingest the text',
+  ],
+  ['perf.data', [...Buffer.from('PERFILE2')], 'convert it with `perf script -i FILE > FILE.txt` and ingest the text'],
+];
+
+function startsWith(head: Buffer, magic: number[]): boolean {
+  return head.length >= magic.length && magic.every((b, i) => head[i] === b);
+}
+
+export function detectCompression(head: Buffer): Compression {
+  for (const [name, magic] of MAGIC) if (startsWith(head, magic)) return name;
+  return 'none';
+}
+
+function readHead(path: string, n = 16): Buffer {
+  const fd = fs.openSync(path, 'r');
+  try {
+    const buf = Buffer.alloc(n);
+    const got = fs.readSync(fd, buf, 0, n, 0);
+    return buf.subarray(0, got);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function zstdStream(): Transform {
+  const d = new ZstdDecompress((data) => t.push(Buffer.from(data.buffer, data.byteOffset, data.length)));
+  const push = (c: Uint8Array, final: boolean) => d.push(c, final);
+  const t = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      try {
+        push(chunk, false);
+        cb();
+      } catch (e) {
+        cb(e as Error);
+      }
+    },
+    flush(cb) {
+      try {
+        push(new Uint8Array(0), true);
+        cb();
+      } catch (e) {
+        cb(e as Error);
+      }
+    },
+  });
+  return t;
+}
+
+export interface OpenedTrace {
+  compression: Compression;
+  /** Size of the file on disk (compressed bytes when compressed). */
+  bytes: number;
+  /** Decompressed bytes. */
+  stream: Readable;
+  /** Compressed bytes read so far, for progress. */
+  bytesRead(): number;
+}
+
+export function openTrace(path: string): OpenedTrace {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(path);
+  } catch (e) {
+    throw new TraceInputError(path, null, `cannot open: ${(e as Error).message}`);
+  }
+  if (st.isDirectory()) throw new TraceInputError(path, null, 'is a directory, expected a trace file');
+  const head = readHead(path);
+  for (const [what, magic, fix] of BINARY_MAGIC) {
+    if (startsWith(head, magic)) {
+      throw new TraceInputError(path, 0, `is a ${what} file, not trace text; ${fix}`);
+    }
+  }
+  const compression = detectCompression(head);
+  const raw = fs.createReadStream(path, { highWaterMark: 1 << 20 });
+  let stream: Readable;
+  switch (compression) {
+    case 'gzip':
+      stream = raw.pipe(zlib.createGunzip({ chunkSize: 1 << 20 }));
+      break;
+    case 'zstd':
+      stream = raw.pipe(zstdStream());
+      break;
+    case 'xz':
+      stream = Readable.fromWeb(
+        new xz.XzReadableStream(Readable.toWeb(raw) as unknown as ReadableStream<Uint8Array>) as never,
+      );
+      break;
+    default:
+      stream = raw;
+  }
+  if (stream !== raw) raw.on('error', (e) => stream.destroy(e));
+  return { compression, bytes: st.size, stream, bytesRead: () => raw.bytesRead };
+}

@@ -1,0 +1,49 @@
+// The normalized event every reader produces, whatever the text format.
+
+export type TraceFormat = 'ftrace' | 'trace-cmd' | 'perf';
+
+export interface EventHeader {
+  comm: string;
+  tid: number;
+  tgid: number | null;
+  cpu: number;
+  /** Latency/irq flags column as printed (`d..1.`), when the format has it. */
+  flags: string | null;
+  /** Timestamp in ns, parsed exactly from the decimal text. */
+  tsNs: bigint;
+  /** `system:name` when the line names its system (perf), else null until resolved. */
+  event: string | null;
+  /** Event name as printed (without system). */
+  name: string;
+  /** Everything after the event name: the printed fields. */
+  body: string;
+  /** trace-cmd instance buffer name, when the report prints one. */
+  buffer: string | null;
+}
+
+/** What one input line turned out to be. */
+export type LineResult =
+  | { kind: 'event' }
+  | { kind: 'header'; key?: string; value?: string }
+  | { kind: 'lost'; cpu: number | null; count: number | null }
+  | { kind: 'unparsed'; reason: string };
+
+export const EVENT: LineResult = { kind: 'event' };
+export const HEADER: LineResult = { kind: 'header' };
+
+export interface LineReader {
+  readonly format: TraceFormat;
+  /** Parses one line; on `event`, fills `out`. */
+  parse(line: string, out: EventHeader): LineResult;
+  /** Trace-level metadata gathered from header lines. */
+  metadata(): Record<string, unknown>;
+}
+
+export function newHeader(): EventHeader {
+  return { comm: '', tid: 0, tgid: null, cpu: 0, flags: null, tsNs: 0n, event: null, name: '', body: '', buffer: null };
+}
+
+/** `3835.535258` (µs) or `3835.535258123` (ns) to exact ns. */
+export function tsToNs(sec: string, frac: string): bigint {
+  return BigInt(frac.length >= 9 ? sec + frac.slice(0, 9) : sec + frac.padEnd(9, '0'));
+}
