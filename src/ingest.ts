@@ -157,7 +157,8 @@ async function ingestFile(file: string, fileId: number, firstId: bigint, loader:
           eventNames.set(key, event);
           if (event.startsWith('unknown:')) unknownEvents.add(key);
         }
-        if (event === 'ftrace:print') h.body = `${h.name}: ${h.body}`;
+        // tracefs prints trace_marker writes under the ip's symbol, not the event name.
+        if (key === 'tracing_mark_write') h.body = `${key}: ${h.body}`;
       }
       if (filtering) {
         if (

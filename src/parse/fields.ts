@@ -1,7 +1,7 @@
 // Turns an event's printed fields into typed values, per event: tracefs syscall shapes, kprobes,
 // and everything else through its compiled print fmt.
 import type { Catalogue } from './catalogue.js';
-import { matchFields, parseInt64, type CompiledFormat, type FieldValue, type SqlType } from './format.js';
+import { makeExtractor, parseInt64, type CompiledFormat, type FieldValue, type SqlType } from './format.js';
 
 export interface Column {
   name: string;
@@ -48,6 +48,8 @@ function syscallSpec(cf: CompiledFormat, table: string): TableSpec {
   const fields = cf.format.fields.filter((f) => f.name !== '__syscall_nr');
   const columns = cf.columns.filter((c) => c.name !== '__syscall_nr').map(({ name, type }) => ({ name, type }));
   const isExit = cf.format.name.startsWith('sys_exit_');
+  const viaPrintFmt = printFmtExtractor(cf);
+  const nr = cf.columns.findIndex((c) => c.name === '__syscall_nr');
   return {
     table,
     event: `syscalls:${cf.format.name}`,
@@ -64,15 +66,18 @@ function syscallSpec(cf: CompiledFormat, table: string): TableSpec {
         if (v === null) return `expected a return value, got "${body}"`;
         return [coerce(v, columns[0].type)];
       }
-      return printFmtExtract(cf, columns, body);
+      const row = viaPrintFmt(body);
+      return typeof row === 'string' || nr < 0 ? row : row.filter((_v, i) => i !== nr);
     },
   };
 }
 
-function printFmtExtract(cf: CompiledFormat, columns: Column[], body: string): FieldValue[] | string {
-  const vals = matchFields(cf, body);
-  if (!vals) return `fields do not match print fmt "${cf.format.printFmt}"`;
-  return columns.map((c) => coerce(vals.get(c.name) ?? null, c.type));
+/** The print-fmt extractor over one reused row (the loader copies values out at once). */
+function printFmtExtractor(cf: CompiledFormat): (body: string) => FieldValue[] | string {
+  const extract = makeExtractor(cf);
+  const row: FieldValue[] = new Array(cf.columns.length).fill(null);
+  const reason = `fields do not match print fmt "${cf.format.printFmt}"`;
+  return (body) => (extract(body, row) ? row : reason);
 }
 
 /** `(func+0x0/0x1f0) a=1` or, for a return probe, `(caller+0x4c/0x90 <- func) ret=0`. */
@@ -130,7 +135,7 @@ export class FieldTyper {
     else if (cf.format.fields.some((f) => f.name === '__probe_ip')) s = kprobeSpec(cf, event, table);
     else {
       const columns = cf.columns.map(({ name, type }) => ({ name, type }));
-      s = { table, event, columns, extract: (body) => printFmtExtract(cf, columns, body) };
+      s = { table, event, columns, extract: printFmtExtractor(cf) };
     }
     this.specs.set(event, s);
     return s;

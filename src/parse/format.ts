@@ -252,45 +252,78 @@ export function compileFormat(format: EventFormat): CompiledFormat {
 
 export type FieldValue = bigint | number | string | boolean | null;
 
-/** Parses one event's argument text; returns null when the text does not fit the print fmt. */
-export function matchFields(cf: CompiledFormat, text: string): Map<string, FieldValue> | null {
-  const m = cf.regex.exec(text);
-  if (!m) return null;
-  const vals = new Map<string, FieldValue>();
-  const bits = new Map<string, bigint>();
-  for (let k = 0; k < cf.captures.length; k++) {
-    const cap = cf.captures[k];
-    const s = m[k + 1];
-    switch (cap.kind) {
-      case 'num':
-        if (!vals.has(cap.field) || typeof vals.get(cap.field) === 'string') vals.set(cap.field, parseInt64(s, cap.radix));
-        break;
-      case 'ptr':
-        vals.set(cap.field, /^(0x)?[0-9a-fA-F]+$/.test(s) ? parseInt64(s, 16) : s === '(null)' ? 0n : null);
-        break;
-      case 'str':
-        vals.set(cap.field, s);
-        break;
-      case 'symbolic': {
-        vals.set(`${cap.field}_name`, s);
-        const n = cap.table.get(s);
-        if (!vals.has(cap.field)) vals.set(cap.field, n === undefined ? null : BigInt(n));
-        break;
-      }
-      case 'flags':
-        vals.set(`${cap.field}_name`, s);
-        if (!vals.has(cap.field)) vals.set(cap.field, s);
-        break;
-      case 'bit': {
-        const on = s === cap.on;
-        const prev = bits.get(cap.field) ?? 0n;
-        bits.set(cap.field, on ? prev | (cap.mask === -1n ? 1n : cap.mask) : prev);
-        break;
+/** Text to a column value of the given type; null when it is not a number of that radix. */
+function toValue(text: string, radix: 10 | 16, type: SqlType): FieldValue {
+  if (type === 'VARCHAR') return text;
+  if (type === 'BIGINT' || type === 'UBIGINT') {
+    const v = parseInt64(text, radix);
+    return v === null ? null : type === 'BIGINT' ? BigInt.asIntN(64, v) : BigInt.asUintN(64, v);
+  }
+  const v = parseInt64(text, radix);
+  if (v === null) return null;
+  if (type === 'BOOLEAN') return v !== 0n;
+  const bits = type === 'SMALLINT' ? 16 : 32;
+  return Number(type === 'UINTEGER' ? BigInt.asUintN(bits, v) : BigInt.asIntN(bits, v));
+}
+
+/**
+ * Builds the function that parses one event's text into `out` (column order of cf.columns).
+ * Returns false when the text does not fit the print fmt.
+ */
+export function makeExtractor(cf: CompiledFormat): (text: string, out: FieldValue[]) => boolean {
+  const col = new Map(cf.columns.map((c, i) => [c.name, i]));
+  const steps = cf.captures.map((cap) => {
+    if (cap.kind === 'skip') return null;
+    const i = col.get(cap.field);
+    const ni = col.get(`${cap.field}_name`);
+    return { cap, i: i ?? -1, ni: ni ?? -1, type: i === undefined ? ('VARCHAR' as SqlType) : cf.columns[i].type };
+  });
+  const bitFields = [...new Set(cf.captures.filter((c) => c.kind === 'bit').map((c) => col.get((c as { field: string }).field)!))];
+  return (text, out) => {
+    const m = cf.regex.exec(text);
+    if (!m) return false;
+    out.fill(null);
+    for (const b of bitFields) out[b] = 0n;
+    for (let k = 0; k < steps.length; k++) {
+      const st = steps[k];
+      if (!st || st.i < 0) continue;
+      const s = m[k + 1] ?? '';
+      const cap = st.cap;
+      switch (cap.kind) {
+        case 'num':
+          if (out[st.i] === null) out[st.i] = toValue(s, cap.radix, st.type);
+          break;
+        case 'ptr':
+          out[st.i] = s === '(null)' ? toValue('0', 16, st.type) : toValue(s, 16, st.type);
+          break;
+        case 'str':
+          out[st.i] = s;
+          break;
+        case 'symbolic': {
+          if (st.ni >= 0) out[st.ni] = s;
+          const n = cap.table.get(s);
+          if (out[st.i] === null && n !== undefined) out[st.i] = toValue(String(n), 10, st.type);
+          break;
+        }
+        case 'flags':
+          if (st.ni >= 0) out[st.ni] = s;
+          if (st.type === 'VARCHAR') out[st.i] = s;
+          break;
+        case 'bit':
+          if (s === cap.on) out[st.i] = (out[st.i] as bigint) | (cap.mask === -1n ? 1n : cap.mask);
+          break;
       }
     }
-  }
-  for (const [f, v] of bits) vals.set(f, v);
-  return vals;
+    for (const b of bitFields) out[b] = coerceBits(out[b] as bigint, cf.columns[b].type);
+    return true;
+  };
+}
+
+function coerceBits(v: bigint, type: SqlType): FieldValue {
+  if (type === 'BOOLEAN') return v !== 0n;
+  if (type === 'BIGINT' || type === 'UBIGINT') return v;
+  if (type === 'VARCHAR') return String(v);
+  return Number(v);
 }
 
 /** Parses decimal or hex text (with or without 0x) exactly, as a BigInt. */
@@ -306,7 +339,12 @@ export function parseInt64(s: string, radix: 10 | 16): bigint | null {
     t = t.slice(2);
     radix = 16;
   }
-  if (!t || !(radix === 16 ? /^[0-9a-fA-F]+$/ : /^\d+$/).test(t)) return null;
-  const v = BigInt(radix === 16 ? '0x' + t : t);
+  if (!t) return null;
+  let v: bigint;
+  try {
+    v = BigInt(radix === 16 ? '0x' + t : t);
+  } catch {
+    return null;
+  }
   return neg ? -v : v;
 }

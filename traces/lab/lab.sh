@@ -1,0 +1,253 @@
+#!/usr/bin/env bash
+# mmreplay kernel lab: build a tinyconfig Linux (Debian linux-source-X.Y) with
+# test_hmm built in, boot it in QEMU (TCG, 2 vCPUs), record device-exclusive
+# traces inside the guest and unpack them into traces/lab/<X.Y>/.
+#
+# Usage: traces/lab/lab.sh [--clean] [--kernel 6.12|6.1] [--calls N] [--seed N]
+#                          [--modes "none dontneed ..."] [--only STEP]
+# Steps (each skipped when its output exists, unless --clean):
+#   apt unpack config build offsets guest initramfs run collect
+# Build artefacts live in /work/lab-build (outside the repo); only results go
+# under traces/lab/<X.Y>/.
+set -euo pipefail
+
+LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+BUILD_ROOT=${LAB_BUILD:-/work/lab-build}
+KVER=6.12
+CLEAN=0
+ONLY=""
+RACE_CALLS=${RACE_CALLS:-40}
+RACE_SEED=${RACE_SEED:-12345}
+RACE_MODES=${RACE_MODES:-"none dontneed fork_exit fork_write mprotect"}
+HMM_TESTS=${HMM_TESTS:-"exclusive exclusive_mprotect exclusive_cow"}
+BUFFER_KB=${BUFFER_KB:-65536}
+GUEST_MEM=${GUEST_MEM:-2G}
+QEMU_TIMEOUT=${QEMU_TIMEOUT:-5400}
+
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--clean) CLEAN=1 ;;
+	--kernel) KVER=$2; shift ;;
+	--calls) RACE_CALLS=$2; shift ;;
+	--seed) RACE_SEED=$2; shift ;;
+	--modes) RACE_MODES=$2; shift ;;
+	--only) ONLY=$2; shift ;;
+	-h|--help) sed -n 2,12p "$0"; exit 0 ;;
+	*) echo "unknown argument $1" >&2; exit 2 ;;
+	esac
+	shift
+done
+
+SRC_TAR=/usr/src/linux-source-$KVER.tar.xz
+TREE=$BUILD_ROOT/linux-source-$KVER
+GUEST=$BUILD_ROOT/guest-$KVER
+STAGE=$BUILD_ROOT/initramfs-$KVER
+INITRD=$BUILD_ROOT/initramfs-$KVER.cpio.gz
+DISK=$BUILD_ROOT/results-$KVER.img
+RAW=$BUILD_ROOT/results-$KVER
+RES=$LAB_DIR/$KVER
+FRAGMENT=$RES/kconfig.fragment
+BZIMAGE=$TREE/arch/x86/boot/bzImage
+TIMINGS=$BUILD_ROOT/timings-$KVER.txt
+
+log() { printf '[lab %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
+die() { printf '[lab] FATAL: %s\n' "$*" >&2; exit 1; }
+
+step() {
+	local name=$1; shift
+	if [ -n "$ONLY" ] && [ "$ONLY" != "$name" ]; then return 0; fi
+	local t0 t1
+	t0=$(date +%s)
+	log "step $name: start"
+	"$@"
+	t1=$(date +%s)
+	log "step $name: done in $((t1 - t0)) s"
+	echo "$name $((t1 - t0))s $(date -Is)" >> "$TIMINGS"
+}
+
+# ---------------------------------------------------------------- apt
+APT_PKGS="linux-source-$KVER qemu-system-x86 busybox-static flex bison bc libelf-dev libssl-dev cpio trace-cmd xz-utils build-essential"
+do_apt() {
+	local missing=""
+	for p in $APT_PKGS; do
+		dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
+	done
+	if [ -n "$missing" ]; then
+		log "installing:$missing"
+		DEBIAN_FRONTEND=noninteractive apt-get install -y $missing
+	else
+		log "all packages present"
+	fi
+	dpkg -s "linux-source-$KVER" | grep '^Version' | tee "$BUILD_ROOT/linux-source-$KVER.version"
+}
+
+# ---------------------------------------------------------------- unpack
+do_unpack() {
+	if [ "$CLEAN" = 1 ]; then rm -rf "$TREE"; fi
+	if [ -f "$TREE/Makefile" ]; then log "tree present: $TREE"; return; fi
+	tar -C "$BUILD_ROOT" -xf "$SRC_TAR"
+	[ -f "$TREE/Makefile" ] || die "unpack did not produce $TREE"
+}
+
+# ---------------------------------------------------------------- config
+check_config() {
+	local bad=0 line sym
+	while IFS= read -r line; do
+		case "$line" in
+		'# CONFIG_'*' is not set')
+			sym=${line#\# }; sym=${sym%% *}
+			if grep -q "^$sym=" "$TREE/.config"; then
+				echo "CONFIG CHECK FAILED: wanted '$line', got '$(grep "^$sym=" "$TREE/.config")'" >&2; bad=1
+			fi ;;
+		'#'*|'') ;;
+		*)
+			if ! grep -qx "$line" "$TREE/.config"; then
+				sym=${line%%=*}
+				echo "CONFIG CHECK FAILED: wanted '$line', got '$(grep -E "^$sym=|^# $sym is not set" "$TREE/.config" || echo absent)'" >&2; bad=1
+			fi ;;
+		esac
+	done < "$FRAGMENT"
+	[ $bad = 0 ] || die "some kconfig options did not land in .config (see above)"
+	log "all $(grep -c '^CONFIG_\|^# CONFIG_' "$FRAGMENT") fragment options present in .config"
+}
+
+do_config() {
+	[ -f "$FRAGMENT" ] || die "missing $FRAGMENT"
+	if [ "$CLEAN" = 0 ] && [ -f "$TREE/.config" ] && [ "$TREE/.config" -nt "$FRAGMENT" ]; then
+		log ".config newer than fragment, keeping it"
+	else
+		(cd "$TREE" && make tinyconfig >/dev/null &&
+			scripts/kconfig/merge_config.sh -m .config "$FRAGMENT" >/dev/null &&
+			make olddefconfig >/dev/null)
+	fi
+	check_config
+	xz -9 -c "$TREE/.config" > "$RES/config.txt.xz"
+}
+
+# ---------------------------------------------------------------- build
+do_build() {
+	if [ "$CLEAN" = 0 ] && [ -f "$BZIMAGE" ] && [ "$BZIMAGE" -nt "$TREE/.config" ]; then
+		log "bzImage up to date"; return
+	fi
+	(cd "$TREE" && make -j"$(nproc)" bzImage > "$BUILD_ROOT/kbuild-$KVER.log" 2>&1) ||
+		{ tail -40 "$BUILD_ROOT/kbuild-$KVER.log"; die "kernel build failed"; }
+	ls -la "$BZIMAGE"
+}
+
+# ---------------------------------------------------------------- offsets
+# Compile a file with offsetof() for the structs the kprobes dereference,
+# using the kernel's own build flags (asm-offsets trick), and check them.
+do_offsets() {
+	local d=$TREE/lab-offsets
+	mkdir -p "$d"
+	: > "$d/Makefile"
+	cp "$LAB_DIR/offsets.c" "$d/offsets.c"
+	(cd "$TREE" && make lab-offsets/offsets.s > "$BUILD_ROOT/offsets-$KVER.log" 2>&1) ||
+		{ cat "$BUILD_ROOT/offsets-$KVER.log"; die "offsets build failed"; }
+	grep -- '->' "$d/offsets.s" | sed 's/.*->\([A-Za-z0-9_]*\) \$\?\([0-9-]*\).*/\1 \2/' > "$RES/offsets.txt"
+	cat "$RES/offsets.txt"
+}
+
+# ---------------------------------------------------------------- guest programs
+do_guest() {
+	mkdir -p "$GUEST"
+	gcc -O2 -static -pthread -I"$TREE" -I"$TREE/tools/testing/selftests" \
+		-o "$GUEST/hmm-tests" "$TREE/tools/testing/selftests/mm/hmm-tests.c"
+	gcc -O2 -Wall -static -pthread -I"$TREE" -o "$GUEST/race" "$LAB_DIR/race.c"
+	ls -la "$GUEST"
+}
+
+# ---------------------------------------------------------------- initramfs
+do_initramfs() {
+	rm -rf "$STAGE"
+	mkdir -p "$STAGE"/{bin,sbin,proc,sys,dev,tmp,out,lib64,lib/x86_64-linux-gnu,usr/bin,etc}
+	cp /bin/busybox "$STAGE/bin/busybox"
+	cp "$LAB_DIR/guest/init" "$STAGE/init"
+	cp "$LAB_DIR/guest/run.sh" "$STAGE/run.sh"
+	chmod +x "$STAGE/init" "$STAGE/run.sh"
+	cp "$GUEST/hmm-tests" "$GUEST/race" "$STAGE/bin/"
+	local tc; tc=$(command -v trace-cmd)
+	cp "$tc" "$STAGE/bin/trace-cmd"
+	ldd "$tc" | grep -o '/[^ ]*' | sort -u | while read -r lib; do
+		[ -f "$lib" ] || continue
+		case "$lib" in
+		/lib64/*|/lib/ld-linux*) cp -L "$lib" "$STAGE/lib64/" ;;
+		*) cp -L "$lib" "$STAGE/lib/x86_64-linux-gnu/" ;;
+		esac
+	done
+	cat > "$STAGE/lab.conf" <<EOF
+OUT=/out
+RACE_CALLS=$RACE_CALLS
+RACE_SEED=$RACE_SEED
+RACE_MODES="$RACE_MODES"
+HMM_TESTS="$HMM_TESTS"
+BUFFER_KB=$BUFFER_KB
+EOF
+	(cd "$STAGE" && find . | cpio -o -H newc --quiet | gzip -1) > "$INITRD"
+	ls -la "$INITRD"
+}
+
+# ---------------------------------------------------------------- run
+do_run() {
+	rm -f "$DISK"
+	truncate -s 2G "$DISK"
+	mkdir -p "$RES"
+	log "QEMU: TCG, 2 vCPUs, $GUEST_MEM; console -> $RES/console.log"
+	timeout "$QEMU_TIMEOUT" qemu-system-x86_64 \
+		-accel tcg,thread=multi -cpu max -smp 2 -m "$GUEST_MEM" \
+		-nographic -no-reboot \
+		-kernel "$BZIMAGE" -initrd "$INITRD" \
+		-append "console=ttyS0 panic=-1 nokaslr no_hash_pointers" \
+		-drive file="$DISK",format=raw,if=virtio \
+		< /dev/null 2>&1 | tee "$BUILD_ROOT/console-$KVER.log" | grep --line-buffered 'LAB:\|Kernel panic\|BUG\|WARNING' || true
+	grep -q 'LAB: tar ok' "$BUILD_ROOT/console-$KVER.log" || die "guest did not finish (see $BUILD_ROOT/console-$KVER.log)"
+	tr -d '\r' < "$BUILD_ROOT/console-$KVER.log" | xz -9 > "$RES/console.log.xz"
+}
+
+# ---------------------------------------------------------------- collect
+do_collect() {
+	rm -rf "$RAW"; mkdir -p "$RAW"
+	tar -C "$RAW" -xf "$DISK"
+	local f w name
+	for f in uname.txt cmdline.txt la57.txt thp_enabled.txt devices.txt kprobe_events \
+		kprobe_events.failed kprobe_error_log free.txt; do
+		[ -f "$RAW/$f" ] && cp "$RAW/$f" "$RES/$f"
+	done
+	xz -9 -c "$RAW/available_events.txt" > "$RES/available_events.txt.xz"
+	xz -9 -c "$RAW/dmesg.txt" > "$RES/dmesg.txt.xz"
+	cp "$RAW/guest-console.log" "$RES/guest-console.log"
+	for w in "$RAW"/*/; do
+		name=$(basename "$w")
+		local out=$RES/$name
+		rm -rf "$out"; mkdir -p "$out"
+		cp -r "$w/formats" "$out/formats"
+		for f in kprobe_events stats.txt stdout.log stderr.log exit.txt command.txt filters.txt extract.log kprobe_profile.txt; do
+			[ -f "$w/$f" ] && cp "$w/$f" "$out/$f"
+		done
+		gunzip -c "$w/trace.txt.gz" | xz -9 -T2 > "$out/trace.txt.xz"
+		if [ -f "$w/trace.dat" ]; then
+			trace-cmd report -i "$w/trace.dat" 2> "$out/report.stderr" | xz -9 -T2 > "$out/report.txt.xz"
+			[ -s "$out/report.stderr" ] || rm -f "$out/report.stderr"
+			if [ "$(stat -c %s "$w/trace.dat")" -gt 1048576 ]; then
+				xz -9 -T2 -c "$w/trace.dat" > "$out/trace.dat.xz"
+			else
+				cp "$w/trace.dat" "$out/trace.dat"
+			fi
+		fi
+		log "$name: $(du -sh "$out" | cut -f1)"
+	done
+	du -sh "$RES"
+}
+
+mkdir -p "$BUILD_ROOT" "$RES"
+log "kernel $KVER, tree $TREE, results $RES"
+step apt do_apt
+step unpack do_unpack
+step config do_config
+step build do_build
+step offsets do_offsets
+step guest do_guest
+step initramfs do_initramfs
+step run do_run
+step collect do_collect
+log "finished; timings in $TIMINGS"
