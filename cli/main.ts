@@ -4,6 +4,7 @@ import { hideBin } from 'yargs/helpers';
 import { ingestCommand } from './ingest.js';
 import { infoCommand } from './info.js';
 import { queryCommand } from './query.js';
+import { recordCommand } from './record.js';
 import { fail } from './output.js';
 
 await yargs(hideBin(process.argv))
@@ -12,6 +13,7 @@ await yargs(hideBin(process.argv))
   .command(ingestCommand)
   .command(infoCommand)
   .command(queryCommand)
+  .command(recordCommand)
   .demandCommand(1, 'name a command; see --help')
   .strict()
   .fail((msg, err, y) => {

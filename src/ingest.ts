@@ -1,8 +1,10 @@
 // `mmreplay ingest`: reads trace files (any supported format, compressed or not) into DuckDB.
+import fs from 'node:fs';
 import path from 'node:path';
+import type { Sidecar } from './record/record.js';
 import { Db } from './analysis/db.js';
 import { Loader } from './analysis/loader.js';
-import { Catalogue, formatsBeside } from './parse/catalogue.js';
+import { Catalogue, formatsBeside, sidecarBeside } from './parse/catalogue.js';
 import { detectFormat, readerFor } from './parse/detect.js';
 import { TraceInputError } from './parse/errors.js';
 import { FieldTyper, genericFields, type TableSpec } from './parse/fields.js';
@@ -87,6 +89,9 @@ async function ingestFile(file: string, fileId: number, firstId: bigint, loader:
   const catalogue = new Catalogue();
   const fdir = opts.formatsDir ?? formatsBeside(file);
   if (fdir) catalogue.addFormatsDir(fdir);
+  const sidecarFile = sidecarBeside(file);
+  const sidecar = sidecarFile ? (JSON.parse(fs.readFileSync(sidecarFile, 'utf8')) as Partial<Sidecar>) : null;
+  if (sidecar?.formats && !opts.formatsDir) catalogue.addFormats(sidecar.formats, sidecarFile!);
   const typer = new FieldTyper(catalogue);
   const opened = openTrace(file);
   const f = opts.filter ?? {};
@@ -219,7 +224,23 @@ async function ingestFile(file: string, fileId: number, firstId: bigint, loader:
     warnings.push(`events no catalogue knows, kept as unknown:NAME in other_events: ${[...unknownEvents].slice(0, 20).join(', ')}`);
   }
   for (const w of warnings) opts.onWarning?.(`${file}: ${w}`);
-  s.metadata = { ...reader.metadata(), formats: catalogue.sources, warnings, basename: path.basename(file) };
+  // Overruns the recorder counted but the text could not mark (it only sees what survived).
+  if (sidecar?.stats && s.lost === 0) {
+    for (const c of sidecar.stats) {
+      const n = c.overrun + c.dropped_events;
+      if (n > 0) {
+        loader.rare('lost_events', [fileId, null, c.cpu, n, null]);
+        s.lost += n;
+      }
+    }
+  }
+  s.metadata = {
+    ...reader.metadata(),
+    formats: catalogue.sources,
+    warnings,
+    basename: path.basename(file),
+    ...(sidecar ? { recorded: { sidecar: sidecarFile, kernel_release: sidecar.kernel_release, clock: sidecar.clock, command: sidecar.command, stats: sidecar.stats } } : {}),
+  };
   return s;
 }
 

@@ -67,6 +67,18 @@ export class Catalogue {
     return n;
   }
 
+  /** Adds format texts keyed `system:name` (a `mmreplay record` sidecar's `formats`). */
+  addFormats(formats: Record<string, string>, source: string): void {
+    for (const [key, text] of Object.entries(formats)) {
+      const sys = key.slice(0, key.indexOf(':'));
+      const fmt = parseFormatFile(text, sys);
+      this.formats.set(`${sys}:${fmt.name}`, fmt);
+      this.systems.set(fmt.name, sys);
+      this.compiled.delete(`${sys}:${fmt.name}`);
+    }
+    this.sources.push(source);
+  }
+
   /** `system:name` for a bare event name, or null when no catalogue knows it. */
   systemOf(name: string): string | null {
     return this.systems.get(name) ?? null;
@@ -85,6 +97,13 @@ export class Catalogue {
     }
     return c;
   }
+}
+
+/** The `mmreplay record` sidecar of a trace (`TRACE.json`, compressed or not), if there is one. */
+export function sidecarBeside(tracePath: string): string | null {
+  const base = tracePath.replace(/\.(gz|xz|zst|zstd)$/, '');
+  const p = `${base}.json`;
+  return fs.existsSync(p) ? p : null;
 }
 
 /** The formats directory conventionally saved beside a trace, if there is one. */
