@@ -1,23 +1,38 @@
 /* migrate: try to make the kernel migrate the workload's own anonymous pages
  * (new PFN, same virtual address) and checkpoint before/after each attempt so
- * the PFN change is visible in pagemap.  Attempts, in this order:
+ * the PFN change is visible in pagemap.
+ * Region: 512 pages (2 MiB) at a 2 MiB boundary with MADV_HUGEPAGE, all
+ * written -> one THP.  Attempts, in this order:
  *   1. move_pages(2) of all pages to node 0 (the only node on a 1-node box)
  *   2. mbind(MPOL_BIND node 0, MPOL_MF_MOVE | MPOL_MF_STRICT)
- *   3. write "1" to /proc/sys/vm/compact_memory (global compaction, root).
- *      The write runs compaction synchronously in THIS task, so its migrate:*
- *      events pass the capture's set_event_pid filter (also the events for
- *      pages of other processes and page cache that compaction moves).
- *   4. MADV_COLD, then MADV_PAGEOUT (reclaim; without swap anon stays)
- *   5. MADV_SOFT_OFFLINE on page 0 (needs CONFIG_MEMORY_FAILURE, root)
+ *   3. split the THP into 512 order-0 pages: MADV_PAGEOUT of the LAST page
+ *      only (a partial range splits the large folio; no swap, so the page
+ *      itself stays).  Compaction skips compound pages, and order-0 pages
+ *      faulted in normally came (right after earlier compactions) from free
+ *      fragments above the scanners' meeting point, so compaction moved none
+ *      of them (0/256 in 3 rounds, 5 of 6 test runs).  The THP comes from a
+ *      free pageblock low in the zone, which compaction does empty.
+ *   4. write "1" to /proc/sys/vm/compact_memory (global compaction, root).
+ *      If none of our pages moved, steps 3+4 are repeated (at most 8
+ *      attempts in all) on a NEW 2 MiB region (labels a<k>_written,
+ *      a<k>_after_split, a<k>_after_compact); the old region is unmapped
+ *      after the new one is written.  The write runs
+ *      compaction synchronously in THIS task, so its migrate:* events pass
+ *      the capture's set_event_pid filter (also those for pages of other
+ *      processes and page cache that compaction moves).
+ *   5. MADV_COLD, then MADV_PAGEOUT of the whole region (reclaim; no swap)
+ *   6. MADV_SOFT_OFFLINE on page 0 (needs CONFIG_MEMORY_FAILURE, root)
  * Every attempt prints "MMREPLAY_INFO step=<name> ret=<r> errno=<e> ..." and
- * "MMREPLAY_INFO step=<name> pfn_changed=<n>/<N>" (pages whose PFN differs
- * from the previous checkpoint).  Then pages 0-3 are written and 4-7 read
- * again (after a migration the PTE is restored with its old permissions:
- * no fault expected).
- * Needs root for pagemap PFNs, compact_memory and soft offline. */
+ * "MMREPLAY_INFO step=<label> pfn_changed=<n>/<N> not_present=<m>" (pages
+ * whose PFN differs from the previous checkpoint), then a checkpoint <label>
+ * (split into <label>#0..#3).  Data values are never 0: on split, the
+ * kernel maps zero-filled subpages to the shared zero page.  Finally pages 0-3 are written and 4-7 read
+ * (after a migration the PTE is restored with its old permissions: no fault
+ * expected).  Needs root for pagemap PFNs, compact_memory and soft offline.
+ */
 #include "mmreplay_ckpt.h"
 
-#define N 256 /* pages; 4 checkpoint lines per checkpoint (label#0..#3) */
+#define N 512 /* pages = 2 MiB; 4 checkpoint lines per checkpoint (label#0..#3) */
 
 #ifndef MPOL_BIND
 #define MPOL_BIND 2
@@ -73,19 +88,39 @@ static void step_done(const char *step, char *p)
 	ckpt(step, p, N);
 }
 
+/* map 2*N pages, write the 2 MiB-aligned N pages inside (MADV_HUGEPAGE ->
+ * one THP); values are never 0 (a zero-filled subpage is replaced by the
+ * shared zero page when the THP is split) */
+static char *new_region(char **mapping, const char *label)
+{
+	char *m = mmr_map_anon(2 * N), *p;
+	size_t i;
+
+	p = (char *)(((unsigned long)m + N * MMR_PAGE - 1) & ~(N * MMR_PAGE - 1));
+	if (madvise(p, N * MMR_PAGE, MADV_HUGEPAGE))
+		mmr_die("madvise hugepage");
+	for (i = 0; i < N; i++)
+		touch_w(p + i * MMR_PAGE, (char)(i % 251 + 1));
+	pfns(p, prev);
+	for (i = 1; i < N && prev[i] == prev[0] + i; i++)
+		;
+	printf("MMREPLAY_INFO region=0x%lx mapping=0x%lx pfn0=0x%llx contiguous_pfns=%zu/%d (512 = THP)\n",
+	       (unsigned long)p, (unsigned long)m, (unsigned long long)prev[0], i, N);
+	ckpt(label, p, N);
+	*mapping = m;
+	return p;
+}
+
 int main(void)
 {
-	char *p;
-	size_t i;
+	char *p, *m, *oldm = NULL;
+	char lab[64];
+	size_t i, moved = 0;
 	long r;
-	int e, fd;
+	int e, fd, a;
 
 	mmr_gate();
-	p = mmr_map_anon(N);
-	for (i = 0; i < N; i++)
-		touch_w(p + i * MMR_PAGE, (char)i);
-	pfns(p, prev);
-	ckpt("written", p, N);
+	p = new_region(&m, "written");
 
 	/* 1. move_pages(pid 0 = self, all pages -> node 0) */
 	{
@@ -115,20 +150,48 @@ int main(void)
 	}
 	step_done("after_mbind", p);
 
-	/* 3. global compaction, synchronously in this task */
-	fd = open("/proc/sys/vm/compact_memory", O_WRONLY | O_CLOEXEC);
-	if (fd < 0) {
-		e = errno;
-		r = -1;
-	} else {
-		r = write(fd, "1", 1);
-		e = r < 0 ? errno : 0;
-		close(fd);
-	}
-	printf("MMREPLAY_INFO step=compact_memory ret=%ld errno=%d\n", r, e);
-	step_done("after_compact", p);
+	/* 3.+4. split the THP, then compact.  Up to 8 attempts: if none of our
+	 * pages moved, map and write a NEW 2 MiB region (the old one stays
+	 * mapped until the new one is written, so the new THP comes from
+	 * another pageblock) and try again. */
+	for (a = 0; a < 8 && !moved; a++) {
+		uint64_t before[N];
 
-	/* 4. reclaim hints */
+		if (a > 0) {
+			oldm = m;
+			snprintf(lab, sizeof lab, "a%d_written", a);
+			p = new_region(&m, lab);
+			if (munmap(oldm, 2 * N * MMR_PAGE))
+				mmr_die("munmap");
+		}
+		/* 3. split the THP: MADV_PAGEOUT of the last page only */
+		r = madvise(p + (N - 1) * MMR_PAGE, MMR_PAGE, MADV_PAGEOUT);
+		e = r < 0 ? errno : 0;
+		printf("MMREPLAY_INFO step=split_by_pageout_last_page attempt=%d ret=%ld errno=%d\n", a, r, e);
+		snprintf(lab, sizeof lab, a ? "a%d_after_split" : "after_split", a);
+		step_done(lab, p);
+
+		/* 4. global compaction, synchronously in this task */
+		memcpy(before, prev, sizeof before);
+		fd = open("/proc/sys/vm/compact_memory", O_WRONLY | O_CLOEXEC);
+		if (fd < 0) {
+			e = errno;
+			r = -1;
+		} else {
+			r = write(fd, "1", 1);
+			e = r < 0 ? errno : 0;
+			close(fd);
+		}
+		printf("MMREPLAY_INFO step=compact_memory attempt=%d ret=%ld errno=%d\n", a, r, e);
+		snprintf(lab, sizeof lab, a ? "a%d_after_compact" : "after_compact", a);
+		step_done(lab, p);
+		for (i = 0; i < N; i++)
+			moved += before[i] != prev[i];
+		if (r < 0)
+			break;
+	}
+
+	/* 5. reclaim hints */
 	r = madvise(p, N * MMR_PAGE, MADV_COLD);
 	e = r < 0 ? errno : 0;
 	printf("MMREPLAY_INFO step=madv_cold ret=%ld errno=%d\n", r, e);
@@ -138,7 +201,7 @@ int main(void)
 	printf("MMREPLAY_INFO step=madv_pageout ret=%ld errno=%d\n", r, e);
 	step_done("after_pageout", p);
 
-	/* 5. soft offline of page 0 */
+	/* 6. soft offline of page 0 */
 	r = madvise(p, MMR_PAGE, MADV_SOFT_OFFLINE);
 	e = r < 0 ? errno : 0;
 	printf("MMREPLAY_INFO step=madv_soft_offline ret=%ld errno=%d\n", r, e);
@@ -150,7 +213,7 @@ int main(void)
 	for (i = 4; i < 8; i++)
 		touch_r(p + i * MMR_PAGE);
 	step_done("after_access", p);
-	if (munmap(p, N * MMR_PAGE))
+	if (munmap(m, 2 * N * MMR_PAGE))
 		mmr_die("munmap");
 	return 0;
 }
