@@ -5,6 +5,7 @@ import { ingestCommand } from './ingest.js';
 import { infoCommand } from './info.js';
 import { queryCommand } from './query.js';
 import { recordCommand } from './record.js';
+import { replayCommand } from './replay.js';
 import { fail } from './output.js';
 
 await yargs(hideBin(process.argv))
@@ -14,6 +15,7 @@ await yargs(hideBin(process.argv))
   .command(infoCommand)
   .command(queryCommand)
   .command(recordCommand)
+  .command(replayCommand)
   .demandCommand(1, 'name a command; see --help')
   .strict()
   .fail((msg, err, y) => {

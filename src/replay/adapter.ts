@@ -1,0 +1,592 @@
+// From trace events to model operations. Where a trace does not say something, the rule used is
+// written next to the code, and what it produced is marked `inferred` (or `unknown`).
+import { copy_page_range, rss_batch_begin, split_huge_page, zap_pte_range, do_anonymous_page, do_fault, do_huge_pmd_anonymous_page, do_wp_page, thp_eligible, PageCache, type FaultEvidence } from './memory.js';
+import { do_brk, do_madvise, do_mmap, do_mprotect, do_mremap, do_munmap, exit_mmap, MAP_FIXED, MAP_FIXED_NOREPLACE } from './mmap.js';
+import { Model } from './model.js';
+import { PAGE_SIZE, RSS_MEMBERS, type Mm, type Pte, type Task, type Vma } from './types.js';
+
+/** One event as the replay reads it: common columns plus up to six numeric slots and a string. */
+export interface ReplayEvent {
+  id: bigint;
+  ts: bigint;
+  cpu: number;
+  tid: number;
+  tgid: number | null;
+  comm: string;
+  event: string;
+  a: number | null;
+  b: number | null;
+  c: number | null;
+  d: number | null;
+  e: number | null;
+  f: number | null;
+  s: string | null;
+}
+
+export interface RssRow {
+  eventId: bigint;
+  ts: bigint;
+  mm: number | null;
+  member: string;
+  kernel: number;
+  model: number | null;
+  match: boolean | null;
+  note: string | null;
+}
+
+export interface CheckpointRow {
+  eventId: bigint;
+  ts: bigint;
+  label: string;
+  pid: number;
+  mm: number | null;
+  va: number;
+  kernelState: string;
+  kernelPfn: number | null;
+  kernelFlags: string;
+  modelState: string;
+  modelPfn: number | null;
+  confidence: string | null;
+  presentMatch: boolean;
+  pfnMatch: boolean | null;
+}
+
+export interface AdapterOutput {
+  rss(r: RssRow): void;
+  checkpoint(r: CheckpointRow): void;
+}
+
+interface PendingFault {
+  task: Task;
+  va: number;
+  errorCode: number;
+  eventId: bigint;
+  ev: FaultEvidence;
+}
+
+interface Syscall {
+  name: string;
+  e: ReplayEvent;
+}
+
+const CLONE_VM = 0x100;
+const CLONE_THREAD = 0x10000;
+const CLONE_VFORK = 0x4000;
+const SIGCHLD = 17;
+
+/** Events that occur inside a fault without ending it. */
+const WITHIN_FAULT = new Set(['kmem:mm_page_alloc', 'pagemap:mm_lru_insertion', 'tlb:tlb_flush', 'kmem:mm_page_free', 'kmem:mm_page_free_batched']);
+/** Events that occur inside a bulk page-table operation (fork copy, zap, exit) without ending it. */
+const WITHIN_BULK = new Set([...WITHIN_FAULT, 'kmem:rss_stat', 'sched:sched_process_free']);
+
+export interface AdapterOptions {
+  thp: 'always' | 'madvise' | 'never';
+  /** True when the trace carries kmem:mm_page_alloc (fault allocations are then observed). */
+  allocsTraced: boolean;
+}
+
+export class Adapter {
+  private pending = new Map<number, PendingFault>();
+  private syscalls = new Map<number, Syscall>();
+  /** The mm a fork or exec is building, per task, until task_newtask / sched_process_exec. */
+  private building = new Map<number, { kind: 'fork' | 'exec'; mm: Mm | null; flags: number | null }>();
+  private byMmId = new Map<number, Mm>();
+  readonly cache = new PageCache();
+  private uncertainMms = new Set<Mm>();
+  private fileSeq = 0;
+
+  constructor(
+    readonly m: Model,
+    readonly out: AdapterOutput,
+    readonly opts: AdapterOptions,
+  ) {}
+
+  task(e: ReplayEvent): Task {
+    let t = this.m.tasks.get(e.tid);
+    if (!t) {
+      // First sight of a task the trace did not see created: its process and address space
+      // existed before the trace; a known tgid joins the existing process.
+      const tgid = e.tgid ?? e.tid;
+      const leader = tgid !== e.tid ? this.m.tasks.get(tgid) : undefined;
+      const mm = leader?.mm ?? this.m.newMm(tgid, true);
+      mm.users++;
+      t = { tid: e.tid, tgid, mm, comm: e.comm, first: e.ts, last: e.ts, preTrace: true, exited: false };
+      this.m.tasks.set(e.tid, t);
+    }
+    t.last = e.ts;
+    t.comm = e.comm;
+    return t;
+  }
+
+  handle(e: ReplayEvent): void {
+    const m = this.m;
+    const pf = this.pending.get(e.tid);
+    if (pf && !WITHIN_FAULT.has(e.event)) this.finishFault(pf, e);
+    if (this.uncertainMms.size && !WITHIN_BULK.has(e.event)) {
+      for (const mm of this.uncertainMms) {
+        if (mm.uncertain?.tid === e.tid) {
+          mm.uncertain = null;
+          this.uncertainMms.delete(mm);
+        }
+      }
+    }
+    switch (e.event) {
+      case 'exceptions:page_fault_user': {
+        const t = this.task(e);
+        this.pending.set(e.tid, { task: t, va: e.a!, errorCode: e.b!, eventId: e.id, ev: { allocs: [], allocsTraced: this.opts.allocsTraced } });
+        return;
+      }
+      case 'kmem:mm_page_alloc': {
+        // A user page allocated inside a task's fault is that fault's page (GFP_HIGHUSER_MOVABLE
+        // for 4K pages, GFP_TRANSHUGE* for THPs); page-table pages are GFP_KERNEL and ignored.
+        if (pf && e.s && /MOVABLE|TRANSHUGE/.test(e.s)) pf.ev.allocs.push({ pfn: BigInt(e.a!), order: e.b! });
+        return;
+      }
+      case 'kmem:mm_page_free': {
+        const f = m.byPfn.get(BigInt(e.a!));
+        if (f && !f.freed && f.mapcount + f.entireMapcount > 0) {
+          m.sink.violation('freed_page_still_mapped', `mm_page_free pfn 0x${e.a!.toString(16)} while the model maps folio ${f.id} ${f.mapcount} times`, m.label(f.preTrace));
+        }
+        return;
+      }
+      case 'pagemap:mm_lru_insertion': {
+        const f = m.byPfn.get(BigInt(e.a!));
+        if (f && !f.lru) {
+          m.touchFolio(f);
+          f.lru = true;
+        }
+        return;
+      }
+      case 'kmem:rss_stat':
+        this.rssStat(e);
+        return;
+      case 'task:task_newtask':
+        this.newTask(e);
+        return;
+      case 'sched:sched_process_exec':
+        this.exec(e);
+        return;
+      case 'sched:sched_process_exit':
+        this.exit(e);
+        return;
+      case 'ftrace:print':
+        if (e.s?.startsWith('MMREPLAY_CKPT ')) this.checkpoint(e);
+        return;
+      case 'migrate:set_migration_pte':
+        this.migrationPte(e, true);
+        return;
+      case 'migrate:remove_migration_pte':
+        this.migrationPte(e, false);
+        return;
+    }
+    if (e.event.startsWith('syscalls:sys_enter_')) this.sysEnter(e);
+    else if (e.event.startsWith('syscalls:sys_exit_')) this.sysExit(e);
+  }
+
+  /** Applies a fault once its follow-up events (allocations) are in. */
+  private finishFault(pf: PendingFault, next: ReplayEvent | null): void {
+    this.pending.delete(pf.task.tid);
+    const m = this.m;
+    const mm = pf.task.mm;
+    if (!mm) return;
+    const saved = [m.now, m.eventId];
+    m.eventId = pf.eventId;
+    const va = pf.va - (pf.va % PAGE_SIZE);
+    const write = (pf.errorCode & 2) !== 0;
+    const protection = (pf.errorCode & 1) !== 0;
+    let vma = m.find_vma(mm, va);
+    if (!vma) vma = this.vmaOnFirstSight(mm, va, next);
+    let pte = m.pte(mm, va);
+    if (pte?.kind === 'present' && !protection && pte.confidence === 'unknown') {
+      // A not-present fault on a page the model only guessed present (a fault-around neighbour):
+      // the guess was wrong; drop it and take the fault.
+      zap_pte_range(m, mm, va, va + PAGE_SIZE);
+      pte = undefined;
+    }
+    if (pte?.kind === 'present') {
+      if (write && !pte.write) do_wp_page(m, mm, vma, va, pte, pf.ev);
+      // else: spurious (another thread got there first) or a permission fault the model cannot see.
+    } else if (pte && pte.kind !== 'none') {
+      this.swapFault(mm, vma, va, pte, write, pf.ev);
+    } else if (vma.file !== null) {
+      if (vma.preTrace) this.uncertain(mm, pf.task.tid, 'fault-around in a file VMA mapped before the trace (extent and page cache unknown)');
+      do_fault(m, this.cache, mm, vma, va, write, pf.ev);
+    } else if (pf.ev.allocs.some((a) => a.order === 9) || (!this.opts.allocsTraced && write && thp_eligible(vma, va, this.opts.thp))) {
+      do_huge_pmd_anonymous_page(m, mm, vma, va, write, pf.ev);
+    } else {
+      do_anonymous_page(m, mm, vma, va, write || (pf.ev.allocsTraced && pf.ev.allocs.length > 0), pf.ev);
+    }
+    [m.now, m.eventId] = saved as [bigint, bigint];
+  }
+
+  /** A fault on a non-present entry (do_swap_page); device-exclusive handling is added by designs. */
+  swapFault(mm: Mm, vma: Vma, va: number, pte: Pte, write: boolean, ev: FaultEvidence): void {
+    void mm;
+    void vma;
+    void va;
+    void pte;
+    void write;
+    void ev;
+  }
+
+  /**
+   * A fault outside every VMA the model knows: the mapping predates the trace (or came from exec's
+   * ELF loader, which makes no mmap calls). Rule: an anonymous private read-write VMA of one page,
+   * unless the rss_stat that ends the fault counts a file page.
+   */
+  private vmaOnFirstSight(mm: Mm, va: number, next: ReplayEvent | null): Vma {
+    const fileBacked = next?.event === 'kmem:rss_stat' && next.b === 0;
+    // A file mapping is assumed to span the fault-around window (16 pages), clipped by neighbours.
+    let start = va;
+    let end = va + PAGE_SIZE;
+    if (fileBacked) {
+      const win = 16 * PAGE_SIZE;
+      start = va - (va % win);
+      end = start + win;
+      for (const v of mm.vmas) {
+        if (v.end <= va && v.end > start) start = v.end;
+        if (v.start > va && v.start < end) end = v.start;
+      }
+    }
+    const vma = this.m.newVma({
+      start,
+      end,
+      read: true,
+      write: !fileBacked,
+      exec: false,
+      shared: false,
+      file: fileBacked ? `pre-trace:${mm.id}:${va.toString(16)}` : null,
+      pgoff: 0,
+      growsdown: false,
+      hugepage: 'default',
+      mergeable: false,
+      dontfork: false,
+      preTrace: true,
+    });
+    this.m.insertVma(mm, vma);
+    return vma;
+  }
+
+  private rssStat(e: ReplayEvent): void {
+    const m = this.m;
+    const t = this.task(e);
+    const mmId = e.a!;
+    const member = e.b!;
+    const kernel = Math.round(e.c! / PAGE_SIZE);
+    let mm = this.byMmId.get(mmId) ?? null;
+    if (!mm) {
+      // Bind the hashed mm_id: to the mm a fork/exec in this task is building, else to the task's own.
+      const b = this.building.get(t.tid);
+      if (b?.mm && b.mm.mmId === null) mm = b.mm;
+      else if (b?.kind === 'exec' && !b.mm) {
+        b.mm = m.newMm(t.tgid, false);
+        mm = b.mm;
+      } else if (t.mm && t.mm.mmId === null) mm = t.mm;
+      if (mm) {
+        mm.mmId = mmId;
+        this.byMmId.set(mmId, mm);
+      }
+    }
+    const row: RssRow = { eventId: e.id, ts: e.ts, mm: mm?.id ?? null, member: RSS_MEMBERS[member] ?? String(member), kernel, model: null, match: null, note: null };
+    if (!mm) {
+      row.note = 'unknown mm';
+      this.out.rss(row);
+      return;
+    }
+    // A last user's counters falling means exit_mmap has begun (before sched_process_exit on 6.1/6.12).
+    if (mm.exiting && !mm.dead && mm.users <= 1 && kernel < mm.rss[member]) this.exit_mmap(mm, t.tid);
+    const q = mm.rssTrajectory[member];
+    const model = q.length ? q.shift()! : mm.rss[member];
+    row.model = model;
+    if (!mm.rssKnown[member]) {
+      row.note = mm.preTrace ? 'calibration: pre-trace mm' : 'calibration: first count of a new mm';
+      mm.rssKnown[member] = true;
+    } else if (mm.uncertain) {
+      row.note = `not checkable: ${mm.uncertain.why}`;
+    } else {
+      row.match = model === kernel;
+      // Threads faulting on other CPUs count their page before their own rss_stat shows up.
+      const racing = kernel > model ? [...this.pending.values()].filter((p) => p.task.mm === mm && p.task.tid !== t.tid).length : 0;
+      if (!row.match && kernel - model <= racing) {
+        row.match = true;
+        row.note = 'counted a concurrent fault on another CPU first';
+        this.out.rss(row);
+        return;
+      }
+      if (!row.match) row.note = this.explainRss(mm, t);
+    }
+    if (model !== kernel || !row.match) {
+      // Adopt the kernel's count so one unexplained page does not taint every later row.
+      const delta = kernel - model;
+      mm.rss[member] += delta;
+      for (let i = 0; i < q.length; i++) q[i] += delta;
+      if (row.match === false) q.length = 0;
+    }
+    this.out.rss(row);
+  }
+
+  /** Marks mm's coming rss_stat rows (from tid, until its next other event) as not checkable. */
+  private uncertain(mm: Mm, tid: number, why: string): void {
+    mm.uncertain = { tid, why };
+    this.uncertainMms.add(mm);
+  }
+
+  private explainRss(mm: Mm, t: Task): string {
+    if (this.m.nearLoss) return 'lost events nearby';
+    if (mm.preTrace || mm.vmas.some((v) => v.preTrace)) return 'pre-trace pages the model never saw';
+    if (this.building.has(t.tid)) return 'kernel-internal access (GUP) without a fault event';
+    return 'model';
+  }
+
+  private newTask(e: ReplayEvent): void {
+    const m = this.m;
+    const parent = this.task(e);
+    const pid = e.a!;
+    const flags = e.b!;
+    const thread = (flags & CLONE_THREAD) !== 0;
+    let mm: Mm | null;
+    if (flags & CLONE_VM) mm = parent.mm;
+    else {
+      const b = this.building.get(parent.tid);
+      mm = b?.kind === 'fork' && b.mm ? b.mm : this.dup_mm(parent, e);
+      this.building.delete(parent.tid);
+    }
+    if (mm) mm.users++;
+    const tgid = thread ? parent.tgid : pid;
+    if (mm && !(flags & CLONE_VM)) mm.tgid = tgid;
+    const prev = m.tasks.get(pid);
+    if (prev?.mm && prev.mm !== mm) prev.mm.users--;
+    m.tasks.set(pid, { tid: pid, tgid, mm, comm: e.s ?? parent.comm, first: e.ts, last: e.ts, preTrace: false, exited: false });
+  }
+
+  /** dup_mm -> dup_mmap: the child's VMAs, and their page tables where copy_page_range copies them. */
+  dup_mm(parent: Task, e: ReplayEvent): Mm | null {
+    const m = this.m;
+    const src = parent.mm;
+    if (!src) return null;
+    const dst = m.newMm(parent.tgid, false);
+    dst.brk = src.brk;
+    dst.preTrace = src.preTrace;
+    void e;
+    rss_batch_begin(dst);
+    for (const vma of src.vmas) {
+      if (vma.dontfork) continue;
+      const child = m.newVma({ ...vma, anonVma: vma.anonVma === null ? null : m.anonVmaId() });
+      m.insertVma(dst, child);
+      copy_page_range(m, dst, src, vma, (mm, va, pte) => this.restoreForFork(mm, va, pte));
+    }
+    for (let i = 0; i < 4; i++) dst.rssKnown[i] = true;
+    if (src.preTrace) this.uncertain(dst, parent.tid, 'fork copies page tables of VMAs mapped before the trace');
+    return dst;
+  }
+
+  /** Device-exclusive entries at fork; a design replaces this (6.12: try_restore_exclusive_pte). */
+  restoreForFork(_mm: Mm, _va: number, _pte: Pte): boolean {
+    return true;
+  }
+
+  private exec(e: ReplayEvent): void {
+    const m = this.m;
+    const t = this.task(e);
+    const b = this.building.get(t.tid);
+    this.building.delete(t.tid);
+    const old = t.mm;
+    const mm = b?.kind === 'exec' && b.mm ? b.mm : m.newMm(t.tgid, false);
+    // The ELF loader maps the binary, interpreter and stack without mmap calls.
+    mm.preTrace = true;
+    // exec_mmap: the new mm replaces the old one, which goes when its last user does.
+    if (old) {
+      old.users--;
+      if (old.users <= 0) this.exit_mmap(old, t.tid);
+    }
+    mm.users++;
+    t.mm = mm;
+    t.preTrace = false;
+  }
+
+  private exit(e: ReplayEvent): void {
+    const t = this.task(e);
+    t.exited = true;
+    const mm = t.mm;
+    if (!mm) return;
+    mm.users--;
+    if (mm.users <= 0 && !mm.dead) this.exit_mmap(mm, t.tid);
+  }
+
+  private exit_mmap(mm: Mm, tid: number): void {
+    if (mm.preTrace) this.uncertain(mm, tid, 'exit unmaps VMAs mapped before the trace');
+    exit_mmap(this.m, mm);
+  }
+
+  private sysEnter(e: ReplayEvent): void {
+    const m = this.m;
+    const t = this.task(e);
+    const name = e.event.slice('syscalls:sys_enter_'.length);
+    this.syscalls.set(e.tid, { name, e });
+    const mm = t.mm;
+    if (!mm) return;
+    if (mm.preTrace && (name === 'munmap' || name === 'madvise' || name === 'mremap' || (name === 'mmap' && e.d! & MAP_FIXED)) && !this.covered(mm, e.a!, name === 'mremap' ? e.b! : e.b!)) {
+      this.uncertain(mm, t.tid, `${name} over VMAs mapped before the trace`);
+    }
+    switch (name) {
+      case 'munmap':
+        do_munmap(m, mm, e.a!, e.b!);
+        return;
+      case 'mprotect':
+        do_mprotect(m, mm, e.a!, e.b!, e.c!);
+        return;
+      case 'madvise':
+        do_madvise(m, mm, e.a!, e.b!, e.c! | 0);
+        return;
+      case 'mremap':
+        if (e.c! < e.b!) do_munmap(m, mm, e.a! + e.c!, e.b! - e.c!);
+        return;
+      case 'mmap':
+        if ((e.d! & MAP_FIXED) !== 0 && (e.d! & MAP_FIXED_NOREPLACE) === 0) do_munmap(m, mm, e.a!, e.b!);
+        return;
+      case 'clone':
+        // The child's page tables are copied inside the call; rss_stat for them comes before
+        // task_newtask, so the copy is made here when the flags say it is a fork.
+        if (!(e.a! & CLONE_VM)) this.building.set(t.tid, { kind: 'fork', mm: this.dup_mm(t, e), flags: e.a! });
+        return;
+      case 'fork':
+        this.building.set(t.tid, { kind: 'fork', mm: this.dup_mm(t, e), flags: SIGCHLD });
+        return;
+      case 'vfork':
+        this.building.set(t.tid, { kind: 'fork', mm: null, flags: CLONE_VM | CLONE_VFORK });
+        return;
+      case 'clone3':
+        // Flags are behind a pointer: the copy is made at task_newtask.
+        return;
+      case 'execve':
+      case 'execveat':
+        this.building.set(t.tid, { kind: 'exec', mm: null, flags: null });
+        return;
+      case 'exit_group':
+        mm.exiting = true;
+        return;
+    }
+  }
+
+  private sysExit(e: ReplayEvent): void {
+    const m = this.m;
+    const t = this.task(e);
+    const name = e.event.slice('syscalls:sys_exit_'.length);
+    const call = this.syscalls.get(e.tid);
+    this.syscalls.delete(e.tid);
+    const ret = e.a!;
+    const failed = ret < 0 && ret > -4096;
+    if (!call || call.name !== name || !t.mm) return;
+    const a = call.e;
+    const mm = t.mm;
+    switch (name) {
+      case 'mmap':
+        if (!failed) do_mmap(m, mm, ret, a.b!, a.c!, a.d!, a.e! | 0, a.f!, `file:${t.tgid}:fd${a.e! | 0}:${this.fileSeq++}`);
+        return;
+      case 'mremap':
+        if (!failed) do_mremap(m, mm, a.a!, a.b!, a.c!, ret);
+        return;
+      case 'brk':
+        if (mm.brk === null) mm.brk = ret;
+        else do_brk(m, mm, ret);
+        return;
+      case 'clone':
+      case 'fork':
+      case 'vfork':
+      case 'clone3':
+        if (failed) this.building.delete(t.tid);
+        return;
+      case 'execve':
+      case 'execveat':
+        if (failed) this.building.delete(t.tid);
+        return;
+    }
+  }
+
+  /** migrate:set_migration_pte / remove_migration_pte (the raw PTE carries the new PFN). */
+  private migrationPte(e: ReplayEvent, set: boolean): void {
+    const m = this.m;
+    const t = this.task(e);
+    const mm = t.mm;
+    if (!mm) return;
+    const va = e.a! - (e.a! % PAGE_SIZE);
+    const p = m.pte(mm, va);
+    if (set) {
+      if (p?.kind !== 'present' || !p.folio) return;
+      m.rmap_remove(p.folio, mm, va);
+      m.set_pte_at(mm, va, { ...p, kind: 'migration', entryWrite: p.write, write: false });
+      return;
+    }
+    if (p?.kind === 'present' && p.folio && p.folio.order > 0) {
+      // remove_migration_pte with no set_migration_pte: split_huge_page remapping the pieces of a
+      // THP it split (the PFN stays); the folio is order-0 pieces from here on.
+      split_huge_page(m, p.folio);
+      return;
+    }
+    if (p?.kind !== 'migration' || !p.folio) return;
+    // remove_migration_pte: the entry becomes a present PTE to the new folio; the old one goes.
+    const pfn = BigInt(Math.floor(e.b! / PAGE_SIZE)) & 0xfffffffffn;
+    const old = p.folio;
+    const nf = m.newFolio({ anon: old.anon, shmem: old.shmem, refcount: 1, anonExclusive: old.anonExclusive });
+    m.setPfn(nf, pfn, 'observed');
+    m.rmap_add(nf, mm, va);
+    m.set_pte_at(mm, va, { ...p, kind: 'present', folio: nf, write: p.entryWrite, confidence: 'observed' });
+    m.folio_put(old);
+  }
+
+  private checkpoint(e: ReplayEvent): void {
+    const m = this.m;
+    const kv = Object.fromEntries([...e.s!.matchAll(/(\w+)=(\S+)/g)].map((x) => [x[1], x[2]]));
+    const pid = Number(kv.pid);
+    const start = Number(BigInt(kv.start));
+    const pages = (kv.pages ?? '').split(',');
+    const t = m.tasks.get(Number(kv.tid)) ?? m.tasks.get(pid);
+    const mm = t?.mm ?? null;
+    const pend = t ? this.pending.get(t.tid) : undefined;
+    if (pend) this.finishFault(pend, e);
+    for (let i = 0; i < pages.length; i++) {
+      const va = start + i * PAGE_SIZE;
+      const [kind, x, flags] = pages[i].split(':');
+      const kernelState = kind === 'P' ? 'present' : kind === 'S' ? 'swap' : 'none';
+      const kernelPfn = kind === 'P' ? parseInt(x, 16) : null;
+      const p = mm ? m.pte(mm, va) : undefined;
+      const modelState = !p || p.kind === 'none' ? 'none' : p.kind === 'present' ? 'present' : 'swap';
+      const modelPfn = p?.kind === 'present' && p.folio?.pfn !== null && p.folio?.pfn !== undefined ? Number(p.folio.pfn) + p.index : null;
+      // The PFN is as known as the folio's: a fork's child maps the very page the parent's fault got.
+      const confidence = p ? (p.kind === 'present' && p.folio ? (p.folio.zero ? 'inferred' : p.folio.pfnConfidence) : p.confidence) : null;
+      this.out.checkpoint({
+        eventId: e.id,
+        ts: e.ts,
+        label: kv.label ?? '',
+        pid,
+        mm: mm?.id ?? null,
+        va,
+        kernelState,
+        kernelPfn,
+        kernelFlags: (kind === 'P' ? flags : kind === 'S' ? (pages[i].split(':')[3] ?? '') : '') ?? '',
+        modelState,
+        modelPfn,
+        confidence,
+        presentMatch: kernelState === modelState,
+        pfnMatch: kernelPfn !== null && modelPfn !== null && confidence === 'observed' ? kernelPfn === modelPfn : null,
+      });
+    }
+  }
+
+  /** Whether the model's VMAs cover [start, start+len) entirely. */
+  private covered(mm: Mm, start: number, len: number): boolean {
+    let at = start;
+    const end = start + len;
+    while (at < end) {
+      const v = this.m.find_vma(mm, at);
+      if (!v || v.preTrace) return false;
+      at = v.end;
+    }
+    return true;
+  }
+
+  /** Ends every fault still waiting for follow-up events (end of trace). */
+  flush(): void {
+    for (const pf of [...this.pending.values()]) this.finishFault(pf, null);
+  }
+}

@@ -1,0 +1,293 @@
+// The state every replayed operation reads and writes: tasks, address spaces, folios, and the
+// interval bookkeeping that turns state changes into rows.
+import type { KernelSemantics } from './kernel.js';
+import { PAGE_SHIFT, type Confidence, type Folio, type Mm, type Pte, type PteKind, type Task, type Vma } from './types.js';
+
+export interface Sink {
+  pte(mm: Mm, vpn: number, pte: Pte, end: bigint): void;
+  folio(f: Folio, end: bigint): void;
+  vma(mm: Mm, vma: Vma, end: bigint): void;
+  violation(rule: string, explanation: string, label: 'kernel' | 'pre-trace' | 'lost-events' | 'model'): void;
+}
+
+export class Model {
+  tasks = new Map<number, Task>();
+  mms: Mm[] = [];
+  folios = new Map<number, Folio>();
+  /** Folios by known PFN (head page). */
+  byPfn = new Map<bigint, Folio>();
+  now = 0n;
+  eventId = 0n;
+  private nextFolio = 1;
+  private nextVma = 1;
+  private nextAnonVma = 1;
+  /** Set while the events being replayed follow a lost-events marker closely. */
+  nearLoss = false;
+  /** What the current event changed, for the invariant sweep that follows it. */
+  touchedFolios = new Set<Folio>();
+  touchedPtes: [Mm, number][] = [];
+  zeroFolio: Folio;
+
+  constructor(
+    readonly k: KernelSemantics,
+    readonly sink: Sink,
+  ) {
+    this.zeroFolio = this.newFolio({ anon: false, zero: true, preTrace: true, pfnConfidence: 'unknown' });
+    this.zeroFolio.refcount = 1;
+  }
+
+  newMm(tgid: number, preTrace: boolean): Mm {
+    const mm: Mm = {
+      id: this.mms.length,
+      mmId: null,
+      vmas: [],
+      ptes: new Map(),
+      rss: [0, 0, 0, 0],
+      rssKnown: [false, false, false, false],
+      rssTrajectory: [[], [], [], []],
+      rssFlushed: [0, 0, 0, 0],
+      users: 0,
+      exiting: false,
+      uncertain: null,
+      preTrace,
+      brk: null,
+      start: this.now,
+      tgid,
+      dead: false,
+    };
+    this.mms.push(mm);
+    return mm;
+  }
+
+  newVma(v: Omit<Vma, 'id' | 'since' | 'anonVma'> & { anonVma?: number | null }): Vma {
+    return { anonVma: null, ...v, id: this.nextVma++, since: this.now };
+  }
+
+  anonVmaId(): number {
+    return this.nextAnonVma++;
+  }
+
+  newFolio(p: Partial<Folio> & { anon: boolean }): Folio {
+    const f: Folio = {
+      id: this.nextFolio++,
+      pfn: null,
+      pfnConfidence: 'unknown',
+      order: 0,
+      shmem: false,
+      zero: false,
+      refcount: 0,
+      mapcount: 0,
+      entireMapcount: 0,
+      pincount: 0,
+      locked: false,
+      anonExclusive: false,
+      lru: false,
+      dirty: false,
+      freed: false,
+      preTrace: false,
+      rmap: new Map(),
+      since: this.now,
+      sinceEvent: this.eventId,
+      ...p,
+    };
+    this.folios.set(f.id, f);
+    if (f.pfn !== null) this.byPfn.set(f.pfn, f);
+    return f;
+  }
+
+  /** Records a folio's state up to now before it changes. */
+  touchFolio(f: Folio): void {
+    if (f.zero) return;
+    this.touchedFolios.add(f);
+    if (f.since !== this.now) this.sink.folio(f, this.now);
+    f.since = this.now;
+    f.sinceEvent = this.eventId;
+  }
+
+  setPfn(f: Folio, pfn: bigint, confidence: Confidence): void {
+    if (f.pfn !== null && this.byPfn.get(f.pfn) === f) this.byPfn.delete(f.pfn);
+    f.pfn = pfn;
+    f.pfnConfidence = confidence;
+    const prev = this.byPfn.get(pfn);
+    if (prev && prev !== f && !prev.freed && prev.mapcount > 0) {
+      this.sink.violation('pfn_reused_while_mapped', `pfn 0x${pfn.toString(16)} allocated again while folio ${prev.id} still maps it`, this.label(prev.preTrace));
+    }
+    this.byPfn.set(pfn, f);
+  }
+
+  /** Frees a folio whose last reference went away. */
+  freeFolio(f: Folio): void {
+    if (f.zero || f.freed) return;
+    this.touchFolio(f);
+    f.freed = true;
+    this.sink.folio(f, this.now);
+    f.since = this.now;
+    this.folios.delete(f.id);
+    if (f.pfn !== null && this.byPfn.get(f.pfn) === f) this.byPfn.delete(f.pfn);
+  }
+
+  folio_get(f: Folio, n = 1): void {
+    if (f.zero) return;
+    this.touchFolio(f);
+    f.refcount += n;
+  }
+
+  folio_put(f: Folio, n = 1): void {
+    if (f.zero) return;
+    this.touchFolio(f);
+    f.refcount -= n;
+    if (f.refcount < 0) {
+      this.sink.violation('refcount_negative', `folio ${f.id} (pfn ${fmtPfn(f)}) refcount ${f.refcount}`, this.label(f.preTrace));
+      f.refcount = 0;
+    }
+    if (f.refcount === 0) this.freeFolio(f);
+  }
+
+  label(preTrace: boolean): 'kernel' | 'pre-trace' | 'lost-events' {
+    return this.nearLoss ? 'lost-events' : preTrace ? 'pre-trace' : 'kernel';
+  }
+
+  // --- page table entries ---
+
+  pte(mm: Mm, va: number): Pte | undefined {
+    return mm.ptes.get(Math.floor(va / 4096));
+  }
+
+  /** Installs (or clears, with null) the entry at va, closing the previous entry's interval. */
+  set_pte_at(mm: Mm, va: number, next: Omit<Pte, 'since' | 'sinceEvent'> | null): Pte | null {
+    const vpn = Math.floor(va / 4096);
+    const prev = mm.ptes.get(vpn);
+    if (prev) this.sink.pte(mm, vpn, prev, this.now);
+    if (!next) {
+      mm.ptes.delete(vpn);
+      return null;
+    }
+    const p: Pte = { ...next, since: this.now, sinceEvent: this.eventId };
+    mm.ptes.set(vpn, p);
+    this.touchedPtes.push([mm, va]);
+    return p;
+  }
+
+  /** Changes an entry in place (e.g. write-protect), closing its interval first. */
+  modify_pte(mm: Mm, va: number, change: Partial<Pte>): Pte | null {
+    const cur = this.pte(mm, va);
+    if (!cur) return null;
+    return this.set_pte_at(mm, va, { ...cur, ...change });
+  }
+
+  // --- rmap ---
+
+  rmap_add(f: Folio, mm: Mm, va: number): void {
+    if (f.zero) return;
+    this.touchFolio(f);
+    f.rmap.set(`${mm.id}:${va}`, { mm: mm.id, va });
+    f.mapcount++;
+  }
+
+  rmap_remove(f: Folio, mm: Mm, va: number): void {
+    if (f.zero) return;
+    this.touchFolio(f);
+    if (!f.rmap.delete(`${mm.id}:${va}`)) {
+      this.sink.violation('rmap_missing', `folio ${f.id} not mapped at ${mm.id}:0x${va.toString(16)}`, this.label(f.preTrace));
+    }
+    f.mapcount--;
+    if (f.mapcount < 0) {
+      this.sink.violation('mapcount_negative', `folio ${f.id} mapcount ${f.mapcount}`, this.label(f.preTrace));
+      f.mapcount = 0;
+    }
+  }
+
+  // --- VMAs ---
+
+  find_vma(mm: Mm, va: number): Vma | undefined {
+    // vmas are sorted and few per mm: binary search
+    const v = mm.vmas;
+    let lo = 0;
+    let hi = v.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (va < v[mid].start) hi = mid - 1;
+      else if (va >= v[mid].end) lo = mid + 1;
+      else return v[mid];
+    }
+    return undefined;
+  }
+
+  insertVma(mm: Mm, vma: Vma): void {
+    const i = mm.vmas.findIndex((v) => v.start > vma.start);
+    if (i < 0) mm.vmas.push(vma);
+    else mm.vmas.splice(i, 0, vma);
+  }
+
+  /** Splits VMAs so that [start, end) is covered by whole VMAs, then returns those (vma.c __split_vma). */
+  splitRange(mm: Mm, start: number, end: number): Vma[] {
+    const out: Vma[] = [];
+    for (const v of [...mm.vmas]) {
+      if (v.end <= start || v.start >= end) continue;
+      let cur = v;
+      if (cur.start < start) {
+        const right = this.newVma({ ...cur, start, anonVma: cur.anonVma });
+        right.since = cur.since;
+        cur.end = start;
+        this.insertVma(mm, right);
+        cur = right;
+      }
+      if (cur.end > end) {
+        const right = this.newVma({ ...cur, start: end, anonVma: cur.anonVma });
+        right.since = cur.since;
+        cur.end = end;
+        this.insertVma(mm, right);
+      }
+      out.push(cur);
+    }
+    return out;
+  }
+
+  removeVma(mm: Mm, vma: Vma): void {
+    this.sink.vma(mm, vma, this.now);
+    mm.vmas.splice(mm.vmas.indexOf(vma), 1);
+  }
+
+  /** Closes a VMA's interval because its attributes change now. */
+  touchVma(mm: Mm, vma: Vma): void {
+    if (vma.since !== this.now) this.sink.vma(mm, vma, this.now);
+    vma.since = this.now;
+  }
+
+  ptesIn(mm: Mm, start: number, end: number): number[] {
+    const out: number[] = [];
+    const s = Math.floor(start / 4096);
+    const e = Math.ceil(end / 4096);
+    if (e - s < mm.ptes.size) {
+      for (let vpn = s; vpn < e; vpn++) if (mm.ptes.has(vpn)) out.push(vpn);
+    } else {
+      for (const vpn of mm.ptes.keys()) if (vpn >= s && vpn < e) out.push(vpn);
+      out.sort((a, b) => a - b);
+    }
+    return out;
+  }
+}
+
+export function fmtPfn(f: Folio): string {
+  return f.pfn === null ? '?' : `0x${f.pfn.toString(16)}`;
+}
+
+export function vaOf(vpn: number): number {
+  return vpn * 2 ** PAGE_SHIFT;
+}
+
+export function presentPte(folio: Folio, p: Partial<Pte> & { write: boolean; confidence: Confidence; index?: number }): Omit<Pte, 'since' | 'sinceEvent'> {
+  return {
+    kind: 'present' as PteKind,
+    folio,
+    dirty: p.write,
+    accessed: true,
+    softDirty: false,
+    uffdWp: false,
+    pmd: false,
+    index: 0,
+    entryWrite: false,
+    preTrace: false,
+    ...p,
+  };
+}

@@ -1,0 +1,166 @@
+// `mmreplay replay`: streams a file's events in time order through the model and writes the
+// reconstructed state into the database.
+import { Db, quoteIdent } from '../analysis/db.js';
+import { sqlFile } from '../analysis/db.js';
+import { Adapter, type ReplayEvent } from './adapter.js';
+import { checkInvariants } from './invariants.js';
+import { semantics, versionForRelease, type KernelVersion } from './kernel.js';
+import { Model } from './model.js';
+import { ReplayWriter } from './output.js';
+
+export interface ReplayOptions {
+  kernel?: KernelVersion;
+  pid?: number;
+  fromNs?: bigint;
+  toNs?: bigint;
+  thp?: 'always' | 'madvise' | 'never';
+  onProgress?: (p: { fileId: number; events: number }) => void;
+}
+
+export interface ReplaySummary {
+  fileId: number;
+  kernel: KernelVersion;
+  events: number;
+  seconds: number;
+  violations: number;
+}
+
+/** Which columns of each typed table feed the six numeric slots (a..f) and the string slot (s). */
+const PROJECTIONS: Record<string, { nums: string[]; s?: string }> = {
+  'exceptions:page_fault_user': { nums: ['address', 'error_code', 'ip'] },
+  'kmem:mm_page_alloc': { nums: ['pfn', '"order"'], s: 'gfp_flags' },
+  'kmem:mm_page_free': { nums: ['pfn', '"order"'] },
+  'kmem:rss_stat': { nums: ['mm_id', 'member', 'size'] },
+  'pagemap:mm_lru_insertion': { nums: ['pfn', 'lru'] },
+  'task:task_newtask': { nums: ['pid', 'clone_flags'], s: 'comm' },
+  'sched:sched_process_exec': { nums: ['pid', 'old_pid'], s: 'filename' },
+  'sched:sched_process_exit': { nums: ['pid'] },
+  'migrate:set_migration_pte': { nums: ['addr', 'pte', '"order"'] },
+  'migrate:remove_migration_pte': { nums: ['addr', 'pte', '"order"'] },
+  'ftrace:print': { nums: [], s: 'buf' },
+};
+
+const SYSCALL_ARGS: Record<string, string[]> = {
+  mmap: ['addr', 'len', 'prot', 'flags', 'fd', '"off"'],
+  munmap: ['addr', 'len'],
+  mprotect: ['"start"', 'len', 'prot'],
+  madvise: ['"start"', 'len_in', 'behavior'],
+  mremap: ['addr', 'old_len', 'new_len', 'flags', 'new_addr'],
+  brk: ['brk'],
+  clone: ['clone_flags'],
+  ioctl: ['fd', 'cmd', 'arg'],
+};
+
+async function projectionSql(db: Db, fileId: number, o: ReplayOptions): Promise<string> {
+  const tables = new Set(await db.tables());
+  const parts: string[] = [];
+  const slot = (nums: string[], s?: string) =>
+    ['a', 'b', 'c', 'd', 'e', 'f'].map((n, i) => `${nums[i] ? `TRY_CAST(${nums[i]} AS DOUBLE)` : 'NULL::DOUBLE'} AS ${n}`).join(', ') + `, ${s ? `${s}::VARCHAR` : 'NULL::VARCHAR'} AS s`;
+  const events: string[] = [];
+  for (const [ev, p] of Object.entries(PROJECTIONS)) {
+    const t = ev.replace(/[^A-Za-z0-9_]+/g, '_');
+    if (!tables.has(t)) continue;
+    parts.push(`SELECT id, ${slot(p.nums, p.s)} FROM ${quoteIdent(t)}`);
+    events.push(ev);
+  }
+  for (const t of tables) {
+    const m = /^syscalls_sys_(enter|exit)_(\w+)$/.exec(t);
+    if (!m) continue;
+    const args = m[1] === 'exit' ? ['ret'] : SYSCALL_ARGS[m[2]] ?? [];
+    parts.push(`SELECT id, ${slot(args)} FROM ${quoteIdent(t)}`);
+    events.push(`syscalls:sys_${m[1]}_${m[2]}`);
+  }
+  events.push('sched:sched_process_fork', 'sched:sched_process_free');
+  const where = [`e.file_id = ${fileId}`, `e.event IN (${events.map((x) => `'${x}'`).join(', ')})`];
+  if (o.fromNs !== undefined) where.push(`e.ts_ns >= ${o.fromNs}`);
+  if (o.toNs !== undefined) where.push(`e.ts_ns <= ${o.toNs}`);
+  return `WITH x AS (${parts.join(' UNION ALL ')})
+    SELECT e.id, e.ts_ns, e.cpu, e.tid, e.tgid, e.comm, e.event, x.a, x.b, x.c, x.d, x.e, x.f, x.s
+    FROM events e LEFT JOIN x USING (id) WHERE ${where.join(' AND ')} ORDER BY e.ts_ns, e.id`;
+}
+
+export async function replay(dbFile: string, opts: ReplayOptions = {}): Promise<ReplaySummary[]> {
+  const db = await Db.open(dbFile);
+  const reader = await db.instance.connect();
+  try {
+    await db.run(sqlFile('replay.sql'));
+    const files = await db.rows<{ file_id: number; metadata: string }>('SELECT file_id, metadata FROM files ORDER BY file_id');
+    const out: ReplaySummary[] = [];
+    for (const f of files) {
+      const meta = JSON.parse(f.metadata ?? '{}');
+      const kernel = opts.kernel ?? versionForRelease(meta.recorded?.kernel_release ?? meta.kernel_release);
+      out.push(await replayFile(db, reader, f.file_id, kernel, opts));
+    }
+    return out;
+  } finally {
+    reader.closeSync();
+    db.close();
+  }
+}
+
+async function replayFile(db: Db, reader: Awaited<ReturnType<Db['instance']['connect']>>, fileId: number, kernel: KernelVersion, opts: ReplayOptions): Promise<ReplaySummary> {
+  const t0 = performance.now();
+  const w = await ReplayWriter.open(db);
+  w.fileId = fileId;
+  const m = new Model(semantics(kernel), w);
+  const [{ allocs }] = await db.rows<{ allocs: bigint }>(`SELECT count(*) AS allocs FROM events WHERE file_id = ${fileId} AND event = 'kmem:mm_page_alloc'`);
+  const adapter = new Adapter(m, w, { thp: opts.thp ?? 'madvise', allocsTraced: allocs > 0n });
+  // Events within 50 ms after a lost-events marker are labelled as such when they break invariants.
+  const losses = (await db.rows<{ ts: bigint | null }>(`SELECT ts_ns AS ts FROM lost_events WHERE file_id = ${fileId} ORDER BY ts_ns NULLS FIRST`)).map((r) => r.ts);
+  const LOSS_WINDOW = 50_000_000n;
+  let lossIdx = 0;
+  let firstTs: bigint | null = null;
+  const res = await reader.stream(await projectionSql(db, fileId, opts));
+  let n = 0;
+  const pidFilter = opts.pid;
+  for (;;) {
+    const chunk = await res.fetchChunk();
+    if (!chunk || chunk.rowCount === 0) break;
+    const cols = chunk.getColumns();
+    const rows = chunk.rowCount;
+    for (let i = 0; i < rows; i++) {
+      const e: ReplayEvent = {
+        id: cols[0][i] as bigint,
+        ts: cols[1][i] as bigint,
+        cpu: cols[2][i] as number,
+        tid: cols[3][i] as number,
+        tgid: cols[4][i] as number | null,
+        comm: cols[5][i] as string,
+        event: cols[6][i] as string,
+        a: cols[7][i] as number | null,
+        b: cols[8][i] as number | null,
+        c: cols[9][i] as number | null,
+        d: cols[10][i] as number | null,
+        e: cols[11][i] as number | null,
+        f: cols[12][i] as number | null,
+        s: cols[13][i] as string | null,
+      };
+      if (pidFilter !== undefined) {
+        const t = m.tasks.get(e.tid);
+        if (e.tid !== pidFilter && e.tgid !== pidFilter && t?.tgid !== pidFilter && e.event !== 'task:task_newtask') continue;
+      }
+      firstTs ??= e.ts;
+      m.now = w.now = e.ts;
+      m.eventId = w.eventId = e.id;
+      while (lossIdx < losses.length && (losses[lossIdx] ?? firstTs) + LOSS_WINDOW < e.ts) lossIdx++;
+      m.nearLoss = lossIdx < losses.length && (losses[lossIdx] ?? firstTs) <= e.ts;
+      adapter.handle(e);
+      checkInvariants(m);
+      n++;
+    }
+    opts.onProgress?.({ fileId, events: n });
+  }
+  adapter.flush();
+  const end = m.now;
+  for (const mm of m.mms) {
+    for (const [vpn, p] of mm.ptes) w.pte(mm, vpn, p, end);
+    for (const v of mm.vmas) w.vma(mm, v, end);
+    w.mm([fileId, mm.id, mm.tgid, mm.mmId, mm.start, mm.preTrace]);
+  }
+  for (const f of m.folios.values()) if (!f.zero) w.folio(f, end);
+  for (const t of m.tasks.values()) w.task([fileId, t.tid, t.tgid, t.mm?.id ?? null, t.comm, t.first, t.last, t.preTrace]);
+  w.close();
+  const seconds = (performance.now() - t0) / 1000;
+  await db.run(`INSERT INTO replay_runs VALUES (${fileId}, '${kernel}', ${n}, ${seconds}, ${firstTs ?? 'NULL'}, ${firstTs === null ? 'NULL' : end})`);
+  return { fileId, kernel, events: n, seconds, violations: w.violations };
+}

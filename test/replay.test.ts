@@ -1,0 +1,34 @@
+// Replay fidelity on the real host captures: the reconstructed page tables agree with the
+// kernel's own /proc/PID/pagemap at every checkpoint, and with every rss_stat the model can check.
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Db } from '../src/analysis/db.js';
+import { replay } from '../src/replay/replay.js';
+import { find, hostCaptures, ingestTemp } from './helpers.js';
+
+const captures = hostCaptures().filter((d) => path.basename(d) !== 'stress');
+
+describe.each(captures.map((d) => [path.basename(d), d]))('replay of %s', (_name, dir) => {
+  it('matches pagemap at every checkpoint, every checkable rss_stat, and breaks no invariant', async () => {
+    const { db: ing, dbFile } = await ingestTemp([find(dir, 'trace.txt')!]);
+    ing.close();
+    const [run] = await replay(dbFile, { kernel: '6.18' });
+    expect(run.events).toBeGreaterThan(50);
+    const db = await Db.open(dbFile);
+    const [pm] = await db.rows<{ pages: bigint; present_ok: bigint; observed: bigint; pfn_ok: bigint }>(
+      `SELECT count(*) pages, count(*) FILTER (present_match) present_ok,
+              count(*) FILTER (confidence = 'observed' AND kernel_state = 'present') observed, count(*) FILTER (pfn_match) pfn_ok
+       FROM pagemap_check`,
+    );
+    expect(pm.pages).toBeGreaterThan(0n);
+    expect(pm.present_ok).toBe(pm.pages);
+    expect(pm.pfn_ok).toBe(pm.observed);
+    expect(pm.observed).toBeGreaterThan(0n);
+    const bad = await db.rows(`SELECT event_id, mm, member, kernel_value, model_value, note FROM rss_check WHERE NOT match LIMIT 5`);
+    expect(bad).toEqual([]);
+    const [{ checked }] = await db.rows<{ checked: bigint }>(`SELECT count(*) checked FROM rss_check WHERE match`);
+    expect(checked).toBeGreaterThan(0n);
+    expect(await db.rows(`SELECT rule, explanation FROM invariant_violations LIMIT 5`)).toEqual([]);
+    db.close();
+  });
+});
