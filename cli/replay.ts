@@ -21,7 +21,7 @@ export const replayCommand: CommandModule<object, Args> = {
   builder: (y) =>
     y
       .positional('input', { type: 'string', demandOption: true, describe: 'trace file (ingested first) or DuckDB database' })
-      .option('kernel', { choices: KERNEL_VERSIONS, describe: 'kernel semantics (default: from the recording, else 6.18)' })
+      .option('kernel', { type: 'string', choices: KERNEL_VERSIONS, describe: 'kernel semantics (default: from the recording, else 6.18)' })
       .option('pid', { type: 'number', describe: 'replay this process (and the tasks it creates) only' })
       .option('from', { type: 'string', describe: 'start at this time (seconds as printed, or NNNns)' })
       .option('to', { type: 'string', describe: 'stop at this time' })

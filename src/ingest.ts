@@ -56,6 +56,9 @@ export function parseTimeArg(s: string): bigint {
 export async function ingest(files: string[], opts: IngestOptions): Promise<FileSummary[]> {
   const db = await Db.open(opts.db, { create: true });
   try {
+    // Keep DuckDB's buffer pool small: ingested rows go to the database file, so memory stays
+    // flat whatever the trace size.
+    await db.run(`SET memory_limit = '128MB'; SET threads = 1`);
     const loader = new Loader(db);
     await loader.init();
     const first = await db.rows<{ n: bigint | null; f: number | null }>(
@@ -204,6 +207,7 @@ async function ingestFile(file: string, fileId: number, firstId: bigint, loader:
       s.events++;
     }
     s.lines = batch.firstLineNo + lines.length - 1;
+
     if (opts.onProgress) {
       const now = Date.now();
       if (now - lastReport > 200) {
