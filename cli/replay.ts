@@ -1,5 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { parseTimeArg } from '../src/ingest.js';
+import { DESIGNS, type Design } from '../src/replay/device_exclusive.js';
 import { KERNEL_VERSIONS, type KernelVersion } from '../src/replay/kernel.js';
 import { replay } from '../src/replay/replay.js';
 import { ensureDb } from './ensure-db.js';
@@ -8,6 +9,7 @@ import { formatTable, warn } from './output.js';
 interface Args {
   input: string;
   kernel?: KernelVersion;
+  design?: Design[];
   pid?: number;
   from?: string;
   to?: string;
@@ -22,6 +24,12 @@ export const replayCommand: CommandModule<object, Args> = {
     y
       .positional('input', { type: 'string', demandOption: true, describe: 'trace file (ingested first) or DuckDB database' })
       .option('kernel', { type: 'string', choices: KERNEL_VERSIONS, describe: 'kernel semantics (default: from the recording, else 6.18)' })
+      .option('design', {
+        type: 'string',
+        array: true,
+        choices: DESIGNS,
+        describe: "device-exclusive designs; the first is replayed in full, the rest only into exclusive_* (default: the kernel's own)",
+      })
       .option('pid', { type: 'number', describe: 'replay this process (and the tasks it creates) only' })
       .option('from', { type: 'string', describe: 'start at this time (seconds as printed, or NNNns)' })
       .option('to', { type: 'string', describe: 'stop at this time' })
@@ -31,12 +39,13 @@ export const replayCommand: CommandModule<object, Args> = {
     const db = await ensureDb(a.input, a.db);
     const runs = await replay(db, {
       kernel: a.kernel,
+      designs: a.design?.flatMap((d) => String(d).split(',')) as Design[] | undefined,
       pid: a.pid,
       thp: a.thp,
       fromNs: a.from !== undefined ? parseTimeArg(a.from) : undefined,
       toNs: a.to !== undefined ? parseTimeArg(a.to) : undefined,
     });
-    process.stdout.write(formatTable(runs.map((r) => ({ file: r.fileId, kernel: r.kernel, events: r.events, seconds: r.seconds.toFixed(2), 'events/s': Math.round(r.events / r.seconds), violations: r.violations }))));
+    process.stdout.write(formatTable(runs.map((r) => ({ file: r.fileId, kernel: r.kernel, design: r.design, events: r.events, seconds: r.seconds.toFixed(2), 'events/s': Math.round(r.events / r.seconds), violations: r.violations }))));
     process.stdout.write(`database: ${db}\n`);
     if (runs.some((r) => r.violations)) warn(`invariant violations: mmreplay query ${db} "SELECT label, rule, count(*) FROM invariant_violations GROUP BY ALL"`);
   },

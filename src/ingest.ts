@@ -238,8 +238,11 @@ async function ingestFile(file: string, fileId: number, firstId: bigint, loader:
       }
     }
   }
+  // The lab saves `uname -r` beside its traces (uname.txt, here or one directory up).
+  const uname = [path.dirname(file), path.dirname(path.dirname(file))].map((d) => path.join(d, 'uname.txt')).find((p) => fs.existsSync(p));
   s.metadata = {
     ...reader.metadata(),
+    ...(uname ? { kernel_release: fs.readFileSync(uname, 'utf8').trim().split(/\s+/).find((w) => /^\d+\.\d+/.test(w)) } : {}),
     formats: catalogue.sources,
     warnings,
     basename: path.basename(file),

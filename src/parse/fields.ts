@@ -132,7 +132,7 @@ export class FieldTyper {
     const table = tableName(event);
     if (!cf) s = null;
     else if (event.startsWith('syscalls:')) s = syscallSpec(cf, table);
-    else if (cf.format.fields.some((f) => f.name === '__probe_ip')) s = kprobeSpec(cf, event, table);
+    else if (cf.format.fields.some((f) => f.name.startsWith('__probe_'))) s = kprobeSpec(cf, event, table);
     else {
       const columns = cf.columns.map(({ name, type }) => ({ name, type }));
       s = { table, event, columns, extract: printFmtExtractor(cf) };

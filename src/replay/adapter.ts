@@ -2,6 +2,7 @@
 // written next to the code, and what it produced is marked `inferred` (or `unknown`).
 import { copy_page_range, rss_batch_begin, split_huge_page, zap_pte_range, do_anonymous_page, do_fault, do_huge_pmd_anonymous_page, do_wp_page, thp_eligible, PageCache, type FaultEvidence } from './memory.js';
 import { do_brk, do_madvise, do_mmap, do_mprotect, do_mremap, do_munmap, exit_mmap, MAP_FIXED, MAP_FIXED_NOREPLACE } from './mmap.js';
+import { DeviceExclusive, type Design, type ExclusiveOutput } from './device_exclusive.js';
 import { Model } from './model.js';
 import { PAGE_SIZE, RSS_MEMBERS, type Mm, type Pte, type Task, type Vma } from './types.js';
 
@@ -76,6 +77,21 @@ const SIGCHLD = 17;
 
 /** Events that occur inside a fault without ending it. */
 const WITHIN_FAULT = new Set(['kmem:mm_page_alloc', 'pagemap:mm_lru_insertion', 'tlb:tlb_flush', 'kmem:mm_page_free', 'kmem:mm_page_free_batched']);
+/**
+ * The first of these in a task after munmap/madvise/mprotect's entry marks when the page-table work
+ * began: a notifier or unmap kprobe where traced, else the rss_stat, frees or exit that follow it.
+ * (The entry event itself precedes the mmap_lock wait, which can be long under contention.)
+ */
+const STARTS_SYSCALL_WORK = new Set([
+  'kprobes:mder_mmu_notifier_invalidate_range_start',
+  'kprobes:mder_unmap_page_range',
+  'kmem:rss_stat',
+  'kmem:mm_page_free',
+  'kmem:mm_page_free_batched',
+  'exceptions:page_fault_user',
+  'ftrace:print',
+]);
+
 /** Events that occur inside a bulk page-table operation (fork copy, zap, exit) without ending it. */
 const WITHIN_BULK = new Set([...WITHIN_FAULT, 'kmem:rss_stat', 'sched:sched_process_free']);
 
@@ -83,6 +99,8 @@ export interface AdapterOptions {
   thp: 'always' | 'madvise' | 'never';
   /** True when the trace carries kmem:mm_page_alloc (fault allocations are then observed). */
   allocsTraced: boolean;
+  /** Device-exclusive design to replay (null: leave the device-exclusive paths out). */
+  design: Design | null;
 }
 
 export class Adapter {
@@ -93,13 +111,19 @@ export class Adapter {
   private byMmId = new Map<number, Mm>();
   readonly cache = new PageCache();
   private uncertainMms = new Set<Mm>();
+  /** Page-table work a syscall does after its entry event, applied when the trace shows it start. */
+  private deferred = new Map<number, () => void>();
   private fileSeq = 0;
+
+  readonly dx: DeviceExclusive | null;
 
   constructor(
     readonly m: Model,
-    readonly out: AdapterOutput,
+    readonly out: AdapterOutput & ExclusiveOutput,
     readonly opts: AdapterOptions,
-  ) {}
+  ) {
+    this.dx = opts.design ? new DeviceExclusive(m, opts.design, out, (t, vma, va, w) => this.gupFault(t, vma, va, w)) : null;
+  }
 
   task(e: ReplayEvent): Task {
     let t = this.m.tasks.get(e.tid);
@@ -122,6 +146,14 @@ export class Adapter {
     const m = this.m;
     const pf = this.pending.get(e.tid);
     if (pf && !WITHIN_FAULT.has(e.event)) this.finishFault(pf, e);
+    if (this.dx && (e.event === 'kmem:mm_page_alloc' || e.event === 'kmem:rss_stat' || e.event === 'kprobes:mder_folio_add_new_anon_rmap')) {
+      this.dx.gupEvidence(e, this.task(e));
+    }
+    const work = this.deferred.get(e.tid);
+    if (work && STARTS_SYSCALL_WORK.has(e.event)) {
+      this.deferred.delete(e.tid);
+      work();
+    }
     if (this.uncertainMms.size && !WITHIN_BULK.has(e.event)) {
       for (const mm of this.uncertainMms) {
         if (mm.uncertain?.tid === e.tid) {
@@ -143,6 +175,7 @@ export class Adapter {
         return;
       }
       case 'kmem:mm_page_free': {
+        this.dx?.pageFree(this.task(e));
         const f = m.byPfn.get(BigInt(e.a!));
         if (f && !f.freed && f.mapcount + f.entireMapcount > 0) {
           m.sink.violation('freed_page_still_mapped', `mm_page_free pfn 0x${e.a!.toString(16)} while the model maps folio ${f.id} ${f.mapcount} times`, m.label(f.preTrace));
@@ -171,6 +204,27 @@ export class Adapter {
         return;
       case 'ftrace:print':
         if (e.s?.startsWith('MMREPLAY_CKPT ')) this.checkpoint(e);
+        else if (e.s?.startsWith('RACE_BEGIN ')) this.dx?.marker(e, this.task(e));
+        return;
+      case 'kprobes:mder_make_device_exclusive_range':
+      case 'kprobes:mder_make_device_exclusive':
+        this.dx?.callEnter(e, this.task(e));
+        return;
+      case 'kprobes:mder_make_device_exclusive_range_ret':
+      case 'kprobes:mder_make_device_exclusive_ret':
+        this.dx?.callReturn(e, this.task(e));
+        return;
+      case 'kprobes:mder_get_user_pages_remote':
+        this.dx?.gupEnter(e, this.task(e));
+        return;
+      case 'kprobes:mder_get_user_pages_remote_ret':
+        this.dx?.gupReturn(e, this.task(e));
+        return;
+      case 'kprobes:mder_rmap_walk':
+        this.dx?.rmapWalk(e, this.task(e));
+        return;
+      case 'kprobes:mder_folio_add_new_anon_rmap':
+        this.dx?.newAnonRmap(e, this.task(e));
         return;
       case 'migrate:set_migration_pte':
         this.migrationPte(e, true);
@@ -207,7 +261,7 @@ export class Adapter {
       if (write && !pte.write) do_wp_page(m, mm, vma, va, pte, pf.ev);
       // else: spurious (another thread got there first) or a permission fault the model cannot see.
     } else if (pte && pte.kind !== 'none') {
-      this.swapFault(mm, vma, va, pte, write, pf.ev);
+      this.swapFault(mm, vma, va, pte, write);
     } else if (vma.file !== null) {
       if (vma.preTrace) this.uncertain(mm, pf.task.tid, 'fault-around in a file VMA mapped before the trace (extent and page cache unknown)');
       do_fault(m, this.cache, mm, vma, va, write, pf.ev);
@@ -219,14 +273,20 @@ export class Adapter {
     [m.now, m.eventId] = saved as [bigint, bigint];
   }
 
-  /** A fault on a non-present entry (do_swap_page); device-exclusive handling is added by designs. */
-  swapFault(mm: Mm, vma: Vma, va: number, pte: Pte, write: boolean, ev: FaultEvidence): void {
-    void mm;
-    void vma;
-    void va;
-    void pte;
-    void write;
-    void ev;
+  /** A fault on a non-present entry (do_swap_page): device-exclusive entries are restored. */
+  swapFault(mm: Mm, vma: Vma, va: number, pte: Pte, write: boolean): void {
+    this.dx?.swapFault(mm, vma, va, pte, write);
+  }
+
+  /** handle_mm_fault as GUP's faultin_page calls it: no page_fault_user, no evidence. */
+  gupFault(task: Task, vma: Vma, va: number, write: boolean): void {
+    const mm = task.mm!;
+    const pte = this.m.pte(mm, va);
+    if (pte?.kind === 'present') {
+      if (write && !pte.write) do_wp_page(this.m, mm, vma, va, pte, null);
+    } else if (pte && pte.kind !== 'none') this.swapFault(mm, vma, va, pte, write);
+    else if (vma.file !== null) do_fault(this.m, this.cache, mm, vma, va, write, null);
+    else do_anonymous_page(this.m, mm, vma, va, write, null);
   }
 
   /**
@@ -380,9 +440,9 @@ export class Adapter {
     return dst;
   }
 
-  /** Device-exclusive entries at fork; a design replaces this (6.12: try_restore_exclusive_pte). */
-  restoreForFork(_mm: Mm, _va: number, _pte: Pte): boolean {
-    return true;
+  /** Device-exclusive entries at fork (try_restore_exclusive_pte). */
+  restoreForFork(mm: Mm, va: number, pte: Pte): boolean {
+    return this.dx ? this.dx.restoreForFork(mm, va, pte) : true;
   }
 
   private exec(e: ReplayEvent): void {
@@ -428,15 +488,22 @@ export class Adapter {
     if (mm.preTrace && (name === 'munmap' || name === 'madvise' || name === 'mremap' || (name === 'mmap' && e.d! & MAP_FIXED)) && !this.covered(mm, e.a!, name === 'mremap' ? e.b! : e.b!)) {
       this.uncertain(mm, t.tid, `${name} over VMAs mapped before the trace`);
     }
+    const later = (work: () => void) =>
+      this.deferred.set(t.tid, () => {
+        const saved = [m.now, m.eventId] as const;
+        m.eventId = e.id;
+        work();
+        m.eventId = saved[1];
+      });
     switch (name) {
       case 'munmap':
-        do_munmap(m, mm, e.a!, e.b!);
+        later(() => do_munmap(m, mm, e.a!, e.b!));
         return;
       case 'mprotect':
-        do_mprotect(m, mm, e.a!, e.b!, e.c!);
+        later(() => do_mprotect(m, mm, e.a!, e.b!, e.c!));
         return;
       case 'madvise':
-        do_madvise(m, mm, e.a!, e.b!, e.c! | 0);
+        later(() => do_madvise(m, mm, e.a!, e.b!, e.c! | 0));
         return;
       case 'mremap':
         if (e.c! < e.b!) do_munmap(m, mm, e.a! + e.c!, e.b! - e.c!);
@@ -465,6 +532,9 @@ export class Adapter {
       case 'exit_group':
         mm.exiting = true;
         return;
+      case 'ioctl':
+        this.dx?.ioctlEnter(e, t);
+        return;
     }
   }
 
@@ -474,8 +544,14 @@ export class Adapter {
     const name = e.event.slice('syscalls:sys_exit_'.length);
     const call = this.syscalls.get(e.tid);
     this.syscalls.delete(e.tid);
+    const work = this.deferred.get(e.tid);
+    if (work) {
+      this.deferred.delete(e.tid);
+      work();
+    }
     const ret = e.a!;
     const failed = ret < 0 && ret > -4096;
+    if (name === 'ioctl') this.dx?.ioctlExit(e, t);
     if (!call || call.name !== name || !t.mm) return;
     const a = call.e;
     const mm = t.mm;

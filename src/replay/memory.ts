@@ -1,5 +1,5 @@
 // mm/memory.c: faults, fork's page-table copy and zapping, as the kernel does them.
-import { fmtPfn, presentPte, vaOf, type Model } from './model.js';
+import { fmtPfn, MMU_NOTIFY, presentPte, vaOf, type Model } from './model.js';
 import {
   HPAGE_PMD_NR,
   HPAGE_PMD_SIZE,
@@ -132,6 +132,7 @@ export function __split_huge_pmd(m: Model, mm: Mm, va: number): void {
   const head = m.pte(mm, haddr);
   if (!head?.pmd || !head.folio) return;
   const f = head.folio;
+  m.mmu_notifier_invalidate(mm, haddr, haddr + HPAGE_PMD_SIZE, MMU_NOTIFY.CLEAR);
   m.touchFolio(f);
   f.entireMapcount--;
   f.rmap.delete(`${mm.id}:${haddr}:pmd`);
@@ -217,6 +218,7 @@ export function do_wp_page(m: Model, mm: Mm, vma: Vma, va: number, pte: Pte, ev:
 /** wp_page_copy: a new anonymous page replaces the shared (or zero) one at va. */
 export function wp_page_copy(m: Model, mm: Mm, vma: Vma, va: number, ev: FaultEvidence | null): Folio {
   const old = m.pte(mm, va)!;
+  m.mmu_notifier_invalidate(mm, va, va + PAGE_SIZE, MMU_NOTIFY.CLEAR);
   if (vma.anonVma === null) vma.anonVma = m.anonVmaId();
   const nf = alloc_folio(m, ev, 0, true);
   nf.anonExclusive = true;
@@ -247,6 +249,8 @@ function vma_needs_copy(vma: Vma): boolean {
  */
 export function copy_page_range(m: Model, dst: Mm, src: Mm, vma: Vma, restoreExclusive: (mm: Mm, va: number, pte: Pte) => boolean): boolean {
   if (!vma_needs_copy(vma)) return true;
+  // A COW mapping is write-protected in the parent: MMU_NOTIFY_PROTECTION_PAGE over the VMA.
+  if (is_cow_mapping(vma)) m.mmu_notifier_invalidate(src, vma.start, vma.end, MMU_NOTIFY.PROTECTION_PAGE);
   for (const [s, e] of pmdChunks(vma.start, vma.end)) {
     if (!copy_pte_range(m, dst, src, vma, s, e, restoreExclusive)) return false;
     rss_batch_point(dst);
@@ -335,7 +339,8 @@ function copy_huge_pmd(m: Model, dst: Mm, src: Mm, vma: Vma, haddr: number, head
  * its mapping, its reference and its RSS count. A PMD that the range only partly covers is split
  * first (zap_huge_pmd / __split_huge_pmd).
  */
-export function zap_pte_range(m: Model, mm: Mm, start: number, end: number): number {
+export function zap_pte_range(m: Model, mm: Mm, start: number, end: number, event: number = MMU_NOTIFY.CLEAR): number {
+  m.mmu_notifier_invalidate(mm, start, end, event);
   rss_batch_begin(mm);
   let n = 0;
   for (const [s, e] of pmdChunks(start, end)) {

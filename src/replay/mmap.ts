@@ -1,6 +1,6 @@
 // mm/mmap.c, mm/vma.c, mm/mprotect.c, mm/mremap.c, mm/madvise.c: address-space operations.
 import { zap_pte_range, mm_counter, add_mm_counter } from './memory.js';
-import { vaOf, type Model } from './model.js';
+import { MMU_NOTIFY, vaOf, type Model } from './model.js';
 import { PAGE_SIZE, type Mm, type Vma } from './types.js';
 
 export const PROT_READ = 1;
@@ -58,7 +58,7 @@ export function vma_merge(m: Model, mm: Mm, start: number, end: number): void {
 export function do_munmap(m: Model, mm: Mm, start: number, len: number): void {
   const end = start + pageAlign(len);
   for (const vma of m.splitRange(mm, start, end)) {
-    zap_pte_range(m, mm, vma.start, vma.end);
+    zap_pte_range(m, mm, vma.start, vma.end, MMU_NOTIFY.UNMAP);
     m.removeVma(mm, vma);
   }
 }
@@ -98,6 +98,7 @@ export function do_mmap(m: Model, mm: Mm, addr: number, len: number, prot: numbe
 export function do_mprotect(m: Model, mm: Mm, start: number, len: number, prot: number): void {
   const end = start + pageAlign(len);
   for (const vma of m.splitRange(mm, start, end)) {
+    m.mmu_notifier_invalidate(mm, vma.start, vma.end, MMU_NOTIFY.PROTECTION_VMA);
     m.touchVma(mm, vma);
     vma.read = (prot & PROT_READ) !== 0;
     vma.write = (prot & PROT_WRITE) !== 0;
@@ -138,6 +139,7 @@ export function do_mremap(m: Model, mm: Mm, addr: number, oldLen: number, newLen
   }
   // move_vma: the new range is unmapped first; then each PTE moves with its page and its rmap.
   do_munmap(m, mm, result, newLen);
+  m.mmu_notifier_invalidate(mm, addr, addr + oldLen, MMU_NOTIFY.UNMAP);
   const delta = result - addr;
   for (const vma of vmas) {
     for (const vpn of m.ptesIn(mm, vma.start, vma.end)) {
@@ -232,7 +234,7 @@ export function do_madvise(m: Model, mm: Mm, start: number, len: number, behavio
 /** exit_mmap: every VMA is zapped and freed; the mm's counters end at zero. */
 export function exit_mmap(m: Model, mm: Mm): void {
   for (const vma of [...mm.vmas]) {
-    zap_pte_range(m, mm, vma.start, vma.end);
+    zap_pte_range(m, mm, vma.start, vma.end, MMU_NOTIFY.UNMAP);
     m.removeVma(mm, vma);
   }
   // Entries outside any VMA the model knew (pre-trace state) go too.

@@ -3,6 +3,12 @@
 import type { KernelSemantics } from './kernel.js';
 import { PAGE_SHIFT, type Confidence, type Folio, type Mm, type Pte, type PteKind, type Task, type Vma } from './types.js';
 
+/** include/linux/mmu_notifier.h enum mmu_notifier_event. */
+export const MMU_NOTIFY = { UNMAP: 0, CLEAR: 1, PROTECTION_VMA: 2, PROTECTION_PAGE: 3, SOFT_DIRTY: 4, RELEASE: 5, MIGRATE: 6, EXCLUSIVE: 7 } as const;
+
+/** A subscriber to mmu notifier invalidations (a device mirror). `owner` null: nobody's. */
+export type InvalidateListener = (mm: Mm, start: number, end: number, event: number, owner: string | null) => void;
+
 export interface Sink {
   pte(mm: Mm, vpn: number, pte: Pte, end: bigint): void;
   folio(f: Folio, end: bigint): void;
@@ -26,6 +32,9 @@ export class Model {
   /** What the current event changed, for the invariant sweep that follows it. */
   touchedFolios = new Set<Folio>();
   touchedPtes: [Mm, number][] = [];
+  /** Task of the event being replayed (for culprits). */
+  tid = 0;
+  private listeners: InvalidateListener[] = [];
   zeroFolio: Folio;
 
   constructor(
@@ -34,6 +43,15 @@ export class Model {
   ) {
     this.zeroFolio = this.newFolio({ anon: false, zero: true, preTrace: true, pfnConfidence: 'unknown' });
     this.zeroFolio.refcount = 1;
+  }
+
+  /** mmu_notifier_invalidate_range_start: every registered mirror hears of [start, end). */
+  mmu_notifier_invalidate(mm: Mm, start: number, end: number, event: number, owner: string | null = null): void {
+    for (const l of this.listeners) l(mm, start, end, event, owner);
+  }
+
+  onInvalidate(l: InvalidateListener): void {
+    this.listeners.push(l);
   }
 
   newMm(tgid: number, preTrace: boolean): Mm {
@@ -86,6 +104,7 @@ export class Model {
       freed: false,
       preTrace: false,
       rmap: new Map(),
+      unmapped: new Map(),
       since: this.now,
       sinceEvent: this.eventId,
       ...p,
@@ -187,6 +206,7 @@ export class Model {
   rmap_remove(f: Folio, mm: Mm, va: number): void {
     if (f.zero) return;
     this.touchFolio(f);
+    f.unmapped.set(`${mm.id}:${va}`, { eventId: this.eventId, ts: this.now, tid: this.tid });
     if (!f.rmap.delete(`${mm.id}:${va}`)) {
       this.sink.violation('rmap_missing', `folio ${f.id} not mapped at ${mm.id}:0x${va.toString(16)}`, this.label(f.preTrace));
     }

@@ -2,6 +2,7 @@
 import type { DuckDBAppender } from '@duckdb/node-api';
 import type { Db } from '../analysis/db.js';
 import type { AdapterOutput, CheckpointRow, RssRow } from './adapter.js';
+import type { CallRow, ExclusiveOutput, PageRow, RequestRow } from './device_exclusive.js';
 import type { Sink } from './model.js';
 import type { Folio, Mm, Pte, Vma } from './types.js';
 
@@ -19,9 +20,12 @@ function put(a: DuckDBAppender, vals: V[]): void {
   a.endRow();
 }
 
-export class ReplayWriter implements Sink, AdapterOutput {
+export class ReplayWriter implements Sink, AdapterOutput, ExclusiveOutput {
   private a: Record<string, DuckDBAppender> = {};
   fileId = 0;
+  design = '';
+  /** false for a counterfactual design: only the exclusive_* tables are written. */
+  full = true;
   now = 0n;
   eventId = 0n;
   violations = 0;
@@ -30,13 +34,14 @@ export class ReplayWriter implements Sink, AdapterOutput {
 
   static async open(db: Db): Promise<ReplayWriter> {
     const w = new ReplayWriter(db);
-    for (const t of ['vma_intervals', 'pte_intervals', 'folio_intervals', 'rss_check', 'invariant_violations', 'pagemap_check', 'tasks', 'mm']) {
+    for (const t of ['vma_intervals', 'pte_intervals', 'folio_intervals', 'rss_check', 'invariant_violations', 'pagemap_check', 'tasks', 'mm', 'exclusive_requests', 'exclusive_calls', 'exclusive_pages']) {
       w.a[t] = await db.conn.createAppender(t);
     }
     return w;
   }
 
   pte(mm: Mm, vpn: number, p: Pte, end: bigint): void {
+    if (!this.full) return;
     const f = p.folio;
     const pfn = f && f.pfn !== null ? f.pfn + BigInt(p.index) : null;
     put(this.a.pte_intervals, [
@@ -47,6 +52,7 @@ export class ReplayWriter implements Sink, AdapterOutput {
   }
 
   folio(f: Folio, end: bigint): void {
+    if (!this.full) return;
     put(this.a.folio_intervals, [
       this.fileId, f.since, end - f.since, f.id, f.pfn, f.pfnConfidence, f.order, f.anon, f.refcount, f.mapcount, f.entireMapcount,
       f.pincount, f.locked, f.anonExclusive, f.lru, f.freed, f.sinceEvent,
@@ -54,20 +60,24 @@ export class ReplayWriter implements Sink, AdapterOutput {
   }
 
   vma(mm: Mm, v: Vma, end: bigint): void {
+    if (!this.full) return;
     const prot = `${v.read ? 'r' : '-'}${v.write ? 'w' : '-'}${v.exec ? 'x' : '-'}`;
     put(this.a.vma_intervals, [this.fileId, v.since, end - v.since, mm.id, v.id, v.start, v.end, prot, v.shared, v.file, v.pgoff, v.hugepage, v.anonVma, v.preTrace]);
   }
 
   violation(rule: string, explanation: string, label: string): void {
     this.violations++;
+    if (!this.full) return;
     put(this.a.invariant_violations, [this.fileId, this.eventId, this.now, rule, explanation, label]);
   }
 
   rss(r: RssRow): void {
+    if (!this.full) return;
     put(this.a.rss_check, [this.fileId, r.eventId, r.ts, r.mm, r.member, r.kernel, r.model, r.match, r.note]);
   }
 
   checkpoint(r: CheckpointRow): void {
+    if (!this.full) return;
     put(this.a.pagemap_check, [
       this.fileId, r.eventId, r.ts, r.label, r.pid, r.mm, r.va, r.kernelState, r.kernelPfn, r.kernelFlags, r.modelState, r.modelPfn,
       r.confidence, r.presentMatch, r.pfnMatch,
@@ -75,11 +85,29 @@ export class ReplayWriter implements Sink, AdapterOutput {
   }
 
   task(vals: V[]): void {
-    put(this.a.tasks, vals);
+    if (this.full) put(this.a.tasks, vals);
   }
 
   mm(vals: V[]): void {
-    put(this.a.mm, vals);
+    if (this.full) put(this.a.mm, vals);
+  }
+
+  request(r: RequestRow): void {
+    put(this.a.exclusive_requests, [
+      this.fileId, this.design, r.requestId, r.ts, r.dur, r.tid, r.mm, r.start, r.npages, r.predicted, r.observed, r.calls, r.failedPages, r.enoentPages,
+    ]);
+  }
+
+  call(c: CallRow): void {
+    put(this.a.exclusive_calls, [
+      this.fileId, this.design, c.callId, c.requestId, c.ts, c.dur, c.start, c.npages, c.gupCount, c.result, c.failedPages, c.observedResult, c.observedFailed, c.walkTiming,
+    ]);
+  }
+
+  page(p: PageRow): void {
+    put(this.a.exclusive_pages, [
+      this.fileId, this.design, p.callId, p.index, p.address, p.gupPfn, p.outcome, p.cause, p.culpritEvent, p.culpritTid, p.culpritTs, p.windowNs, p.walkTs, p.observed,
+    ]);
   }
 
   close(): void {

@@ -5,11 +5,14 @@ import { sqlFile } from '../analysis/db.js';
 import { Adapter, type ReplayEvent } from './adapter.js';
 import { checkInvariants } from './invariants.js';
 import { semantics, versionForRelease, type KernelVersion } from './kernel.js';
+import type { Design } from './device_exclusive.js';
 import { Model } from './model.js';
 import { ReplayWriter } from './output.js';
 
 export interface ReplayOptions {
   kernel?: KernelVersion;
+  /** Device-exclusive designs; the first is the trace's own (all tables), the rest counterfactual. */
+  designs?: Design[];
   pid?: number;
   fromNs?: bigint;
   toNs?: bigint;
@@ -20,6 +23,7 @@ export interface ReplayOptions {
 export interface ReplaySummary {
   fileId: number;
   kernel: KernelVersion;
+  design: Design;
   events: number;
   seconds: number;
   violations: number;
@@ -38,7 +42,22 @@ const PROJECTIONS: Record<string, { nums: string[]; s?: string }> = {
   'migrate:set_migration_pte': { nums: ['addr', 'pte', '"order"'] },
   'migrate:remove_migration_pte': { nums: ['addr', 'pte', '"order"'] },
   'ftrace:print': { nums: [], s: 'buf' },
+  // The device-exclusive kprobes (traces/lab, `record -e device-exclusive`); struct page / folio
+  // pointers become PFNs (vmemmap with 64-byte struct page, 5- or 4-level base, KASLR off).
+  'kprobes:mder_make_device_exclusive_range': { nums: ['"start"', '"end"'] },
+  'kprobes:mder_make_device_exclusive_range_ret': { nums: ['ret', '"start"'], s: 'pages' },
+  'kprobes:mder_make_device_exclusive': { nums: ['addr', 'addr + 4096'] },
+  'kprobes:mder_make_device_exclusive_ret': { nums: ['CASE WHEN ret > 18446744073709547520 THEN -1 ELSE 1 END', 'addr'] },
+  'kprobes:mder_get_user_pages_remote': { nums: ['"start"', 'nr_pages', 'gup_flags'] },
+  'kprobes:mder_get_user_pages_remote_ret': { nums: ['ret', '"start"', 'nr_pages'] },
+  'kprobes:mder_rmap_walk': { nums: ['PFN(folio)'] },
+  'kprobes:mder_folio_add_new_anon_rmap': { nums: ['PFN(folio)', 'address'] },
 };
+
+const VMEMMAP_5LEVEL = 18434758041293225984n; // 0xffd4000000000000
+const VMEMMAP_4LEVEL = 18446719884453740544n; // 0xffffea0000000000
+const pfnSql = (col: string) =>
+  `CASE WHEN ${col} >= ${VMEMMAP_4LEVEL} THEN (${col} - ${VMEMMAP_4LEVEL}) // 64 WHEN ${col} >= ${VMEMMAP_5LEVEL} THEN (${col} - ${VMEMMAP_5LEVEL}) // 64 END`;
 
 const SYSCALL_ARGS: Record<string, string[]> = {
   mmap: ['addr', 'len', 'prot', 'flags', 'fd', '"off"'],
@@ -55,7 +74,9 @@ async function projectionSql(db: Db, fileId: number, o: ReplayOptions): Promise<
   const tables = new Set(await db.tables());
   const parts: string[] = [];
   const slot = (nums: string[], s?: string) =>
-    ['a', 'b', 'c', 'd', 'e', 'f'].map((n, i) => `${nums[i] ? `TRY_CAST(${nums[i]} AS DOUBLE)` : 'NULL::DOUBLE'} AS ${n}`).join(', ') + `, ${s ? `${s}::VARCHAR` : 'NULL::VARCHAR'} AS s`;
+    ['a', 'b', 'c', 'd', 'e', 'f']
+      .map((n, i) => `${nums[i] ? `TRY_CAST(${nums[i].replace(/^PFN\((\w+)\)$/, (_m, c) => pfnSql(c))} AS DOUBLE)` : 'NULL::DOUBLE'} AS ${n}`)
+      .join(', ') + `, ${s ? `${s}::VARCHAR` : 'NULL::VARCHAR'} AS s`;
   const events: string[] = [];
   for (const [ev, p] of Object.entries(PROJECTIONS)) {
     const t = ev.replace(/[^A-Za-z0-9_]+/g, '_');
@@ -70,7 +91,7 @@ async function projectionSql(db: Db, fileId: number, o: ReplayOptions): Promise<
     parts.push(`SELECT id, ${slot(args)} FROM ${quoteIdent(t)}`);
     events.push(`syscalls:sys_${m[1]}_${m[2]}`);
   }
-  events.push('sched:sched_process_fork', 'sched:sched_process_free');
+  events.push('sched:sched_process_fork', 'sched:sched_process_free', 'kprobes:mder_mmu_notifier_invalidate_range_start', 'kprobes:mder_unmap_page_range');
   const where = [`e.file_id = ${fileId}`, `e.event IN (${events.map((x) => `'${x}'`).join(', ')})`];
   if (o.fromNs !== undefined) where.push(`e.ts_ns >= ${o.fromNs}`);
   if (o.toNs !== undefined) where.push(`e.ts_ns <= ${o.toNs}`);
@@ -84,13 +105,18 @@ export async function replay(dbFile: string, opts: ReplayOptions = {}): Promise<
   const reader = await db.instance.connect();
   try {
     await db.run(sqlFile('replay.sql'));
+    await db.run(sqlFile('exclusive.sql'));
+    await db.run(sqlFile('exclusive_views.sql'));
     const files = await db.rows<{ file_id: number; metadata: string }>('SELECT file_id, metadata FROM files ORDER BY file_id');
     const out: ReplaySummary[] = [];
     for (const f of files) {
       const meta = JSON.parse(f.metadata ?? '{}');
-      const kernel = opts.kernel ?? versionForRelease(meta.recorded?.kernel_release ?? meta.kernel_release);
-      out.push(await replayFile(db, reader, f.file_id, kernel, opts));
+      const kernel = opts.kernel ?? versionForRelease(meta.recorded?.kernel_release ?? meta.kernel_release ?? meta.kernel);
+      const designs = opts.designs?.length ? opts.designs : [semantics(kernel).deviceExclusive];
+      for (const [i, design] of designs.entries()) out.push(await replayFile(db, reader, f.file_id, kernel, design, i === 0, opts));
     }
+    // Culprits' tasks and times, from the events that did it.
+    await db.run(`UPDATE exclusive_pages p SET culprit_tid = e.tid, culprit_ts = e.ts_ns FROM events e WHERE e.id = p.culprit_event`);
     return out;
   } finally {
     reader.closeSync();
@@ -98,13 +124,23 @@ export async function replay(dbFile: string, opts: ReplayOptions = {}): Promise<
   }
 }
 
-async function replayFile(db: Db, reader: Awaited<ReturnType<Db['instance']['connect']>>, fileId: number, kernel: KernelVersion, opts: ReplayOptions): Promise<ReplaySummary> {
+async function replayFile(
+  db: Db,
+  reader: Awaited<ReturnType<Db['instance']['connect']>>,
+  fileId: number,
+  kernel: KernelVersion,
+  design: Design,
+  full: boolean,
+  opts: ReplayOptions,
+): Promise<ReplaySummary> {
   const t0 = performance.now();
   const w = await ReplayWriter.open(db);
   w.fileId = fileId;
+  w.design = design;
+  w.full = full;
   const m = new Model(semantics(kernel), w);
   const [{ allocs }] = await db.rows<{ allocs: bigint }>(`SELECT count(*) AS allocs FROM events WHERE file_id = ${fileId} AND event = 'kmem:mm_page_alloc'`);
-  const adapter = new Adapter(m, w, { thp: opts.thp ?? 'madvise', allocsTraced: allocs > 0n });
+  const adapter = new Adapter(m, w, { thp: opts.thp ?? 'madvise', allocsTraced: allocs > 0n, design });
   // Events within 50 ms after a lost-events marker are labelled as such when they break invariants.
   const losses = (await db.rows<{ ts: bigint | null }>(`SELECT ts_ns AS ts FROM lost_events WHERE file_id = ${fileId} ORDER BY ts_ns NULLS FIRST`)).map((r) => r.ts);
   const LOSS_WINDOW = 50_000_000n;
@@ -142,6 +178,7 @@ async function replayFile(db: Db, reader: Awaited<ReturnType<Db['instance']['con
       firstTs ??= e.ts;
       m.now = w.now = e.ts;
       m.eventId = w.eventId = e.id;
+      m.tid = e.tid;
       while (lossIdx < losses.length && (losses[lossIdx] ?? firstTs) + LOSS_WINDOW < e.ts) lossIdx++;
       m.nearLoss = lossIdx < losses.length && (losses[lossIdx] ?? firstTs) <= e.ts;
       adapter.handle(e);
@@ -161,6 +198,6 @@ async function replayFile(db: Db, reader: Awaited<ReturnType<Db['instance']['con
   for (const t of m.tasks.values()) w.task([fileId, t.tid, t.tgid, t.mm?.id ?? null, t.comm, t.first, t.last, t.preTrace]);
   w.close();
   const seconds = (performance.now() - t0) / 1000;
-  await db.run(`INSERT INTO replay_runs VALUES (${fileId}, '${kernel}', ${n}, ${seconds}, ${firstTs ?? 'NULL'}, ${firstTs === null ? 'NULL' : end})`);
-  return { fileId, kernel, events: n, seconds, violations: w.violations };
+  if (full) await db.run(`INSERT INTO replay_runs VALUES (${fileId}, '${kernel}', '${design}', ${n}, ${seconds}, ${firstTs ?? 'NULL'}, ${firstTs === null ? 'NULL' : end})`);
+  return { fileId, kernel, design, events: n, seconds, violations: w.violations };
 }

@@ -41,6 +41,8 @@ export interface Folio {
   preTrace: boolean;
   /** Where it is mapped: mm id and address of each PTE (rmap; the anon_vma chain finds these). */
   rmap: Map<string, { mm: number; va: number }>;
+  /** Which event last removed each mapping (the culprit when a pinned page is found replaced). */
+  unmapped: Map<string, { eventId: bigint; ts: bigint; tid: number }>;
   /** Open interval bookkeeping. */
   since: bigint;
   sinceEvent: bigint;

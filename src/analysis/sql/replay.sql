@@ -8,6 +8,7 @@ DROP TABLE IF EXISTS rss_check; DROP TABLE IF EXISTS invariant_violations; DROP 
 CREATE TABLE replay_runs (
   file_id INTEGER,
   kernel VARCHAR,          -- kernel semantics replayed: 6.1 | 6.12 | 6.18
+  design VARCHAR,          -- device-exclusive design of the full replay: v8 | 5.14 | 6.15
   events BIGINT,           -- events replayed
   seconds DOUBLE,          -- wall time of the replay
   first_ts BIGINT,

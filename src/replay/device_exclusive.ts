@@ -1,0 +1,622 @@
+// Device-exclusive entries: make_device_exclusive_range (v8, and 5.14-6.14 as in mm/rmap.c of
+// 6.12), make_device_exclusive (6.15+), lib/test_hmm.c's HMM_DMIRROR_EXCLUSIVE wrapper with its
+// device mirror, and the CPU-side paths that meet an entry (fault, fork, zap, mprotect).
+//
+// Verdicts come from the model's own state at the moment each page is walked. Outcome-revealing
+// events (the kretprobe's return value and page array, sys_exit_ioctl's value, the race program's
+// result markers) are read only into the `observed_*` columns that score the model.
+import type { ReplayEvent } from './adapter.js';
+import { __split_huge_pmd, do_wp_page, rss_batch_begin, rss_batch_point } from './memory.js';
+import { MMU_NOTIFY, presentPte, type Model } from './model.js';
+import { PAGE_SIZE, type Folio, type Mm, type Pte, type Task, type Vma } from './types.js';
+
+export type Design = 'v8' | '5.14' | '6.15';
+export const DESIGNS: Design[] = ['v8', '5.14', '6.15'];
+
+/** lib/test_hmm_uapi.h: HMM_DMIRROR_EXCLUSIVE = _IOWR('H', 0x05, struct hmm_dmirror_cmd) (40 bytes). */
+export const HMM_DMIRROR_EXCLUSIVE = 0xc0284805;
+const MIRROR_OWNER = 'test_hmm';
+const ENOENT = -2;
+const EBUSY = -16;
+const EFAULT = -14;
+const EOPNOTSUPP = -95;
+
+export type Cause =
+  | 'exclusive'
+  | 'trylock_failed'
+  | 'tail_page'
+  | 'not_anon'
+  | 'replaced'
+  | 'write_protected'
+  | 'mapped_elsewhere'
+  | 'gup_short'
+  | 'not_called';
+
+export interface PageRow {
+  callId: number;
+  index: number;
+  address: number;
+  gupPfn: bigint | null;
+  outcome: 'exclusive' | 'failed';
+  cause: Cause;
+  culpritEvent: bigint | null;
+  culpritTid: number | null;
+  culpritTs: bigint | null;
+  windowNs: bigint | null;
+  walkTs: bigint | null;
+  observed: 'exclusive' | 'failed' | null;
+}
+
+export interface CallRow {
+  callId: number;
+  requestId: number;
+  ts: bigint;
+  dur: bigint;
+  start: number;
+  npages: number;
+  gupCount: number;
+  result: number;
+  failedPages: number;
+  observedResult: number | null;
+  observedFailed: number | null;
+  walkTiming: 'rmap_walk' | 'call_return';
+}
+
+export interface RequestRow {
+  requestId: number;
+  ts: bigint;
+  dur: bigint;
+  tid: number;
+  mm: number;
+  start: number | null;
+  npages: number | null;
+  predicted: number | null;
+  observed: number | null;
+  calls: number;
+  failedPages: number;
+  enoentPages: number;
+}
+
+export interface ExclusiveOutput {
+  request(r: RequestRow): void;
+  call(c: CallRow): void;
+  page(p: PageRow): void;
+}
+
+interface GupPage {
+  va: number;
+  folio: Folio | null;
+  /** Page index within its folio (non-zero: a tail page). */
+  index: number;
+  /** Decided before the walk (tail page, lock, not anon) or after it. */
+  done: boolean;
+}
+
+interface Call {
+  id: number;
+  req: Request;
+  ts: bigint;
+  start: number;
+  npages: number;
+  gupStarted: boolean;
+  gupStopped: boolean;
+  /** An allocation already advanced GUP for the fault whose rss_stat comes next. */
+  faultSeen: boolean;
+  gupDone: bigint | null;
+  gup: GupPage[];
+  gupCount: number;
+  next: number;
+  results: (PageRow | null)[];
+  walked: number;
+  walkTiming: CallRow['walkTiming'];
+}
+
+interface Request {
+  id: number;
+  ts: bigint;
+  task: Task;
+  mm: Mm;
+  start: number | null;
+  npages: number | null;
+  calls: number;
+  failedPages: number;
+  predicted: number | null;
+  observed: number | null;
+  call: Call | null;
+  /** Missing mirror pages when dmirror_do_read ran (taken at the bounce buffer's free, if traced). */
+  readMissing: number | null;
+}
+
+export class DeviceExclusive {
+  private requests = new Map<number, Request>();
+  private nextRequest = 1;
+  private nextCall = 1;
+  /** test_hmm's device page table per mm: page numbers mapped for atomic access. */
+  private mirrors = new Map<Mm, Set<number>>();
+  /** CPU faults on an entry whose folio a conversion holds locked: they wait for the unlock. */
+  private waiting = new Map<Folio, { mm: Mm; va: number; write: boolean }[]>();
+
+  constructor(
+    readonly m: Model,
+    readonly design: Design,
+    readonly out: ExclusiveOutput,
+    readonly gupFault: (task: Task, vma: Vma, va: number, write: boolean) => void,
+  ) {
+    m.onInvalidate((mm, start, end, event, owner) => {
+      const mirror = this.mirrors.get(mm);
+      if (!mirror) return;
+      // dmirror_interval_invalidate ignores only its own migrations; dmirror_do_update erases the
+      // range with xa_for_each_range(start >> PAGE_SHIFT, end >> PAGE_SHIFT): inclusive of `end`.
+      if (event === MMU_NOTIFY.MIGRATE && owner === MIRROR_OWNER) return;
+      const s = Math.floor(start / PAGE_SIZE);
+      const e = Math.floor(end / PAGE_SIZE);
+      if (e - s < mirror.size) for (let p = s; p <= e; p++) mirror.delete(p);
+      else for (const p of mirror) if (p >= s && p <= e) mirror.delete(p);
+    });
+  }
+
+  /** sys_enter_ioctl(fd, cmd, arg): a driver request begins. */
+  ioctlEnter(e: ReplayEvent, t: Task): void {
+    if (e.b !== HMM_DMIRROR_EXCLUSIVE || !t.mm) return;
+    if (!this.mirrors.has(t.mm)) this.mirrors.set(t.mm, new Set());
+    this.requests.set(t.tid, { id: this.nextRequest++, ts: e.ts, task: t, mm: t.mm, start: null, npages: null, calls: 0, failedPages: 0, predicted: null, observed: null, call: null, readMissing: null });
+  }
+
+  /** Pages of the request the mirror does not map (dmirror_do_read fails on the first: -ENOENT). */
+  private missing(r: Request): number {
+    const mirror = this.mirrors.get(r.mm)!;
+    const s = Math.floor((r.start ?? 0) / PAGE_SIZE);
+    let n = 0;
+    for (let p = s; p < s + (r.npages ?? 0); p++) if (!mirror.has(p)) n++;
+    return n;
+  }
+
+  /**
+   * A page freed by the caller after its last call: dmirror_exclusive's bounce buffer, freed right
+   * after dmirror_do_read. The read is taken at the first such free; a further call discards it.
+   */
+  pageFree(t: Task): void {
+    const r = this.requests.get(t.tid);
+    if (r && !r.call && r.calls > 0 && r.readMissing === null && r.predicted === null) r.readMissing = this.missing(r);
+  }
+
+  /** RACE_BEGIN markers carry the request's range (not its result). */
+  marker(e: ReplayEvent, t: Task): void {
+    const r = this.requests.get(t.tid);
+    const m = /^RACE_BEGIN .*addr=0x([0-9a-f]+) npages=(\d+)/.exec(e.s ?? '');
+    if (r && m && r.start === null) {
+      r.start = parseInt(m[1], 16);
+      r.npages = Number(m[2]);
+    }
+  }
+
+  /** sys_exit_ioctl: the final read through the mirror (dmirror_do_read), then the verdict. */
+  ioctlExit(e: ReplayEvent, t: Task): void {
+    const r = this.requests.get(t.tid);
+    if (!r) return;
+    this.requests.delete(t.tid);
+    if (r.call) this.finishCall(r.call, e);
+    r.observed = e.a;
+    let enoent = 0;
+    if (r.predicted === null) {
+      enoent = r.readMissing ?? this.missing(r);
+      r.predicted = enoent ? ENOENT : 0;
+    }
+    this.out.request({
+      requestId: r.id,
+      ts: r.ts,
+      dur: e.ts - r.ts,
+      tid: t.tid,
+      mm: r.mm.id,
+      start: r.start,
+      npages: r.npages,
+      predicted: r.predicted,
+      observed: r.observed,
+      calls: r.calls,
+      failedPages: r.failedPages,
+      enoentPages: enoent,
+    });
+  }
+
+  /** Entry of make_device_exclusive_range(mm, start, end, pages, owner): one 64-page chunk. */
+  callEnter(e: ReplayEvent, t: Task): void {
+    const r = this.requests.get(t.tid) ?? this.implicitRequest(e, t);
+    if (r.call) this.finishCall(r.call, e);
+    r.readMissing = null;
+    const start = e.a!;
+    const npages = Math.round((e.b! - start) / PAGE_SIZE);
+    r.start ??= start;
+    if (r.npages === null || r.start === start) r.npages ??= npages;
+    r.calls++;
+    r.call = { id: this.nextCall++, req: r, ts: e.ts, start, npages, gupStarted: false, gupStopped: false, faultSeen: false, gupDone: null, gup: [], gupCount: 0, next: 0, results: new Array(npages).fill(null), walked: 0, walkTiming: 'call_return' };
+  }
+
+  /** A caller the trace shows only through its make_device_exclusive_range calls (e.g. nouveau). */
+  private implicitRequest(e: ReplayEvent, t: Task): Request {
+    const r: Request = { id: this.nextRequest++, ts: e.ts, task: t, mm: t.mm!, start: null, npages: null, calls: 0, failedPages: 0, predicted: null, observed: null, call: null, readMissing: null };
+    this.requests.set(t.tid, r);
+    return r;
+  }
+
+  /** Entry of get_user_pages_remote inside a call: pinning begins (FOLL_GET|FOLL_WRITE|FOLL_SPLIT_PMD). */
+  gupEnter(_e: ReplayEvent, t: Task): void {
+    const c = this.requests.get(t.tid)?.call;
+    if (!c || c.gupStarted || this.design === '6.15') return;
+    c.gupStarted = true;
+    rss_batch_begin(c.req.mm);
+    this.gupEager(c);
+  }
+
+  /**
+   * GUP walks the range in order and only stops to fault: pages already present and writable are
+   * pinned at once, and each fault-in shows in the trace (its allocation, or untraced its rss_stat;
+   * folio_add_new_anon_rmap names the address). The model pins eagerly up to the next page that
+   * needs a fault, and takes that page when the trace shows the fault.
+   */
+  gupEvidence(e: ReplayEvent, t: Task): void {
+    const c = this.requests.get(t.tid)?.call;
+    if (!c || !c.gupStarted || c.gupDone !== null) return;
+    if (e.event === 'kprobes:mder_folio_add_new_anon_rmap') this.gupAdvance(c, e.b!);
+    else if (e.event === 'kmem:mm_page_alloc') {
+      if (e.s && /MOVABLE/.test(e.s)) c.faultSeen = this.gupAdvanceOneFault(c);
+    } else if (e.event === 'kmem:rss_stat') {
+      if (!c.faultSeen) this.gupAdvanceOneFault(c);
+      c.faultSeen = false;
+    }
+  }
+
+  gupReturn(e: ReplayEvent, t: Task): void {
+    const c = this.requests.get(t.tid)?.call;
+    if (!c || c.gupDone !== null) return;
+    this.gupAdvance(c, Infinity);
+    c.gupDone = e.ts;
+  }
+
+  /** Pins pages up to and including the one at `until`. */
+  private gupAdvance(c: Call, until: number): void {
+    while (!c.gupStopped && c.gup.length < c.npages && c.start + c.gup.length * PAGE_SIZE <= until) {
+      if (!this.gupOne(c)) c.gupStopped = true;
+    }
+    this.gupEager(c);
+  }
+
+  private needsFault(c: Call): boolean {
+    const p = this.m.pte(c.req.mm, c.start + c.gup.length * PAGE_SIZE);
+    return !p || p.kind !== 'present' || !p.write || p.pmd;
+  }
+
+  /** Pins every page up to the next one that needs a fault. */
+  private gupEager(c: Call): void {
+    while (!c.gupStopped && c.gup.length < c.npages && !this.needsFault(c)) {
+      if (!this.gupOne(c)) c.gupStopped = true;
+    }
+    c.gupCount = c.gup.length;
+  }
+
+  /** The fault GUP was waiting on happened: take that page, then go on eagerly. */
+  private gupAdvanceOneFault(c: Call): boolean {
+    this.gupEager(c);
+    if (c.gupStopped || c.gup.length >= c.npages) return false;
+    if (!this.gupOne(c)) c.gupStopped = true;
+    this.gupEager(c);
+    return true;
+  }
+
+  private gupOne(c: Call): boolean {
+    const g = this.follow_page(c.req.task, c.start + c.gup.length * PAGE_SIZE);
+    if (!g) return false;
+    c.gup.push(g);
+    return true;
+  }
+
+  /**
+   * One page of get_user_pages_remote with FOLL_GET | FOLL_WRITE | FOLL_SPLIT_PMD (mm/gup.c
+   * __get_user_pages): split a PMD mapping, fault in what is missing or read-only (breaking COW),
+   * and take a reference; null where GUP stops (no VMA, not writable).
+   */
+  private follow_page(task: Task, va: number): GupPage | null {
+    const m = this.m;
+    const mm = task.mm!;
+    const vma = m.find_vma(mm, va);
+    // check_vma_flags: FOLL_WRITE needs VM_WRITE.
+    if (!vma || !vma.write) return null;
+    let pte = m.pte(mm, va);
+    if (pte?.pmd) {
+      __split_huge_pmd(m, mm, va);
+      pte = m.pte(mm, va);
+    }
+    if (!pte || pte.kind !== 'present' || !pte.write) {
+      // faultin_page -> handle_mm_fault(FAULT_FLAG_WRITE); GUP faults raise no page_fault_user.
+      this.gupFault(task, vma, va, true);
+      rss_batch_point(mm);
+      pte = m.pte(mm, va);
+      if (!pte || pte.kind !== 'present' || !pte.write) return null;
+    }
+    m.folio_get(pte.folio!);
+    return { va, folio: pte.folio, index: pte.index, done: false };
+  }
+
+  /** get_user_pages_remote of a whole range at once (6.15's single-page calls). */
+  get_user_pages_remote(task: Task, start: number, npages: number): GupPage[] {
+    const out: GupPage[] = [];
+    rss_batch_begin(task.mm!);
+    for (let i = 0; i < npages; i++) {
+      const g = this.follow_page(task, start + i * PAGE_SIZE);
+      if (!g) break;
+      out.push(g);
+    }
+    return out;
+  }
+
+  /** A CPU fault (or GUP fault) on a non-present entry. Returns true if it was device-exclusive. */
+  swapFault(mm: Mm, vma: Vma, va: number, pte: Pte, write: boolean): boolean {
+    if (pte.kind !== 'device_exclusive') return false;
+    const f = pte.folio!;
+    if (f.locked) {
+      // folio_lock_or_retry: the fault waits for the converting caller to unlock the folio.
+      const q = this.waiting.get(f) ?? [];
+      q.push({ mm, va, write });
+      this.waiting.set(f, q);
+      return true;
+    }
+    this.remove_device_exclusive_entry(mm, vma, va, pte);
+    if (write && !this.m.pte(mm, va)!.write) do_wp_page(this.m, mm, vma, va, this.m.pte(mm, va)!, null);
+    return true;
+  }
+
+  /**
+   * remove_device_exclusive_entry + restore_exclusive_pte: notifier (EXCLUSIVE on <=6.14, CLEAR on
+   * 6.15+, owner NULL), then a present PTE again; <=6.14 re-adds the rmap the conversion removed.
+   */
+  remove_device_exclusive_entry(mm: Mm, vma: Vma, va: number, pte: Pte): void {
+    const m = this.m;
+    const f = pte.folio!;
+    m.mmu_notifier_invalidate(mm, va, va + PAGE_SIZE, this.design === '6.15' ? MMU_NOTIFY.CLEAR : MMU_NOTIFY.EXCLUSIVE, null);
+    if (this.design !== '6.15') m.rmap_add(f, mm, va);
+    const write = pte.entryWrite && vma.write;
+    m.set_pte_at(mm, va, presentPte(f, { write, dirty: write, accessed: false, softDirty: pte.softDirty, uffdWp: pte.uffdWp, confidence: pte.confidence }));
+  }
+
+  /** try_restore_exclusive_pte at fork: restore in the parent, or fail the fork if the folio is locked. */
+  restoreForFork(mm: Mm, va: number, pte: Pte): boolean {
+    const f = pte.folio!;
+    // v8 waited for the lock (sleeping lock_page); 5.14+ trylocks and fails the fork (-ENOMEM).
+    if (f.locked && this.design !== 'v8') return false;
+    const vma = this.m.find_vma(mm, va);
+    if (!vma) return true;
+    this.remove_device_exclusive_entry(mm, vma, va, pte);
+    return true;
+  }
+
+  /** rmap_walk inside a call (5.14 design): the next page the walk reaches is walked now. */
+  rmapWalk(e: ReplayEvent, t: Task): void {
+    const c = this.requests.get(t.tid)?.call;
+    if (!c) return;
+    c.walkTiming = 'rmap_walk';
+    this.walkNext(c, e, true);
+  }
+
+  /**
+   * Decides pages in order up to and including the next one whose walk reaches rmap_walk; with
+   * `one` false, decides every remaining page.
+   */
+  private walkNext(c: Call, e: ReplayEvent, one: boolean): void {
+    if (this.design === '6.15') {
+      this.make_device_exclusive_pages(c, e, one);
+      return;
+    }
+    while (c.next < c.gup.length) {
+      const i = c.next++;
+      const g = c.gup[i];
+      const pre = this.beforeWalk(g);
+      if (pre) {
+        this.result(c, i, g, 'failed', pre, e.ts);
+        continue;
+      }
+      this.walkPage(c, i, g, e.ts);
+      if (one) return;
+    }
+  }
+
+  /** Failures decided before any rmap walk: tail page, folio lock held, not anonymous. */
+  private beforeWalk(g: GupPage): Cause | null {
+    const f = g.folio!;
+    // 6.1+: PageTail fails at once; v8's trylock_page on a tail locks the head, held by then.
+    if (f.order > 0 && g.index > 0) return this.design === 'v8' ? 'trylock_failed' : 'tail_page';
+    if (f.locked) return 'trylock_failed';
+    if (!f.anon) return 'not_anon';
+    return null;
+  }
+
+  /**
+   * folio_make_device_exclusive (6.12): an rmap walk converts every present mapping of the folio,
+   * in every mm, into a device-exclusive entry (writable by the old write bit); the page succeeds
+   * only if the expected (mm, address) was among them, writable, and no mapping remains.
+   */
+  private walkPage(c: Call, i: number, g: GupPage, ts: bigint): void {
+    const m = this.m;
+    const f = g.folio!;
+    f.locked = true;
+    m.touchFolio(f);
+    const mm = c.req.mm;
+    let valid = false;
+    const expected = m.pte(mm, g.va);
+    for (const { mm: mmId, va } of [...f.rmap.values()]) {
+      const owner = m.mms[mmId];
+      const p = m.pte(owner, va);
+      if (!p || p.kind !== 'present' || p.folio !== f) continue;
+      const vma = m.find_vma(owner, va);
+      // page_make_device_exclusive_one: notifier EXCLUSIVE (owner: test_hmm passes NULL).
+      m.mmu_notifier_invalidate(owner, va, Math.min(vma?.end ?? va + PAGE_SIZE, va + PAGE_SIZE), MMU_NOTIFY.EXCLUSIVE, null);
+      if (owner === mm && va === g.va && p.write) valid = true;
+      m.rmap_remove(f, owner, va);
+      m.set_pte_at(owner, va, { ...p, kind: 'device_exclusive', entryWrite: p.write, write: false });
+    }
+    if (valid && f.mapcount === 0) {
+      this.result(c, i, g, 'exclusive', 'exclusive', ts);
+      return;
+    }
+    // Failed: unlock and put; entries converted on the way stay converted.
+    f.locked = false;
+    m.folio_put(f);
+    g.folio = f;
+    let cause: Cause;
+    if (expected?.folio !== f || (expected.kind !== 'present' && expected.kind !== 'device_exclusive')) cause = 'replaced';
+    else if (!expected.write) cause = 'write_protected';
+    else cause = 'mapped_elsewhere';
+    this.result(c, i, g, 'failed', cause, ts, expected);
+    this.releaseWaiters(f);
+  }
+
+  /** make_device_exclusive (6.15+): per page, GUP then convert under the folio lock, retrying until consistent. */
+  private make_device_exclusive_pages(c: Call, e: ReplayEvent, one: boolean): void {
+    const m = this.m;
+    const task = c.req.task;
+    const mm = c.req.mm;
+    while (c.next < c.npages) {
+      const i = c.next++;
+      const va = c.start + i * PAGE_SIZE;
+      const gup = this.get_user_pages_remote(task, va, 1);
+      if (!gup.length) {
+        this.result(c, i, { va, folio: null, index: 0, done: false }, 'failed', 'gup_short', e.ts);
+        c.next = c.npages;
+        return;
+      }
+      const g = gup[0];
+      const f = g.folio!;
+      if (!f.anon) {
+        m.folio_put(f);
+        this.result(c, i, g, 'failed', 'not_anon', e.ts);
+        c.next = c.npages;
+        return;
+      }
+      // folio_lock_killable waits; folio_walk_start rechecks the PTE under its lock and retries
+      // (GUP again) until it maps this page writably, so nothing can slip in between.
+      const p = m.pte(mm, va)!;
+      m.mmu_notifier_invalidate(mm, va, va + PAGE_SIZE, MMU_NOTIFY.EXCLUSIVE, null);
+      m.set_pte_at(mm, va, { ...p, kind: 'device_exclusive', entryWrite: true, write: false });
+      f.locked = true;
+      this.result(c, i, g, 'exclusive', 'exclusive', e.ts);
+      c.gupCount++;
+      if (one) return;
+    }
+  }
+
+  private result(c: Call, i: number, g: GupPage, outcome: 'exclusive' | 'failed', cause: Cause, ts: bigint, expected?: Pte): void {
+    g.done = true;
+    let culprit: { eventId: bigint; ts: bigint; tid: number } | null = null;
+    if (cause === 'replaced' && g.folio) culprit = g.folio.unmapped.get(`${c.req.mm.id}:${g.va}`) ?? null;
+    // The write-protecting event installed the read-only entry (its tid is filled in from events).
+    if (cause === 'write_protected' && expected) culprit = { eventId: expected.sinceEvent, ts: expected.since, tid: -1 };
+    c.results[i] = {
+      callId: c.id,
+      index: i,
+      address: g.va,
+      gupPfn: g.folio?.pfn ?? null,
+      outcome,
+      cause,
+      culpritEvent: culprit?.eventId ?? null,
+      culpritTid: culprit && culprit.tid >= 0 ? culprit.tid : null,
+      culpritTs: culprit?.ts ?? null,
+      windowNs: c.gupDone !== null ? ts - c.gupDone : null,
+      walkTs: ts,
+      observed: null,
+    };
+  }
+
+  /** Return of make_device_exclusive_range: remaining pages, the wrapper's mirror map and -EBUSY rule. */
+  callReturn(e: ReplayEvent, t: Task): void {
+    const c = this.requests.get(t.tid)?.call;
+    if (!c) return;
+    // Observed only: ret and the page array (NULL slot = failed page).
+    const slots = (e.s ?? '').replace(/[{}]/g, '').split(',').filter(Boolean);
+    this.finishCall(c, e, e.a, slots);
+  }
+
+  private finishCall(c: Call, e: ReplayEvent, observedRet: number | null = null, slots: string[] = []): void {
+    const r = c.req;
+    r.call = null;
+    if (c.gupStarted && c.gupDone === null) this.gupReturn(e, r.task);
+    this.walkNext(c, e, false);
+    for (let i = 0; i < c.npages; i++) {
+      if (!c.results[i]) {
+        c.results[i] = {
+          callId: c.id, index: i, address: c.start + i * PAGE_SIZE, gupPfn: null, outcome: 'failed', cause: 'gup_short',
+          culpritEvent: null, culpritTid: null, culpritTs: null, windowNs: null, walkTs: null, observed: null,
+        };
+      }
+    }
+    const ok = c.results.filter((p) => p!.outcome === 'exclusive');
+    const ret = this.design === '6.15' ? (ok.length === c.npages ? c.npages : ok.length) : c.gupCount;
+    const failed = c.npages - ok.length;
+    r.failedPages += failed;
+    // dmirror_exclusive (6.12): map only if GUP returned the whole chunk, then unlock and put every
+    // page; if fewer than the chunk were mapped, -EBUSY at once. (6.15+: the first error returns.)
+    const mirror = this.mirrors.get(r.mm);
+    let mapped = 0;
+    if (ret === c.npages && mirror) {
+      for (const p of ok) {
+        mirror.add(Math.floor(p!.address / PAGE_SIZE));
+        mapped++;
+      }
+    }
+    for (const g of c.gup) {
+      if (!g.folio || c.results[c.gup.indexOf(g)]?.outcome !== 'exclusive') continue;
+      g.folio.locked = false;
+      this.m.folio_put(g.folio);
+      this.releaseWaiters(g.folio);
+    }
+    if (this.design === '6.15') {
+      for (const p of ok) {
+        const f = this.m.pte(r.mm, p!.address)?.folio;
+        if (f) {
+          f.locked = false;
+          this.m.folio_put(f);
+          this.releaseWaiters(f);
+        }
+      }
+      if (mapped < c.npages && r.predicted === null) r.predicted = c.results.find((p) => p!.cause === 'gup_short') ? EFAULT : c.results.find((p) => p!.cause === 'not_anon') ? EOPNOTSUPP : EBUSY;
+    } else if (mapped < c.npages && r.predicted === null) r.predicted = EBUSY;
+    slots.forEach((s, i) => {
+      if (i < c.npages && (observedRet === null || i < observedRet) && c.results[i]) c.results[i]!.observed = /^0x0+$|^0$/.test(s) ? 'failed' : 'exclusive';
+    });
+    if (observedRet !== null && observedRet < c.npages) {
+      for (let i = Math.max(observedRet, 0); i < c.npages; i++) if (c.results[i]) c.results[i]!.observed = 'failed';
+    }
+    for (const p of c.results) this.out.page(p!);
+    this.out.call({
+      callId: c.id,
+      requestId: r.id,
+      ts: c.ts,
+      dur: e.ts - c.ts,
+      start: c.start,
+      npages: c.npages,
+      gupCount: c.gupCount,
+      result: ret,
+      failedPages: failed,
+      observedResult: observedRet,
+      observedFailed: slots.length ? c.results.filter((p) => p!.observed === 'failed').length : null,
+      walkTiming: c.walkTiming,
+    });
+  }
+
+  /** Faults that waited on a folio lock run once it is released. */
+  private releaseWaiters(f: Folio): void {
+    const q = this.waiting.get(f);
+    if (!q) return;
+    this.waiting.delete(f);
+    for (const w of q) {
+      const p = this.m.pte(w.mm, w.va);
+      const vma = this.m.find_vma(w.mm, w.va);
+      if (p?.kind === 'device_exclusive' && vma) this.swapFault(w.mm, vma, w.va, p, w.write);
+    }
+  }
+
+  /** folio_add_new_anon_rmap(folio, vma, address): the PFN of a page a (GUP) fault just mapped. */
+  newAnonRmap(e: ReplayEvent, t: Task): void {
+    const mm = t.mm;
+    if (!mm || e.a === null || e.b === null) return;
+    const p = this.m.pte(mm, e.b - (e.b % PAGE_SIZE));
+    if (p?.folio && !p.folio.zero && p.folio.pfnConfidence !== 'observed') this.m.setPfn(p.folio, BigInt(e.a), 'observed');
+  }
+}
