@@ -76,13 +76,16 @@ const CLONE_VFORK = 0x4000;
 const SIGCHLD = 17;
 
 /** Events that occur inside a fault without ending it. */
-const WITHIN_FAULT = new Set(['kmem:mm_page_alloc', 'pagemap:mm_lru_insertion', 'tlb:tlb_flush', 'kmem:mm_page_free', 'kmem:mm_page_free_batched']);
+const WITHIN_FAULT = new Set(['mmap_lock:mmap_lock_acquire_returned', 'kmem:mm_page_alloc', 'pagemap:mm_lru_insertion', 'tlb:tlb_flush', 'kmem:mm_page_free', 'kmem:mm_page_free_batched']);
 /**
  * The first of these in a task after munmap/madvise/mprotect's entry marks when the page-table work
  * began: a notifier or unmap kprobe where traced, else the rss_stat, frees or exit that follow it.
  * (The entry event itself precedes the mmap_lock wait, which can be long under contention.)
  */
 const STARTS_SYSCALL_WORK = new Set([
+  'mmap_lock:mmap_lock_acquire_returned',
+  'kprobes:mder_copy_page_range',
+  'task:task_newtask',
   'kprobes:mder_mmu_notifier_invalidate_range_start',
   'kprobes:mder_unmap_page_range',
   'kmem:rss_stat',
@@ -146,11 +149,10 @@ export class Adapter {
     const m = this.m;
     const pf = this.pending.get(e.tid);
     if (pf && !WITHIN_FAULT.has(e.event)) this.finishFault(pf, e);
-    if (this.dx && (e.event === 'kmem:mm_page_alloc' || e.event === 'kmem:rss_stat' || e.event === 'kprobes:mder_folio_add_new_anon_rmap')) {
-      this.dx.gupEvidence(e, this.task(e));
-    }
+    this.dx?.advanceTo(e.ts);
     const work = this.deferred.get(e.tid);
-    if (work && STARTS_SYSCALL_WORK.has(e.event)) {
+    // A read lock taken (write=false) does not start work that needs the write lock.
+    if (work && STARTS_SYSCALL_WORK.has(e.event) && !(e.event === 'mmap_lock:mmap_lock_acquire_returned' && e.a === 0)) {
       this.deferred.delete(e.tid);
       work();
     }
@@ -169,13 +171,14 @@ export class Adapter {
         return;
       }
       case 'kmem:mm_page_alloc': {
+        // vmalloc'ed kernel buffers (GFP_KERNEL|__GFP_HIGHMEM, not movable): test_hmm's bounce buffer.
+        if (!pf && e.s && /__GFP_HIGHMEM/.test(e.s) && !/MOVABLE/.test(e.s)) this.dx?.pageAlloc(this.task(e));
         // A user page allocated inside a task's fault is that fault's page (GFP_HIGHUSER_MOVABLE
         // for 4K pages, GFP_TRANSHUGE* for THPs); page-table pages are GFP_KERNEL and ignored.
         if (pf && e.s && /MOVABLE|TRANSHUGE/.test(e.s)) pf.ev.allocs.push({ pfn: BigInt(e.a!), order: e.b! });
         return;
       }
       case 'kmem:mm_page_free': {
-        this.dx?.pageFree(this.task(e));
         const f = m.byPfn.get(BigInt(e.a!));
         if (f && !f.freed && f.mapcount + f.entireMapcount > 0) {
           m.sink.violation('freed_page_still_mapped', `mm_page_free pfn 0x${e.a!.toString(16)} while the model maps folio ${f.id} ${f.mapcount} times`, m.label(f.preTrace));
@@ -407,6 +410,11 @@ export class Adapter {
     let mm: Mm | null;
     if (flags & CLONE_VM) mm = parent.mm;
     else {
+      const work = this.deferred.get(parent.tid);
+      if (work) {
+        this.deferred.delete(parent.tid);
+        work();
+      }
       const b = this.building.get(parent.tid);
       mm = b?.kind === 'fork' && b.mm ? b.mm : this.dup_mm(parent, e);
       this.building.delete(parent.tid);
@@ -512,13 +520,19 @@ export class Adapter {
         if ((e.d! & MAP_FIXED) !== 0 && (e.d! & MAP_FIXED_NOREPLACE) === 0) do_munmap(m, mm, e.a!, e.b!);
         return;
       case 'clone':
-        // The child's page tables are copied inside the call; rss_stat for them comes before
-        // task_newtask, so the copy is made here when the flags say it is a fork.
-        if (!(e.a! & CLONE_VM)) this.building.set(t.tid, { kind: 'fork', mm: this.dup_mm(t, e), flags: e.a! });
+      case 'fork': {
+        // dup_mmap copies the page tables once it holds the parent's mmap_write_lock, which a
+        // driver holding the read lock delays; rss_stat for the child's copy comes before
+        // task_newtask. So the copy is made when the trace shows it begin (see STARTS_SYSCALL_WORK).
+        const flags = name === 'fork' ? SIGCHLD : e.a!;
+        if (flags & CLONE_VM) return;
+        const b = { kind: 'fork' as const, mm: null as Mm | null, flags };
+        this.building.set(t.tid, b);
+        later(() => {
+          if (this.building.get(t.tid) === b && !b.mm) b.mm = this.dup_mm(t, e);
+        });
         return;
-      case 'fork':
-        this.building.set(t.tid, { kind: 'fork', mm: this.dup_mm(t, e), flags: SIGCHLD });
-        return;
+      }
       case 'vfork':
         this.building.set(t.tid, { kind: 'fork', mm: null, flags: CLONE_VM | CLONE_VFORK });
         return;

@@ -44,6 +44,9 @@ export interface PageRow {
   culpritTs: bigint | null;
   windowNs: bigint | null;
   walkTs: bigint | null;
+  pinTs: bigint | null;
+  pinLo: bigint | null;
+  pinHi: bigint | null;
   observed: 'exclusive' | 'failed' | null;
 }
 
@@ -75,6 +78,7 @@ export interface RequestRow {
   calls: number;
   failedPages: number;
   enoentPages: number;
+  note: string | null;
 }
 
 export interface ExclusiveOutput {
@@ -90,6 +94,10 @@ interface GupPage {
   index: number;
   /** Decided before the walk (tail page, lock, not anon) or after it. */
   done: boolean;
+  /** When the model pinned it, and the window the trace allows ([earliest, latest]). */
+  pinTs?: bigint;
+  pinLo?: bigint;
+  pinHi?: bigint;
 }
 
 interface Call {
@@ -100,8 +108,7 @@ interface Call {
   npages: number;
   gupStarted: boolean;
   gupStopped: boolean;
-  /** An allocation already advanced GUP for the fault whose rss_stat comes next. */
-  faultSeen: boolean;
+  plan: GupPlan | null;
   gupDone: bigint | null;
   gup: GupPage[];
   gupCount: number;
@@ -123,11 +130,49 @@ interface Request {
   predicted: number | null;
   observed: number | null;
   call: Call | null;
-  /** Missing mirror pages when dmirror_do_read ran (taken at the bounce buffer's free, if traced). */
+  /** Missing mirror pages when dmirror_do_read ran: after the last call, or after the bounce
+   *  buffer's page allocations where the trace shows them (see pageAlloc). */
   readMissing: number | null;
+  /** Missing pages at the ioctl's return; differing from readMissing means an invalidation fell
+   *  between the read and the return, so the trace cannot settle the verdict exactly. */
+}
+
+/** When a GUP started and ended, and the pages it faulted in (index, time). */
+export interface GupPlan {
+  start: bigint;
+  end: bigint | null;
+  npages: number;
+  faults: { index: number; ts: bigint }[];
+  /** The trace has folio_add_new_anon_rmap, so a GUP fault would show. */
+  faultsTraced: boolean;
+}
+
+/** Linear interpolation of page i's pin time between the plan's anchors. */
+export function pinTime(p: GupPlan, i: number): bigint {
+  return pinWindow(p, i)[2];
+}
+
+/** The anchors around page i ([earliest, latest] it can have been pinned) and the interpolated time. */
+export function pinWindow(p: GupPlan, i: number): [bigint, bigint, bigint] {
+  const anchors: { index: number; ts: bigint }[] = [{ index: -1, ts: p.start }, ...p.faults.filter((f) => f.index >= 0 && f.index < p.npages)];
+  anchors.push({ index: p.npages - 1, ts: p.end ?? p.start });
+  for (let k = 1; k < anchors.length; k++) {
+    const a = anchors[k - 1];
+    const b = anchors[k];
+    if (i <= b.index) {
+      if (i === b.index && p.faults.some((f) => f.index === i)) return [b.ts, b.ts, b.ts];
+      if (b.index === a.index) return [a.ts, b.ts, b.ts];
+      const span = b.ts > a.ts ? b.ts - a.ts : 0n;
+      return [a.ts, b.ts, a.ts + (span * BigInt(i - a.index)) / BigInt(b.index - a.index)];
+    }
+  }
+  const end = p.end ?? p.start;
+  return [end, end, end];
 }
 
 export class DeviceExclusive {
+  private gupPlans = new Map<bigint, GupPlan>();
+  private active = new Set<Call>();
   private requests = new Map<number, Request>();
   private nextRequest = 1;
   private nextCall = 1;
@@ -171,13 +216,15 @@ export class DeviceExclusive {
     return n;
   }
 
+
   /**
-   * A page freed by the caller after its last call: dmirror_exclusive's bounce buffer, freed right
-   * after dmirror_do_read. The read is taken at the first such free; a further call discards it.
+   * A page the caller allocates after its last call: dmirror_exclusive's bounce buffer (vmalloc'ed
+   * for large requests), allocated after mmap_read_unlock and just before dmirror_do_read. The read
+   * is taken again at each such allocation, so it lands after the last one.
    */
-  pageFree(t: Task): void {
+  pageAlloc(t: Task): void {
     const r = this.requests.get(t.tid);
-    if (r && !r.call && r.calls > 0 && r.readMissing === null && r.predicted === null) r.readMissing = this.missing(r);
+    if (r && !r.call && r.calls > 0 && r.predicted === null) r.readMissing = this.missing(r);
   }
 
   /** RACE_BEGIN markers carry the request's range (not its result). */
@@ -198,10 +245,12 @@ export class DeviceExclusive {
     if (r.call) this.finishCall(r.call, e);
     r.observed = e.a;
     let enoent = 0;
+    const atExit = this.missing(r);
     if (r.predicted === null) {
-      enoent = r.readMissing ?? this.missing(r);
+      enoent = r.readMissing ?? atExit;
       r.predicted = enoent ? ENOENT : 0;
     }
+    const ambiguous = r.predicted !== EBUSY && r.readMissing !== null && (r.readMissing > 0) !== (atExit > 0);
     this.out.request({
       requestId: r.id,
       ts: r.ts,
@@ -215,6 +264,7 @@ export class DeviceExclusive {
       calls: r.calls,
       failedPages: r.failedPages,
       enoentPages: enoent,
+      note: ambiguous ? 'an invalidation falls between the last call and the ioctl return: the read time is not traced' : null,
     });
   }
 
@@ -228,7 +278,7 @@ export class DeviceExclusive {
     r.start ??= start;
     if (r.npages === null || r.start === start) r.npages ??= npages;
     r.calls++;
-    r.call = { id: this.nextCall++, req: r, ts: e.ts, start, npages, gupStarted: false, gupStopped: false, faultSeen: false, gupDone: null, gup: [], gupCount: 0, next: 0, results: new Array(npages).fill(null), walked: 0, walkTiming: 'call_return' };
+    r.call = { id: this.nextCall++, req: r, ts: e.ts, start, npages, gupStarted: false, gupStopped: false, plan: null, gupDone: null, gup: [], gupCount: 0, next: 0, results: new Array(npages).fill(null), walked: 0, walkTiming: 'call_return' };
   }
 
   /** A caller the trace shows only through its make_device_exclusive_range calls (e.g. nouveau). */
@@ -239,45 +289,46 @@ export class DeviceExclusive {
   }
 
   /** Entry of get_user_pages_remote inside a call: pinning begins (FOLL_GET|FOLL_WRITE|FOLL_SPLIT_PMD). */
-  gupEnter(_e: ReplayEvent, t: Task): void {
+  gupEnter(e: ReplayEvent, t: Task): void {
     const c = this.requests.get(t.tid)?.call;
     if (!c || c.gupStarted || this.design === '6.15') return;
     c.gupStarted = true;
     rss_batch_begin(c.req.mm);
-    this.gupEager(c);
-  }
-
-  /**
-   * GUP walks the range in order and only stops to fault: pages already present and writable are
-   * pinned at once, and each fault-in shows in the trace (its allocation, or untraced its rss_stat;
-   * folio_add_new_anon_rmap names the address). The model pins eagerly up to the next page that
-   * needs a fault, and takes that page when the trace shows the fault.
-   */
-  gupEvidence(e: ReplayEvent, t: Task): void {
-    const c = this.requests.get(t.tid)?.call;
-    if (!c || !c.gupStarted || c.gupDone !== null) return;
-    if (e.event === 'kprobes:mder_folio_add_new_anon_rmap') this.gupAdvance(c, e.b!);
-    else if (e.event === 'kmem:mm_page_alloc') {
-      if (e.s && /MOVABLE/.test(e.s)) c.faultSeen = this.gupAdvanceOneFault(c);
-    } else if (e.event === 'kmem:rss_stat') {
-      if (!c.faultSeen) this.gupAdvanceOneFault(c);
-      c.faultSeen = false;
-    }
+    c.plan = this.gupPlans.get(e.id) ?? null;
+    this.active.add(c);
+    this.advanceTo(e.ts);
   }
 
   gupReturn(e: ReplayEvent, t: Task): void {
     const c = this.requests.get(t.tid)?.call;
     if (!c || c.gupDone !== null) return;
-    this.gupAdvance(c, Infinity);
+    while (!c.gupStopped && c.gup.length < c.npages) if (!this.gupOne(c)) c.gupStopped = true;
+    c.gupCount = c.gup.length;
     c.gupDone = e.ts;
+    this.active.delete(c);
   }
 
-  /** Pins pages up to and including the one at `until`. */
-  private gupAdvance(c: Call, until: number): void {
-    while (!c.gupStopped && c.gup.length < c.npages && c.start + c.gup.length * PAGE_SIZE <= until) {
-      if (!this.gupOne(c)) c.gupStopped = true;
+  /**
+   * GUP walks the range in order; the trace shows where it is only at its start, at each fault it
+   * takes (folio_add_new_anon_rmap in the caller, with the address) and at its return. Pages in
+   * between are pinned at times interpolated linearly between those anchors (an inference: under
+   * emulation GUP takes ~15 us a page). The replay calls this before each event.
+   */
+  advanceTo(ts: bigint): void {
+    for (const c of this.active) {
+      const plan = c.plan;
+      while (!c.gupStopped && c.gup.length < c.npages) {
+        const when = plan ? pinTime(plan, c.gup.length) : c.ts;
+        if (when > ts) break;
+        if (!this.gupOne(c)) c.gupStopped = true;
+      }
+      c.gupCount = c.gup.length;
     }
-    this.gupEager(c);
+  }
+
+  /** Anchors of each GUP (keyed by its entry event id), read ahead from the trace. */
+  setGupPlans(plans: Map<bigint, GupPlan>): void {
+    this.gupPlans = plans;
   }
 
   private needsFault(c: Call): boolean {
@@ -285,25 +336,32 @@ export class DeviceExclusive {
     return !p || p.kind !== 'present' || !p.write || p.pmd;
   }
 
-  /** Pins every page up to the next one that needs a fault. */
-  private gupEager(c: Call): void {
-    while (!c.gupStopped && c.gup.length < c.npages && !this.needsFault(c)) {
-      if (!this.gupOne(c)) c.gupStopped = true;
-    }
-    c.gupCount = c.gup.length;
-  }
-
-  /** The fault GUP was waiting on happened: take that page, then go on eagerly. */
-  private gupAdvanceOneFault(c: Call): boolean {
-    this.gupEager(c);
-    if (c.gupStopped || c.gup.length >= c.npages) return false;
-    if (!this.gupOne(c)) c.gupStopped = true;
-    this.gupEager(c);
-    return true;
-  }
-
   private gupOne(c: Call): boolean {
-    const g = this.follow_page(c.req.task, c.start + c.gup.length * PAGE_SIZE);
+    const ok = this.gupPin(c);
+    const g = c.gup[c.gup.length - 1];
+    if (ok && g) {
+      g.pinTs = this.m.now;
+      if (c.plan) [g.pinLo, g.pinHi] = pinWindow(c.plan, c.gup.length - 1);
+    }
+    return ok;
+  }
+
+  private gupPin(c: Call): boolean {
+    const i = c.gup.length;
+    const va = c.start + i * PAGE_SIZE;
+    const plan = c.plan;
+    if (plan && plan.faultsTraced && this.needsFault(c) && !plan.faults.some((f) => f.index === i)) {
+      // The model would fault this page in, but the trace shows GUP took no fault here: GUP passed
+      // it before it was zapped, and pinned the page that was mapped then.
+      const last = this.m.lastUnmapped.get(`${c.req.mm.id}:${va}`);
+      if (last && last.ts >= plan.start) {
+        this.m.reviveFolio(last.folio);
+        this.m.folio_get(last.folio);
+        c.gup.push({ va, folio: last.folio, index: 0, done: false });
+        return true;
+      }
+    }
+    const g = this.follow_page(c.req.task, va);
     if (!g) return false;
     c.gup.push(g);
     return true;
@@ -520,6 +578,9 @@ export class DeviceExclusive {
       culpritTs: culprit?.ts ?? null,
       windowNs: c.gupDone !== null ? ts - c.gupDone : null,
       walkTs: ts,
+      pinTs: g.pinTs ?? null,
+      pinLo: g.pinLo ?? null,
+      pinHi: g.pinHi ?? null,
       observed: null,
     };
   }
@@ -536,13 +597,17 @@ export class DeviceExclusive {
   private finishCall(c: Call, e: ReplayEvent, observedRet: number | null = null, slots: string[] = []): void {
     const r = c.req;
     r.call = null;
-    if (c.gupStarted && c.gupDone === null) this.gupReturn(e, r.task);
+    if (c.gupStarted && c.gupDone === null) {
+      r.call = c;
+      this.gupReturn(e, r.task);
+      r.call = null;
+    }
     this.walkNext(c, e, false);
     for (let i = 0; i < c.npages; i++) {
       if (!c.results[i]) {
         c.results[i] = {
           callId: c.id, index: i, address: c.start + i * PAGE_SIZE, gupPfn: null, outcome: 'failed', cause: 'gup_short',
-          culpritEvent: null, culpritTid: null, culpritTs: null, windowNs: null, walkTs: null, observed: null,
+          culpritEvent: null, culpritTid: null, culpritTs: null, windowNs: null, walkTs: null, pinTs: null, pinLo: null, pinHi: null, observed: null,
         };
       }
     }
@@ -577,6 +642,7 @@ export class DeviceExclusive {
       }
       if (mapped < c.npages && r.predicted === null) r.predicted = c.results.find((p) => p!.cause === 'gup_short') ? EFAULT : c.results.find((p) => p!.cause === 'not_anon') ? EOPNOTSUPP : EBUSY;
     } else if (mapped < c.npages && r.predicted === null) r.predicted = EBUSY;
+    if (r.predicted === null) r.readMissing = this.missing(r);
     slots.forEach((s, i) => {
       if (i < c.npages && (observedRet === null || i < observedRet) && c.results[i]) c.results[i]!.observed = /^0x0+$|^0$/.test(s) ? 'failed' : 'exclusive';
     });

@@ -34,6 +34,9 @@ export class Model {
   touchedPtes: [Mm, number][] = [];
   /** Task of the event being replayed (for culprits). */
   tid = 0;
+  /** The folio last unmapped at each (mm, address), and when: what a GUP that passed the address
+   *  earlier than the model placed it would have pinned. */
+  lastUnmapped = new Map<string, { folio: Folio; ts: bigint }>();
   private listeners: InvalidateListener[] = [];
   zeroFolio: Folio;
 
@@ -134,6 +137,14 @@ export class Model {
     this.byPfn.set(pfn, f);
   }
 
+  /** Undoes a free the model made too early (a reference it learnt of late kept the folio alive). */
+  reviveFolio(f: Folio): void {
+    if (!f.freed) return;
+    f.freed = false;
+    this.folios.set(f.id, f);
+    if (f.pfn !== null && !this.byPfn.has(f.pfn)) this.byPfn.set(f.pfn, f);
+  }
+
   /** Frees a folio whose last reference went away. */
   freeFolio(f: Folio): void {
     if (f.zero || f.freed) return;
@@ -207,6 +218,7 @@ export class Model {
     if (f.zero) return;
     this.touchFolio(f);
     f.unmapped.set(`${mm.id}:${va}`, { eventId: this.eventId, ts: this.now, tid: this.tid });
+    this.lastUnmapped.set(`${mm.id}:${va}`, { folio: f, ts: this.now });
     if (!f.rmap.delete(`${mm.id}:${va}`)) {
       this.sink.violation('rmap_missing', `folio ${f.id} not mapped at ${mm.id}:0x${va.toString(16)}`, this.label(f.preTrace));
     }

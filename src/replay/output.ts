@@ -94,7 +94,7 @@ export class ReplayWriter implements Sink, AdapterOutput, ExclusiveOutput {
 
   request(r: RequestRow): void {
     put(this.a.exclusive_requests, [
-      this.fileId, this.design, r.requestId, r.ts, r.dur, r.tid, r.mm, r.start, r.npages, r.predicted, r.observed, r.calls, r.failedPages, r.enoentPages,
+      this.fileId, this.design, r.requestId, r.ts, r.dur, r.tid, r.mm, r.start, r.npages, r.predicted, r.observed, r.calls, r.failedPages, r.enoentPages, r.note,
     ]);
   }
 
@@ -106,7 +106,7 @@ export class ReplayWriter implements Sink, AdapterOutput, ExclusiveOutput {
 
   page(p: PageRow): void {
     put(this.a.exclusive_pages, [
-      this.fileId, this.design, p.callId, p.index, p.address, p.gupPfn, p.outcome, p.cause, p.culpritEvent, p.culpritTid, p.culpritTs, p.windowNs, p.walkTs, p.observed,
+      this.fileId, this.design, p.callId, p.index, p.address, p.gupPfn, p.outcome, p.cause, p.culpritEvent, p.culpritTid, p.culpritTs, p.windowNs, p.walkTs, p.pinTs, p.pinLo, p.pinHi, p.observed,
     ]);
   }
 

@@ -5,7 +5,7 @@ import { sqlFile } from '../analysis/db.js';
 import { Adapter, type ReplayEvent } from './adapter.js';
 import { checkInvariants } from './invariants.js';
 import { semantics, versionForRelease, type KernelVersion } from './kernel.js';
-import type { Design } from './device_exclusive.js';
+import type { Design, GupPlan } from './device_exclusive.js';
 import { Model } from './model.js';
 import { ReplayWriter } from './output.js';
 
@@ -42,6 +42,7 @@ const PROJECTIONS: Record<string, { nums: string[]; s?: string }> = {
   'migrate:set_migration_pte': { nums: ['addr', 'pte', '"order"'] },
   'migrate:remove_migration_pte': { nums: ['addr', 'pte', '"order"'] },
   'ftrace:print': { nums: [], s: 'buf' },
+  'mmap_lock:mmap_lock_acquire_returned': { nums: ['"write"::INTEGER', 'success::INTEGER'] },
   // The device-exclusive kprobes (traces/lab, `record -e device-exclusive`); struct page / folio
   // pointers become PFNs (vmemmap with 64-byte struct page, 5- or 4-level base, KASLR off).
   'kprobes:mder_make_device_exclusive_range': { nums: ['"start"', '"end"'] },
@@ -91,13 +92,47 @@ async function projectionSql(db: Db, fileId: number, o: ReplayOptions): Promise<
     parts.push(`SELECT id, ${slot(args)} FROM ${quoteIdent(t)}`);
     events.push(`syscalls:sys_${m[1]}_${m[2]}`);
   }
-  events.push('sched:sched_process_fork', 'sched:sched_process_free', 'kprobes:mder_mmu_notifier_invalidate_range_start', 'kprobes:mder_unmap_page_range');
+  events.push('sched:sched_process_fork', 'sched:sched_process_free', 'kprobes:mder_mmu_notifier_invalidate_range_start', 'kprobes:mder_unmap_page_range', 'kprobes:mder_copy_page_range');
   const where = [`e.file_id = ${fileId}`, `e.event IN (${events.map((x) => `'${x}'`).join(', ')})`];
   if (o.fromNs !== undefined) where.push(`e.ts_ns >= ${o.fromNs}`);
   if (o.toNs !== undefined) where.push(`e.ts_ns <= ${o.toNs}`);
   return `WITH x AS (${parts.join(' UNION ALL ')})
     SELECT e.id, e.ts_ns, e.cpu, e.tid, e.tgid, e.comm, e.event, x.a, x.b, x.c, x.d, x.e, x.f, x.s
     FROM events e LEFT JOIN x USING (id) WHERE ${where.join(' AND ')} ORDER BY e.ts_ns, e.id`;
+}
+
+/**
+ * Reads ahead, per get_user_pages_remote call made inside make_device_exclusive_range, its start,
+ * its return and the faults it took (folio_add_new_anon_rmap in the same task, by address): the
+ * anchors GUP's progress is interpolated between. None of these tell a call's outcome.
+ */
+async function gupPlans(db: Db, fileId: number): Promise<Map<bigint, GupPlan>> {
+  const tables = new Set(await db.tables());
+  const plans = new Map<bigint, GupPlan>();
+  if (!tables.has('kprobes_mder_get_user_pages_remote') || !tables.has('kprobes_mder_make_device_exclusive_range')) return plans;
+  const anon = tables.has('kprobes_mder_folio_add_new_anon_rmap')
+    ? `UNION ALL SELECT e.id, e.ts_ns, e.tid, 'fault', a.address::DOUBLE, NULL FROM events e JOIN kprobes_mder_folio_add_new_anon_rmap a USING (id) WHERE e.file_id = ${fileId}`
+    : '';
+  const rets = tables.has('kprobes_mder_get_user_pages_remote_ret')
+    ? `UNION ALL SELECT e.id, e.ts_ns, e.tid, 'ret', NULL, NULL FROM events e JOIN kprobes_mder_get_user_pages_remote_ret USING (id) WHERE e.file_id = ${fileId}`
+    : '';
+  const rows = await db.rows<{ id: bigint; ts: bigint; tid: number; kind: string; a: number | null; b: number | null }>(
+    `SELECT * FROM (
+       SELECT e.id, e.ts_ns AS ts, e.tid, 'call' AS kind, c."start"::DOUBLE AS a, c."end"::DOUBLE AS b FROM events e JOIN kprobes_mder_make_device_exclusive_range c USING (id) WHERE e.file_id = ${fileId}
+       UNION ALL SELECT e.id, e.ts_ns, e.tid, 'gup', NULL, NULL FROM events e JOIN kprobes_mder_get_user_pages_remote USING (id) WHERE e.file_id = ${fileId}
+       ${rets} ${anon}) ORDER BY ts, id`,
+  );
+  const open = new Map<number, { start: number; end: number; plan: GupPlan | null }>();
+  for (const r of rows) {
+    const o = open.get(r.tid);
+    if (r.kind === 'call') open.set(r.tid, { start: r.a!, end: r.b!, plan: null });
+    else if (r.kind === 'gup' && o && !o.plan) {
+      o.plan = { start: r.ts, end: null, npages: Math.round((o.end - o.start) / 4096), faults: [], faultsTraced: anon !== '' };
+      plans.set(r.id, o.plan);
+    } else if (r.kind === 'fault' && o?.plan && o.plan.end === null) o.plan.faults.push({ index: Math.floor((r.a! - o.start) / 4096), ts: r.ts });
+    else if (r.kind === 'ret' && o?.plan && o.plan.end === null) o.plan.end = r.ts;
+  }
+  return plans;
 }
 
 export async function replay(dbFile: string, opts: ReplayOptions = {}): Promise<ReplaySummary[]> {
@@ -141,6 +176,7 @@ async function replayFile(
   const m = new Model(semantics(kernel), w);
   const [{ allocs }] = await db.rows<{ allocs: bigint }>(`SELECT count(*) AS allocs FROM events WHERE file_id = ${fileId} AND event = 'kmem:mm_page_alloc'`);
   const adapter = new Adapter(m, w, { thp: opts.thp ?? 'madvise', allocsTraced: allocs > 0n, design });
+  adapter.dx?.setGupPlans(await gupPlans(db, fileId));
   // Events within 50 ms after a lost-events marker are labelled as such when they break invariants.
   const losses = (await db.rows<{ ts: bigint | null }>(`SELECT ts_ns AS ts FROM lost_events WHERE file_id = ${fileId} ORDER BY ts_ns NULLS FIRST`)).map((r) => r.ts);
   const LOSS_WINDOW = 50_000_000n;

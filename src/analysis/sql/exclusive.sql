@@ -1,7 +1,7 @@
 -- Device-exclusive requests, calls and pages, per design replayed (`mmreplay replay --design`).
 -- Verdicts (`predicted_*`, `outcome`, `cause`) come from the model's state; `observed_*` columns are
 -- read from outcome-revealing events (kretprobe values, sys_exit_ioctl) and used only to score it.
-DROP VIEW IF EXISTS exclusive_agreement; DROP VIEW IF EXISTS exclusive_failures;
+DROP VIEW IF EXISTS exclusive_agreement; DROP VIEW IF EXISTS exclusive_failures; DROP VIEW IF EXISTS exclusive_disagreements;
 DROP TABLE IF EXISTS exclusive_requests; DROP TABLE IF EXISTS exclusive_calls; DROP TABLE IF EXISTS exclusive_pages;
 
 -- One row per driver request (a test_hmm HMM_DMIRROR_EXCLUSIVE ioctl, or a bare caller's calls).
@@ -18,7 +18,8 @@ CREATE TABLE exclusive_requests (
   observed_result INTEGER,  -- sys_exit_ioctl's value, NULL when not traced
   calls INTEGER,            -- make_device_exclusive_range calls (64-page chunks) seen
   failed_pages INTEGER,     -- pages the model failed across its calls
-  enoent_pages INTEGER      -- mirror entries invalidated before the final read
+  enoent_pages INTEGER,     -- mirror entries invalidated before the final read
+  note VARCHAR              -- why the trace cannot settle the verdict, where it cannot
 );
 
 -- One row per make_device_exclusive_range (or make_device_exclusive) call.
@@ -48,6 +49,8 @@ CREATE TABLE exclusive_pages (
   culprit_tid INTEGER,
   culprit_ts BIGINT,
   window_ns BIGINT,         -- from GUP's return to this page's walk
-  walk_ts BIGINT,
+  walk_ts BIGINT,           -- when the rmap walk reached it (the traced rmap_walk, else the call's return)
+  pin_ts BIGINT,            -- when the model's GUP pinned it
+  pin_lo BIGINT, pin_hi BIGINT, -- the window the trace allows for that pin (GUP anchors around it)
   observed_outcome VARCHAR  -- from the kretprobe's page array, NULL when not traced
 );

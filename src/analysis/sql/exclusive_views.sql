@@ -18,3 +18,32 @@ SELECT p.file_id, p.design, p.call_id, c.request_id, p.idx, p.address, p.gup_pfn
 FROM exclusive_pages p JOIN exclusive_calls c USING (file_id, design, call_id)
 LEFT JOIN events e ON e.id = p.culprit_event
 WHERE p.outcome = 'failed';
+
+-- Every request and call where the model and the kernel disagree, with why the trace cannot settle
+-- it: the CPU-side change to a page falls inside the window GUP's pin time is only known within,
+-- or the invalidation falls between the final read and the ioctl's return.
+CREATE OR REPLACE VIEW exclusive_disagreements AS
+WITH bad_pages AS (
+  SELECT p.*, c.request_id FROM exclusive_pages p JOIN exclusive_calls c USING (file_id, design, call_id)
+  WHERE p.observed_outcome IS NOT NULL AND p.outcome <> p.observed_outcome
+),
+explained AS (
+  SELECT b.file_id, b.design, b.call_id, b.request_id, b.idx, b.address,
+         (SELECT min(v.ts) FROM pte_intervals v
+           WHERE v.file_id = b.file_id AND v.va = b.address AND v.ts > b.pin_lo AND v.ts <= b.pin_hi) AS change_ts,
+         b.pin_lo, b.pin_hi
+  FROM bad_pages b
+)
+SELECT r.file_id, r.design, 'request' AS level, r.request_id AS id, r.predicted_result AS predicted, r.observed_result AS observed,
+       coalesce(r.note,
+         (SELECT 'page ' || printf('0x%x', e.address) || ' changed at ' || e.change_ts || ' ns, inside the window [' || e.pin_lo || ', ' || e.pin_hi || '] in which GUP pinned it (its exact pin time is not traced)'
+            FROM explained e WHERE e.file_id = r.file_id AND e.design = r.design AND e.request_id = r.request_id AND e.change_ts IS NOT NULL LIMIT 1),
+         'model') AS reason
+FROM exclusive_requests r
+WHERE r.observed_result IS NOT NULL AND r.predicted_result <> r.observed_result
+UNION ALL
+SELECT c.file_id, c.design, 'call', c.call_id, c.failed_pages, c.observed_failed_pages,
+       coalesce((SELECT 'page ' || printf('0x%x', e.address) || ' changed at ' || e.change_ts || ' ns, inside the window [' || e.pin_lo || ', ' || e.pin_hi || '] in which GUP pinned it (its exact pin time is not traced)'
+                   FROM explained e WHERE e.file_id = c.file_id AND e.design = c.design AND e.call_id = c.call_id AND e.change_ts IS NOT NULL LIMIT 1), 'model')
+FROM exclusive_calls c
+WHERE c.observed_failed_pages IS NOT NULL AND c.failed_pages <> c.observed_failed_pages;
