@@ -6,6 +6,7 @@ import { infoCommand } from './info.js';
 import { queryCommand } from './query.js';
 import { recordCommand } from './record.js';
 import { replayCommand } from './replay.js';
+import { exclusiveCommand } from './exclusive.js';
 import { fail } from './output.js';
 
 await yargs(hideBin(process.argv))
@@ -16,6 +17,7 @@ await yargs(hideBin(process.argv))
   .command(queryCommand)
   .command(recordCommand)
   .command(replayCommand)
+  .command(exclusiveCommand)
   .demandCommand(1, 'name a command; see --help')
   .strict()
   .fail((msg, err, y) => {

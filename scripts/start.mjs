@@ -1,21 +1,22 @@
-// `npm start`: the main job on a bundled real trace — ingest, replay, and the summaries.
+// `npm start`: the main job on a bundled real trace. A QEMU lab kernel (Linux 6.12 with test_hmm)
+// ran HMM_DMIRROR_EXCLUSIVE requests of 1 to 512 pages while another thread zapped and refaulted
+// pages of the same region (traces/lab/6.12/race-dontneed). Ingest it, replay it through the model
+// under each device-exclusive design, and print why requests failed, with charts in out/charts.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
 const root = path.resolve(import.meta.dirname, '..');
 const bin = path.join(root, 'bin/mmreplay.js');
-const out = path.join(root, 'out');
-fs.mkdirSync(out, { recursive: true });
+fs.mkdirSync(path.join(root, 'out'), { recursive: true });
 const run = (args) => {
   process.stdout.write(`\n$ mmreplay ${args.join(' ')}\n`);
   execFileSync(bin, args, { stdio: 'inherit', cwd: root });
 };
 
-const trace = 'traces/host/fork_cow/trace.txt';
-const db = 'out/fork_cow.duckdb';
+const trace = 'traces/lab/6.12/race-dontneed/trace.txt.xz';
+const db = 'out/race-dontneed.duckdb';
 run(['ingest', trace, '--db', db]);
-run(['info', db]);
-run(['replay', db, '--kernel', '6.18']);
-run(['query', db, `SELECT label, count(*) AS pages, count(*) FILTER (present_match) AS present_agrees, count(*) FILTER (confidence = 'observed') AS pfn_observed, count(*) FILTER (pfn_match) AS pfn_agrees FROM pagemap_check GROUP BY label ORDER BY min(ts)`]);
-run(['query', db, `SELECT coalesce(note, 'checked') AS rss_rows, count(*) AS n, count(*) FILTER (match) AS agree FROM rss_check GROUP BY ALL ORDER BY n DESC`]);
+run(['replay', db, '--design', '5.14', 'v8', '6.15']);
+run(['exclusive', db, '--charts', 'out/charts']);
+run(['query', db, `SELECT level, reason, count(*) AS n FROM exclusive_disagreements WHERE design = '5.14' GROUP BY ALL ORDER BY n DESC`]);

@@ -45,7 +45,7 @@ export const DEVICE_EXCLUSIVE_KPROBES: KprobeDef[] = [
   ['mder_do_swap_page', 'p', 'do_swap_page', 'vma=+0($arg1):x64 address=+24($arg1):x64 orig_pte=+64($arg1):x64'],
   ['mder_do_wp_page', 'p', 'do_wp_page', 'vma=+0($arg1):x64 address=+24($arg1):x64 orig_pte=+64($arg1):x64'],
   ['mder_restore_exclusive_pte', 'p', 'restore_exclusive_pte', 'vma=$arg1:x64 page=$arg2:x64 address=$arg3:x64'],
-  ['mder_copy_page_range', 'p', 'copy_page_range', 'dst_vma=$arg1:x64 src_vma=$arg2:x64'],
+  ['mder_copy_page_range', 'p', 'copy_page_range', 'dst_vma=$arg1:x64 src_vma=$arg2:x64 src_start=+0($arg2):x64 src_end=+8($arg2):x64'],
   ['mder_unmap_page_range', 'p', 'unmap_page_range', 'vma=$arg2:x64 addr=$arg3:x64 end=$arg4:x64'],
 ].map(([name, kind, fn, args]) => ({ event: `kprobes:${name}`, definition: `${kind}:kprobes/${name} ${fn} ${args}` }));
 

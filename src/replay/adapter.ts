@@ -104,6 +104,8 @@ export interface AdapterOptions {
   allocsTraced: boolean;
   /** Device-exclusive design to replay (null: leave the device-exclusive paths out). */
   design: Design | null;
+  /** The trace has a kprobe on copy_page_range with the source VMA's start. */
+  copyPageRangeTraced?: boolean;
 }
 
 export class Adapter {
@@ -116,6 +118,8 @@ export class Adapter {
   private uncertainMms = new Set<Mm>();
   /** Page-table work a syscall does after its entry event, applied when the trace shows it start. */
   private deferred = new Map<number, () => void>();
+  /** Forks whose VMAs are copied as the trace shows copy_page_range reach them. */
+  private pendingCopies = new Map<number, { dst: Mm; src: Mm; vmas: Vma[] }>();
   private fileSeq = 0;
 
   readonly dx: DeviceExclusive | null;
@@ -228,6 +232,9 @@ export class Adapter {
         return;
       case 'kprobes:mder_folio_add_new_anon_rmap':
         this.dx?.newAnonRmap(e, this.task(e));
+        return;
+      case 'kprobes:mder_copy_page_range':
+        this.copyPageRange(e.tid, e.a, false, e.b);
         return;
       case 'migrate:set_migration_pte':
         this.migrationPte(e, true);
@@ -417,6 +424,7 @@ export class Adapter {
       }
       const b = this.building.get(parent.tid);
       mm = b?.kind === 'fork' && b.mm ? b.mm : this.dup_mm(parent, e);
+      this.copyPageRange(parent.tid, null, true);
       this.building.delete(parent.tid);
     }
     if (mm) mm.users++;
@@ -437,15 +445,41 @@ export class Adapter {
     dst.preTrace = src.preTrace;
     void e;
     rss_batch_begin(dst);
+    const copies: Vma[] = [];
     for (const vma of src.vmas) {
       if (vma.dontfork) continue;
       const child = m.newVma({ ...vma, anonVma: vma.anonVma === null ? null : m.anonVmaId() });
       m.insertVma(dst, child);
-      copy_page_range(m, dst, src, vma, (mm, va, pte) => this.restoreForFork(mm, va, pte));
+      copies.push(vma);
     }
+    // dup_mmap copies VMA by VMA; where the trace shows each copy_page_range (a kprobe with the
+    // source VMA's start), each VMA is copied then, else all at once now.
+    if (this.opts.copyPageRangeTraced) this.pendingCopies.set(parent.tid, { dst, src, vmas: copies });
+    else for (const vma of copies) copy_page_range(m, dst, src, vma, (mm, va, pte) => this.restoreForFork(mm, va, pte));
     for (let i = 0; i < 4; i++) dst.rssKnown[i] = true;
     if (src.preTrace) this.uncertain(dst, parent.tid, 'fork copies page tables of VMAs mapped before the trace');
     return dst;
+  }
+
+  /** copy_page_range for the source VMA [start, end) of the fork a task is making (kprobe); the
+   *  model's VMAs inside it are copied (the kernel may have merged what the model keeps apart). */
+  private copyPageRange(tid: number, start: number | null, all = false, end: number | null = null): void {
+    const p = this.pendingCopies.get(tid);
+    if (!p) return;
+    const copy = (vma: Vma) => copy_page_range(this.m, p.dst, p.src, vma, (mm, va, pte) => this.restoreForFork(mm, va, pte));
+    if (all) {
+      for (const v of p.vmas) copy(v);
+      this.pendingCopies.delete(tid);
+      return;
+    }
+    const last = end ?? (start === null ? 0 : start + 1);
+    let i = -1;
+    p.vmas.forEach((v, k) => {
+      if (start !== null && v.start < last && v.end > start) i = k;
+    });
+    if (i < 0) return;
+    // VMAs before it were skipped by vma_needs_copy (no kprobe hit), or are copied now in order.
+    for (const v of p.vmas.splice(0, i + 1)) copy(v);
   }
 
   /** Device-exclusive entries at fork (try_restore_exclusive_pte). */

@@ -172,6 +172,7 @@ export function pinWindow(p: GupPlan, i: number): [bigint, bigint, bigint] {
 
 export class DeviceExclusive {
   private gupPlans = new Map<bigint, GupPlan>();
+  private announced = new Map<number, { start: number; npages: number }>();
   private active = new Set<Call>();
   private requests = new Map<number, Request>();
   private nextRequest = 1;
@@ -204,7 +205,9 @@ export class DeviceExclusive {
   ioctlEnter(e: ReplayEvent, t: Task): void {
     if (e.b !== HMM_DMIRROR_EXCLUSIVE || !t.mm) return;
     if (!this.mirrors.has(t.mm)) this.mirrors.set(t.mm, new Set());
-    this.requests.set(t.tid, { id: this.nextRequest++, ts: e.ts, task: t, mm: t.mm, start: null, npages: null, calls: 0, failedPages: 0, predicted: null, observed: null, call: null, readMissing: null });
+    const range = this.announced.get(t.tid);
+    this.announced.delete(t.tid);
+    this.requests.set(t.tid, { id: this.nextRequest++, ts: e.ts, task: t, mm: t.mm, start: range?.start ?? null, npages: range?.npages ?? null, calls: 0, failedPages: 0, predicted: null, observed: null, call: null, readMissing: null });
   }
 
   /** Pages of the request the mirror does not map (dmirror_do_read fails on the first: -ENOENT). */
@@ -227,14 +230,10 @@ export class DeviceExclusive {
     if (r && !r.call && r.calls > 0 && r.predicted === null) r.readMissing = this.missing(r);
   }
 
-  /** RACE_BEGIN markers carry the request's range (not its result). */
+  /** RACE_BEGIN markers, written just before the ioctl, carry its range (not its result). */
   marker(e: ReplayEvent, t: Task): void {
-    const r = this.requests.get(t.tid);
     const m = /^RACE_BEGIN .*addr=0x([0-9a-f]+) npages=(\d+)/.exec(e.s ?? '');
-    if (r && m && r.start === null) {
-      r.start = parseInt(m[1], 16);
-      r.npages = Number(m[2]);
-    }
+    if (m) this.announced.set(t.tid, { start: parseInt(m[1], 16), npages: Number(m[2]) });
   }
 
   /** sys_exit_ioctl: the final read through the mirror (dmirror_do_read), then the verdict. */

@@ -53,6 +53,7 @@ const PROJECTIONS: Record<string, { nums: string[]; s?: string }> = {
   'kprobes:mder_get_user_pages_remote_ret': { nums: ['ret', '"start"', 'nr_pages'] },
   'kprobes:mder_rmap_walk': { nums: ['PFN(folio)'] },
   'kprobes:mder_folio_add_new_anon_rmap': { nums: ['PFN(folio)', 'address'] },
+  'kprobes:mder_copy_page_range': { nums: ['src_start', 'src_end'] },
 };
 
 const VMEMMAP_5LEVEL = 18434758041293225984n; // 0xffd4000000000000
@@ -92,7 +93,7 @@ async function projectionSql(db: Db, fileId: number, o: ReplayOptions): Promise<
     parts.push(`SELECT id, ${slot(args)} FROM ${quoteIdent(t)}`);
     events.push(`syscalls:sys_${m[1]}_${m[2]}`);
   }
-  events.push('sched:sched_process_fork', 'sched:sched_process_free', 'kprobes:mder_mmu_notifier_invalidate_range_start', 'kprobes:mder_unmap_page_range', 'kprobes:mder_copy_page_range');
+  events.push('sched:sched_process_fork', 'sched:sched_process_free', 'kprobes:mder_mmu_notifier_invalidate_range_start', 'kprobes:mder_unmap_page_range');
   const where = [`e.file_id = ${fileId}`, `e.event IN (${events.map((x) => `'${x}'`).join(', ')})`];
   if (o.fromNs !== undefined) where.push(`e.ts_ns >= ${o.fromNs}`);
   if (o.toNs !== undefined) where.push(`e.ts_ns <= ${o.toNs}`);
@@ -175,7 +176,9 @@ async function replayFile(
   w.full = full;
   const m = new Model(semantics(kernel), w);
   const [{ allocs }] = await db.rows<{ allocs: bigint }>(`SELECT count(*) AS allocs FROM events WHERE file_id = ${fileId} AND event = 'kmem:mm_page_alloc'`);
-  const adapter = new Adapter(m, w, { thp: opts.thp ?? 'madvise', allocsTraced: allocs > 0n, design });
+  const tables = new Set(await db.tables());
+  const copyTraced = tables.has('kprobes_mder_copy_page_range') && (await db.rows(`SELECT column_name FROM information_schema.columns WHERE table_name = 'kprobes_mder_copy_page_range' AND column_name IN ('src_start', 'src_end')`)).length === 2;
+  const adapter = new Adapter(m, w, { thp: opts.thp ?? 'madvise', allocsTraced: allocs > 0n, design, copyPageRangeTraced: copyTraced });
   adapter.dx?.setGupPlans(await gupPlans(db, fileId));
   // Events within 50 ms after a lost-events marker are labelled as such when they break invariants.
   const losses = (await db.rows<{ ts: bigint | null }>(`SELECT ts_ns AS ts FROM lost_events WHERE file_id = ${fileId} ORDER BY ts_ns NULLS FIRST`)).map((r) => r.ts);

@@ -16,7 +16,7 @@ BUILD_ROOT=${LAB_BUILD:-/work/lab-build}
 KVER=6.12
 CLEAN=0
 ONLY=""
-RACE_CALLS=${RACE_CALLS:-40}
+RACE_CALLS=${RACE_CALLS:-}   # default per kernel below: 30 (6.12), 4 (6.1)
 RACE_SEED=${RACE_SEED:-12345}
 RACE_MODES=${RACE_MODES:-"none dontneed fork_exit fork_write mprotect"}
 HMM_TESTS=${HMM_TESTS:-"exclusive exclusive_mprotect exclusive_cow"}
@@ -38,6 +38,9 @@ while [ $# -gt 0 ]; do
 	shift
 done
 
+if [ -z "$RACE_CALLS" ]; then
+	case "$KVER" in 6.1) RACE_CALLS=4 ;; *) RACE_CALLS=30 ;; esac
+fi
 SRC_TAR=/usr/src/linux-source-$KVER.tar.xz
 TREE=$BUILD_ROOT/linux-source-$KVER
 GUEST=$BUILD_ROOT/guest-$KVER
@@ -151,9 +154,27 @@ do_offsets() {
 # ---------------------------------------------------------------- guest programs
 do_guest() {
 	mkdir -p "$GUEST"
-	gcc -O2 -static -pthread -I"$TREE" -I"$TREE/tools/testing/selftests" \
-		-o "$GUEST/hmm-tests" "$TREE/tools/testing/selftests/mm/hmm-tests.c"
-	gcc -O2 -Wall -static -pthread -I"$TREE" -o "$GUEST/race" "$LAB_DIR/race.c"
+	local hmm=$TREE/tools/testing/selftests/mm/hmm-tests.c
+	if [ -f "$hmm" ]; then
+		gcc -O2 -static -pthread -I"$TREE" -I"$TREE/tools/testing/selftests" -o "$GUEST/hmm-tests" "$hmm"
+	else
+		# 6.1 keeps the test in selftests/vm, and its kselftest_harness.h has no
+		# test selection (-r/-t arrived in 6.3): without one hmm-tests runs all
+		# 58 tests. Build the 6.1 test against the 6.12 harness (kselftest.h +
+		# kselftest_harness.h), which only adds the command-line options.
+		local h12=$BUILD_ROOT/linux-source-6.12/tools/testing/selftests
+		[ -f "$h12/kselftest_harness.h" ] || die "6.1 hmm-tests needs the 6.12 tree for its harness ($h12)"
+		mkdir -p "$GUEST/src/vm"
+		cp "$h12/kselftest_harness.h" "$h12/kselftest.h" "$GUEST/src/"
+		cp "$TREE/tools/testing/selftests/vm/hmm-tests.c" "$GUEST/src/vm/"
+		gcc -O2 -static -pthread -I"$TREE" -I"$GUEST/src" -o "$GUEST/hmm-tests" "$GUEST/src/vm/hmm-tests.c"
+	fi
+	local w r
+	w=$(awk '$1 == "swp_device_exclusive_write" {print $2}' "$RES/offsets.txt")
+	r=$(awk '$1 == "swp_device_exclusive_read" {print $2}' "$RES/offsets.txt")
+	[ -n "$w" ] && [ -n "$r" ] || die "swap types missing from $RES/offsets.txt"
+	gcc -O2 -Wall -static -pthread -I"$TREE" -DSWP_DEVICE_EXCLUSIVE_WRITE="$w" \
+		-DSWP_DEVICE_EXCLUSIVE_READ="$r" -o "$GUEST/race" "$LAB_DIR/race.c"
 	ls -la "$GUEST"
 }
 
@@ -164,6 +185,7 @@ do_initramfs() {
 	cp /bin/busybox "$STAGE/bin/busybox"
 	cp "$LAB_DIR/guest/init" "$STAGE/init"
 	cp "$LAB_DIR/guest/run.sh" "$STAGE/run.sh"
+	cp "$RES/kprobes.txt" "$STAGE/kprobes.txt"
 	chmod +x "$STAGE/init" "$STAGE/run.sh"
 	cp "$GUEST/hmm-tests" "$GUEST/race" "$STAGE/bin/"
 	local tc; tc=$(command -v trace-cmd)
@@ -192,7 +214,7 @@ do_run() {
 	rm -f "$DISK"
 	truncate -s 2G "$DISK"
 	mkdir -p "$RES"
-	log "QEMU: TCG, 2 vCPUs, $GUEST_MEM; console -> $RES/console.log"
+	log "QEMU: TCG, 2 vCPUs, $GUEST_MEM; console -> $BUILD_ROOT/console-$KVER.log (xz copy in $RES)"
 	timeout "$QEMU_TIMEOUT" qemu-system-x86_64 \
 		-accel tcg,thread=multi -cpu max -smp 2 -m "$GUEST_MEM" \
 		-nographic -no-reboot \
@@ -228,10 +250,15 @@ do_collect() {
 		if [ -f "$w/trace.dat" ]; then
 			trace-cmd report -i "$w/trace.dat" 2> "$out/report.stderr" | xz -9 -T2 > "$out/report.txt.xz"
 			[ -s "$out/report.stderr" ] || rm -f "$out/report.stderr"
-			if [ "$(stat -c %s "$w/trace.dat")" -gt 1048576 ]; then
-				xz -9 -T2 -c "$w/trace.dat" > "$out/trace.dat.xz"
+			# The guest's extract is zstd-compressed (trace-cmd 3.1 default), which
+			# xz cannot shrink; rewrite it uncompressed (same v7 file, same events)
+			# so that xz gets it to about half the size.
+			trace-cmd convert --compression none -i "$w/trace.dat" -o "$RAW/$name.dat" > /dev/null 2>&1 ||
+				cp "$w/trace.dat" "$RAW/$name.dat"
+			if [ "$(stat -c %s "$RAW/$name.dat")" -gt 1048576 ]; then
+				xz -9 -T2 -c "$RAW/$name.dat" > "$out/trace.dat.xz"
 			else
-				cp "$w/trace.dat" "$out/trace.dat"
+				cp "$RAW/$name.dat" "$out/trace.dat"
 			fi
 		fi
 		log "$name: $(du -sh "$out" | cut -f1)"

@@ -4,13 +4,15 @@
  * the kernel's own flags (lab.sh copies this into <tree>/lab-offsets/ and runs
  * `make lab-offsets/offsets.s`; the "->NAME VALUE" lines are the answers).
  * struct make_exclusive_args is private to mm/rmap.c; it is copied here
- * verbatim from 6.12 mm/rmap.c (lines 2402-2407).
+ * verbatim from mm/rmap.c (6.12 lines 2402-2407; identical in 6.1, lines 2188-2193).
  */
 #include <linux/kbuild.h>
 #include <linux/mm.h>
 #include <linux/mm_types.h>
 #include <linux/mmu_notifier.h>
 #include <linux/rmap.h>
+#include <linux/swap.h>
+#include <linux/version.h>
 
 struct make_exclusive_args {
 	struct mm_struct *mm;
@@ -26,6 +28,9 @@ int main(void)
 	DEFINE(args_address, offsetof(struct make_exclusive_args, address));
 	DEFINE(args_owner, offsetof(struct make_exclusive_args, owner));
 	DEFINE(args_valid, offsetof(struct make_exclusive_args, valid));
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 3, 0)
+	DEFINE(range_vma, offsetof(struct mmu_notifier_range, vma));
+#endif
 	DEFINE(range_mm, offsetof(struct mmu_notifier_range, mm));
 	DEFINE(range_start, offsetof(struct mmu_notifier_range, start));
 	DEFINE(range_end, offsetof(struct mmu_notifier_range, end));
@@ -47,5 +52,8 @@ int main(void)
 	DEFINE(page_refcount, offsetof(struct page, _refcount));
 	DEFINE(sizeof_page, sizeof(struct page));
 	DEFINE(mmu_notify_exclusive, MMU_NOTIFY_EXCLUSIVE);
+	DEFINE(max_swapfiles, MAX_SWAPFILES);
+	DEFINE(swp_device_exclusive_write, SWP_DEVICE_EXCLUSIVE_WRITE);
+	DEFINE(swp_device_exclusive_read, SWP_DEVICE_EXCLUSIVE_READ);
 	return 0;
 }

@@ -20,7 +20,8 @@
  *             addr=0x<hex> npages=<n> ret=<ioctl ret> errno=<errno> cpages=<cmd.cpages>
  *             pagemap=<one letter per page, read right after the ioctl:
  *                      P present, - none, S swapped (other swap type),
- *                      E device-exclusive entry (swap type 29 or 30 in this build)>
+ *                      E device-exclusive entry: swap type SWP_DEVICE_EXCLUSIVE_WRITE
+ *                        or _READ, 29 or 30 in the 6.12 lab build)>
  *   RACE_OP op=dontneed|refault|fork|child_write|mprotect addr=0x.. npages=.. clock_ns=.. tid=.. [prot=r|rw] [ret=..] [pid=..]
  *   RACE_DONE mode=.. calls=.. clock_ns=..
  * trace_marker (tracefs), around each ioctl:
@@ -56,8 +57,13 @@
 /* 6.12, CONFIG_DEVICE_PRIVATE + CONFIG_MIGRATION, no CONFIG_MEMORY_FAILURE:
  * MAX_SWAPFILES = 32 - 4 - 3 - 0 - 1 = 24; SWP_DEVICE_EXCLUSIVE_WRITE = 24+0+3+2,
  * SWP_DEVICE_EXCLUSIVE_READ = 24+0+3+3 (include/linux/swap.h). */
+/* lab.sh passes the values of the tree it builds against (offsets.txt). */
+#ifndef SWP_DEVICE_EXCLUSIVE_WRITE
 #define SWP_DEVICE_EXCLUSIVE_WRITE 29
+#endif
+#ifndef SWP_DEVICE_EXCLUSIVE_READ
 #define SWP_DEVICE_EXCLUSIVE_READ 30
+#endif
 
 static const char *mode;
 static char *region;

@@ -30,32 +30,11 @@ mmap_lock:*
 pagemap:mm_lru_insertion"
 SYSCALLS="mmap munmap mprotect madvise mremap brk clone clone3 fork vfork execve exit_group ioctl"
 
-# Kprobes. Hot ones get a comm filter per workload (see HOT below).
-# Offsets (6.12 source, verified in traces/lab/README.md):
-#   struct make_exclusive_args { mm @0; address @8; owner @16; bool valid @24 }
-#   struct mmu_notifier_range { mm @0; start @8; end @16; unsigned flags @24; enum event @28; owner @32 }
-#   struct vm_fault { vma @0; gfp_mask @8; pgoff @16; address @24; real_address @32; flags @40; pmd @48; pud @56; orig_pte @64 }
-#   struct page/folio { flags @0; mapping @24; index @32; private @40; _mapcount @48; _refcount @52 }
-#   struct vm_area_struct { vm_start @0; vm_end @8; vm_mm @16 }
-#   struct rmap_walk_control { arg @0; try_lock @8; contended @9; rmap_one @16 }
-KPROBES='p:kprobes/mder_make_device_exclusive_range make_device_exclusive_range mm=$arg1:x64 start=$arg2:x64 end=$arg3:x64 pages=$arg4:x64 owner=$arg5:x64
-r:kprobes/mder_make_device_exclusive_range_ret make_device_exclusive_range ret=$retval:s32 start=$arg2:x64 pages=+0($arg4):x64[64]
-p:kprobes/mder_get_user_pages_remote get_user_pages_remote mm=$arg1:x64 start=$arg2:x64 nr_pages=$arg3:u64 gup_flags=$arg4:x32 pages=$arg5:x64 locked=$arg6:x64
-r:kprobes/mder_get_user_pages_remote_ret get_user_pages_remote ret=$retval:s64 mm=$arg1:x64 start=$arg2:x64 nr_pages=$arg3:u64
-p:kprobes/mder_page_make_device_exclusive_one page_make_device_exclusive_one folio=$arg1:x64 vma=$arg2:x64 address=$arg3:x64 vma_mm=+16($arg2):x64 args_mm=+0($arg4):x64 args_address=+8($arg4):x64 args_owner=+16($arg4):x64 valid=+24($arg4):u8 mapcount=+48($arg1):s32 refcount=+52($arg1):s32
-r:kprobes/mder_page_make_device_exclusive_one_ret page_make_device_exclusive_one ret=$retval:u8 folio=$arg1:x64 address=$arg3:x64 valid=+24($arg4):u8 mapcount=+48($arg1):s32 refcount=+52($arg1):s32
-p:kprobes/mder_rmap_walk rmap_walk folio=$arg1:x64 rwc=$arg2:x64 rmap_one=+16($arg2):symbol mapcount=+48($arg1):s32 refcount=+52($arg1):s32
-r:kprobes/mder_folio_lock_anon_vma_read_ret folio_lock_anon_vma_read ret=$retval:x64 folio=$arg1:x64 mapcount=+48($arg1):s32
-p:kprobes/mder_folio_unlock folio_unlock folio=$arg1:x64 flags=+0($arg1):x64
-p:kprobes/mder_mmu_notifier_invalidate_range_start __mmu_notifier_invalidate_range_start range=$arg1:x64 mm=+0($arg1):x64 start=+8($arg1):x64 end=+16($arg1):x64 flags=+24($arg1):u32 event=+28($arg1):u32 owner=+32($arg1):x64
-p:kprobes/mder_do_swap_page do_swap_page vma=+0($arg1):x64 address=+24($arg1):x64 flags=+40($arg1):x32 orig_pte=+64($arg1):x64
-p:kprobes/mder_do_wp_page do_wp_page vma=+0($arg1):x64 address=+24($arg1):x64 flags=+40($arg1):x32 orig_pte=+64($arg1):x64
-p:kprobes/mder_restore_exclusive_pte restore_exclusive_pte vma=$arg1:x64 page=$arg2:x64 address=$arg3:x64 ptep=$arg4:x64 pte=+0($arg4):x64
-p:kprobes/mder_folio_add_new_anon_rmap folio_add_new_anon_rmap folio=$arg1:x64 vma=$arg2:x64 address=$arg3:x64 flags=$arg4:x32
-p:kprobes/mder_folio_add_anon_rmap_ptes folio_add_anon_rmap_ptes folio=$arg1:x64 page=$arg2:x64 nr_pages=$arg3:s32 vma=$arg4:x64 address=$arg5:x64 flags=$arg6:x32 mapcount=+48($arg1):s32
-p:kprobes/mder_copy_page_range copy_page_range dst_vma=$arg1:x64 src_vma=$arg2:x64 src_start=+0($arg2):x64 src_end=+8($arg2):x64
-p:kprobes/mder_unmap_page_range unmap_page_range tlb=$arg1:x64 vma=$arg2:x64 addr=$arg3:x64 end=$arg4:x64 details=$arg5:x64'
-HOT="mder_folio_unlock mder_do_swap_page mder_do_wp_page mder_folio_add_new_anon_rmap mder_folio_add_anon_rmap_ptes mder_copy_page_range mder_unmap_page_range"
+# Kprobe definitions come from /kprobes.txt (traces/lab/<version>/kprobes.txt);
+# the line "# HOT (comm-filtered per workload): a b c" names the hot ones, which
+# get a `comm == "<workload comm>"` filter.
+KPROBES=$(grep -v '^#' /kprobes.txt)
+HOT=$(sed -n 's/^# HOT (comm-filtered per workload): //p' /kprobes.txt)
 
 setup_kprobes() {
 	echo > $T/kprobe_events

@@ -1,0 +1,63 @@
+import type { CommandModule } from 'yargs';
+import { Db } from '../src/analysis/db.js';
+import { causesSpec, failureBySizeSpec, writeChart } from '../src/analysis/charts.js';
+import { designs, exclusiveSummary, failureBySize } from '../src/analysis/exclusive.js';
+import { DESIGNS, type Design } from '../src/replay/device_exclusive.js';
+import { replay } from '../src/replay/replay.js';
+import { ensureDb } from './ensure-db.js';
+import { formatTable } from './output.js';
+
+interface Args {
+  input: string;
+  design?: Design[];
+  charts?: string;
+  db?: string;
+}
+
+export const exclusiveCommand: CommandModule<object, Args> = {
+  command: 'exclusive <input>',
+  describe: 'Device-exclusive failure summary: calls, failed calls, failed pages by cause, top culprits, failures by size',
+  builder: (y) =>
+    y
+      .positional('input', { type: 'string', demandOption: true, describe: 'trace or database (replayed first if it has no exclusive_* tables, or lacks a design asked for)' })
+      .option('design', { type: 'string', array: true, choices: DESIGNS, describe: 'designs to show (replayed if missing): v8, 5.14, 6.15' })
+      .option('charts', { type: 'string', describe: 'also write failure-by-size and cause charts (SVG, PNG, Vega-Lite JSON) into DIR' })
+      .option('db', { type: 'string', describe: 'database to write when INPUT is a trace' }) as never,
+  handler: async (a) => {
+    const file = await ensureDb(a.input, a.db);
+    const asked = a.design?.flatMap((d) => String(d).split(',')) as Design[] | undefined;
+    let db = await Db.open(file);
+    const have = await designs(db);
+    if (!have.length || (asked && asked.some((d) => !have.includes(d)))) {
+      db.close();
+      const kernelDesign = have[0];
+      await replay(file, { designs: [...new Set([...(kernelDesign ? [kernelDesign as Design] : []), ...(asked ?? [])])] as Design[] });
+      db = await Db.open(file);
+    }
+    try {
+      const out = process.stdout;
+      for (const d of asked ?? (await designs(db))) {
+        const s = await exclusiveSummary(db, d);
+        out.write(`\n== design ${d}\n`);
+        out.write(formatTable(s.overview));
+        out.write(`\nfailed pages by cause:\n${formatTable(s.causes)}`);
+        out.write(`\ntop culprits (the events that replaced or write-protected a pinned page):\n${formatTable(s.culprits)}`);
+        out.write(`\nrequests by size:\n${formatTable(s.bySize)}`);
+        out.write(`\nagreement with the kernel:\n${formatTable(s.agreement)}`);
+      }
+      if (a.charts) {
+        const sizes = await failureBySize(db);
+        const causes = await db.rows<{ design: string; cause: string; pages: number }>(
+          `SELECT design, cause, count(*)::INTEGER AS pages FROM exclusive_pages WHERE outcome = 'failed' GROUP BY ALL ORDER BY ALL`,
+        );
+        const files = [
+          ...(await writeChart(failureBySizeSpec(sizes, 'Device-exclusive requests failing, by size: each design against the kernel'), a.charts, 'failure-by-size')),
+          ...(await writeChart(causesSpec(causes, 'Why pages failed'), a.charts, 'failure-causes')),
+        ];
+        out.write(`\ncharts: ${files.join(', ')}\n`);
+      }
+    } finally {
+      db.close();
+    }
+  },
+};

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Per-mode/size result table of the race runs, computed from the RACE_CALL
+# lines of traces/lab/<version>/race-*/stdout.log. Usage: summarize.sh DIR
+set -euo pipefail
+dir=${1:?usage: summarize.sh traces/lab/<version>}
+echo "| mode | npages | requests | 0 (ok) | -EBUSY | -ENOENT | other | pages left E (mean) |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+for m in none dontneed fork_exit fork_write mprotect; do
+	f=$dir/race-$m/stdout.log
+	[ -f "$f" ] || continue
+	grep '^RACE_CALL ' "$f" | awk -v m="$m" '
+	{
+		for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+		n = v["npages"] + 0
+		if (!(n in req)) order[++k] = n
+		req[n]++
+		if (v["ret"] == 0) ok[n]++
+		else if (v["errno"] == 16) busy[n]++
+		else if (v["errno"] == 2) noent[n]++
+		else other[n]++
+		e = gsub(/E/, "E", v["pagemap"]); es[n] += e
+	}
+	END {
+		for (j = 1; j <= k; j++) { n = order[j]
+			printf "| %s | %d | %d | %d | %d | %d | %d | %.1f |\n", m, n, req[n], ok[n], busy[n], noent[n], other[n], es[n] / req[n]
+		}
+	}'
+done
+echo
+echo "hmm-tests:"
+for f in "$dir"/hmm-*/stdout.log; do
+	[ -f "$f" ] || continue
+	echo "- $(basename "$(dirname "$f")"): $(grep -E '^(ok|not ok) ' "$f" | tr '\n' ' ')"
+done
