@@ -195,9 +195,8 @@ export function do_madvise(m: Model, mm: Mm, start: number, len: number, behavio
     case MADV.DONTNEED:
     case MADV.DONTNEED_LOCKED:
     case MADV.REMOVE:
-      // madvise_dontneed_single_vma -> zap_page_range_single
-      for (const vma of m.splitRange(mm, start, end)) zap_pte_range(m, mm, Math.max(start, vma.start), Math.min(end, vma.end));
-      vma_merge(m, mm, start, end);
+      // madvise_dontneed_single_vma -> zap_page_range_single; the VMAs stay whole.
+      for (const vma of mm.vmas.filter((v) => v.end > start && v.start < end)) zap_pte_range(m, mm, Math.max(start, vma.start), Math.min(end, vma.end));
       return;
     case MADV.FREE:
       // madvise_free_pte_range: exclusive anon pages become lazily freeable (clean, old); shared

@@ -257,6 +257,8 @@ export class Model {
     for (const v of [...mm.vmas]) {
       if (v.end <= start || v.start >= end) continue;
       let cur = v;
+      if (cur.start < start) this.vma_adjust_trans_huge(mm, cur, start);
+      if (cur.end > end) this.vma_adjust_trans_huge(mm, cur, end);
       if (cur.start < start) {
         const right = this.newVma({ ...cur, start, anonVma: cur.anonVma });
         right.since = cur.since;
@@ -273,6 +275,20 @@ export class Model {
       out.push(cur);
     }
     return out;
+  }
+
+  /**
+   * vma_adjust_trans_huge -> split_huge_pmd_address (6.12 mm/huge_memory.c): splitting a VMA at an
+   * address inside a PMD-sized range it covers calls __split_huge_pmd there, which starts an
+   * MMU_NOTIFY_CLEAR over the whole 2 MiB before it even looks whether the PMD is huge. It runs
+   * only where a page table exists (mm_find_pmd); the model takes any entry in the range as one.
+   */
+  vma_adjust_trans_huge(mm: Mm, vma: Vma, address: number): void {
+    const size = 512 * 4096;
+    const haddr = address - (address % size);
+    if (haddr === address || haddr < vma.start || haddr + size > vma.end) return;
+    if (!this.ptesIn(mm, haddr, haddr + size).length) return;
+    this.mmu_notifier_invalidate(mm, haddr, haddr + size, MMU_NOTIFY.CLEAR);
   }
 
   removeVma(mm: Mm, vma: Vma): void {
