@@ -7,6 +7,7 @@ import { queryCommand } from './query.js';
 import { recordCommand } from './record.js';
 import { replayCommand } from './replay.js';
 import { exclusiveCommand } from './exclusive.js';
+import { stateCommand } from './state.js';
 import { fail } from './output.js';
 
 await yargs(hideBin(process.argv))
@@ -18,6 +19,7 @@ await yargs(hideBin(process.argv))
   .command(recordCommand)
   .command(replayCommand)
   .command(exclusiveCommand)
+  .command(stateCommand)
   .demandCommand(1, 'name a command; see --help')
   .strict()
   .fail((msg, err, y) => {

@@ -3,6 +3,7 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Db } from '../src/analysis/db.js';
+import { pageTableAt } from '../src/analysis/state.js';
 import { replay } from '../src/replay/replay.js';
 import { find, hostCaptures, ingestTemp } from './helpers.js';
 
@@ -29,6 +30,13 @@ describe.each(captures.map((d) => [path.basename(d), d]))('replay of %s', (_name
     const [{ checked }] = await db.rows<{ checked: bigint }>(`SELECT count(*) checked FROM rss_check WHERE match`);
     expect(checked).toBeGreaterThan(0n);
     expect(await db.rows(`SELECT rule, explanation FROM invariant_violations LIMIT 5`)).toEqual([]);
+    // `mmreplay state` at the last checkpoint shows exactly the pages pagemap showed present.
+    const [ck] = await db.rows<{ ts: bigint; pid: number; lo: bigint; hi: bigint }>(
+      `SELECT ts, pid, min(va) lo, max(va) + 4096 hi FROM pagemap_check GROUP BY ts, pid ORDER BY ts DESC LIMIT 1`,
+    );
+    const present = await db.rows<{ va: bigint }>(`SELECT va FROM pagemap_check WHERE ts = ${ck.ts} AND pid = ${ck.pid} AND kernel_state = 'present' ORDER BY va`);
+    const { rows } = await pageTableAt(db, ck.pid, ck.ts, [ck.lo, ck.hi]);
+    expect(rows.filter((r) => r.kind === 'present').map((r) => BigInt(r.va))).toEqual(present.map((p) => p.va));
     db.close();
   });
 });

@@ -352,7 +352,7 @@ export class DeviceExclusive {
     if (plan && plan.faultsTraced && this.needsFault(c) && !plan.faults.some((f) => f.index === i)) {
       // The model would fault this page in, but the trace shows GUP took no fault here: GUP passed
       // it before it was zapped, and pinned the page that was mapped then.
-      const last = this.m.lastUnmapped.get(`${c.req.mm.id}:${va}`);
+      const last = c.req.mm.lastUnmapped.get(va);
       if (last && last.ts >= plan.start) {
         this.m.reviveFolio(last.folio);
         this.m.folio_get(last.folio);

@@ -247,5 +247,6 @@ export function exit_mmap(m: Model, mm: Mm): void {
     m.set_pte_at(mm, vaOf(vpn), null);
   }
   mm.dead = true;
+  mm.lastUnmapped.clear();
 }
 

@@ -34,9 +34,6 @@ export class Model {
   touchedPtes: [Mm, number][] = [];
   /** Task of the event being replayed (for culprits). */
   tid = 0;
-  /** The folio last unmapped at each (mm, address), and when: what a GUP that passed the address
-   *  earlier than the model placed it would have pinned. */
-  lastUnmapped = new Map<string, { folio: Folio; ts: bigint }>();
   private listeners: InvalidateListener[] = [];
   zeroFolio: Folio;
 
@@ -70,6 +67,7 @@ export class Model {
       users: 0,
       exiting: false,
       uncertain: null,
+      lastUnmapped: new Map(),
       preTrace,
       brk: null,
       start: this.now,
@@ -218,7 +216,7 @@ export class Model {
     if (f.zero) return;
     this.touchFolio(f);
     f.unmapped.set(`${mm.id}:${va}`, { eventId: this.eventId, ts: this.now, tid: this.tid });
-    this.lastUnmapped.set(`${mm.id}:${va}`, { folio: f, ts: this.now });
+    mm.lastUnmapped.set(va, { folio: f, ts: this.now });
     if (!f.rmap.delete(`${mm.id}:${va}`)) {
       this.sink.violation('rmap_missing', `folio ${f.id} not mapped at ${mm.id}:0x${va.toString(16)}`, this.label(f.preTrace));
     }

@@ -72,34 +72,35 @@ const SYSCALL_ARGS: Record<string, string[]> = {
   ioctl: ['fd', 'cmd', 'arg'],
 };
 
+/**
+ * The replay's input: every event the model uses, in time order, with its fields in numeric slots.
+ * Each typed table is joined with `events` on its own (a small hash-join build each), so memory
+ * does not grow with the whole trace; DuckDB spills the final sort.
+ */
 async function projectionSql(db: Db, fileId: number, o: ReplayOptions): Promise<string> {
   const tables = new Set(await db.tables());
-  const parts: string[] = [];
   const slot = (nums: string[], s?: string) =>
     ['a', 'b', 'c', 'd', 'e', 'f']
       .map((n, i) => `${nums[i] ? `TRY_CAST(${nums[i].replace(/^PFN\((\w+)\)$/, (_m, c) => pfnSql(c))} AS DOUBLE)` : 'NULL::DOUBLE'} AS ${n}`)
       .join(', ') + `, ${s ? `${s}::VARCHAR` : 'NULL::VARCHAR'} AS s`;
-  const events: string[] = [];
+  const where = [`e.file_id = ${fileId}`];
+  if (o.fromNs !== undefined) where.push(`e.ts_ns >= ${o.fromNs}`);
+  if (o.toNs !== undefined) where.push(`e.ts_ns <= ${o.toNs}`);
+  const cols = 'e.id, e.ts_ns, e.cpu, e.tid, e.tgid, e.comm, e.event';
+  const parts: string[] = [];
+  const typed = (table: string, fields: string) =>
+    parts.push(`SELECT ${cols}, x.a, x.b, x.c, x.d, x.e, x.f, x.s FROM events e JOIN (SELECT id, ${fields} FROM ${quoteIdent(table)}) x USING (id) WHERE ${where.join(' AND ')}`);
   for (const [ev, p] of Object.entries(PROJECTIONS)) {
     const t = ev.replace(/[^A-Za-z0-9_]+/g, '_');
-    if (!tables.has(t)) continue;
-    parts.push(`SELECT id, ${slot(p.nums, p.s)} FROM ${quoteIdent(t)}`);
-    events.push(ev);
+    if (tables.has(t)) typed(t, slot(p.nums, p.s));
   }
   for (const t of tables) {
     const m = /^syscalls_sys_(enter|exit)_(\w+)$/.exec(t);
-    if (!m) continue;
-    const args = m[1] === 'exit' ? ['ret'] : SYSCALL_ARGS[m[2]] ?? [];
-    parts.push(`SELECT id, ${slot(args)} FROM ${quoteIdent(t)}`);
-    events.push(`syscalls:sys_${m[1]}_${m[2]}`);
+    if (m) typed(t, slot(m[1] === 'exit' ? ['ret'] : (SYSCALL_ARGS[m[2]] ?? [])));
   }
-  events.push('sched:sched_process_fork', 'sched:sched_process_free', 'kprobes:mder_mmu_notifier_invalidate_range_start', 'kprobes:mder_unmap_page_range');
-  const where = [`e.file_id = ${fileId}`, `e.event IN (${events.map((x) => `'${x}'`).join(', ')})`];
-  if (o.fromNs !== undefined) where.push(`e.ts_ns >= ${o.fromNs}`);
-  if (o.toNs !== undefined) where.push(`e.ts_ns <= ${o.toNs}`);
-  return `WITH x AS (${parts.join(' UNION ALL ')})
-    SELECT e.id, e.ts_ns, e.cpu, e.tid, e.tgid, e.comm, e.event, x.a, x.b, x.c, x.d, x.e, x.f, x.s
-    FROM events e LEFT JOIN x USING (id) WHERE ${where.join(' AND ')} ORDER BY e.ts_ns, e.id`;
+  const untyped = ['sched:sched_process_fork', 'sched:sched_process_free', 'kprobes:mder_mmu_notifier_invalidate_range_start', 'kprobes:mder_unmap_page_range'];
+  parts.push(`SELECT ${cols}, ${slot([])} FROM events e WHERE ${where.join(' AND ')} AND e.event IN (${untyped.map((x) => `'${x}'`).join(', ')})`);
+  return `SELECT * FROM (${parts.join(' UNION ALL ')}) ORDER BY ts_ns, id`;
 }
 
 /**
@@ -140,6 +141,8 @@ export async function replay(dbFile: string, opts: ReplayOptions = {}): Promise<
   const db = await Db.open(dbFile);
   const reader = await db.instance.connect();
   try {
+    // The time-ordered read sorts every event: let DuckDB spill rather than hold it all.
+    await db.run(`SET memory_limit = '1GB'; SET preserve_insertion_order = false`);
     await db.run(sqlFile('replay.sql'));
     await db.run(sqlFile('exclusive.sql'));
     await db.run(sqlFile('exclusive_views.sql'));

@@ -109,6 +109,9 @@ export interface Mm {
   /** A bulk operation (fork copy, zap, exit) is running over memory the model never saw
    *  (pre-trace VMAs): its rss_stat rows cannot be checked. Ends at the task's next other event. */
   uncertain: { tid: number; why: string } | null;
+  /** The folio last unmapped at each address, and when: what a GUP that passed the address
+   *  earlier than the model placed it would have pinned. */
+  lastUnmapped: Map<number, { folio: Folio; ts: bigint }>;
   preTrace: boolean;
   brk: number | null;
   start: bigint;

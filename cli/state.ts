@@ -1,0 +1,44 @@
+import type { CommandModule } from 'yargs';
+import { Db } from '../src/analysis/db.js';
+import { pageTableAt } from '../src/analysis/state.js';
+import { parseTimeArg } from '../src/ingest.js';
+import { formatTable } from './output.js';
+
+interface Args {
+  db: string;
+  at: string;
+  pid: number;
+  range?: string;
+  format: 'table' | 'json';
+}
+
+export const stateCommand: CommandModule<object, Args> = {
+  command: 'state <db>',
+  describe: "A process's page table at one instant, one line per page, like a pagemap dump (run replay first)",
+  builder: (y) =>
+    y
+      .positional('db', { type: 'string', demandOption: true })
+      .option('at', { type: 'string', demandOption: true, describe: 'time (seconds as printed, or NNNns)' })
+      .option('pid', { type: 'number', demandOption: true, describe: 'task or process id' })
+      .option('range', { type: 'string', describe: 'START-END addresses (hex), e.g. 0x7f0000000000-0x7f0000020000' })
+      .option('format', { choices: ['table', 'json'] as const, default: 'table' as const }) as never,
+  handler: async (a) => {
+    const db = await Db.open(a.db, { readOnly: true });
+    try {
+      let range: [bigint, bigint] | undefined;
+      if (a.range) {
+        const m = /^(0x[0-9a-f]+|\d+)-(0x[0-9a-f]+|\d+)$/i.exec(a.range.trim());
+        if (!m) throw new Error(`bad --range "${a.range}": expected START-END, e.g. 0x7f0000000000-0x7f0000020000`);
+        range = [BigInt(m[1]), BigInt(m[2])];
+      }
+      const { mm, rows } = await pageTableAt(db, a.pid, parseTimeArg(a.at), range);
+      if (a.format === 'json') process.stdout.write(JSON.stringify(rows, (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 1) + '\n');
+      else {
+        process.stdout.write(`pid ${a.pid}, mm ${mm}, at ${a.at}: ${rows.length} entries (flags: w writable, d dirty, s soft-dirty, u uffd-wp, H PMD-mapped, z zero page)\n`);
+        process.stdout.write(formatTable(rows as unknown as Record<string, unknown>[]));
+      }
+    } finally {
+      db.close();
+    }
+  },
+};
