@@ -142,7 +142,7 @@ export async function replay(dbFile: string, opts: ReplayOptions = {}): Promise<
   const reader = await db.instance.connect();
   try {
     // The time-ordered read sorts every event: let DuckDB spill rather than hold it all.
-    await db.run(`SET memory_limit = '1GB'; SET preserve_insertion_order = false`);
+    await db.run(`SET memory_limit = '2GB'; SET threads = 1; SET preserve_insertion_order = false`);
     await db.run(sqlFile('replay.sql'));
     await db.run(sqlFile('exclusive.sql'));
     await db.run(sqlFile('exclusive_views.sql'));
