@@ -238,11 +238,17 @@ async function ingestFile(file: string, fileId: number, firstId: bigint, loader:
       }
     }
   }
-  // The lab saves `uname -r` beside its traces (uname.txt, here or one directory up).
-  const uname = [path.dirname(file), path.dirname(path.dirname(file))].map((d) => path.join(d, 'uname.txt')).find((p) => fs.existsSync(p));
+  // The lab saves `uname -a` and the kernel's struct offsets beside its traces (uname.txt,
+  // offsets.txt, here or one directory up): the release picks the replay's semantics, and
+  // sizeof(struct page) turns kprobe page pointers into PFNs (56 bytes on the 6.1 SLOB build).
+  const besides = (name: string) => [path.dirname(file), path.dirname(path.dirname(file))].map((d) => path.join(d, name)).find((p) => fs.existsSync(p));
+  const uname = besides('uname.txt');
+  const offsets = besides('offsets.txt');
+  const pageSize = offsets ? /^sizeof_page (\d+)/m.exec(fs.readFileSync(offsets, 'utf8'))?.[1] : undefined;
   s.metadata = {
     ...reader.metadata(),
     ...(uname ? { kernel_release: fs.readFileSync(uname, 'utf8').trim().split(/\s+/).find((w) => /^\d+\.\d+/.test(w)) } : {}),
+    ...(pageSize ? { struct_page_size: Number(pageSize) } : {}),
     formats: catalogue.sources,
     warnings,
     basename: path.basename(file),

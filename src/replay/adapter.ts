@@ -183,6 +183,9 @@ export class Adapter {
         return;
       }
       case 'kmem:mm_page_free': {
+        // Before 6.16 sched_process_exit comes after exit_mm: an exiting task's frees are its exit_mmap.
+        const t = this.task(e);
+        if (t.mm?.exiting && !t.mm.dead && t.mm.users <= 1 && !this.m.k.exitTracepointBeforeExitMm) this.exit_mmap(t.mm, t.tid);
         const f = m.byPfn.get(BigInt(e.a!));
         if (f && !f.freed && f.mapcount + f.entireMapcount > 0) {
           m.sink.violation('freed_page_still_mapped', `mm_page_free pfn 0x${e.a!.toString(16)} while the model maps folio ${f.id} ${f.mapcount} times`, m.label(f.preTrace));

@@ -58,8 +58,8 @@ const PROJECTIONS: Record<string, { nums: string[]; s?: string }> = {
 
 const VMEMMAP_5LEVEL = 18434758041293225984n; // 0xffd4000000000000
 const VMEMMAP_4LEVEL = 18446719884453740544n; // 0xffffea0000000000
-const pfnSql = (col: string) =>
-  `CASE WHEN ${col} >= ${VMEMMAP_4LEVEL} THEN (${col} - ${VMEMMAP_4LEVEL}) // 64 WHEN ${col} >= ${VMEMMAP_5LEVEL} THEN (${col} - ${VMEMMAP_5LEVEL}) // 64 END`;
+const pfnSql = (col: string, pageSize: number) =>
+  `CASE WHEN ${col} >= ${VMEMMAP_4LEVEL} THEN (${col} - ${VMEMMAP_4LEVEL}) // ${pageSize} WHEN ${col} >= ${VMEMMAP_5LEVEL} THEN (${col} - ${VMEMMAP_5LEVEL}) // ${pageSize} END`;
 
 const SYSCALL_ARGS: Record<string, string[]> = {
   mmap: ['addr', 'len', 'prot', 'flags', 'fd', '"off"'],
@@ -77,11 +77,11 @@ const SYSCALL_ARGS: Record<string, string[]> = {
  * Each typed table is joined with `events` on its own (a small hash-join build each), so memory
  * does not grow with the whole trace; DuckDB spills the final sort.
  */
-async function projectionSql(db: Db, fileId: number, o: ReplayOptions): Promise<string> {
+async function projectionSql(db: Db, fileId: number, o: ReplayOptions, structPage: number): Promise<string> {
   const tables = new Set(await db.tables());
   const slot = (nums: string[], s?: string) =>
     ['a', 'b', 'c', 'd', 'e', 'f']
-      .map((n, i) => `${nums[i] ? `TRY_CAST(${nums[i].replace(/^PFN\((\w+)\)$/, (_m, c) => pfnSql(c))} AS DOUBLE)` : 'NULL::DOUBLE'} AS ${n}`)
+      .map((n, i) => `${nums[i] ? `TRY_CAST(${nums[i].replace(/^PFN\((\w+)\)$/, (_m, c) => pfnSql(c, structPage))} AS DOUBLE)` : 'NULL::DOUBLE'} AS ${n}`)
       .join(', ') + `, ${s ? `${s}::VARCHAR` : 'NULL::VARCHAR'} AS s`;
   const where = [`e.file_id = ${fileId}`];
   if (o.fromNs !== undefined) where.push(`e.ts_ns >= ${o.fromNs}`);
@@ -90,9 +90,19 @@ async function projectionSql(db: Db, fileId: number, o: ReplayOptions): Promise<
   const parts: string[] = [];
   const typed = (table: string, fields: string) =>
     parts.push(`SELECT ${cols}, x.a, x.b, x.c, x.d, x.e, x.f, x.s FROM events e JOIN (SELECT id, ${fields} FROM ${quoteIdent(table)}) x USING (id) WHERE ${where.join(' AND ')}`);
+  const columns = new Map<string, Set<string>>();
+  for (const r of await db.rows<{ t: string; c: string }>(`SELECT table_name t, column_name c FROM information_schema.columns`)) {
+    if (!columns.has(r.t)) columns.set(r.t, new Set());
+    columns.get(r.t)!.add(r.c);
+  }
+  // A field the kernel's probe does not fetch (6.1 return probes carry no $argN) reads as NULL.
+  const has = (t: string, expr: string) => {
+    const col = /^PFN\((\w+)\)$/.exec(expr)?.[1] ?? /^"?(\w+)"?/.exec(expr.replace(/^CASE WHEN /, ''))?.[1];
+    return !col || columns.get(t)?.has(col) !== false;
+  };
   for (const [ev, p] of Object.entries(PROJECTIONS)) {
     const t = ev.replace(/[^A-Za-z0-9_]+/g, '_');
-    if (tables.has(t)) typed(t, slot(p.nums, p.s));
+    if (tables.has(t)) typed(t, slot(p.nums.map((x) => (has(t, x) ? x : '')), p.s && has(t, p.s) ? p.s : undefined));
   }
   for (const t of tables) {
     const m = /^syscalls_sys_(enter|exit)_(\w+)$/.exec(t);
@@ -152,7 +162,8 @@ export async function replay(dbFile: string, opts: ReplayOptions = {}): Promise<
       const meta = JSON.parse(f.metadata ?? '{}');
       const kernel = opts.kernel ?? versionForRelease(meta.recorded?.kernel_release ?? meta.kernel_release ?? meta.kernel);
       const designs = opts.designs?.length ? opts.designs : [semantics(kernel).deviceExclusive];
-      for (const [i, design] of designs.entries()) out.push(await replayFile(db, reader, f.file_id, kernel, design, i === 0, opts));
+      const structPage = Number(meta.struct_page_size ?? 64);
+      for (const [i, design] of designs.entries()) out.push(await replayFile(db, reader, f.file_id, kernel, design, i === 0, opts, structPage));
     }
     // Culprits' tasks and times, from the events that did it.
     await db.run(`UPDATE exclusive_pages p SET culprit_tid = e.tid, culprit_ts = e.ts_ns FROM events e WHERE e.id = p.culprit_event`);
@@ -171,6 +182,7 @@ async function replayFile(
   design: Design,
   full: boolean,
   opts: ReplayOptions,
+  structPage: number,
 ): Promise<ReplaySummary> {
   const t0 = performance.now();
   const w = await ReplayWriter.open(db);
@@ -188,7 +200,7 @@ async function replayFile(
   const LOSS_WINDOW = 50_000_000n;
   let lossIdx = 0;
   let firstTs: bigint | null = null;
-  const res = await reader.stream(await projectionSql(db, fileId, opts));
+  const res = await reader.stream(await projectionSql(db, fileId, opts, structPage));
   let n = 0;
   const pidFilter = opts.pid;
   for (;;) {
