@@ -14,6 +14,8 @@ function put(a: DuckDBAppender, vals: V[]): void {
     else if (typeof v === 'string') a.appendVarchar(v);
     else if (typeof v === 'bigint') a.appendBigInt(v);
     else if (typeof v === 'boolean') a.appendBoolean(v);
+    // Small integers skip the BigInt round trip; DuckDB widens them to the column's type.
+    else if ((v | 0) === v) a.appendInteger(v);
     else if (Number.isInteger(v)) a.appendBigInt(BigInt(v));
     else a.appendDouble(v);
   }
