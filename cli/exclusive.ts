@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { Db } from '../src/analysis/db.js';
-import { causesSpec, failureBySizeSpec, writeChart } from '../src/analysis/charts.js';
+import { failureBySizeSpec, outcomesSpec, writeChart } from '../src/analysis/charts.js';
 import { designs, exclusiveSummary, failureBySize } from '../src/analysis/exclusive.js';
 import { DESIGNS, type Design } from '../src/replay/device_exclusive.js';
 import { replay } from '../src/replay/replay.js';
@@ -47,12 +47,16 @@ export const exclusiveCommand: CommandModule<object, Args> = {
       }
       if (a.charts) {
         const sizes = await failureBySize(db);
-        const causes = await db.rows<{ design: string; cause: string; pages: number }>(
-          `SELECT design, cause, count(*)::INTEGER AS pages FROM exclusive_pages WHERE outcome = 'failed' GROUP BY ALL ORDER BY ALL`,
+        const label = (col: string) => `CASE ${col} WHEN 0 THEN '0' WHEN -16 THEN '-EBUSY' WHEN -2 THEN '-ENOENT' ELSE ${col}::VARCHAR END`;
+        const outcomes = await db.rows<{ design: string; outcome: string; requests: number }>(
+          `SELECT design, ${label('predicted_result')} AS outcome, count(*)::INTEGER AS requests FROM exclusive_requests GROUP BY ALL
+           UNION ALL
+           SELECT 'kernel (observed)', ${label('observed_result')}, count(*)::INTEGER FROM exclusive_requests
+           WHERE observed_result IS NOT NULL AND design = (SELECT min(design) FROM exclusive_requests) GROUP BY ALL ORDER BY ALL`,
         );
         const files = [
           ...(await writeChart(failureBySizeSpec(sizes, 'Device-exclusive requests failing, by size: each design against the kernel'), a.charts, 'failure-by-size')),
-          ...(await writeChart(causesSpec(causes, 'Why pages failed'), a.charts, 'failure-causes')),
+          ...(await writeChart(outcomesSpec(outcomes, 'How requests ended, per design'), a.charts, 'request-outcomes')),
         ];
         out.write(`\ncharts: ${files.join(', ')}\n`);
       }

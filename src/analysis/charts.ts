@@ -39,19 +39,20 @@ export function failureBySizeSpec(rows: { design: string; npages: number; failur
   };
 }
 
-/** Failed pages by cause and design. */
-export function causesSpec(rows: { design: string; cause: string; pages: number }[], title: string): TopLevelSpec {
+/** Request outcomes (0, -EBUSY, -ENOENT, ...) per design, beside the kernel's own results. */
+export function outcomesSpec(rows: { design: string; outcome: string; requests: number }[], title: string): TopLevelSpec {
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: { text: title, subtitle: 'failed pages by cause' },
+    title: { text: title, subtitle: 'requests by result: 0 (exclusive), -EBUSY (a page failed), -ENOENT (exclusivity revoked before the read)' },
     width: 480,
-    height: 200,
+    height: 160,
     data: { values: rows },
     mark: 'bar',
     encoding: {
-      y: { field: 'design', type: 'nominal' },
-      x: { field: 'pages', type: 'quantitative', stack: 'zero', title: 'failed pages' },
-      color: { field: 'cause', type: 'nominal' },
+      y: { field: 'design', type: 'nominal', title: null },
+      x: { field: 'requests', type: 'quantitative', stack: 'zero' },
+      color: { field: 'outcome', type: 'nominal', sort: ['0', '-EBUSY', '-ENOENT'] },
+      tooltip: [{ field: 'design' }, { field: 'outcome' }, { field: 'requests' }],
     },
   };
 }

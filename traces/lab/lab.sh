@@ -18,7 +18,8 @@ CLEAN=0
 ONLY=""
 RACE_CALLS=${RACE_CALLS:-}   # default per kernel below: 30 (6.12), 4 (6.1)
 RACE_SEED=${RACE_SEED:-12345}
-RACE_MODES=${RACE_MODES:-"none dontneed fork_exit fork_write mprotect"}
+RACE_MODES=${RACE_MODES:-"none dontneed fork_exit fork_write mprotect thp"}
+RACE_CALLS_thp=${RACE_CALLS_thp:-5}   # thp mode: requests per size (small trace)
 HMM_TESTS=${HMM_TESTS:-"exclusive exclusive_mprotect exclusive_cow"}
 BUFFER_KB=${BUFFER_KB:-65536}
 GUEST_MEM=${GUEST_MEM:-2G}
@@ -202,6 +203,7 @@ OUT=/out
 RACE_CALLS=$RACE_CALLS
 RACE_SEED=$RACE_SEED
 RACE_MODES="$RACE_MODES"
+RACE_CALLS_thp=$RACE_CALLS_thp
 HMM_TESTS="$HMM_TESTS"
 BUFFER_KB=$BUFFER_KB
 EOF

@@ -7,15 +7,18 @@
  *   gcc -O2 -static -pthread -I<kernel tree> -o race race.c
  *
  * Usage: race MODE [CALLS_PER_SIZE] [SEED] [SIZES]
- *   MODE  = none | dontneed | fork_exit | fork_write | mprotect
+ *   MODE  = none | dontneed | fork_exit | fork_write | mprotect | thp
  *   SIZES = comma separated page counts (default 1,4,16,64,128,256,512)
  *
  * Region: 1024 anonymous pages (MAP_PRIVATE|MAP_ANONYMOUS, MADV_NOHUGEPAGE),
  * prefaulted by writing every page.  For each size, CALLS_PER_SIZE requests at
- * random page offsets inside the region.
+ * random page offsets inside the region.  Mode thp: the region is 2 MiB
+ * aligned and MADV_HUGEPAGE instead (prefaulted the same way, so it is backed
+ * by PMD-mapped THPs when the kernel has them), and no racer activity (like
+ * none).
  *
  * stdout, one line per event (written with a single write(2)):
- *   RACE_START mode=.. calls=.. seed=.. sizes=.. region=0x.. npages=1024 pid=.. clock_ns=..
+ *   RACE_START mode=.. calls=.. seed=.. sizes=.. region=0x.. npages=1024 pid=.. clock_ns=.. anon_huge_kb=..
  *   RACE_CALL mode=<m> seq=<n> clock_ns=<CLOCK_MONOTONIC before ioctl> tid=<tid>
  *             addr=0x<hex> npages=<n> ret=<ioctl ret> errno=<errno> cpages=<cmd.cpages>
  *             pagemap=<one letter per page, read right after the ioctl:
@@ -23,7 +26,9 @@
  *                      E device-exclusive entry: swap type SWP_DEVICE_EXCLUSIVE_WRITE
  *                        or _READ, 29 or 30 in the 6.12 lab build)>
  *   RACE_OP op=dontneed|refault|fork|child_write|mprotect addr=0x.. npages=.. clock_ns=.. tid=.. [prot=r|rw] [ret=..] [pid=..]
- *   RACE_DONE mode=.. calls=.. clock_ns=..
+ *   RACE_DONE mode=.. calls=.. clock_ns=.. anon_huge_kb=..
+ * (anon_huge_kb: the region's AnonHugePages from /proc/self/smaps, after the
+ * prefault and at the end.)
  * trace_marker (tracefs), around each ioctl:
  *   RACE_BEGIN mode=<m> seq=<n> clock_ns=<ns> tid=<tid> addr=0x<hex> npages=<n>
  *   RACE_END   mode=<m> seq=<n> clock_ns=<ns> tid=<tid> addr=0x<hex> npages=<n>
@@ -190,6 +195,30 @@ static void *racer(void *arg)
 	return NULL;
 }
 
+/* AnonHugePages (kB) of the smaps entry (VMA) holding addr; -1 if not found. */
+static long anon_huge_kb(unsigned long addr)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	char line[256];
+	int in = 0;
+	long kb = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long s, e;
+
+		if (sscanf(line, "%lx-%lx ", &s, &e) == 2 && strchr(line, '-') < strchr(line, ' ')) {
+			in = s <= addr && addr < e;
+			continue;
+		}
+		if (in && sscanf(line, "AnonHugePages: %ld kB", &kb) == 1)
+			break;
+	}
+	fclose(f);
+	return kb;
+}
+
 static void pagemap_letters(int pm_fd, unsigned long addr, unsigned long n, char *dst)
 {
 	uint64_t e[512];
@@ -233,7 +262,7 @@ int main(int argc, char **argv)
 	pthread_t thr;
 
 	if (argc < 2) {
-		fprintf(stderr, "usage: %s none|dontneed|fork_exit|fork_write|mprotect [calls] [seed] [sizes]\n",
+		fprintf(stderr, "usage: %s none|dontneed|fork_exit|fork_write|mprotect|thp [calls] [seed] [sizes]\n",
 			argv[0]);
 		return 2;
 	}
@@ -255,22 +284,44 @@ int main(int argc, char **argv)
 	}
 	marker_fd = open("/sys/kernel/tracing/trace_marker", O_WRONLY);
 
-	region = mmap(NULL, REGION_PAGES * PAGE, PROT_READ | PROT_WRITE,
-		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (!strcmp(mode, "thp")) {
+		/* 2 MiB aligned, so that the region is two whole PMDs. */
+		unsigned long huge = 2UL << 20, len = REGION_PAGES * PAGE + huge;
+		char *raw = mmap(NULL, len, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		region = raw;
+		if (raw != MAP_FAILED) {
+			region = (char *)(((unsigned long)raw + huge - 1) & ~(huge - 1));
+			if (region > raw)
+				munmap(raw, region - raw);
+			if (region + REGION_PAGES * PAGE < raw + len)
+				munmap(region + REGION_PAGES * PAGE,
+				       raw + len - (region + REGION_PAGES * PAGE));
+		}
+	} else {
+		region = mmap(NULL, REGION_PAGES * PAGE, PROT_READ | PROT_WRITE,
+			      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	}
 	mirror = mmap(NULL, REGION_PAGES * PAGE, PROT_READ | PROT_WRITE,
 		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (region == MAP_FAILED || mirror == MAP_FAILED) {
 		perror("mmap");
 		return 1;
 	}
-	madvise(region, REGION_PAGES * PAGE, MADV_NOHUGEPAGE);
+	if (!strcmp(mode, "thp")) {
+		if (madvise(region, REGION_PAGES * PAGE, MADV_HUGEPAGE))
+			perror("madvise MADV_HUGEPAGE");
+	} else {
+		madvise(region, REGION_PAGES * PAGE, MADV_NOHUGEPAGE);
+	}
 	madvise(mirror, REGION_PAGES * PAGE, MADV_NOHUGEPAGE);
 	touch(0, REGION_PAGES, 1);
 	memset(mirror, 0, REGION_PAGES * PAGE);
 
-	out(1, "RACE_START mode=%s calls=%d seed=%u sizes=%s region=0x%lx npages=%d pid=%d clock_ns=%llu\n",
+	out(1, "RACE_START mode=%s calls=%d seed=%u sizes=%s region=0x%lx npages=%d pid=%d clock_ns=%llu anon_huge_kb=%ld\n",
 	    mode, calls, seed, sizes_arg, (unsigned long)region, REGION_PAGES, getpid(),
-	    (unsigned long long)now_ns());
+	    (unsigned long long)now_ns(), anon_huge_kb((unsigned long)region));
 
 	if (pthread_create(&thr, NULL, racer, NULL)) {
 		perror("pthread_create");
@@ -312,7 +363,7 @@ int main(int argc, char **argv)
 	pthread_join(thr, NULL);
 	if (!strcmp(mode, "mprotect"))
 		mprotect(region, REGION_PAGES * PAGE, PROT_READ | PROT_WRITE);
-	out(1, "RACE_DONE mode=%s calls=%d clock_ns=%llu\n", mode, seq,
-	    (unsigned long long)now_ns());
+	out(1, "RACE_DONE mode=%s calls=%d clock_ns=%llu anon_huge_kb=%ld\n", mode, seq,
+	    (unsigned long long)now_ns(), anon_huge_kb((unsigned long)region));
 	return 0;
 }

@@ -5,7 +5,7 @@ set -euo pipefail
 dir=${1:?usage: summarize.sh traces/lab/<version>}
 echo "| mode | npages | requests | 0 (ok) | -EBUSY | -ENOENT | other | pages left E (mean) |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|"
-for m in none dontneed fork_exit fork_write mprotect; do
+for m in none dontneed fork_exit fork_write mprotect thp; do
 	f=$dir/race-$m/stdout.log
 	[ -f "$f" ] || continue
 	grep '^RACE_CALL ' "$f" | awk -v m="$m" '

@@ -3,7 +3,7 @@
 # Records every workload into the top-level tracefs buffer (no instance: the
 # guest runs nothing else), writes results under $OUT/<workload>/.
 # Environment (from /init, read from lab.conf): OUT, RACE_CALLS, RACE_SEED,
-# RACE_MODES, HMM_TESTS, BUFFER_KB.
+# RACE_MODES, HMM_TESTS, BUFFER_KB, RACE_CALLS_thp (and any RACE_CALLS_<mode>).
 set -u
 T=/sys/kernel/tracing
 OUT=${OUT:-/out}
@@ -142,7 +142,9 @@ for t in $HMM_TESTS; do
 	run_workload hmm-$t hmm-tests /bin/hmm-tests -r hmm.hmm_device_private.$t
 done
 for m in $RACE_MODES; do
-	run_workload race-$m race /bin/race $m $RACE_CALLS $RACE_SEED
+	# per-mode override: RACE_CALLS_<mode> (e.g. RACE_CALLS_thp=5)
+	calls=$(eval echo "\${RACE_CALLS_$m:-$RACE_CALLS}")
+	run_workload race-$m race /bin/race $m $calls $RACE_SEED
 done
 dmesg > $OUT/dmesg.txt
 free > $OUT/free.txt
