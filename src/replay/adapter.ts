@@ -236,6 +236,9 @@ export class Adapter {
       case 'kprobes:mder_folio_add_new_anon_rmap':
         this.dx?.newAnonRmap(e, this.task(e));
         return;
+      case 'kprobes:mder_vmalloc_ret':
+        this.dx?.bounceAllocated(this.task(e));
+        return;
       case 'kprobes:mder_copy_page_range':
         this.copyPageRange(e.tid, e.a, false, e.b);
         return;

@@ -133,6 +133,8 @@ interface Request {
   /** Missing mirror pages when dmirror_do_read ran: after the last call, or after the bounce
    *  buffer's page allocations where the trace shows them (see pageAlloc). */
   readMissing: number | null;
+  /** The read's time is traced (bounceAllocated), not inferred. */
+  readTimed: boolean;
   /** Missing pages at the ioctl's return; differing from readMissing means an invalidation fell
    *  between the read and the return, so the trace cannot settle the verdict exactly. */
 }
@@ -207,7 +209,7 @@ export class DeviceExclusive {
     if (!this.mirrors.has(t.mm)) this.mirrors.set(t.mm, new Set());
     const range = this.announced.get(t.tid);
     this.announced.delete(t.tid);
-    this.requests.set(t.tid, { id: this.nextRequest++, ts: e.ts, task: t, mm: t.mm, start: range?.start ?? null, npages: range?.npages ?? null, calls: 0, failedPages: 0, predicted: null, observed: null, call: null, readMissing: null });
+    this.requests.set(t.tid, { id: this.nextRequest++, ts: e.ts, task: t, mm: t.mm, start: range?.start ?? null, npages: range?.npages ?? null, calls: 0, failedPages: 0, predicted: null, observed: null, call: null, readMissing: null, readTimed: false });
   }
 
   /** Pages of the request the mirror does not map (dmirror_do_read fails on the first: -ENOENT). */
@@ -227,7 +229,20 @@ export class DeviceExclusive {
    */
   pageAlloc(t: Task): void {
     const r = this.requests.get(t.tid);
-    if (r && !r.call && r.calls > 0 && r.predicted === null) r.readMissing = this.missing(r);
+    if (r && !r.call && r.calls > 0 && r.predicted === null && !r.readTimed) r.readMissing = this.missing(r);
+  }
+
+  /**
+   * vmalloc returning in the caller after its last call (the lab's mder_vmalloc_ret kprobe):
+   * dmirror_bounce_init's buffer, allocated just before mutex_lock and dmirror_do_read. The read
+   * is taken here; only an invalidation racing the read itself is left unsettled.
+   */
+  bounceAllocated(t: Task): void {
+    const r = this.requests.get(t.tid);
+    if (r && !r.call && r.calls > 0 && r.predicted === null) {
+      r.readMissing = this.missing(r);
+      r.readTimed = true;
+    }
   }
 
   /** RACE_BEGIN markers, written just before the ioctl, carry its range (not its result). */
@@ -263,7 +278,11 @@ export class DeviceExclusive {
       calls: r.calls,
       failedPages: r.failedPages,
       enoentPages: enoent,
-      note: ambiguous ? 'an invalidation falls between the last call and the ioctl return: the read time is not traced' : null,
+      note: ambiguous
+        ? r.readTimed
+          ? 'an invalidation falls during the final read (between the bounce buffer allocation and the ioctl return): the mirror lock decides'
+          : 'an invalidation falls between the last call and the ioctl return: the read time is not traced'
+        : null,
     });
   }
 
@@ -272,6 +291,7 @@ export class DeviceExclusive {
     const r = this.requests.get(t.tid) ?? this.implicitRequest(e, t);
     if (r.call) this.finishCall(r.call, e);
     r.readMissing = null;
+    r.readTimed = false;
     const start = e.a!;
     const npages = Math.round((e.b! - start) / PAGE_SIZE);
     r.start ??= start;
@@ -282,7 +302,7 @@ export class DeviceExclusive {
 
   /** A caller the trace shows only through its make_device_exclusive_range calls (e.g. nouveau). */
   private implicitRequest(e: ReplayEvent, t: Task): Request {
-    const r: Request = { id: this.nextRequest++, ts: e.ts, task: t, mm: t.mm!, start: null, npages: null, calls: 0, failedPages: 0, predicted: null, observed: null, call: null, readMissing: null };
+    const r: Request = { id: this.nextRequest++, ts: e.ts, task: t, mm: t.mm!, start: null, npages: null, calls: 0, failedPages: 0, predicted: null, observed: null, call: null, readMissing: null, readTimed: false };
     this.requests.set(t.tid, r);
     return r;
   }

@@ -108,7 +108,7 @@ async function projectionSql(db: Db, fileId: number, o: ReplayOptions, structPag
     const m = /^syscalls_sys_(enter|exit)_(\w+)$/.exec(t);
     if (m) typed(t, slot(m[1] === 'exit' ? ['ret'] : (SYSCALL_ARGS[m[2]] ?? [])));
   }
-  const untyped = ['sched:sched_process_fork', 'sched:sched_process_free', 'kprobes:mder_mmu_notifier_invalidate_range_start', 'kprobes:mder_unmap_page_range'];
+  const untyped = ['sched:sched_process_fork', 'sched:sched_process_free', 'kprobes:mder_mmu_notifier_invalidate_range_start', 'kprobes:mder_unmap_page_range', 'kprobes:mder_vmalloc_ret'];
   parts.push(`SELECT ${cols}, ${slot([])} FROM events e WHERE ${where.join(' AND ')} AND e.event IN (${untyped.map((x) => `'${x}'`).join(', ')})`);
   return `SELECT * FROM (${parts.join(' UNION ALL ')}) ORDER BY ts_ns, id`;
 }
