@@ -643,6 +643,9 @@ export class Adapter {
     const p = m.pte(mm, va);
     if (set) {
       if (p?.kind !== 'present' || !p.folio) return;
+      // migrate_folio_unmap holds the folio lock from unmapping until the PTEs are restored.
+      m.touchFolio(p.folio);
+      p.folio.locked = true;
       m.rmap_remove(p.folio, mm, va);
       m.set_pte_at(mm, va, { ...p, kind: 'migration', entryWrite: p.write, write: false });
       return;
@@ -657,6 +660,13 @@ export class Adapter {
     // remove_migration_pte: the entry becomes a present PTE to the new folio; the old one goes.
     const pfn = BigInt(Math.floor(e.b! / PAGE_SIZE)) & 0xfffffffffn;
     const old = p.folio;
+    old.locked = false;
+    if (old.pfn === pfn) {
+      // Migration failed (an extra reference, e.g. a GUP pin): the old page is mapped back.
+      m.rmap_add(old, mm, va);
+      m.set_pte_at(mm, va, { ...p, kind: 'present', write: p.entryWrite });
+      return;
+    }
     const nf = m.newFolio({ anon: old.anon, shmem: old.shmem, refcount: 1, anonExclusive: old.anonExclusive });
     m.setPfn(nf, pfn, 'observed');
     m.rmap_add(nf, mm, va);
