@@ -429,7 +429,7 @@ export class Adapter {
         work();
       }
       const b = this.building.get(parent.tid);
-      mm = b?.kind === 'fork' && b.mm ? b.mm : this.dup_mm(parent, e);
+      mm = b?.kind === 'fork' && b.mm ? b.mm : this.dup_mm(parent);
       this.copyPageRange(parent.tid, null, true);
       this.building.delete(parent.tid);
     }
@@ -442,14 +442,13 @@ export class Adapter {
   }
 
   /** dup_mm -> dup_mmap: the child's VMAs, and their page tables where copy_page_range copies them. */
-  dup_mm(parent: Task, e: ReplayEvent): Mm | null {
+  dup_mm(parent: Task): Mm | null {
     const m = this.m;
     const src = parent.mm;
     if (!src) return null;
     const dst = m.newMm(parent.tgid, false);
     dst.brk = src.brk;
     dst.preTrace = src.preTrace;
-    void e;
     rss_batch_begin(dst);
     const copies: Vma[] = [];
     for (const vma of src.vmas) {
@@ -569,7 +568,7 @@ export class Adapter {
         const b = { kind: 'fork' as const, mm: null as Mm | null, flags };
         this.building.set(t.tid, b);
         later(() => {
-          if (this.building.get(t.tid) === b && !b.mm) b.mm = this.dup_mm(t, e);
+          if (this.building.get(t.tid) === b && !b.mm) b.mm = this.dup_mm(t);
         });
         return;
       }
