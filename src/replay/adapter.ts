@@ -116,6 +116,7 @@ export class Adapter {
   private byMmId = new Map<number, Mm>();
   readonly cache = new PageCache();
   private uncertainMms = new Set<Mm>();
+  private retiredMmIds: Mm[] = [];
   /** Page-table work a syscall does after its entry event, applied when the trace shows it start. */
   private deferred = new Map<number, () => void>();
   /** Forks whose VMAs are copied as the trace shows copy_page_range reach them. */
@@ -159,6 +160,10 @@ export class Adapter {
     if (work && STARTS_SYSCALL_WORK.has(e.event) && !(e.event === 'mmap_lock:mmap_lock_acquire_returned' && e.a === 0)) {
       this.deferred.delete(e.tid);
       work();
+    }
+    if (this.retiredMmIds.length && !WITHIN_BULK.has(e.event)) {
+      for (const mm of this.retiredMmIds) if (mm.mmId !== null && this.byMmId.get(mm.mmId) === mm) this.byMmId.delete(mm.mmId);
+      this.retiredMmIds.length = 0;
     }
     if (this.uncertainMms.size && !WITHIN_BULK.has(e.event)) {
       for (const mm of this.uncertainMms) {
@@ -266,6 +271,12 @@ export class Adapter {
     const protection = (pf.errorCode & 1) !== 0;
     let vma = m.find_vma(mm, va);
     if (!vma) vma = this.vmaOnFirstSight(mm, va, next);
+    // A write fault a VMA the model never saw created did not SIGSEGV on proves it writable
+    // (a private file mapping's data, written copy-on-write).
+    if (vma.preTrace && write && !vma.write) {
+      m.touchVma(mm, vma);
+      vma.write = true;
+    }
     let pte = m.pte(mm, va);
     if (pte?.kind === 'present' && !protection && pte.confidence === 'unknown') {
       // A not-present fault on a page the model only guessed present (a fault-around neighbour):
@@ -379,6 +390,9 @@ export class Adapter {
       mm.rssKnown[member] = true;
     } else if (mm.uncertain) {
       row.note = `not checkable: ${mm.uncertain.why}`;
+    } else if (this.building.get(t.tid)?.kind === 'exec' && this.building.get(t.tid)?.mm === mm) {
+      // copy_strings fills the new stack through GUP: faults without page_fault_user events.
+      row.note = 'not checkable: exec copies its arguments onto the new stack through GUP (no fault events)';
     } else {
       row.match = model === kernel;
       // Threads faulting on other CPUs count their page before their own rss_stat shows up.
@@ -523,6 +537,9 @@ export class Adapter {
   private exit_mmap(mm: Mm, tid: number): void {
     if (mm.preTrace) this.uncertain(mm, tid, 'exit unmaps VMAs mapped before the trace');
     exit_mmap(this.m, mm);
+    // The mm_struct is freed: a later mm at the same address hashes to the same mm_id. The
+    // binding goes when the exit's own rss_stat rows are over (the task's next other event).
+    this.retiredMmIds.push(mm);
   }
 
   private sysEnter(e: ReplayEvent): void {

@@ -200,8 +200,10 @@ export function do_wp_page(m: Model, mm: Mm, vma: Vma, va: number, pte: Pte, ev:
   // The trace settles it where it shows the copy's allocation (or its absence).
   if (ev?.allocsTraced) {
     const copied = ev.allocs.some((a) => a.order === 0);
-    if (copied === reuse) {
-      m.sink.violation('wp_decision', `do_wp_page at 0x${va.toString(16)}: model says ${reuse ? 'reuse' : 'copy'}, trace shows ${copied ? 'a copy' : 'no allocation'} (folio ${f.id} refcount ${f.refcount})`, m.label(f.preTrace || mm.preTrace) === 'kernel' ? 'model' : m.label(true));
+    // Where the page or its VMA predates the trace, its references are not all known to the model
+    // and the trace simply decides; elsewhere a contradiction is the model's to explain.
+    if (copied === reuse && !(f.preTrace || mm.preTrace || vma.preTrace)) {
+      m.sink.violation('wp_decision', `do_wp_page at 0x${va.toString(16)}: model says ${reuse ? 'reuse' : 'copy'}, trace shows ${copied ? 'a copy' : 'no allocation'} (folio ${f.id} refcount ${f.refcount})`, m.nearLoss ? 'lost-events' : 'model');
     }
     reuse = !copied;
   }
