@@ -154,6 +154,14 @@ export class Adapter {
     const m = this.m;
     const pf = this.pending.get(e.tid);
     if (pf && !WITHIN_FAULT.has(e.event)) this.finishFault(pf, e);
+    // Batches a bulk operation announced but the kernel did not report (it skipped an empty page
+    // table the model thought populated) must not shift later rows: they end with the burst.
+    if (!WITHIN_BULK.has(e.event) && !e.event.startsWith('kprobes:')) {
+      const t = this.m.tasks.get(e.tid);
+      if (t?.mm) for (const q of t.mm.rssTrajectory) q.length = 0;
+      const b = this.building.get(e.tid)?.mm;
+      if (b) for (const q of b.rssTrajectory) q.length = 0;
+    }
     this.dx?.advanceTo(e.ts);
     const work = this.deferred.get(e.tid);
     // A read lock taken (write=false) does not start work that needs the write lock.
