@@ -142,7 +142,7 @@ export class Adapter {
       const leader = tgid !== e.tid ? this.m.tasks.get(tgid) : undefined;
       const mm = leader?.mm ?? this.m.newMm(tgid, true);
       mm.users++;
-      t = { tid: e.tid, tgid, mm, comm: e.comm, first: e.ts, last: e.ts, preTrace: true, exited: false };
+      t = { tid: e.tid, tgid, mm, comm: e.comm, first: e.ts, last: e.ts, preTrace: true, exited: false, rssCache: [0, 0, 0, 0], rssEvents: 0 };
       this.m.tasks.set(e.tid, t);
     }
     t.last = e.ts;
@@ -184,6 +184,7 @@ export class Adapter {
     switch (e.event) {
       case 'exceptions:page_fault_user': {
         const t = this.task(e);
+        this.check_sync_rss_stat(t);
         this.pending.set(e.tid, { task: t, va: e.a!, errorCode: e.b!, eventId: e.id, ev: { allocs: [], allocsTraced: this.opts.allocsTraced } });
         return;
       }
@@ -267,11 +268,48 @@ export class Adapter {
   }
 
   /** Applies a fault once its follow-up events (allocations) are in. */
+  /**
+   * 6.1 SPLIT_RSS_COUNTING (mm/memory.c): the fault path counts pages in the task's cache
+   * (add_mm_counter_fast), and handle_mm_fault folds the cache into the mm every 64 faults
+   * (check_sync_rss_stat -> sync_mm_rss), which is when rss_stat fires. 6.2+ count at once.
+   */
+  private check_sync_rss_stat(t: Task): void {
+    if (!this.m.k.splitRssCounting) return;
+    if (t.rssEvents++ > 64) this.sync_mm_rss(t);
+  }
+
+  private sync_mm_rss(t: Task): void {
+    t.rssEvents = 0;
+    if (!t.mm) return;
+    for (let i = 0; i < 4; i++) {
+      if (t.rssCache[i]) {
+        t.mm.rss[i] += t.rssCache[i];
+        t.rssCache[i] = 0;
+      }
+    }
+  }
+
   private finishFault(pf: PendingFault, next: ReplayEvent | null): void {
     this.pending.delete(pf.task.tid);
     const m = this.m;
     const mm = pf.task.mm;
     if (!mm) return;
+    const before = m.k.splitRssCounting ? [...mm.rss] : null;
+    try {
+      this.handle_mm_fault(pf, mm, next);
+    } finally {
+      if (before) {
+        // The fault's counts go to the task's cache until the next sync.
+        for (let i = 0; i < 4; i++) {
+          pf.task.rssCache[i] += mm.rss[i] - before[i];
+          mm.rss[i] = before[i];
+        }
+      }
+    }
+  }
+
+  private handle_mm_fault(pf: PendingFault, mm: Mm, next: ReplayEvent | null): void {
+    const m = this.m;
     const saved = [m.now, m.eventId];
     m.eventId = pf.eventId;
     const va = pf.va - (pf.va % PAGE_SIZE);
@@ -298,7 +336,9 @@ export class Adapter {
     } else if (pte && pte.kind !== 'none') {
       this.swapFault(mm, vma, va, pte, write);
     } else if (vma.file !== null) {
-      if (vma.preTrace) this.uncertain(mm, pf.task.tid, 'fault-around in a file VMA mapped before the trace (extent and page cache unknown)');
+      // do_read_fault maps the neighbours already in the page cache (fault-around); which those
+      // are is not in the trace, so the count this fault adds cannot be checked.
+      if (!write) this.uncertain(mm, pf.task.tid, vma.preTrace ? 'fault-around in a file VMA mapped before the trace (extent and page cache unknown)' : 'fault-around maps the neighbouring pages already in the page cache, which the trace does not show');
       do_fault(m, this.cache, mm, vma, va, write, pf.ev);
     } else if (pf.ev.allocs.some((a) => a.order === 9) || (!this.opts.allocsTraced && write && thp_eligible(vma, va, this.opts.thp))) {
       do_huge_pmd_anonymous_page(m, mm, vma, va, write, pf.ev);
@@ -388,6 +428,9 @@ export class Adapter {
       this.out.rss(row);
       return;
     }
+    // During exec, the old mm's counters falling mean exec_mmap has replaced it.
+    const b = this.building.get(t.tid);
+    if (b?.kind === 'exec' && !t.execMapped && mm === t.mm && kernel < mm.rss[member]) this.exec_mmap(t);
     // A last user's counters falling means exit_mmap has begun (before sched_process_exit on 6.1/6.12).
     if (mm.exiting && !mm.dead && mm.users <= 1 && kernel < mm.rss[member]) this.exit_mmap(mm, t.tid);
     const q = mm.rssTrajectory[member];
@@ -404,8 +447,8 @@ export class Adapter {
     } else {
       row.match = model === kernel;
       // Threads faulting on other CPUs count their page before their own rss_stat shows up.
-      const racing = kernel > model ? [...this.pending.values()].filter((p) => p.task.mm === mm && p.task.tid !== t.tid).length : 0;
-      if (!row.match && kernel - model <= racing) {
+      const racing = !this.m.k.splitRssCounting ? [...this.pending.values()].filter((p) => p.task.mm === mm && p.task.tid !== t.tid).length : 0;
+      if (!row.match && kernel > model && kernel - model <= racing) {
         row.match = true;
         row.note = 'counted a concurrent fault on another CPU first';
         this.out.rss(row);
@@ -460,7 +503,7 @@ export class Adapter {
     if (mm && !(flags & CLONE_VM)) mm.tgid = tgid;
     const prev = m.tasks.get(pid);
     if (prev?.mm && prev.mm !== mm) prev.mm.users--;
-    m.tasks.set(pid, { tid: pid, tgid, mm, comm: e.s ?? parent.comm, first: e.ts, last: e.ts, preTrace: false, exited: false });
+    m.tasks.set(pid, { tid: pid, tgid, mm, comm: e.s ?? parent.comm, first: e.ts, last: e.ts, preTrace: false, exited: false, rssCache: [0, 0, 0, 0], rssEvents: 0 });
   }
 
   /** dup_mm -> dup_mmap: the child's VMAs, and their page tables where copy_page_range copies them. */
@@ -515,26 +558,36 @@ export class Adapter {
   }
 
   private exec(e: ReplayEvent): void {
-    const m = this.m;
     const t = this.task(e);
-    const b = this.building.get(t.tid);
+    if (!t.execMapped) this.exec_mmap(t);
     this.building.delete(t.tid);
+    t.execMapped = false;
+    t.preTrace = false;
+  }
+
+  /**
+   * exec_mmap: the new mm replaces the old one, which goes when its last user does. It happens
+   * before sched_process_exec fires; the old mm's teardown rss_stat rows show when.
+   */
+  private exec_mmap(t: Task): void {
+    const m = this.m;
+    const b = this.building.get(t.tid);
     const old = t.mm;
     const mm = b?.kind === 'exec' && b.mm ? b.mm : m.newMm(t.tgid, false);
     // The ELF loader maps the binary, interpreter and stack without mmap calls.
     mm.preTrace = true;
-    // exec_mmap: the new mm replaces the old one, which goes when its last user does.
     if (old) {
       old.users--;
       if (old.users <= 0) this.exit_mmap(old, t.tid);
     }
     mm.users++;
     t.mm = mm;
-    t.preTrace = false;
+    t.execMapped = true;
   }
 
   private exit(e: ReplayEvent): void {
     const t = this.task(e);
+    if (this.m.k.splitRssCounting) this.sync_mm_rss(t);
     t.exited = true;
     const mm = t.mm;
     if (!mm) return;
@@ -543,6 +596,9 @@ export class Adapter {
   }
 
   private exit_mmap(mm: Mm, tid: number): void {
+    // do_exit syncs the exiting task's cached counts before exit_mm (6.1).
+    const t = this.m.tasks.get(tid);
+    if (t && this.m.k.splitRssCounting && t.mm === mm) this.sync_mm_rss(t);
     if (mm.preTrace) this.uncertain(mm, tid, 'exit unmaps VMAs mapped before the trace');
     exit_mmap(this.m, mm);
     // The mm_struct is freed: a later mm at the same address hashes to the same mm_id. The

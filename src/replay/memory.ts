@@ -240,7 +240,8 @@ export function wp_page_copy(m: Model, mm: Mm, vma: Vma, va: number, ev: FaultEv
 
 /** vma_needs_copy: fork copies page tables only where faults could not rebuild them. */
 function vma_needs_copy(vma: Vma): boolean {
-  return vma.anonVma !== null || vma.preTrace;
+  // A VMA the trace never showed created may hold anonymous pages the model never saw.
+  return vma.anonVma !== null || (vma.preTrace && vma.file === null);
 }
 
 /**

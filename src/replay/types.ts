@@ -128,4 +128,9 @@ export interface Task {
   last: bigint;
   preTrace: boolean;
   exited: boolean;
+  /** 6.1 SPLIT_RSS_COUNTING: counts the fault path keeps per task until sync_mm_rss. */
+  rssCache: number[];
+  rssEvents: number;
+  /** exec_mmap has run (the old mm's teardown showed) before sched_process_exec. */
+  execMapped?: boolean;
 }
