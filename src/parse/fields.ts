@@ -46,10 +46,9 @@ const SYS_ARG = /(\w+): (?:0x)?([0-9a-fA-F]+)(?: "(?:[^"\\]|\\.)*")?/g;
 
 function syscallSpec(cf: CompiledFormat, table: string): TableSpec {
   const fields = cf.format.fields.filter((f) => f.name !== '__syscall_nr');
-  const columns = cf.columns.filter((c) => c.name !== '__syscall_nr').map(({ name, type }) => ({ name, type }));
+  const columns = cf.columns.map(({ name, type }) => ({ name, type }));
   const isExit = cf.format.name.startsWith('sys_exit_');
   const viaPrintFmt = printFmtExtractor(cf);
-  const nr = cf.columns.findIndex((c) => c.name === '__syscall_nr');
   return {
     table,
     event: `syscalls:${cf.format.name}`,
@@ -66,8 +65,8 @@ function syscallSpec(cf: CompiledFormat, table: string): TableSpec {
         if (v === null) return `expected a return value, got "${body}"`;
         return [coerce(v, columns[0].type)];
       }
-      const row = viaPrintFmt(body);
-      return typeof row === 'string' || nr < 0 ? row : row.filter((_v, i) => i !== nr);
+      // The print fmt does not print __syscall_nr, so its columns are exactly `columns`.
+      return viaPrintFmt(body);
     },
   };
 }

@@ -5,7 +5,6 @@ import { EVENT, HEADER, tsToNs, type EventHeader, type LineReader, type LineResu
 const LINE =
   /^\s*(.*?)-(\d+)\s+(?:\(\s*(\d+|-+)\)\s+)?\[(\d+)\]\s+(?:([^\s\d][^\s]{2,5}|[.\w]{4,6})\s+)?(\d+)\.(\d+):\s(.*)$/;
 const LOST = /^CPU:(\d+) \[LOST (\d+) EVENTS\]$/;
-const BUFFER_STARTED = /^##### CPU (\d+) buffer started ####$/;
 
 export class FtraceTextReader implements LineReader {
   readonly format = 'ftrace' as const;
@@ -41,7 +40,7 @@ export class FtraceTextReader implements LineReader {
       const lost = +m[2] - +m[1];
       if (lost > 0) return { kind: 'lost', cpu: null, count: lost };
     }
-    if (BUFFER_STARTED.test(line)) return HEADER;
+    // Other `#` lines (column legend, `##### CPU N buffer started ####`) are header lines.
     return HEADER;
   }
 

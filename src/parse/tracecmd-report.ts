@@ -8,7 +8,8 @@ const LINE =
   /^\s*(?:([\w.-]+):\s+)?(.*?)-(\d+)\s+\[(\d+)\]\s+(?:([^\s\d][^\s]{2,6}|[.\w]{4,7})\s+)?(\d+)\.(\d+):\s+(.*)$/;
 // `-l`: the CPU number runs into the latency flags: `anon-365     0.....   513.146434: ...`
 const LATENCY_LINE = /^\s*(?:([\w.-]+):\s+)?(.*?)-(\d+)\s+(\d+)([^\s\d]\S{3,6})\s+(\d+)\.(\d+):\s+(.*)$/;
-const LOST = /^\s*CPU:\s*(\d+) \[(?:LOST )?(\d+)? ?(?:EVENTS? )?LOST?\]?|^CPU:(\d+) \[LOST (\d+) EVENTS\]$/;
+// trace-cmd prints `CPU:N [LOST M EVENTS]`, or `CPU:N [LOST EVENTS]` when it cannot count them.
+const LOST = /^CPU:\s*(\d+) \[LOST (?:(\d+) )?EVENTS\]$/;
 
 export class TraceCmdReportReader implements LineReader {
   readonly format = 'trace-cmd' as const;
@@ -41,7 +42,7 @@ export class TraceCmdReportReader implements LineReader {
     }
     if (/^CPU \d+ is empty$|^CPU\d+ data recorded at offset|^\s*#/.test(t)) return HEADER;
     const lost = LOST.exec(t);
-    if (lost) return { kind: 'lost', cpu: +(lost[1] ?? lost[3]), count: lost[2] ?? lost[4] ? +(lost[2] ?? lost[4]) : null };
+    if (lost) return { kind: 'lost', cpu: +lost[1], count: lost[2] !== undefined ? +lost[2] : null };
     return { kind: 'unparsed', reason: 'expected `[BUFFER:] COMM-PID [CPU] [FLAGS] SECONDS.FRACTION: EVENT: FIELDS`' };
   }
 

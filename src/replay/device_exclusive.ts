@@ -92,8 +92,6 @@ interface GupPage {
   folio: Folio | null;
   /** Page index within its folio (non-zero: a tail page). */
   index: number;
-  /** Decided before the walk (tail page, lock, not anon) or after it. */
-  done: boolean;
   /** When the model pinned it, and the window the trace allows ([earliest, latest]). */
   pinTs?: bigint;
   pinLo?: bigint;
@@ -376,7 +374,7 @@ export class DeviceExclusive {
       if (last && last.ts >= plan.start) {
         this.m.reviveFolio(last.folio);
         this.m.folio_get(last.folio);
-        c.gup.push({ va, folio: last.folio, index: 0, done: false });
+        c.gup.push({ va, folio: last.folio, index: 0});
         return true;
       }
     }
@@ -410,7 +408,7 @@ export class DeviceExclusive {
       if (!pte || pte.kind !== 'present' || !pte.write) return null;
     }
     m.folio_get(pte.folio!);
-    return { va, folio: pte.folio, index: pte.index, done: false };
+    return { va, folio: pte.folio, index: pte.index};
   }
 
   /** get_user_pages_remote of a whole range at once (6.15's single-page calls). */
@@ -555,7 +553,7 @@ export class DeviceExclusive {
       const va = c.start + i * PAGE_SIZE;
       const gup = this.get_user_pages_remote(task, va, 1);
       if (!gup.length) {
-        this.result(c, i, { va, folio: null, index: 0, done: false }, 'failed', 'gup_short', e.ts);
+        this.result(c, i, { va, folio: null, index: 0}, 'failed', 'gup_short', e.ts);
         c.next = c.npages;
         return;
       }
@@ -580,7 +578,6 @@ export class DeviceExclusive {
   }
 
   private result(c: Call, i: number, g: GupPage, outcome: 'exclusive' | 'failed', cause: Cause, ts: bigint, expected?: Pte): void {
-    g.done = true;
     let culprit: { eventId: bigint; ts: bigint; tid: number } | null = null;
     if (cause === 'replaced' && g.folio) culprit = g.folio.unmapped.get(`${c.req.mm.id}:${g.va}`) ?? null;
     // The write-protecting event installed the read-only entry (its tid is filled in from events).
