@@ -30,6 +30,14 @@ describe('print fmt typing', () => {
     expect(fields('syscalls:sys_enter_mmap', 'addr: 0x00000000, len: 0x00020000, prot: 0x00000003, flags: 0x00000022, fd: 0xffffffff, off: 0x00000000').len).toBe(0x20000n);
   });
 
+  it('keeps the kernel symbol a %ps pointer prints instead of an address', () => {
+    // page_fault_kernel on this machine (traces/host/recorded/fork_cow): ip is a symbol, address a number.
+    expect(fields('exceptions:page_fault_kernel', 'address=0x7fce68b7e9d0 ip=__put_user_4 error_code=0x3')).toEqual({
+      address: 0x7fce68b7e9d0n, address_sym: null, ip: null, ip_sym: '__put_user_4', error_code: 3n,
+    });
+    expect(fields('exceptions:page_fault_user', 'address=0x7f5e1a2b3000 ip=0x7f5e1a000123 error_code=0x6')).toMatchObject({ ip: 0x7f5e1a000123n, ip_sym: null });
+  });
+
   it('maps symbolic fields back to numbers and keeps the name', () => {
     expect(fields('kmem:rss_stat', 'mm_id=1730462672 curr=1 type=MM_ANONPAGES size=16384B')).toEqual({
       mm_id: 1730462672, curr: 1, member: 1, member_name: 'MM_ANONPAGES', size: 16384n,

@@ -93,7 +93,8 @@ export function sqlTypeOf(f: FormatField): SqlType {
 /** How one printf conversion's text maps back to a field. */
 export type Capture =
   | { kind: 'num'; field: string; radix: 10 | 16; signed: boolean }
-  | { kind: 'ptr'; field: string }
+  /** `symbol`: %ps/%pS/%pB print a kernel symbol (`elf_load+0x1c`) where one is known. */
+  | { kind: 'ptr'; field: string; symbol: boolean }
   | { kind: 'str'; field: string }
   | { kind: 'symbolic'; field: string; table: Map<string, number> }
   | { kind: 'flags'; field: string }
@@ -104,7 +105,8 @@ export interface CompiledFormat {
   format: EventFormat;
   regex: RegExp;
   captures: Capture[];
-  /** Output columns: one per field, plus `<field>_name` for fields printed symbolically. */
+  /** Output columns: one per field, plus `<field>_name` for fields printed symbolically and
+   *  `<field>_sym` for pointers printed as kernel symbols. */
   columns: { name: string; type: SqlType; field: FormatField | null }[];
 }
 
@@ -142,7 +144,7 @@ function classify(arg: string, conv: string): Capture {
   let m = REC.exec(e);
   if (m) {
     if (conv === 's') return { kind: 'str', field: m[1] };
-    if (conv.startsWith('p')) return { kind: 'ptr', field: m[1] };
+    if (conv.startsWith('p')) return { kind: 'ptr', field: m[1], symbol: /^p[sSB]/.test(conv) };
     return { kind: 'num', field: m[1], radix: /[xX]$/.test(conv) ? 16 : 10, signed: /[di]$/.test(conv) };
   }
   m = /^__get_str\((\w+)\)$/.exec(e);
@@ -246,6 +248,7 @@ export function compileFormat(format: EventFormat): CompiledFormat {
     if (caps.some((c) => c.kind === 'symbolic' || c.kind === 'flags')) {
       if (numeric) columns.push({ name: `${f.name}_name`, type: 'VARCHAR', field: null });
     }
+    if (caps.some((c) => c.kind === 'ptr' && c.symbol)) columns.push({ name: `${f.name}_sym`, type: 'VARCHAR', field: null });
   }
   return { format, regex: new RegExp(re), captures, columns };
 }
@@ -275,7 +278,7 @@ export function makeExtractor(cf: CompiledFormat): (text: string, out: FieldValu
   const steps = cf.captures.map((cap) => {
     if (cap.kind === 'skip') return null;
     const i = col.get(cap.field);
-    const ni = col.get(`${cap.field}_name`);
+    const ni = col.get(`${cap.field}_name`) ?? col.get(`${cap.field}_sym`);
     return { cap, i: i ?? -1, ni: ni ?? -1, type: i === undefined ? ('VARCHAR' as SqlType) : cf.columns[i].type };
   });
   const bitFields = [...new Set(cf.captures.filter((c) => c.kind === 'bit').map((c) => col.get((c as { field: string }).field)!))];
@@ -295,6 +298,8 @@ export function makeExtractor(cf: CompiledFormat): (text: string, out: FieldValu
           break;
         case 'ptr':
           out[st.i] = s === '(null)' ? toValue('0', 16, st.type) : toValue(s, 16, st.type);
+          // A symbol has no address in the text: keep its name.
+          if (st.ni >= 0 && out[st.i] === null) out[st.ni] = s;
           break;
         case 'str':
           out[st.i] = s;
