@@ -20,11 +20,13 @@ export async function ingestTemp(files: string[], opts: Partial<IngestOptions> =
 }
 
 /** Workload capture directories under traces/host. */
-export function hostCaptures(): string[] {
-  if (!fs.existsSync(HOST)) return [];
+/** Trace directories under traces/host (or its `recorded/` set, recorded with `mmreplay record`). */
+export function hostCaptures(set: '' | 'recorded' = ''): string[] {
+  const root = path.join(HOST, set);
+  if (!fs.existsSync(root)) return [];
   return fs
-    .readdirSync(HOST)
-    .map((d) => path.join(HOST, d))
+    .readdirSync(root)
+    .map((d) => path.join(root, d))
     .filter((d) => fs.statSync(d).isDirectory() && fs.readdirSync(d).some((f) => f.startsWith('trace.txt')));
 }
 

@@ -7,9 +7,10 @@ import { pageTableAt } from '../src/analysis/state.js';
 import { replay } from '../src/replay/replay.js';
 import { find, hostCaptures, ingestTemp } from './helpers.js';
 
-const captures = hostCaptures().filter((d) => path.basename(d) !== 'stress');
+// The captures start mid-life; the recorded set (traces/host/recorded) holds each process's whole life.
+const captures = [...hostCaptures().filter((d) => path.basename(d) !== 'stress'), ...hostCaptures('recorded')];
 
-describe.each(captures.map((d) => [path.basename(d), d]))('replay of %s', (_name, dir) => {
+describe.each(captures.map((d) => [path.relative(path.join(d, '../..'), d), d]))('replay of %s', (_name, dir) => {
   it('matches pagemap at every checkpoint, every checkable rss_stat, and breaks no invariant', async () => {
     const { db: ing, dbFile } = await ingestTemp([find(dir, 'trace.txt')!]);
     ing.close();
@@ -29,7 +30,10 @@ describe.each(captures.map((d) => [path.basename(d), d]))('replay of %s', (_name
     expect(bad).toEqual([]);
     const [{ checked }] = await db.rows<{ checked: bigint }>(`SELECT count(*) checked FROM rss_check WHERE match`);
     expect(checked).toBeGreaterThan(0n);
-    expect(await db.rows(`SELECT rule, explanation FROM invariant_violations LIMIT 5`)).toEqual([]);
+    // fork_cow.no-kfault was recorded without page_fault_kernel: a kernel-mode write's COW break
+    // (put_user) shows only as the child freeing the shared page, which the model replays and labels.
+    const untraced = path.basename(dir) === 'fork_cow.no-kfault' ? [{ rule: 'freed_page_still_mapped', label: 'untraced' }] : [];
+    expect(await db.rows(`SELECT rule, label FROM invariant_violations LIMIT 5`)).toEqual(untraced);
     // `mmreplay state` at the last checkpoint shows exactly the pages pagemap showed present.
     const [ck] = await db.rows<{ ts: bigint; pid: number; lo: bigint; hi: bigint }>(
       `SELECT ts, pid, min(va) lo, max(va) + 4096 hi FROM pagemap_check GROUP BY ts, pid ORDER BY ts DESC LIMIT 1`,

@@ -4,6 +4,8 @@ const SYSCALLS = ['mmap', 'munmap', 'mprotect', 'madvise', 'mremap', 'brk', 'clo
 
 const MM_LITE = [
   'exceptions:page_fault_user',
+  // Kernel-mode faults on user memory (put_user, copy_to_user) break COW too.
+  'exceptions:page_fault_kernel',
   ...SYSCALLS.flatMap((s) => [`syscalls:sys_enter_${s}`, `syscalls:sys_exit_${s}`]),
   'task:task_newtask',
   'task:task_rename',

@@ -1,10 +1,10 @@
 // From trace events to model operations. Where a trace does not say something, the rule used is
 // written next to the code, and what it produced is marked `inferred` (or `unknown`).
-import { copy_page_range, rss_batch_begin, split_huge_page, zap_pte_range, do_anonymous_page, do_fault, do_huge_pmd_anonymous_page, do_wp_page, thp_eligible, PageCache, type FaultEvidence } from './memory.js';
+import { copy_page_range, rss_batch_begin, split_huge_page, do_anonymous_page, do_fault, forget_guessed_pte, map_unseen_file_page, do_huge_pmd_anonymous_page, do_wp_page, wp_page_copy, thp_eligible, PageCache, type FaultEvidence } from './memory.js';
 import { do_brk, do_madvise, do_mmap, do_mprotect, do_mremap, do_munmap, exit_mmap, MAP_FIXED, MAP_FIXED_NOREPLACE } from './mmap.js';
 import { DeviceExclusive, type Design, type ExclusiveOutput } from './device_exclusive.js';
 import { Model } from './model.js';
-import { PAGE_SIZE, RSS_MEMBERS, type Mm, type Pte, type Task, type Vma } from './types.js';
+import { PAGE_SIZE, RSS_MEMBERS, type Folio, type Mm, type Pte, type Task, type Vma } from './types.js';
 
 /** One event as the replay reads it: common columns plus up to six numeric slots and a string. */
 export interface ReplayEvent {
@@ -95,6 +95,9 @@ const STARTS_SYSCALL_WORK = new Set([
   'ftrace:print',
 ]);
 
+/** TASK_SIZE with 5-level paging (arch/x86/include/asm/page_64_types.h): above it is the kernel's. */
+const USER_VA_END = 2 ** 56;
+
 /** Events that occur inside a bulk page-table operation (fork copy, zap, exit) without ending it. */
 const WITHIN_BULK = new Set([...WITHIN_FAULT, 'kmem:rss_stat', 'sched:sched_process_free']);
 
@@ -104,6 +107,8 @@ export interface AdapterOptions {
   allocsTraced: boolean;
   /** Device-exclusive design to replay (null: leave the device-exclusive paths out). */
   design: Design | null;
+  /** True when the trace carries exceptions:page_fault_kernel (kernel-mode faults on user memory). */
+  kernelFaultsTraced?: boolean;
   /** The trace has a kprobe on copy_page_range with the source VMA's start. */
   copyPageRangeTraced?: boolean;
 }
@@ -182,7 +187,11 @@ export class Adapter {
       }
     }
     switch (e.event) {
+      case 'exceptions:page_fault_kernel':
       case 'exceptions:page_fault_user': {
+        // Kernel addresses (vmalloc, a bad pointer) are not the model's; a kernel-mode access to
+        // user memory (put_user, copy_to_user) faults like a user access.
+        if (e.a! >= USER_VA_END) return;
         const t = this.task(e);
         this.check_sync_rss_stat(t);
         this.pending.set(e.tid, { task: t, va: e.a!, errorCode: e.b!, eventId: e.id, ev: { allocs: [], allocsTraced: this.opts.allocsTraced } });
@@ -201,9 +210,7 @@ export class Adapter {
         const t = this.task(e);
         if (t.mm?.exiting && !t.mm.dead && t.mm.users <= 1 && !this.m.k.exitTracepointBeforeExitMm) this.exit_mmap(t.mm, t.tid);
         const f = m.byPfn.get(BigInt(e.a!));
-        if (f && !f.freed && f.mapcount + f.entireMapcount > 0) {
-          m.sink.violation('freed_page_still_mapped', `mm_page_free pfn 0x${e.a!.toString(16)} while the model maps folio ${f.id} ${f.mapcount} times`, m.label(f.preTrace));
-        }
+        if (f && !f.freed && f.mapcount + f.entireMapcount > 0) this.freedWhileMapped(f, e);
         return;
       }
       case 'pagemap:mm_lru_insertion': {
@@ -327,8 +334,11 @@ export class Adapter {
     if (pte?.kind === 'present' && !protection && pte.confidence === 'unknown') {
       // A not-present fault on a page the model only guessed present (a fault-around neighbour):
       // the guess was wrong; drop it and take the fault.
-      zap_pte_range(m, mm, va, va + PAGE_SIZE);
+      forget_guessed_pte(m, mm, va);
       pte = undefined;
+    }
+    if (protection && write && (!pte || pte.kind === 'none') && vma.file !== null && !vma.shared) {
+      pte = map_unseen_file_page(m, this.cache, mm, vma, va);
     }
     if (pte?.kind === 'present') {
       if (write && !pte.write) do_wp_page(m, mm, vma, va, pte, pf.ev);
@@ -346,6 +356,27 @@ export class Adapter {
       do_anonymous_page(m, mm, vma, va, write || (pf.ev.allocsTraced && pf.ev.allocs.length > 0), pf.ev);
     }
     [m.now, m.eventId] = saved as [bigint, bigint];
+  }
+
+  /**
+   * The kernel freed a page the model still maps. A shared anonymous page's other mappers must
+   * have broken COW first: a kernel-mode write (rseq's put_user, a syscall's copy_to_user) faults
+   * as page_fault_kernel, which a trace without that event does not show. The model replays that
+   * copy (wp_page_copy: a new page of unknown PFN) and says so; anything else is unexplained.
+   */
+  private freedWhileMapped(f: Folio, e: ReplayEvent): void {
+    const m = this.m;
+    const what = `mm_page_free pfn 0x${e.a!.toString(16)} while the model maps folio ${f.id} ${f.mapcount} times`;
+    if (!f.anon || f.anonExclusive || f.entireMapcount > 0 || this.opts.kernelFaultsTraced) {
+      m.sink.violation('freed_page_still_mapped', what, m.label(f.preTrace));
+      return;
+    }
+    for (const { mm: id, va } of [...f.rmap.values()]) {
+      const mm = m.mms[id];
+      const vma = m.find_vma(mm, va);
+      if (vma) wp_page_copy(m, mm, vma, va, null);
+    }
+    m.sink.violation('freed_page_still_mapped', `${what}: replayed as the copy-on-write of a kernel-mode write (page_fault_kernel is not traced)`, m.nearLoss ? 'lost-events' : 'untraced');
   }
 
   /** A fault on a non-present entry (do_swap_page): device-exclusive entries are restored. */

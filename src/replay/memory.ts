@@ -176,6 +176,31 @@ export function do_fault(m: Model, cache: PageCache, mm: Mm, vma: Vma, va: numbe
   }
 }
 
+/**
+ * A file page the kernel had mapped read-only where the model saw nothing (a fault-around
+ * neighbour the trace does not show): the PTE a protection fault proves. Not counted again: the
+ * counts adopted from rss_stat around that fault-around already hold it.
+ */
+export function map_unseen_file_page(m: Model, cache: PageCache, mm: Mm, vma: Vma, va: number): Pte {
+  const shmem = vma.file!.startsWith('shmem:');
+  const f = cache.get(m, vma.file!, (va - vma.start) / PAGE_SIZE + vma.pgoff, shmem, null);
+  m.folio_get(f);
+  m.rmap_add(f, mm, va);
+  m.set_pte_at(mm, va, presentPte(f, { write: false, confidence: 'unknown' }));
+  return m.pte(mm, va)!;
+}
+
+/**
+ * Forgets a fault-around neighbour the model guessed mapped and a not-present fault proved was
+ * not: the kernel never mapped it, and the counts adopted from rss_stat since never held it.
+ */
+export function forget_guessed_pte(m: Model, mm: Mm, va: number): void {
+  const f = m.pte(mm, va)!.folio!;
+  m.rmap_remove(f, mm, va);
+  m.set_pte_at(mm, va, null);
+  m.folio_put(f);
+}
+
 function faultAroundWindow(vma: Vma, va: number): number[] {
   const win = 16 * PAGE_SIZE;
   const s = Math.max(vma.start, va - (va % win));
@@ -284,6 +309,10 @@ function copy_pte_range(m: Model, dst: Mm, src: Mm, vma: Vma, start: number, end
     }
     if (pte.kind !== 'present' || !pte.folio) continue;
     const f = pte.folio;
+    // A VMA seen first at a fault is a guess that may span the binary's text and data; the text's
+    // file pages were copied only if the kernel's real VMA had an anon_vma, which the trace cannot
+    // tell. Leave them to fault in the child (the rss_stat that follows is not checkable anyway).
+    if (vma.preTrace && !f.anon) continue;
     if (pte.pmd) {
       if (pte.index !== 0) continue;
       copy_huge_pmd(m, dst, src, vma, va, pte);

@@ -13,7 +13,7 @@ export interface Sink {
   pte(mm: Mm, vpn: number, pte: Pte, end: bigint): void;
   folio(f: Folio, end: bigint): void;
   vma(mm: Mm, vma: Vma, end: bigint): void;
-  violation(rule: string, explanation: string, label: 'kernel' | 'pre-trace' | 'lost-events' | 'model'): void;
+  violation(rule: string, explanation: string, label: 'kernel' | 'pre-trace' | 'lost-events' | 'model' | 'untraced'): void;
 }
 
 export class Model {

@@ -32,6 +32,7 @@ export interface ReplaySummary {
 /** Which columns of each typed table feed the six numeric slots (a..f) and the string slot (s). */
 const PROJECTIONS: Record<string, { nums: string[]; s?: string }> = {
   'exceptions:page_fault_user': { nums: ['address', 'error_code', 'ip'] },
+  'exceptions:page_fault_kernel': { nums: ['address', 'error_code', 'ip'] },
   'kmem:mm_page_alloc': { nums: ['pfn', '"order"'], s: 'gfp_flags' },
   'kmem:mm_page_free': { nums: ['pfn', '"order"'] },
   'kmem:rss_stat': { nums: ['mm_id', 'member', 'size'] },
@@ -193,7 +194,7 @@ async function replayFile(
   const [{ allocs }] = await db.rows<{ allocs: bigint }>(`SELECT count(*) AS allocs FROM events WHERE file_id = ${fileId} AND event = 'kmem:mm_page_alloc'`);
   const tables = new Set(await db.tables());
   const copyTraced = tables.has('kprobes_mder_copy_page_range') && (await db.rows(`SELECT column_name FROM information_schema.columns WHERE table_name = 'kprobes_mder_copy_page_range' AND column_name IN ('src_start', 'src_end')`)).length === 2;
-  const adapter = new Adapter(m, w, { thp: opts.thp ?? 'madvise', allocsTraced: allocs > 0n, design, copyPageRangeTraced: copyTraced });
+  const adapter = new Adapter(m, w, { thp: opts.thp ?? 'madvise', allocsTraced: allocs > 0n, kernelFaultsTraced: tables.has('exceptions_page_fault_kernel'), design, copyPageRangeTraced: copyTraced });
   adapter.dx?.setGupPlans(await gupPlans(db, fileId));
   // Events within 50 ms after a lost-events marker are labelled as such when they break invariants.
   const losses = (await db.rows<{ ts: bigint | null }>(`SELECT ts_ns AS ts FROM lost_events WHERE file_id = ${fileId} ORDER BY ts_ns NULLS FIRST`)).map((r) => r.ts);

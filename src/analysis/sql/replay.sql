@@ -100,7 +100,7 @@ CREATE TABLE rss_check (
 CREATE TABLE invariant_violations (
   file_id INTEGER, event_id BIGINT, ts BIGINT,
   rule VARCHAR, explanation VARCHAR,
-  label VARCHAR            -- kernel | pre-trace | lost-events | model
+  label VARCHAR            -- kernel | pre-trace | lost-events | model | untraced (an event type the trace lacks would show it)
 );
 
 -- pagemap checkpoints (MMREPLAY_CKPT markers) against the model's page table at that instant.
