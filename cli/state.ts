@@ -31,10 +31,12 @@ export const stateCommand: CommandModule<object, Args> = {
         if (!m) throw new Error(`bad --range "${a.range}": expected START-END, e.g. 0x7f0000000000-0x7f0000020000`);
         range = [BigInt(m[1]), BigInt(m[2])];
       }
-      const { mm, rows } = await pageTableAt(db, a.pid, parseTimeArg(a.at), range);
+      const { mm, levels, rows } = await pageTableAt(db, a.pid, parseTimeArg(a.at), range);
       if (a.format === 'json') process.stdout.write(JSON.stringify(rows, (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 1) + '\n');
       else {
-        process.stdout.write(`pid ${a.pid}, mm ${mm}, at ${a.at}: ${rows.length} entries (flags: w writable, d dirty, s soft-dirty, u uffd-wp, H PMD-mapped, z zero page)\n`);
+        process.stdout.write(
+          `pid ${a.pid}, mm ${mm}, at ${a.at}: ${rows.length} entries (path: ${levels === 5 ? 'pgd.p4d.pud.pmd.pte' : 'pgd.pud.pmd.pte'} indices; flags: w writable, d dirty, s soft-dirty, u uffd-wp, H PMD-mapped, z zero page)\n`,
+        );
         process.stdout.write(formatTable(rows as unknown as Record<string, unknown>[]));
       }
     } finally {

@@ -20,6 +20,7 @@ function harness() {
     vma() {},
     violation: (rule: string, why: string) => violations.push(`${rule}: ${why}`),
     rss() {},
+    pgtable() {},
     checkpoint() {},
     request: (r: RequestRow) => requests.push(r),
     call: (c: CallRow) => calls.push(c),

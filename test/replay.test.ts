@@ -30,6 +30,11 @@ describe.each(captures.map((d) => [path.relative(path.join(d, '../..'), d), d]))
     expect(bad).toEqual([]);
     const [{ checked }] = await db.rows<{ checked: bigint }>(`SELECT count(*) checked FROM rss_check WHERE match`);
     expect(checked).toBeGreaterThan(0n);
+    // Page-table pages each fault allocated: the model's radix tree agrees wherever it can know.
+    expect(await db.rows(`SELECT event_id, kernel_tables, model_tables FROM pgtable_check WHERE NOT match LIMIT 5`)).toEqual([]);
+    const [pt] = await db.rows<{ allocating: bigint }>(`SELECT count(*) allocating FROM pgtable_check WHERE match AND kernel_tables > 0`);
+    // A recorded process's whole life is in the trace: its heap's first tables at least are checked.
+    if (dir.includes('/recorded/')) expect(pt.allocating).toBeGreaterThan(0n);
     // fork_cow.no-kfault was recorded without page_fault_kernel: a kernel-mode write's COW break
     // (put_user) shows only as the child freeing the shared page, which the model replays and labels.
     const untraced = path.basename(dir) === 'fork_cow.no-kfault' ? [{ rule: 'freed_page_still_mapped', label: 'untraced' }] : [];

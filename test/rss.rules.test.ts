@@ -7,7 +7,7 @@ import { Model } from '../src/replay/model.js';
 
 function harness() {
   const rows: RssRow[] = [];
-  const out = { pte() {}, folio() {}, vma() {}, violation() {}, rss: (r: RssRow) => rows.push(r), checkpoint() {}, request() {}, call() {}, page() {} };
+  const out = { pte() {}, folio() {}, vma() {}, violation() {}, rss: (r: RssRow) => rows.push(r), pgtable() {}, checkpoint() {}, request() {}, call() {}, page() {} };
   const m = new Model(semantics('6.18'), out);
   const a = new Adapter(m, out, { thp: 'madvise', allocsTraced: false, design: null });
   let id = 0n;

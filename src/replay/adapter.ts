@@ -4,6 +4,7 @@ import { copy_page_range, rss_batch_begin, split_huge_page, do_anonymous_page, d
 import { do_brk, do_madvise, do_mmap, do_mprotect, do_mremap, do_munmap, exit_mmap, MAP_FIXED, MAP_FIXED_NOREPLACE } from './mmap.js';
 import { DeviceExclusive, type Design, type ExclusiveOutput } from './device_exclusive.js';
 import { Model } from './model.js';
+import { LEVEL_NAMES } from './pgtable.js';
 import { PAGE_SIZE, RSS_MEMBERS, type Folio, type Mm, type Pte, type Task, type Vma } from './types.js';
 
 /** One event as the replay reads it: common columns plus up to six numeric slots and a string. */
@@ -52,8 +53,20 @@ export interface CheckpointRow {
   pfnMatch: boolean | null;
 }
 
+/** One fault's page-table page allocations, kernel against model. */
+export interface PgtableRow {
+  eventId: bigint;
+  mm: number;
+  va: number;
+  kernel: number;
+  model: number;
+  match: boolean | null;
+  note: string | null;
+}
+
 export interface AdapterOutput {
   rss(r: RssRow): void;
+  pgtable(r: PgtableRow): void;
   checkpoint(r: CheckpointRow): void;
 }
 
@@ -194,7 +207,7 @@ export class Adapter {
         if (e.a! >= USER_VA_END) return;
         const t = this.task(e);
         this.check_sync_rss_stat(t);
-        this.pending.set(e.tid, { task: t, va: e.a!, errorCode: e.b!, eventId: e.id, ev: { allocs: [], allocsTraced: this.opts.allocsTraced } });
+        this.pending.set(e.tid, { task: t, va: e.a!, errorCode: e.b!, eventId: e.id, ev: { allocs: [], allocsTraced: this.opts.allocsTraced, pgtables: 0 } });
         return;
       }
       case 'kmem:mm_page_alloc': {
@@ -203,6 +216,8 @@ export class Adapter {
         // A user page allocated inside a task's fault is that fault's page (GFP_HIGHUSER_MOVABLE
         // for 4K pages, GFP_TRANSHUGE* for THPs); page-table pages are GFP_KERNEL and ignored.
         if (pf && e.s && /MOVABLE|TRANSHUGE/.test(e.s)) pf.ev.allocs.push({ pfn: BigInt(e.a!), order: e.b! });
+        // GFP_PGTABLE_USER (GFP_KERNEL_ACCOUNT|__GFP_ZERO): a page-table page the fault needed.
+        else if (pf && e.b === 0 && e.s?.startsWith('GFP_KERNEL_ACCOUNT|__GFP_ZERO')) pf.ev.pgtables++;
         return;
       }
       case 'kmem:mm_page_free': {
@@ -302,8 +317,15 @@ export class Adapter {
     const mm = pf.task.mm;
     if (!mm) return;
     const before = m.k.splitRssCounting ? [...mm.rss] : null;
+    const known = this.pgtablesKnown(mm, pf.va);
+    const tablesBefore = m.pgtableAllocs;
     try {
       this.handle_mm_fault(pf, mm, next);
+      if (this.opts.allocsTraced) {
+        const model = m.pgtableAllocs - tablesBefore;
+        const match = known === true ? model === pf.ev.pgtables : null;
+        this.out.pgtable({ eventId: pf.eventId, mm: mm.id, va: pf.va, kernel: pf.ev.pgtables, model, match, note: known === true ? null : `not checkable: ${known}` });
+      }
     } finally {
       if (before) {
         // The fault's counts go to the task's cache until the next sync.
@@ -313,6 +335,26 @@ export class Adapter {
         }
       }
     }
+  }
+
+  /**
+   * Whether the model knows which page-table pages over va exist: those it has are certain; one it
+   * lacks is known absent only in an mm built in the trace, over a span no VMA the model first met
+   * at a fault reaches (exec's ELF loader and argument copy fill those without fault events).
+   */
+  private pgtablesKnown(mm: Mm, va: number): true | string {
+    const geo = this.m.geo;
+    for (let l = 0; l < geo.spans.length; l++) {
+      const span = geo.spans[l];
+      const key = Math.floor(va / span);
+      if (mm.pgtables[l].has(key)) return true;
+      if (mm.pgtablesFromStart === false) return 'page tables made before the trace';
+      const lo = key * span;
+      const hi = lo + span;
+      if (!mm.vmas.some((v) => v.start <= va && v.end > va)) return `a ${LEVEL_NAMES[l]} table over a VMA not seen created`;
+      if (mm.vmas.some((v) => v.preTrace && v.start < hi && v.end > lo)) return `a ${LEVEL_NAMES[l]} table shared with a VMA not seen created`;
+    }
+    return true;
   }
 
   private handle_mm_fault(pf: PendingFault, mm: Mm, next: ReplayEvent | null): void {
@@ -545,6 +587,7 @@ export class Adapter {
     const dst = m.newMm(parent.tgid, false);
     dst.brk = src.brk;
     dst.preTrace = src.preTrace;
+    dst.pgtablesFromStart = src.pgtablesFromStart;
     rss_batch_begin(dst);
     const copies: Vma[] = [];
     for (const vma of src.vmas) {

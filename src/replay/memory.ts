@@ -20,6 +20,8 @@ export interface FaultEvidence {
   allocs: { pfn: bigint; order: number }[];
   /** True when the trace carries mm_page_alloc at all (else allocations are inferred). */
   allocsTraced: boolean;
+  /** Page-table pages the kernel allocated inside the fault (GFP_PGTABLE_USER allocations). */
+  pgtables: number;
 }
 
 export function mm_counter(f: Folio): number {
@@ -280,6 +282,8 @@ export function copy_page_range(m: Model, dst: Mm, src: Mm, vma: Vma, restoreExc
   // A COW mapping is write-protected in the parent: MMU_NOTIFY_PROTECTION_PAGE over the VMA.
   if (is_cow_mapping(vma)) m.mmu_notifier_invalidate(src, vma.start, vma.end, MMU_NOTIFY.PROTECTION_PAGE);
   for (const [s, e] of pmdChunks(vma.start, vma.end)) {
+    // copy_pmd_range: the child gets a table wherever the parent has one, entries or not.
+    if (src.pgtables[0].has(Math.floor(s / m.geo.spans[0]))) m.pgtableAllocs += m.geo.pgtable_alloc(dst, s);
     if (!copy_pte_range(m, dst, src, vma, s, e, restoreExclusive)) return false;
     rss_batch_point(dst);
   }

@@ -61,6 +61,7 @@ export function do_munmap(m: Model, mm: Mm, start: number, len: number): void {
     zap_pte_range(m, mm, vma.start, vma.end, MMU_NOTIFY.UNMAP);
     m.removeVma(mm, vma);
   }
+  m.geo.free_pgtables(mm, start, end);
 }
 
 /** do_mmap, applied once the syscall returned the address. */
@@ -165,6 +166,9 @@ export function do_mremap(m: Model, mm: Mm, addr: number, oldLen: number, newLen
     if (vma === vmas[vmas.length - 1]) moved.end = result + newLen;
     m.insertVma(mm, moved);
   }
+  // The old range's tables go as munmap's would. (move_normal_pmd, which moves whole PTE tables
+  // when both ranges are PMD-aligned, is not modelled: the model allocates new ones.)
+  m.geo.free_pgtables(mm, addr, addr + oldLen);
 }
 
 /** brk: grow or shrink the heap VMA (mm/mmap.c do_brk_flags / do_vmi_align_munmap). */
@@ -246,6 +250,7 @@ export function exit_mmap(m: Model, mm: Mm): void {
     }
     m.set_pte_at(mm, vaOf(vpn), null);
   }
+  for (const tables of mm.pgtables) tables.clear();
   mm.dead = true;
   mm.lastUnmapped.clear();
 }

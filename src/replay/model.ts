@@ -1,6 +1,7 @@
 // The state every replayed operation reads and writes: tasks, address spaces, folios, and the
 // interval bookkeeping that turns state changes into rows.
 import type { KernelSemantics } from './kernel.js';
+import { PagingGeometry } from './pgtable.js';
 import { PAGE_SHIFT, type Confidence, type Folio, type Mm, type Pte, type PteKind, type Task, type Vma } from './types.js';
 
 /** include/linux/mmu_notifier.h enum mmu_notifier_event. */
@@ -36,10 +37,13 @@ export class Model {
   tid = 0;
   private listeners: InvalidateListener[] = [];
   zeroFolio: Folio;
+  /** Page-table pages allocated so far, all mms (a fault's share is the difference around it). */
+  pgtableAllocs = 0;
 
   constructor(
     readonly k: KernelSemantics,
     readonly sink: Sink,
+    readonly geo: PagingGeometry = new PagingGeometry(4),
   ) {
     this.zeroFolio = this.newFolio({ anon: false, zero: true, preTrace: true, pfnConfidence: 'unknown' });
     this.zeroFolio.refcount = 1;
@@ -60,6 +64,8 @@ export class Model {
       mmId: null,
       vmas: [],
       ptes: new Map(),
+      pgtables: this.geo.spans.map(() => new Set<number>()),
+      pgtablesFromStart: !preTrace,
       rss: [0, 0, 0, 0],
       rssKnown: [false, false, false, false],
       rssTrajectory: [[], [], [], []],
@@ -191,6 +197,7 @@ export class Model {
       return null;
     }
     const p: Pte = { ...next, since: this.now, sinceEvent: this.eventId };
+    if (!prev) this.pgtableAllocs += this.geo.pgtable_alloc(mm, va);
     mm.ptes.set(vpn, p);
     this.touchedPtes.push([mm, va]);
     return p;

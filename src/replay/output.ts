@@ -1,7 +1,7 @@
 // Writes the model's intervals and checks into DuckDB through appenders.
 import type { DuckDBAppender } from '@duckdb/node-api';
 import type { Db } from '../analysis/db.js';
-import type { AdapterOutput, CheckpointRow, RssRow } from './adapter.js';
+import type { AdapterOutput, CheckpointRow, PgtableRow, RssRow } from './adapter.js';
 import type { CallRow, ExclusiveOutput, PageRow, RequestRow } from './device_exclusive.js';
 import type { Sink } from './model.js';
 import type { Folio, Mm, Pte, Vma } from './types.js';
@@ -36,7 +36,7 @@ export class ReplayWriter implements Sink, AdapterOutput, ExclusiveOutput {
 
   static async open(db: Db): Promise<ReplayWriter> {
     const w = new ReplayWriter(db);
-    for (const t of ['vma_intervals', 'pte_intervals', 'folio_intervals', 'rss_check', 'invariant_violations', 'pagemap_check', 'tasks', 'mm', 'exclusive_requests', 'exclusive_calls', 'exclusive_pages']) {
+    for (const t of ['vma_intervals', 'pte_intervals', 'folio_intervals', 'rss_check', 'pgtable_check', 'invariant_violations', 'pagemap_check', 'tasks', 'mm', 'exclusive_requests', 'exclusive_calls', 'exclusive_pages']) {
       w.a[t] = await db.conn.createAppender(t);
     }
     return w;
@@ -76,6 +76,11 @@ export class ReplayWriter implements Sink, AdapterOutput, ExclusiveOutput {
   rss(r: RssRow): void {
     if (!this.full) return;
     put(this.a.rss_check, [this.fileId, r.eventId, r.ts, r.mm, r.member, r.kernel, r.model, r.match, r.note]);
+  }
+
+  pgtable(r: PgtableRow): void {
+    if (!this.full) return;
+    put(this.a.pgtable_check, [this.fileId, r.eventId, r.mm, r.va, r.kernel, r.model, r.match, r.note]);
   }
 
   checkpoint(r: CheckpointRow): void {

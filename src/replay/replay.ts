@@ -7,6 +7,7 @@ import { checkInvariants } from './invariants.js';
 import { semantics, versionForRelease, type KernelVersion } from './kernel.js';
 import type { Design, GupPlan } from './device_exclusive.js';
 import { Model } from './model.js';
+import { PagingGeometry, type PagingLevels } from './pgtable.js';
 import { ReplayWriter } from './output.js';
 
 export interface ReplayOptions {
@@ -17,6 +18,8 @@ export interface ReplayOptions {
   fromNs?: bigint;
   toNs?: bigint;
   thp?: 'always' | 'madvise' | 'never';
+  /** Paging levels of the traced machine: 5 with LA57 (default 4). */
+  levels?: PagingLevels;
   onProgress?: (p: { fileId: number; events: number }) => void;
 }
 
@@ -190,7 +193,7 @@ async function replayFile(
   w.fileId = fileId;
   w.design = design;
   w.full = full;
-  const m = new Model(semantics(kernel), w);
+  const m = new Model(semantics(kernel), w, new PagingGeometry(opts.levels ?? 4));
   const [{ allocs }] = await db.rows<{ allocs: bigint }>(`SELECT count(*) AS allocs FROM events WHERE file_id = ${fileId} AND event = 'kmem:mm_page_alloc'`);
   const tables = new Set(await db.tables());
   const copyTraced = tables.has('kprobes_mder_copy_page_range') && (await db.rows(`SELECT column_name FROM information_schema.columns WHERE table_name = 'kprobes_mder_copy_page_range' AND column_name IN ('src_start', 'src_end')`)).length === 2;
@@ -253,6 +256,6 @@ async function replayFile(
   for (const t of m.tasks.values()) w.task([fileId, t.tid, t.tgid, t.mm?.id ?? null, t.comm, t.first, t.last, t.preTrace]);
   w.close();
   const seconds = (performance.now() - t0) / 1000;
-  if (full) await db.run(`INSERT INTO replay_runs VALUES (${fileId}, '${kernel}', '${design}', ${n}, ${seconds}, ${firstTs ?? 'NULL'}, ${firstTs === null ? 'NULL' : end})`);
+  if (full) await db.run(`INSERT INTO replay_runs VALUES (${fileId}, '${kernel}', '${design}', ${m.geo.levels}, ${n}, ${seconds}, ${firstTs ?? 'NULL'}, ${firstTs === null ? 'NULL' : end})`);
   return { fileId, kernel, design, events: n, seconds, violations: w.violations };
 }

@@ -95,6 +95,11 @@ export interface Mm {
   vmas: Vma[];
   /** Keyed by virtual page number. */
   ptes: Map<number, Pte>;
+  /** Page-table pages that exist, per level below the PGD (pte, pmd, pud[, p4d]), keyed by
+   *  va / span (pgtable.ts). Before the trace they are unknown: pre-trace mms start empty. */
+  pgtables: Set<number>[];
+  /** False when the mm predates the trace: tables the model lacks may exist. */
+  pgtablesFromStart: boolean;
   rss: number[];
   /** True once a kernel rss_stat fixed the counter's starting value. */
   rssKnown: boolean[];

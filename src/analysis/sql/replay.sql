@@ -2,13 +2,14 @@
 -- (`ts` start, `dur` length in ns; an interval still open at the end of the trace runs to its end).
 DROP TABLE IF EXISTS replay_runs; DROP TABLE IF EXISTS tasks; DROP TABLE IF EXISTS mm;
 DROP TABLE IF EXISTS vma_intervals; DROP TABLE IF EXISTS pte_intervals; DROP TABLE IF EXISTS folio_intervals;
-DROP TABLE IF EXISTS rss_check; DROP TABLE IF EXISTS invariant_violations; DROP TABLE IF EXISTS pagemap_check;
+DROP TABLE IF EXISTS rss_check; DROP TABLE IF EXISTS pgtable_check; DROP TABLE IF EXISTS invariant_violations; DROP TABLE IF EXISTS pagemap_check;
 
 -- One row per replayed file.
 CREATE TABLE replay_runs (
   file_id INTEGER,
   kernel VARCHAR,          -- kernel semantics replayed: 6.1 | 6.12 | 6.18
   design VARCHAR,          -- device-exclusive design of the full replay: v8 | 5.14 | 6.15
+  levels INTEGER,          -- paging levels modelled: 4, or 5 (LA57)
   events BIGINT,           -- events replayed
   seconds DOUBLE,          -- wall time of the replay
   first_ts BIGINT,
@@ -94,6 +95,18 @@ CREATE TABLE rss_check (
   model_value BIGINT,
   match BOOLEAN,           -- NULL for calibration rows (the first count of an mm the trace did not see start)
   note VARCHAR             -- calibration, or why a mismatch happened
+);
+
+-- Page-table pages each fault allocated (GFP_PGTABLE_USER mm_page_alloc inside the fault) against
+-- the model's radix tree (x86-64, 4 or 5 levels): the tables it lacked on the fault's path.
+CREATE TABLE pgtable_check (
+  file_id INTEGER, event_id BIGINT,
+  mm INTEGER,
+  va BIGINT,               -- faulting address
+  kernel_tables INTEGER,   -- page-table pages the kernel allocated in the fault
+  model_tables INTEGER,    -- tables (pte, pmd, pud, p4d) the model allocated
+  match BOOLEAN,           -- NULL when the model cannot know which tables existed
+  note VARCHAR             -- why not checkable
 );
 
 -- Invariants that failed, with whether the failure can be the kernel's or comes from missing data.
