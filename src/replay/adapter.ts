@@ -5,6 +5,7 @@ import { do_brk, do_madvise, do_mmap, do_mprotect, do_mremap, do_munmap, exit_mm
 import { DeviceExclusive, type Design, type ExclusiveOutput } from './device_exclusive.js';
 import { Model } from './model.js';
 import { LEVEL_NAMES } from './pgtable.js';
+import { delete_from_swap_cache, do_swap_page } from './swap.js';
 import { PAGE_SIZE, RSS_MEMBERS, type Folio, type Mm, type Pte, type Task, type Vma } from './types.js';
 
 /** One event as the replay reads it: common columns plus up to six numeric slots and a string. */
@@ -226,6 +227,8 @@ export class Adapter {
         if (t.mm?.exiting && !t.mm.dead && t.mm.users <= 1 && !this.m.k.exitTracepointBeforeExitMm) this.exit_mmap(t.mm, t.tid);
         const f = m.byPfn.get(BigInt(e.a!));
         if (f && !f.freed && f.mapcount + f.entireMapcount > 0) this.freedWhileMapped(f, e);
+        // Reclaim frees a swapped-out page once written (__remove_mapping): it leaves the swap cache.
+        else if (f && !f.freed && f.swapSlot !== null) delete_from_swap_cache(m, f);
         return;
       }
       case 'pagemap:mm_lru_insertion': {
@@ -386,7 +389,7 @@ export class Adapter {
       if (write && !pte.write) do_wp_page(m, mm, vma, va, pte, pf.ev);
       // else: spurious (another thread got there first) or a permission fault the model cannot see.
     } else if (pte && pte.kind !== 'none') {
-      this.swapFault(mm, vma, va, pte, write);
+      this.swapFault(mm, vma, va, pte, write, pf.ev);
     } else if (vma.file !== null) {
       // do_read_fault maps the neighbours already in the page cache (fault-around); which those
       // are is not in the trace, so the count this fault adds cannot be checked.
@@ -421,9 +424,10 @@ export class Adapter {
     m.sink.violation('freed_page_still_mapped', `${what}: replayed as the copy-on-write of a kernel-mode write (page_fault_kernel is not traced)`, m.nearLoss ? 'lost-events' : 'untraced');
   }
 
-  /** A fault on a non-present entry (do_swap_page): device-exclusive entries are restored. */
-  swapFault(mm: Mm, vma: Vma, va: number, pte: Pte, write: boolean): void {
-    this.dx?.swapFault(mm, vma, va, pte, write);
+  /** A fault on a non-present entry (do_swap_page): swap-in, or a device-exclusive entry restored. */
+  swapFault(mm: Mm, vma: Vma, va: number, pte: Pte, write: boolean, ev: FaultEvidence | null = null): void {
+    if (pte.kind === 'swap') do_swap_page(this.m, this.m.k, mm, vma, va, pte, write, ev);
+    else this.dx?.swapFault(mm, vma, va, pte, write);
   }
 
   /** handle_mm_fault as GUP's faultin_page calls it: no page_fault_user, no evidence. */

@@ -10,6 +10,9 @@ export interface KernelSemantics {
   splitRssCounting: boolean;
   /** 6.16+ (kernel/exit.c): sched_process_exit fires before exit_mm(). */
   exitTracepointBeforeExitMm: boolean;
+  /** mm/memory.c do_swap_page: an exclusive swapped-in page is mapped writable on a read fault in
+   *  a writable VMA (6.12, 6.18); 6.1 maps it writable only on a write fault. */
+  swapinMapsWritableOnRead: boolean;
   /** Device-exclusive conversion: make_device_exclusive_range (5.14-6.14) or make_device_exclusive (6.15+). */
   deviceExclusive: '5.14' | '6.15';
 }
@@ -17,11 +20,11 @@ export interface KernelSemantics {
 export function semantics(v: KernelVersion): KernelSemantics {
   switch (v) {
     case '6.1':
-      return { version: v, splitRssCounting: true, exitTracepointBeforeExitMm: false, deviceExclusive: '5.14' };
+      return { version: v, splitRssCounting: true, exitTracepointBeforeExitMm: false, swapinMapsWritableOnRead: false, deviceExclusive: '5.14' };
     case '6.12':
-      return { version: v, splitRssCounting: false, exitTracepointBeforeExitMm: false, deviceExclusive: '5.14' };
+      return { version: v, splitRssCounting: false, exitTracepointBeforeExitMm: false, swapinMapsWritableOnRead: true, deviceExclusive: '5.14' };
     case '6.18':
-      return { version: v, splitRssCounting: false, exitTracepointBeforeExitMm: true, deviceExclusive: '6.15' };
+      return { version: v, splitRssCounting: false, exitTracepointBeforeExitMm: true, swapinMapsWritableOnRead: true, deviceExclusive: '6.15' };
   }
 }
 

@@ -1,5 +1,6 @@
 // mm/memory.c: faults, fork's page-table copy and zapping, as the kernel does them.
 import { fmtPfn, MMU_NOTIFY, presentPte, vaOf, type Model } from './model.js';
+import { free_swap_and_cache, swap_duplicate } from './swap.js';
 import {
   HPAGE_PMD_NR,
   HPAGE_PMD_SIZE,
@@ -64,7 +65,7 @@ function is_cow_mapping(vma: Vma): boolean {
 }
 
 /** Allocates the folio a fault needs, taking its PFN from the trace when it shows one. */
-function alloc_folio(m: Model, ev: FaultEvidence | null, order: number, anon: boolean): Folio {
+export function alloc_folio(m: Model, ev: FaultEvidence | null, order: number, anon: boolean): Folio {
   const i = ev ? ev.allocs.findIndex((a) => a.order === order) : -1;
   const a = i >= 0 ? ev!.allocs.splice(i, 1)[0] : null;
   const f = m.newFolio({ anon, order, refcount: 1, pfnConfidence: a ? 'observed' : 'unknown' });
@@ -300,13 +301,15 @@ function copy_pte_range(m: Model, dst: Mm, src: Mm, vma: Vma, start: number, end
       pte = src.ptes.get(vpn)!;
     }
     if (pte.kind === 'swap' || pte.kind === 'migration' || pte.kind === 'device_private') {
-      // copy_nonpresent_pte: the entry is copied; a writable migration entry turns read-only for COW.
+      // copy_nonpresent_pte: the entry is copied; a writable migration entry turns read-only for COW,
+      // an exclusive swap entry shared (swap_duplicate holds the slot for the child).
       const w = pte.entryWrite && !cow;
       if (cow && pte.entryWrite) m.modify_pte(src, va, { entryWrite: false });
       if (pte.folio) {
         m.folio_get(pte.folio);
         m.rmap_add(pte.folio, dst, va);
       }
+      if (pte.kind === 'swap') swap_duplicate(m, pte);
       add_mm_counter(dst, pte.kind === 'swap' ? MM_SWAPENTS : pte.folio ? mm_counter(pte.folio) : MM_ANONPAGES, 1);
       m.set_pte_at(dst, va, { ...pte, entryWrite: w, preTrace: pte.preTrace });
       continue;
@@ -417,7 +420,10 @@ function zap_chunk(m: Model, mm: Mm, start: number, end: number): number {
       m.set_pte_at(mm, va, null);
       if (pte.kind !== 'migration') m.folio_put(f);
     } else {
-      if (pte.kind === 'swap') add_mm_counter(mm, MM_SWAPENTS, -1);
+      if (pte.kind === 'swap') {
+        add_mm_counter(mm, MM_SWAPENTS, -1);
+        free_swap_and_cache(m, pte);
+      }
       m.set_pte_at(mm, va, null);
     }
     n++;

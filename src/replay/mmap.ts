@@ -1,5 +1,6 @@
 // mm/mmap.c, mm/vma.c, mm/mprotect.c, mm/mremap.c, mm/madvise.c: address-space operations.
 import { zap_pte_range, mm_counter, add_mm_counter } from './memory.js';
+import { madvise_pageout } from './swap.js';
 import { MMU_NOTIFY, vaOf, type Model } from './model.js';
 import { PAGE_SIZE, type Mm, type Vma } from './types.js';
 
@@ -228,8 +229,11 @@ export function do_madvise(m: Model, mm: Mm, start: number, len: number, behavio
       vma_merge(m, mm, start, end);
       return;
     case MADV.COLD:
+      // Deactivation only: the pages stay mapped.
+      return;
     case MADV.PAGEOUT:
-      // Deactivation / reclaim shows up as its own events (or not at all without swap).
+      // Anonymous pages go to swap where there is swap; file pages are left (not modelled).
+      if (m.swapOn) for (const vma of mm.vmas.filter((v) => v.end > start && v.start < end && v.file === null)) madvise_pageout(m, mm, Math.max(start, vma.start), Math.min(end, vma.end));
       return;
   }
 }

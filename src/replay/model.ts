@@ -2,6 +2,7 @@
 // interval bookkeeping that turns state changes into rows.
 import type { KernelSemantics } from './kernel.js';
 import { PagingGeometry } from './pgtable.js';
+import type { SwapSlot } from './swap.js';
 import { PAGE_SHIFT, type Confidence, type Folio, type Mm, type Pte, type PteKind, type Task, type Vma } from './types.js';
 
 /** include/linux/mmu_notifier.h enum mmu_notifier_event. */
@@ -37,6 +38,11 @@ export class Model {
   tid = 0;
   private listeners: InvalidateListener[] = [];
   zeroFolio: Folio;
+  /** Swap slots in use (swap.ts), and whether the traced machine swaps at all (its rss_stat shows
+   *  MM_SWAPENTS): without swap, reclaim leaves anonymous pages where they are. */
+  swapSlots = new Map<number, SwapSlot>();
+  nextSwapSlot = 1;
+  swapOn = false;
   /** Page-table pages allocated so far, all mms (a fault's share is the difference around it). */
   pgtableAllocs = 0;
 
@@ -110,6 +116,7 @@ export class Model {
       dirty: false,
       freed: false,
       preTrace: false,
+      swapSlot: null,
       rmap: new Map(),
       unmapped: new Map(),
       since: this.now,

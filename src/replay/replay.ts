@@ -196,6 +196,10 @@ async function replayFile(
   const m = new Model(semantics(kernel), w, new PagingGeometry(opts.levels ?? 4));
   const [{ allocs }] = await db.rows<{ allocs: bigint }>(`SELECT count(*) AS allocs FROM events WHERE file_id = ${fileId} AND event = 'kmem:mm_page_alloc'`);
   const tables = new Set(await db.tables());
+  // A machine swaps if any process's swap-entry count rose above zero in the trace.
+  m.swapOn =
+    tables.has('kmem_rss_stat') &&
+    (await db.rows(`SELECT 1 FROM kmem_rss_stat JOIN events USING (id) WHERE file_id = ${fileId} AND member = 2 AND size > 0 LIMIT 1`)).length > 0;
   const copyTraced = tables.has('kprobes_mder_copy_page_range') && (await db.rows(`SELECT column_name FROM information_schema.columns WHERE table_name = 'kprobes_mder_copy_page_range' AND column_name IN ('src_start', 'src_end')`)).length === 2;
   const adapter = new Adapter(m, w, { thp: opts.thp ?? 'madvise', allocsTraced: allocs > 0n, kernelFaultsTraced: tables.has('exceptions_page_fault_kernel'), design, copyPageRangeTraced: copyTraced });
   adapter.dx?.setGupPlans(await gupPlans(db, fileId));

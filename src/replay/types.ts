@@ -39,6 +39,8 @@ export interface Folio {
   dirty: boolean;
   freed: boolean;
   preTrace: boolean;
+  /** Its swap slot while it is in the swap cache (PG_swapcache), else null. */
+  swapSlot: number | null;
   /** Where it is mapped: mm id and address of each PTE (rmap; the anon_vma chain finds these). */
   rmap: Map<string, { mm: number; va: number }>;
   /** Which event last removed each mapping (the culprit when a pinned page is found replaced). */
@@ -61,8 +63,11 @@ export interface Pte {
   /** Index of this page within its folio. */
   index: number;
   confidence: Confidence;
-  /** For swap-type entries: migration read/write/read_exclusive, device read/write. */
+  /** For swap-type entries: migration read/write/read_exclusive, device read/write; for a swap
+   *  entry, pte_swp_exclusive. */
   entryWrite: boolean;
+  /** A swap entry's slot (swap.ts). */
+  swapSlot?: number;
   since: bigint;
   sinceEvent: bigint;
   preTrace: boolean;

@@ -7,7 +7,15 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../.." && pwd)
 make -s -C "$root/traces/workloads"
 workloads=("$@")
-[ ${#workloads[@]} -gt 0 ] || workloads=(anon fork_cow dontneed mprotect mremap threads thp filemap migrate)
+[ ${#workloads[@]} -gt 0 ] || workloads=(anon fork_cow dontneed mprotect mremap threads thp filemap migrate swap)
+# The swap workload needs swap: a 256 MiB swapfile for the run, where the machine has none.
+swapfile=""
+cleanup() { if [ -n "$swapfile" ]; then swapoff "$swapfile"; rm -f "$swapfile"; fi; }
+trap cleanup EXIT
+if [[ " ${workloads[*]} " == *" swap "* ]] && [ "$(wc -l < /proc/swaps)" -le 1 ]; then
+  swapfile=/var/tmp/mmreplay-record.swap
+  fallocate -l 256M "$swapfile" && chmod 600 "$swapfile" && mkswap -q "$swapfile" && swapon "$swapfile"
+fi
 for w in "${workloads[@]}"; do
   out="$here/$w"
   rm -rf "$out" && mkdir -p "$out"
