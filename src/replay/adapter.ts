@@ -6,7 +6,8 @@ import { DeviceExclusive, type Design, type ExclusiveOutput } from './device_exc
 import { Model } from './model.js';
 import { LEVEL_NAMES } from './pgtable.js';
 import { delete_from_swap_cache, do_swap_page } from './swap.js';
-import { PAGE_SIZE, RSS_MEMBERS, type Folio, type Mm, type Pte, type Task, type Vma } from './types.js';
+import { collapse_huge_page } from './khugepaged.js';
+import { HPAGE_PMD_SIZE, PAGE_SIZE, RSS_MEMBERS, type Folio, type Mm, type Pte, type Task, type Vma } from './types.js';
 
 /** One event as the replay reads it: common columns plus up to six numeric slots and a string. */
 export interface ReplayEvent {
@@ -129,6 +130,8 @@ export interface AdapterOptions {
 
 export class Adapter {
   private pending = new Map<number, PendingFault>();
+  /** The THP each task's collapse allocated, until its isolation succeeds. */
+  private collapse = new Map<number, { pfn: bigint }>();
   private syscalls = new Map<number, Syscall>();
   /** The mm a fork or exec is building, per task, until task_newtask / sched_process_exec. */
   private building = new Map<number, { kind: 'fork' | 'exec'; mm: Mm | null; flags: number | null }>();
@@ -217,6 +220,8 @@ export class Adapter {
         // A user page allocated inside a task's fault is that fault's page (GFP_HIGHUSER_MOVABLE
         // for 4K pages, GFP_TRANSHUGE* for THPs); page-table pages are GFP_KERNEL and ignored.
         if (pf && e.s && /MOVABLE|TRANSHUGE/.test(e.s)) pf.ev.allocs.push({ pfn: BigInt(e.a!), order: e.b! });
+        // A THP allocated outside a fault is a collapse's (khugepaged or MADV_COLLAPSE).
+        else if (!pf && e.b === 9 && e.s && /TRANSHUGE/.test(e.s)) this.collapse.set(e.tid, { pfn: BigInt(e.a!) });
         // GFP_PGTABLE_USER (GFP_KERNEL_ACCOUNT|__GFP_ZERO): a page-table page the fault needed.
         else if (pf && e.b === 0 && e.s?.startsWith('GFP_KERNEL_ACCOUNT|__GFP_ZERO')) pf.ev.pgtables++;
         return;
@@ -286,6 +291,9 @@ export class Adapter {
         return;
       case 'migrate:remove_migration_pte':
         this.migrationPte(e, false);
+        return;
+      case 'huge_memory:mm_collapse_huge_page_isolate':
+        this.collapseHugePage(e);
         return;
     }
     if (e.event.startsWith('syscalls:sys_enter_')) this.sysEnter(e);
@@ -422,6 +430,29 @@ export class Adapter {
       if (vma) wp_page_copy(m, mm, vma, va, null);
     }
     m.sink.violation('freed_page_still_mapped', `${what}: replayed as the copy-on-write of a kernel-mode write (page_fault_kernel is not traced)`, m.nearLoss ? 'lost-events' : 'untraced');
+  }
+
+  /**
+   * A collapse has cleared the PMD and isolated the pages when mm_collapse_huge_page_isolate fires;
+   * the copy frees them next and mm_collapse_huge_page only closes the story. Neither names mm
+   * (hashed) nor address: the scanned page does, through its rmap, and the THP allocated before
+   * is the new folio.
+   */
+  private collapseHugePage(e: ReplayEvent): void {
+    const c = this.collapse.get(e.tid);
+    this.collapse.delete(e.tid);
+    if (e.s !== 'succeeded' || !c) return;
+    const scanPfn = BigInt(e.a!);
+    const old = this.m.byPfn.get(scanPfn);
+    const at = old && !old.freed ? [...old.rmap.values()][0] : undefined;
+    if (!at) {
+      this.m.sink.violation('collapse_unplaced', `mm_collapse_huge_page_isolate: pfn 0x${scanPfn.toString(16)} is mapped nowhere the model knows`, this.m.label(old?.preTrace ?? true));
+      return;
+    }
+    const mm = this.m.mms[at.mm];
+    const haddr = at.va - (at.va % HPAGE_PMD_SIZE);
+    const vma = this.m.find_vma(mm, haddr);
+    if (vma) collapse_huge_page(this.m, mm, vma, haddr, c.pfn);
   }
 
   /** A fault on a non-present entry (do_swap_page): swap-in, or a device-exclusive entry restored. */

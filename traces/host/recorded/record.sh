@@ -7,7 +7,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../.." && pwd)
 make -s -C "$root/traces/workloads"
 workloads=("$@")
-[ ${#workloads[@]} -gt 0 ] || workloads=(anon fork_cow dontneed mprotect mremap threads thp filemap migrate swap)
+[ ${#workloads[@]} -gt 0 ] || workloads=(anon fork_cow dontneed mprotect mremap threads thp filemap migrate swap collapse)
 # The swap workload needs swap: a 256 MiB swapfile for the run, where the machine has none.
 swapfile=""
 cleanup() { if [ -n "$swapfile" ]; then swapoff "$swapfile"; rm -f "$swapfile"; fi; }
