@@ -11,6 +11,7 @@ interface Args {
   format: 'text' | 'dat';
   pid?: number;
   allCpus?: boolean;
+  withComm?: string[];
   '--'?: (string | number)[];
 }
 
@@ -27,6 +28,7 @@ export const recordCommand: CommandModule<object, Args> = {
       .option('clock', { type: 'string', default: 'mono', describe: 'trace_clock (mono matches CLOCK_MONOTONIC)' })
       .option('format', { choices: ['text', 'dat'] as const, default: 'text' as const, describe: 'dat: also write a trace-cmd .dat (trace-cmd extract)' })
       .option('pid', { type: 'number', describe: 'record an existing process (and children it forks) until it exits or Ctrl-C' })
+      .option('with-comm', { type: 'string', array: true, describe: 'also keep the events of these kernel threads (ksmd, khugepaged, kswapd0), which act on the process from their own context' })
       .option('all-cpus', { type: 'boolean', describe: 'system-wide: no pid filter (stop with Ctrl-C, or when COMMAND ends)' })
       .example('$0 record -e mm -o fork.txt -- ./traces/workloads/build/fork_cow', 'trace one workload')
       .example('$0 record -e device-exclusive --pid 1234', 'attach to a running process') as never,
@@ -37,6 +39,7 @@ export const recordCommand: CommandModule<object, Args> = {
       const s = await record({
         command: command.length ? command : undefined,
         pid: a.pid,
+        withComm: a.withComm?.flatMap((c) => String(c).split(',')),
         allCpus: a.allCpus,
         events: a.events,
         output,

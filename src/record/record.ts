@@ -11,6 +11,9 @@ import { expandEvents } from './presets.js';
 export interface RecordOptions {
   command?: string[];
   pid?: number;
+  /** Kernel threads (by comm: ksmd, khugepaged, kswapd0) whose events are kept too: they act on
+   *  the recorded process's memory from their own context. */
+  withComm?: string[];
   allCpus?: boolean;
   events: string[];
   output: string;
@@ -31,6 +34,8 @@ export interface Sidecar {
   buffer_size_kb: number;
   command: string[] | null;
   pid: number | null;
+  /** Other tasks kept by the pid filter (--with-comm), by comm. */
+  with_tasks: { comm: string; pid: number }[];
   instance: string;
   events_asked: string[];
   events_placed: string[];
@@ -175,7 +180,8 @@ export async function record(opts: RecordOptions): Promise<Sidecar> {
       });
       if (childPid === null) throw new Error(`cannot start ${opts.command[0]}`);
     }
-    const pids = childPid !== null ? [childPid] : opts.pid !== undefined ? threadsOf(opts.pid) : [];
+    const withTasks = tasksNamed(opts.withComm ?? []);
+    const pids = [...(childPid !== null ? [childPid] : opts.pid !== undefined ? threadsOf(opts.pid) : []), ...withTasks.map((t) => t.pid)];
     if (!opts.allCpus) for (const inst of instances) inst.write('set_event_pid', pids.join(' '));
 
     const streamer = new PipeStreamer(main.path('trace_pipe'), opts.output);
@@ -211,6 +217,7 @@ export async function record(opts: RecordOptions): Promise<Sidecar> {
       buffer_size_kb: opts.bufferKb,
       command: opts.command ?? null,
       pid: opts.pid ?? childPid,
+      with_tasks: withTasks,
       instance: main.name,
       events_asked: opts.events,
       events_placed: placed,
@@ -235,6 +242,25 @@ export async function record(opts: RecordOptions): Promise<Sidecar> {
     process.off('SIGTERM', onSignal);
     process.off('SIGHUP', onSignal);
   }
+}
+
+/** Tasks whose comm is one of names; a name nothing runs under is an error. */
+function tasksNamed(names: string[]): { comm: string; pid: number }[] {
+  if (!names.length) return [];
+  const found: { comm: string; pid: number }[] = [];
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    let comm: string;
+    try {
+      comm = fs.readFileSync(`/proc/${d}/comm`, 'utf8').trim();
+    } catch {
+      continue;
+    }
+    if (names.includes(comm)) found.push({ comm, pid: Number(d) });
+  }
+  const missing = names.filter((n) => !found.some((t) => t.comm === n));
+  if (missing.length) throw new TracefsUnavailable(`--with-comm: no task named ${missing.join(', ')} is running`);
+  return found;
 }
 
 function threadsOf(pid: number): number[] {

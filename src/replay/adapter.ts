@@ -7,6 +7,7 @@ import { Model } from './model.js';
 import { LEVEL_NAMES } from './pgtable.js';
 import { delete_from_swap_cache, do_swap_page } from './swap.js';
 import { collapse_huge_page } from './khugepaged.js';
+import { replace_page, write_protect_page } from './ksm.js';
 import { HPAGE_PMD_SIZE, PAGE_SIZE, RSS_MEMBERS, type Folio, type Mm, type Pte, type Task, type Vma } from './types.js';
 
 /** One event as the replay reads it: common columns plus up to six numeric slots and a string. */
@@ -130,6 +131,8 @@ export interface AdapterOptions {
 
 export class Adapter {
   private pending = new Map<number, PendingFault>();
+  /** The KSM page ksmd just merged a page into, until the free that names the page. */
+  private ksmReplacing = new Map<number, Folio>();
   /** The THP each task's collapse allocated, until its isolation succeeds. */
   private collapse = new Map<number, { pfn: bigint }>();
   private syscalls = new Map<number, Syscall>();
@@ -231,7 +234,13 @@ export class Adapter {
         const t = this.task(e);
         if (t.mm?.exiting && !t.mm.dead && t.mm.users <= 1 && !this.m.k.exitTracepointBeforeExitMm) this.exit_mmap(t.mm, t.tid);
         const f = m.byPfn.get(BigInt(e.a!));
-        if (f && !f.freed && f.mapcount + f.entireMapcount > 0) this.freedWhileMapped(f, e);
+        const kpage = this.ksmReplacing.get(e.tid);
+        this.ksmReplacing.delete(e.tid);
+        // ksmd frees the page it just replaced by a KSM page (the merge event came first).
+        if (kpage && f && !f.freed && f.mapcount === 1 && !f.ksm) {
+          const at = [...f.rmap.values()][0];
+          replace_page(m, m.mms[at.mm], at.va, kpage);
+        } else if (f && !f.freed && f.mapcount + f.entireMapcount > 0) this.freedWhileMapped(f, e);
         // Reclaim frees a swapped-out page once written (__remove_mapping): it leaves the swap cache.
         else if (f && !f.freed && f.swapSlot !== null) delete_from_swap_cache(m, f);
         return;
@@ -292,6 +301,16 @@ export class Adapter {
       case 'migrate:remove_migration_pte':
         this.migrationPte(e, false);
         return;
+      case 'ksm:ksm_merge_with_ksm_page': {
+        if (e.b !== 0) return;
+        const f = m.byPfn.get(BigInt(e.a!));
+        if (!f || f.freed) return;
+        // Without "ksm " the page itself became the KSM page; with it, some page was replaced by
+        // this KSM page, and which one the free that follows tells (the event names no address).
+        if (e.c === 0) write_protect_page(m, f);
+        else this.ksmReplacing.set(e.tid, f);
+        return;
+      }
       case 'huge_memory:mm_collapse_huge_page_isolate':
         this.collapseHugePage(e);
         return;

@@ -224,7 +224,7 @@ export function do_wp_page(m: Model, mm: Mm, vma: Vma, va: number, pte: Pte, ev:
   }
   if (pte.pmd) __split_huge_pmd(m, mm, va);
   // wp_can_reuse_anon_folio (6.12/6.18): an exclusive anon page, or one nobody else holds.
-  let reuse = f.anon && !f.zero && (f.anonExclusive || f.refcount === 1);
+  let reuse = f.anon && !f.zero && !f.ksm && (f.anonExclusive || f.refcount === 1);
   // The trace settles it where it shows the copy's allocation (or its absence).
   if (ev?.allocsTraced) {
     const copied = ev.allocs.some((a) => a.order === 0);

@@ -117,6 +117,7 @@ export class Model {
       freed: false,
       preTrace: false,
       swapSlot: null,
+      ksm: false,
       rmap: new Map(),
       unmapped: new Map(),
       since: this.now,

@@ -46,6 +46,7 @@ const PROJECTIONS: Record<string, { nums: string[]; s?: string }> = {
   'migrate:set_migration_pte': { nums: ['addr', 'pte', '"order"'] },
   'migrate:remove_migration_pte': { nums: ['addr', 'pte', '"order"'] },
   'huge_memory:mm_collapse_huge_page_isolate': { nums: ['pfn'], s: 'status_name' },
+  'ksm:ksm_merge_with_ksm_page': { nums: ['pfn', 'err', 'ksm_page'] },
   'ftrace:print': { nums: [], s: 'buf' },
   'mmap_lock:mmap_lock_acquire_returned': { nums: ['"write"::INTEGER', 'success::INTEGER'] },
   // The device-exclusive kprobes (traces/lab, `record -e device-exclusive`); struct page / folio

@@ -39,6 +39,8 @@ export interface Folio {
   dirty: boolean;
   freed: boolean;
   preTrace: boolean;
+  /** A KSM page (PageKsm): shared by ksmd, never reused by a write fault. */
+  ksm: boolean;
   /** Its swap slot while it is in the swap cache (PG_swapcache), else null. */
   swapSlot: number | null;
   /** Where it is mapped: mm id and address of each PTE (rmap; the anon_vma chain finds these). */
