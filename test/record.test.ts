@@ -95,4 +95,15 @@ describe.skipIf(why !== null)('mmreplay record (live)', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/give -- COMMAND/);
   });
+
+  it('keeps a kernel thread named by --with-comm in the pid filter, and refuses a name nothing runs', async () => {
+    const out = path.join(dir, 'with.txt');
+    const r = await run(['record', '-e', 'sched:sched_process_exit', '--with-comm', 'kthreadd', '-o', out, '--', '/bin/true']);
+    expect(r.code).toBe(0);
+    const side = JSON.parse(fs.readFileSync(`${out}.json`, 'utf8'));
+    expect(side.with_tasks).toEqual([{ comm: 'kthreadd', pid: 2 }]);
+    const bad = await run(['record', '--with-comm', 'no-such-thread', '-o', path.join(dir, 'y.txt'), '--', '/bin/true']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/no task named no-such-thread/);
+  });
 });
