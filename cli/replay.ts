@@ -14,7 +14,7 @@ interface Args {
   from?: string;
   to?: string;
   thp: 'always' | 'madvise' | 'never';
-  levels: 4 | 5;
+  levels?: 4 | 5;
   db?: string;
 }
 
@@ -35,7 +35,7 @@ export const replayCommand: CommandModule<object, Args> = {
       .option('from', { type: 'string', describe: 'start at this time (seconds as printed, or NNNns)' })
       .option('to', { type: 'string', describe: 'stop at this time' })
       .option('thp', { choices: ['always', 'madvise', 'never'] as const, default: 'madvise' as const, describe: "the traced machine's transparent_hugepage/enabled" })
-      .option('levels', { choices: [4, 5] as const, default: 4 as const, describe: "the traced machine's paging levels (5 with LA57)" })
+      .option('levels', { choices: [4, 5] as const, describe: "the traced machine's paging levels, 5 with LA57 (default: the recording's, else 4)" })
       .option('db', { type: 'string', describe: 'database to write when INPUT is a trace' }) as never,
   handler: async (a) => {
     const db = await ensureDb(a.input, a.db);

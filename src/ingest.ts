@@ -245,10 +245,14 @@ async function ingestFile(file: string, fileId: number, firstId: bigint, loader:
   const uname = besides('uname.txt');
   const offsets = besides('offsets.txt');
   const pageSize = offsets ? /^sizeof_page (\d+)/m.exec(fs.readFileSync(offsets, 'utf8'))?.[1] : undefined;
+  // la57.txt holds the guest's cpuinfo la57 flag when it runs 5-level paging.
+  const la57 = besides('la57.txt');
+  const levels = sidecar?.paging_levels ?? (la57 ? (/\bla57\b/.test(fs.readFileSync(la57, 'utf8')) ? 5 : 4) : undefined);
   s.metadata = {
     ...reader.metadata(),
     ...(uname ? { kernel_release: fs.readFileSync(uname, 'utf8').trim().split(/\s+/).find((w) => /^\d+\.\d+/.test(w)) } : {}),
     ...(pageSize ? { struct_page_size: Number(pageSize) } : {}),
+    ...(levels ? { paging_levels: levels } : {}),
     formats: catalogue.sources,
     warnings,
     basename: path.basename(file),

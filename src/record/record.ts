@@ -29,6 +29,8 @@ export interface Sidecar {
   tool: string;
   kernel_release: string;
   page_size: number;
+  /** 5 when the kernel runs 5-level paging (cpuinfo's la57 flag, which the kernel clears otherwise). */
+  paging_levels: 4 | 5;
   clock: string;
   cpus: number;
   buffer_size_kb: number;
@@ -212,6 +214,7 @@ export async function record(opts: RecordOptions): Promise<Sidecar> {
       tool: 'mmreplay record',
       kernel_release: os.release(),
       page_size: pageSize(),
+      paging_levels: /^flags\s*:.*\bla57\b/m.test(fs.readFileSync('/proc/cpuinfo', 'utf8')) ? 5 : 4,
       clock: opts.clock,
       cpus: os.cpus().length,
       buffer_size_kb: opts.bufferKb,

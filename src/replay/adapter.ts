@@ -111,6 +111,8 @@ const STARTS_SYSCALL_WORK = new Set([
   'ftrace:print',
 ]);
 
+const PGTABLE_GFP = /^GFP_KERNEL_ACCOUNT\|(?:__GFP_ZERO(?:\|__GFP_COMP)?|__GFP_COMP\|__GFP_ZERO)$/;
+
 /** TASK_SIZE with 5-level paging (arch/x86/include/asm/page_64_types.h): above it is the kernel's. */
 const USER_VA_END = 2 ** 56;
 
@@ -225,8 +227,9 @@ export class Adapter {
         if (pf && e.s && /MOVABLE|TRANSHUGE/.test(e.s)) pf.ev.allocs.push({ pfn: BigInt(e.a!), order: e.b! });
         // A THP allocated outside a fault is a collapse's (khugepaged or MADV_COLLAPSE).
         else if (!pf && e.b === 9 && e.s && /TRANSHUGE/.test(e.s)) this.collapse.set(e.tid, { pfn: BigInt(e.a!) });
-        // GFP_PGTABLE_USER (GFP_KERNEL_ACCOUNT|__GFP_ZERO): a page-table page the fault needed.
-        else if (pf && e.b === 0 && e.s?.startsWith('GFP_KERNEL_ACCOUNT|__GFP_ZERO')) pf.ev.pgtables++;
+        // GFP_PGTABLE_USER (GFP_KERNEL_ACCOUNT|__GFP_ZERO, with __GFP_COMP where the kernel adds it,
+        // in either order): a page-table page the fault needed.
+        else if (pf && e.b === 0 && e.s && PGTABLE_GFP.test(e.s)) pf.ev.pgtables++;
         return;
       }
       case 'kmem:mm_page_free': {

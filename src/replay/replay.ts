@@ -18,7 +18,7 @@ export interface ReplayOptions {
   fromNs?: bigint;
   toNs?: bigint;
   thp?: 'always' | 'madvise' | 'never';
-  /** Paging levels of the traced machine: 5 with LA57 (default 4). */
+  /** Paging levels of the traced machine: 5 with LA57 (default: the recording's, else 4). */
   levels?: PagingLevels;
   onProgress?: (p: { fileId: number; events: number }) => void;
 }
@@ -169,7 +169,8 @@ export async function replay(dbFile: string, opts: ReplayOptions = {}): Promise<
       const kernel = opts.kernel ?? versionForRelease(meta.recorded?.kernel_release ?? meta.kernel_release ?? meta.kernel);
       const designs = opts.designs?.length ? opts.designs : [semantics(kernel).deviceExclusive];
       const structPage = Number(meta.struct_page_size ?? 64);
-      for (const [i, design] of designs.entries()) out.push(await replayFile(db, reader, f.file_id, kernel, design, i === 0, opts, structPage));
+      const levels: PagingLevels = opts.levels ?? (meta.paging_levels === 5 ? 5 : 4);
+      for (const [i, design] of designs.entries()) out.push(await replayFile(db, reader, f.file_id, kernel, design, i === 0, { ...opts, levels }, structPage));
     }
     // Culprits' tasks and times, from the events that did it.
     await db.run(`UPDATE exclusive_pages p SET culprit_tid = e.tid, culprit_ts = e.ts_ns FROM events e WHERE e.id = p.culprit_event`);
