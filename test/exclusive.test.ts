@@ -33,6 +33,9 @@ describe('device-exclusive on the 6.12 lab traces', () => {
     expect(d.n).toBe(a.n - a.agree);
     total.n += Number(a.n);
     total.agree += Number(a.agree);
+    // The guest runs 5-level paging (la57.txt): every fault's page-table allocations agree with it.
+    expect(await db.rows(`SELECT levels FROM replay_runs`)).toEqual([{ levels: 5 }]);
+    expect(await db.rows(`SELECT event_id, kernel_tables, model_tables FROM pgtable_check WHERE NOT match LIMIT 3`)).toEqual([]);
     db.close();
   });
 
