@@ -44,6 +44,19 @@ describe('device-exclusive on the 6.12 lab traces', () => {
     expect(total.agree / total.n).toBeGreaterThanOrEqual(0.99);
   });
 
+  it('6.1 race-dontneed: a fault that freed its own new page lost the race to GUP and maps nothing', async () => {
+    // Event 17540: the racer write-faults 0x7faf5f323000, allocates pfn 52317 and frees it at once
+    // (pte_same failed): the GUP fault of the other thread mapped pfn 523463 there (its rmap kprobe).
+    const { db: ing, dbFile } = await ingestTemp([path.join(ROOT, 'traces/lab/6.1/race-dontneed/trace.txt.xz')]);
+    ing.close();
+    await replay(dbFile, {});
+    const db = await Db.open(dbFile);
+    expect(await db.rows(`SELECT rule, explanation FROM invariant_violations`)).toEqual([]);
+    const [ts] = await db.rows<{ ts: bigint }>(`SELECT ts_ns AS ts FROM events WHERE id = 17550`);
+    expect(await db.rows(`SELECT pfn FROM pte_intervals WHERE va = ${0x7faf5f323000} AND ts <= ${ts.ts} AND ts + dur > ${ts.ts}`)).toEqual([{ pfn: 523463n }]);
+    db.close();
+  });
+
   it('race-thp: FOLL_SPLIT_PMD leaves tail pages, and 6.12 fails every one of them (-EBUSY)', async () => {
     const db = await replayed('race-thp', ['5.14']);
     const causes = await db.rows<{ cause: string; n: bigint }>(`SELECT cause, count(*) n FROM exclusive_pages GROUP BY ALL`);

@@ -79,6 +79,9 @@ interface PendingFault {
   errorCode: number;
   eventId: bigint;
   ev: FaultEvidence;
+  /** The fault freed the page it allocated: it lost a race (pte_same failed), someone else mapped
+   *  the address first, and the fault maps nothing. */
+  backedOut?: boolean;
 }
 
 interface Syscall {
@@ -236,6 +239,12 @@ export class Adapter {
         // Before 6.16 sched_process_exit comes after exit_mm: an exiting task's frees are its exit_mmap.
         const t = this.task(e);
         if (t.mm?.exiting && !t.mm.dead && t.mm.users <= 1 && !this.m.k.exitTracepointBeforeExitMm) this.exit_mmap(t.mm, t.tid);
+        const i = pf ? pf.ev.allocs.findIndex((a) => a.pfn === BigInt(e.a!)) : -1;
+        if (pf && i >= 0) {
+          pf.ev.allocs.splice(i, 1);
+          pf.backedOut = true;
+          return;
+        }
         const f = m.byPfn.get(BigInt(e.a!));
         const kpage = this.ksmReplacing.get(e.tid);
         this.ksmReplacing.delete(e.tid);
@@ -290,6 +299,7 @@ export class Adapter {
         this.dx?.rmapWalk(e, this.task(e));
         return;
       case 'kprobes:mder_folio_add_new_anon_rmap':
+      case 'kprobes:mder_page_add_new_anon_rmap':
         this.dx?.newAnonRmap(e, this.task(e));
         return;
       case 'kprobes:mder_vmalloc_ret':
@@ -350,6 +360,7 @@ export class Adapter {
     const mm = pf.task.mm;
     if (!mm) return;
     const before = m.k.splitRssCounting ? [...mm.rss] : null;
+    if (pf.backedOut && !pf.ev.allocs.length) return;
     const known = this.pgtablesKnown(mm, pf.va);
     const tablesBefore = m.pgtableAllocs;
     try {
@@ -491,7 +502,10 @@ export class Adapter {
       if (write && !pte.write) do_wp_page(this.m, mm, vma, va, pte, null);
     } else if (pte && pte.kind !== 'none') this.swapFault(mm, vma, va, pte, write);
     else if (vma.file !== null) do_fault(this.m, this.cache, mm, vma, va, write, null);
-    else do_anonymous_page(this.m, mm, vma, va, write, null);
+    else {
+      const pfn = this.dx?.takeRmapAhead(mm, va);
+      do_anonymous_page(this.m, mm, vma, va, write, pfn === undefined ? null : { allocs: [{ pfn, order: 0 }], allocsTraced: true, pgtables: 0 });
+    }
   }
 
   /**

@@ -181,6 +181,8 @@ export class DeviceExclusive {
   private mirrors = new Map<Mm, Set<number>>();
   /** CPU faults on an entry whose folio a conversion holds locked: they wait for the unlock. */
   private waiting = new Map<Folio, { mm: Mm; va: number; write: boolean }[]>();
+  /** PFNs GUP faults mapped, by mm:va, seen before the model's GUP reached the address. */
+  private rmapAhead = new Map<string, bigint>();
 
   constructor(
     readonly m: Model,
@@ -698,7 +700,18 @@ export class DeviceExclusive {
   newAnonRmap(e: ReplayEvent, t: Task): void {
     const mm = t.mm;
     if (!mm || e.a === null || e.b === null) return;
-    const p = this.m.pte(mm, e.b - (e.b % PAGE_SIZE));
-    if (p?.folio && !p.folio.zero && p.folio.pfnConfidence !== 'observed') this.m.setPfn(p.folio, BigInt(e.a), 'observed');
+    const va = e.b - (e.b % PAGE_SIZE);
+    const p = this.m.pte(mm, va);
+    if (p?.kind === 'present' && p.folio && !p.folio.zero) {
+      if (p.folio.pfnConfidence !== 'observed') this.m.setPfn(p.folio, BigInt(e.a), 'observed');
+    } else this.rmapAhead.set(`${mm.id}:${va}`, BigInt(e.a));
+  }
+
+  /** The PFN a GUP fault mapped, when its rmap kprobe fired before the model's GUP reached va. */
+  takeRmapAhead(mm: Mm, va: number): bigint | undefined {
+    const key = `${mm.id}:${va}`;
+    const pfn = this.rmapAhead.get(key);
+    this.rmapAhead.delete(key);
+    return pfn;
   }
 }

@@ -59,6 +59,8 @@ const PROJECTIONS: Record<string, { nums: string[]; s?: string }> = {
   'kprobes:mder_get_user_pages_remote_ret': { nums: ['ret', '"start"', 'nr_pages'] },
   'kprobes:mder_rmap_walk': { nums: ['PFN(folio)'] },
   'kprobes:mder_folio_add_new_anon_rmap': { nums: ['PFN(folio)', 'address'] },
+  // 6.1 names it after the page (mm/rmap.c page_add_new_anon_rmap).
+  'kprobes:mder_page_add_new_anon_rmap': { nums: ['PFN(page)', 'address'] },
   'kprobes:mder_copy_page_range': { nums: ['src_start', 'src_end'] },
 };
 
@@ -128,9 +130,10 @@ async function gupPlans(db: Db, fileId: number): Promise<Map<bigint, GupPlan>> {
   const tables = new Set(await db.tables());
   const plans = new Map<bigint, GupPlan>();
   if (!tables.has('kprobes_mder_get_user_pages_remote') || !tables.has('kprobes_mder_make_device_exclusive_range')) return plans;
-  const anon = tables.has('kprobes_mder_folio_add_new_anon_rmap')
-    ? `UNION ALL SELECT e.id, e.ts_ns, e.tid, 'fault', a.address::DOUBLE, NULL FROM events e JOIN kprobes_mder_folio_add_new_anon_rmap a USING (id) WHERE e.file_id = ${fileId}`
-    : '';
+  const anon = ['kprobes_mder_folio_add_new_anon_rmap', 'kprobes_mder_page_add_new_anon_rmap']
+    .filter((t) => tables.has(t))
+    .map((t) => `UNION ALL SELECT e.id, e.ts_ns, e.tid, 'fault', a.address::DOUBLE, NULL FROM events e JOIN ${t} a USING (id) WHERE e.file_id = ${fileId}`)
+    .join(' ');
   const rets = tables.has('kprobes_mder_get_user_pages_remote_ret')
     ? `UNION ALL SELECT e.id, e.ts_ns, e.tid, 'ret', NULL, NULL FROM events e JOIN kprobes_mder_get_user_pages_remote_ret USING (id) WHERE e.file_id = ${fileId}`
     : '';
