@@ -1,38 +1,83 @@
-// Appends ingested rows into DuckDB through its appender, one appender per table.
-import type { DuckDBAppender } from '@duckdb/node-api';
+// Appends ingested rows into DuckDB, one appender per table: the bulk tables through data chunks,
+// the rare ones row by row.
+import {
+  BIGINT,
+  BOOLEAN,
+  DuckDBDataChunk,
+  DuckDBVector,
+  INTEGER,
+  SMALLINT,
+  UBIGINT,
+  UINTEGER,
+  VARCHAR,
+  type DuckDBAppender,
+  type DuckDBType,
+} from '@duckdb/node-api';
 import type { FieldValue, SqlType } from '../parse/format.js';
 import type { TableSpec } from '../parse/fields.js';
 import { quoteIdent, sqlFile, type Db } from './db.js';
 
-type Append = (a: DuckDBAppender, v: FieldValue) => void;
+const DUCK_TYPE: Record<SqlType, DuckDBType> = { BIGINT, UBIGINT, INTEGER, UINTEGER, SMALLINT, BOOLEAN, VARCHAR };
+const CHUNK_ROWS = DuckDBVector.standardSize();
 
-const APPEND: Record<SqlType, Append> = {
-  BIGINT: (a, v) => a.appendBigInt(v as bigint),
-  UBIGINT: (a, v) => a.appendUBigInt(v as bigint),
-  INTEGER: (a, v) => a.appendInteger(v as number),
-  UINTEGER: (a, v) => a.appendUInteger(v as number),
-  SMALLINT: (a, v) => a.appendSmallInt(v as number),
-  BOOLEAN: (a, v) => a.appendBoolean(v as boolean),
-  VARCHAR: (a, v) => a.appendVarchar(v as string),
-};
+/**
+ * Writes rows into a data chunk's vectors and appends the chunk when full. A numeric vector is a JS
+ * typed array copied to DuckDB in one call at flush, where the row appender made one N-API call per
+ * value and per row; only VARCHAR values still cost a call each. The chunk and its vectors are
+ * reused: every row sets every column, so nothing stale survives a reset.
+ */
+class ChunkAppender {
+  private readonly chunk: DuckDBDataChunk;
+  private readonly vectors: DuckDBVector<FieldValue>[];
+  private row = 0;
 
-interface TypedTable {
-  appender: DuckDBAppender;
-  appenders: Append[];
+  constructor(
+    private readonly appender: DuckDBAppender,
+    types: DuckDBType[],
+  ) {
+    this.chunk = DuckDBDataChunk.create(types, CHUNK_ROWS);
+    this.vectors = types.map((_, i) => this.chunk.getColumnVector(i) as DuckDBVector<FieldValue>);
+  }
+
+  /** Sets column `col` of the current row (null is NULL). */
+  set(col: number, v: FieldValue): void {
+    this.vectors[col].setItem(this.row, v);
+  }
+
+  endRow(): void {
+    if (++this.row === CHUNK_ROWS) this.flush();
+  }
+
+  flush(): void {
+    if (this.row === 0) return;
+    for (const v of this.vectors) v.flush();
+    this.chunk.rowCount = this.row;
+    this.appender.appendDataChunk(this.chunk);
+    this.chunk.reset();
+    this.row = 0;
+  }
+
+  close(): void {
+    this.flush();
+    this.appender.closeSync();
+  }
 }
 
+const EVENT_TYPES = [BIGINT, INTEGER, BIGINT, BIGINT, INTEGER, INTEGER, INTEGER, VARCHAR, VARCHAR, VARCHAR];
+const OTHER_TYPES = [BIGINT, VARCHAR, VARCHAR, VARCHAR];
+
 export class Loader {
-  private events!: DuckDBAppender;
-  private other!: DuckDBAppender;
-  private typed = new Map<string, TypedTable>();
+  private events!: ChunkAppender;
+  private other!: ChunkAppender;
+  private typed = new Map<string, ChunkAppender>();
   private rareAppenders = new Map<RareTable, DuckDBAppender>();
 
   constructor(readonly db: Db) {}
 
   async init(): Promise<void> {
     await this.db.run(sqlFile('schema.sql'));
-    this.events = await this.db.conn.createAppender('events');
-    this.other = await this.db.conn.createAppender('other_events');
+    this.events = new ChunkAppender(await this.db.conn.createAppender('events'), EVENT_TYPES);
+    this.other = new ChunkAppender(await this.db.conn.createAppender('other_events'), OTHER_TYPES);
     for (const t of ['lost_events', 'unparsed', 'field_errors'] as const) {
       this.rareAppenders.set(t, await this.db.conn.createAppender(t));
     }
@@ -47,44 +92,37 @@ export class Loader {
         `COMMENT ON TABLE ${quoteIdent(spec.table)} IS ${sqlString(`Fields of ${spec.event}, typed from its format file; id joins events.id`)}`,
     );
     const appender = await this.db.conn.createAppender(spec.table);
-    this.typed.set(spec.table, { appender, appenders: spec.columns.map((c) => APPEND[c.type]) });
+    this.typed.set(spec.table, new ChunkAppender(appender, [BIGINT, ...spec.columns.map((c) => DUCK_TYPE[c.type])]));
   }
 
   event(id: bigint, fileId: number, lineNo: number, tsNs: bigint, cpu: number, tid: number, tgid: number | null, comm: string, flags: string | null, event: string): void {
     const a = this.events;
-    a.appendBigInt(id);
-    a.appendInteger(fileId);
-    a.appendBigInt(BigInt(lineNo));
-    a.appendBigInt(tsNs);
-    a.appendInteger(cpu);
-    a.appendInteger(tid);
-    if (tgid === null) a.appendNull();
-    else a.appendInteger(tgid);
-    a.appendVarchar(comm);
-    if (flags === null) a.appendNull();
-    else a.appendVarchar(flags);
-    a.appendVarchar(event);
+    a.set(0, id);
+    a.set(1, fileId);
+    a.set(2, BigInt(lineNo));
+    a.set(3, tsNs);
+    a.set(4, cpu);
+    a.set(5, tid);
+    a.set(6, tgid);
+    a.set(7, comm);
+    a.set(8, flags);
+    a.set(9, event);
     a.endRow();
   }
 
   typedRow(spec: TableSpec, id: bigint, values: FieldValue[]): void {
-    const t = this.typed.get(spec.table)!;
-    const a = t.appender;
-    a.appendBigInt(id);
-    for (let i = 0; i < values.length; i++) {
-      const v = values[i];
-      if (v === null) a.appendNull();
-      else t.appenders[i](a, v);
-    }
+    const a = this.typed.get(spec.table)!;
+    a.set(0, id);
+    for (let i = 0; i < values.length; i++) a.set(i + 1, values[i]);
     a.endRow();
   }
 
   otherEvent(id: bigint, event: string, args: string, fields: string): void {
     const a = this.other;
-    a.appendBigInt(id);
-    a.appendVarchar(event);
-    a.appendVarchar(args);
-    a.appendVarchar(fields);
+    a.set(0, id);
+    a.set(1, event);
+    a.set(2, args);
+    a.set(3, fields);
     a.endRow();
   }
 
@@ -101,10 +139,10 @@ export class Loader {
   }
 
   finish(): void {
-    this.events.closeSync();
-    this.other.closeSync();
+    this.events.close();
+    this.other.close();
     for (const a of this.rareAppenders.values()) a.closeSync();
-    for (const t of this.typed.values()) t.appender.closeSync();
+    for (const t of this.typed.values()) t.close();
   }
 }
 
