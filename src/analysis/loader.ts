@@ -128,15 +128,21 @@ function writeStrings(vector: duckdb.Vector, strings: (string | null)[], nullRow
   const first = new Map<string, number>();
   const from = new Int32Array(n);
   let repeats = false;
+  let last: string | null = null;
+  let lastFrom = 0;
   for (let r = 0; r < n; r++) {
     if (nulls?.has(r)) continue;
     const s = strings[r]!;
-    const f = first.get(s);
+    // Runs of one string (a task's comm) skip the hash lookup.
+    const f = s === last ? lastFrom : first.get(s);
+    last = s;
     if (f === undefined) {
+      lastFrom = r;
       first.set(s, r);
       from[r] = r;
       duckdb.vector_assign_string_element(vector, r, s);
     } else {
+      lastFrom = f;
       from[r] = f;
       repeats = true;
     }
