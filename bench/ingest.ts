@@ -36,6 +36,7 @@ function build(name: string, base: string): { file: string; bytes: number } {
 
 interface Run {
   seconds: number;
+  cpuSeconds: number;
   maxRssMb: number;
   events: number;
 }
@@ -79,6 +80,7 @@ for (const [label, name, base] of [
     MB: (bytes / 1e6).toFixed(0),
     events: String(r.events),
     's': r.seconds.toFixed(1),
+    'CPU s': r.cpuSeconds.toFixed(1),
     'MB/s': mbps.toFixed(1),
     'Mevents/s': (r.events / r.seconds / 1e6).toFixed(2),
     'peak RSS MB': r.maxRssMb.toFixed(0),

@@ -207,6 +207,7 @@ async function ingestFile(file: string, fileId: number, firstId: bigint, loader:
       s.events++;
     }
     s.lines = batch.firstLineNo + lines.length - 1;
+    loader.endBatch();
 
     if (opts.onProgress) {
       const now = Date.now();

@@ -258,6 +258,24 @@ export type FieldValue = bigint | number | string | boolean | null;
 /** Text to a column value of the given type; null when it is not a number of that radix. */
 function toValue(text: string, radix: 10 | 16, type: SqlType): FieldValue {
   if (type === 'VARCHAR') return text;
+  const n = smallInt(text, radix);
+  // Below 2^53 a Number is exact and wraps like BigInt.asIntN/asUintN through JS's int32 ops.
+  if (n === n) {
+    switch (type) {
+      case 'BIGINT':
+        return BigInt(n);
+      case 'UBIGINT':
+        return n < 0 ? BigInt.asUintN(64, BigInt(n)) : BigInt(n);
+      case 'INTEGER':
+        return n | 0;
+      case 'UINTEGER':
+        return n >>> 0;
+      case 'SMALLINT':
+        return (n << 16) >> 16;
+      case 'BOOLEAN':
+        return n !== 0;
+    }
+  }
   if (type === 'BIGINT' || type === 'UBIGINT') {
     const v = parseInt64(text, radix);
     return v === null ? null : type === 'BIGINT' ? BigInt.asIntN(64, v) : BigInt.asUintN(64, v);
@@ -267,6 +285,32 @@ function toValue(text: string, radix: 10 | 16, type: SqlType): FieldValue {
   if (type === 'BOOLEAN') return v !== 0n;
   const bits = type === 'SMALLINT' ? 16 : 32;
   return Number(type === 'UINTEGER' ? BigInt.asUintN(bits, v) : BigInt.asIntN(bits, v));
+}
+
+/**
+ * parseInt64's value as a Number for plain `[-][0x]DIGITS` text of at most 13 hex or 15 decimal
+ * digits (always below 2^53, so exact); NaN for anything else, which parseInt64 then reads.
+ */
+function smallInt(s: string, radix: 10 | 16): number {
+  let i = 0;
+  const neg = s.charCodeAt(0) === 45; /* - */
+  if (neg) i++;
+  if (s.charCodeAt(i) === 48 /* 0 */ && (s.charCodeAt(i + 1) | 0x20) === 120 /* x */) {
+    i += 2;
+    radix = 16;
+  }
+  const digits = s.length - i;
+  if (digits === 0 || digits > (radix === 16 ? 13 : 15)) return NaN;
+  let v = 0;
+  for (; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    let d: number;
+    if (c >= 48 && c <= 57) d = c - 48;
+    else if (radix === 16 && (c | 0x20) >= 97 && (c | 0x20) <= 102) d = (c | 0x20) - 87;
+    else return NaN;
+    v = v * radix + d;
+  }
+  return neg ? -v : v;
 }
 
 /**

@@ -59,7 +59,9 @@ export function splitEventBody(rest: string, out: EventHeader): void {
     const c = rest.charCodeAt(i);
     if (c === 58 /* : */) {
       out.name = rest.slice(0, i);
-      out.body = rest.slice(rest.charCodeAt(i + 1) === 32 ? i + 2 : i + 1).replace(/^ +/, '');
+      let b = i + 1;
+      while (rest.charCodeAt(b) === 32 /* space */) b++;
+      out.body = rest.slice(b);
       return;
     }
     if (c === 40 /* ( */ && rest.startsWith('sys_')) {

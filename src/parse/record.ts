@@ -45,5 +45,10 @@ export function newHeader(): EventHeader {
 
 /** `3835.535258` (µs) or `3835.535258123` (ns) to exact ns. */
 export function tsToNs(sec: string, frac: string): bigint {
+  // Up to 9007198 s (104 days) the ns count stays below 2^53, where Number arithmetic is exact.
+  if (sec.length <= 7 && frac.length <= 9) {
+    const s = +sec;
+    if (s < 9007198) return BigInt(s * 1e9 + +frac * 10 ** (9 - frac.length));
+  }
   return BigInt(frac.length >= 9 ? sec + frac.slice(0, 9) : sec + frac.padEnd(9, '0'));
 }
