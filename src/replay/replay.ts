@@ -64,8 +64,8 @@ const PROJECTIONS: Record<string, { nums: string[]; s?: string }> = {
   'kprobes:mder_copy_page_range': { nums: ['src_start', 'src_end'] },
 };
 
-const VMEMMAP_5LEVEL = 18434758041293225984n; // 0xffd4000000000000
-const VMEMMAP_4LEVEL = 18446719884453740544n; // 0xffffea0000000000
+const VMEMMAP_5LEVEL = 0xffd4000000000000n; // __VMEMMAP_BASE_L5
+const VMEMMAP_4LEVEL = 0xffffea0000000000n; // __VMEMMAP_BASE_L4
 const pfnSql = (col: string, pageSize: number) =>
   `CASE WHEN ${col} >= ${VMEMMAP_4LEVEL} THEN (${col} - ${VMEMMAP_4LEVEL}) // ${pageSize} WHEN ${col} >= ${VMEMMAP_5LEVEL} THEN (${col} - ${VMEMMAP_5LEVEL}) // ${pageSize} END`;
 
