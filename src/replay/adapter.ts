@@ -445,15 +445,20 @@ export class Adapter {
   }
 
   /**
-   * The kernel freed a page the model still maps. A shared anonymous page's other mappers must
-   * have broken COW first: a kernel-mode write (rseq's put_user, a syscall's copy_to_user) faults
-   * as page_fault_kernel, which a trace without that event does not show. The model replays that
+   * The kernel freed a page the model still maps. When another process frees a shared anonymous
+   * page, its other mappers must have broken COW first, unseen: a kernel-mode write (rseq's
+   * put_user, a syscall's copy_to_user) faults as page_fault_kernel, which a trace without that
+   * event does not show, and a GUP's per-page progress is interpolated. The model replays that
    * copy (wp_page_copy: a new page of unknown PFN) and says so; anything else is unexplained.
    */
   private freedWhileMapped(f: Folio, e: ReplayEvent): void {
     const m = this.m;
     const what = `mm_page_free pfn 0x${e.a!.toString(16)} while the model maps folio ${f.id} ${f.mapcount} times`;
-    if (!f.anon || f.anonExclusive || f.entireMapcount > 0 || this.opts.kernelFaultsTraced) {
+    // Only another process's free says the mappers left copied it: the freeing task's own mapping
+    // going unseen is a different story (GUP timing, a race) the model cannot settle this way.
+    const freer = this.m.tasks.get(e.tid)?.mm;
+    const elsewhere = [...f.rmap.values()].every((r) => this.m.mms[r.mm] !== freer);
+    if (!f.anon || f.anonExclusive || f.entireMapcount > 0 || this.opts.kernelFaultsTraced || !elsewhere) {
       m.sink.violation('freed_page_still_mapped', what, m.label(f.preTrace));
       return;
     }
@@ -462,7 +467,11 @@ export class Adapter {
       const vma = m.find_vma(mm, va);
       if (vma) wp_page_copy(m, mm, vma, va, null);
     }
-    m.sink.violation('freed_page_still_mapped', `${what}: replayed as the copy-on-write of a kernel-mode write (page_fault_kernel is not traced)`, m.nearLoss ? 'lost-events' : 'untraced');
+    m.sink.violation(
+      'freed_page_still_mapped',
+      `${what}: replayed as an unseen copy-on-write (a kernel-mode write, page_fault_kernel not traced, or a GUP FOLL_WRITE placed later than it ran)`,
+      m.nearLoss ? 'lost-events' : 'untraced',
+    );
   }
 
   /**
