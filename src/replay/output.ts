@@ -1,5 +1,5 @@
 // Writes the model's intervals and checks into DuckDB through appenders.
-import { BIGINT, BOOLEAN, DOUBLE, DuckDBDataChunk, DuckDBTypeId, VARCHAR, type DuckDBAppender, type DuckDBType, type DuckDBVector } from '@duckdb/node-api';
+import { BIGINT, BOOLEAN, DOUBLE, DuckDBDataChunk, DuckDBTypeId, ENUM, VARCHAR, type DuckDBAppender, type DuckDBType } from '@duckdb/node-api';
 import type { Db } from '../analysis/db.js';
 import type { AdapterOutput, CheckpointRow, RssRow } from './adapter.js';
 import type { CallRow, ExclusiveOutput, PageRow, RequestRow } from './device_exclusive.js';
@@ -9,56 +9,62 @@ import type { Folio, Mm, Pte, Vma } from './types.js';
 type V = string | number | bigint | boolean | null;
 
 /**
- * One output table's rows, a data chunk at a time: values go into typed arrays and cross into
- * DuckDB once per chunk, not once each. Integer columns are filled as DOUBLE (the appender casts,
- * and refuses what does not fit, as it did per value), BIGINT ones as BIGINT.
+ * One output table's rows, a data chunk at a time: values cross into DuckDB once per chunk, not
+ * once each. Each column's vector type is picked per chunk from the values it holds, and the
+ * appender casts to the table's type (refusing what does not fit, as it did per value): numbers as
+ * DOUBLE (BIGINT when any value is a bigint), strings as an ENUM of the chunk's distinct strings.
  */
 class Rows {
-  private chunk!: DuckDBDataChunk;
-  private cols!: DuckDBVector[];
+  private readonly cols: V[][];
+  private readonly types: DuckDBTypeId[] = [];
   private n = 0;
-  private readonly types: DuckDBType[];
-  private readonly big: boolean[];
   private static readonly SIZE = 2048;
 
   constructor(private readonly a: DuckDBAppender) {
-    this.types = [];
-    this.big = [];
-    for (let i = 0; i < a.columnCount; i++) {
-      const t = a.columnType(i).typeId;
-      this.big.push(t === DuckDBTypeId.BIGINT);
-      this.types.push(t === DuckDBTypeId.BIGINT ? BIGINT : t === DuckDBTypeId.BOOLEAN ? BOOLEAN : t === DuckDBTypeId.VARCHAR ? VARCHAR : DOUBLE);
-    }
-    this.fresh();
-  }
-
-  private fresh(): void {
-    this.chunk = DuckDBDataChunk.create(this.types, Rows.SIZE);
-    this.cols = this.types.map((_t, i) => this.chunk.getColumnVector(i));
-    this.n = 0;
+    for (let i = 0; i < a.columnCount; i++) this.types.push(a.columnType(i).typeId);
+    this.cols = this.types.map(() => new Array<V>(Rows.SIZE));
   }
 
   put(vals: V[]): void {
-    const n = this.n;
-    for (let i = 0; i < vals.length; i++) {
-      const v = vals[i];
-      this.cols[i].setItem(n, typeof v === 'number' && this.big[i] ? BigInt(v) : typeof v === 'bigint' && !this.big[i] ? Number(v) : v);
-    }
+    for (let i = 0; i < vals.length; i++) this.cols[i][this.n] = vals[i];
     if (++this.n === Rows.SIZE) this.flush();
   }
 
   flush(): void {
-    if (!this.n) return;
-    for (const c of this.cols) c.flush();
-    this.chunk.rowCount = this.n;
-    this.a.appendDataChunk(this.chunk);
-    this.fresh();
+    const n = this.n;
+    if (!n) return;
+    const types = this.cols.map((c, i) => vectorType(c, n, this.types[i]));
+    const chunk = DuckDBDataChunk.create(types, n);
+    for (let i = 0; i < types.length; i++) {
+      const v = chunk.getColumnVector(i);
+      const c = this.cols[i];
+      const id = types[i].typeId;
+      for (let j = 0; j < n; j++) {
+        const x = c[j];
+        v.setItem(j, id === DuckDBTypeId.BIGINT && typeof x === 'number' ? BigInt(x) : id === DuckDBTypeId.DOUBLE && typeof x === 'bigint' ? Number(x) : x);
+        c[j] = null;
+      }
+      v.flush();
+    }
+    this.a.appendDataChunk(chunk);
+    this.n = 0;
   }
 
   close(): void {
     this.flush();
     this.a.closeSync();
   }
+}
+
+function vectorType(c: V[], n: number, table: DuckDBTypeId): DuckDBType {
+  if (table === DuckDBTypeId.BOOLEAN) return BOOLEAN;
+  if (table === DuckDBTypeId.VARCHAR) {
+    const distinct = new Set<string>();
+    for (let j = 0; j < n; j++) if (c[j] !== null) distinct.add(c[j] as string);
+    return distinct.size ? ENUM([...distinct]) : VARCHAR;
+  }
+  if (table === DuckDBTypeId.BIGINT) for (let j = 0; j < n; j++) if (typeof c[j] === 'bigint') return BIGINT;
+  return DOUBLE;
 }
 
 export class ReplayWriter implements Sink, AdapterOutput, ExclusiveOutput {
