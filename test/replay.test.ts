@@ -1,11 +1,12 @@
 // Replay fidelity on the real host captures: the reconstructed page tables agree with the
 // kernel's own /proc/PID/pagemap at every checkpoint, and with every rss_stat the model can check.
+import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Db } from '../src/analysis/db.js';
 import { pageTableAt } from '../src/analysis/state.js';
 import { replay } from '../src/replay/replay.js';
-import { find, hostCaptures, ingestTemp } from './helpers.js';
+import { find, HOST, hostCaptures, ingestTemp, tmpDir } from './helpers.js';
 
 // The captures start mid-life; the recorded set (traces/host/recorded) holds each process's whole life.
 const captures = [...hostCaptures().filter((d) => path.basename(d) !== 'stress'), ...hostCaptures('recorded')];
@@ -47,5 +48,46 @@ describe.each(captures.map((d) => [path.relative(path.join(d, '../..'), d), d]))
     const { rows } = await pageTableAt(db, ck.pid, ck.ts, [ck.lo, ck.hi]);
     expect(rows.filter((r) => r.kind === 'present').map((r) => BigInt(r.va))).toEqual(present.map((p) => p.va));
     db.close();
+  });
+});
+
+describe('replay input order', () => {
+  const trace = find(path.join(HOST, 'threads'), 'trace.txt');
+  it.runIf(trace)('puts events a trace prints out of time order back in order', async () => {
+    // Swap neighbouring events now and then, as per-CPU buffers merged out of order would be.
+    const lines = fs.readFileSync(trace!, 'utf8').split('\n');
+    const ts = (l: string) => Number(/\s(\d+\.\d+): /.exec(l)?.[1]);
+    let swapped = 0;
+    for (let i = 0; i + 1 < lines.length; i += 5) {
+      if (ts(lines[i]) < ts(lines[i + 1])) {
+        [lines[i], lines[i + 1]] = [lines[i + 1], lines[i]];
+        swapped++;
+      }
+    }
+    expect(swapped).toBeGreaterThan(50);
+    const shuffled = path.join(tmpDir(), 'trace.txt');
+    fs.writeFileSync(shuffled, lines.join('\n'));
+    const state = async (file: string) => {
+      const { db: ing, dbFile, warnings } = await ingestTemp([file]);
+      ing.close();
+      await replay(dbFile, { kernel: '6.18' });
+      const db = await Db.open(dbFile);
+      // Event ids follow the file's line order; everything else must not depend on it.
+      const out = {
+        warnings: warnings.filter((w) => /timestamps go backwards/.test(w)).length,
+        rss: await db.rows(`SELECT ts, mm, member, kernel_value, model_value, match, note FROM rss_check ORDER BY ALL`),
+        pagemap: await db.rows(`SELECT * EXCLUDE (event_id) FROM pagemap_check ORDER BY ALL`),
+        ptes: await db.rows(`SELECT * EXCLUDE (source_event) FROM pte_intervals ORDER BY ALL`),
+        folios: await db.rows(`SELECT * EXCLUDE (source_event) FROM folio_intervals ORDER BY ALL`),
+        vmas: await db.rows(`SELECT * FROM vma_intervals ORDER BY ALL`),
+      };
+      db.close();
+      return out;
+    };
+    const [sorted, shuffledState] = [await state(trace!), await state(shuffled)];
+    expect(sorted.warnings).toBe(0);
+    expect(shuffledState.warnings).toBe(1);
+    expect(sorted.rss.length).toBeGreaterThan(0);
+    expect({ ...shuffledState, warnings: 0 }).toEqual({ ...sorted, warnings: 0 });
   });
 });

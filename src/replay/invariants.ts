@@ -16,6 +16,13 @@ export function checkInvariants(m: Model): void {
     }
     if (f.mapcount < 0 || f.pincount < 0) m.sink.violation('counter_negative', `folio ${f.id} mapcount ${f.mapcount} pincount ${f.pincount}`, label);
   }
+  // Most events change no entry: no set to build.
+  if (m.touchedPtes.length) checkPtes(m);
+  m.touchedFolios.clear();
+  m.touchedPtes.length = 0;
+}
+
+function checkPtes(m: Model): void {
   const mms = new Set<Mm>();
   for (const [mm, va] of m.touchedPtes) {
     mms.add(mm);
@@ -37,6 +44,4 @@ export function checkInvariants(m: Model): void {
       }
     }
   }
-  m.touchedFolios.clear();
-  m.touchedPtes.length = 0;
 }

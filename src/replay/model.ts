@@ -230,9 +230,10 @@ export class Model {
   rmap_remove(f: Folio, mm: Mm, va: number): void {
     if (f.zero) return;
     this.touchFolio(f);
-    f.unmapped.set(`${mm.id}:${va}`, { eventId: this.eventId, ts: this.now, tid: this.tid });
+    const key = `${mm.id}:${va}`;
+    f.unmapped.set(key, { eventId: this.eventId, ts: this.now, tid: this.tid });
     mm.lastUnmapped.set(va, { folio: f, ts: this.now });
-    if (!f.rmap.delete(`${mm.id}:${va}`)) {
+    if (!f.rmap.delete(key)) {
       this.sink.violation('rmap_missing', `folio ${f.id} not mapped at ${mm.id}:0x${va.toString(16)}`, this.label(f.preTrace));
     }
     f.mapcount--;

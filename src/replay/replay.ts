@@ -1,8 +1,8 @@
 // `mmreplay replay`: streams a file's events in time order through the model and writes the
 // reconstructed state into the database.
-import { Db, quoteIdent } from '../analysis/db.js';
-import { sqlFile } from '../analysis/db.js';
-import { Adapter, type ReplayEvent } from './adapter.js';
+import { Db, sqlFile } from '../analysis/db.js';
+import { Adapter } from './adapter.js';
+import { readEvents } from './input.js';
 import { checkInvariants } from './invariants.js';
 import { semantics, versionForRelease, type KernelVersion } from './kernel.js';
 import type { Design, GupPlan } from './device_exclusive.js';
@@ -30,95 +30,6 @@ export interface ReplaySummary {
   events: number;
   seconds: number;
   violations: number;
-}
-
-/** Which columns of each typed table feed the six numeric slots (a..f) and the string slot (s). */
-const PROJECTIONS: Record<string, { nums: string[]; s?: string }> = {
-  'exceptions:page_fault_user': { nums: ['address', 'error_code', 'ip'] },
-  'exceptions:page_fault_kernel': { nums: ['address', 'error_code', 'ip'] },
-  'kmem:mm_page_alloc': { nums: ['pfn', '"order"'], s: 'gfp_flags' },
-  'kmem:mm_page_free': { nums: ['pfn', '"order"'] },
-  'kmem:rss_stat': { nums: ['mm_id', 'member', 'size'] },
-  'pagemap:mm_lru_insertion': { nums: ['pfn', 'lru'] },
-  'task:task_newtask': { nums: ['pid', 'clone_flags'], s: 'comm' },
-  'sched:sched_process_exec': { nums: ['pid', 'old_pid'], s: 'filename' },
-  'sched:sched_process_exit': { nums: ['pid'] },
-  'migrate:set_migration_pte': { nums: ['addr', 'pte', '"order"'] },
-  'migrate:remove_migration_pte': { nums: ['addr', 'pte', '"order"'] },
-  'huge_memory:mm_collapse_huge_page_isolate': { nums: ['pfn'], s: 'status_name' },
-  'ksm:ksm_merge_with_ksm_page': { nums: ['pfn', 'err', 'ksm_page'] },
-  'ftrace:print': { nums: [], s: 'buf' },
-  'mmap_lock:mmap_lock_acquire_returned': { nums: ['"write"::INTEGER', 'success::INTEGER'] },
-  // The device-exclusive kprobes (traces/lab, `record -e device-exclusive`); struct page / folio
-  // pointers become PFNs (vmemmap with 64-byte struct page, 5- or 4-level base, KASLR off).
-  'kprobes:mder_make_device_exclusive_range': { nums: ['"start"', '"end"'] },
-  'kprobes:mder_make_device_exclusive_range_ret': { nums: ['ret', '"start"'], s: 'pages' },
-  'kprobes:mder_make_device_exclusive': { nums: ['addr', 'addr + 4096'] },
-  'kprobes:mder_make_device_exclusive_ret': { nums: ['CASE WHEN ret > 18446744073709547520 THEN -1 ELSE 1 END', 'addr'] },
-  'kprobes:mder_get_user_pages_remote': { nums: ['"start"', 'nr_pages', 'gup_flags'] },
-  'kprobes:mder_get_user_pages_remote_ret': { nums: ['ret', '"start"', 'nr_pages'] },
-  'kprobes:mder_rmap_walk': { nums: ['PFN(folio)'] },
-  'kprobes:mder_folio_add_new_anon_rmap': { nums: ['PFN(folio)', 'address'] },
-  // 6.1 names it after the page (mm/rmap.c page_add_new_anon_rmap).
-  'kprobes:mder_page_add_new_anon_rmap': { nums: ['PFN(page)', 'address'] },
-  'kprobes:mder_copy_page_range': { nums: ['src_start', 'src_end'] },
-};
-
-const VMEMMAP_5LEVEL = 0xffd4000000000000n; // __VMEMMAP_BASE_L5
-const VMEMMAP_4LEVEL = 0xffffea0000000000n; // __VMEMMAP_BASE_L4
-const pfnSql = (col: string, pageSize: number) =>
-  `CASE WHEN ${col} >= ${VMEMMAP_4LEVEL} THEN (${col} - ${VMEMMAP_4LEVEL}) // ${pageSize} WHEN ${col} >= ${VMEMMAP_5LEVEL} THEN (${col} - ${VMEMMAP_5LEVEL}) // ${pageSize} END`;
-
-const SYSCALL_ARGS: Record<string, string[]> = {
-  mmap: ['addr', 'len', 'prot', 'flags', 'fd', '"off"'],
-  munmap: ['addr', 'len'],
-  mprotect: ['"start"', 'len', 'prot'],
-  madvise: ['"start"', 'len_in', 'behavior'],
-  mremap: ['addr', 'old_len', 'new_len', 'flags', 'new_addr'],
-  brk: ['brk'],
-  clone: ['clone_flags'],
-  ioctl: ['fd', 'cmd', 'arg'],
-};
-
-/**
- * The replay's input: every event the model uses, in time order, with its fields in numeric slots.
- * Each typed table is joined with `events` on its own (a small hash-join build each), so memory
- * does not grow with the whole trace; DuckDB spills the final sort.
- */
-async function projectionSql(db: Db, fileId: number, o: ReplayOptions, structPage: number): Promise<string> {
-  const tables = new Set(await db.tables());
-  const slot = (nums: string[], s?: string) =>
-    ['a', 'b', 'c', 'd', 'e', 'f']
-      .map((n, i) => `${nums[i] ? `TRY_CAST(${nums[i].replace(/^PFN\((\w+)\)$/, (_m, c) => pfnSql(c, structPage))} AS DOUBLE)` : 'NULL::DOUBLE'} AS ${n}`)
-      .join(', ') + `, ${s ? `${s}::VARCHAR` : 'NULL::VARCHAR'} AS s`;
-  const where = [`e.file_id = ${fileId}`];
-  if (o.fromNs !== undefined) where.push(`e.ts_ns >= ${o.fromNs}`);
-  if (o.toNs !== undefined) where.push(`e.ts_ns <= ${o.toNs}`);
-  const cols = 'e.id, e.ts_ns, e.cpu, e.tid, e.tgid, e.comm, e.event';
-  const parts: string[] = [];
-  const typed = (table: string, fields: string) =>
-    parts.push(`SELECT ${cols}, x.a, x.b, x.c, x.d, x.e, x.f, x.s FROM events e JOIN (SELECT id, ${fields} FROM ${quoteIdent(table)}) x USING (id) WHERE ${where.join(' AND ')}`);
-  const columns = new Map<string, Set<string>>();
-  for (const r of await db.rows<{ t: string; c: string }>(`SELECT table_name t, column_name c FROM information_schema.columns`)) {
-    if (!columns.has(r.t)) columns.set(r.t, new Set());
-    columns.get(r.t)!.add(r.c);
-  }
-  // A field the kernel's probe does not fetch (6.1 return probes carry no $argN) reads as NULL.
-  const has = (t: string, expr: string) => {
-    const col = /^PFN\((\w+)\)$/.exec(expr)?.[1] ?? /^"?(\w+)"?/.exec(expr.replace(/^CASE WHEN /, ''))?.[1];
-    return !col || columns.get(t)?.has(col) !== false;
-  };
-  for (const [ev, p] of Object.entries(PROJECTIONS)) {
-    const t = ev.replace(/[^A-Za-z0-9_]+/g, '_');
-    if (tables.has(t)) typed(t, slot(p.nums.map((x) => (has(t, x) ? x : '')), p.s && has(t, p.s) ? p.s : undefined));
-  }
-  for (const t of tables) {
-    const m = /^syscalls_sys_(enter|exit)_(\w+)$/.exec(t);
-    if (m) typed(t, slot(m[1] === 'exit' ? ['ret'] : (SYSCALL_ARGS[m[2]] ?? [])));
-  }
-  const untyped = ['sched:sched_process_fork', 'sched:sched_process_free', 'kprobes:mder_mmu_notifier_invalidate_range_start', 'kprobes:mder_unmap_page_range', 'kprobes:mder_vmalloc_ret'];
-  parts.push(`SELECT ${cols}, ${slot([])} FROM events e WHERE ${where.join(' AND ')} AND e.event IN (${untyped.map((x) => `'${x}'`).join(', ')})`);
-  return `SELECT * FROM (${parts.join(' UNION ALL ')}) ORDER BY ts_ns, id`;
 }
 
 /**
@@ -158,10 +69,9 @@ async function gupPlans(db: Db, fileId: number): Promise<Map<bigint, GupPlan>> {
 
 export async function replay(dbFile: string, opts: ReplayOptions = {}): Promise<ReplaySummary[]> {
   const db = await Db.open(dbFile);
-  const reader = await db.instance.connect();
   try {
-    // The time-ordered read sorts every event: let DuckDB spill rather than hold it all.
-    await db.run(`SET memory_limit = '2GB'; SET threads = 1; SET preserve_insertion_order = false`);
+    // The input is read in insertion order (see input.ts), never sorted.
+    await db.run(`SET memory_limit = '2GB'; SET threads = 1; SET preserve_insertion_order = true`);
     await db.run(sqlFile('replay.sql'));
     await db.run(sqlFile('exclusive.sql'));
     await db.run(sqlFile('exclusive_views.sql'));
@@ -173,20 +83,18 @@ export async function replay(dbFile: string, opts: ReplayOptions = {}): Promise<
       const designs = opts.designs?.length ? opts.designs : [semantics(kernel).deviceExclusive];
       const structPage = Number(meta.struct_page_size ?? 64);
       const levels: PagingLevels = opts.levels ?? (meta.paging_levels === 5 ? 5 : 4);
-      for (const [i, design] of designs.entries()) out.push(await replayFile(db, reader, f.file_id, kernel, design, i === 0, { ...opts, levels }, structPage));
+      for (const [i, design] of designs.entries()) out.push(await replayFile(db, f.file_id, kernel, design, i === 0, { ...opts, levels }, structPage));
     }
     // Culprits' tasks and times, from the events that did it.
     await db.run(`UPDATE exclusive_pages p SET culprit_tid = e.tid, culprit_ts = e.ts_ns FROM events e WHERE e.id = p.culprit_event`);
     return out;
   } finally {
-    reader.closeSync();
     db.close();
   }
 }
 
 async function replayFile(
   db: Db,
-  reader: Awaited<ReturnType<Db['instance']['connect']>>,
   fileId: number,
   kernel: KernelVersion,
   design: Design,
@@ -214,31 +122,10 @@ async function replayFile(
   const LOSS_WINDOW = 50_000_000n;
   let lossIdx = 0;
   let firstTs: bigint | null = null;
-  const res = await reader.stream(await projectionSql(db, fileId, opts, structPage));
   let n = 0;
   const pidFilter = opts.pid;
-  for (;;) {
-    const chunk = await res.fetchChunk();
-    if (!chunk || chunk.rowCount === 0) break;
-    const cols = chunk.getColumns();
-    const rows = chunk.rowCount;
-    for (let i = 0; i < rows; i++) {
-      const e: ReplayEvent = {
-        id: cols[0][i] as bigint,
-        ts: cols[1][i] as bigint,
-        cpu: cols[2][i] as number,
-        tid: cols[3][i] as number,
-        tgid: cols[4][i] as number | null,
-        comm: cols[5][i] as string,
-        event: cols[6][i] as string,
-        a: cols[7][i] as number | null,
-        b: cols[8][i] as number | null,
-        c: cols[9][i] as number | null,
-        d: cols[10][i] as number | null,
-        e: cols[11][i] as number | null,
-        f: cols[12][i] as number | null,
-        s: cols[13][i] as string | null,
-      };
+  for await (const batch of readEvents(db, fileId, opts, structPage)) {
+    for (const e of batch) {
       if (pidFilter !== undefined) {
         const t = m.tasks.get(e.tid);
         if (e.tid !== pidFilter && e.tgid !== pidFilter && t?.tgid !== pidFilter && e.event !== 'task:task_newtask') continue;

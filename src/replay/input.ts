@@ -1,0 +1,368 @@
+// The replay's input: every event the model uses, in time order, with its fields in numeric slots.
+// Nothing sorts the trace: `events` and each typed table are read in insertion (id) order, each on
+// its own connection, and merged by id here; events a trace prints out of order are put back in
+// place through a window as wide as the trace's worst disorder.
+import type { DuckDBConnection, DuckDBDataChunk, DuckDBResult, DuckDBValue, DuckDBVector } from '@duckdb/node-api';
+import { quoteIdent, quoteString, type Db } from '../analysis/db.js';
+import type { ReplayEvent } from './adapter.js';
+
+/** Which columns of each typed table feed the six numeric slots (a..f) and the string slot (s). */
+const PROJECTIONS: Record<string, { nums: string[]; s?: string; dict?: true }> = {
+  'exceptions:page_fault_user': { nums: ['address', 'error_code', 'ip'] },
+  'exceptions:page_fault_kernel': { nums: ['address', 'error_code', 'ip'] },
+  // One allocation in five events, and a handful of distinct flag strings: read as an ENUM.
+  'kmem:mm_page_alloc': { nums: ['pfn', '"order"'], s: 'gfp_flags', dict: true },
+  'kmem:mm_page_free': { nums: ['pfn', '"order"'] },
+  'kmem:rss_stat': { nums: ['mm_id', 'member', 'size'] },
+  'pagemap:mm_lru_insertion': { nums: ['pfn', 'lru'] },
+  'task:task_newtask': { nums: ['pid', 'clone_flags'], s: 'comm' },
+  'sched:sched_process_exec': { nums: ['pid', 'old_pid'], s: 'filename' },
+  'sched:sched_process_exit': { nums: ['pid'] },
+  'migrate:set_migration_pte': { nums: ['addr', 'pte', '"order"'] },
+  'migrate:remove_migration_pte': { nums: ['addr', 'pte', '"order"'] },
+  'huge_memory:mm_collapse_huge_page_isolate': { nums: ['pfn'], s: 'status_name' },
+  'ksm:ksm_merge_with_ksm_page': { nums: ['pfn', 'err', 'ksm_page'] },
+  'ftrace:print': { nums: [], s: 'buf' },
+  'mmap_lock:mmap_lock_acquire_returned': { nums: ['"write"::INTEGER', 'success::INTEGER'] },
+  // The device-exclusive kprobes (traces/lab, `record -e device-exclusive`); struct page / folio
+  // pointers become PFNs (vmemmap with 64-byte struct page, 5- or 4-level base, KASLR off).
+  'kprobes:mder_make_device_exclusive_range': { nums: ['"start"', '"end"'] },
+  'kprobes:mder_make_device_exclusive_range_ret': { nums: ['ret', '"start"'], s: 'pages' },
+  'kprobes:mder_make_device_exclusive': { nums: ['addr', 'addr + 4096'] },
+  'kprobes:mder_make_device_exclusive_ret': { nums: ['CASE WHEN ret > 18446744073709547520 THEN -1 ELSE 1 END', 'addr'] },
+  'kprobes:mder_get_user_pages_remote': { nums: ['"start"', 'nr_pages', 'gup_flags'] },
+  'kprobes:mder_get_user_pages_remote_ret': { nums: ['ret', '"start"', 'nr_pages'] },
+  'kprobes:mder_rmap_walk': { nums: ['PFN(folio)'] },
+  'kprobes:mder_folio_add_new_anon_rmap': { nums: ['PFN(folio)', 'address'] },
+  // 6.1 names it after the page (mm/rmap.c page_add_new_anon_rmap).
+  'kprobes:mder_page_add_new_anon_rmap': { nums: ['PFN(page)', 'address'] },
+  'kprobes:mder_copy_page_range': { nums: ['src_start', 'src_end'] },
+};
+
+const VMEMMAP_5LEVEL = 0xffd4000000000000n; // __VMEMMAP_BASE_L5
+const VMEMMAP_4LEVEL = 0xffffea0000000000n; // __VMEMMAP_BASE_L4
+const pfnSql = (col: string, pageSize: number) =>
+  `CASE WHEN ${col} >= ${VMEMMAP_4LEVEL} THEN (${col} - ${VMEMMAP_4LEVEL}) // ${pageSize} WHEN ${col} >= ${VMEMMAP_5LEVEL} THEN (${col} - ${VMEMMAP_5LEVEL}) // ${pageSize} END`;
+
+const SYSCALL_ARGS: Record<string, string[]> = {
+  mmap: ['addr', 'len', 'prot', 'flags', 'fd', '"off"'],
+  munmap: ['addr', 'len'],
+  mprotect: ['"start"', 'len', 'prot'],
+  madvise: ['"start"', 'len_in', 'behavior'],
+  mremap: ['addr', 'old_len', 'new_len', 'flags', 'new_addr'],
+  brk: ['brk'],
+  clone: ['clone_flags'],
+  ioctl: ['fd', 'cmd', 'arg'],
+};
+
+/** Events the model uses that carry no fields it reads. */
+const UNTYPED = new Set(['sched:sched_process_fork', 'sched:sched_process_free', 'kprobes:mder_mmu_notifier_invalidate_range_start', 'kprobes:mder_unmap_page_range', 'kprobes:mder_vmalloc_ret']);
+
+export interface InputOptions {
+  fromNs?: bigint;
+  toNs?: bigint;
+}
+
+/** One query's chunks, the next one already being fetched while this one is used. */
+class Cursor {
+  chunk: DuckDBDataChunk | null = null;
+  row = 0;
+  rows = 0;
+  private ahead: Promise<DuckDBDataChunk | null> | null;
+
+  constructor(private readonly res: DuckDBResult) {
+    this.ahead = this.fetch();
+  }
+
+  private fetch(): Promise<DuckDBDataChunk | null> {
+    const p = this.res.fetchChunk();
+    // Awaited in next(); a query abandoned on an error elsewhere must not fail the process.
+    p.catch(() => {});
+    return p;
+  }
+
+  /** Moves to the next chunk; false at the end. */
+  async next(): Promise<boolean> {
+    const c = this.ahead ? await this.ahead : null;
+    this.row = 0;
+    if (!c || c.rowCount === 0) {
+      this.ahead = null;
+      this.chunk = null;
+      this.rows = 0;
+      return false;
+    }
+    this.ahead = this.fetch();
+    this.chunk = c;
+    this.rows = c.rowCount;
+    return true;
+  }
+
+  col<T extends DuckDBValue>(i: number): DuckDBVector<T> {
+    return this.chunk!.getColumnVector(i) as DuckDBVector<T>;
+  }
+}
+
+/** A typed table read in id order, positioned on its current row. */
+interface Typed {
+  cursor: Cursor;
+  nums: number;
+  done: boolean;
+  id: DuckDBVector<bigint> | null;
+  slots: DuckDBVector<number>[];
+  s: DuckDBVector<string> | null;
+}
+
+const num = (v: number | null) => (v === null || v !== v ? null : v);
+
+/**
+ * Yields a file's events in (ts_ns, id) order, a batch at a time. The trace's ingest order is its
+ * id order, which is time order except where per-CPU buffers were merged out of order: when any
+ * timestamp goes backwards, events wait in a heap until no later event can precede them (the
+ * worst step back, measured first, bounds how far that is).
+ */
+export async function* readEvents(db: Db, fileId: number, o: InputOptions, structPage: number): AsyncGenerator<ReplayEvent[]> {
+  const where = [`file_id = ${fileId}`];
+  if (o.fromNs !== undefined) where.push(`ts_ns >= ${o.fromNs}`);
+  if (o.toNs !== undefined) where.push(`ts_ns <= ${o.toNs}`);
+  const filter = where.join(' AND ');
+  const [f] = await db.rows<{ lo: bigint | null; hi: bigint | null; names: string[] | null; comms: string[] | null; back: bigint }>(
+    `SELECT min(id) AS lo, max(id) AS hi, list(DISTINCT event) AS names, list(DISTINCT comm) AS comms, count(*) FILTER (step < 0) AS back
+     FROM (SELECT id, event, comm, ts_ns - lag(ts_ns) OVER () step FROM events WHERE ${filter})`,
+  );
+  if (f.lo === null || f.hi === null) return;
+  let maxBack = 0n;
+  if (f.back > 0n) {
+    [{ maxBack }] = await db.rows<{ maxBack: bigint }>(
+      `SELECT max(top - ts_ns) maxBack FROM (SELECT ts_ns, max(ts_ns) OVER (ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) top FROM events WHERE ${filter})`,
+    );
+  }
+
+  const tables = new Set(await db.tables());
+  const columns = new Map<string, Set<string>>();
+  for (const r of await db.rows<{ t: string; c: string }>(`SELECT table_name t, column_name c FROM information_schema.columns`)) {
+    if (!columns.has(r.t)) columns.set(r.t, new Set());
+    columns.get(r.t)!.add(r.c);
+  }
+  // A field the kernel's probe does not fetch (6.1 return probes carry no $argN) reads as NULL.
+  const has = (t: string, expr: string) => {
+    const col = /^PFN\((\w+)\)$/.exec(expr)?.[1] ?? /^"?(\w+)"?/.exec(expr.replace(/^CASE WHEN /, ''))?.[1];
+    return !col || columns.get(t)?.has(col) !== false;
+  };
+  const projection = (t: string): { nums: string[]; s?: string; dict?: true } | null => {
+    if (!tables.has(t)) return null;
+    const m = /^syscalls_sys_(enter|exit)_(\w+)$/.exec(t);
+    if (m) return { nums: m[1] === 'exit' ? ['ret'] : (SYSCALL_ARGS[m[2]] ?? []) };
+    const p = Object.entries(PROJECTIONS).find(([ev]) => ev.replace(/[^A-Za-z0-9_]+/g, '_') === t)?.[1];
+    return p ? { nums: p.nums.map((x) => (has(t, x) ? x : '')), s: p.s && has(t, p.s) ? p.s : undefined, dict: p.dict } : null;
+  };
+
+  const streams: [DuckDBConnection, Cursor][] = [];
+  const open = async (sql: string) => {
+    const conn = await db.instance.connect();
+    const c = new Cursor(await conn.stream(sql));
+    streams.push([conn, c]);
+    return c;
+  };
+  let finished = false;
+  try {
+    // Per event name: the typed table its fields come from (index into `typed`), -1 for none.
+    const names: string[] = [];
+    const streamOf: number[] = [];
+    const typed: Typed[] = [];
+    const byTable = new Map<string, number>();
+    for (const name of f.names ?? []) {
+      const t = name.replace(/[^A-Za-z0-9_]+/g, '_').toLowerCase();
+      const p = UNTYPED.has(name) ? null : projection(t);
+      if (!p && !UNTYPED.has(name)) continue;
+      let k = -1;
+      if (p) {
+        k = byTable.get(t) ?? -1;
+        if (k < 0) {
+          k = typed.length;
+          byTable.set(t, k);
+          typed.push(await openTyped(db, open, t, p, f.lo, f.hi, structPage));
+        }
+      }
+      names.push(name);
+      streamOf.push(k);
+    }
+    if (!names.length) return;
+
+    // Strings come as ENUMs (each distinct value decoded once). No joins, not even the one DuckDB
+    // makes of a long IN list: they may emit rows out of insertion order.
+    const code = `CASE event ${names.map((n, i) => `WHEN ${quoteString(n)} THEN ${i}`).join(' ')} END`;
+    const sql = `SELECT * FROM (SELECT id, ts_ns, cpu, tid, coalesce(tgid::DOUBLE, 'NaN'::DOUBLE), ${enumOf('comm', f.comms)}, ${code} AS k FROM events WHERE ${filter}) WHERE k IS NOT NULL`;
+    const events = await open(sql);
+    const heap = maxBack > 0n ? new EventHeap() : null;
+    let top: bigint | null = null;
+    let lastId = -1n;
+    while (await events.next()) {
+      const id = events.col<bigint>(0);
+      const ts = events.col<bigint>(1);
+      const cpu = events.col<number>(2);
+      const tid = events.col<number>(3);
+      const tgid = events.col<number>(4);
+      const comm = events.col<string>(5);
+      const code = events.col<number>(6);
+      const out: ReplayEvent[] = [];
+      for (let i = 0; i < events.rows; i++) {
+        const eid = id.getItem(i)!;
+        // The merge relies on scans returning rows in insertion order (preserve_insertion_order).
+        if (eid <= lastId) throw new Error(`replay input: event ids out of insertion order (${eid} after ${lastId})`);
+        lastId = eid;
+        const k = code.getItem(i)!;
+        const e: ReplayEvent = {
+          id: eid,
+          ts: ts.getItem(i)!,
+          cpu: cpu.getItem(i)!,
+          tid: tid.getItem(i)!,
+          tgid: num(tgid.getItem(i)),
+          comm: comm.getItem(i)!,
+          event: names[k],
+          a: null,
+          b: null,
+          c: null,
+          d: null,
+          e: null,
+          f: null,
+          s: null,
+        };
+        const si = streamOf[k];
+        // An event whose fields did not parse has no typed row, and is not replayed.
+        if (si >= 0) {
+          let got = fill(typed[si], e);
+          while (got < 0) {
+            await refill(typed[si]);
+            got = fill(typed[si], e);
+          }
+          if (!got) continue;
+        }
+        if (!heap) {
+          out.push(e);
+          continue;
+        }
+        heap.push(e);
+        if (top === null || e.ts > top) top = e.ts;
+        while (heap.size && heap.min().ts <= top - maxBack) out.push(heap.pop());
+      }
+      yield out;
+    }
+    if (heap) {
+      const out: ReplayEvent[] = [];
+      while (heap.size) out.push(heap.pop());
+      yield out;
+    }
+    finished = true;
+  } finally {
+    // A result read to its end (or interrupted) lets go of the database; one left unread keeps it
+    // open after close(), its writes not checkpointed.
+    for (const [conn, c] of streams) {
+      if (!finished) conn.interrupt();
+      try {
+        while (await c.next());
+      } catch {
+        // interrupted
+      }
+      conn.closeSync();
+    }
+  }
+}
+
+/** col as an ENUM of its values (NULL when it has none). */
+function enumOf(col: string, values: string[] | null): string {
+  return values?.length ? `${col}::ENUM(${values.map(quoteString).join(', ')})` : 'NULL::VARCHAR';
+}
+
+async function openTyped(db: Db, open: (sql: string) => Promise<Cursor>, t: string, p: { nums: string[]; s?: string; dict?: true }, lo: bigint, hi: bigint, structPage: number): Promise<Typed> {
+  const rows = `FROM ${quoteIdent(t)} WHERE id BETWEEN ${lo} AND ${hi}`;
+  const slots = p.nums.map((x) => `, coalesce(${x ? `TRY_CAST(${x.replace(/^PFN\((\w+)\)$/, (_m, c) => pfnSql(c, structPage))} AS DOUBLE)` : 'NULL'}, 'NaN'::DOUBLE)`);
+  let s = '';
+  if (p.s && p.dict) {
+    const [{ values }] = await db.rows<{ values: string[] | null }>(`SELECT list(DISTINCT ${p.s}::VARCHAR) AS "values" ${rows}`);
+    s = `, ${enumOf(`${p.s}::VARCHAR`, values)}`;
+  } else if (p.s) s = `, ${p.s}::VARCHAR`;
+  return { cursor: await open(`SELECT id${slots.join('')}${s} ${rows}`), nums: p.nums.length, done: false, id: null, slots: [], s: null };
+}
+
+/** Loads a typed table's next chunk (marks it done at its end). */
+async function refill(t: Typed): Promise<void> {
+  const c = t.cursor;
+  if (!(await c.next())) {
+    t.done = true;
+    return;
+  }
+  t.id = c.col<bigint>(0);
+  t.slots = [];
+  for (let j = 0; j < t.nums; j++) t.slots.push(c.col<number>(1 + j));
+  t.s = c.chunk!.columnCount > 1 + t.nums ? c.col<string>(1 + t.nums) : null;
+}
+
+/**
+ * Moves a typed table to the row of event e and copies its slots into e: 1 when it has one, 0
+ * when it has none, -1 when its chunk ran out first (refill, then try again).
+ */
+function fill(t: Typed, e: ReplayEvent): number {
+  const c = t.cursor;
+  for (;;) {
+    if (c.row === c.rows) return t.done ? 0 : -1;
+    const id = t.id!.getItem(c.row)!;
+    if (id > e.id) return 0;
+    const r = c.row++;
+    // A row of an event outside --from/--to.
+    if (id < e.id) continue;
+    const v = t.slots;
+    const n = t.nums;
+    if (n > 0) e.a = num(v[0].getItem(r));
+    if (n > 1) e.b = num(v[1].getItem(r));
+    if (n > 2) e.c = num(v[2].getItem(r));
+    if (n > 3) e.d = num(v[3].getItem(r));
+    if (n > 4) e.e = num(v[4].getItem(r));
+    if (n > 5) e.f = num(v[5].getItem(r));
+    if (t.s) e.s = t.s.getItem(r);
+    return 1;
+  }
+}
+
+/** A binary min-heap of events by (ts, id). */
+class EventHeap {
+  private a: ReplayEvent[] = [];
+  get size(): number {
+    return this.a.length;
+  }
+  min(): ReplayEvent {
+    return this.a[0];
+  }
+  private static less(x: ReplayEvent, y: ReplayEvent): boolean {
+    return x.ts < y.ts || (x.ts === y.ts && x.id < y.id);
+  }
+  push(e: ReplayEvent): void {
+    const a = this.a;
+    let i = a.push(e) - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!EventHeap.less(a[i], a[p])) break;
+      [a[i], a[p]] = [a[p], a[i]];
+      i = p;
+    }
+  }
+  pop(): ReplayEvent {
+    const a = this.a;
+    const top = a[0];
+    const last = a.pop()!;
+    if (a.length) {
+      a[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < a.length && EventHeap.less(a[l], a[m])) m = l;
+        if (r < a.length && EventHeap.less(a[r], a[m])) m = r;
+        if (m === i) break;
+        [a[i], a[m]] = [a[m], a[i]];
+        i = m;
+      }
+    }
+    return top;
+  }
+}
