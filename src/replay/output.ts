@@ -1,74 +1,13 @@
 // Writes the model's intervals and checks into DuckDB through appenders.
-import { BIGINT, BOOLEAN, DOUBLE, DuckDBDataChunk, DuckDBTypeId, ENUM, VARCHAR, type DuckDBAppender, type DuckDBType } from '@duckdb/node-api';
+import { ChunkAppender, type Value } from '../analysis/chunk-appender.js';
 import type { Db } from '../analysis/db.js';
 import type { AdapterOutput, CheckpointRow, PgtableRow, RssRow } from './adapter.js';
 import type { CallRow, ExclusiveOutput, PageRow, RequestRow } from './device_exclusive.js';
 import type { Sink } from './model.js';
 import type { Folio, Mm, Pte, Vma } from './types.js';
 
-type V = string | number | bigint | boolean | null;
-
-/**
- * One output table's rows, a data chunk at a time: values cross into DuckDB once per chunk, not
- * once each. Each column's vector type is picked per chunk from the values it holds, and the
- * appender casts to the table's type (refusing what does not fit, as it did per value): numbers as
- * DOUBLE (BIGINT when any value is a bigint), strings as an ENUM of the chunk's distinct strings.
- */
-class Rows {
-  private readonly cols: V[][];
-  private readonly types: DuckDBTypeId[] = [];
-  private n = 0;
-  private static readonly SIZE = 2048;
-
-  constructor(private readonly a: DuckDBAppender) {
-    for (let i = 0; i < a.columnCount; i++) this.types.push(a.columnType(i).typeId);
-    this.cols = this.types.map(() => new Array<V>(Rows.SIZE));
-  }
-
-  put(vals: V[]): void {
-    for (let i = 0; i < vals.length; i++) this.cols[i][this.n] = vals[i];
-    if (++this.n === Rows.SIZE) this.flush();
-  }
-
-  flush(): void {
-    const n = this.n;
-    if (!n) return;
-    const types = this.cols.map((c, i) => vectorType(c, n, this.types[i]));
-    const chunk = DuckDBDataChunk.create(types, n);
-    for (let i = 0; i < types.length; i++) {
-      const v = chunk.getColumnVector(i);
-      const c = this.cols[i];
-      const id = types[i].typeId;
-      for (let j = 0; j < n; j++) {
-        const x = c[j];
-        v.setItem(j, id === DuckDBTypeId.BIGINT && typeof x === 'number' ? BigInt(x) : id === DuckDBTypeId.DOUBLE && typeof x === 'bigint' ? Number(x) : x);
-        c[j] = null;
-      }
-      v.flush();
-    }
-    this.a.appendDataChunk(chunk);
-    this.n = 0;
-  }
-
-  close(): void {
-    this.flush();
-    this.a.closeSync();
-  }
-}
-
-function vectorType(c: V[], n: number, table: DuckDBTypeId): DuckDBType {
-  if (table === DuckDBTypeId.BOOLEAN) return BOOLEAN;
-  if (table === DuckDBTypeId.VARCHAR) {
-    const distinct = new Set<string>();
-    for (let j = 0; j < n; j++) if (c[j] !== null) distinct.add(c[j] as string);
-    return distinct.size ? ENUM([...distinct]) : VARCHAR;
-  }
-  if (table === DuckDBTypeId.BIGINT) for (let j = 0; j < n; j++) if (typeof c[j] === 'bigint') return BIGINT;
-  return DOUBLE;
-}
-
 export class ReplayWriter implements Sink, AdapterOutput, ExclusiveOutput {
-  private a: Record<string, Rows> = {};
+  private a: Record<string, ChunkAppender> = {};
   fileId = 0;
   design = '';
   /** false for a counterfactual design: only the exclusive_* tables are written. */
@@ -82,7 +21,7 @@ export class ReplayWriter implements Sink, AdapterOutput, ExclusiveOutput {
   static async open(db: Db): Promise<ReplayWriter> {
     const w = new ReplayWriter(db);
     for (const t of ['vma_intervals', 'pte_intervals', 'folio_intervals', 'rss_check', 'pgtable_check', 'invariant_violations', 'pagemap_check', 'tasks', 'mm', 'exclusive_requests', 'exclusive_calls', 'exclusive_pages']) {
-      w.a[t] = new Rows(await db.conn.createAppender(t));
+      w.a[t] = new ChunkAppender(await db.conn.createAppender(t));
     }
     return w;
   }
@@ -136,11 +75,11 @@ export class ReplayWriter implements Sink, AdapterOutput, ExclusiveOutput {
     ]);
   }
 
-  task(vals: V[]): void {
+  task(vals: Value[]): void {
     if (this.full) this.a.tasks.put(vals);
   }
 
-  mm(vals: V[]): void {
+  mm(vals: Value[]): void {
     if (this.full) this.a.mm.put(vals);
   }
 
