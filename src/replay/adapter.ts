@@ -116,6 +116,9 @@ const STARTS_SYSCALL_WORK = new Set([
 
 const PGTABLE_GFP = /^GFP_KERNEL_ACCOUNT\|(?:__GFP_ZERO(?:\|__GFP_COMP)?|__GFP_COMP\|__GFP_ZERO)$/;
 
+/** Comms of the kernel's own threads, which a trace shows acting on user memory (no task creates them in a trace). */
+const KERNEL_THREAD = /^(?:kworker\/|ksoftirqd\/|migration\/|cpuhp\/|rcu_|kthreadd$|ksmd$|khugepaged$|kswapd\d*$|kcompactd\d*$|oom_reaper$|kauditd$|swapper)/;
+
 /** TASK_SIZE with 5-level paging (arch/x86/include/asm/page_64_types.h): above it is the kernel's. */
 const USER_VA_END = 2 ** 56;
 
@@ -170,8 +173,9 @@ export class Adapter {
       // existed before the trace; a known tgid joins the existing process.
       const tgid = e.tgid ?? e.tid;
       const leader = tgid !== e.tid ? this.m.tasks.get(tgid) : undefined;
-      const mm = leader?.mm ?? this.m.newMm(tgid, true);
-      mm.users++;
+      // Kernel threads have no address space (their events act on others': ksmd, kswapd...).
+      const mm = KERNEL_THREAD.test(e.comm) || e.tid === 0 ? null : (leader?.mm ?? this.m.newMm(tgid, true));
+      if (mm) mm.users++;
       t = { tid: e.tid, tgid, mm, comm: e.comm, first: e.ts, last: e.ts, preTrace: true, exited: false, rssCache: [0, 0, 0, 0], rssEvents: 0 };
       this.m.tasks.set(e.tid, t);
     }
