@@ -243,22 +243,24 @@ export class Adapter {
         // Before 6.16 sched_process_exit comes after exit_mm: an exiting task's frees are its exit_mmap.
         const t = this.task(e);
         if (t.mm?.exiting && !t.mm.dead && t.mm.users <= 1 && !this.m.k.exitTracepointBeforeExitMm) this.exit_mmap(t.mm, t.tid);
-        const i = pf ? pf.ev.allocs.findIndex((a) => a.pfn === BigInt(e.a!)) : -1;
+        const pfn = BigInt(e.a!);
+        const i = pf ? pf.ev.allocs.findIndex((a) => a.pfn === pfn) : -1;
         if (pf && i >= 0) {
           pf.ev.allocs.splice(i, 1);
           pf.backedOut = true;
           return;
         }
-        const f = m.byPfn.get(BigInt(e.a!));
         const kpage = this.ksmReplacing.get(e.tid);
         this.ksmReplacing.delete(e.tid);
+        const f = m.byPfn.get(pfn);
+        if (!f || f.freed) return;
         // ksmd frees the page it just replaced by a KSM page (the merge event came first).
-        if (kpage && f && !f.freed && f.mapcount === 1 && !f.ksm) {
+        if (kpage && f.mapcount === 1 && !f.ksm) {
           const at = [...f.rmap.values()][0];
           replace_page(m, m.mms[at.mm], at.va, kpage);
-        } else if (f && !f.freed && f.mapcount + f.entireMapcount > 0) this.freedWhileMapped(f, e);
+        } else if (f.mapcount + f.entireMapcount > 0) this.freedWhileMapped(f, e);
         // Reclaim frees a swapped-out page once written (__remove_mapping): it leaves the swap cache.
-        else if (f && !f.freed && f.swapSlot !== null) delete_from_swap_cache(m, f);
+        else if (f.swapSlot !== null) delete_from_swap_cache(m, f);
         return;
       }
       case 'pagemap:mm_lru_insertion': {
@@ -363,13 +365,13 @@ export class Adapter {
     const m = this.m;
     const mm = pf.task.mm;
     if (!mm) return;
-    const before = m.k.splitRssCounting ? [...mm.rss] : null;
     if (pf.backedOut && !pf.ev.allocs.length) return;
-    const known = this.pgtablesKnown(mm, pf.va);
+    const before = m.k.splitRssCounting ? [...mm.rss] : null;
+    const known = this.opts.allocsTraced ? this.pgtablesKnown(mm, pf.va) : null;
     const tablesBefore = m.pgtableAllocs;
     try {
       this.handle_mm_fault(pf, mm, next);
-      if (this.opts.allocsTraced) {
+      if (known !== null) {
         const model = m.pgtableAllocs - tablesBefore;
         const match = known === true ? model === pf.ev.pgtables : null;
         this.out.pgtable({ eventId: pf.eventId, mm: mm.id, va: pf.va, kernel: pf.ev.pgtables, model, match, note: known === true ? null : `not checkable: ${known}` });

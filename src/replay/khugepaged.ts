@@ -1,6 +1,6 @@
 // mm/khugepaged.c collapse_huge_page: 512 small anonymous pages become one PMD-mapped THP, whether
 // khugepaged found them or MADV_COLLAPSE (6.1+) asked for them.
-import { add_mm_counter, type FaultEvidence } from './memory.js';
+import { add_mm_counter } from './memory.js';
 import { MMU_NOTIFY, presentPte, type Model } from './model.js';
 import { HPAGE_PMD_NR, HPAGE_PMD_SIZE, MM_ANONPAGES, PAGE_SIZE, type Mm, type Vma } from './types.js';
 
@@ -11,9 +11,8 @@ import { HPAGE_PMD_NR, HPAGE_PMD_SIZE, MM_ANONPAGES, PAGE_SIZE, type Mm, type Vm
  */
 export function collapse_huge_page(m: Model, mm: Mm, vma: Vma, haddr: number, pfn: bigint | null): void {
   m.mmu_notifier_invalidate(mm, haddr, haddr + HPAGE_PMD_SIZE, MMU_NOTIFY.CLEAR);
-  const ev: FaultEvidence = { allocs: pfn === null ? [] : [{ pfn, order: 9 }], allocsTraced: pfn !== null, pgtables: 0 };
-  const f = m.newFolio({ anon: true, order: 9, refcount: 1, anonExclusive: true, pfnConfidence: pfn === null ? 'unknown' : 'observed' });
-  if (pfn !== null) m.setPfn(f, ev.allocs[0].pfn, 'observed');
+  const f = m.newFolio({ anon: true, order: 9, refcount: 1, anonExclusive: true });
+  if (pfn !== null) m.setPfn(f, pfn, 'observed');
   let filled = 0;
   for (let i = 0; i < HPAGE_PMD_NR; i++) {
     const va = haddr + i * PAGE_SIZE;

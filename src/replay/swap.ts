@@ -123,7 +123,6 @@ export function do_swap_page(m: Model, k: KernelSemantics, mm: Mm, vma: Vma, va:
     slot.count--;
     // should_try_to_free_swap: a write fault by the folio's only user drops the cache copy.
     if (write && f.refcount === 2) delete_from_swap_cache(m, f);
-    else if (slot.count === 0 && !slot.folio) free_slot(m, slot);
   }
   add_mm_counter(mm, MM_ANONPAGES, 1);
   add_mm_counter(mm, MM_SWAPENTS, -1);
