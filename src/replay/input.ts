@@ -4,6 +4,7 @@
 // place through a window as wide as the trace's worst disorder.
 import type { DuckDBConnection, DuckDBDataChunk, DuckDBResult, DuckDBValue, DuckDBVector } from '@duckdb/node-api';
 import { quoteIdent, quoteString, type Db } from '../analysis/db.js';
+import { tableName } from '../parse/fields.js';
 import type { ReplayEvent } from './adapter.js';
 
 /** Which columns of each typed table feed the six numeric slots (a..f) and the string slot (s). */
@@ -152,7 +153,7 @@ export async function* readEvents(db: Db, fileId: number, o: InputOptions, struc
     if (!tables.has(t)) return null;
     const m = /^syscalls_sys_(enter|exit)_(\w+)$/.exec(t);
     if (m) return { nums: m[1] === 'exit' ? ['ret'] : (SYSCALL_ARGS[m[2]] ?? []) };
-    const p = Object.entries(PROJECTIONS).find(([ev]) => ev.replace(/[^A-Za-z0-9_]+/g, '_') === t)?.[1];
+    const p = Object.entries(PROJECTIONS).find(([ev]) => tableName(ev) === t)?.[1];
     return p ? { nums: p.nums.map((x) => (has(t, x) ? x : '')), s: p.s && has(t, p.s) ? p.s : undefined, dict: p.dict } : null;
   };
 
@@ -171,7 +172,7 @@ export async function* readEvents(db: Db, fileId: number, o: InputOptions, struc
     const typed: Typed[] = [];
     const byTable = new Map<string, number>();
     for (const name of f.names ?? []) {
-      const t = name.replace(/[^A-Za-z0-9_]+/g, '_').toLowerCase();
+      const t = tableName(name);
       const p = UNTYPED.has(name) ? null : projection(t);
       if (!p && !UNTYPED.has(name)) continue;
       let k = -1;
