@@ -82,6 +82,8 @@ interface PendingFault {
   /** The fault freed the page it allocated: it lost a race (pte_same failed), someone else mapped
    *  the address first, and the fault maps nothing. */
   backedOut?: boolean;
+  /** The fault holds its mmap_lock (read) or VMA lock: the trace showed it taken, or do_wp_page run. */
+  holdsLock?: boolean;
 }
 
 interface Syscall {
@@ -94,8 +96,14 @@ const CLONE_THREAD = 0x10000;
 const CLONE_VFORK = 0x4000;
 const SIGCHLD = 17;
 
-/** Events that occur inside a fault without ending it. */
-const WITHIN_FAULT = new Set(['mmap_lock:mmap_lock_acquire_returned', 'kmem:mm_page_alloc', 'pagemap:mm_lru_insertion', 'tlb:tlb_flush', 'kmem:mm_page_free', 'kmem:mm_page_free_batched']);
+/** Events that occur inside a fault without ending it (the do_wp_page kprobe fires in the fault it is part of). */
+const WITHIN_FAULT = new Set(['mmap_lock:mmap_lock_acquire_returned', 'kmem:mm_page_alloc', 'pagemap:mm_lru_insertion', 'tlb:tlb_flush', 'kmem:mm_page_free', 'kmem:mm_page_free_batched', 'kprobes:mder_do_wp_page']);
+/** include/linux/mm_types.h enum fault_flag (the same bits in 6.1 and 6.12). */
+const FAULT_FLAG_USER = 0x40;
+const FAULT_FLAG_REMOTE = 0x80;
+/** arch/x86/include/asm/trap_pf.h: the page fault error code's bits. */
+const X86_PF_PROT = 1;
+const X86_PF_WRITE = 2;
 /**
  * The first of these in a task after munmap/madvise/mprotect's entry marks when the page-table work
  * began: a notifier or unmap kprobe where traced, else the rss_stat, frees or exit that follow it.
@@ -163,7 +171,7 @@ export class Adapter {
     readonly out: AdapterOutput & ExclusiveOutput,
     readonly opts: AdapterOptions,
   ) {
-    this.dx = opts.design ? new DeviceExclusive(m, opts.design, out, (t, vma, va, w) => this.gupFault(t, vma, va, w)) : null;
+    this.dx = opts.design ? new DeviceExclusive(m, opts.design, out, (t, vma, va, w, n) => this.gupFault(t, vma, va, w, n)) : null;
   }
 
   task(e: ReplayEvent): Task {
@@ -188,6 +196,11 @@ export class Adapter {
     const m = this.m;
     const pf = this.pending.get(e.tid);
     if (pf && !WITHIN_FAULT.has(e.event)) this.finishFault(pf, e);
+    if (e.event === 'mmap_lock:mmap_lock_acquire_returned' && e.b === 1) {
+      if (e.a === 0) {
+        if (pf) pf.holdsLock = true;
+      } else this.finishLockHolders(e);
+    }
     // Batches a bulk operation announced but the kernel did not report (it skipped an empty page
     // table the model thought populated) must not shift later rows: they end with the burst.
     if (!WITHIN_BULK.has(e.event) && !e.event.startsWith('kprobes:')) {
@@ -311,6 +324,9 @@ export class Adapter {
       case 'kprobes:mder_vmalloc_ret':
         this.dx?.bounceAllocated(this.task(e));
         return;
+      case 'kprobes:mder_do_wp_page':
+        this.kernelWpFault(e, pf);
+        return;
       case 'kprobes:mder_copy_page_range':
         this.copyPageRange(e.tid, e.a, false, e.b);
         return;
@@ -338,7 +354,32 @@ export class Adapter {
     else if (e.event.startsWith('syscalls:sys_exit_')) this.sysExit(e);
   }
 
-  /** Applies a fault once its follow-up events (allocations) are in. */
+  /**
+   * A task took its mm's mmap_lock for writing (fork's dup_mmap, munmap, mprotect): faults of other
+   * tasks in that mm which held the lock (read, or the VMA lock the writer also waits for) ended
+   * before, though their task's next event, which ends them in the replay, may come much later.
+   */
+  private finishLockHolders(e: ReplayEvent): void {
+    const mm = this.m.tasks.get(e.tid)?.mm;
+    if (!mm) return;
+    for (const p of this.pending.values()) if (p.holdsLock && p.task.tid !== e.tid && p.task.mm === mm) this.finishFault(p, null);
+  }
+
+  /**
+   * do_wp_page entered with neither FAULT_FLAG_USER nor FAULT_FLAG_REMOTE is a kernel-mode write to
+   * user memory (test_hmm's copy_to_user of its bounce buffer, put_user): the fault page_fault_kernel
+   * would show, replayed as one (present, write) when that event is not traced. User faults have
+   * their page_fault_user pending; GUP's (REMOTE) are the device-exclusive model's.
+   */
+  private kernelWpFault(e: ReplayEvent, pf: PendingFault | undefined): void {
+    if (pf) pf.holdsLock = true;
+    if (pf || this.opts.kernelFaultsTraced || e.a === null || e.b === null || e.a >= USER_VA_END) return;
+    if (e.b & (FAULT_FLAG_USER | FAULT_FLAG_REMOTE)) return;
+    const t = this.task(e);
+    this.check_sync_rss_stat(t);
+    this.pending.set(e.tid, { task: t, va: e.a, errorCode: X86_PF_PROT | X86_PF_WRITE, eventId: e.id, ev: { allocs: [], allocsTraced: this.opts.allocsTraced, pgtables: 0 } });
+  }
+
   /**
    * 6.1 SPLIT_RSS_COUNTING (mm/memory.c): the fault path counts pages in the task's cache
    * (add_mm_counter_fast), and handle_mm_fault folds the cache into the mm every 64 faults
@@ -412,8 +453,8 @@ export class Adapter {
     const saved = [m.now, m.eventId];
     m.eventId = pf.eventId;
     const va = pf.va - (pf.va % PAGE_SIZE);
-    const write = (pf.errorCode & 2) !== 0;
-    const protection = (pf.errorCode & 1) !== 0;
+    const write = (pf.errorCode & X86_PF_WRITE) !== 0;
+    const protection = (pf.errorCode & X86_PF_PROT) !== 0;
     let vma = m.find_vma(mm, va);
     if (!vma) vma = this.vmaOnFirstSight(mm, va, next);
     // A write fault a VMA the model never saw created did not SIGSEGV on proves it writable
@@ -509,12 +550,15 @@ export class Adapter {
     else this.dx?.swapFault(mm, vma, va, pte, write);
   }
 
-  /** handle_mm_fault as GUP's faultin_page calls it: no page_fault_user, no evidence. */
-  gupFault(task: Task, vma: Vma, va: number, write: boolean): void {
+  /**
+   * handle_mm_fault as GUP's faultin_page calls it: no page_fault_user. Where the trace shows
+   * whether the fault mapped a new anonymous page (newAnon), that settles do_wp_page's copy or reuse.
+   */
+  gupFault(task: Task, vma: Vma, va: number, write: boolean, newAnon: boolean | null): void {
     const mm = task.mm!;
     const pte = this.m.pte(mm, va);
     if (pte?.kind === 'present') {
-      if (write && !pte.write) do_wp_page(this.m, mm, vma, va, pte, null);
+      if (write && !pte.write) do_wp_page(this.m, mm, vma, va, pte, newAnon === null ? null : { allocs: [], allocsTraced: true, pgtables: 0, newAnon });
     } else if (pte && pte.kind !== 'none') this.swapFault(mm, vma, va, pte, write);
     else if (vma.file !== null) do_fault(this.m, this.cache, mm, vma, va, write, null);
     else {

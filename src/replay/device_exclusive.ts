@@ -188,7 +188,7 @@ export class DeviceExclusive {
     readonly m: Model,
     readonly design: Design,
     readonly out: ExclusiveOutput,
-    readonly gupFault: (task: Task, vma: Vma, va: number, write: boolean) => void,
+    readonly gupFault: (task: Task, vma: Vma, va: number, write: boolean, newAnon: boolean | null) => void,
   ) {
     m.onInvalidate((mm, start, end, event, owner) => {
       const mirror = this.mirrors.get(mm);
@@ -380,7 +380,9 @@ export class DeviceExclusive {
         return true;
       }
     }
-    const g = this.follow_page(c.req.task, va);
+    // Whether the trace shows this page's fault map a new anonymous page (null: it cannot tell).
+    const newAnon = plan?.faultsTraced ? plan.faults.some((f) => f.index === i) : null;
+    const g = this.follow_page(c.req.task, va, newAnon);
     if (!g) return false;
     c.gup.push(g);
     return true;
@@ -391,7 +393,7 @@ export class DeviceExclusive {
    * __get_user_pages): split a PMD mapping, fault in what is missing or read-only (breaking COW),
    * and take a reference; null where GUP stops (no VMA, not writable).
    */
-  private follow_page(task: Task, va: number): GupPage | null {
+  private follow_page(task: Task, va: number, newAnon: boolean | null = null): GupPage | null {
     const m = this.m;
     const mm = task.mm!;
     const vma = m.find_vma(mm, va);
@@ -404,7 +406,7 @@ export class DeviceExclusive {
     }
     if (!pte || pte.kind !== 'present' || !pte.write) {
       // faultin_page -> handle_mm_fault(FAULT_FLAG_WRITE); GUP faults raise no page_fault_user.
-      this.gupFault(task, vma, va, true);
+      this.gupFault(task, vma, va, true, newAnon);
       rss_batch_point(mm);
       pte = m.pte(mm, va);
       if (!pte || pte.kind !== 'present' || !pte.write) return null;

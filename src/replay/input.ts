@@ -38,6 +38,7 @@ const PROJECTIONS: Record<string, { nums: string[]; s?: string; dict?: true }> =
   // 6.1 names it after the page (mm/rmap.c page_add_new_anon_rmap).
   'kprobes:mder_page_add_new_anon_rmap': { nums: ['PFN(page)', 'address'] },
   'kprobes:mder_copy_page_range': { nums: ['src_start', 'src_end'] },
+  'kprobes:mder_do_wp_page': { nums: ['address', 'flags'] },
 };
 
 const VMEMMAP_5LEVEL = 0xffd4000000000000n; // __VMEMMAP_BASE_L5

@@ -23,6 +23,8 @@ export interface FaultEvidence {
   allocsTraced: boolean;
   /** Page-table pages the kernel allocated inside the fault (GFP_PGTABLE_USER allocations). */
   pgtables: number;
+  /** The trace shows the fault map a new anonymous page (folio_add_new_anon_rmap), allocation untold. */
+  newAnon?: boolean;
 }
 
 export function mm_counter(f: Folio): number {
@@ -227,7 +229,7 @@ export function do_wp_page(m: Model, mm: Mm, vma: Vma, va: number, pte: Pte, ev:
   let reuse = f.anon && !f.zero && !f.ksm && (f.anonExclusive || f.refcount === 1);
   // The trace settles it where it shows the copy's allocation (or its absence).
   if (ev?.allocsTraced) {
-    const copied = ev.allocs.some((a) => a.order === 0);
+    const copied = ev.newAnon === true || ev.allocs.some((a) => a.order === 0);
     // Where the page or its VMA predates the trace, its references are not all known to the model
     // and the trace simply decides; elsewhere a contradiction is the model's to explain.
     if (copied === reuse && !(f.preTrace || mm.preTrace || vma.preTrace)) {
