@@ -96,8 +96,20 @@ const CLONE_THREAD = 0x10000;
 const CLONE_VFORK = 0x4000;
 const SIGCHLD = 17;
 
-/** Events that occur inside a fault without ending it (the do_wp_page kprobe fires in the fault it is part of). */
-const WITHIN_FAULT = new Set(['mmap_lock:mmap_lock_acquire_returned', 'kmem:mm_page_alloc', 'pagemap:mm_lru_insertion', 'tlb:tlb_flush', 'kmem:mm_page_free', 'kmem:mm_page_free_batched', 'kprobes:mder_do_wp_page']);
+/**
+ * Events that occur inside a fault without ending it: the do_wp_page kprobe fires in the fault it
+ * is part of; sched_process_free is an RCU callback (softirq) that can interrupt one.
+ */
+const WITHIN_FAULT = new Set([
+  'mmap_lock:mmap_lock_acquire_returned',
+  'kmem:mm_page_alloc',
+  'pagemap:mm_lru_insertion',
+  'tlb:tlb_flush',
+  'kmem:mm_page_free',
+  'kmem:mm_page_free_batched',
+  'kprobes:mder_do_wp_page',
+  'sched:sched_process_free',
+]);
 /** include/linux/mm_types.h enum fault_flag (the same bits in 6.1 and 6.12). */
 const FAULT_FLAG_USER = 0x40;
 const FAULT_FLAG_REMOTE = 0x80;
@@ -131,7 +143,7 @@ const KERNEL_THREAD = /^(?:kworker\/|ksoftirqd\/|migration\/|cpuhp\/|rcu_|kthrea
 const USER_VA_END = 2 ** 56;
 
 /** Events that occur inside a bulk page-table operation (fork copy, zap, exit) without ending it. */
-const WITHIN_BULK = new Set([...WITHIN_FAULT, 'kmem:rss_stat', 'sched:sched_process_free']);
+const WITHIN_BULK = new Set([...WITHIN_FAULT, 'kmem:rss_stat']);
 
 export interface AdapterOptions {
   thp: 'always' | 'madvise' | 'never';
@@ -368,16 +380,20 @@ export class Adapter {
   /**
    * do_wp_page entered with neither FAULT_FLAG_USER nor FAULT_FLAG_REMOTE is a kernel-mode write to
    * user memory (test_hmm's copy_to_user of its bounce buffer, put_user): the fault page_fault_kernel
-   * would show, replayed as one (present, write) when that event is not traced. User faults have
-   * their page_fault_user pending; GUP's (REMOTE) are the device-exclusive model's.
+   * would show, replayed as one (present, write) when that event is not traced. It cannot belong to a
+   * pending user fault, nor to an earlier kernel-mode one (a reuse shows nothing the replay reads, so
+   * that one is still pending): those end first. GUP's (REMOTE) are the device-exclusive model's.
    */
   private kernelWpFault(e: ReplayEvent, pf: PendingFault | undefined): void {
-    if (pf) pf.holdsLock = true;
-    if (pf || this.opts.kernelFaultsTraced || e.a === null || e.b === null || e.a >= USER_VA_END) return;
-    if (e.b & (FAULT_FLAG_USER | FAULT_FLAG_REMOTE)) return;
+    const kernelMode = e.b !== null && (e.b & (FAULT_FLAG_USER | FAULT_FLAG_REMOTE)) === 0;
+    if (this.opts.kernelFaultsTraced || !kernelMode || e.a === null || e.a >= USER_VA_END) {
+      if (pf) pf.holdsLock = true;
+      return;
+    }
+    if (pf) this.finishFault(pf, e);
     const t = this.task(e);
     this.check_sync_rss_stat(t);
-    this.pending.set(e.tid, { task: t, va: e.a, errorCode: X86_PF_PROT | X86_PF_WRITE, eventId: e.id, ev: { allocs: [], allocsTraced: this.opts.allocsTraced, pgtables: 0 } });
+    this.pending.set(e.tid, { task: t, va: e.a, errorCode: X86_PF_PROT | X86_PF_WRITE, eventId: e.id, ev: { allocs: [], allocsTraced: this.opts.allocsTraced, pgtables: 0 }, holdsLock: true });
   }
 
   /**
