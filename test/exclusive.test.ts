@@ -59,7 +59,7 @@ describe('device-exclusive on the 6.12 lab traces', () => {
     expect(await pfnAt(16799, 0x7f777f53b000)).toEqual([{ pfn: 0xc021n }]);
     // Before these were replayed the children's exits freed 6,921 pages the model still mapped.
     const [v] = await db.rows<{ n: bigint }>(`SELECT count(*) n FROM invariant_violations`);
-    expect(v.n).toBeLessThanOrEqual(4n);
+    expect(v.n).toBeLessThanOrEqual(1n);
     db.close();
   });
 

@@ -340,6 +340,7 @@ export class Adapter {
         this.kernelWpFault(e, pf);
         return;
       case 'kprobes:mder_copy_page_range':
+        this.finishLockHolders(e, e.a ?? 0, e.b ?? Infinity);
         this.copyPageRange(e.tid, e.a, false, e.b);
         return;
       case 'migrate:set_migration_pte':
@@ -370,11 +371,15 @@ export class Adapter {
    * A task took its mm's mmap_lock for writing (fork's dup_mmap, munmap, mprotect): faults of other
    * tasks in that mm which held the lock (read, or the VMA lock the writer also waits for) ended
    * before, though their task's next event, which ends them in the replay, may come much later.
+   * The same holds per VMA for fork's copy_page_range (dup_mmap write-locks each VMA, 6.4+): a fault
+   * under the VMA lock can run while fork copies the VMAs before its own.
    */
-  private finishLockHolders(e: ReplayEvent): void {
+  private finishLockHolders(e: ReplayEvent, start = 0, end = Infinity): void {
     const mm = this.m.tasks.get(e.tid)?.mm;
     if (!mm) return;
-    for (const p of this.pending.values()) if (p.holdsLock && p.task.tid !== e.tid && p.task.mm === mm) this.finishFault(p, null);
+    for (const p of this.pending.values()) {
+      if (p.holdsLock && p.task.tid !== e.tid && p.task.mm === mm && p.va >= start && p.va < end) this.finishFault(p, null);
+    }
   }
 
   /**
