@@ -21,6 +21,8 @@ export interface ReplayOptions {
   /** Paging levels of the traced machine: 5 with LA57 (default: the recording's, else 4). */
   levels?: PagingLevels;
   onProgress?: (p: { fileId: number; events: number }) => void;
+  /** Sees the model's state once a file's events are replayed (tests). */
+  inspect?: (m: Model, adapter: Adapter) => void;
 }
 
 export interface ReplaySummary {
@@ -143,6 +145,7 @@ async function replayFile(
     opts.onProgress?.({ fileId, events: n });
   }
   adapter.flush();
+  if (full) opts.inspect?.(m, adapter);
   const end = m.now;
   for (const mm of m.mms) {
     for (const [vpn, p] of mm.ptes) w.pte(mm, vpn, p, end);
@@ -150,8 +153,11 @@ async function replayFile(
     w.mm([fileId, mm.id, mm.tgid, mm.mmId, mm.start, mm.preTrace]);
   }
   for (const f of m.folios.values()) if (!f.zero) w.folio(f, end);
+  for (const f of m.parkedFolios()) w.folio(f, end);
   for (const t of m.tasks.values()) w.task([fileId, t.tid, t.tgid, t.mm?.id ?? null, t.comm, t.first, t.last, t.preTrace]);
   w.close();
+  // Rows of state the model stopped following before the end (forgetFolio) run to the end.
+  if (full) await db.run(`UPDATE folio_intervals SET dur = ${end} - ts WHERE file_id = ${fileId} AND dur IS NULL`);
   const seconds = (performance.now() - t0) / 1000;
   if (full) await db.run(`INSERT INTO replay_runs VALUES (${fileId}, '${kernel}', '${design}', ${m.geo.levels}, ${n}, ${seconds}, ${firstTs ?? 'NULL'}, ${firstTs === null ? 'NULL' : end})`);
   return { fileId, kernel, design, events: n, seconds, violations: w.violations };
