@@ -10,6 +10,10 @@ import { Model } from './model.js';
 import { PagingGeometry, type PagingLevels } from './pgtable.js';
 import { ReplayWriter } from './output.js';
 
+/** DuckDB's memory limit for the replay's queries, and while the events stream through the model. */
+const MEMORY_LIMIT = '2GB';
+const STREAM_MEMORY_LIMIT = '64MB';
+
 export interface ReplayOptions {
   kernel?: KernelVersion;
   /** Device-exclusive designs; the first is the trace's own (all tables), the rest counterfactual. */
@@ -73,7 +77,7 @@ export async function replay(dbFile: string, opts: ReplayOptions = {}): Promise<
   const db = await Db.open(dbFile);
   try {
     // The input is read in insertion order (see input.ts), never sorted.
-    await db.run(`SET memory_limit = '2GB'; SET threads = 1; SET preserve_insertion_order = true`);
+    await db.run(`SET memory_limit = '${MEMORY_LIMIT}'; SET threads = 1; SET preserve_insertion_order = true`);
     await db.run(sqlFile('replay.sql'));
     await db.run(sqlFile('exclusive.sql'));
     await db.run(sqlFile('exclusive_views.sql'));
@@ -126,7 +130,15 @@ async function replayFile(
   let firstTs: bigint | null = null;
   let n = 0;
   const pidFilter = opts.pid;
+  let streaming = false;
   for await (const batch of readEvents(db, fileId, opts, structPage)) {
+    if (!streaming) {
+      // The input's own queries have run; from here DuckDB scans and appends. The output tables'
+      // blocks, once written, are dropped from the buffer pool instead of cached, which would grow
+      // it with the trace.
+      await db.run(`SET memory_limit = '${STREAM_MEMORY_LIMIT}'`);
+      streaming = true;
+    }
     for (const e of batch) {
       if (pidFilter !== undefined) {
         const t = m.tasks.get(e.tid);
@@ -144,6 +156,7 @@ async function replayFile(
     }
     opts.onProgress?.({ fileId, events: n });
   }
+  if (streaming) await db.run(`SET memory_limit = '${MEMORY_LIMIT}'`);
   adapter.flush();
   if (full) opts.inspect?.(m, adapter);
   const end = m.now;
