@@ -3,6 +3,18 @@ import { replay } from '../src/replay/replay.js';
 
 const [db] = process.argv.slice(2);
 const t0 = process.hrtime.bigint();
-const runs = await replay(db, { kernel: '6.18' });
+// RSS every 100 k events: growth with trace length shows at 25/50/75/100 % of the events.
+const samples: [number, number][] = [];
+let next = 0;
+const runs = await replay(db, {
+  kernel: '6.18',
+  onProgress: ({ events }) => {
+    if (events < next) return;
+    next = events + 100_000;
+    samples.push([events, process.memoryUsage.rss() / 1048576]);
+  },
+});
 const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-console.log(JSON.stringify({ seconds, events: runs.reduce((n, r) => n + r.events, 0), maxRssMb: process.resourceUsage().maxRSS / 1024 }));
+const events = runs.reduce((n, r) => n + r.events, 0);
+const rssAt = [0.25, 0.5, 0.75, 1].map((q) => samples.filter(([n]) => n <= q * events).pop()?.[1] ?? 0);
+console.log(JSON.stringify({ seconds, events, maxRssMb: process.resourceUsage().maxRSS / 1024, rssAt }));

@@ -1,4 +1,5 @@
-// `npm run bench:replay`: replays >= 10 M events and prints events/s and peak RSS.
+// `npm run bench:replay`: replays >= 10 M events and prints events/s, peak RSS and RSS at each
+// quarter of the events.
 // The input repeats the stress capture (traces/host/stress, 329,647 real events) with each copy's
 // pids shifted, so every copy is a new set of processes; it lives in the OS temp dir.
 // BENCH_DB=FILE keeps the ingested database there and, when it exists, replays it without
@@ -17,7 +18,16 @@ if (!keep || !fs.existsSync(db)) ingestInput();
 const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench/replay-child.ts'), db], { encoding: 'utf8', cwd: ROOT });
 if (r.status !== 0) throw new Error(r.stderr);
 const res = JSON.parse(r.stdout.trim().split('\n').pop()!);
-console.table([{ events: res.events, seconds: res.seconds.toFixed(1), 'events/s': Math.round(res.events / res.seconds), 'peak RSS MB': res.maxRssMb.toFixed(0) }]);
+console.table([
+  {
+    events: res.events,
+    seconds: res.seconds.toFixed(1),
+    'events/s': Math.round(res.events / res.seconds),
+    'peak RSS MB': res.maxRssMb.toFixed(0),
+    // RSS after 25/50/75/100 % of the events: flat when memory follows live state, not trace length.
+    'RSS MB at 25/50/75/100 %': res.rssAt.map((x: number) => x.toFixed(0)).join(' / '),
+  },
+]);
 fs.rmSync(tmp, { recursive: true, force: true });
 
 function ingestInput(): void {

@@ -183,6 +183,7 @@ export class Adapter {
     readonly out: AdapterOutput & ExclusiveOutput,
     readonly opts: AdapterOptions,
   ) {
+    m.onFileUnmapped = (file) => this.cache.drop(m, file);
     this.dx = opts.design ? new DeviceExclusive(m, opts.design, out, (t, vma, va, w, n) => this.gupFault(t, vma, va, w, n)) : null;
   }
 

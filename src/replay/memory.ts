@@ -77,18 +77,48 @@ export function alloc_folio(m: Model, ev: FaultEvidence | null, order: number, a
 
 /** The page cache: one folio per (file, page index), created on first use. */
 export class PageCache {
-  private pages = new Map<string, Folio>();
+  private files = new Map<string, Map<number, Folio>>();
   get(m: Model, file: string, index: number, shmem: boolean, ev: FaultEvidence | null): Folio {
-    const key = `${file}#${index}`;
-    let f = this.pages.get(key);
+    let pages = this.files.get(file);
+    if (!pages) this.files.set(file, (pages = new Map()));
+    let f = pages.get(index);
     if (!f || f.freed) {
       // A page already cached before the fault shows no allocation; one read in now does.
       const a = ev?.allocs.shift();
       f = m.newFolio({ anon: false, shmem, refcount: 1, pfnConfidence: a ? 'observed' : 'unknown', preTrace: !a });
       if (a) m.setPfn(f, a.pfn, 'observed');
-      this.pages.set(key, f);
+      pages.set(index, f);
     }
     return f;
+  }
+
+  /**
+   * The last VMA of a file identity went: no fault can look its pages up again. Those held by the
+   * cache alone are forgotten (their state holds to the end of the trace); one still mapped,
+   * pinned or in the swap cache stays the model's until that ends.
+   */
+  drop(m: Model, file: string): void {
+    const pages = this.files.get(file);
+    if (!pages) return;
+    for (const [index, f] of pages) {
+      if (f.freed || (f.refcount === 1 && f.mapcount + f.entireMapcount === 0 && f.pincount === 0 && !f.locked && f.swapSlot === null)) {
+        if (!f.freed) m.forgetFolio(f);
+        pages.delete(index);
+      }
+    }
+    if (!pages.size) this.files.delete(file);
+  }
+
+  /** The pages cached for a file. */
+  pages(file: string): Iterable<Folio> {
+    return this.files.get(file)?.values() ?? [];
+  }
+
+  /** Pages cached, all files. */
+  get size(): number {
+    let n = 0;
+    for (const pages of this.files.values()) n += pages.size;
+    return n;
   }
 }
 
@@ -469,7 +499,7 @@ export function split_huge_page(m: Model, f: Folio): Folio[] {
   f.refcount = 0;
   m.freeFolio(f);
   // The freed head must not shadow the parts' PFNs.
-  for (const p of parts) if (p.pfn !== null) m.byPfn.set(p.pfn, p);
+  for (const p of parts) if (p.pfn !== null) m.claimPfn(p.pfn, p);
   return parts;
 }
 

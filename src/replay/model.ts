@@ -13,7 +13,8 @@ export type InvalidateListener = (mm: Mm, start: number, end: number, event: num
 
 export interface Sink {
   pte(mm: Mm, vpn: number, pte: Pte, end: bigint): void;
-  folio(f: Folio, end: bigint): void;
+  /** end null: the interval runs to the end of the trace (the model no longer follows the folio). */
+  folio(f: Folio, end: bigint | null): void;
   vma(mm: Mm, vma: Vma, end: bigint): void;
   violation(rule: string, explanation: string, label: 'kernel' | 'pre-trace' | 'lost-events' | 'model' | 'untraced'): void;
 }
@@ -45,6 +46,11 @@ export class Model {
   swapOn = false;
   /** Page-table pages allocated so far, all mms (a fault's share is the difference around it). */
   pgtableAllocs = 0;
+  /** VMAs that map each file identity, all mms: a file no VMA maps any more is never faulted on
+   *  again (identities are per mmap call), and the page cache lets go of its pages. */
+  private fileVmas = new Map<string, number>();
+  /** Called when the last VMA of a file identity goes. */
+  onFileUnmapped: ((file: string) => void) | null = null;
 
   constructor(
     readonly k: KernelSemantics,
@@ -125,7 +131,7 @@ export class Model {
       ...p,
     };
     this.folios.set(f.id, f);
-    if (f.pfn !== null) this.byPfn.set(f.pfn, f);
+    if (f.pfn !== null) this.claimPfn(f.pfn, f);
     return f;
   }
 
@@ -146,7 +152,7 @@ export class Model {
     if (prev && prev !== f && !prev.freed && prev.mapcount > 0) {
       this.sink.violation('pfn_reused_while_mapped', `pfn 0x${pfn.toString(16)} allocated again while folio ${prev.id} still maps it`, this.label(prev.preTrace));
     }
-    this.byPfn.set(pfn, f);
+    this.claimPfn(pfn, f);
   }
 
   /** Undoes a free the model made too early (a reference it learnt of late kept the folio alive). */
@@ -155,6 +161,29 @@ export class Model {
     f.freed = false;
     this.folios.set(f.id, f);
     if (f.pfn !== null && !this.byPfn.has(f.pfn)) this.byPfn.set(f.pfn, f);
+  }
+
+  /**
+   * Stops following a folio nothing can reach any more but its page-cache entry. One of known PFN
+   * stays findable by it (an event naming the PFN may still change it) until another folio takes
+   * the PFN; then, or at once for one of unknown PFN, its last interval is written, to run to the
+   * end of the trace (the end filled in then).
+   */
+  forgetFolio(f: Folio): void {
+    this.folios.delete(f.id);
+    if (f.pfn === null || this.byPfn.get(f.pfn) !== f) this.sink.folio(f, null);
+  }
+
+  /** f is the folio at pfn now; a forgotten folio it displaces is let go (forgetFolio). */
+  claimPfn(pfn: bigint, f: Folio): void {
+    const prev = this.byPfn.get(pfn);
+    if (prev && prev !== f && !prev.freed && !this.folios.has(prev.id)) this.sink.folio(prev, null);
+    this.byPfn.set(pfn, f);
+  }
+
+  /** Forgotten folios still findable by their PFN (written at the end of the trace). */
+  *parkedFolios(): Iterable<Folio> {
+    for (const f of this.byPfn.values()) if (!f.freed && !this.folios.has(f.id)) yield f;
   }
 
   /** Frees a folio whose last reference went away. */
@@ -260,6 +289,7 @@ export class Model {
   }
 
   insertVma(mm: Mm, vma: Vma): void {
+    if (vma.file !== null) this.fileVmas.set(vma.file, (this.fileVmas.get(vma.file) ?? 0) + 1);
     const i = mm.vmas.findIndex((v) => v.start > vma.start);
     if (i < 0) mm.vmas.push(vma);
     else mm.vmas.splice(i, 0, vma);
@@ -308,6 +338,14 @@ export class Model {
   removeVma(mm: Mm, vma: Vma): void {
     this.sink.vma(mm, vma, this.now);
     mm.vmas.splice(mm.vmas.indexOf(vma), 1);
+    if (vma.file !== null) {
+      const n = (this.fileVmas.get(vma.file) ?? 0) - 1;
+      if (n > 0) this.fileVmas.set(vma.file, n);
+      else {
+        this.fileVmas.delete(vma.file);
+        this.onFileUnmapped?.(vma.file);
+      }
+    }
   }
 
   /** Closes a VMA's interval because its attributes change now. */

@@ -37,10 +37,10 @@ export class ReplayWriter implements Sink, AdapterOutput, ExclusiveOutput {
     ]);
   }
 
-  folio(f: Folio, end: bigint): void {
+  folio(f: Folio, end: bigint | null): void {
     if (!this.full) return;
     this.a.folio_intervals.put([
-      this.fileId, f.since, end - f.since, f.id, f.pfn, f.pfnConfidence, f.order, f.anon, f.refcount, f.mapcount, f.entireMapcount,
+      this.fileId, f.since, end === null ? null : end - f.since, f.id, f.pfn, f.pfnConfidence, f.order, f.anon, f.refcount, f.mapcount, f.entireMapcount,
       f.pincount, f.locked, f.anonExclusive, f.lru, f.freed, f.sinceEvent,
     ]);
   }

@@ -10,6 +10,10 @@ import { Model } from './model.js';
 import { PagingGeometry, type PagingLevels } from './pgtable.js';
 import { ReplayWriter } from './output.js';
 
+/** DuckDB's memory limit for the replay's queries, and while the events stream through the model. */
+const MEMORY_LIMIT = '2GB';
+const STREAM_MEMORY_LIMIT = '64MB';
+
 export interface ReplayOptions {
   kernel?: KernelVersion;
   /** Device-exclusive designs; the first is the trace's own (all tables), the rest counterfactual. */
@@ -21,6 +25,8 @@ export interface ReplayOptions {
   /** Paging levels of the traced machine: 5 with LA57 (default: the recording's, else 4). */
   levels?: PagingLevels;
   onProgress?: (p: { fileId: number; events: number }) => void;
+  /** Sees the model's state once a file's events are replayed (tests). */
+  inspect?: (m: Model, adapter: Adapter) => void;
 }
 
 export interface ReplaySummary {
@@ -71,7 +77,7 @@ export async function replay(dbFile: string, opts: ReplayOptions = {}): Promise<
   const db = await Db.open(dbFile);
   try {
     // The input is read in insertion order (see input.ts), never sorted.
-    await db.run(`SET memory_limit = '2GB'; SET threads = 1; SET preserve_insertion_order = true`);
+    await db.run(`SET memory_limit = '${MEMORY_LIMIT}'; SET threads = 1; SET preserve_insertion_order = true`);
     await db.run(sqlFile('replay.sql'));
     await db.run(sqlFile('exclusive.sql'));
     await db.run(sqlFile('exclusive_views.sql'));
@@ -124,7 +130,15 @@ async function replayFile(
   let firstTs: bigint | null = null;
   let n = 0;
   const pidFilter = opts.pid;
+  let streaming = false;
   for await (const batch of readEvents(db, fileId, opts, structPage)) {
+    if (!streaming) {
+      // The input's own queries have run; from here DuckDB scans and appends. The output tables'
+      // blocks, once written, are dropped from the buffer pool instead of cached, which would grow
+      // it with the trace.
+      await db.run(`SET memory_limit = '${STREAM_MEMORY_LIMIT}'`);
+      streaming = true;
+    }
     for (const e of batch) {
       if (pidFilter !== undefined) {
         const t = m.tasks.get(e.tid);
@@ -142,7 +156,9 @@ async function replayFile(
     }
     opts.onProgress?.({ fileId, events: n });
   }
+  if (streaming) await db.run(`SET memory_limit = '${MEMORY_LIMIT}'`);
   adapter.flush();
+  if (full) opts.inspect?.(m, adapter);
   const end = m.now;
   for (const mm of m.mms) {
     for (const [vpn, p] of mm.ptes) w.pte(mm, vpn, p, end);
@@ -150,8 +166,11 @@ async function replayFile(
     w.mm([fileId, mm.id, mm.tgid, mm.mmId, mm.start, mm.preTrace]);
   }
   for (const f of m.folios.values()) if (!f.zero) w.folio(f, end);
+  for (const f of m.parkedFolios()) w.folio(f, end);
   for (const t of m.tasks.values()) w.task([fileId, t.tid, t.tgid, t.mm?.id ?? null, t.comm, t.first, t.last, t.preTrace]);
   w.close();
+  // Rows of state the model stopped following before the end (forgetFolio) run to the end.
+  if (full) await db.run(`UPDATE folio_intervals SET dur = ${end} - ts WHERE file_id = ${fileId} AND dur IS NULL`);
   const seconds = (performance.now() - t0) / 1000;
   if (full) await db.run(`INSERT INTO replay_runs VALUES (${fileId}, '${kernel}', '${design}', ${m.geo.levels}, ${n}, ${seconds}, ${firstTs ?? 'NULL'}, ${firstTs === null ? 'NULL' : end})`);
   return { fileId, kernel, design, events: n, seconds, violations: w.violations };
