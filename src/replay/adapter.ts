@@ -208,7 +208,8 @@ export class Adapter {
   handle(e: ReplayEvent): void {
     const m = this.m;
     const pf = this.pending.get(e.tid);
-    if (pf && !WITHIN_FAULT.has(e.event)) this.finishFault(pf, e);
+    // 6.1's rss_stat inside a fault is handle_mm_fault's check_sync_rss_stat, before the fault's work.
+    if (pf && !WITHIN_FAULT.has(e.event) && !(e.event === 'kmem:rss_stat' && this.m.k.splitRssCounting)) this.finishFault(pf, e);
     if (e.event === 'mmap_lock:mmap_lock_acquire_returned' && e.b === 1) {
       if (e.a === 0) {
         if (pf) pf.holdsLock = true;
@@ -429,23 +430,29 @@ export class Adapter {
     const mm = pf.task.mm;
     if (!mm) return;
     if (pf.backedOut && !pf.ev.allocs.length) return;
-    const before = m.k.splitRssCounting ? [...mm.rss] : null;
     const known = this.opts.allocsTraced ? this.pgtablesKnown(mm, pf.va) : null;
     const tablesBefore = m.pgtableAllocs;
+    this.add_mm_counter_fast(pf.task, mm, () => this.handle_mm_fault(pf, mm, next));
+    if (known !== null) {
+      const model = m.pgtableAllocs - tablesBefore;
+      const match = known === true ? model === pf.ev.pgtables : null;
+      this.out.pgtable({ eventId: pf.eventId, mm: mm.id, va: pf.va, kernel: pf.ev.pgtables, model, match, note: known === true ? null : `not checkable: ${known}` });
+    }
+  }
+
+  /**
+   * 6.1 SPLIT_RSS_COUNTING: the counts a fault in the task's own mm makes go to the task's cache
+   * (add_mm_counter_fast) until the next sync_mm_rss; 6.2+ count in the mm at once.
+   */
+  private add_mm_counter_fast(t: Task, mm: Mm, fault: () => void): void {
+    if (!this.m.k.splitRssCounting || t.mm !== mm) return fault();
+    const before = [...mm.rss];
     try {
-      this.handle_mm_fault(pf, mm, next);
-      if (known !== null) {
-        const model = m.pgtableAllocs - tablesBefore;
-        const match = known === true ? model === pf.ev.pgtables : null;
-        this.out.pgtable({ eventId: pf.eventId, mm: mm.id, va: pf.va, kernel: pf.ev.pgtables, model, match, note: known === true ? null : `not checkable: ${known}` });
-      }
+      fault();
     } finally {
-      if (before) {
-        // The fault's counts go to the task's cache until the next sync.
-        for (let i = 0; i < 4; i++) {
-          pf.task.rssCache[i] += mm.rss[i] - before[i];
-          mm.rss[i] = before[i];
-        }
+      for (let i = 0; i < 4; i++) {
+        t.rssCache[i] += mm.rss[i] - before[i];
+        mm.rss[i] = before[i];
       }
     }
   }
@@ -577,6 +584,11 @@ export class Adapter {
    * whether the fault mapped a new anonymous page (newAnon), that settles do_wp_page's copy or reuse.
    */
   gupFault(task: Task, vma: Vma, va: number, write: boolean, newAnon: boolean | null): void {
+    this.check_sync_rss_stat(task);
+    this.add_mm_counter_fast(task, task.mm!, () => this.gupHandleMmFault(task, vma, va, write, newAnon));
+  }
+
+  private gupHandleMmFault(task: Task, vma: Vma, va: number, write: boolean, newAnon: boolean | null): void {
     const mm = task.mm!;
     const pte = this.m.pte(mm, va);
     if (pte?.kind === 'present') {
@@ -633,6 +645,12 @@ export class Adapter {
     const mmId = e.a!;
     const member = e.b!;
     const kernel = Math.round(e.c! / PAGE_SIZE);
+    if (mmId === 0) {
+      const mm = this.unhashedMm(e, t, member, kernel);
+      if (mm) this.checkRss(e, t, mm, member, kernel);
+      else this.out.rss({ eventId: e.id, ts: e.ts, mm: null, member: RSS_MEMBERS[member] ?? String(member), kernel, model: null, match: null, note: 'unknown mm: mm_id 0 (pointer not hashed)' });
+      return;
+    }
     let mm = this.byMmId.get(mmId) ?? null;
     if (!mm) {
       // Bind the hashed mm_id: to the mm a fork/exec in this task is building, else to the task's own.
@@ -647,17 +665,48 @@ export class Adapter {
         this.byMmId.set(mmId, mm);
       }
     }
-    const row: RssRow = { eventId: e.id, ts: e.ts, mm: mm?.id ?? null, member: RSS_MEMBERS[member] ?? String(member), kernel, model: null, match: null, note: null };
     if (!mm) {
-      row.note = 'unknown mm';
-      this.out.rss(row);
+      this.out.rss({ eventId: e.id, ts: e.ts, mm: null, member: RSS_MEMBERS[member] ?? String(member), kernel, model: null, match: null, note: 'unknown mm' });
       return;
     }
+    this.checkRss(e, t, mm, member, kernel);
+  }
+
+  /**
+   * The mm of an rss_stat whose mm_id is 0: the kernel could not hash the pointer (ptr_to_hashval
+   * before crng is ready, as in the lab's 6.1 guest), so every mm has that id. curr=1 is the task's
+   * own mm; curr=0 is the mm a fork builds, the new mm an exec fills (its counts only rise) until
+   * the old one's fall (exec_mmap, then its teardown), or an exiting task's (exit_mm cleared
+   * current->mm first).
+   */
+  private unhashedMm(e: ReplayEvent, t: Task, member: number, kernel: number): Mm | null {
+    if (e.d === 1) return t.mm;
+    const b = this.building.get(t.tid);
+    if (b?.kind === 'fork') return b.mm;
+    if (b?.kind === 'exec') {
+      if (t.execMapped) return null;
+      if (!b.mm) b.mm = this.m.newMm(t.tgid, false);
+      if (t.mm && kernel < b.mm.rss[member]) {
+        this.exec_mmap(t);
+        return null;
+      }
+      return b.mm;
+    }
+    return t.mm?.exiting ? t.mm : null;
+  }
+
+  /** One rss_stat row: the kernel's count of member in mm against the model's. */
+  private checkRss(e: ReplayEvent, t: Task, mm: Mm, member: number, kernel: number): void {
+    const row: RssRow = { eventId: e.id, ts: e.ts, mm: mm.id, member: RSS_MEMBERS[member] ?? String(member), kernel, model: null, match: null, note: null };
     // During exec, the old mm's counters falling mean exec_mmap has replaced it.
     const b = this.building.get(t.tid);
     if (b?.kind === 'exec' && !t.execMapped && mm === t.mm && kernel < mm.rss[member]) this.exec_mmap(t);
     // A last user's counters falling means exit_mmap has begun (before sched_process_exit on 6.1/6.12).
     if (mm.exiting && !mm.dead && mm.users <= 1 && kernel < mm.rss[member]) this.exit_mmap(mm, t.tid);
+    // 6.1: a count that equals the mm's plus what the task has cached is sync_mm_rss folding the
+    // cache in (handle_mm_fault's check_sync_rss_stat, whose event counter also counts faults the
+    // trace does not show: GUP's, kernel-mode ones).
+    if (this.m.k.splitRssCounting && t.mm === mm && t.rssCache[member] !== 0 && kernel === mm.rss[member] + t.rssCache[member]) this.sync_mm_rss(t);
     const q = mm.rssTrajectory[member];
     const model = q.length ? q.shift()! : mm.rss[member];
     row.model = model;

@@ -14,7 +14,7 @@ const PROJECTIONS: Record<string, { nums: string[]; s?: string; dict?: true }> =
   // One allocation in five events, and a handful of distinct flag strings: read as an ENUM.
   'kmem:mm_page_alloc': { nums: ['pfn', '"order"'], s: 'gfp_flags', dict: true },
   'kmem:mm_page_free': { nums: ['pfn', '"order"'] },
-  'kmem:rss_stat': { nums: ['mm_id', 'member', 'size'] },
+  'kmem:rss_stat': { nums: ['mm_id', 'member', 'size', 'curr'] },
   'pagemap:mm_lru_insertion': { nums: ['pfn', 'lru'] },
   'task:task_newtask': { nums: ['pid', 'clone_flags'], s: 'comm' },
   'sched:sched_process_exec': { nums: ['pid', 'old_pid'], s: 'filename' },
