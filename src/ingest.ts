@@ -62,15 +62,20 @@ export async function ingest(files: string[], opts: IngestOptions): Promise<File
     const loader = new Loader(db);
     await loader.init();
     const first = await db.rows<{ n: bigint | null; f: number | null }>(
-      'SELECT max(id) + 1 AS n, (SELECT max(file_id) + 1 FROM files) AS f FROM events',
+      'SELECT max(id) + 1 AS n, (SELECT max(file_id) + 1 FROM files) AS f FROM _events',
     );
     let nextId = BigInt(first[0]?.n ?? 0);
     let fileId = Number(first[0]?.f ?? 0);
     const out: FileSummary[] = [];
-    for (const file of files) {
-      const s = await ingestFile(file, fileId++, nextId, loader, opts);
-      nextId += BigInt(s.events);
-      out.push(s);
+    try {
+      for (const file of files) {
+        const s = await ingestFile(file, fileId++, nextId, loader, opts);
+        nextId += BigInt(s.events);
+        out.push(s);
+      }
+    } catch (e) {
+      loader.abort();
+      throw e;
     }
     loader.finish();
     for (const s of out) {
@@ -115,8 +120,8 @@ async function ingestFile(file: string, fileId: number, firstId: bigint, loader:
   };
   let reader: LineReader | null = opts.format ? readerFor(opts.format) : null;
   const h = newHeader();
-  const eventNames = new Map<string, string>();
-  const specs = new Map<string, TableSpec | null>();
+  // Per printed event name (or perf's system:name): its system:name, code and typed table.
+  const kinds = new Map<string, EventKind>();
   let id = firstId;
   let lastTs: bigint | null = null;
   const lastTsCpu = new Map<number, bigint>();
@@ -125,6 +130,11 @@ async function ingestFile(file: string, fileId: number, firstId: bigint, loader:
   let firstBackwards: number | null = null;
   const unknownEvents = new Set<string>();
   let lastReport = 0;
+  // The previous event's comm and flags, and their codes: runs of one task skip the lookups.
+  let lastComm: string | null = null;
+  let commCode = -1;
+  let lastFlags: string | null | undefined;
+  let flagsCode = -1;
 
   for await (const batch of readLines(file, opened.stream)) {
     if (!reader) {
@@ -156,18 +166,16 @@ async function ingestFile(file: string, fileId: number, firstId: bigint, loader:
         }
         continue;
       }
-      let event = h.event;
-      if (event === null) {
-        const key = h.name;
-        event = eventNames.get(key) ?? null;
-        if (event === null) {
-          event = resolveEvent(key, h.body, catalogue);
-          eventNames.set(key, event);
-          if (event.startsWith('unknown:')) unknownEvents.add(key);
-        }
-        // tracefs prints trace_marker writes under the ip's symbol, not the event name.
-        if (key === 'tracing_mark_write') h.body = `${key}: ${h.body}`;
+      const key = h.event ?? h.name;
+      let kind = kinds.get(key);
+      if (kind === undefined) {
+        const event = h.event ?? resolveEvent(key, h.body, catalogue);
+        if (event.startsWith('unknown:')) unknownEvents.add(key);
+        kind = { event, code: -1, spec: undefined };
+        kinds.set(key, kind);
       }
+      // tracefs prints trace_marker writes under the ip's symbol, not the event name.
+      if (h.event === null && key === 'tracing_mark_write') h.body = `${key}: ${h.body}`;
       if (filtering) {
         if (
           (f.pid !== undefined && h.tid !== f.pid && h.tgid !== f.pid) ||
@@ -187,13 +195,22 @@ async function ingestFile(file: string, fileId: number, firstId: bigint, loader:
       }
       lastTs = h.tsNs;
       lastTsCpu.set(h.cpu, h.tsNs);
-      loader.event(id, fileId, lineNo, h.tsNs, h.cpu, h.tid, h.tgid, h.comm, h.flags, event);
-      let spec = specs.get(event);
-      if (spec === undefined) {
-        spec = typer.spec(event);
-        if (spec) await loader.ensureTable(spec);
-        specs.set(event, spec);
+      if (kind.code < 0) kind.code = loader.eventNames.code(kind.event);
+      if (h.comm !== lastComm) {
+        lastComm = h.comm;
+        commCode = loader.comms.code(h.comm);
       }
+      if (h.flags !== lastFlags) {
+        lastFlags = h.flags;
+        flagsCode = h.flags === null ? -1 : loader.flags.code(h.flags);
+      }
+      loader.event(id, fileId, lineNo, h.tsNs, h.cpu, h.tid, h.tgid, commCode, flagsCode, kind.code);
+      let spec = kind.spec;
+      if (spec === undefined) {
+        spec = kind.spec = typer.spec(kind.event);
+        if (spec) await loader.ensureTable(spec);
+      }
+      const event = kind.event;
       if (spec) {
         const vals = spec.extract(h.body);
         if (typeof vals === 'string') {
@@ -260,6 +277,15 @@ async function ingestFile(file: string, fileId: number, firstId: bigint, loader:
     ...(sidecar ? { recorded: { sidecar: sidecarFile, kernel_release: sidecar.kernel_release, clock: sidecar.clock, command: sidecar.command, stats: sidecar.stats } } : {}),
   };
   return s;
+}
+
+interface EventKind {
+  /** system:name */
+  event: string;
+  /** _event_names.event_id, -1 until the first event kept. */
+  code: number;
+  /** Its typed table, null for none, undefined until the first event kept. */
+  spec: TableSpec | null | undefined;
 }
 
 function resolveEvent(name: string, body: string, catalogue: Catalogue): string {
