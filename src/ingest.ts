@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Sidecar } from './record/record.js';
 import { Db } from './analysis/db.js';
+import type { ChunkAppender } from './analysis/chunk-appender.js';
 import { Loader } from './analysis/loader.js';
 import { Catalogue, formatsBeside, sidecarBeside } from './parse/catalogue.js';
 import { detectFormat, readerFor } from './parse/detect.js';
@@ -64,13 +65,14 @@ export async function ingest(files: string[], opts: IngestOptions): Promise<File
     const first = await db.rows<{ n: bigint | null; f: number | null }>(
       'SELECT max(id) + 1 AS n, (SELECT max(file_id) + 1 FROM files) AS f FROM _events',
     );
-    let nextId = BigInt(first[0]?.n ?? 0);
+    // Ids are Numbers while ingesting: exact up to 2^53 events.
+    let nextId = Number(first[0]?.n ?? 0);
     let fileId = Number(first[0]?.f ?? 0);
     const out: FileSummary[] = [];
     try {
       for (const file of files) {
         const s = await ingestFile(file, fileId++, nextId, loader, opts);
-        nextId += BigInt(s.events);
+        nextId += s.events;
         out.push(s);
       }
     } catch (e) {
@@ -93,7 +95,7 @@ function lit(s: string): string {
   return `'${s.replace(/'/g, "''")}'`;
 }
 
-async function ingestFile(file: string, fileId: number, firstId: bigint, loader: Loader, opts: IngestOptions): Promise<FileSummary> {
+async function ingestFile(file: string, fileId: number, firstId: number, loader: Loader, opts: IngestOptions): Promise<FileSummary> {
   const catalogue = new Catalogue();
   const fdir = opts.formatsDir ?? formatsBeside(file);
   if (fdir) catalogue.addFormatsDir(fdir);
@@ -123,8 +125,8 @@ async function ingestFile(file: string, fileId: number, firstId: bigint, loader:
   // Per printed event name (or perf's system:name): its system:name, code and typed table.
   const kinds = new Map<string, EventKind>();
   let id = firstId;
-  let lastTs: bigint | null = null;
-  const lastTsCpu = new Map<number, bigint>();
+  let lastTs: number | bigint | null = null;
+  const lastTsCpu = new Map<number, number | bigint>();
   let backwards = 0;
   let backwardsCpu = 0;
   let firstBackwards: number | null = null;
@@ -171,7 +173,7 @@ async function ingestFile(file: string, fileId: number, firstId: bigint, loader:
       if (kind === undefined) {
         const event = h.event ?? resolveEvent(key, h.body, catalogue);
         if (event.startsWith('unknown:')) unknownEvents.add(key);
-        kind = { event, code: -1, spec: undefined };
+        kind = { event, code: -1, spec: undefined, appender: null };
         kinds.set(key, kind);
       }
       // tracefs prints trace_marker writes under the ip's symbol, not the event name.
@@ -208,7 +210,10 @@ async function ingestFile(file: string, fileId: number, firstId: bigint, loader:
       let spec = kind.spec;
       if (spec === undefined) {
         spec = kind.spec = typer.spec(kind.event);
-        if (spec) await loader.ensureTable(spec);
+        if (spec) {
+          await loader.ensureTable(spec);
+          kind.appender = loader.typedAppender(spec);
+        }
       }
       const event = kind.event;
       if (spec) {
@@ -216,7 +221,7 @@ async function ingestFile(file: string, fileId: number, firstId: bigint, loader:
         if (typeof vals === 'string') {
           loader.rare('field_errors', [id, event, `${file}:${lineNo}: ${vals}`]);
           loader.otherEvent(id, event, h.body, JSON.stringify(genericFields(h.body)));
-        } else loader.typedRow(spec, id, vals);
+        } else loader.typedRow(kind.appender!, id, vals);
       } else {
         loader.otherEvent(id, event, h.body, JSON.stringify(genericFields(h.body)));
       }
@@ -286,6 +291,8 @@ interface EventKind {
   code: number;
   /** Its typed table, null for none, undefined until the first event kept. */
   spec: TableSpec | null | undefined;
+  /** Its typed table's appender. */
+  appender: ChunkAppender | null;
 }
 
 function resolveEvent(name: string, body: string, catalogue: Catalogue): string {

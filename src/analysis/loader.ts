@@ -99,31 +99,38 @@ export class Loader {
   }
 
   /** An `events` row; comm, flags and event are dictionary codes (this.comms, ...), flags -1 for none. */
-  event(id: bigint, fileId: number, lineNo: number, tsNs: bigint, cpu: number, tid: number, tgid: number | null, comm: number, flags: number, event: number): void {
+  event(id: number, fileId: number, lineNo: number, tsNs: number | bigint, cpu: number, tid: number, tgid: number | null, comm: number, flags: number, event: number): void {
     const a = this.events;
-    a.set(0, id);
-    a.set(1, fileId);
-    a.set(2, BigInt(lineNo));
-    a.set(3, tsNs);
-    a.set(4, cpu);
-    a.set(5, tid);
-    a.set(6, tgid);
-    a.set(7, comm);
-    a.set(8, flags < 0 ? null : flags);
-    a.set(9, event);
+    a.setI64(0, id);
+    a.setI32(1, fileId);
+    a.setI64(2, lineNo);
+    if (typeof tsNs === 'number') a.setI64(3, tsNs);
+    else a.set(3, tsNs);
+    a.setI32(4, cpu);
+    a.setI32(5, tid);
+    if (tgid === null) a.set(6, null);
+    else a.setI32(6, tgid);
+    a.setI32(7, comm);
+    if (flags < 0) a.set(8, null);
+    else a.setI32(8, flags);
+    a.setI32(9, event);
     a.endRow();
   }
 
-  typedRow(spec: TableSpec, id: bigint, values: FieldValue[]): void {
-    const a = this.typed.get(spec.table)!;
-    a.set(0, id);
+  /** The typed table's appender, for typedRow. */
+  typedAppender(spec: TableSpec): ChunkAppender {
+    return this.typed.get(spec.table)!;
+  }
+
+  typedRow(a: ChunkAppender, id: number, values: FieldValue[]): void {
+    a.setI64(0, id);
     for (let i = 0; i < values.length; i++) a.set(i + 1, values[i]);
     a.endRow();
   }
 
-  otherEvent(id: bigint, event: string, args: string, fields: string): void {
+  otherEvent(id: number, event: string, args: string, fields: string): void {
     const a = this.other;
-    a.set(0, id);
+    a.setI64(0, id);
     a.set(1, event);
     a.set(2, args);
     a.set(3, fields);
@@ -136,8 +143,8 @@ export class Loader {
     for (const v of values) {
       if (v === null) a.appendNull();
       else if (typeof v === 'string') a.appendVarchar(v);
-      else if (typeof v === 'number') a.appendInteger(v);
-      else a.appendBigInt(v);
+      else if (typeof v === 'number' && v === (v | 0)) a.appendInteger(v);
+      else a.appendBigInt(BigInt(v));
     }
     a.endRow();
   }
