@@ -217,7 +217,7 @@ async function ingestFile(file: string, fileId: number, firstId: number, loader:
       }
       const event = kind.event;
       if (spec) {
-        const vals = spec.extract(h.body);
+        const vals = spec.extractRow(h.body);
         if (typeof vals === 'string') {
           loader.rare('field_errors', [id, event, `${file}:${lineNo}: ${vals}`]);
           loader.otherEvent(id, event, h.body, JSON.stringify(genericFields(h.body)));
