@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Sidecar } from './record/record.js';
 import { Db } from './analysis/db.js';
+import type { ChunkAppender } from './analysis/chunk-appender.js';
 import { Loader } from './analysis/loader.js';
 import { Catalogue, formatsBeside, sidecarBeside } from './parse/catalogue.js';
 import { detectFormat, readerFor } from './parse/detect.js';
@@ -56,21 +57,29 @@ export function parseTimeArg(s: string): bigint {
 export async function ingest(files: string[], opts: IngestOptions): Promise<FileSummary[]> {
   const db = await Db.open(opts.db, { create: true });
   try {
-    // Keep DuckDB's buffer pool small: ingested rows go to the database file. (Peak RSS still
-    // grows slowly with trace size, in DuckDB's native memory outside the pool: bench/ingest.ts.)
-    await db.run(`SET memory_limit = '128MB'; SET threads = 1`);
+    // Keep DuckDB's buffer pool small: ingested rows go to the database file, and the pool keeps
+    // the blocks it wrote until it reaches the limit (at 128MB, peak RSS rose by ~100 MB per GB
+    // of trace up to it). What stays is the code, the appenders' buffers and the JS heap:
+    // bench/ingest.ts.
+    await db.run(`SET memory_limit = '32MB'; SET threads = 1`);
     const loader = new Loader(db);
     await loader.init();
     const first = await db.rows<{ n: bigint | null; f: number | null }>(
-      'SELECT max(id) + 1 AS n, (SELECT max(file_id) + 1 FROM files) AS f FROM events',
+      'SELECT max(id) + 1 AS n, (SELECT max(file_id) + 1 FROM files) AS f FROM _events',
     );
-    let nextId = BigInt(first[0]?.n ?? 0);
+    // Ids are Numbers while ingesting: exact up to 2^53 events.
+    let nextId = Number(first[0]?.n ?? 0);
     let fileId = Number(first[0]?.f ?? 0);
     const out: FileSummary[] = [];
-    for (const file of files) {
-      const s = await ingestFile(file, fileId++, nextId, loader, opts);
-      nextId += BigInt(s.events);
-      out.push(s);
+    try {
+      for (const file of files) {
+        const s = await ingestFile(file, fileId++, nextId, loader, opts);
+        nextId += s.events;
+        out.push(s);
+      }
+    } catch (e) {
+      loader.abort();
+      throw e;
     }
     loader.finish();
     for (const s of out) {
@@ -88,7 +97,7 @@ function lit(s: string): string {
   return `'${s.replace(/'/g, "''")}'`;
 }
 
-async function ingestFile(file: string, fileId: number, firstId: bigint, loader: Loader, opts: IngestOptions): Promise<FileSummary> {
+async function ingestFile(file: string, fileId: number, firstId: number, loader: Loader, opts: IngestOptions): Promise<FileSummary> {
   const catalogue = new Catalogue();
   const fdir = opts.formatsDir ?? formatsBeside(file);
   if (fdir) catalogue.addFormatsDir(fdir);
@@ -115,16 +124,21 @@ async function ingestFile(file: string, fileId: number, firstId: bigint, loader:
   };
   let reader: LineReader | null = opts.format ? readerFor(opts.format) : null;
   const h = newHeader();
-  const eventNames = new Map<string, string>();
-  const specs = new Map<string, TableSpec | null>();
+  // Per printed event name (or perf's system:name): its system:name, code and typed table.
+  const kinds = new Map<string, EventKind>();
   let id = firstId;
-  let lastTs: bigint | null = null;
-  const lastTsCpu = new Map<number, bigint>();
+  let lastTs: number | bigint | null = null;
+  const lastTsCpu = new Map<number, number | bigint>();
   let backwards = 0;
   let backwardsCpu = 0;
   let firstBackwards: number | null = null;
   const unknownEvents = new Set<string>();
   let lastReport = 0;
+  // The previous event's comm and flags, and their codes: runs of one task skip the lookups.
+  let lastComm: string | null = null;
+  let commCode = -1;
+  let lastFlags: string | null | undefined;
+  let flagsCode = -1;
 
   for await (const batch of readLines(file, opened.stream)) {
     if (!reader) {
@@ -156,18 +170,16 @@ async function ingestFile(file: string, fileId: number, firstId: bigint, loader:
         }
         continue;
       }
-      let event = h.event;
-      if (event === null) {
-        const key = h.name;
-        event = eventNames.get(key) ?? null;
-        if (event === null) {
-          event = resolveEvent(key, h.body, catalogue);
-          eventNames.set(key, event);
-          if (event.startsWith('unknown:')) unknownEvents.add(key);
-        }
-        // tracefs prints trace_marker writes under the ip's symbol, not the event name.
-        if (key === 'tracing_mark_write') h.body = `${key}: ${h.body}`;
+      const key = h.event ?? h.name;
+      let kind = kinds.get(key);
+      if (kind === undefined) {
+        const event = h.event ?? resolveEvent(key, h.body, catalogue);
+        if (event.startsWith('unknown:')) unknownEvents.add(key);
+        kind = { event, code: -1, spec: undefined, appender: null };
+        kinds.set(key, kind);
       }
+      // tracefs prints trace_marker writes under the ip's symbol, not the event name.
+      if (h.event === null && key === 'tracing_mark_write') h.body = `${key}: ${h.body}`;
       if (filtering) {
         if (
           (f.pid !== undefined && h.tid !== f.pid && h.tgid !== f.pid) ||
@@ -187,19 +199,31 @@ async function ingestFile(file: string, fileId: number, firstId: bigint, loader:
       }
       lastTs = h.tsNs;
       lastTsCpu.set(h.cpu, h.tsNs);
-      loader.event(id, fileId, lineNo, h.tsNs, h.cpu, h.tid, h.tgid, h.comm, h.flags, event);
-      let spec = specs.get(event);
-      if (spec === undefined) {
-        spec = typer.spec(event);
-        if (spec) await loader.ensureTable(spec);
-        specs.set(event, spec);
+      if (kind.code < 0) kind.code = loader.eventNames.code(kind.event);
+      if (h.comm !== lastComm) {
+        lastComm = h.comm;
+        commCode = loader.comms.code(h.comm);
       }
+      if (h.flags !== lastFlags) {
+        lastFlags = h.flags;
+        flagsCode = h.flags === null ? -1 : loader.flags.code(h.flags);
+      }
+      loader.event(id, fileId, lineNo, h.tsNs, h.cpu, h.tid, h.tgid, commCode, flagsCode, kind.code);
+      let spec = kind.spec;
+      if (spec === undefined) {
+        spec = kind.spec = typer.spec(kind.event);
+        if (spec) {
+          await loader.ensureTable(spec);
+          kind.appender = loader.typedAppender(spec);
+        }
+      }
+      const event = kind.event;
       if (spec) {
-        const vals = spec.extract(h.body);
+        const vals = spec.extractRow(h.body);
         if (typeof vals === 'string') {
           loader.rare('field_errors', [id, event, `${file}:${lineNo}: ${vals}`]);
           loader.otherEvent(id, event, h.body, JSON.stringify(genericFields(h.body)));
-        } else loader.typedRow(spec, id, vals);
+        } else loader.typedRow(kind.appender!, id, vals);
       } else {
         loader.otherEvent(id, event, h.body, JSON.stringify(genericFields(h.body)));
       }
@@ -260,6 +284,17 @@ async function ingestFile(file: string, fileId: number, firstId: bigint, loader:
     ...(sidecar ? { recorded: { sidecar: sidecarFile, kernel_release: sidecar.kernel_release, clock: sidecar.clock, command: sidecar.command, stats: sidecar.stats } } : {}),
   };
   return s;
+}
+
+interface EventKind {
+  /** system:name */
+  event: string;
+  /** _event_names.event_id, -1 until the first event kept. */
+  code: number;
+  /** Its typed table, null for none, undefined until the first event kept. */
+  spec: TableSpec | null | undefined;
+  /** Its typed table's appender. */
+  appender: ChunkAppender | null;
 }
 
 function resolveEvent(name: string, body: string, catalogue: Catalogue): string {

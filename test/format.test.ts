@@ -67,6 +67,38 @@ describe('print fmt typing', () => {
     expect(spec.extract('mm_id=abc curr=1')).toMatch(/do not match print fmt/);
   });
 
+  it('extractRow gives extract\'s values, 64-bit ones below 2^53 as Numbers', () => {
+    const bodies: [string, string][] = [
+      ['exceptions:page_fault_user', 'address=0x7f5e1a2b3000 ip=0x7f5e1a000123 error_code=0x6'],
+      ['exceptions:page_fault_kernel', 'address=0x7fce68b7e9d0 ip=__put_user_4 error_code=0x3'],
+      ['kmem:rss_stat', 'mm_id=1730462672 curr=1 type=MM_ANONPAGES size=16384B'],
+      ['kmem:rss_stat', 'mm_id=1730462672 curr=1 type=MM_SWAPENTS size=-4096B'],
+      ['tlb:tlb_flush', 'pages:-1 reason:flush on task switch (0)'],
+      ['pagemap:mm_lru_insertion', 'folio=00000000f997258b pfn=0x1bb08a lru=0 flags=Ma bd '],
+      ['pagemap:mm_lru_insertion', 'folio=0xffffea0006ec2280 pfn=0x1bb08a lru=0 flags=Ma bd'],
+      ['pagemap:mm_lru_insertion', 'folio=0xffffea0006ec2280 pfn=0x1bb08a lru=2 flags=Mfs dB'],
+      ['kmem:mm_page_alloc', 'page=00000000d0195ef5 pfn=0x100788 order=0 migratetype=1 gfp_flags=GFP_HIGHUSER_MOVABLE|__GFP_ZERO'],
+      ['kmem:mm_page_free', 'page=(null) pfn=0x100788 order=0'],
+      ['mmap_lock:mmap_lock_acquire_returned', 'mm=000000007b364140 memcg_id=3299 write=true success=false'],
+      ['task:task_newtask', 'pid=20611 comm=mmwork clone_flags=1200000 oom_score_adj=0'],
+      ['syscalls:sys_exit_clone', '0xfffffffffffffff4'],
+    ];
+    for (const [event, body] of bodies) {
+      const spec = typer.spec(event)!;
+      const want = spec.extract(body);
+      const got = spec.extractRow(body);
+      if (typeof want === 'string') throw new Error(want);
+      expect(typeof got).not.toBe('string');
+      const norm = (got as unknown[]).map((v, i) => {
+        const t = spec.columns[i].type;
+        if (typeof v !== 'number' || (t !== 'BIGINT' && t !== 'UBIGINT')) return v;
+        expect(Number.isSafeInteger(v)).toBe(true);
+        return BigInt(v);
+      });
+      expect({ event, body, v: norm }).toEqual({ event, body, v: want });
+    }
+  });
+
   it('parses exact 64-bit integers', () => {
     expect(parseInt64('0xffffffffffffffff', 16)).toBe(0xffffffffffffffffn);
     expect(parseInt64('-1', 10)).toBe(-1n);

@@ -14,45 +14,83 @@ const STRING_T = 16;
  */
 const MAX_AGE_BATCHES = 16;
 
-/** One column of a chunk being filled: values by row (`put`), and the rows that are NULL. */
+const enum Kind {
+  /** BIGINT, UBIGINT: 64-bit, from bigint or (without allocating one) from number. */
+  I64,
+  /** INTEGER, UINTEGER: the same 32 bits either way. */
+  I32,
+  I16,
+  F64,
+  BOOL,
+  STR,
+}
+
+const NONE = new Int32Array(0);
+
+/**
+ * One column of a chunk being filled: values by row, and the rows that are NULL. Every column has
+ * every field (unused ones empty), so `set` sees one object shape whatever the type.
+ */
 interface ColumnBuffer {
-  /** A typed array for numeric columns, strings for VARCHAR. */
-  data: ArrayLike<unknown> & { buffer?: ArrayBufferLike; byteOffset?: number; BYTES_PER_ELEMENT?: number };
-  put: (row: number, v: Value) => void;
+  kind: Kind;
+  /** I64 as two int32 halves (little-endian), I32, and BOOL as 0/1. */
+  i32: Int32Array;
+  /** I64 from a bigint: the same memory as i32. */
+  i64: BigInt64Array;
+  i16: Int16Array;
+  f64: Float64Array;
+  strs: (string | null)[];
+  /** The bytes copied into the vector, per row. */
+  bytes: Uint8Array;
+  width: number;
   nulls: number[];
 }
 
-// One store function per array type keeps each store monomorphic. A typed array wraps a value
-// out of the column's range as the appender's appendX did; integers come as number or bigint.
 function columnBuffer(t: DuckDBTypeId): ColumnBuffer {
-  const col = <A extends ColumnBuffer['data']>(data: A, put: (a: A, row: number, v: Value) => void): ColumnBuffer => ({
-    data,
-    put: (row, v) => put(data, row, v),
-    nulls: [],
-  });
-  const big = (v: Value) => (typeof v === 'bigint' ? v : BigInt(v as number));
-  const num = (v: Value) => (typeof v === 'bigint' ? Number(v) : (v as number));
+  const c: ColumnBuffer = { kind: Kind.I32, i32: NONE, i64: new BigInt64Array(0), i16: new Int16Array(0), f64: new Float64Array(0), strs: [], bytes: new Uint8Array(0), width: 0, nulls: [] };
   switch (t) {
     case DuckDBTypeId.BIGINT:
-      return col(new BigInt64Array(CHUNK_ROWS), (a, r, v) => (a[r] = big(v)));
     case DuckDBTypeId.UBIGINT:
-      return col(new BigUint64Array(CHUNK_ROWS), (a, r, v) => (a[r] = big(v)));
+      c.kind = Kind.I64;
+      c.i64 = new BigInt64Array(CHUNK_ROWS);
+      c.i32 = new Int32Array(c.i64.buffer);
+      c.bytes = new Uint8Array(c.i64.buffer);
+      c.width = 8;
+      return c;
     case DuckDBTypeId.INTEGER:
-      return col(new Int32Array(CHUNK_ROWS), (a, r, v) => (a[r] = num(v)));
     case DuckDBTypeId.UINTEGER:
-      return col(new Uint32Array(CHUNK_ROWS), (a, r, v) => (a[r] = num(v)));
+      c.kind = Kind.I32;
+      c.i32 = new Int32Array(CHUNK_ROWS);
+      c.bytes = new Uint8Array(c.i32.buffer);
+      c.width = 4;
+      return c;
     case DuckDBTypeId.SMALLINT:
-      return col(new Int16Array(CHUNK_ROWS), (a, r, v) => (a[r] = num(v)));
+      c.kind = Kind.I16;
+      c.i16 = new Int16Array(CHUNK_ROWS);
+      c.bytes = new Uint8Array(c.i16.buffer);
+      c.width = 2;
+      return c;
     case DuckDBTypeId.DOUBLE:
-      return col(new Float64Array(CHUNK_ROWS), (a, r, v) => (a[r] = num(v)));
+      c.kind = Kind.F64;
+      c.f64 = new Float64Array(CHUNK_ROWS);
+      c.bytes = new Uint8Array(c.f64.buffer);
+      c.width = 8;
+      return c;
     case DuckDBTypeId.BOOLEAN:
-      return col(new Uint8Array(CHUNK_ROWS), (a, r, v) => (a[r] = v ? 1 : 0));
+      c.kind = Kind.BOOL;
+      c.bytes = new Uint8Array(CHUNK_ROWS);
+      c.width = 1;
+      return c;
     case DuckDBTypeId.VARCHAR:
-      return col(new Array<string | null>(CHUNK_ROWS).fill(null), (a, r, v) => (a[r] = v as string));
+      c.kind = Kind.STR;
+      c.strs = new Array<string | null>(CHUNK_ROWS).fill(null);
+      return c;
     default:
       throw new Error(`ChunkAppender: no column buffer for DuckDB type ${DuckDBTypeId[t]}`);
   }
 }
+
+const TWO_32 = 2 ** 32;
 
 /**
  * Fills a data chunk row by row and appends it when full: the row appender cost one N-API call per
@@ -74,10 +112,54 @@ export class ChunkAppender {
     this.cols = types.map((t) => columnBuffer(t.typeId));
   }
 
-  /** Sets column `col` of the current row (null is NULL). */
+  /**
+   * Sets column `col` of the current row (null is NULL). A typed array takes a value out of the
+   * column's range modulo its width, as the appender's appendX did; integers come as number or
+   * bigint (a number above 2^53 is taken as it stands).
+   */
   set(col: number, v: Value): void {
-    if (v === null) this.cols[col].nulls.push(this.row);
-    else this.cols[col].put(this.row, v);
+    const c = this.cols[col];
+    const r = this.row;
+    if (v === null) {
+      c.nulls.push(r);
+      return;
+    }
+    switch (c.kind) {
+      case Kind.I64:
+        if (typeof v === 'number') {
+          c.i32[2 * r] = v;
+          c.i32[2 * r + 1] = Math.floor(v / TWO_32);
+        } else c.i64[r] = typeof v === 'bigint' ? v : BigInt(v as never);
+        break;
+      case Kind.I32:
+        c.i32[r] = typeof v === 'bigint' ? Number(BigInt.asIntN(32, v)) : (v as number);
+        break;
+      case Kind.I16:
+        c.i16[r] = typeof v === 'bigint' ? Number(BigInt.asIntN(16, v)) : (v as number);
+        break;
+      case Kind.F64:
+        c.f64[r] = typeof v === 'bigint' ? Number(v) : (v as number);
+        break;
+      case Kind.BOOL:
+        c.bytes[r] = v ? 1 : 0;
+        break;
+      case Kind.STR:
+        c.strs[r] = v as string;
+        break;
+    }
+  }
+
+  /** set() for a number that is not null, into an INTEGER/UINTEGER column. */
+  setI32(col: number, v: number): void {
+    this.cols[col].i32[this.row] = v;
+  }
+
+  /** set() for an integer number below 2^53 in magnitude, into a BIGINT/UBIGINT column. */
+  setI64(col: number, v: number): void {
+    const a = this.cols[col].i32;
+    const r = 2 * this.row;
+    a[r] = v;
+    a[r + 1] = Math.floor(v / TWO_32);
   }
 
   endRow(): void {
@@ -102,11 +184,8 @@ export class ChunkAppender {
     for (let i = 0; i < this.cols.length; i++) {
       const c = this.cols[i];
       const vector = duckdb.data_chunk_get_vector(chunk, i);
-      if (Array.isArray(c.data)) writeStrings(vector, c.data as (string | null)[], c.nulls, n);
-      else {
-        const a = c.data as Uint8Array<ArrayBuffer>;
-        duckdb.copy_data_to_vector(vector, 0, a.buffer, a.byteOffset, n * a.BYTES_PER_ELEMENT);
-      }
+      if (c.kind === Kind.STR) writeStrings(vector, c.strs, c.nulls, n);
+      else duckdb.copy_data_to_vector(vector, 0, c.bytes.buffer as ArrayBuffer, 0, n * c.width);
       if (c.nulls.length) {
         const mask = new Uint8Array(Math.ceil(n / 64) * 8).fill(0xff);
         for (const r of c.nulls) mask[r >> 3] &= ~(1 << (r & 7));

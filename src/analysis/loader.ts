@@ -1,13 +1,59 @@
 // Appends ingested rows into DuckDB, one appender per table: the bulk tables through data chunks,
-// the rare ones row by row.
+// the rare ones row by row. `events` is stored as `_events` with its strings coded through
+// dictionaries (schema.sql) that live here as Maps, loaded from the database first so a second
+// ingest extends them.
 import type { DuckDBAppender } from '@duckdb/node-api';
 import type { FieldValue } from '../parse/format.js';
 import type { TableSpec } from '../parse/fields.js';
 import { ChunkAppender } from './chunk-appender.js';
 import { quoteIdent, sqlFile, type Db } from './db.js';
 
+/**
+ * A dictionary table (`_comms`, ...): string to code, the new strings written when ingest ends
+ * (an appender flush is a commit, milliseconds each). Codes continue after the highest one stored
+ * in the table or in `_events`, so that an ingest that died before writing its strings leaves
+ * codes that read as NULL, never as another string.
+ */
+export class Dictionary {
+  private readonly codes = new Map<string, number>();
+  private next = 0;
+  private appender!: DuckDBAppender;
+
+  constructor(
+    readonly table: string,
+    private readonly codeCol: string,
+    private readonly valueCol: string,
+  ) {}
+
+  async load(db: Db): Promise<void> {
+    const rows = await db.rows<{ code: number; value: string }>(`SELECT ${this.codeCol} AS code, ${this.valueCol} AS value FROM ${this.table}`);
+    for (const r of rows) this.codes.set(r.value, r.code);
+    const [{ top }] = await db.rows<{ top: number | null }>(`SELECT greatest((SELECT max(${this.codeCol}) FROM ${this.table}), (SELECT max(${this.codeCol}) FROM _events)) AS top`);
+    this.next = top === null ? 0 : top + 1;
+    this.appender = await db.conn.createAppender(this.table);
+  }
+
+  code(s: string): number {
+    const c = this.codes.get(s);
+    if (c !== undefined) return c;
+    const n = this.next++;
+    this.codes.set(s, n);
+    this.appender.appendInteger(n);
+    this.appender.appendVarchar(s);
+    this.appender.endRow();
+    return n;
+  }
+
+  close(): void {
+    this.appender.closeSync();
+  }
+}
+
 export class Loader {
   private events!: ChunkAppender;
+  readonly comms = new Dictionary('_comms', 'comm_id', 'comm');
+  readonly flags = new Dictionary('_flags', 'flags_id', 'flags');
+  readonly eventNames = new Dictionary('_event_names', 'event_id', 'event');
   private other!: ChunkAppender;
   private typed = new Map<string, ChunkAppender>();
   private rareAppenders = new Map<RareTable, DuckDBAppender>();
@@ -15,8 +61,12 @@ export class Loader {
   constructor(readonly db: Db) {}
 
   async init(): Promise<void> {
+    const [old] = await this.db.rows(`SELECT 1 FROM information_schema.tables WHERE table_schema = 'main' AND table_name = 'events' AND table_type = 'BASE TABLE'`);
+    if (old) await this.db.run(`ALTER TABLE events RENAME TO _events_v0`);
     await this.db.run(sqlFile('schema.sql'));
-    this.events = new ChunkAppender(await this.db.conn.createAppender('events'));
+    if (old) await this.migrate();
+    for (const d of this.dicts()) await d.load(this.db);
+    this.events = new ChunkAppender(await this.db.conn.createAppender('_events'));
     this.other = new ChunkAppender(await this.db.conn.createAppender('other_events'));
     for (const t of ['lost_events', 'unparsed', 'field_errors'] as const) {
       this.rareAppenders.set(t, await this.db.conn.createAppender(t));
@@ -35,31 +85,52 @@ export class Loader {
     this.typed.set(spec.table, new ChunkAppender(appender));
   }
 
-  event(id: bigint, fileId: number, lineNo: number, tsNs: bigint, cpu: number, tid: number, tgid: number | null, comm: string, flags: string | null, event: string): void {
+  /** A database made before `events` became a view: its table, recoded into `_events`. */
+  private async migrate(): Promise<void> {
+    await this.db.run(`
+      INSERT INTO _comms SELECT row_number() OVER (ORDER BY min(id)) - 1, comm FROM _events_v0 WHERE comm IS NOT NULL GROUP BY comm;
+      INSERT INTO _flags SELECT row_number() OVER (ORDER BY min(id)) - 1, flags FROM _events_v0 WHERE flags IS NOT NULL GROUP BY flags;
+      INSERT INTO _event_names SELECT row_number() OVER (ORDER BY min(id)) - 1, event FROM _events_v0 WHERE event IS NOT NULL GROUP BY event;
+      INSERT INTO _events
+        SELECT e.id, e.file_id, e.line_no, e.ts_ns, e.cpu, e.tid, e.tgid, c.comm_id, f.flags_id, n.event_id
+        FROM _events_v0 e LEFT JOIN _comms c USING (comm) LEFT JOIN _flags f USING (flags) LEFT JOIN _event_names n USING (event)
+        ORDER BY e.id;
+      DROP TABLE _events_v0;`);
+  }
+
+  /** An `events` row; comm, flags and event are dictionary codes (this.comms, ...), flags -1 for none. */
+  event(id: number, fileId: number, lineNo: number, tsNs: number | bigint, cpu: number, tid: number, tgid: number | null, comm: number, flags: number, event: number): void {
     const a = this.events;
-    a.set(0, id);
-    a.set(1, fileId);
-    a.set(2, BigInt(lineNo));
-    a.set(3, tsNs);
-    a.set(4, cpu);
-    a.set(5, tid);
-    a.set(6, tgid);
-    a.set(7, comm);
-    a.set(8, flags);
-    a.set(9, event);
+    a.setI64(0, id);
+    a.setI32(1, fileId);
+    a.setI64(2, lineNo);
+    if (typeof tsNs === 'number') a.setI64(3, tsNs);
+    else a.set(3, tsNs);
+    a.setI32(4, cpu);
+    a.setI32(5, tid);
+    if (tgid === null) a.set(6, null);
+    else a.setI32(6, tgid);
+    a.setI32(7, comm);
+    if (flags < 0) a.set(8, null);
+    else a.setI32(8, flags);
+    a.setI32(9, event);
     a.endRow();
   }
 
-  typedRow(spec: TableSpec, id: bigint, values: FieldValue[]): void {
-    const a = this.typed.get(spec.table)!;
-    a.set(0, id);
+  /** The typed table's appender, for typedRow. */
+  typedAppender(spec: TableSpec): ChunkAppender {
+    return this.typed.get(spec.table)!;
+  }
+
+  typedRow(a: ChunkAppender, id: number, values: FieldValue[]): void {
+    a.setI64(0, id);
     for (let i = 0; i < values.length; i++) a.set(i + 1, values[i]);
     a.endRow();
   }
 
-  otherEvent(id: bigint, event: string, args: string, fields: string): void {
+  otherEvent(id: number, event: string, args: string, fields: string): void {
     const a = this.other;
-    a.set(0, id);
+    a.setI64(0, id);
     a.set(1, event);
     a.set(2, args);
     a.set(3, fields);
@@ -72,10 +143,25 @@ export class Loader {
     for (const v of values) {
       if (v === null) a.appendNull();
       else if (typeof v === 'string') a.appendVarchar(v);
-      else if (typeof v === 'number') a.appendInteger(v);
-      else a.appendBigInt(v);
+      else if (typeof v === 'number' && v === (v | 0)) a.appendInteger(v);
+      else a.appendBigInt(BigInt(v));
     }
     a.endRow();
+  }
+
+  private dicts(): Dictionary[] {
+    return [this.comms, this.flags, this.eventNames];
+  }
+
+  /** After a failed ingest: the strings coded so far are written, so the rows stored read right. */
+  abort(): void {
+    for (const d of this.dicts()) {
+      try {
+        d.close();
+      } catch {
+        // the database is failing too
+      }
+    }
   }
 
   /** Called after each batch of input lines. */
@@ -87,6 +173,7 @@ export class Loader {
 
   finish(): void {
     this.events.close();
+    for (const d of this.dicts()) d.close();
     this.other.close();
     for (const a of this.rareAppenders.values()) a.closeSync();
     for (const t of this.typed.values()) t.close();

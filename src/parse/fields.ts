@@ -15,6 +15,12 @@ export interface TableSpec {
   columns: Column[];
   /** Values in column order, or a reason why the text does not fit. */
   extract(body: string): FieldValue[] | string;
+  /**
+   * extract() for the loader, which takes a Number for a BIGINT/UBIGINT: values below 2^53 in
+   * magnitude may come as Numbers instead of BigInts (each of which costs ~100 ns to make).
+   * The row is reused by the next call.
+   */
+  extractRow(body: string): FieldValue[] | string;
 }
 
 export function tableName(event: string): string {
@@ -49,10 +55,11 @@ function syscallSpec(cf: CompiledFormat, table: string): TableSpec {
   const columns = cf.columns.map(({ name, type }) => ({ name, type }));
   const isExit = cf.format.name.startsWith('sys_exit_');
   const viaPrintFmt = printFmtExtractor(cf);
-  return {
+  const spec: TableSpec = {
     table,
     event: `syscalls:${cf.format.name}`,
     columns,
+    extractRow: (body) => spec.extract(body),
     extract(body) {
       if (body.charCodeAt(0) === 40 /* ( */) {
         const vals = new Map<string, FieldValue>();
@@ -69,11 +76,12 @@ function syscallSpec(cf: CompiledFormat, table: string): TableSpec {
       return viaPrintFmt(body);
     },
   };
+  return spec;
 }
 
 /** The print-fmt extractor over one reused row (the loader copies values out at once). */
-function printFmtExtractor(cf: CompiledFormat): (body: string) => FieldValue[] | string {
-  const extract = makeExtractor(cf);
+function printFmtExtractor(cf: CompiledFormat, numbers = false): (body: string) => FieldValue[] | string {
+  const extract = makeExtractor(cf, numbers);
   const row: FieldValue[] = new Array(cf.columns.length).fill(null);
   const reason = `fields do not match print fmt "${cf.format.printFmt}"`;
   return (body) => (extract(body, row) ? row : reason);
@@ -102,10 +110,11 @@ function kprobeSpec(cf: CompiledFormat, event: string, table: string): TableSpec
       type: (/\[/.test(f.ctype) || /char/.test(f.ctype) ? 'VARCHAR' : f.signed ? 'BIGINT' : 'UBIGINT') as SqlType,
     })),
   ];
-  return {
+  const spec: TableSpec = {
     table,
     event,
     columns,
+    extractRow: (body) => spec.extract(body),
     extract(body) {
       const k = parseKprobeBody(body);
       if (!k) return 'expected `(SYMBOL+OFF/SIZE) NAME=VALUE...` or `(CALLER <- SYMBOL) ...`';
@@ -118,6 +127,7 @@ function kprobeSpec(cf: CompiledFormat, event: string, table: string): TableSpec
       return out;
     },
   };
+  return spec;
 }
 
 export class FieldTyper {
@@ -134,7 +144,7 @@ export class FieldTyper {
     else if (cf.format.fields.some((f) => f.name.startsWith('__probe_'))) s = kprobeSpec(cf, event, table);
     else {
       const columns = cf.columns.map(({ name, type }) => ({ name, type }));
-      s = { table, event, columns, extract: printFmtExtractor(cf) };
+      s = { table, event, columns, extract: printFmtExtractor(cf), extractRow: printFmtExtractor(cf, true) };
     }
     this.specs.set(event, s);
     return s;

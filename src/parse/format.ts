@@ -255,17 +255,21 @@ export function compileFormat(format: EventFormat): CompiledFormat {
 
 export type FieldValue = bigint | number | string | boolean | null;
 
-/** Text to a column value of the given type; null when it is not a number of that radix. */
-function toValue(text: string, radix: 10 | 16, type: SqlType): FieldValue {
+/**
+ * Text to a column value of the given type; null when it is not a number of that radix. With
+ * `numbers`, a BIGINT or UBIGINT value whose magnitude is below 2^53 comes as a Number (exact;
+ * making a BigInt costs more than parsing the digits).
+ */
+function toValue(text: string, radix: 10 | 16, type: SqlType, numbers = false): FieldValue {
   if (type === 'VARCHAR') return text;
   const n = smallInt(text, radix);
   // Below 2^53 a Number is exact and wraps like BigInt.asIntN/asUintN through JS's int32 ops.
   if (n === n) {
     switch (type) {
       case 'BIGINT':
-        return BigInt(n);
+        return numbers ? n : BigInt(n);
       case 'UBIGINT':
-        return n < 0 ? BigInt.asUintN(64, BigInt(n)) : BigInt(n);
+        return n < 0 ? BigInt.asUintN(64, BigInt(n)) : numbers ? n : BigInt(n);
       case 'INTEGER':
         return n | 0;
       case 'UINTEGER':
@@ -315,22 +319,30 @@ function smallInt(s: string, radix: 10 | 16): number {
 
 /**
  * Builds the function that parses one event's text into `out` (column order of cf.columns).
- * Returns false when the text does not fit the print fmt.
+ * Returns false when the text does not fit the print fmt. With `numbers`, BIGINT and UBIGINT
+ * values below 2^53 in magnitude come as Numbers (see toValue), else always as BigInts.
  */
-export function makeExtractor(cf: CompiledFormat): (text: string, out: FieldValue[]) => boolean {
+export function makeExtractor(cf: CompiledFormat, numbers = false): (text: string, out: FieldValue[]) => boolean {
   const col = new Map(cf.columns.map((c, i) => [c.name, i]));
   const steps = cf.captures.map((cap) => {
     if (cap.kind === 'skip') return null;
     const i = col.get(cap.field);
     const ni = col.get(`${cap.field}_name`) ?? col.get(`${cap.field}_sym`);
-    return { cap, i: i ?? -1, ni: ni ?? -1, type: i === undefined ? ('VARCHAR' as SqlType) : cf.columns[i].type };
+    const type = i === undefined ? ('VARCHAR' as SqlType) : cf.columns[i].type;
+    // A symbolic field's values, converted once.
+    const symbols = cap.kind === 'symbolic' ? new Map([...cap.table].map(([name, n]) => [name, toValue(String(n), 10, type, numbers)])) : null;
+    const bit = cap.kind === 'bit' ? (cap.mask === -1n ? 1 : Number(cap.mask & 0x7fffffffn)) : 0;
+    return { cap, i: i ?? -1, ni: ni ?? -1, type, symbols, bit };
   });
   const bitFields = [...new Set(cf.captures.filter((c) => c.kind === 'bit').map((c) => col.get((c as { field: string }).field)!))];
+  // Flag bits gather in a Number when every mask is one of the low 31 bits (or a bool's -1).
+  const smallBits = numbers && cf.captures.every((c) => c.kind !== 'bit' || c.mask === -1n || (c.mask > 0n && c.mask < 1n << 31n));
+  const nullPtr = steps.map((st) => (st ? toValue('0', 16, st.type, numbers) : null));
   return (text, out) => {
     const m = cf.regex.exec(text);
     if (!m) return false;
     out.fill(null);
-    for (const b of bitFields) out[b] = 0n;
+    for (const b of bitFields) out[b] = smallBits ? 0 : 0n;
     for (let k = 0; k < steps.length; k++) {
       const st = steps[k];
       if (!st || st.i < 0) continue;
@@ -338,10 +350,10 @@ export function makeExtractor(cf: CompiledFormat): (text: string, out: FieldValu
       const cap = st.cap;
       switch (cap.kind) {
         case 'num':
-          if (out[st.i] === null) out[st.i] = toValue(s, cap.radix, st.type);
+          if (out[st.i] === null) out[st.i] = toValue(s, cap.radix, st.type, numbers);
           break;
         case 'ptr':
-          out[st.i] = s === '(null)' ? toValue('0', 16, st.type) : toValue(s, 16, st.type);
+          out[st.i] = s === '(null)' ? nullPtr[k] : toValue(s, 16, st.type, numbers);
           // A symbol has no address in the text: keep its name.
           if (st.ni >= 0 && out[st.i] === null) out[st.ni] = s;
           break;
@@ -350,8 +362,8 @@ export function makeExtractor(cf: CompiledFormat): (text: string, out: FieldValu
           break;
         case 'symbolic': {
           if (st.ni >= 0) out[st.ni] = s;
-          const n = cap.table.get(s);
-          if (out[st.i] === null && n !== undefined) out[st.i] = toValue(String(n), 10, st.type);
+          const v = st.symbols!.get(s);
+          if (out[st.i] === null && v !== undefined) out[st.i] = v;
           break;
         }
         case 'flags':
@@ -359,11 +371,14 @@ export function makeExtractor(cf: CompiledFormat): (text: string, out: FieldValu
           if (st.type === 'VARCHAR') out[st.i] = s;
           break;
         case 'bit':
-          if (s === cap.on) out[st.i] = (out[st.i] as bigint) | (cap.mask === -1n ? 1n : cap.mask);
+          if (s === cap.on) {
+            if (smallBits) out[st.i] = (out[st.i] as number) | st.bit;
+            else out[st.i] = (out[st.i] as bigint) | (cap.mask === -1n ? 1n : cap.mask);
+          }
           break;
       }
     }
-    for (const b of bitFields) out[b] = coerceBits(out[b] as bigint, cf.columns[b].type);
+    for (const b of bitFields) out[b] = smallBits ? coerceSmallBits(out[b] as number, cf.columns[b].type) : coerceBits(out[b] as bigint, cf.columns[b].type);
     return true;
   };
 }
@@ -373,6 +388,13 @@ function coerceBits(v: bigint, type: SqlType): FieldValue {
   if (type === 'BIGINT' || type === 'UBIGINT') return v;
   if (type === 'VARCHAR') return String(v);
   return Number(v);
+}
+
+/** coerceBits for bits gathered in a Number (31 bits at most, so never negative). */
+function coerceSmallBits(v: number, type: SqlType): FieldValue {
+  if (type === 'BOOLEAN') return v !== 0;
+  if (type === 'VARCHAR') return String(v);
+  return v;
 }
 
 /** Parses decimal or hex text (with or without 0x) exactly, as a BigInt. */

@@ -9,8 +9,8 @@ export interface EventHeader {
   cpu: number;
   /** Latency/irq flags column as printed (`d..1.`), when the format has it. */
   flags: string | null;
-  /** Timestamp in ns, parsed exactly from the decimal text. */
-  tsNs: bigint;
+  /** Timestamp in ns, parsed exactly from the decimal text: a Number below 2^53, else a BigInt. */
+  tsNs: number | bigint;
   /** `system:name` when the line names its system (perf), else null until resolved. */
   event: string | null;
   /** Event name as printed (without system). */
@@ -40,15 +40,20 @@ export interface LineReader {
 }
 
 export function newHeader(): EventHeader {
-  return { comm: '', tid: 0, tgid: null, cpu: 0, flags: null, tsNs: 0n, event: null, name: '', body: '', buffer: null };
+  return { comm: '', tid: 0, tgid: null, cpu: 0, flags: null, tsNs: 0, event: null, name: '', body: '', buffer: null };
 }
 
-/** `3835.535258` (µs) or `3835.535258123` (ns) to exact ns. */
-export function tsToNs(sec: string, frac: string): bigint {
-  // Up to 9007198 s (104 days) the ns count stays below 2^53, where Number arithmetic is exact.
+const POW10 = [1e9, 1e8, 1e7, 1e6, 1e5, 1e4, 1e3, 1e2, 1e1, 1];
+
+/**
+ * `3835.535258` (µs) or `3835.535258123` (ns) to exact ns: a Number up to 9007198 s (104 days),
+ * where the ns count stays below 2^53 and Number arithmetic is exact, else a BigInt. (JS compares
+ * the two exactly, so callers may mix them.)
+ */
+export function tsToNs(sec: string, frac: string): number | bigint {
   if (sec.length <= 7 && frac.length <= 9) {
     const s = +sec;
-    if (s < 9007198) return BigInt(s * 1e9 + +frac * 10 ** (9 - frac.length));
+    if (s < 9007198) return s * 1e9 + +frac * POW10[frac.length];
   }
   return BigInt(frac.length >= 9 ? sec + frac.slice(0, 9) : sec + frac.padEnd(9, '0'));
 }

@@ -1,5 +1,5 @@
 // The replay's input: every event the model uses, in time order, with its fields in numeric slots.
-// Nothing sorts the trace: `events` and each typed table are read in insertion (id) order, each on
+// Nothing sorts the trace: `_events` and each typed table are read in insertion (id) order, each on
 // its own connection, and merged by id here; events a trace prints out of order are put back in
 // place through a window as wide as the trace's worst disorder.
 import type { DuckDBConnection, DuckDBDataChunk, DuckDBResult, DuckDBValue, DuckDBVector } from '@duckdb/node-api';
@@ -127,19 +127,26 @@ export async function* readEvents(db: Db, fileId: number, o: InputOptions, struc
   if (o.fromNs !== undefined) where.push(`ts_ns >= ${o.fromNs}`);
   if (o.toNs !== undefined) where.push(`ts_ns <= ${o.toNs}`);
   const filter = where.join(' AND ');
-  const [f] = await db.rows<{ lo: bigint | null; hi: bigint | null; names: string[] | null; comms: string[] | null; back: bigint }>(
-    `SELECT min(id) AS lo, max(id) AS hi, list(DISTINCT event) AS names, list(DISTINCT comm) AS comms, count(*) FILTER (step < 0) AS back
-     FROM (SELECT id, event, comm, ts_ns - lag(ts_ns) OVER () step FROM events WHERE ${filter})`,
+  const tables = new Set(await db.tables());
+  if (!tables.has('_events')) throw new Error(`${db.path}: made by an older mmreplay (no _events table); ingest the trace again`);
+  // `_events` directly, not the `events` view: its joins may emit rows out of insertion order.
+  // comm and event come as dictionary codes.
+  const [f] = await db.rows<{ lo: bigint | null; hi: bigint | null; codes: number[] | null; back: bigint }>(
+    `SELECT min(id) AS lo, max(id) AS hi, list(DISTINCT event_id) AS codes, count(*) FILTER (step < 0) AS back
+     FROM (SELECT id, event_id, ts_ns - lag(ts_ns) OVER () step FROM _events WHERE ${filter})`,
   );
   if (f.lo === null || f.hi === null) return;
   let maxBack = 0n;
   if (f.back > 0n) {
     [{ maxBack }] = await db.rows<{ maxBack: bigint }>(
-      `SELECT max(top - ts_ns) maxBack FROM (SELECT ts_ns, max(ts_ns) OVER (ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) top FROM events WHERE ${filter})`,
+      `SELECT max(top - ts_ns) maxBack FROM (SELECT ts_ns, max(ts_ns) OVER (ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) top FROM _events WHERE ${filter})`,
     );
   }
+  const eventName = new Map<number, string>();
+  for (const r of await db.rows<{ code: number; event: string }>(`SELECT event_id AS code, event FROM _event_names`)) eventName.set(r.code, r.event);
+  const comms: string[] = [];
+  for (const r of await db.rows<{ code: number; comm: string }>(`SELECT comm_id AS code, comm FROM _comms`)) comms[r.code] = r.comm;
 
-  const tables = new Set(await db.tables());
   const columns = new Map<string, Set<string>>();
   for (const r of await db.rows<{ t: string; c: string }>(`SELECT table_name t, column_name c FROM information_schema.columns`)) {
     if (!columns.has(r.t)) columns.set(r.t, new Set());
@@ -169,10 +176,13 @@ export async function* readEvents(db: Db, fileId: number, o: InputOptions, struc
   try {
     // Per event name: the typed table its fields come from (index into `typed`), -1 for none.
     const names: string[] = [];
+    const codes: number[] = [];
     const streamOf: number[] = [];
     const typed: Typed[] = [];
     const byTable = new Map<string, number>();
-    for (const name of f.names ?? []) {
+    for (const code of f.codes ?? []) {
+      const name = eventName.get(code);
+      if (name === undefined) continue;
       const t = tableName(name);
       const p = UNTYPED.has(name) ? null : projection(t);
       if (!p && !UNTYPED.has(name)) continue;
@@ -186,14 +196,15 @@ export async function* readEvents(db: Db, fileId: number, o: InputOptions, struc
         }
       }
       names.push(name);
+      codes.push(code);
       streamOf.push(k);
     }
     if (!names.length) return;
 
-    // Strings come as ENUMs (each distinct value decoded once). No joins, not even the one DuckDB
-    // makes of a long IN list: they may emit rows out of insertion order.
-    const code = `CASE event ${names.map((n, i) => `WHEN ${quoteString(n)} THEN ${i}`).join(' ')} END`;
-    const sql = `SELECT * FROM (SELECT id, ts_ns, cpu, tid, coalesce(tgid::DOUBLE, 'NaN'::DOUBLE), ${enumOf('comm', f.comms)}, ${code} AS k FROM events WHERE ${filter}) WHERE k IS NOT NULL`;
+    // No joins, not even the one DuckDB makes of a long IN list: they may emit rows out of
+    // insertion order.
+    const code = `CASE event_id ${codes.map((c, i) => `WHEN ${c} THEN ${i}`).join(' ')} END`;
+    const sql = `SELECT * FROM (SELECT id, ts_ns, cpu, tid, coalesce(tgid::DOUBLE, 'NaN'::DOUBLE), comm_id, ${code} AS k FROM _events WHERE ${filter}) WHERE k IS NOT NULL`;
     const events = await open(sql);
     const heap = maxBack > 0n ? new EventHeap() : null;
     let top: bigint | null = null;
@@ -204,7 +215,7 @@ export async function* readEvents(db: Db, fileId: number, o: InputOptions, struc
       const cpu = events.col<number>(2);
       const tid = events.col<number>(3);
       const tgid = events.col<number>(4);
-      const comm = events.col<string>(5);
+      const comm = events.col<number>(5);
       const code = events.col<number>(6);
       const out: ReplayEvent[] = [];
       for (let i = 0; i < events.rows; i++) {
@@ -219,7 +230,7 @@ export async function* readEvents(db: Db, fileId: number, o: InputOptions, struc
           cpu: cpu.getItem(i)!,
           tid: tid.getItem(i)!,
           tgid: num(tgid.getItem(i)),
-          comm: comm.getItem(i)!,
+          comm: comms[comm.getItem(i)!],
           event: names[k],
           a: null,
           b: null,

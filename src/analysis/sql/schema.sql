@@ -17,19 +17,55 @@ CREATE TABLE IF NOT EXISTS files (
   metadata JSON         -- tracer, cpus, entries-in-buffer/written, format sources, warnings
 );
 
--- One row per trace event, whatever the input format.
-CREATE TABLE IF NOT EXISTS events (
-  id BIGINT,            -- unique over the database; typed tables join on it
-  file_id INTEGER,      -- files.file_id
-  line_no BIGINT,       -- 1-based line in the (decompressed) input
-  ts_ns BIGINT,         -- timestamp in ns on the trace clock, exact
-  cpu INTEGER,
-  tid INTEGER,          -- the task (thread) id printed by the tracer
-  tgid INTEGER,         -- process id when the format prints it, else NULL
-  comm VARCHAR,
-  flags VARCHAR,        -- irq/preempt flags column (`d..1.`) when printed, else NULL
-  event VARCHAR         -- system:name, e.g. exceptions:page_fault_user
+-- `events` as stored (private: query the `events` view): the repeating strings comm, flags and
+-- event as codes into the dictionaries below, which ingest extends as new strings appear. A scan
+-- of `_events` returns rows in insertion (id) order, which a join need not keep.
+CREATE TABLE IF NOT EXISTS _events (
+  id BIGINT,            -- events.id
+  file_id INTEGER,      -- events.file_id
+  line_no BIGINT,       -- events.line_no
+  ts_ns BIGINT,         -- events.ts_ns
+  cpu INTEGER,          -- events.cpu
+  tid INTEGER,          -- events.tid
+  tgid INTEGER,         -- events.tgid
+  comm_id INTEGER,      -- _comms.comm_id
+  flags_id INTEGER,     -- _flags.flags_id; NULL when the format prints no flags column
+  event_id INTEGER      -- _event_names.event_id
 );
+
+-- Dictionaries of `_events`: one row per distinct string, coded 0, 1, 2, ... in order of first sight.
+CREATE TABLE IF NOT EXISTS _comms (comm_id INTEGER, comm VARCHAR);
+CREATE TABLE IF NOT EXISTS _flags (flags_id INTEGER, flags VARCHAR);
+CREATE TABLE IF NOT EXISTS _event_names (event_id INTEGER, event VARCHAR);
+
+-- One row per trace event, whatever the input format. Rows come in no particular order: ORDER BY
+-- id gives the input's.
+CREATE OR REPLACE VIEW events AS
+SELECT
+  e.id,                 -- unique over the database; typed tables join on it
+  e.file_id,            -- files.file_id
+  e.line_no,            -- 1-based line in the (decompressed) input
+  e.ts_ns,              -- timestamp in ns on the trace clock, exact
+  e.cpu,
+  e.tid,                -- the task (thread) id printed by the tracer
+  e.tgid,               -- process id when the format prints it, else NULL
+  c.comm,
+  f.flags,              -- irq/preempt flags column (`d..1.`) when printed, else NULL
+  n.event               -- system:name, e.g. exceptions:page_fault_user
+FROM _events e
+LEFT JOIN _comms c ON c.comm_id = e.comm_id
+LEFT JOIN _flags f ON f.flags_id = e.flags_id
+LEFT JOIN _event_names n ON n.event_id = e.event_id;
+-- The same documentation where SQL clients look for it (duckdb_columns(), DESCRIBE tools).
+COMMENT ON VIEW events IS 'One row per trace event, whatever the input format';
+COMMENT ON COLUMN events.id IS 'unique over the database; typed tables join on it';
+COMMENT ON COLUMN events.file_id IS 'files.file_id';
+COMMENT ON COLUMN events.line_no IS '1-based line in the (decompressed) input';
+COMMENT ON COLUMN events.ts_ns IS 'timestamp in ns on the trace clock, exact';
+COMMENT ON COLUMN events.tid IS 'the task (thread) id printed by the tracer';
+COMMENT ON COLUMN events.tgid IS 'process id when the format prints it, else NULL';
+COMMENT ON COLUMN events.flags IS 'irq/preempt flags column (d..1.) when printed, else NULL';
+COMMENT ON COLUMN events.event IS 'system:name, e.g. exceptions:page_fault_user';
 
 -- Events without a typed table, and typed events whose fields did not parse.
 CREATE TABLE IF NOT EXISTS other_events (
