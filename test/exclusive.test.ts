@@ -16,8 +16,9 @@ const total = { n: 0, agree: 0 };
 /** Each run's replayed database, for the checks after the per-run test. */
 const dbFiles = new Map<string, string>();
 
-async function replayed(name: string, designs: ('5.14' | 'v8' | '6.15')[]): Promise<Db> {
-  const { db, dbFile } = await ingestTemp([path.join(LAB, name, 'trace.txt.xz')]);
+/** A lab trace ingested and replayed (designs: the trace's own when none are given). */
+async function replayed(name: string, designs: ('5.14' | 'v8' | '6.15')[] = [], version = '6.12'): Promise<Db> {
+  const { db, dbFile } = await ingestTemp([path.join(LAB, '..', version, name, 'trace.txt.xz')]);
   db.close();
   await replay(dbFile, { designs });
   lastDbFile = dbFile;
@@ -66,10 +67,7 @@ describe('device-exclusive on the 6.12 lab traces', () => {
   it('6.1 race-dontneed: a fault that freed its own new page lost the race to GUP and maps nothing', async () => {
     // Event 17540: the racer write-faults 0x7faf5f323000, allocates pfn 52317 and frees it at once
     // (pte_same failed): the GUP fault of the other thread mapped pfn 523463 there (its rmap kprobe).
-    const { db: ing, dbFile } = await ingestTemp([path.join(ROOT, 'traces/lab/6.1/race-dontneed/trace.txt.xz')]);
-    ing.close();
-    await replay(dbFile, {});
-    const db = await Db.open(dbFile);
+    const db = await replayed('race-dontneed', [], '6.1');
     expect(await db.rows(`SELECT rule, explanation FROM invariant_violations`)).toEqual([]);
     const [ts] = await db.rows<{ ts: bigint }>(`SELECT ts_ns AS ts FROM events WHERE id = 17550`);
     expect(await db.rows(`SELECT pfn FROM pte_intervals WHERE va = ${0x7faf5f323000} AND ts <= ${ts.ts} AND ts + dur > ${ts.ts}`)).toEqual([{ pfn: 523463n }]);
@@ -80,10 +78,7 @@ describe('device-exclusive on the 6.12 lab traces', () => {
     // rss_stat inside a fault is check_sync_rss_stat's, before the fault's work; its mm_id is 0 (the
     // guest could not hash pointers yet), so curr=1 names the mm. Before: 1,836 violations, 1 row of
     // rss_check agreeing.
-    const { db: ing, dbFile } = await ingestTemp([path.join(ROOT, 'traces/lab/6.1/race-fork_exit/trace.txt.xz')]);
-    ing.close();
-    await replay(dbFile, {});
-    const db = await Db.open(dbFile);
+    const db = await replayed('race-fork_exit', [], '6.1');
     expect(await db.rows(`SELECT rule, explanation FROM invariant_violations`)).toEqual([]);
     const [r] = await db.rows<{ agree: bigint }>(`SELECT count(*) FILTER (match) agree FROM rss_check`);
     expect(r.agree).toBeGreaterThanOrEqual(80n);
