@@ -219,9 +219,9 @@ export class Adapter {
     // table the model thought populated) must not shift later rows: they end with the burst.
     if (!WITHIN_BULK.has(e.event) && !e.event.startsWith('kprobes:')) {
       const t = this.m.tasks.get(e.tid);
-      if (t?.mm) for (const q of t.mm.rssTrajectory) q.length = 0;
+      if (t?.mm) for (const q of t.mm.rssTrajectory) if (q.length) q.length = 0;
       const b = this.building.get(e.tid)?.mm;
-      if (b) for (const q of b.rssTrajectory) q.length = 0;
+      if (b) for (const q of b.rssTrajectory) if (q.length) q.length = 0;
     }
     this.dx?.advanceTo(e.ts);
     const work = this.deferred.get(e.tid);

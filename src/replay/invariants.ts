@@ -21,9 +21,12 @@ export function checkInvariants(m: Model): void {
   }
   // Most events change no entry: no set to build.
   if (m.touchedPteVas.length) checkPtes(m);
-  folios.length = 0;
-  m.touchedPteMms.length = 0;
-  m.touchedPteVas.length = 0;
+  // Most events touch nothing: setting an array's length is a runtime call, skipped then.
+  if (folios.length) folios.length = 0;
+  if (m.touchedPteVas.length) {
+    m.touchedPteMms.length = 0;
+    m.touchedPteVas.length = 0;
+  }
 }
 
 function checkPtes(m: Model): void {
