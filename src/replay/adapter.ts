@@ -219,9 +219,9 @@ export class Adapter {
     // table the model thought populated) must not shift later rows: they end with the burst.
     if (!WITHIN_BULK.has(e.event) && !e.event.startsWith('kprobes:')) {
       const t = this.m.tasks.get(e.tid);
-      if (t?.mm) for (const q of t.mm.rssTrajectory) q.length = 0;
+      if (t?.mm) for (const q of t.mm.rssTrajectory) if (q.length) q.length = 0;
       const b = this.building.get(e.tid)?.mm;
-      if (b) for (const q of b.rssTrajectory) q.length = 0;
+      if (b) for (const q of b.rssTrajectory) if (q.length) q.length = 0;
     }
     this.dx?.advanceTo(e.ts);
     const work = this.deferred.get(e.tid);
@@ -432,7 +432,9 @@ export class Adapter {
     if (pf.backedOut && !pf.ev.allocs.length) return;
     const known = this.opts.allocsTraced ? this.pgtablesKnown(mm, pf.va) : null;
     const tablesBefore = m.pgtableAllocs;
-    this.add_mm_counter_fast(pf.task, mm, () => this.handle_mm_fault(pf, mm, next));
+    // Without split counting the fault counts in the mm at once: no closure to make per fault.
+    if (!m.k.splitRssCounting || pf.task.mm !== mm) this.handle_mm_fault(pf, mm, next);
+    else this.add_mm_counter_fast(pf.task, mm, () => this.handle_mm_fault(pf, mm, next));
     if (known !== null) {
       const model = m.pgtableAllocs - tablesBefore;
       const match = known === true ? model === pf.ev.pgtables : null;
@@ -721,7 +723,8 @@ export class Adapter {
     } else {
       row.match = model === kernel;
       // Threads faulting on other CPUs count their page before their own rss_stat shows up.
-      const racing = !this.m.k.splitRssCounting ? [...this.pending.values()].filter((p) => p.task.mm === mm && p.task.tid !== t.tid).length : 0;
+      let racing = 0;
+      if (!this.m.k.splitRssCounting) for (const p of this.pending.values()) if (p.task.mm === mm && p.task.tid !== t.tid) racing++;
       if (!row.match && kernel > model && kernel - model <= racing) {
         row.match = true;
         row.note = 'counted a concurrent fault on another CPU first';

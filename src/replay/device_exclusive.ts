@@ -7,7 +7,7 @@
 // result markers) are read only into the `observed_*` columns that score the model.
 import type { ReplayEvent } from './adapter.js';
 import { __split_huge_pmd, do_wp_page, rss_batch_begin, rss_batch_point } from './memory.js';
-import { MMU_NOTIFY, presentPte, type Model } from './model.js';
+import { MMU_NOTIFY, presentPte, rmapKey, type Model } from './model.js';
 import { PAGE_SIZE, type Folio, type Mm, type Pte, type Task, type Vma } from './types.js';
 
 export type Design = 'v8' | '5.14' | '6.15';
@@ -583,7 +583,7 @@ export class DeviceExclusive {
 
   private result(c: Call, i: number, g: GupPage, outcome: 'exclusive' | 'failed', cause: Cause, ts: bigint, expected?: Pte): void {
     let culprit: { eventId: bigint; ts: bigint; tid: number } | null = null;
-    if (cause === 'replaced' && g.folio) culprit = g.folio.unmapped.get(`${c.req.mm.id}:${g.va}`) ?? null;
+    if (cause === 'replaced' && g.folio) culprit = g.folio.unmapped.get(rmapKey(c.req.mm.id, g.va)) ?? null;
     // The write-protecting event installed the read-only entry (its tid is filled in from events).
     if (cause === 'write_protected' && expected) culprit = { eventId: expected.sinceEvent, ts: expected.since, tid: -1 };
     c.results[i] = {

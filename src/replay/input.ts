@@ -195,7 +195,8 @@ export async function* readEvents(db: Db, fileId: number, o: InputOptions, struc
           typed.push(await openTyped(db, open, t, p, f.lo, f.hi, structPage));
         }
       }
-      names.push(name);
+      // Interned: the adapter's switch and Set lookups on the name then compare by pointer.
+      names.push(Object.keys({ [name]: 0 })[0]);
       codes.push(code);
       streamOf.push(k);
     }

@@ -3,7 +3,10 @@ import { fmtPfn, type Model } from './model.js';
 import type { Mm } from './types.js';
 
 export function checkInvariants(m: Model): void {
-  for (const f of m.touchedFolios) {
+  const folios = m.touchedFolios;
+  for (let i = 0; i < folios.length; i++) {
+    const f = folios[i];
+    f.touched = false;
     const label = m.label(f.preTrace);
     const mapped = f.mapcount + f.entireMapcount;
     if (f.freed) {
@@ -17,14 +20,21 @@ export function checkInvariants(m: Model): void {
     if (f.mapcount < 0 || f.pincount < 0) m.sink.violation('counter_negative', `folio ${f.id} mapcount ${f.mapcount} pincount ${f.pincount}`, label);
   }
   // Most events change no entry: no set to build.
-  if (m.touchedPtes.length) checkPtes(m);
-  m.touchedFolios.clear();
-  m.touchedPtes.length = 0;
+  if (m.touchedPteVas.length) checkPtes(m);
+  // Most events touch nothing: setting an array's length is a runtime call, skipped then.
+  if (folios.length) folios.length = 0;
+  if (m.touchedPteVas.length) {
+    m.touchedPteMms.length = 0;
+    m.touchedPteVas.length = 0;
+  }
 }
 
 function checkPtes(m: Model): void {
-  const mms = new Set<Mm>();
-  for (const [mm, va] of m.touchedPtes) {
+  const mms = touchedMms;
+  const vas = m.touchedPteVas;
+  for (let i = 0; i < vas.length; i++) {
+    const mm = m.touchedPteMms[i];
+    const va = vas[i];
     mms.add(mm);
     const p = m.pte(mm, va);
     if (!p || p.kind === 'none') continue;
@@ -44,4 +54,8 @@ function checkPtes(m: Model): void {
       }
     }
   }
+  mms.clear();
 }
+
+/** checkPtes' mms, reused from event to event. */
+const touchedMms = new Set<Mm>();

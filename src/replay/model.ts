@@ -33,8 +33,13 @@ export class Model {
   /** Set while the events being replayed follow a lost-events marker closely. */
   nearLoss = false;
   /** What the current event changed, for the invariant sweep that follows it. */
-  touchedFolios = new Set<Folio>();
-  touchedPtes: [Mm, number][] = [];
+  touchedFolios: Folio[] = [];
+  /** Entries the current event set, as (touchedPteMms[i], touchedPteVas[i]): two arrays, no pair per entry. */
+  touchedPteMms: Mm[] = [];
+  touchedPteVas: number[] = [];
+  /** Whether rmap_remove records who unmapped what (Folio.unmapped, Mm.lastUnmapped): only the
+   *  device-exclusive calls read these, so a trace without them can skip it. */
+  trackUnmaps = true;
   /** Task of the event being replayed (for culprits). */
   tid = 0;
   private listeners: InvalidateListener[] = [];
@@ -128,6 +133,7 @@ export class Model {
       unmapped: new Map(),
       since: this.now,
       sinceEvent: this.eventId,
+      touched: false,
       ...p,
     };
     this.folios.set(f.id, f);
@@ -138,7 +144,10 @@ export class Model {
   /** Records a folio's state up to now before it changes. */
   touchFolio(f: Folio): void {
     if (f.zero) return;
-    this.touchedFolios.add(f);
+    if (!f.touched) {
+      f.touched = true;
+      this.touchedFolios.push(f);
+    }
     if (f.since !== this.now) this.sink.folio(f, this.now);
     f.since = this.now;
     f.sinceEvent = this.eventId;
@@ -233,10 +242,14 @@ export class Model {
       mm.ptes.delete(vpn);
       return null;
     }
-    const p: Pte = { ...next, since: this.now, sinceEvent: this.eventId };
+    // Every caller passes a fresh object (a literal, a spread or presentPte): it becomes the entry.
+    const p = next as Pte;
+    p.since = this.now;
+    p.sinceEvent = this.eventId;
     if (!prev) this.pgtableAllocs += this.geo.pgtable_alloc(mm, va);
     mm.ptes.set(vpn, p);
-    this.touchedPtes.push([mm, va]);
+    this.touchedPteMms.push(mm);
+    this.touchedPteVas.push(va);
     return p;
   }
 
@@ -252,16 +265,18 @@ export class Model {
   rmap_add(f: Folio, mm: Mm, va: number): void {
     if (f.zero) return;
     this.touchFolio(f);
-    f.rmap.set(`${mm.id}:${va}`, { mm: mm.id, va });
+    f.rmap.set(rmapKey(mm.id, va), { mm: mm.id, va });
     f.mapcount++;
   }
 
   rmap_remove(f: Folio, mm: Mm, va: number): void {
     if (f.zero) return;
     this.touchFolio(f);
-    const key = `${mm.id}:${va}`;
-    f.unmapped.set(key, { eventId: this.eventId, ts: this.now, tid: this.tid });
-    mm.lastUnmapped.set(va, { folio: f, ts: this.now });
+    const key = rmapKey(mm.id, va);
+    if (this.trackUnmaps) {
+      f.unmapped.set(key, { eventId: this.eventId, ts: this.now, tid: this.tid });
+      mm.lastUnmapped.set(va, { folio: f, ts: this.now });
+    }
     if (!f.rmap.delete(key)) {
       this.sink.violation('rmap_missing', `folio ${f.id} not mapped at ${mm.id}:0x${va.toString(16)}`, this.label(f.preTrace));
     }
@@ -366,6 +381,15 @@ export class Model {
     }
     return out;
   }
+}
+
+/**
+ * The key of a PTE mapping in Folio.rmap and Folio.unmapped: one number for a page-aligned
+ * address below 2^47 in one of the first 2^18 mms (no string to build and hash), else the string
+ * `mm:va`. Numbers and strings never meet as Map keys; PMD mappings use `mm:va:pmd` strings.
+ */
+export function rmapKey(mmId: number, va: number): number | string {
+  return va % 4096 === 0 && va >= 0 && va < 2 ** 47 && mmId >= 0 && mmId < 2 ** 18 ? mmId * 2 ** 35 + va / 4096 : `${mmId}:${va}`;
 }
 
 export function fmtPfn(f: Folio): string {

@@ -16,6 +16,12 @@ export class ReplayWriter implements Sink, AdapterOutput, ExclusiveOutput {
   eventId = 0n;
   violations = 0;
 
+  /** The busiest tables' appenders (also in `a`). */
+  private ptes!: ChunkAppender;
+  private folios!: ChunkAppender;
+  private rssRows!: ChunkAppender;
+  private pgtables!: ChunkAppender;
+
   private constructor(readonly db: Db) {}
 
   static async open(db: Db): Promise<ReplayWriter> {
@@ -23,26 +29,61 @@ export class ReplayWriter implements Sink, AdapterOutput, ExclusiveOutput {
     for (const t of ['vma_intervals', 'pte_intervals', 'folio_intervals', 'rss_check', 'pgtable_check', 'invariant_violations', 'pagemap_check', 'tasks', 'mm', 'exclusive_requests', 'exclusive_calls', 'exclusive_pages']) {
       w.a[t] = new ChunkAppender(await db.conn.createAppender(t));
     }
+    w.ptes = w.a.pte_intervals;
+    w.folios = w.a.folio_intervals;
+    w.rssRows = w.a.rss_check;
+    w.pgtables = w.a.pgtable_check;
     return w;
   }
+
+  // The row writers below set each column in place (ChunkAppender.set, then endRow): the same as
+  // put() with the row's values in order, without an array per row.
 
   pte(mm: Mm, vpn: number, p: Pte, end: bigint): void {
     if (!this.full) return;
     const f = p.folio;
-    const pfn = f && f.pfn !== null ? f.pfn + BigInt(p.index) : null;
-    this.a.pte_intervals.put([
-      this.fileId, p.since, end - p.since, mm.id, vpn * 4096, p.kind, pfn, f?.id ?? null,
-      p.kind === 'present' ? p.write : p.entryWrite, p.dirty, p.softDirty, p.uffdWp, p.pmd, f?.zero ?? false, p.sinceEvent,
-      p.kind === 'present' && f && !f.zero ? f.pfnConfidence : p.confidence,
-    ]);
+    const pfn = f && f.pfn !== null ? (p.index === 0 ? f.pfn : f.pfn + BigInt(p.index)) : null;
+    const a = this.ptes;
+    a.set(0, this.fileId);
+    a.set(1, p.since);
+    a.set(2, end - p.since);
+    a.set(3, mm.id);
+    a.set(4, vpn * 4096);
+    a.set(5, p.kind);
+    a.set(6, pfn);
+    a.set(7, f?.id ?? null);
+    a.set(8, p.kind === 'present' ? p.write : p.entryWrite);
+    a.set(9, p.dirty);
+    a.set(10, p.softDirty);
+    a.set(11, p.uffdWp);
+    a.set(12, p.pmd);
+    a.set(13, f?.zero ?? false);
+    a.set(14, p.sinceEvent);
+    a.set(15, p.kind === 'present' && f && !f.zero ? f.pfnConfidence : p.confidence);
+    a.endRow();
   }
 
   folio(f: Folio, end: bigint | null): void {
     if (!this.full) return;
-    this.a.folio_intervals.put([
-      this.fileId, f.since, end === null ? null : end - f.since, f.id, f.pfn, f.pfnConfidence, f.order, f.anon, f.refcount, f.mapcount, f.entireMapcount,
-      f.pincount, f.locked, f.anonExclusive, f.lru, f.freed, f.sinceEvent,
-    ]);
+    const a = this.folios;
+    a.set(0, this.fileId);
+    a.set(1, f.since);
+    a.set(2, end === null ? null : end - f.since);
+    a.set(3, f.id);
+    a.set(4, f.pfn);
+    a.set(5, f.pfnConfidence);
+    a.set(6, f.order);
+    a.set(7, f.anon);
+    a.set(8, f.refcount);
+    a.set(9, f.mapcount);
+    a.set(10, f.entireMapcount);
+    a.set(11, f.pincount);
+    a.set(12, f.locked);
+    a.set(13, f.anonExclusive);
+    a.set(14, f.lru);
+    a.set(15, f.freed);
+    a.set(16, f.sinceEvent);
+    a.endRow();
   }
 
   vma(mm: Mm, v: Vma, end: bigint): void {
@@ -59,12 +100,31 @@ export class ReplayWriter implements Sink, AdapterOutput, ExclusiveOutput {
 
   rss(r: RssRow): void {
     if (!this.full) return;
-    this.a.rss_check.put([this.fileId, r.eventId, r.ts, r.mm, r.member, r.kernel, r.model, r.match, r.note]);
+    const a = this.rssRows;
+    a.set(0, this.fileId);
+    a.set(1, r.eventId);
+    a.set(2, r.ts);
+    a.set(3, r.mm);
+    a.set(4, r.member);
+    a.set(5, r.kernel);
+    a.set(6, r.model);
+    a.set(7, r.match);
+    a.set(8, r.note);
+    a.endRow();
   }
 
   pgtable(r: PgtableRow): void {
     if (!this.full) return;
-    this.a.pgtable_check.put([this.fileId, r.eventId, r.mm, r.va, r.kernel, r.model, r.match, r.note]);
+    const a = this.pgtables;
+    a.set(0, this.fileId);
+    a.set(1, r.eventId);
+    a.set(2, r.mm);
+    a.set(3, r.va);
+    a.set(4, r.kernel);
+    a.set(5, r.model);
+    a.set(6, r.match);
+    a.set(7, r.note);
+    a.endRow();
   }
 
   checkpoint(r: CheckpointRow): void {

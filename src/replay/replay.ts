@@ -121,6 +121,9 @@ async function replayFile(
     tables.has('kmem_rss_stat') &&
     (await db.rows(`SELECT 1 FROM kmem_rss_stat JOIN events USING (id) WHERE file_id = ${fileId} AND member = 2 AND size > 0 LIMIT 1`)).length > 0;
   const copyTraced = tables.has('kprobes_mder_copy_page_range') && (await db.rows(`SELECT column_name FROM information_schema.columns WHERE table_name = 'kprobes_mder_copy_page_range' AND column_name IN ('src_start', 'src_end')`)).length === 2;
+  // Only make_device_exclusive_range's calls read who unmapped a page (culprits, GUP's passes).
+  m.trackUnmaps =
+    (await db.rows(`SELECT 1 FROM events WHERE file_id = ${fileId} AND event IN ('kprobes:mder_make_device_exclusive_range', 'kprobes:mder_make_device_exclusive') LIMIT 1`)).length > 0;
   const adapter = new Adapter(m, w, { thp: opts.thp ?? 'madvise', allocsTraced: allocs > 0n, kernelFaultsTraced: tables.has('exceptions_page_fault_kernel'), design, copyPageRangeTraced: copyTraced });
   adapter.dx?.setGupPlans(await gupPlans(db, fileId));
   // Events within 50 ms after a lost-events marker are labelled as such when they break invariants.

@@ -44,12 +44,14 @@ export interface Folio {
   /** Its swap slot while it is in the swap cache (PG_swapcache), else null. */
   swapSlot: number | null;
   /** Where it is mapped: mm id and address of each PTE (rmap; the anon_vma chain finds these). */
-  rmap: Map<string, { mm: number; va: number }>;
+  rmap: Map<number | string, { mm: number; va: number }>;
   /** Which event last removed each mapping (the culprit when a pinned page is found replaced). */
-  unmapped: Map<string, { eventId: bigint; ts: bigint; tid: number }>;
+  unmapped: Map<number | string, { eventId: bigint; ts: bigint; tid: number }>;
   /** Open interval bookkeeping. */
   since: bigint;
   sinceEvent: bigint;
+  /** In Model.touchedFolios (the current event changed it). */
+  touched: boolean;
 }
 
 export interface Pte {
