@@ -25,6 +25,7 @@ function harness() {
     request: (r: RequestRow) => requests.push(r),
     call: (c: CallRow) => calls.push(c),
     page: (p: PageRow) => pages.push(p),
+    task() {},
   };
   const m = new Model(semantics('6.12'), out);
   const a = new Adapter(m, out, { thp: 'madvise', allocsTraced: false, design: '5.14' });

@@ -1,13 +1,15 @@
-// rss_check's rules on hand-made sequences: a concurrent fault on another CPU may explain a
+// Adapter rules on hand-made sequences. rss_check: a concurrent fault on another CPU may explain a
 // kernel count one above the model's, never one below it.
 import { describe, expect, it } from 'vitest';
 import { Adapter, type ReplayEvent, type RssRow } from '../src/replay/adapter.js';
 import { semantics } from '../src/replay/kernel.js';
 import { Model } from '../src/replay/model.js';
+import type { Task } from '../src/replay/types.js';
 
 function harness() {
   const rows: RssRow[] = [];
-  const out = { pte() {}, folio() {}, vma() {}, violation() {}, rss: (r: RssRow) => rows.push(r), pgtable() {}, checkpoint() {}, request() {}, call() {}, page() {} };
+  const tasks: Task[] = [];
+  const out = { pte() {}, folio() {}, vma() {}, violation() {}, rss: (r: RssRow) => rows.push(r), pgtable() {}, checkpoint() {}, request() {}, call() {}, page() {}, task: (t: Task) => tasks.push({ ...t }) };
   const m = new Model(semantics('6.18'), out);
   const a = new Adapter(m, out, { thp: 'madvise', allocsTraced: false, design: null });
   let id = 0n;
@@ -23,7 +25,7 @@ function harness() {
   ev(100, 'syscalls:sys_enter_mmap', { a: 0, b: 8 * 4096, c: 3, d: 0x22, e: -1, f: 0 });
   ev(100, 'syscalls:sys_exit_mmap', { a: 0x7f0000000000 });
   rss(100, 10); // calibration
-  return { ev, rss, rows };
+  return { ev, rss, rows, tasks, m };
 }
 
 describe('rss_check rules', () => {
@@ -41,5 +43,15 @@ describe('rss_check rules', () => {
     h.ev(100, 'exceptions:page_fault_user', { a: 0x7f0000000000, b: 6 });
     h.rss(100, 10);
     expect(h.rows[1]).toMatchObject({ kernel: 10, model: 11, match: false });
+  });
+});
+
+describe('tasks', () => {
+  it('writes the row of a task whose pid a new task takes, instead of losing it', () => {
+    const h = harness();
+    h.ev(101, 'sched:sched_process_exit', { a: 101 });
+    h.ev(100, 'task:task_newtask', { a: 101, b: 0x3d0f00, s: 'again' });
+    expect(h.tasks).toMatchObject([{ tid: 101, comm: 'w', exited: true }]);
+    expect(h.m.tasks.get(101)).toMatchObject({ comm: 'again', exited: false });
   });
 });

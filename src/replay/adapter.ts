@@ -68,6 +68,8 @@ export interface PgtableRow {
 }
 
 export interface AdapterOutput {
+  /** A task's row (tasks table): at the end of the trace, or when a new task takes its pid. */
+  task(t: Task): void;
   rss(r: RssRow): void;
   pgtable(r: PgtableRow): void;
   checkpoint(r: CheckpointRow): void;
@@ -780,6 +782,8 @@ export class Adapter {
     if (mm && !(flags & CLONE_VM)) mm.tgid = tgid;
     const prev = m.tasks.get(pid);
     if (prev?.mm && prev.mm !== mm) prev.mm.users--;
+    // The pid was reused: the task that had it is over.
+    if (prev) this.out.task(prev);
     m.tasks.set(pid, { tid: pid, tgid, mm, comm: e.s ?? parent.comm, first: e.ts, last: e.ts, preTrace: false, exited: false, rssCache: [0, 0, 0, 0], rssEvents: 0 });
   }
 

@@ -4,7 +4,7 @@ import type { Db } from '../analysis/db.js';
 import type { AdapterOutput, CheckpointRow, PgtableRow, RssRow } from './adapter.js';
 import type { CallRow, ExclusiveOutput, PageRow, RequestRow } from './device_exclusive.js';
 import type { Sink } from './model.js';
-import type { Folio, Mm, Pte, Vma } from './types.js';
+import type { Folio, Mm, Pte, Task, Vma } from './types.js';
 
 export class ReplayWriter implements Sink, AdapterOutput, ExclusiveOutput {
   private a: Record<string, ChunkAppender> = {};
@@ -135,8 +135,8 @@ export class ReplayWriter implements Sink, AdapterOutput, ExclusiveOutput {
     ]);
   }
 
-  task(vals: Value[]): void {
-    if (this.full) this.a.tasks.put(vals);
+  task(t: Task): void {
+    if (this.full) this.a.tasks.put([this.fileId, t.tid, t.tgid, t.mm?.id ?? null, t.comm, t.first, t.last, t.preTrace]);
   }
 
   mm(vals: Value[]): void {

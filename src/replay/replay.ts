@@ -170,7 +170,7 @@ async function replayFile(
   }
   for (const f of m.folios.values()) if (!f.zero) w.folio(f, end);
   for (const f of m.parkedFolios()) w.folio(f, end);
-  for (const t of m.tasks.values()) w.task([fileId, t.tid, t.tgid, t.mm?.id ?? null, t.comm, t.first, t.last, t.preTrace]);
+  for (const t of m.tasks.values()) w.task(t);
   w.close();
   // Rows of state the model stopped following before the end (forgetFolio) run to the end.
   if (full) await db.run(`UPDATE folio_intervals SET dur = ${end} - ts WHERE file_id = ${fileId} AND dur IS NULL`);
