@@ -435,7 +435,7 @@ export class Adapter {
     const known = this.opts.allocsTraced ? this.pgtablesKnown(mm, pf.va) : null;
     const tablesBefore = m.pgtableAllocs;
     // Without split counting the fault counts in the mm at once: no closure to make per fault.
-    if (!m.k.splitRssCounting || pf.task.mm !== mm) this.handle_mm_fault(pf, mm, next);
+    if (!m.k.splitRssCounting) this.handle_mm_fault(pf, mm, next);
     else this.add_mm_counter_fast(pf.task, mm, () => this.handle_mm_fault(pf, mm, next));
     if (known !== null) {
       const model = m.pgtableAllocs - tablesBefore;
@@ -652,7 +652,7 @@ export class Adapter {
     if (mmId === 0) {
       const mm = this.unhashedMm(e, t, member, kernel);
       if (mm) this.checkRss(e, t, mm, member, kernel);
-      else this.out.rss({ eventId: e.id, ts: e.ts, mm: null, member: RSS_MEMBERS[member] ?? String(member), kernel, model: null, match: null, note: 'unknown mm: mm_id 0 (pointer not hashed)' });
+      else this.unknownMmRss(e, member, kernel, 'unknown mm: mm_id 0 (pointer not hashed)');
       return;
     }
     let mm = this.byMmId.get(mmId) ?? null;
@@ -669,11 +669,13 @@ export class Adapter {
         this.byMmId.set(mmId, mm);
       }
     }
-    if (!mm) {
-      this.out.rss({ eventId: e.id, ts: e.ts, mm: null, member: RSS_MEMBERS[member] ?? String(member), kernel, model: null, match: null, note: 'unknown mm' });
-      return;
-    }
-    this.checkRss(e, t, mm, member, kernel);
+    if (mm) this.checkRss(e, t, mm, member, kernel);
+    else this.unknownMmRss(e, member, kernel, 'unknown mm');
+  }
+
+  /** An rss_stat row the model cannot check: which mm it counts is not known. */
+  private unknownMmRss(e: ReplayEvent, member: number, kernel: number, note: string): void {
+    this.out.rss({ eventId: e.id, ts: e.ts, mm: null, member: RSS_MEMBERS[member] ?? String(member), kernel, model: null, match: null, note });
   }
 
   /**
