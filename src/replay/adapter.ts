@@ -109,7 +109,7 @@ const WITHIN_FAULT = new Set([
   'tlb:tlb_flush',
   'kmem:mm_page_free',
   'kmem:mm_page_free_batched',
-  'kprobes:mder_do_wp_page',
+  'kprobe:do_wp_page',
   'sched:sched_process_free',
 ]);
 /** include/linux/mm_types.h enum fault_flag (the same bits in 6.1 and 6.12). */
@@ -125,10 +125,10 @@ const X86_PF_WRITE = 2;
  */
 const STARTS_SYSCALL_WORK = new Set([
   'mmap_lock:mmap_lock_acquire_returned',
-  'kprobes:mder_copy_page_range',
+  'kprobe:copy_page_range',
   'task:task_newtask',
-  'kprobes:mder_mmu_notifier_invalidate_range_start',
-  'kprobes:mder_unmap_page_range',
+  'kprobe:mmu_notifier_invalidate_range_start',
+  'kprobe:unmap_page_range',
   'kmem:rss_stat',
   'kmem:mm_page_free',
   'kmem:mm_page_free_batched',
@@ -219,7 +219,7 @@ export class Adapter {
     }
     // Batches a bulk operation announced but the kernel did not report (it skipped an empty page
     // table the model thought populated) must not shift later rows: they end with the burst.
-    if (!WITHIN_BULK.has(e.event) && !e.event.startsWith('kprobes:')) {
+    if (!WITHIN_BULK.has(e.event) && !e.event.startsWith('kprobe:') && !e.event.startsWith('kretprobe:')) {
       const t = this.m.tasks.get(e.tid);
       if (t?.mm) for (const q of t.mm.rssTrajectory) if (q.length) q.length = 0;
       const b = this.building.get(e.tid)?.mm;
@@ -316,34 +316,31 @@ export class Adapter {
         if (e.s?.startsWith('MMREPLAY_CKPT ')) this.checkpoint(e);
         else if (e.s?.startsWith('RACE_BEGIN ')) this.dx?.marker(e, this.task(e));
         return;
-      case 'kprobes:mder_make_device_exclusive_range':
-      case 'kprobes:mder_make_device_exclusive':
+      case 'kprobe:make_device_exclusive_range':
         this.dx?.callEnter(e, this.task(e));
         return;
-      case 'kprobes:mder_make_device_exclusive_range_ret':
-      case 'kprobes:mder_make_device_exclusive_ret':
+      case 'kretprobe:make_device_exclusive_range':
         this.dx?.callReturn(e, this.task(e));
         return;
-      case 'kprobes:mder_get_user_pages_remote':
+      case 'kprobe:get_user_pages_remote':
         this.dx?.gupEnter(e, this.task(e));
         return;
-      case 'kprobes:mder_get_user_pages_remote_ret':
+      case 'kretprobe:get_user_pages_remote':
         this.dx?.gupReturn(e, this.task(e));
         return;
-      case 'kprobes:mder_rmap_walk':
+      case 'kprobe:rmap_walk':
         this.dx?.rmapWalk(e, this.task(e));
         return;
-      case 'kprobes:mder_folio_add_new_anon_rmap':
-      case 'kprobes:mder_page_add_new_anon_rmap':
+      case 'kprobe:folio_add_new_anon_rmap':
         this.dx?.newAnonRmap(e, this.task(e));
         return;
-      case 'kprobes:mder_vmalloc_ret':
+      case 'kretprobe:vmalloc':
         this.dx?.bounceAllocated(this.task(e));
         return;
-      case 'kprobes:mder_do_wp_page':
+      case 'kprobe:do_wp_page':
         this.kernelWpFault(e, pf);
         return;
-      case 'kprobes:mder_copy_page_range':
+      case 'kprobe:copy_page_range':
         this.finishLockHolders(e, e.a ?? 0, e.b ?? Infinity);
         this.copyPageRange(e.tid, e.a, false, e.b);
         return;

@@ -233,7 +233,7 @@ export class DeviceExclusive {
   }
 
   /**
-   * vmalloc returning in the caller after its last call (the lab's mder_vmalloc_ret kprobe):
+   * vmalloc returning in the caller after its last call (a kretprobe on vmalloc):
    * dmirror_bounce_init's buffer, allocated just before mutex_lock and dmirror_do_read. The read
    * is taken here; only an invalidation racing the read itself is left unsettled.
    */

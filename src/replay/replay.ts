@@ -1,6 +1,6 @@
 // `mmreplay replay`: streams a file's events in time order through the model and writes the
 // reconstructed state into the database.
-import { Db, sqlFile } from '../analysis/db.js';
+import { Db, quoteString, sqlFile } from '../analysis/db.js';
 import { Adapter } from './adapter.js';
 import { readEvents } from './input.js';
 import { checkInvariants } from './invariants.js';
@@ -8,6 +8,7 @@ import { semantics, versionForRelease, type KernelVersion } from './kernel.js';
 import type { Design, GupPlan } from './device_exclusive.js';
 import { Model } from './model.js';
 import { PagingGeometry, type PagingLevels } from './pgtable.js';
+import { bindProbes, roleSql, type Binding } from './probes.js';
 import { ReplayWriter } from './output.js';
 
 /** DuckDB's memory limit for the replay's queries, and while the events stream through the model. */
@@ -43,31 +44,32 @@ export interface ReplaySummary {
  * its return and the faults it took (folio_add_new_anon_rmap in the same task, by address): the
  * anchors GUP's progress is interpolated between. None of these tell a call's outcome.
  */
-async function gupPlans(db: Db, fileId: number): Promise<Map<bigint, GupPlan>> {
-  const tables = new Set(await db.tables());
+async function gupPlans(db: Db, fileId: number, probes: Binding[]): Promise<Map<bigint, GupPlan>> {
   const plans = new Map<bigint, GupPlan>();
-  if (!tables.has('kprobes_mder_get_user_pages_remote') || !tables.has('kprobes_mder_make_device_exclusive_range')) return plans;
-  const anon = ['kprobes_mder_folio_add_new_anon_rmap', 'kprobes_mder_page_add_new_anon_rmap']
-    .filter((t) => tables.has(t))
-    .map((t) => `UNION ALL SELECT e.id, e.ts_ns, e.tid, 'fault', a.address::DOUBLE, NULL FROM events e JOIN ${t} a USING (id) WHERE e.file_id = ${fileId}`)
-    .join(' ');
-  const rets = tables.has('kprobes_mder_get_user_pages_remote_ret')
-    ? `UNION ALL SELECT e.id, e.ts_ns, e.tid, 'ret', NULL, NULL FROM events e JOIN kprobes_mder_get_user_pages_remote_ret USING (id) WHERE e.file_id = ${fileId}`
-    : '';
+  const call = roleSql(probes, 'kprobe:make_device_exclusive_range', fileId);
+  const gup = roleSql(probes, 'kprobe:get_user_pages_remote', fileId);
+  if (!call || !gup) return plans;
+  const anon = roleSql(probes, 'kprobe:folio_add_new_anon_rmap', fileId);
+  const ret = roleSql(probes, 'kretprobe:get_user_pages_remote', fileId);
+  // A GUP fault's address is the rmap's second value; the GUP entry's start and count stand in for
+  // a call entry that does not fetch them.
   const rows = await db.rows<{ id: bigint; ts: bigint; tid: number; kind: string; a: number | null; b: number | null }>(
     `SELECT * FROM (
-       SELECT e.id, e.ts_ns AS ts, e.tid, 'call' AS kind, c."start"::DOUBLE AS a, c."end"::DOUBLE AS b FROM events e JOIN kprobes_mder_make_device_exclusive_range c USING (id) WHERE e.file_id = ${fileId}
-       UNION ALL SELECT e.id, e.ts_ns, e.tid, 'gup', NULL, NULL FROM events e JOIN kprobes_mder_get_user_pages_remote USING (id) WHERE e.file_id = ${fileId}
-       ${rets} ${anon}) ORDER BY ts, id`,
+       SELECT id, ts, tid, 'call' AS kind, a, b FROM (${call})
+       UNION ALL SELECT id, ts, tid, 'gup', a, b FROM (${gup})
+       ${ret ? `UNION ALL SELECT id, ts, tid, 'ret', NULL, NULL FROM (${ret})` : ''}
+       ${anon ? `UNION ALL SELECT id, ts, tid, 'fault', b, NULL FROM (${anon})` : ''}) ORDER BY ts, id`,
   );
-  const open = new Map<number, { start: number; end: number; plan: GupPlan | null }>();
+  const open = new Map<number, { start: number | null; end: number | null; plan: GupPlan | null }>();
   for (const r of rows) {
     const o = open.get(r.tid);
-    if (r.kind === 'call') open.set(r.tid, { start: r.a!, end: r.b!, plan: null });
+    if (r.kind === 'call') open.set(r.tid, { start: r.a, end: r.b, plan: null });
     else if (r.kind === 'gup' && o && !o.plan) {
-      o.plan = { start: r.ts, end: null, npages: Math.round((o.end - o.start) / 4096), faults: [], faultsTraced: anon !== '' };
+      o.start ??= r.a;
+      const npages = o.end !== null && o.start !== null ? Math.round((o.end - o.start) / 4096) : (r.b ?? 0);
+      o.plan = { start: r.ts, end: null, npages, faults: [], faultsTraced: anon !== null };
       plans.set(r.id, o.plan);
-    } else if (r.kind === 'fault' && o?.plan && o.plan.end === null) o.plan.faults.push({ index: Math.floor((r.a! - o.start) / 4096), ts: r.ts });
+    } else if (r.kind === 'fault' && o?.plan && o.plan.end === null && o.start !== null && r.a !== null) o.plan.faults.push({ index: Math.floor((r.a - o.start) / 4096), ts: r.ts });
     else if (r.kind === 'ret' && o?.plan && o.plan.end === null) o.plan.end = r.ts;
   }
   return plans;
@@ -120,12 +122,14 @@ async function replayFile(
   m.swapOn =
     tables.has('kmem_rss_stat') &&
     (await db.rows(`SELECT 1 FROM kmem_rss_stat JOIN events USING (id) WHERE file_id = ${fileId} AND member = 2 AND size > 0 LIMIT 1`)).length > 0;
-  const copyTraced = tables.has('kprobes_mder_copy_page_range') && (await db.rows(`SELECT column_name FROM information_schema.columns WHERE table_name = 'kprobes_mder_copy_page_range' AND column_name IN ('src_start', 'src_end')`)).length === 2;
+  const { bound: probes } = await bindProbes(db, fileId, kernel, structPage);
+  const copy = probes.find((b) => b.role === 'kprobe:copy_page_range');
+  const copyTraced = copy !== undefined && copy.nums.every((x) => x !== '');
   // Only make_device_exclusive_range's calls read who unmapped a page (culprits, GUP's passes).
-  m.trackUnmaps =
-    (await db.rows(`SELECT 1 FROM events WHERE file_id = ${fileId} AND event IN ('kprobes:mder_make_device_exclusive_range', 'kprobes:mder_make_device_exclusive') LIMIT 1`)).length > 0;
+  const call = probes.find((b) => b.role === 'kprobe:make_device_exclusive_range');
+  m.trackUnmaps = call !== undefined && (await db.rows(`SELECT 1 FROM events WHERE file_id = ${fileId} AND event = ${quoteString(call.event)} LIMIT 1`)).length > 0;
   const adapter = new Adapter(m, w, { thp: opts.thp ?? 'madvise', allocsTraced: allocs > 0n, kernelFaultsTraced: tables.has('exceptions_page_fault_kernel'), design, copyPageRangeTraced: copyTraced });
-  adapter.dx?.setGupPlans(await gupPlans(db, fileId));
+  adapter.dx?.setGupPlans(await gupPlans(db, fileId, probes));
   // Events within 50 ms after a lost-events marker are labelled as such when they break invariants.
   const losses = (await db.rows<{ ts: bigint | null }>(`SELECT ts_ns AS ts FROM lost_events WHERE file_id = ${fileId} ORDER BY ts_ns NULLS FIRST`)).map((r) => r.ts);
   const LOSS_WINDOW = 50_000_000n;
@@ -134,7 +138,7 @@ async function replayFile(
   let n = 0;
   const pidFilter = opts.pid;
   let streaming = false;
-  for await (const batch of readEvents(db, fileId, opts, structPage)) {
+  for await (const batch of readEvents(db, fileId, { ...opts, probes })) {
     if (!streaming) {
       // The input's own queries have run; from here DuckDB scans and appends. The output tables'
       // blocks, once written, are dropped from the buffer pool instead of cached, which would grow
