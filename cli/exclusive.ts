@@ -12,6 +12,8 @@ interface Args {
   design?: Design[];
   charts?: string;
   db?: string;
+  probes?: string[];
+  kallsyms?: string;
 }
 
 export const exclusiveCommand: CommandModule<object, Args> = {
@@ -22,9 +24,11 @@ export const exclusiveCommand: CommandModule<object, Args> = {
       .positional('input', { type: 'string', demandOption: true, describe: 'trace or database (replayed first if it has no exclusive_* tables, or lacks a design asked for)' })
       .option('design', { type: 'string', array: true, choices: DESIGNS, describe: 'designs to show (replayed if missing): v8, 5.14, 6.15' })
       .option('charts', { type: 'string', describe: 'also write failure-by-size and cause charts (SVG, PNG, Vega-Lite JSON) into DIR' })
-      .option('db', { type: 'string', describe: 'database to write when INPUT is a trace' }) as never,
+      .option('db', { type: 'string', describe: 'database to write when INPUT is a trace' })
+      .option('probes', { type: 'string', array: true, describe: 'when INPUT is a trace: kprobe definitions (see ingest)' })
+      .option('kallsyms', { type: 'string', describe: 'when INPUT is a trace: /proc/kallsyms or System.map (see ingest)' }) as never,
   handler: async (a) => {
-    const file = await ensureDb(a.input, a.db);
+    const file = await ensureDb(a.input, a.db, { probes: a.probes, kallsyms: a.kallsyms });
     const asked = a.design?.flatMap((d) => String(d).split(',')) as Design[] | undefined;
     let db = await Db.open(file);
     const have = await designs(db);

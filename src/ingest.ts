@@ -238,7 +238,7 @@ async function ingestFile(file: string, fileId: number, firstId: number, loader:
       loader.event(id, fileId, lineNo, h.tsNs, h.cpu, h.tid, h.tgid, commCode, flagsCode, kind.code);
       let spec = kind.spec;
       if (spec === undefined) {
-        spec = typer.spec(kind.event);
+        spec = typer.spec(kind.event, h.body);
         // A kprobe without a format file: typed from its first line (and its definition's types).
         const head = spec?.columns[0]?.name === 'func' || !spec ? KPROBE_PRINTED.exec(h.body) : null;
         if (head) {
@@ -283,6 +283,9 @@ async function ingestFile(file: string, fileId: number, firstId: number, loader:
     warnings.push(
       `${backwards} timestamps go backwards (first at line ${firstBackwards})${backwardsCpu ? `, ${backwardsCpu} of them within one CPU's buffer` : ', all across CPUs (per-CPU buffers merged out of order)'}; events keep input order, sort by ts_ns`,
     );
+  }
+  if (typer.alternateFormats.size) {
+    warnings.push(`typed by another kernel's format (the default catalogue's did not fit): ${[...typer.alternateFormats].map(([e, r]) => `${e} (${r})`).join(', ')}`);
   }
   if (unknownEvents.size) {
     warnings.push(`events no catalogue knows, kept as unknown:NAME in other_events: ${[...unknownEvents].slice(0, 20).join(', ')}`);

@@ -186,23 +186,76 @@ function kprobeSpec(cf: CompiledFormat, event: string, table: string): TableSpec
 
 export class FieldTyper {
   private specs = new Map<string, TableSpec | null>();
+  /** Events typed by another kernel's format than the first choice, with that kernel's release. */
+  readonly alternateFormats = new Map<string, string>();
   constructor(private readonly catalogue: Catalogue) {}
 
-  spec(event: string): TableSpec | null {
+  /**
+   * The event's table spec. With the event's first line, a format whose print fmt does not fit it
+   * gives way to another kernel's catalogue that does (print fmts change between releases: 6.12's
+   * sched_process_exit, mmap_lock's memcg_path); a later line that fits none is parsed as
+   * `name=value` pairs by column name.
+   */
+  spec(event: string, firstBody?: string): TableSpec | null {
     let s = this.specs.get(event);
     if (s !== undefined) return s;
     const cf = this.catalogue.compiledFormat(event);
-    const table = tableName(event);
-    if (!cf) s = null;
-    else if (event.startsWith('syscalls:')) s = syscallSpec(cf, table);
-    else if (cf.format.fields.some((f) => f.name.startsWith('__probe_'))) s = kprobeSpec(cf, event, table);
-    else {
-      const columns = cf.columns.map(({ name, type }) => ({ name, type }));
-      s = { table, event, columns, extract: printFmtExtractor(cf), extractRow: printFmtExtractor(cf, true) };
+    s = cf ? this.fromFormat(event, cf) : null;
+    if (s && firstBody !== undefined && typeof s.extract(firstBody) === 'string') {
+      for (const alt of this.catalogue.alternates(event)) {
+        const a = this.fromFormat(event, alt.format);
+        if (typeof a.extract(firstBody) !== 'string') {
+          s = a;
+          this.alternateFormats.set(event, alt.release);
+          break;
+        }
+      }
     }
+    if (s && !event.startsWith('syscalls:') && s.columns[0]?.name !== 'func') s = tolerant(s);
     this.specs.set(event, s);
     return s;
   }
+
+  private fromFormat(event: string, cf: CompiledFormat): TableSpec {
+    const table = tableName(event);
+    if (event.startsWith('syscalls:')) return syscallSpec(cf, table);
+    if (cf.format.fields.some((f) => f.name.startsWith('__probe_'))) return kprobeSpec(cf, event, table);
+    const columns = cf.columns.map(({ name, type }) => ({ name, type }));
+    return { table, event, columns, extract: printFmtExtractor(cf), extractRow: printFmtExtractor(cf, true) };
+  }
+}
+
+/** A spec that, where the print fmt does not fit a line, takes its `name=value` pairs by column name. */
+function tolerant(spec: TableSpec): TableSpec {
+  const byName = (body: string, reason: string): FieldValue[] | string => {
+    const kv = genericFields(body);
+    let hits = 0;
+    let bad = false;
+    const row = spec.columns.map((c) => {
+      const v = kv[c.name];
+      if (v === undefined) return null;
+      hits++;
+      if (c.type === 'VARCHAR') return v.replace(/^"(.*)"$/, '$1');
+      if (c.type === 'BOOLEAN') return v === 'true' || v === '1';
+      const n = parseInt64(v, /^0x/i.test(v) ? 16 : 10);
+      // A value that is there but not a number is damage, not another kernel's shape.
+      if (n === null) bad = true;
+      return coerce(n, c.type);
+    });
+    // Half the fields or more by name, or it is not this event's shape.
+    return !bad && hits * 2 >= spec.columns.length && hits > 0 ? row : reason;
+  };
+  return {
+    ...spec,
+    extract: (body) => {
+      const r = spec.extract(body);
+      return typeof r === 'string' ? byName(body, r) : r;
+    },
+    extractRow: (body) => {
+      const r = spec.extractRow(body);
+      return typeof r === 'string' ? byName(body, r) : r;
+    },
+  };
 }
 
 /** Name/value pairs of an event nobody typed: `k=v`, `k: v` and `k:v` forms. */

@@ -4,7 +4,7 @@ import { Db, quoteString, sqlFile } from '../analysis/db.js';
 import { Adapter } from './adapter.js';
 import { readEvents } from './input.js';
 import { checkInvariants } from './invariants.js';
-import { semantics, versionForRelease, type KernelVersion } from './kernel.js';
+import { semantics, versionForProbedFunctions, versionForRelease, type KernelVersion } from './kernel.js';
 import type { Design, GupPlan } from './device_exclusive.js';
 import { Model } from './model.js';
 import { PagingGeometry, type PagingLevels } from './pgtable.js';
@@ -75,6 +75,13 @@ async function gupPlans(db: Db, fileId: number, probes: Binding[]): Promise<Map<
   return plans;
 }
 
+/** The kernel version a file's probed functions imply (kernel.ts), when its release is unknown. */
+async function probedVersion(db: Db, fileId: number): Promise<KernelVersion | null> {
+  if (!(await db.tables()).includes('probes')) return null;
+  const rows = await db.rows<{ func: string }>(`SELECT DISTINCT func FROM probes WHERE file_id = ${fileId} AND func IS NOT NULL`);
+  return versionForProbedFunctions(rows.map((r) => r.func));
+}
+
 export async function replay(dbFile: string, opts: ReplayOptions = {}): Promise<ReplaySummary[]> {
   const db = await Db.open(dbFile);
   try {
@@ -87,7 +94,8 @@ export async function replay(dbFile: string, opts: ReplayOptions = {}): Promise<
     const out: ReplaySummary[] = [];
     for (const f of files) {
       const meta = JSON.parse(f.metadata ?? '{}');
-      const kernel = opts.kernel ?? versionForRelease(meta.recorded?.kernel_release ?? meta.kernel_release ?? meta.kernel);
+      const release = meta.recorded?.kernel_release ?? meta.kernel_release ?? meta.kernel;
+      const kernel = opts.kernel ?? (release ? versionForRelease(release) : ((await probedVersion(db, f.file_id)) ?? versionForRelease(undefined)));
       const designs = opts.designs?.length ? opts.designs : [semantics(kernel).deviceExclusive];
       const structPage = Number(meta.struct_page_size ?? 64);
       const levels: PagingLevels = opts.levels ?? (meta.paging_levels === 5 ? 5 : 4);
