@@ -49,6 +49,17 @@ export const exclusiveCommand: CommandModule<object, Args> = {
         out.write(`\nrequests by size:\n${formatTable(s.bySize)}`);
         out.write(`\nagreement with the kernel:\n${formatTable(s.agreement)}`);
       }
+      // What the trace's probes could not show, once, with the command that says how to add them.
+      const [hint] = await db.rows<{ note: string | null; requests: bigint; probes: bigint }>(
+        `SELECT (SELECT any_value(regexp_extract(note, 'untraced: [^(]*')) FROM exclusive_requests WHERE note LIKE '%untraced:%') AS note,
+                (SELECT count(*) FROM exclusive_requests) AS requests,
+                (SELECT count(*) FROM probes) AS probes`,
+      );
+      if (hint.requests === 0n) {
+        process.stderr.write(
+          `mmreplay: no make_device_exclusive_range calls in this trace${hint.probes ? ' (its kprobes probe other functions, or print addresses no definition or kallsyms names: mmreplay probes DB)' : ' (no kprobes)'}; see mmreplay probes --kernel 6.12 for the probes to record\n`,
+        );
+      } else if (hint.note) process.stderr.write(`mmreplay: hint: ${hint.note.trim()}; see mmreplay probes ${file}\n`);
       if (a.charts) {
         const sizes = await failureBySize(db);
         const label = (col: string) => `CASE ${col} WHEN 0 THEN '0' WHEN -16 THEN '-EBUSY' WHEN -2 THEN '-ENOENT' ELSE ${col}::VARCHAR END`;

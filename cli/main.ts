@@ -8,6 +8,7 @@ import { recordCommand } from './record.js';
 import { replayCommand } from './replay.js';
 import { exclusiveCommand } from './exclusive.js';
 import { stateCommand } from './state.js';
+import { probesCommand } from './probes.js';
 import { fail } from './output.js';
 
 await yargs(hideBin(process.argv))
@@ -20,6 +21,7 @@ await yargs(hideBin(process.argv))
   .command(replayCommand)
   .command(exclusiveCommand)
   .command(stateCommand)
+  .command(probesCommand)
   .demandCommand(1, 'name a command; see --help')
   .strict()
   .fail((msg, err, y) => {

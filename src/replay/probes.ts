@@ -52,6 +52,10 @@ function signature(func: string, k: KernelVersion): Signature | null {
       return { params: ['page', 'vma', 'address'], structs: { vma: 'vm_area_struct' } };
     case 'copy_page_range':
       return { params: ['dst_vma', 'src_vma'], structs: { dst_vma: 'vm_area_struct', src_vma: 'vm_area_struct' } };
+    case 'folio_unlock':
+      return { params: ['folio'] };
+    case 'unlock_page':
+      return { params: ['page'] };
     case 'do_wp_page':
     case 'do_swap_page':
       return { params: ['vmf'], structs: { vmf: 'vm_fault' } };
@@ -62,6 +66,12 @@ function signature(func: string, k: KernelVersion): Signature | null {
     case 'vmalloc':
     case 'vmalloc_noprof':
       return { params: ['size'] };
+    case 'uffd_wp_range': // mm/userfaultfd.c
+      return { params: ['dst_vma', 'start', 'len', 'enable_wp'], structs: { dst_vma: 'vm_area_struct' } };
+    case 'mwriteprotect_range':
+      return { params: ['ctx', 'start', 'len', 'enable_wp'] };
+    case 'change_protection': // mm/mprotect.c
+      return { params: ['tlb', 'vma', 'start', 'end', 'cp_flags'], structs: { vma: 'vm_area_struct' } };
   }
   return null;
 }
@@ -75,6 +85,8 @@ interface Want {
 interface Role {
   /** The name the adapter dispatches on. */
   role: string;
+  /** What the model reads it for, and what it does without it. */
+  why: string;
   /** Functions that play it, best first: when a trace probes several, the first is kept. */
   funcs: string[];
   kind: 'entry' | 'return';
@@ -84,22 +96,26 @@ interface Role {
 
 /** Every probed call the model reads, and the values it reads from each, in slot order (a, b, ...). */
 export const ROLES: Role[] = [
-  { role: 'kprobe:make_device_exclusive_range', funcs: ['make_device_exclusive_range'], kind: 'entry', nums: [{ path: 'start' }, { path: 'end' }] },
-  { role: 'kretprobe:make_device_exclusive_range', funcs: ['make_device_exclusive_range'], kind: 'return', nums: [{ path: '$retval' }, { path: 'start' }], s: { path: '*pages' } },
-  { role: 'kprobe:make_device_exclusive_range', funcs: ['make_device_exclusive'], kind: 'entry', nums: [{ path: 'addr' }, { path: 'addr', as: 'page_end' }] },
-  { role: 'kretprobe:make_device_exclusive_range', funcs: ['make_device_exclusive'], kind: 'return', nums: [{ path: '$retval', as: 'err_sign' }, { path: 'addr' }] },
-  { role: 'kprobe:get_user_pages_remote', funcs: ['get_user_pages_remote'], kind: 'entry', nums: [{ path: 'start' }, { path: 'nr_pages' }, { path: 'gup_flags' }] },
-  { role: 'kretprobe:get_user_pages_remote', funcs: ['get_user_pages_remote'], kind: 'return', nums: [{ path: '$retval' }, { path: 'start' }, { path: 'nr_pages' }] },
+  { role: 'kprobe:make_device_exclusive_range', funcs: ['make_device_exclusive_range'], why: "each call's range (required: without it there are no requests)", kind: 'entry', nums: [{ path: 'start' }, { path: 'end' }] },
+  { role: 'kretprobe:make_device_exclusive_range', funcs: ['make_device_exclusive_range'], why: "each call's end and the kernel's page array (scores pages; without it a call ends at the next event of its request)", kind: 'return', nums: [{ path: '$retval' }, { path: 'start' }], s: { path: '*pages' } },
+  { role: 'kprobe:make_device_exclusive_range', funcs: ['make_device_exclusive'], why: "each call's page (6.15+; required there)", kind: 'entry', nums: [{ path: 'addr' }, { path: 'addr', as: 'page_end' }] },
+  { role: 'kretprobe:make_device_exclusive_range', funcs: ['make_device_exclusive'], why: "each call's end and result (6.15+)", kind: 'return', nums: [{ path: '$retval', as: 'err_sign' }, { path: 'addr' }] },
+  { role: 'kprobe:get_user_pages_remote', funcs: ['get_user_pages_remote'], why: "when pinning starts (without it pins are placed at the call's entry)", kind: 'entry', nums: [{ path: 'start' }, { path: 'nr_pages' }, { path: 'gup_flags' }] },
+  { role: 'kretprobe:get_user_pages_remote', funcs: ['get_user_pages_remote'], why: "when pinning ends: the GUP-to-walk window opens (without it, at the first walk)", kind: 'return', nums: [{ path: '$retval' }, { path: 'start' }, { path: 'nr_pages' }] },
   // A defconfig build inlines rmap_walk at this call site: rmap_walk_anon is what fires there.
-  { role: 'kprobe:rmap_walk', funcs: ['rmap_walk', 'rmap_walk_anon'], kind: 'entry', nums: [{ path: 'folio', as: 'pfn' }] },
-  { role: 'kprobe:page_make_device_exclusive_one', funcs: ['page_make_device_exclusive_one'], kind: 'entry', nums: [{ path: 'folio', as: 'pfn' }, { path: 'address' }] },
-  { role: 'kprobe:folio_add_new_anon_rmap', funcs: ['folio_add_new_anon_rmap'], kind: 'entry', nums: [{ path: 'folio', as: 'pfn' }, { path: 'address' }] },
-  { role: 'kprobe:folio_add_new_anon_rmap', funcs: ['page_add_new_anon_rmap'], kind: 'entry', nums: [{ path: 'page', as: 'pfn' }, { path: 'address' }] },
-  { role: 'kprobe:copy_page_range', funcs: ['copy_page_range'], kind: 'entry', nums: [{ path: 'src_vma->vm_start' }, { path: 'src_vma->vm_end' }] },
-  { role: 'kprobe:do_wp_page', funcs: ['do_wp_page'], kind: 'entry', nums: [{ path: 'vmf->address' }, { path: 'vmf->flags' }] },
-  { role: 'kprobe:mmu_notifier_invalidate_range_start', funcs: ['__mmu_notifier_invalidate_range_start'], kind: 'entry', nums: [{ path: 'range->start' }, { path: 'range->end' }, { path: 'range->event' }] },
-  { role: 'kprobe:unmap_page_range', funcs: ['unmap_page_range'], kind: 'entry', nums: [] },
-  { role: 'kretprobe:vmalloc', funcs: ['vmalloc_noprof', 'vmalloc'], kind: 'return', nums: [] },
+  { role: 'kprobe:rmap_walk', funcs: ['rmap_walk', 'rmap_walk_anon'], why: "when each page's walk begins (without it, page_make_device_exclusive_one, else the call's return, decides pages late)", kind: 'entry', nums: [{ path: 'folio', as: 'pfn' }] },
+  { role: 'kprobe:page_make_device_exclusive_one', funcs: ['page_make_device_exclusive_one'], why: "a walk reaching a mapped page (walk timing where rmap_walk is not probed)", kind: 'entry', nums: [{ path: 'folio', as: 'pfn' }, { path: 'address' }] },
+  { role: 'kprobe:folio_add_new_anon_rmap', funcs: ['folio_add_new_anon_rmap'], why: "GUP's faults (pin-time anchors) and observed PFNs", kind: 'entry', nums: [{ path: 'folio', as: 'pfn' }, { path: 'address' }] },
+  { role: 'kprobe:folio_add_new_anon_rmap', funcs: ['page_add_new_anon_rmap'], why: "GUP's faults and observed PFNs (6.1)", kind: 'entry', nums: [{ path: 'page', as: 'pfn' }, { path: 'address' }] },
+  { role: 'kprobe:copy_page_range', funcs: ['copy_page_range'], why: "when fork copies each VMA (without it, at fork's first event)", kind: 'entry', nums: [{ path: 'src_vma->vm_start' }, { path: 'src_vma->vm_end' }] },
+  { role: 'kprobe:do_wp_page', funcs: ['do_wp_page'], why: "copy-on-write breaks by kernel-mode writes and GUP (without exceptions:page_fault_kernel)", kind: 'entry', nums: [{ path: 'vmf->address' }, { path: 'vmf->flags' }] },
+  { role: 'kprobe:mmu_notifier_invalidate_range_start', funcs: ['__mmu_notifier_invalidate_range_start'], why: "invalidations the model does not make itself (userfaultfd write-protection) and the start of syscall work", kind: 'entry', nums: [{ path: 'range->start' }, { path: 'range->end' }, { path: 'range->event' }] },
+  { role: 'kprobe:folio_unlock', funcs: ['folio_unlock', 'unlock_page'], why: 'when a migration lets go of the folios it locked (a make_device_exclusive_range trylock fails until then)', kind: 'entry', nums: [{ path: 'folio', as: 'pfn' }] },
+  { role: 'kprobe:unmap_page_range', funcs: ['unmap_page_range'], why: "zaps (MADV_DONTNEED, munmap) in traces without syscall events", kind: 'entry', nums: [{ path: 'addr' }, { path: 'end' }] },
+  // userfaultfd write-protection: mwriteprotect_range calls uffd_wp_range per VMA.
+  { role: 'kprobe:uffd_wp_range', funcs: ['uffd_wp_range', 'mwriteprotect_range'], why: "userfaultfd write-protect or resolve, with its mode (without it the mode is guessed from the notifier)", kind: 'entry', nums: [{ path: 'start' }, { path: 'len' }, { path: 'enable_wp' }] },
+  { role: 'kprobe:change_protection', funcs: ['change_protection'], why: "userfaultfd write-protect or resolve from cp_flags (as uffd_wp_range)", kind: 'entry', nums: [{ path: 'start' }, { path: 'end' }, { path: 'cp_flags' }] },
+  { role: 'kretprobe:vmalloc', funcs: ['vmalloc_noprof', 'vmalloc'], why: "when test_hmm reads the range back (its bounce buffer), which settles -ENOENT", kind: 'return', nums: [] },
 ];
 
 /** Names people give an arg, beside the parameter's own. */
@@ -107,6 +123,9 @@ const SYNONYMS: Record<string, string[]> = {
   address: ['addr', 'va', 'vaddr'],
   addr: ['address', 'va', 'start'],
   nr_pages: ['npages', 'nr', 'count', 'n'],
+  len: ['length', 'size', 'nr_bytes'],
+  enable_wp: ['wp', 'enable', 'mode'],
+  cp_flags: ['flags', 'cpflags'],
   gup_flags: ['flags', 'gupflags'],
   $retval: ['ret', 'retval', 'rc', 'return', 'res', 'result'],
   '*pages': ['pages', 'page_array', 'pgs'],
@@ -287,4 +306,70 @@ export function roleSql(bindings: Binding[], role: string, fileId: number): stri
   const a = b.nums[0] || 'NULL';
   const bb = b.nums[1] || 'NULL';
   return `SELECT e.id, e.ts_ns AS ts, e.tid, (${a})::DOUBLE AS a, (${bb})::DOUBLE AS b FROM events e JOIN ${quoteIdent(b.table)} USING (id) WHERE e.file_id = ${fileId}`;
+}
+
+/** Whether a function the model reads exists (and is the one to probe) in a kernel version. */
+function existsIn(func: string, k: KernelVersion): boolean {
+  switch (func) {
+    case 'make_device_exclusive_range':
+      return k !== '6.18';
+    case 'make_device_exclusive':
+      return k === '6.18';
+    case 'page_add_new_anon_rmap':
+    case 'vmalloc':
+      return k === '6.1';
+    case 'folio_add_new_anon_rmap':
+    case 'vmalloc_noprof':
+      return k !== '6.1';
+  }
+  return signature(func, k) !== null;
+}
+
+/** How to place the probes the model reads, on a given kernel: kprobe_events lines and perf probe commands. */
+export function probeRecipes(k: KernelVersion): { role: string; func: string; why: string; kprobe: string; perf: string }[] {
+  const out: { role: string; func: string; why: string; kprobe: string; perf: string }[] = [];
+  for (const r of ROLES) {
+    const func = r.funcs.find((f) => existsIn(f, k));
+    if (!func) continue;
+    const sig = signature(func, k)!;
+    const args: { name: string; fetch: string; reg: string; type: string }[] = [];
+    for (const w of [...r.nums, ...(r.s ? [r.s] : [])]) {
+      const name = w.path.replace(/^\*|^\$/, '').replace('->', '_');
+      if (args.some((a) => a.name === name)) continue;
+      if (w.path === '$retval') {
+        args.push({ name: 'ret', fetch: '$retval', reg: '$retval', type: func === 'get_user_pages_remote' ? 's64' : func === 'make_device_exclusive' ? 'x64' : 's32' });
+        continue;
+      }
+      const [param, member] = w.path.replace(/^\*/, '').split('->');
+      const i = sig.params.indexOf(param);
+      if (i < 0) continue;
+      let fetch = `$arg${i + 1}`;
+      let reg = `%${ARG_REGS[i]}`;
+      if (member) {
+        const off = Object.entries(STRUCTS[sig.structs![param]](k)).find(([, m]) => m === member)?.[0];
+        fetch = `+${off}(${fetch})`;
+        reg = `+${off}(${reg})`;
+      }
+      const array = w.path.startsWith('*');
+      if (array) {
+        fetch = `+0(${fetch})`;
+        reg = `+0(${reg})`;
+      }
+      // enum mmu_notifier_event and fault/notifier flags are 32-bit, bool 8-bit.
+      const type = array ? 'x64[64]' : member === 'event' || member === 'flags' ? 'u32' : param === 'enable_wp' ? 'u8' : 'x64';
+      args.push({ name, fetch, reg, type });
+    }
+    // Return probes read entry args from 6.10 on (kernel/trace/trace_probe.c).
+    const usable = r.kind === 'entry' || k !== '6.1' ? args : args.filter((a) => a.fetch === '$retval');
+    const list = (reg: boolean) => usable.map((a) => `${a.name}=${reg ? a.reg : a.fetch}:${a.type}`).join(' ');
+    const ev = `${func}${r.kind === 'return' ? '_ret' : ''}`;
+    out.push({
+      role: r.role,
+      func,
+      why: r.why,
+      kprobe: `${r.kind === 'return' ? 'r' : 'p'}:mmreplay/${ev} ${func} ${list(false)}`.trimEnd(),
+      perf: `perf probe -a '${func}${r.kind === 'return' ? '%return' : ''} ${list(true)}'`.replace(/ '$/, "'"),
+    });
+  }
+  return out;
 }

@@ -75,6 +75,19 @@ async function gupPlans(db: Db, fileId: number, probes: Binding[]): Promise<Map<
   return plans;
 }
 
+/** What the device-exclusive verdicts of a file lose to the probes it lacks, for each request's note. */
+function missingEvidence(probes: Binding[], syscallsTraced: boolean): string | null {
+  const has = (role: string) => probes.some((b) => b.role === role);
+  const lost: string[] = [];
+  if (!has('kretprobe:make_device_exclusive_range')) lost.push('no return probe on the call: a call ends at its request\'s next event');
+  if (!has('kprobe:get_user_pages_remote')) lost.push('no get_user_pages_remote probe: pages are pinned at the call\'s entry');
+  else if (!has('kretprobe:get_user_pages_remote')) lost.push('no get_user_pages_remote return probe: the pinning end is not traced');
+  if (!has('kprobe:rmap_walk') && !has('kprobe:page_make_device_exclusive_one')) lost.push('no rmap_walk or page_make_device_exclusive_one probe: pages are decided at the call\'s return');
+  if (!has('kprobe:folio_add_new_anon_rmap')) lost.push('no folio_add_new_anon_rmap probe: GUP\'s faults are not seen, pin times are interpolated');
+  if (!syscallsTraced && !has('kprobe:unmap_page_range')) lost.push('no syscall events and no unmap_page_range probe: zaps are not seen');
+  return lost.length ? `untraced: ${lost.join('; ')} (mmreplay probes)` : null;
+}
+
 /** The kernel version a file's probed functions imply (kernel.ts), when its release is unknown. */
 async function probedVersion(db: Db, fileId: number): Promise<KernelVersion | null> {
   if (!(await db.tables()).includes('probes')) return null;
@@ -136,8 +149,24 @@ async function replayFile(
   // Only make_device_exclusive_range's calls read who unmapped a page (culprits, GUP's passes).
   const call = probes.find((b) => b.role === 'kprobe:make_device_exclusive_range');
   m.trackUnmaps = call !== undefined && (await db.rows(`SELECT 1 FROM events WHERE file_id = ${fileId} AND event = ${quoteString(call.event)} LIMIT 1`)).length > 0;
-  const adapter = new Adapter(m, w, { thp: opts.thp ?? 'madvise', allocsTraced: allocs > 0n, kernelFaultsTraced: tables.has('exceptions_page_fault_kernel'), design, copyPageRangeTraced: copyTraced });
+  const syscallsTraced =
+    (await db.rows(`SELECT 1 FROM _events JOIN _event_names USING (event_id) WHERE file_id = ${fileId} AND event LIKE 'syscalls:%' LIMIT 1`)).length > 0;
+  const uffdTraced = probes.some((b) => (b.role === 'kprobe:uffd_wp_range' || b.role === 'kprobe:change_protection') && b.nums.every((x) => x !== ''));
+  const adapter = new Adapter(m, w, {
+    thp: opts.thp ?? 'madvise',
+    allocsTraced: allocs > 0n,
+    kernelFaultsTraced: tables.has('exceptions_page_fault_kernel'),
+    design,
+    copyPageRangeTraced: copyTraced,
+    syscallsTraced,
+    uffdTraced,
+    folioUnlockTraced: probes.some((b) => b.role === 'kprobe:folio_unlock' && b.nums[0] !== ''),
+  });
   adapter.dx?.setGupPlans(await gupPlans(db, fileId, probes));
+  if (adapter.dx) {
+    adapter.dx.rmapWalkTraced = probes.some((b) => b.role === 'kprobe:rmap_walk');
+    adapter.dx.missingEvidence = missingEvidence(probes, syscallsTraced);
+  }
   // Events within 50 ms after a lost-events marker are labelled as such when they break invariants.
   const losses = (await db.rows<{ ts: bigint | null }>(`SELECT ts_ns AS ts FROM lost_events WHERE file_id = ${fileId} ORDER BY ts_ns NULLS FIRST`)).map((r) => r.ts);
   const LOSS_WINDOW = 50_000_000n;
