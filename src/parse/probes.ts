@@ -27,7 +27,8 @@ export interface ProbeDefinition {
 // r[MAXACTIVE][:[GRP/][EVENT]] SYM[+0] ARGS; fprobe events (f:) name SYM or SYM%return.
 const DEF = /^([prf])(\d*)(?::(?:([\w.-]+)\/)?([\w.-]+))?\s+(\S+)\s*(.*)$/;
 // `perf probe -l`: `  probe:make_device_exclusive_range (on make_device_exclusive_range@mm/rmap.c with mm start end)`.
-const PERF_LIST = /^\s*([\w.-]+):([\w.-]+)\s+\(on (\S+?)(?:@\S+)?(?:\s+in \S+)?(?: with (.*?))?\)\s*$/;
+const PERF_LIST =
+  /^\s*([\w.-]+):([\w.-]+)\s+\(on (\S+?)(?:@\S+)?(?:\s+in \S+)?(?: with (.*?))?\)\s*$/;
 
 /** The default group of each definition kind (kernel/trace/trace_kprobe.c, trace_fprobe.c). */
 const DEFAULT_GROUP: Record<string, string> = { p: 'kprobes', r: 'kprobes', f: 'fprobes' };
@@ -61,7 +62,9 @@ export function parseProbeDefinitions(text: string, source: string): ProbeDefini
         ret = true;
         sym = sym.slice(0, -'%return'.length);
       }
-      const func = /^(?:_text|_stext)\b|^0x|^[0-9a-f]{8,}$/.test(sym) ? null : sym.replace(/\+.*$/, '');
+      const func = /^(?:_text|_stext)\b|^0x|^[0-9a-f]{8,}$/.test(sym)
+        ? null
+        : sym.replace(/\+.*$/, '');
       out.push({
         event: `${group ?? DEFAULT_GROUP[kind]}:${name ?? `${kind}_${sym.replace(/\W/g, '_')}_0`}`,
         kind: ret ? 'return' : 'entry',
@@ -82,7 +85,10 @@ export function parseProbeDefinitions(text: string, source: string): ProbeDefini
         func,
         target: on,
         // perf names args after the parameters it found in debuginfo or BTF.
-        args: (withArgs ?? '').split(/\s+/).filter(Boolean).map((a) => ({ name: a.replace(/->/g, '_'), fetch: a, type: null })),
+        args: (withArgs ?? '')
+          .split(/\s+/)
+          .filter(Boolean)
+          .map((a) => ({ name: a.replace(/->/g, '_'), fetch: a, type: null })),
         source,
       });
     }
@@ -91,7 +97,13 @@ export function parseProbeDefinitions(text: string, source: string): ProbeDefini
 }
 
 /** Definition files conventionally kept beside a trace (or one directory up, as the lab does). */
-const DEFINITION_FILES = ['kprobe_events', 'kprobe_events.txt', 'dynamic_events', 'probes.txt', 'perf-probe.txt'];
+const DEFINITION_FILES = [
+  'kprobe_events',
+  'kprobe_events.txt',
+  'dynamic_events',
+  'probes.txt',
+  'perf-probe.txt',
+];
 const KALLSYMS_FILES = ['kallsyms', 'kallsyms.txt', 'proc-kallsyms', 'System.map'];
 
 function beside(tracePath: string, names: string[]): string[] {

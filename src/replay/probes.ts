@@ -39,19 +39,30 @@ function signature(func: string, k: KernelVersion): Signature | null {
     case 'make_device_exclusive': // mm/rmap.c, 6.15+
       return { params: ['mm', 'addr', 'owner', 'foliop'] };
     case 'get_user_pages_remote': // mm/gup.c; the vmas array went in 6.5
-      return { params: k === '6.1' ? ['mm', 'start', 'nr_pages', 'gup_flags', 'pages', 'vmas', 'locked'] : ['mm', 'start', 'nr_pages', 'gup_flags', 'pages', 'locked'] };
+      return {
+        params:
+          k === '6.1'
+            ? ['mm', 'start', 'nr_pages', 'gup_flags', 'pages', 'vmas', 'locked']
+            : ['mm', 'start', 'nr_pages', 'gup_flags', 'pages', 'locked'],
+      };
     case 'rmap_walk':
       return { params: ['folio', 'rwc'] };
     case 'rmap_walk_anon':
       return { params: ['folio', 'rwc', 'locked'] };
     case 'page_make_device_exclusive_one':
-      return { params: ['folio', 'vma', 'address', 'priv'], structs: { vma: 'vm_area_struct', priv: 'make_exclusive_args' } };
+      return {
+        params: ['folio', 'vma', 'address', 'priv'],
+        structs: { vma: 'vm_area_struct', priv: 'make_exclusive_args' },
+      };
     case 'folio_add_new_anon_rmap':
       return { params: ['folio', 'vma', 'address', 'flags'], structs: { vma: 'vm_area_struct' } };
     case 'page_add_new_anon_rmap': // 6.1
       return { params: ['page', 'vma', 'address'], structs: { vma: 'vm_area_struct' } };
     case 'copy_page_range':
-      return { params: ['dst_vma', 'src_vma'], structs: { dst_vma: 'vm_area_struct', src_vma: 'vm_area_struct' } };
+      return {
+        params: ['dst_vma', 'src_vma'],
+        structs: { dst_vma: 'vm_area_struct', src_vma: 'vm_area_struct' },
+      };
     case 'folio_unlock':
       return { params: ['folio'] };
     case 'unlock_page':
@@ -62,16 +73,25 @@ function signature(func: string, k: KernelVersion): Signature | null {
     case '__mmu_notifier_invalidate_range_start':
       return { params: ['range'], structs: { range: 'mmu_notifier_range' } };
     case 'unmap_page_range':
-      return { params: ['tlb', 'vma', 'addr', 'end', 'details'], structs: { vma: 'vm_area_struct' } };
+      return {
+        params: ['tlb', 'vma', 'addr', 'end', 'details'],
+        structs: { vma: 'vm_area_struct' },
+      };
     case 'vmalloc':
     case 'vmalloc_noprof':
       return { params: ['size'] };
     case 'uffd_wp_range': // mm/userfaultfd.c
-      return { params: ['dst_vma', 'start', 'len', 'enable_wp'], structs: { dst_vma: 'vm_area_struct' } };
+      return {
+        params: ['dst_vma', 'start', 'len', 'enable_wp'],
+        structs: { dst_vma: 'vm_area_struct' },
+      };
     case 'mwriteprotect_range':
       return { params: ['ctx', 'start', 'len', 'enable_wp'] };
     case 'change_protection': // mm/mprotect.c
-      return { params: ['tlb', 'vma', 'start', 'end', 'cp_flags'], structs: { vma: 'vm_area_struct' } };
+      return {
+        params: ['tlb', 'vma', 'start', 'end', 'cp_flags'],
+        structs: { vma: 'vm_area_struct' },
+      };
   }
   return null;
 }
@@ -96,26 +116,135 @@ interface Role {
 
 /** Every probed call the model reads, and the values it reads from each, in slot order (a, b, ...). */
 export const ROLES: Role[] = [
-  { role: 'kprobe:make_device_exclusive_range', funcs: ['make_device_exclusive_range'], why: "each call's range (required: without it there are no requests)", kind: 'entry', nums: [{ path: 'start' }, { path: 'end' }] },
-  { role: 'kretprobe:make_device_exclusive_range', funcs: ['make_device_exclusive_range'], why: "each call's end and the kernel's page array (scores pages; without it a call ends at the next event of its request)", kind: 'return', nums: [{ path: '$retval' }, { path: 'start' }], s: { path: '*pages' } },
-  { role: 'kprobe:make_device_exclusive_range', funcs: ['make_device_exclusive'], why: "each call's page (6.15+; required there)", kind: 'entry', nums: [{ path: 'addr' }, { path: 'addr', as: 'page_end' }] },
-  { role: 'kretprobe:make_device_exclusive_range', funcs: ['make_device_exclusive'], why: "each call's end and result (6.15+)", kind: 'return', nums: [{ path: '$retval', as: 'err_sign' }, { path: 'addr' }] },
-  { role: 'kprobe:get_user_pages_remote', funcs: ['get_user_pages_remote'], why: "when pinning starts (without it pins are placed at the call's entry)", kind: 'entry', nums: [{ path: 'start' }, { path: 'nr_pages' }, { path: 'gup_flags' }] },
-  { role: 'kretprobe:get_user_pages_remote', funcs: ['get_user_pages_remote'], why: "when pinning ends: the GUP-to-walk window opens (without it, at the first walk)", kind: 'return', nums: [{ path: '$retval' }, { path: 'start' }, { path: 'nr_pages' }] },
+  {
+    role: 'kprobe:make_device_exclusive_range',
+    funcs: ['make_device_exclusive_range'],
+    why: "each call's range (required: without it there are no requests)",
+    kind: 'entry',
+    nums: [{ path: 'start' }, { path: 'end' }],
+  },
+  {
+    role: 'kretprobe:make_device_exclusive_range',
+    funcs: ['make_device_exclusive_range'],
+    why: "each call's end and the kernel's page array (scores pages; without it a call ends at the next event of its request)",
+    kind: 'return',
+    nums: [{ path: '$retval' }, { path: 'start' }],
+    s: { path: '*pages' },
+  },
+  {
+    role: 'kprobe:make_device_exclusive_range',
+    funcs: ['make_device_exclusive'],
+    why: "each call's page (6.15+; required there)",
+    kind: 'entry',
+    nums: [{ path: 'addr' }, { path: 'addr', as: 'page_end' }],
+  },
+  {
+    role: 'kretprobe:make_device_exclusive_range',
+    funcs: ['make_device_exclusive'],
+    why: "each call's end and result (6.15+)",
+    kind: 'return',
+    nums: [{ path: '$retval', as: 'err_sign' }, { path: 'addr' }],
+  },
+  {
+    role: 'kprobe:get_user_pages_remote',
+    funcs: ['get_user_pages_remote'],
+    why: "when pinning starts (without it pins are placed at the call's entry)",
+    kind: 'entry',
+    nums: [{ path: 'start' }, { path: 'nr_pages' }, { path: 'gup_flags' }],
+  },
+  {
+    role: 'kretprobe:get_user_pages_remote',
+    funcs: ['get_user_pages_remote'],
+    why: 'when pinning ends: the GUP-to-walk window opens (without it, at the first walk)',
+    kind: 'return',
+    nums: [{ path: '$retval' }, { path: 'start' }, { path: 'nr_pages' }],
+  },
   // A defconfig build inlines rmap_walk at this call site: rmap_walk_anon is what fires there.
-  { role: 'kprobe:rmap_walk', funcs: ['rmap_walk', 'rmap_walk_anon'], why: "when each page's walk begins (without it, page_make_device_exclusive_one, else the call's return, decides pages late)", kind: 'entry', nums: [{ path: 'folio', as: 'pfn' }] },
-  { role: 'kprobe:page_make_device_exclusive_one', funcs: ['page_make_device_exclusive_one'], why: "a walk reaching a mapped page (walk timing where rmap_walk is not probed)", kind: 'entry', nums: [{ path: 'folio', as: 'pfn' }, { path: 'address' }] },
-  { role: 'kprobe:folio_add_new_anon_rmap', funcs: ['folio_add_new_anon_rmap'], why: "GUP's faults (pin-time anchors) and observed PFNs", kind: 'entry', nums: [{ path: 'folio', as: 'pfn' }, { path: 'address' }] },
-  { role: 'kprobe:folio_add_new_anon_rmap', funcs: ['page_add_new_anon_rmap'], why: "GUP's faults and observed PFNs (6.1)", kind: 'entry', nums: [{ path: 'page', as: 'pfn' }, { path: 'address' }] },
-  { role: 'kprobe:copy_page_range', funcs: ['copy_page_range'], why: "when fork copies each VMA (without it, at fork's first event)", kind: 'entry', nums: [{ path: 'src_vma->vm_start' }, { path: 'src_vma->vm_end' }] },
-  { role: 'kprobe:do_wp_page', funcs: ['do_wp_page'], why: "copy-on-write breaks by kernel-mode writes and GUP (without exceptions:page_fault_kernel)", kind: 'entry', nums: [{ path: 'vmf->address' }, { path: 'vmf->flags' }] },
-  { role: 'kprobe:mmu_notifier_invalidate_range_start', funcs: ['__mmu_notifier_invalidate_range_start'], why: "invalidations the model does not make itself (userfaultfd write-protection) and the start of syscall work", kind: 'entry', nums: [{ path: 'range->start' }, { path: 'range->end' }, { path: 'range->event' }] },
-  { role: 'kprobe:folio_unlock', funcs: ['folio_unlock', 'unlock_page'], why: 'when a migration lets go of the folios it locked (a make_device_exclusive_range trylock fails until then)', kind: 'entry', nums: [{ path: 'folio', as: 'pfn' }] },
-  { role: 'kprobe:unmap_page_range', funcs: ['unmap_page_range'], why: "zaps (MADV_DONTNEED, munmap) in traces without syscall events", kind: 'entry', nums: [{ path: 'addr' }, { path: 'end' }] },
+  {
+    role: 'kprobe:rmap_walk',
+    funcs: ['rmap_walk', 'rmap_walk_anon'],
+    why: "when each page's walk begins (without it, page_make_device_exclusive_one, else the call's return, decides pages late)",
+    kind: 'entry',
+    nums: [{ path: 'folio', as: 'pfn' }],
+  },
+  {
+    role: 'kprobe:page_make_device_exclusive_one',
+    funcs: ['page_make_device_exclusive_one'],
+    why: 'a walk reaching a mapped page (walk timing where rmap_walk is not probed)',
+    kind: 'entry',
+    nums: [{ path: 'folio', as: 'pfn' }, { path: 'address' }],
+  },
+  {
+    role: 'kprobe:folio_add_new_anon_rmap',
+    funcs: ['folio_add_new_anon_rmap'],
+    why: "GUP's faults (pin-time anchors) and observed PFNs",
+    kind: 'entry',
+    nums: [{ path: 'folio', as: 'pfn' }, { path: 'address' }],
+  },
+  {
+    role: 'kprobe:folio_add_new_anon_rmap',
+    funcs: ['page_add_new_anon_rmap'],
+    why: "GUP's faults and observed PFNs (6.1)",
+    kind: 'entry',
+    nums: [{ path: 'page', as: 'pfn' }, { path: 'address' }],
+  },
+  {
+    role: 'kprobe:copy_page_range',
+    funcs: ['copy_page_range'],
+    why: "when fork copies each VMA (without it, at fork's first event)",
+    kind: 'entry',
+    nums: [{ path: 'src_vma->vm_start' }, { path: 'src_vma->vm_end' }],
+  },
+  {
+    role: 'kprobe:do_wp_page',
+    funcs: ['do_wp_page'],
+    why: 'copy-on-write breaks by kernel-mode writes and GUP (without exceptions:page_fault_kernel)',
+    kind: 'entry',
+    nums: [{ path: 'vmf->address' }, { path: 'vmf->flags' }],
+  },
+  {
+    role: 'kprobe:mmu_notifier_invalidate_range_start',
+    funcs: ['__mmu_notifier_invalidate_range_start'],
+    why: 'invalidations the model does not make itself (userfaultfd write-protection) and the start of syscall work',
+    kind: 'entry',
+    nums: [{ path: 'range->start' }, { path: 'range->end' }, { path: 'range->event' }],
+  },
+  {
+    role: 'kprobe:folio_unlock',
+    funcs: ['folio_unlock', 'unlock_page'],
+    why: 'when a migration lets go of the folios it locked (a make_device_exclusive_range trylock fails until then)',
+    kind: 'entry',
+    nums: [{ path: 'folio', as: 'pfn' }],
+  },
+  {
+    role: 'kprobe:unmap_page_range',
+    funcs: ['unmap_page_range'],
+    why: 'zaps (MADV_DONTNEED, munmap) in traces without syscall events',
+    kind: 'entry',
+    nums: [{ path: 'addr' }, { path: 'end' }],
+  },
   // userfaultfd write-protection: mwriteprotect_range calls uffd_wp_range per VMA.
-  { role: 'kprobe:uffd_wp_range', funcs: ['uffd_wp_range', 'mwriteprotect_range'], why: "userfaultfd write-protect or resolve, with its mode (without it the mode is guessed from the notifier)", kind: 'entry', nums: [{ path: 'start' }, { path: 'len' }, { path: 'enable_wp' }] },
-  { role: 'kprobe:change_protection', funcs: ['change_protection'], why: "userfaultfd write-protect or resolve from cp_flags (as uffd_wp_range)", kind: 'entry', nums: [{ path: 'start' }, { path: 'end' }, { path: 'cp_flags' }] },
-  { role: 'kretprobe:vmalloc', funcs: ['vmalloc_noprof', 'vmalloc'], why: "when test_hmm reads the range back (its bounce buffer), which settles -ENOENT", kind: 'return', nums: [] },
+  {
+    role: 'kprobe:uffd_wp_range',
+    funcs: ['uffd_wp_range', 'mwriteprotect_range'],
+    why: 'userfaultfd write-protect or resolve, with its mode (without it the mode is guessed from the notifier)',
+    kind: 'entry',
+    nums: [{ path: 'start' }, { path: 'len' }, { path: 'enable_wp' }],
+  },
+  {
+    role: 'kprobe:change_protection',
+    funcs: ['change_protection'],
+    why: 'userfaultfd write-protect or resolve from cp_flags (as uffd_wp_range)',
+    kind: 'entry',
+    nums: [{ path: 'start' }, { path: 'end' }, { path: 'cp_flags' }],
+  },
+  {
+    role: 'kretprobe:vmalloc',
+    funcs: ['vmalloc_noprof', 'vmalloc'],
+    why: 'when test_hmm reads the range back (its bounce buffer), which settles -ENOENT',
+    kind: 'return',
+    nums: [],
+  },
 ];
 
 /** Names people give an arg, beside the parameter's own. */
@@ -170,10 +299,17 @@ export function fetchPath(fetch: string, sig: Signature, k: KernelVersion): stri
 }
 
 /** The path an arg most likely reads, from its name alone (no definition known). */
-function namePath(name: string, sig: Signature, kind: 'entry' | 'return', isArray: boolean, wanted: string[]): string | null {
+function namePath(
+  name: string,
+  sig: Signature,
+  kind: 'entry' | 'return',
+  isArray: boolean,
+  wanted: string[],
+): string | null {
   const n = name.toLowerCase();
   if (isArray) {
-    for (const p of sig.params) if (wanted.includes(`*${p}`) && (n === p || SYNONYMS[`*${p}`]?.includes(n))) return `*${p}`;
+    for (const p of sig.params)
+      if (wanted.includes(`*${p}`) && (n === p || SYNONYMS[`*${p}`]?.includes(n))) return `*${p}`;
     return null;
   }
   const m = /^arg(\d+)$/.exec(n);
@@ -181,7 +317,12 @@ function namePath(name: string, sig: Signature, kind: 'entry' | 'return', isArra
   if (kind === 'return' && SYNONYMS.$retval.includes(n)) return '$retval';
   if (sig.params.includes(n)) return n;
   const arrow = /^(\w+?)(?:->|_|\.)(\w+)$/.exec(n);
-  if (arrow && sig.structs?.[arrow[1]] && Object.values(STRUCTS[sig.structs[arrow[1]]]('6.12')).includes(arrow[2])) return `${arrow[1]}->${arrow[2]}`;
+  if (
+    arrow &&
+    sig.structs?.[arrow[1]] &&
+    Object.values(STRUCTS[sig.structs[arrow[1]]]('6.12')).includes(arrow[2])
+  )
+    return `${arrow[1]}->${arrow[2]}`;
   for (const w of wanted) if (SYNONYMS[w]?.includes(n)) return w;
   return null;
 }
@@ -241,12 +382,21 @@ function valueSql(col: string, w: Want, structPage: number): string {
  * fetch (or, without a definition, whose name) reads it. Where a trace probes a function twice
  * (two probe sets), or two functions that play one role, the binding with the most values wins.
  */
-export async function bindProbes(db: Db, fileId: number, k: KernelVersion, structPage: number): Promise<{ bound: Binding[]; unbound: Unbound[] }> {
+export async function bindProbes(
+  db: Db,
+  fileId: number,
+  k: KernelVersion,
+  structPage: number,
+): Promise<{ bound: Binding[]; unbound: Unbound[] }> {
   const tables = new Set(await db.tables());
   if (!tables.has('probes')) return { bound: [], unbound: [] };
-  const rows = await db.rows<ProbeRow>(`SELECT event, kind, func, args::VARCHAR AS args FROM probes WHERE file_id = ${fileId} ORDER BY event`);
+  const rows = await db.rows<ProbeRow>(
+    `SELECT event, kind, func, args::VARCHAR AS args FROM probes WHERE file_id = ${fileId} ORDER BY event`,
+  );
   const columns = new Map<string, Map<string, string>>();
-  for (const r of await db.rows<{ t: string; c: string; type: string }>(`SELECT table_name t, column_name c, data_type AS "type" FROM information_schema.columns`)) {
+  for (const r of await db.rows<{ t: string; c: string; type: string }>(
+    `SELECT table_name t, column_name c, data_type AS "type" FROM information_schema.columns`,
+  )) {
     if (!columns.has(r.t)) columns.set(r.t, new Map());
     columns.get(r.t)!.set(r.c, r.type);
   }
@@ -254,7 +404,12 @@ export async function bindProbes(db: Db, fileId: number, k: KernelVersion, struc
   const unbound: Unbound[] = [];
   for (const r of rows) {
     if (!r.func) {
-      unbound.push({ event: r.event, func: null, reason: 'no probed function: the line prints an address and no definition or kallsyms names it (--probes, --kallsyms)' });
+      unbound.push({
+        event: r.event,
+        func: null,
+        reason:
+          'no probed function: the line prints an address and no definition or kallsyms names it (--probes, --kallsyms)',
+      });
       continue;
     }
     const func = r.func.replace(/\.(?:constprop|isra|part|cold)\.\d+$/, '');
@@ -273,7 +428,9 @@ export async function bindProbes(db: Db, fileId: number, k: KernelVersion, struc
     for (const [c, type] of cols) {
       if (c === 'id' || c === 'func' || c === 'caller') continue;
       const def = defs?.find((d) => d.name === c);
-      const p = def ? fetchPath(def.fetch, sig, k) : namePath(c, sig, r.kind, type === 'VARCHAR', wanted);
+      const p = def
+        ? fetchPath(def.fetch, sig, k)
+        : namePath(c, sig, r.kind, type === 'VARCHAR', wanted);
       if (p && !pathOf.has(p)) pathOf.set(p, c);
     }
     const missing: string[] = [];
@@ -292,9 +449,19 @@ export async function bindProbes(db: Db, fileId: number, k: KernelVersion, struc
     const prev = best.get(role.role);
     const b: Binding = { event: r.event, role: role.role, func, table, nums, s, missing };
     if (!prev || score > prev.score) {
-      if (prev) unbound.push({ event: prev.b.event, func: prev.b.func, reason: `${b.event} plays the same role with more of its values` });
+      if (prev)
+        unbound.push({
+          event: prev.b.event,
+          func: prev.b.func,
+          reason: `${b.event} plays the same role with more of its values`,
+        });
       best.set(role.role, { b, score });
-    } else unbound.push({ event: r.event, func, reason: `${prev.b.event} plays the same role with more of its values` });
+    } else
+      unbound.push({
+        event: r.event,
+        func,
+        reason: `${prev.b.event} plays the same role with more of its values`,
+      });
   }
   return { bound: [...best.values()].map((x) => x.b), unbound };
 }
@@ -326,7 +493,9 @@ function existsIn(func: string, k: KernelVersion): boolean {
 }
 
 /** How to place the probes the model reads, on a given kernel: kprobe_events lines and perf probe commands. */
-export function probeRecipes(k: KernelVersion): { role: string; func: string; why: string; kprobe: string; perf: string }[] {
+export function probeRecipes(
+  k: KernelVersion,
+): { role: string; func: string; why: string; kprobe: string; perf: string }[] {
   const out: { role: string; func: string; why: string; kprobe: string; perf: string }[] = [];
   for (const r of ROLES) {
     const func = r.funcs.find((f) => existsIn(f, k));
@@ -337,7 +506,17 @@ export function probeRecipes(k: KernelVersion): { role: string; func: string; wh
       const name = w.path.replace(/^\*|^\$/, '').replace('->', '_');
       if (args.some((a) => a.name === name)) continue;
       if (w.path === '$retval') {
-        args.push({ name: 'ret', fetch: '$retval', reg: '$retval', type: func === 'get_user_pages_remote' ? 's64' : func === 'make_device_exclusive' ? 'x64' : 's32' });
+        args.push({
+          name: 'ret',
+          fetch: '$retval',
+          reg: '$retval',
+          type:
+            func === 'get_user_pages_remote'
+              ? 's64'
+              : func === 'make_device_exclusive'
+                ? 'x64'
+                : 's32',
+        });
         continue;
       }
       const [param, member] = w.path.replace(/^\*/, '').split('->');
@@ -346,7 +525,9 @@ export function probeRecipes(k: KernelVersion): { role: string; func: string; wh
       let fetch = `$arg${i + 1}`;
       let reg = `%${ARG_REGS[i]}`;
       if (member) {
-        const off = Object.entries(STRUCTS[sig.structs![param]](k)).find(([, m]) => m === member)?.[0];
+        const off = Object.entries(STRUCTS[sig.structs![param]](k)).find(
+          ([, m]) => m === member,
+        )?.[0];
         fetch = `+${off}(${fetch})`;
         reg = `+${off}(${reg})`;
       }
@@ -356,19 +537,30 @@ export function probeRecipes(k: KernelVersion): { role: string; func: string; wh
         reg = `+0(${reg})`;
       }
       // enum mmu_notifier_event and fault/notifier flags are 32-bit, bool 8-bit.
-      const type = array ? 'x64[64]' : member === 'event' || member === 'flags' ? 'u32' : param === 'enable_wp' ? 'u8' : 'x64';
+      const type = array
+        ? 'x64[64]'
+        : member === 'event' || member === 'flags'
+          ? 'u32'
+          : param === 'enable_wp'
+            ? 'u8'
+            : 'x64';
       args.push({ name, fetch, reg, type });
     }
     // Return probes read entry args from 6.10 on (kernel/trace/trace_probe.c).
-    const usable = r.kind === 'entry' || k !== '6.1' ? args : args.filter((a) => a.fetch === '$retval');
-    const list = (reg: boolean) => usable.map((a) => `${a.name}=${reg ? a.reg : a.fetch}:${a.type}`).join(' ');
+    const usable =
+      r.kind === 'entry' || k !== '6.1' ? args : args.filter((a) => a.fetch === '$retval');
+    const list = (reg: boolean) =>
+      usable.map((a) => `${a.name}=${reg ? a.reg : a.fetch}:${a.type}`).join(' ');
     const ev = `${func}${r.kind === 'return' ? '_ret' : ''}`;
     out.push({
       role: r.role,
       func,
       why: r.why,
       kprobe: `${r.kind === 'return' ? 'r' : 'p'}:mmreplay/${ev} ${func} ${list(false)}`.trimEnd(),
-      perf: `perf probe -a '${func}${r.kind === 'return' ? '%return' : ''} ${list(true)}'`.replace(/ '$/, "'"),
+      perf: `perf probe -a '${func}${r.kind === 'return' ? '%return' : ''} ${list(true)}'`.replace(
+        / '$/,
+        "'",
+      ),
     });
   }
   return out;

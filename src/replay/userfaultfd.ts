@@ -14,7 +14,13 @@ export const UFFDIO_WRITEPROTECT = 0xc018aa06;
  * device-exclusive entry becomes a readable one either way. One PROTECTION_VMA notifier covers the
  * range (change_pud_range).
  */
-export function uffd_wp_range(m: Model, mm: Mm, start: number, end: number, enable_wp: boolean): void {
+export function uffd_wp_range(
+  m: Model,
+  mm: Mm,
+  start: number,
+  end: number,
+  enable_wp: boolean,
+): void {
   m.mmu_notifier_invalidate(mm, start, end, MMU_NOTIFY.PROTECTION_VMA);
   for (let va = start; va < end; va += PAGE_SIZE) {
     const p = m.pte(mm, va);
