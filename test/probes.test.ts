@@ -213,4 +213,23 @@ describe('the same lab run, whatever came with it', () => {
       expect(viaKallsyms.requests).toEqual(text.requests);
     },
   );
+
+  it(
+    "race-dontneed: trace-cmd report alone (addresses only, no definitions, no kallsyms) binds the calls and GUP by the shape of their args, and walks are interpolated: the kernel's result for >= 97% of requests",
+    { timeout: 300_000 },
+    async () => {
+      const { files } = await replayedRows(bare('race-dontneed', 'report.txt.xz'));
+      const db = await Db.open(files);
+      const bound = await db.rows<{ walk_timing: string }>(
+        `SELECT DISTINCT walk_timing FROM exclusive_calls`,
+      );
+      expect(bound).toEqual([{ walk_timing: 'interpolated' }]);
+      const [a] = await db.rows<{ n: number; agree: number }>(
+        `SELECT count(*)::INTEGER n, count(*) FILTER (predicted_result = observed_result)::INTEGER agree FROM exclusive_requests`,
+      );
+      db.close();
+      expect(a.n).toBe(210);
+      expect(a.agree / a.n).toBeGreaterThanOrEqual(0.97);
+    },
+  );
 });

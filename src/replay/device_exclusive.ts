@@ -62,7 +62,7 @@ export interface CallRow {
   failedPages: number;
   observedResult: number | null;
   observedFailed: number | null;
-  walkTiming: 'rmap_walk' | 'call_return';
+  walkTiming: 'rmap_walk' | 'interpolated' | 'call_return';
 }
 
 export interface RequestRow {
@@ -153,6 +153,8 @@ export interface GupPlan {
   faults: { index: number; ts: bigint }[];
   /** The trace has folio_add_new_anon_rmap, so a GUP fault would show. */
   faultsTraced: boolean;
+  /** The call's return, where traced: the walk of its pages ends by then. */
+  callEnd?: bigint | null;
 }
 
 /** Linear interpolation of page i's pin time between the plan's anchors. */
@@ -195,6 +197,10 @@ export class DeviceExclusive {
   missingEvidence: string | null = null;
   /** rmap_walk is traced: page_make_device_exclusive_one is then no walk anchor of its own. */
   rmapWalkTraced = false;
+  /** Neither rmap_walk nor page_make_device_exclusive_one is traced: walks are interpolated. */
+  walkUntraced = false;
+  /** Calls past GUP whose pages are walked at interpolated times (walkUntraced). */
+  private walking = new Set<Call>();
 
   constructor(
     readonly m: Model,
@@ -385,6 +391,17 @@ export class DeviceExclusive {
     c.gupCount = c.gup.length;
     c.gupDone = e.ts;
     this.active.delete(c);
+    if (this.walkUntraced && c.plan?.callEnd) this.walking.add(c);
+  }
+
+  /**
+   * Where no probe shows the walk, page i of n is walked at gupDone + (i + 1) / (n + 1) of the way
+   * to the call's return (the walk's pace taken as even): an inference, not deciding every page
+   * at the return, after racers the real walk had already passed.
+   */
+  private walkTime(c: Call, i: number): bigint {
+    const span = c.plan!.callEnd! - c.gupDone!;
+    return c.gupDone! + (span * BigInt(i + 1)) / BigInt(c.gup.length + 1);
   }
 
   /**
@@ -394,6 +411,15 @@ export class DeviceExclusive {
    * emulation GUP takes ~15 us a page). The replay calls this before each event.
    */
   advanceTo(ts: bigint): void {
+    for (const c of this.walking) {
+      if (c.req.call !== c) {
+        this.walking.delete(c);
+        continue;
+      }
+      c.walkTiming = 'interpolated';
+      while (c.next < c.gup.length && this.walkTime(c, c.next) <= ts) this.walkNext(c, { ts: this.walkTime(c, c.next) } as ReplayEvent, true);
+      if (c.next >= c.gup.length) this.walking.delete(c);
+    }
     for (const c of this.active) {
       const plan = c.plan;
       while (!c.gupStopped && c.gup.length < c.npages) {

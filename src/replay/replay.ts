@@ -51,6 +51,7 @@ async function gupPlans(db: Db, fileId: number, probes: Binding[]): Promise<Map<
   if (!call || !gup) return plans;
   const anon = roleSql(probes, 'kprobe:folio_add_new_anon_rmap', fileId);
   const ret = roleSql(probes, 'kretprobe:get_user_pages_remote', fileId);
+  const callRet = roleSql(probes, 'kretprobe:make_device_exclusive_range', fileId);
   // A GUP fault's address is the rmap's second value; the GUP entry's start and count stand in for
   // a call entry that does not fetch them.
   const rows = await db.rows<{ id: bigint; ts: bigint; tid: number; kind: string; a: number | null; b: number | null }>(
@@ -58,6 +59,7 @@ async function gupPlans(db: Db, fileId: number, probes: Binding[]): Promise<Map<
        SELECT id, ts, tid, 'call' AS kind, a, b FROM (${call})
        UNION ALL SELECT id, ts, tid, 'gup', a, b FROM (${gup})
        ${ret ? `UNION ALL SELECT id, ts, tid, 'ret', NULL, NULL FROM (${ret})` : ''}
+       ${callRet ? `UNION ALL SELECT id, ts, tid, 'callret', NULL, NULL FROM (${callRet})` : ''}
        ${anon ? `UNION ALL SELECT id, ts, tid, 'fault', b, NULL FROM (${anon})` : ''}) ORDER BY ts, id`,
   );
   const open = new Map<number, { start: number | null; end: number | null; plan: GupPlan | null }>();
@@ -71,6 +73,7 @@ async function gupPlans(db: Db, fileId: number, probes: Binding[]): Promise<Map<
       plans.set(r.id, o.plan);
     } else if (r.kind === 'fault' && o?.plan && o.plan.end === null && o.start !== null && r.a !== null) o.plan.faults.push({ index: Math.floor((r.a - o.start) / 4096), ts: r.ts });
     else if (r.kind === 'ret' && o?.plan && o.plan.end === null) o.plan.end = r.ts;
+    else if (r.kind === 'callret' && o?.plan && !o.plan.callEnd) o.plan.callEnd = r.ts;
   }
   return plans;
 }
@@ -82,7 +85,7 @@ function missingEvidence(probes: Binding[], syscallsTraced: boolean): string | n
   if (!has('kretprobe:make_device_exclusive_range')) lost.push('no return probe on the call: a call ends at its request\'s next event');
   if (!has('kprobe:get_user_pages_remote')) lost.push('no get_user_pages_remote probe: pages are pinned at the call\'s entry');
   else if (!has('kretprobe:get_user_pages_remote')) lost.push('no get_user_pages_remote return probe: the pinning end is not traced');
-  if (!has('kprobe:rmap_walk') && !has('kprobe:page_make_device_exclusive_one')) lost.push('no rmap_walk or page_make_device_exclusive_one probe: pages are decided at the call\'s return');
+  if (!has('kprobe:rmap_walk') && !has('kprobe:page_make_device_exclusive_one')) lost.push('no rmap_walk or page_make_device_exclusive_one probe: walk times are interpolated between GUP\'s return and the call\'s');
   if (!has('kprobe:folio_add_new_anon_rmap')) lost.push('no folio_add_new_anon_rmap probe: GUP\'s faults are not seen, pin times are interpolated');
   if (!syscallsTraced && !has('kprobe:unmap_page_range')) lost.push('no syscall events and no unmap_page_range probe: zaps are not seen');
   return lost.length ? `untraced: ${lost.join('; ')} (mmreplay probes)` : null;
@@ -90,9 +93,9 @@ function missingEvidence(probes: Binding[], syscallsTraced: boolean): string | n
 
 /** The kernel version a file's probed functions imply (kernel.ts), when its release is unknown. */
 async function probedVersion(db: Db, fileId: number): Promise<KernelVersion | null> {
-  if (!(await db.tables()).includes('probes')) return null;
-  const rows = await db.rows<{ func: string }>(`SELECT DISTINCT func FROM probes WHERE file_id = ${fileId} AND func IS NOT NULL`);
-  return versionForProbedFunctions(rows.map((r) => r.func));
+  // Bound as 6.12 only to learn the functions (a name by shape or address is not in `probes`).
+  const { bound, unbound } = await bindProbes(db, fileId, '6.12', 64);
+  return versionForProbedFunctions([...bound.map((b) => b.func), ...unbound.flatMap((u) => (u.func ? [u.func] : []))]);
 }
 
 export async function replay(dbFile: string, opts: ReplayOptions = {}): Promise<ReplaySummary[]> {
@@ -116,9 +119,26 @@ export async function replay(dbFile: string, opts: ReplayOptions = {}): Promise<
     }
     // Culprits' tasks and times, from the events that did it.
     await db.run(`UPDATE exclusive_pages p SET culprit_tid = e.tid, culprit_ts = e.ts_ns FROM events e WHERE e.id = p.culprit_event`);
+    await dropContradictedArrays(db);
     return out;
   } finally {
     db.close();
+  }
+}
+
+/**
+ * A file whose kretprobe page arrays say every page of a call failed while the ioctl returned 0 for
+ * its request cannot be read for page verdicts: trace-cmd report (3.1.x) prints the lab's
+ * `u64 pages[]` array (size 512 at offset 36) as all zeros. Its observed page columns are cleared.
+ */
+async function dropContradictedArrays(db: Db): Promise<void> {
+  const bad = await db.rows<{ file_id: number }>(
+    `SELECT DISTINCT c.file_id FROM exclusive_calls c JOIN exclusive_requests r USING (file_id, design, request_id)
+     WHERE r.observed_result = 0 AND c.observed_result = c.npages AND c.observed_failed_pages = c.npages`,
+  );
+  for (const { file_id } of bad) {
+    await db.run(`UPDATE exclusive_pages SET observed_outcome = NULL WHERE file_id = ${file_id}`);
+    await db.run(`UPDATE exclusive_calls SET observed_failed_pages = NULL WHERE file_id = ${file_id}`);
   }
 }
 
@@ -165,6 +185,7 @@ async function replayFile(
   adapter.dx?.setGupPlans(await gupPlans(db, fileId, probes));
   if (adapter.dx) {
     adapter.dx.rmapWalkTraced = probes.some((b) => b.role === 'kprobe:rmap_walk');
+    adapter.dx.walkUntraced = !adapter.dx.rmapWalkTraced && !probes.some((b) => b.role === 'kprobe:page_make_device_exclusive_one');
     adapter.dx.missingEvidence = missingEvidence(probes, syscallsTraced);
   }
   // Events within 50 ms after a lost-events marker are labelled as such when they break invariants.
