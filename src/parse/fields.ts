@@ -143,34 +143,24 @@ const KPROBE_SHAPE = 'expected `(SYMBOL+OFF/SIZE) NAME=VALUE...` or `(CALLER <- 
 export function kprobeTextSpec(event: string, firstBody: string, types: Map<string, string | null> = new Map()): TableSpec | null {
   const k = parseKprobeBody(firstBody);
   if (!k) return null;
-  const columns: Column[] = [
-    { name: 'func', type: 'VARCHAR' },
-    { name: 'caller', type: 'VARCHAR' },
-    ...[...k.args].map(([name, v]) => ({ name, type: kprobeColumnType(types.get(name) ?? null, v) })),
-  ];
-  const spec: TableSpec = {
-    table: tableName(event),
-    event,
-    columns,
-    extractRow: (body) => spec.extract(body),
-    extract(body) {
-      const r = parseKprobeBody(body);
-      return r ? kprobeRow(columns, r) : KPROBE_SHAPE;
-    },
-  };
-  return spec;
+  return kprobeTable(event, tableName(event), [...k.args].map(([name, v]) => ({ name, type: kprobeColumnType(types.get(name) ?? null, v) })));
 }
 
 function kprobeSpec(cf: CompiledFormat, event: string, table: string): TableSpec {
   const fields = cf.format.fields.filter((f) => !f.name.startsWith('__probe_'));
-  const columns: Column[] = [
-    { name: 'func', type: 'VARCHAR' },
-    { name: 'caller', type: 'VARCHAR' },
-    ...fields.map((f) => ({
+  return kprobeTable(
+    event,
+    table,
+    fields.map((f) => ({
       name: f.name,
       type: (/\[/.test(f.ctype) || /char/.test(f.ctype) ? 'VARCHAR' : f.signed ? 'BIGINT' : 'UBIGINT') as SqlType,
     })),
-  ];
+  );
+}
+
+/** A kprobe's table: the probed function and caller as printed, then its args. */
+function kprobeTable(event: string, table: string, args: Column[]): TableSpec {
+  const columns: Column[] = [{ name: 'func', type: 'VARCHAR' }, { name: 'caller', type: 'VARCHAR' }, ...args];
   const spec: TableSpec = {
     table,
     event,

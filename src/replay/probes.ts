@@ -163,7 +163,7 @@ export const ROLES: Role[] = [
   {
     role: 'kprobe:rmap_walk',
     funcs: ['rmap_walk', 'rmap_walk_anon'],
-    why: "when each page's walk begins (without it, page_make_device_exclusive_one, else the call's return, decides pages late)",
+    why: "when each page's walk begins (without it, page_make_device_exclusive_one; else walk times are interpolated)",
     kind: 'entry',
     nums: [{ path: 'folio', as: 'pfn' }],
   },
