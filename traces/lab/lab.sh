@@ -58,13 +58,15 @@ STAGE=$BUILD_ROOT/initramfs-$KVER
 INITRD=$BUILD_ROOT/initramfs-$KVER.cpio.gz
 DISK=$BUILD_ROOT/results-$KVER.img
 SWAPDISK=$BUILD_ROOT/swap-$KVER.img
-RAW=$BUILD_ROOT/results-$KVER${SET:+-$SET}
+R2_BOOT=${R2_BOOT:-}   # r2: a later boot that adds/replaces workloads keeps its boot-level files in $RES/$R2_BOOT
+RAW=$BUILD_ROOT/results-$KVER${SET:+-$SET}${R2_BOOT:+-$R2_BOOT}
 RES=$LAB_DIR/$KVER${SET:+-$SET}
+BOOTDIR=$RES${R2_BOOT:+/$R2_BOOT}
 # The kconfig fragment is per kernel version (shared by the records of it).
 FRAGMENT=$LAB_DIR/$KVER/kconfig.fragment
 # r2 defaults (RACE_* from the environment win)
 RACE_SIZES=${RACE_SIZES:-}
-NOSYS_MODES=${NOSYS_MODES:-dontneed}
+NOSYS_MODES=${NOSYS_MODES-dontneed}
 RACE_CALLS_nosys=${RACE_CALLS_nosys:-10}
 QEMU_CPU=${QEMU_CPU:-max}
 QEMU_EXTRA=()
@@ -264,11 +266,12 @@ do_run() {
 		-nographic -no-reboot -kernel "$BZIMAGE" -initrd "$INITRD"
 		-append "console=ttyS0 panic=-1 nokaslr no_hash_pointers"
 		-drive file="$DISK",format=raw,if=virtio "${QEMU_EXTRA[@]}")
-	echo "${cmd[*]}" > "$RES/qemu-command.txt"
+	mkdir -p "$BOOTDIR"
+	echo "${cmd[*]}" > "$BOOTDIR/qemu-command.txt"
 	log "QEMU: ${cmd[*]}; console -> $BUILD_ROOT/console-$KVER.log (xz copy in $RES)"
 	timeout "$QEMU_TIMEOUT" "${cmd[@]}" < /dev/null 2>&1 | tee "$BUILD_ROOT/console-$KVER.log" | grep --line-buffered 'LAB:\|Kernel panic\|BUG\|WARNING' || true
 	grep -q 'LAB: tar ok' "$BUILD_ROOT/console-$KVER.log" || die "guest did not finish (see $BUILD_ROOT/console-$KVER.log)"
-	tr -d '\r' < "$BUILD_ROOT/console-$KVER.log" | xz -9 > "$RES/console.log.xz"
+	tr -d '\r' < "$BUILD_ROOT/console-$KVER.log" | xz -9 > "$BOOTDIR/console.log.xz"
 }
 
 # ---------------------------------------------------------------- collect
@@ -293,16 +296,17 @@ do_collect_r2() {
 	local f w name i
 	for f in uname.txt cmdline.txt la57.txt thp_enabled.txt devices.txt kprobe_events \
 		kprobe_events.failed kprobe_error_log free.txt numa.txt swap.txt; do
-		[ -f "$RAW/$f" ] && cp "$RAW/$f" "$RES/$f"
+		[ -f "$RAW/$f" ] && cp "$RAW/$f" "$BOOTDIR/$f"
 	done
-	xz -9 -c "$RAW/available_events.txt" > "$RES/available_events.txt.xz"
-	xz -9 -c "$RAW/dmesg.txt" > "$RES/dmesg.txt.xz"
-	xz -9 -c "$RAW/all-formats.tar" > "$RES/all-formats.tar.xz"
-	cp "$RAW/guest-console.log" "$RES/guest-console.log"
+	xz -9 -c "$RAW/available_events.txt" > "$BOOTDIR/available_events.txt.xz"
+	xz -9 -c "$RAW/dmesg.txt" > "$BOOTDIR/dmesg.txt.xz"
+	xz -9 -c "$RAW/all-formats.tar" > "$BOOTDIR/all-formats.tar.xz"
+	cp "$RAW/guest-console.log" "$BOOTDIR/guest-console.log"
 	for w in "$RAW"/*/; do
 		name=$(basename "$w")
 		local out=$RES/$name
 		rm -rf "$out"; mkdir -p "$out"
+		echo "${R2_BOOT:-boot1 (boot-level files in $(basename "$RES")/)}" > "$out/boot.txt"
 		for f in ksm_after.txt swaps_after.txt vmstat_after.txt free_after.txt; do
 			[ -f "$w/$f" ] && cp "$w/$f" "$out/$f"
 		done

@@ -28,9 +28,13 @@
  *                        or _READ, 29 or 30 in the 6.12 lab build)>
  *   RACE_OP op=dontneed|refault|fork|child_write|mprotect addr=0x.. npages=.. clock_ns=.. tid=.. [prot=r|rw] [ret=..] [pid=..]
  *   RACE_OP op=uffd_wp|uffd_unwp addr=0x.. npages=.. clock_ns=<after> tid=.. ret=.. errno=..
- *   RACE_OP op=move_pages addr=0x.. npages=.. clock_ns=<after> tid=.. node=<target> ret=.. errno=.. status=<per page>
+ *   RACE_OP op=move_pages addr=0x<first page> npages=.. clock_ns=<after> tid=.. node=<target> ret=.. errno=..
+ *            status=0x<page>:<node or -errno>,... (the pages need not be contiguous)
  *   RACE_OP op=pageout addr=0x.. npages=.. clock_ns=<after> tid=.. ret=.. errno=..
  *   RACE_OP op=write addr=0x.. npages=.. clock_ns=<after> tid=..
+ *   RACE_UFFD features=0x.. ioctls=0x..     (uffd_wp: the UFFDIO_API/REGISTER answers)
+ *   RACE_KSM pages_sharing=N waited_ms=N    (ksm: before RACE_START, after waiting
+ *                                            up to 5 s for ksmd's first merges)
  *   (two_req: the second thread's requests are RACE_CALL lines with their own
  *    tid and dev=1; every RACE_CALL carries dev=<hmm_dmirror minor>)
  *   RACE_DONE mode=.. calls=.. clock_ns=.. anon_huge_kb=..
@@ -54,8 +58,9 @@
  *            the kernel, no handler thread); the racer alternates
  *            UFFDIO_WRITEPROTECT mode=WP on a random range and mode=0 on the
  *            same range (mwriteprotect_range runs under mmap_read_lock).
- *   migrate  move_pages(2) (raw syscall) of random pages to the other NUMA
- *            node (the node each page is on is asked first, nodes=NULL).
+ *   migrate  move_pages(2) (raw syscall) of up to 4 PRESENT pages (pagemap)
+ *            among 32 of the request in flight, to the other NUMA node (the
+ *            node of the first is asked first, nodes=NULL).
  *   pageout  madvise(MADV_PAGEOUT) of random pages (needs a swap device).
  *   writer   CPU writes to random pages (revokes exclusivity: do_swap_page).
  *   two_req  a second thread with its own fd on /dev/hmm_dmirror1 (another
@@ -240,16 +245,31 @@ static void racer_uffd_wp(void)
 
 static void racer_migrate(void)
 {
-	unsigned long n = 1 + rnd(&racer_seed) % 4;
-	unsigned long first = rnd(&racer_seed) % (REGION_PAGES - n + 1);
+	/* Present pages inside the request in flight: pages left
+	 * device-exclusive by earlier requests are not present (move_pages
+	 * gives -ENOENT for them), and a request's pages are present only
+	 * between GUP restoring them and the walk converting them, which is
+	 * the window to hit. So look at up to 32 pages of the request from a
+	 * random offset in /proc/self/pagemap and move up to 4 present ones
+	 * (a first record that moved random pages of the whole region got
+	 * -ENOENT for 321 of 387 moves and no failed request). */
+	unsigned long rn = cur_n, rf = cur_first;
+	unsigned long k = rn < 32 ? rn : 32, start, n = 0;
+	uint64_t pm[32];
 	void *pages[4];
 	int nodes[4], status[4], node;
 	char st[64];
 	long ret;
-	int err, k = 0;
+	int err, j = 0;
 
-	for (unsigned long i = 0; i < n; i++)
-		pages[i] = region + (first + i) * PAGE;
+	start = rf + rnd(&racer_seed) % (rn - k + 1);
+	if (pread(pm_fd, pm, k * 8, (off_t)(((unsigned long)region / PAGE) + start) * 8) != (ssize_t)(k * 8))
+		return;
+	for (unsigned long i = 0; i < k && n < 4; i++)
+		if (pm[i] & (1ull << 63))
+			pages[n++] = region + (start + i) * PAGE;
+	if (!n)
+		return;	/* nothing present: look again (no log line) */
 	/* where is the first page now? (nodes == NULL: query only) */
 	status[0] = -1;
 	syscall(__NR_move_pages, 0, 1UL, pages, NULL, status, 0);
@@ -262,7 +282,7 @@ static void racer_migrate(void)
 	err = ret < 0 ? errno : 0;
 	st[0] = 0;
 	for (unsigned long i = 0; i < n; i++)
-		k += snprintf(st + k, sizeof(st) - k, "%s%d", i ? "," : "", status[i]);
+		j += snprintf(st + j, sizeof(st) - j, "%s0x%lx:%d", i ? "," : "", (unsigned long)pages[i], status[i]);
 	out(1, "RACE_OP op=move_pages addr=0x%lx npages=%lu clock_ns=%llu tid=%d node=%d ret=%ld errno=%d status=%s\n",
 	    (unsigned long)pages[0], n, (unsigned long long)now_ns(), gettid_(), node, ret, err, st);
 }
@@ -537,6 +557,28 @@ int main(int argc, char **argv)
 		}
 		madvise(mirror2, REGION_PAGES * PAGE, MADV_NOHUGEPAGE);
 		memset(mirror2, 0, REGION_PAGES * PAGE);
+	}
+	if (!strcmp(mode, "ksm")) {
+		/* let ksmd (started by run.sh) merge the identical pages first:
+		 * wait up to 5 s for pages_sharing > 0 */
+		long sharing = -1;
+		uint64_t w0 = now_ns();
+
+		while (now_ns() - w0 < 5000000000ull) {
+			FILE *f = fopen("/sys/kernel/mm/ksm/pages_sharing", "r");
+
+			sharing = -1;
+			if (f) {
+				if (fscanf(f, "%ld", &sharing) != 1)
+					sharing = -1;
+				fclose(f);
+			}
+			if (sharing > 0)
+				break;
+			usleep(10000);
+		}
+		out(1, "RACE_KSM pages_sharing=%ld waited_ms=%llu\n", sharing,
+		    (unsigned long long)((now_ns() - w0) / 1000000));
 	}
 	if (!strcmp(mode, "uffd_wp")) {
 		struct uffdio_api api = { .api = UFFD_API, .features = UFFD_FEATURE_WP_ASYNC };
