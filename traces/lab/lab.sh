@@ -4,7 +4,10 @@
 # traces inside the guest and unpack them into traces/lab/<X.Y>/.
 #
 # Usage: traces/lab/lab.sh [--clean] [--kernel 6.12|6.1] [--calls N] [--seed N]
-#                          [--modes "none dontneed ..."] [--only STEP]
+#                          [--modes "none dontneed ..."] [--only STEP] [--set r2]
+# --set r2: the second 6.12 record (traces/lab/6.12-r2/): guest/run2.sh records
+#   every workload into two tracefs instances at once (probe sets A and B),
+#   QEMU gets two NUMA nodes, a swap disk and -cpu max,-la57.
 # Steps (each skipped when its output exists, unless --clean):
 #   apt unpack config build offsets guest initramfs run collect
 # Build artefacts live in /work/lab-build (outside the repo); only results go
@@ -16,8 +19,10 @@ BUILD_ROOT=${LAB_BUILD:-/work/lab-build}
 KVER=6.12
 CLEAN=0
 ONLY=""
+SET=""       # "" (first record, guest/run.sh) or r2 (guest/run2.sh, two instances)
 RACE_CALLS=${RACE_CALLS:-}   # default per kernel below: 30 (6.12), 4 (6.1)
 RACE_SEED=${RACE_SEED:-12345}
+RACE_MODES_SET=0; [ -n "${RACE_MODES:-}" ] && RACE_MODES_SET=1
 RACE_MODES=${RACE_MODES:-"none dontneed fork_exit fork_write mprotect thp"}
 RACE_CALLS_thp=${RACE_CALLS_thp:-5}   # thp mode: requests per size (small trace)
 HMM_TESTS=${HMM_TESTS:-"exclusive exclusive_mprotect exclusive_cow"}
@@ -31,16 +36,20 @@ while [ $# -gt 0 ]; do
 	--kernel) KVER=$2; shift ;;
 	--calls) RACE_CALLS=$2; shift ;;
 	--seed) RACE_SEED=$2; shift ;;
-	--modes) RACE_MODES=$2; shift ;;
+	--modes) RACE_MODES=$2; RACE_MODES_SET=1; shift ;;
 	--only) ONLY=$2; shift ;;
-	-h|--help) sed -n 2,12p "$0"; exit 0 ;;
+	--set) SET=$2; shift ;;
+	-h|--help) sed -n 2,15p "$0"; exit 0 ;;
 	*) echo "unknown argument $1" >&2; exit 2 ;;
 	esac
 	shift
 done
 
 if [ -z "$RACE_CALLS" ]; then
-	case "$KVER" in 6.1) RACE_CALLS=4 ;; *) RACE_CALLS=30 ;; esac
+	case "$KVER$SET" in 6.1) RACE_CALLS=4 ;; *r2) RACE_CALLS=20 ;; *) RACE_CALLS=30 ;; esac
+fi
+if [ "$SET" = r2 ] && [ "$RACE_MODES_SET" = 0 ]; then
+	RACE_MODES="none dontneed uffd_wp migrate pageout writer two_req ksm"
 fi
 SRC_TAR=/usr/src/linux-source-$KVER.tar.xz
 TREE=$BUILD_ROOT/linux-source-$KVER
@@ -48,9 +57,26 @@ GUEST=$BUILD_ROOT/guest-$KVER
 STAGE=$BUILD_ROOT/initramfs-$KVER
 INITRD=$BUILD_ROOT/initramfs-$KVER.cpio.gz
 DISK=$BUILD_ROOT/results-$KVER.img
-RAW=$BUILD_ROOT/results-$KVER
-RES=$LAB_DIR/$KVER
-FRAGMENT=$RES/kconfig.fragment
+SWAPDISK=$BUILD_ROOT/swap-$KVER.img
+R2_BOOT=${R2_BOOT:-}   # r2: a later boot that adds/replaces workloads keeps its boot-level files in $RES/$R2_BOOT
+RAW=$BUILD_ROOT/results-$KVER${SET:+-$SET}${R2_BOOT:+-$R2_BOOT}
+RES=$LAB_DIR/$KVER${SET:+-$SET}
+BOOTDIR=$RES${R2_BOOT:+/$R2_BOOT}
+# The kconfig fragment is per kernel version (shared by the records of it).
+FRAGMENT=$LAB_DIR/$KVER/kconfig.fragment
+# r2 defaults (RACE_* from the environment win)
+RACE_SIZES=${RACE_SIZES:-}
+NOSYS_MODES=${NOSYS_MODES-dontneed}
+RACE_CALLS_nosys=${RACE_CALLS_nosys:-10}
+QEMU_CPU=${QEMU_CPU:-max}
+QEMU_EXTRA=()
+RUN_SCRIPT=run.sh
+if [ "$SET" = r2 ]; then
+	RUN_SCRIPT=run2.sh
+	RACE_SIZES=${RACE_SIZES:-1,16,64,256}
+	QEMU_CPU=${QEMU_CPU_R2:-max,-la57}
+	HMM_TESTS=${HMM_TESTS_R2:-}
+fi
 BZIMAGE=$TREE/arch/x86/boot/bzImage
 TIMINGS=$BUILD_ROOT/timings-$KVER.txt
 
@@ -186,7 +212,13 @@ do_initramfs() {
 	cp /bin/busybox "$STAGE/bin/busybox"
 	cp "$LAB_DIR/guest/init" "$STAGE/init"
 	cp "$LAB_DIR/guest/run.sh" "$STAGE/run.sh"
-	cp "$RES/kprobes.txt" "$STAGE/kprobes.txt"
+	if [ "$SET" = r2 ]; then
+		cp "$LAB_DIR/guest/run2.sh" "$STAGE/run2.sh"
+		cp "$RES/kprobes-A.txt" "$RES/kprobes-B.txt" "$STAGE/"
+		chmod +x "$STAGE/run2.sh"
+	else
+		cp "$RES/kprobes.txt" "$STAGE/kprobes.txt"
+	fi
 	chmod +x "$STAGE/init" "$STAGE/run.sh"
 	cp "$GUEST/hmm-tests" "$GUEST/race" "$STAGE/bin/"
 	local tc; tc=$(command -v trace-cmd)
@@ -200,6 +232,11 @@ do_initramfs() {
 	done
 	cat > "$STAGE/lab.conf" <<EOF
 OUT=/out
+RUN=$RUN_SCRIPT
+RACE_SIZES=$RACE_SIZES
+NOSYS_MODES="$NOSYS_MODES"
+RACE_CALLS_nosys=$RACE_CALLS_nosys
+$(env | grep -E '^RACE_(CALLS|SIZES)_[a-z_]+=' | grep -v '^RACE_CALLS_nosys=\|^RACE_CALLS_thp=' || true)
 RACE_CALLS=$RACE_CALLS
 RACE_SEED=$RACE_SEED
 RACE_MODES="$RACE_MODES"
@@ -216,20 +253,82 @@ do_run() {
 	rm -f "$DISK"
 	truncate -s 2G "$DISK"
 	mkdir -p "$RES"
-	log "QEMU: TCG, 2 vCPUs, $GUEST_MEM; console -> $BUILD_ROOT/console-$KVER.log (xz copy in $RES)"
-	timeout "$QEMU_TIMEOUT" qemu-system-x86_64 \
-		-accel tcg,thread=multi -cpu max -smp 2 -m "$GUEST_MEM" \
-		-nographic -no-reboot \
-		-kernel "$BZIMAGE" -initrd "$INITRD" \
-		-append "console=ttyS0 panic=-1 nokaslr no_hash_pointers" \
-		-drive file="$DISK",format=raw,if=virtio \
-		< /dev/null 2>&1 | tee "$BUILD_ROOT/console-$KVER.log" | grep --line-buffered 'LAB:\|Kernel panic\|BUG\|WARNING' || true
+	if [ "$SET" = r2 ]; then
+		# two NUMA nodes (one vCPU and half the memory each) for move_pages,
+		# and a 256 MiB swap disk (/dev/vdb) for MADV_PAGEOUT
+		local half=$(( ${GUEST_MEM%G} * 1024 / 2 ))M
+		rm -f "$SWAPDISK"; truncate -s 256M "$SWAPDISK"
+		QEMU_EXTRA=(-object memory-backend-ram,id=m0,size=$half -object memory-backend-ram,id=m1,size=$half
+			-numa node,nodeid=0,cpus=0,memdev=m0 -numa node,nodeid=1,cpus=1,memdev=m1
+			-drive file="$SWAPDISK",format=raw,if=virtio)
+	fi
+	local cmd=(qemu-system-x86_64 -accel tcg,thread=multi -cpu "$QEMU_CPU" -smp 2 -m "$GUEST_MEM"
+		-nographic -no-reboot -kernel "$BZIMAGE" -initrd "$INITRD"
+		-append "console=ttyS0 panic=-1 nokaslr no_hash_pointers"
+		-drive file="$DISK",format=raw,if=virtio "${QEMU_EXTRA[@]}")
+	mkdir -p "$BOOTDIR"
+	echo "${cmd[*]}" > "$BOOTDIR/qemu-command.txt"
+	log "QEMU: ${cmd[*]}; console -> $BUILD_ROOT/console-$KVER.log (xz copy in $RES)"
+	timeout "$QEMU_TIMEOUT" "${cmd[@]}" < /dev/null 2>&1 | tee "$BUILD_ROOT/console-$KVER.log" | grep --line-buffered 'LAB:\|Kernel panic\|BUG\|WARNING' || true
 	grep -q 'LAB: tar ok' "$BUILD_ROOT/console-$KVER.log" || die "guest did not finish (see $BUILD_ROOT/console-$KVER.log)"
-	tr -d '\r' < "$BUILD_ROOT/console-$KVER.log" | xz -9 > "$RES/console.log.xz"
+	tr -d '\r' < "$BUILD_ROOT/console-$KVER.log" | xz -9 > "$BOOTDIR/console.log.xz"
 }
 
 # ---------------------------------------------------------------- collect
+# r2 layout: <workload>/A (set A: like the first record, with formats) and
+# <workload>/B (set B: trace.txt.xz, trace.dat(.xz), report.txt.xz,
+# kallsyms.txt.xz, no formats).
+collect_dat() {   # collect_dat RAW_DAT OUTDIR TMPNAME
+	local dat=$1 out=$2 tmp=$3
+	trace-cmd report -i "$dat" 2> "$out/report.stderr" | xz -9 -T2 > "$out/report.txt.xz"
+	[ -s "$out/report.stderr" ] || rm -f "$out/report.stderr"
+	trace-cmd convert --compression none -i "$dat" -o "$tmp" > /dev/null 2>&1 || cp "$dat" "$tmp"
+	if [ "$(stat -c %s "$tmp")" -gt 1048576 ]; then
+		xz -9 -T2 -c "$tmp" > "$out/trace.dat.xz"
+	else
+		cp "$tmp" "$out/trace.dat"
+	fi
+}
+
+do_collect_r2() {
+	rm -rf "$RAW"; mkdir -p "$RAW"
+	tar -C "$RAW" -xf "$DISK"
+	local f w name i
+	for f in uname.txt cmdline.txt la57.txt thp_enabled.txt devices.txt kprobe_events \
+		kprobe_events.failed kprobe_error_log free.txt numa.txt swap.txt; do
+		[ -f "$RAW/$f" ] && cp "$RAW/$f" "$BOOTDIR/$f"
+	done
+	xz -9 -c "$RAW/available_events.txt" > "$BOOTDIR/available_events.txt.xz"
+	xz -9 -c "$RAW/dmesg.txt" > "$BOOTDIR/dmesg.txt.xz"
+	xz -9 -c "$RAW/all-formats.tar" > "$BOOTDIR/all-formats.tar.xz"
+	cp "$RAW/guest-console.log" "$BOOTDIR/guest-console.log"
+	for w in "$RAW"/*/; do
+		name=$(basename "$w")
+		local out=$RES/$name
+		rm -rf "$out"; mkdir -p "$out"
+		echo "${R2_BOOT:-boot1 (boot-level files in $(basename "$RES")/)}" > "$out/boot.txt"
+		for f in ksm_after.txt swaps_after.txt vmstat_after.txt free_after.txt; do
+			[ -f "$w/$f" ] && cp "$w/$f" "$out/$f"
+		done
+		for i in A B; do
+			[ -d "$w/$i" ] || continue
+			mkdir -p "$out/$i"
+			[ -d "$w/$i/formats" ] && cp -r "$w/$i/formats" "$out/$i/formats"
+			for f in kprobe_events stats.txt stdout.log stderr.log exit.txt command.txt filters.txt \
+				extract.log kprobe_profile.txt set_event.txt instance.txt; do
+				[ -f "$w/$i/$f" ] && cp "$w/$i/$f" "$out/$i/$f"
+			done
+			[ -f "$w/$i/kallsyms.txt" ] && xz -9 -T2 -c "$w/$i/kallsyms.txt" > "$out/$i/kallsyms.txt.xz"
+			gunzip -c "$w/$i/trace.txt.gz" | xz -9 -T2 > "$out/$i/trace.txt.xz"
+			[ -f "$w/$i/trace.dat" ] && collect_dat "$w/$i/trace.dat" "$out/$i" "$RAW/$name-$i.dat"
+		done
+		log "$name: $(du -sh "$out" | cut -f1)"
+	done
+	du -sh "$RES"
+}
+
 do_collect() {
+	if [ "$SET" = r2 ]; then do_collect_r2; return; fi
 	rm -rf "$RAW"; mkdir -p "$RAW"
 	tar -C "$RAW" -xf "$DISK"
 	local f w name
