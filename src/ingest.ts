@@ -130,7 +130,7 @@ async function ingestFile(file: string, fileId: number, firstId: number, loader:
   const sidecar = sidecarFile ? (JSON.parse(fs.readFileSync(sidecarFile, 'utf8')) as Partial<Sidecar>) : null;
   if (sidecar?.formats && !opts.formatsDir) catalogue.addFormats(sidecar.formats, sidecarFile!);
   const typer = new FieldTyper(catalogue);
-  const probes = probeSources(file, opts);
+  const probes = await probeSources(file, opts);
   const opened = openTrace(file);
   const f = opts.filter ?? {};
   const filtering = f.pid !== undefined || f.comm !== undefined || f.fromNs !== undefined || f.toNs !== undefined;
@@ -348,7 +348,7 @@ function resolveEvent(name: string, body: string, catalogue: Catalogue, probes: 
 const KPROBE_PRINTED = /^\((\S+?)(?:\+(0x[0-9a-fA-F]+)\/0x[0-9a-fA-F]+)?(?: <- (\S+?))?\)/;
 
 /** Probe definitions by event (GROUP:EVENT and bare EVENT, as tracefs prints it) and the symbol table. */
-function probeSources(file: string, opts: IngestOptions): { byName: Map<string, ProbeDefinition>; kallsyms: Kallsyms | null } {
+async function probeSources(file: string, opts: IngestOptions): Promise<{ byName: Map<string, ProbeDefinition>; kallsyms: Kallsyms | null }> {
   const byName = new Map<string, ProbeDefinition>();
   for (const f of opts.probes ?? definitionsBeside(file)) {
     let text: string;
@@ -365,11 +365,10 @@ function probeSources(file: string, opts: IngestOptions): { byName: Map<string, 
   const ks = opts.kallsyms ?? kallsymsBeside(file);
   let kallsyms: Kallsyms | null = null;
   if (ks) {
-    try {
-      kallsyms = Kallsyms.fromText(fs.readFileSync(ks, 'utf8'), ks);
-    } catch (e) {
-      throw new TraceInputError(ks, null, `cannot read the symbol table: ${(e as Error).message}`);
-    }
+    // A symbol table may be compressed like the trace beside it (kallsyms.txt.xz).
+    const chunks: Buffer[] = [];
+    for await (const c of openTrace(ks).stream) chunks.push(c as Buffer);
+    kallsyms = Kallsyms.fromText(Buffer.concat(chunks).toString('utf8'), ks);
   }
   return { byName, kallsyms };
 }

@@ -104,7 +104,7 @@ const DEFINITION_FILES = [
   'probes.txt',
   'perf-probe.txt',
 ];
-const KALLSYMS_FILES = ['kallsyms', 'kallsyms.txt', 'proc-kallsyms', 'System.map'];
+const KALLSYMS_FILES = ['kallsyms', 'kallsyms.txt', 'proc-kallsyms', 'System.map'].flatMap((n) => [n, `${n}.xz`, `${n}.gz`, `${n}.zst`]);
 
 function beside(tracePath: string, names: string[]): string[] {
   const dirs = [path.dirname(tracePath), path.dirname(path.dirname(tracePath))];

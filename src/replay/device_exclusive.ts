@@ -121,6 +121,8 @@ interface Request {
   ts: bigint;
   task: Task;
   mm: Mm;
+  /** The device page table the request maps into (its file's dmirror). */
+  mirror: Set<number>;
   start: number | null;
   npages: number | null;
   calls: number;
@@ -188,7 +190,7 @@ export class DeviceExclusive {
   private nextRequest = 1;
   private nextCall = 1;
   /** test_hmm's device page table per mm: page numbers mapped for atomic access. */
-  private mirrors = new Map<Mm, Set<number>>();
+  private mirrors = new Map<Mm, Map<number, Set<number>>>();
   /** CPU faults on an entry whose folio a conversion holds locked: they wait for the unlock. */
   private waiting = new Map<Folio, { mm: Mm; va: number; write: boolean }[]>();
   /** PFNs GUP faults mapped, by mm:va, seen before the model's GUP reached the address. */
@@ -209,32 +211,45 @@ export class DeviceExclusive {
     readonly gupFault: (task: Task, vma: Vma, va: number, write: boolean, newAnon: boolean | null) => void,
   ) {
     m.onInvalidate((mm, start, end, event, owner) => {
-      const mirror = this.mirrors.get(mm);
-      if (!mirror) return;
-      // dmirror_interval_invalidate ignores only its own migrations; dmirror_do_update erases the
-      // range with xa_for_each_range(start >> PAGE_SHIFT, end >> PAGE_SHIFT): inclusive of `end`.
-      if (event === MMU_NOTIFY.MIGRATE && owner === MIRROR_OWNER) return;
-      const s = Math.floor(start / PAGE_SIZE);
-      const e = Math.floor(end / PAGE_SIZE);
-      if (e - s < mirror.size) for (let p = s; p <= e; p++) mirror.delete(p);
-      else for (const p of mirror) if (p >= s && p <= e) mirror.delete(p);
+      // Every device's interval notifier sees the invalidation.
+      for (const mirror of this.mirrors.get(mm)?.values() ?? []) {
+        // dmirror_interval_invalidate ignores only its own migrations; dmirror_do_update erases the
+        // range with xa_for_each_range(start >> PAGE_SHIFT, end >> PAGE_SHIFT): inclusive of `end`.
+        if (event === MMU_NOTIFY.MIGRATE && owner === MIRROR_OWNER) return;
+        const s = Math.floor(start / PAGE_SIZE);
+        const e = Math.floor(end / PAGE_SIZE);
+        if (e - s < mirror.size) for (let p = s; p <= e; p++) mirror.delete(p);
+        else for (const p of mirror) if (p >= s && p <= e) mirror.delete(p);
+      }
     });
+  }
+
+  /**
+   * test_hmm's device page table of the file a request came through (one struct dmirror per open
+   * of /dev/hmm_dmirrorN): fd -1 where no ioctl event names it.
+   */
+  private mirrorOf(mm: Mm, fd: number): Set<number> {
+    let byFd = this.mirrors.get(mm);
+    if (!byFd) this.mirrors.set(mm, (byFd = new Map()));
+    let mirror = byFd.get(fd);
+    if (!mirror) byFd.set(fd, (mirror = new Set()));
+    return mirror;
   }
 
   /** sys_enter_ioctl(fd, cmd, arg): a driver request begins. */
   ioctlEnter(e: ReplayEvent, t: Task): void {
     if (e.b !== HMM_DMIRROR_EXCLUSIVE || !t.mm) return;
-    if (!this.mirrors.has(t.mm)) this.mirrors.set(t.mm, new Set());
+    const mirror = this.mirrorOf(t.mm, e.a ?? -1);
     const range = this.announced.get(t.tid);
     this.announced.delete(t.tid);
     const open = this.requests.get(t.tid);
     if (open?.implicit) this.finishRequest(open, open.lastReturn ?? e.ts, null);
-    this.requests.set(t.tid, { id: this.nextRequest++, ts: e.ts, task: t, mm: t.mm, start: range?.start ?? null, npages: range?.npages ?? null, calls: 0, failedPages: 0, predicted: null, observed: null, call: null, readMissing: null, readTimed: false, implicit: false, nextStart: null, lastReturn: null, announced: range !== undefined });
+    this.requests.set(t.tid, { id: this.nextRequest++, ts: e.ts, task: t, mm: t.mm, mirror, start: range?.start ?? null, npages: range?.npages ?? null, calls: 0, failedPages: 0, predicted: null, observed: null, call: null, readMissing: null, readTimed: false, implicit: false, nextStart: null, lastReturn: null, announced: range !== undefined });
   }
 
   /** Pages of the request the mirror does not map (dmirror_do_read fails on the first: -ENOENT). */
   private missing(r: Request): number {
-    const mirror = this.mirrors.get(r.mm)!;
+    const mirror = r.mirror;
     const s = Math.floor((r.start ?? 0) / PAGE_SIZE);
     let n = 0;
     for (let p = s; p < s + (r.npages ?? 0); p++) if (!mirror.has(p)) n++;
@@ -367,8 +382,7 @@ export class DeviceExclusive {
   private implicitRequest(e: ReplayEvent, t: Task): Request {
     const range = this.announced.get(t.tid);
     this.announced.delete(t.tid);
-    if (!this.mirrors.has(t.mm!)) this.mirrors.set(t.mm!, new Set());
-    const r: Request = { id: this.nextRequest++, ts: e.ts, task: t, mm: t.mm!, start: range?.start ?? null, npages: range?.npages ?? null, calls: 0, failedPages: 0, predicted: null, observed: null, call: null, readMissing: null, readTimed: false, implicit: true, nextStart: null, lastReturn: null, announced: range !== undefined };
+    const r: Request = { id: this.nextRequest++, ts: e.ts, task: t, mm: t.mm!, mirror: this.mirrorOf(t.mm!, -1), start: range?.start ?? null, npages: range?.npages ?? null, calls: 0, failedPages: 0, predicted: null, observed: null, call: null, readMissing: null, readTimed: false, implicit: true, nextStart: null, lastReturn: null, announced: range !== undefined };
     this.requests.set(t.tid, r);
     return r;
   }
@@ -738,7 +752,7 @@ export class DeviceExclusive {
     r.failedPages += failed;
     // dmirror_exclusive (6.12): map only if GUP returned the whole chunk, then unlock and put every
     // page; if fewer than the chunk were mapped, -EBUSY at once. (6.15+: the first error returns.)
-    const mirror = this.mirrors.get(r.mm);
+    const mirror = r.mirror;
     let mapped = 0;
     if (ret === c.npages && mirror) {
       for (const p of ok) {

@@ -315,7 +315,7 @@ function exactPath(
   isArray: boolean,
 ): string | null {
   const n = name.toLowerCase();
-  if (kind === 'return' && (n === 'ret' || n === 'retval')) return '$retval';
+  if (kind === 'return' && (n === 'ret' || n === 'retval' || n === 'arg1')) return '$retval';
   const m = /^arg(\d+)$/.exec(n);
   if (m) return sig.params[Number(m[1]) - 1] ?? null;
   if (sig.params.includes(n)) return isArray ? `*${n}` : n;
@@ -338,9 +338,10 @@ function namePath(
       if (wanted.includes(`*${p}`) && (n === p || SYNONYMS[`*${p}`]?.includes(n))) return `*${p}`;
     return null;
   }
+  // perf probe names a return probe's $retval `arg1`.
+  if (kind === 'return' && (SYNONYMS.$retval.includes(n) || n === 'arg1')) return '$retval';
   const m = /^arg(\d+)$/.exec(n);
   if (m) return sig.params[Number(m[1]) - 1] ?? null;
-  if (kind === 'return' && SYNONYMS.$retval.includes(n)) return '$retval';
   if (sig.params.includes(n)) return n;
   const arrow = /^(\w+?)(?:->|_|\.)(\w+)$/.exec(n);
   if (
@@ -463,7 +464,8 @@ function valueSql(col: string, w: Want, structPage: number): string {
   const c = quoteIdent(col);
   switch (w.as) {
     case 'pfn':
-      return pfnSql(c, structPage);
+      // A pointer printed in decimal and typed from its text may have wrapped to a negative BIGINT.
+      return pfnSql(`((${c}::HUGEINT + 18446744073709551616) % 18446744073709551616)`, structPage);
     case 'page_end':
       return `${c} + 4096`;
     case 'err_sign':
