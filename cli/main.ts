@@ -8,6 +8,8 @@ import { recordCommand } from './record.js';
 import { replayCommand } from './replay.js';
 import { exclusiveCommand } from './exclusive.js';
 import { stateCommand } from './state.js';
+import { viewsCommand } from './views.js';
+import { chartCommand } from './chart.js';
 import { fail } from './output.js';
 
 await yargs(hideBin(process.argv))
@@ -20,6 +22,8 @@ await yargs(hideBin(process.argv))
   .command(replayCommand)
   .command(exclusiveCommand)
   .command(stateCommand)
+  .command(viewsCommand)
+  .command(chartCommand)
   .demandCommand(1, 'name a command; see --help')
   .strict()
   .fail((msg, err, y) => {
