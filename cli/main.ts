@@ -10,6 +10,8 @@ import { exclusiveCommand } from './exclusive.js';
 import { stateCommand } from './state.js';
 import { viewsCommand } from './views.js';
 import { chartCommand } from './chart.js';
+import { compareCommand, reportCommand } from './report.js';
+import { exportCommand } from './export.js';
 import { fail } from './output.js';
 
 await yargs(hideBin(process.argv))
@@ -24,6 +26,9 @@ await yargs(hideBin(process.argv))
   .command(stateCommand)
   .command(viewsCommand)
   .command(chartCommand)
+  .command(reportCommand)
+  .command(compareCommand)
+  .command(exportCommand)
   .demandCommand(1, 'name a command; see --help')
   .strict()
   .fail((msg, err, y) => {

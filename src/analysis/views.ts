@@ -29,7 +29,10 @@ export interface ViewDef {
   doc: string;
   columns: ViewColumn[];
   requires: string[];
+  /** The statement as written. */
   sql: string;
+  /** For a view, its query (after `) AS`), without the final `;`. */
+  body: string;
   line: number;
 }
 
@@ -61,6 +64,7 @@ export function parseModule(name: string, text: string): ModuleDef {
       continue;
     }
     const start = i;
+    let bodyStart = -1;
     const columns: ViewColumn[] = [];
     const kind = m[1] === 'VIEW' ? 'view' : 'macro';
     if (kind === 'view') {
@@ -72,6 +76,7 @@ export function parseModule(name: string, text: string): ModuleDef {
         else if (c) columns.push({ name: c[1].replace(/"/g, ''), doc: (c[2] ?? '').trim() });
         else throw new Error(`${name}.sql:${i + 1}: cannot read the column list line \`${lines[i]}\``);
       }
+      bodyStart = i;
     }
     while (i < lines.length && !/;\s*$/.test(lines[i])) i++;
     const docLines = comment.filter((c) => !c.startsWith('@'));
@@ -84,6 +89,7 @@ export function parseModule(name: string, text: string): ModuleDef {
       columns,
       requires: req,
       sql: lines.slice(start, i + 1).join('\n'),
+      body: bodyStart < 0 ? '' : [lines[bodyStart].replace(/^\)\s*AS\b/, ''), ...lines.slice(bodyStart + 1, i + 1)].join('\n').replace(/;\s*$/, ''),
       line: start + 1,
     });
     comment = [];
@@ -121,7 +127,14 @@ export async function installViews(db: Db, opts: { persist?: boolean } = {}): Pr
         res.skipped.push({ name: v.name, missing });
         continue;
       }
-      const sql = opts.persist ? v.sql : v.sql.replace(/^CREATE OR REPLACE (VIEW|MACRO)/, 'CREATE OR REPLACE TEMP $1');
+      // A view is created over its query with the documented names as the query's column aliases
+      // (DuckDB keeps a view's column-list names apart from its columns, and COMMENT ON COLUMN
+      // reads the latter).
+      const temp = opts.persist ? '' : 'TEMP ';
+      const sql =
+        v.kind === 'view'
+          ? `CREATE OR REPLACE ${temp}VIEW ${v.name} AS SELECT * FROM (\n${v.body}\n) AS _v(${v.columns.map((c) => `"${c.name}"`).join(', ')})`
+          : v.sql.replace(/^CREATE OR REPLACE MACRO/, `CREATE OR REPLACE ${temp}MACRO`);
       try {
         await db.run(sql);
       } catch (e) {

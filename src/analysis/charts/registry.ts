@@ -49,14 +49,17 @@ const failureBySize: ChartDef = {
       spec: {
         width: 220,
         height: 200,
-        mark: { type: 'line', point: true, strokeWidth: 2 },
         encoding: {
           x: { field: 'npages', type: 'quantitative', scale: { type: 'log', base: 2 }, title: 'request size (pages)' },
           y: { field: 'failure_rate', type: 'quantitative', axis: { format: '%' }, title: 'requests failed', scale: { domain: [0, 1] } },
           color: { field: 'series', type: 'nominal', title: 'series', scale: scale(DESIGN_COLORS, series) },
-          strokeDash: { field: 'source', type: 'nominal', title: 'verdict from', scale: { domain: ['model', 'kernel'], range: [[1, 0], [5, 3]] }, legend: { symbolType: 'stroke', symbolStrokeWidth: 2 } },
           tooltip: [{ field: 'series' }, { field: 'npages' }, { field: 'failure_rate', format: '.1%' }, { field: 'requests' }, { field: 'ebusy' }, { field: 'enoent' }],
         },
+        // The design's line under the kernel's: thick and solid, then thin and dashed over it.
+        layer: [
+          { transform: [{ filter: "datum.source === 'model'" }], mark: { type: 'line', point: { size: 50 }, strokeWidth: 3.5 } },
+          { transform: [{ filter: "datum.source === 'kernel'" }], mark: { type: 'line', point: { size: 20 }, strokeWidth: 1.5, strokeDash: [5, 3] } },
+        ],
       },
     } as TopLevelSpec;
   },
@@ -205,14 +208,14 @@ const rangeTimeline: ChartDef = {
     const r0 = rows[0] ?? {};
     const states = designsIn(rows.filter((r) => r.layer === 'pte'), 'state');
     const n = Number(r0.npages ?? 1);
-    const h = Math.min(Math.max(n * 10, 120), 420);
+    const h = Math.min(Math.max(n * 16, 160), 520);
     return {
       $schema: SCHEMA,
       title: {
         text: `Request ${r0.request_id} (${r0.npages} pages) under design ${r0.design}: ${r0.result}, kernel ${r0.kernel_result ?? 'not traced'}`,
         subtitle: 'PTE state of each page over time (blank: no PTE); | GUP pin, ▲ walk (red: page failed), ✕ the event that took the pinned page',
       },
-      width: 560,
+      width: 720,
       height: h,
       data: { values: rows },
       encoding: {
