@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { Db } from '../src/analysis/db.js';
+import { openForAnalysis } from '../src/analysis/parquet.js';
 import { CHARTS } from '../src/analysis/charts/registry.js';
 import { renderChart, writeRendered } from '../src/analysis/charts/render.js';
 
@@ -17,12 +17,12 @@ export const chartCommand: CommandModule<object, Args> = {
   builder: (y) =>
     y
       .positional('name', { type: 'string', choices: CHARTS.map((c) => c.name), demandOption: true })
-      .positional('db', { type: 'string', demandOption: true, describe: 'a replayed database' })
+      .positional('db', { type: 'string', demandOption: true, describe: 'a replayed database, or a Parquet tree (mmreplay export --parquet)' })
       .option('output', { alias: 'o', type: 'string', array: true, demandOption: true, describe: 'FILE.svg, FILE.png or FILE.json (Vega-Lite with its data); repeat for several' })
       .option('request', { type: 'number', describe: 'range-timeline: the request_id to show' })
       .option('design', { type: 'string', describe: 'range-timeline: the design to show' }) as never,
   handler: async (a) => {
-    const db = await Db.open(a.db, { readOnly: true });
+    const db = await openForAnalysis(a.db);
     try {
       const c = await renderChart(db, a.name, { request: a.request?.toString(), design: a.design });
       for (const f of a.output) {

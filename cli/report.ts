@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { CommandModule } from 'yargs';
-import { Db } from '../src/analysis/db.js';
+import { openForAnalysis } from '../src/analysis/parquet.js';
 import { runNotebook } from '../src/analysis/notebook/run.js';
 
 const NOTEBOOKS = path.resolve(import.meta.dirname, '../notebooks');
@@ -32,7 +32,7 @@ export function notebookPath(nb: string): string {
 }
 
 export async function writeReport(nb: string, dbFile: string, out: string, p: Record<string, string>): Promise<string> {
-  const db = await Db.open(dbFile, { readOnly: true });
+  const db = await openForAnalysis(dbFile);
   try {
     const r = await runNotebook(db, notebookPath(nb), p);
     fs.mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
@@ -49,7 +49,7 @@ export const reportCommand: CommandModule<object, ReportArgs> = {
   builder: (y) =>
     y
       .positional('notebook', { type: 'string', demandOption: true, describe: 'a .md file, or a bundled notebook: review, failure-by-size, failed-request, trace-quality, design-comparison' })
-      .positional('db', { type: 'string', demandOption: true, describe: 'a replayed database' })
+      .positional('db', { type: 'string', demandOption: true, describe: 'a replayed database, or a Parquet tree (mmreplay export --parquet)' })
       .option('output', { alias: 'o', type: 'string', default: 'report.html' })
       .option('set', { type: 'string', array: true, describe: 'notebook parameter KEY=VALUE (e.g. designs=5.14,6.15)' }) as never,
   handler: async (a) => {
@@ -73,7 +73,7 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
       .option('output', { alias: 'o', type: 'string', default: 'compare.html' }) as never,
   handler: async (a) => {
     const designs = a.designs.split(',').map((d) => d.trim()).filter(Boolean);
-    const db = await Db.open(a.db, { readOnly: true });
+    const db = await openForAnalysis(a.db);
     try {
       const have = (await db.rows<{ design: string }>(`SELECT DISTINCT design FROM exclusive_requests`)).map((r) => r.design);
       const missing = designs.filter((d) => !have.includes(d));

@@ -1,5 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { Db } from '../src/analysis/db.js';
+import { isParquetTree, openParquetTree } from '../src/analysis/parquet.js';
 import { installViews, loadModules } from '../src/analysis/views.js';
 import { formatTable } from './output.js';
 
@@ -23,7 +24,8 @@ export const viewsCommand: CommandModule<object, Args> = {
     const mods = loadModules();
     let available: Set<string> | null = null;
     if (a.db) {
-      const db = await Db.open(a.db, a.install ? {} : { readOnly: true });
+      if (a.install && isParquetTree(a.db)) throw new Error(`${a.db}: a Parquet tree is read as it is; --install needs a database file`);
+      const db = isParquetTree(a.db) ? await openParquetTree(a.db) : await Db.open(a.db, a.install ? {} : { readOnly: true });
       try {
         const r = await installViews(db, { persist: a.install });
         available = new Set(r.installed);

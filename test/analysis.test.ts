@@ -13,6 +13,7 @@ import { DESIGN_COLORS, OUTCOME_COLORS } from '../src/analysis/charts/palette.js
 import { runNotebook } from '../src/analysis/notebook/run.js';
 import { perfettoTrace, type TraceEvent } from '../src/analysis/perfetto.js';
 import { installViews, publicViews } from '../src/analysis/views.js';
+import { exportParquetTree, openParquetTree } from '../src/analysis/parquet.js';
 import { replay } from '../src/replay/replay.js';
 import { Browser, CHROMIUM } from './browser.js';
 import { ingestTemp, ROOT, tmpDir } from './helpers.js';
@@ -202,5 +203,39 @@ describe('notebook report', () => {
     const html = fs.readFileSync(file, 'utf8');
     expect(html).toMatch(/<td>5\.14<\/td><td>6\.15<\/td>/);
     expect(html).not.toMatch(/<td>v8<\/td>/);
+  });
+});
+
+describe('Parquet tree (export --parquet)', () => {
+  it('two traces in one Hive-partitioned tree: the view library runs unchanged, each trace\'s ids kept apart', async () => {
+    const dir = path.join(out, 'pq');
+    // The same database twice, as two traces (the test's own handle was closed by the test above).
+    await exportParquetTree(dbFile, dir, 'a');
+    const tables = await exportParquetTree(dbFile, dir, 'b');
+    expect(tables).toContain('exclusive_requests');
+    expect(tables.some((t) => t.startsWith('_'))).toBe(false);
+    expect(fs.existsSync(path.join(dir, 'exclusive_requests', 'trace=b', 'data.parquet'))).toBe(true);
+    const one = await Db.open(dbFile, { readOnly: true });
+    await installViews(one);
+    const q = {
+      bySize: `SELECT series, npages, requests::INT AS requests, failed::INT AS failed, failure_rate FROM exclusive_failure_by_size ORDER BY ALL`,
+      culprits: `SELECT count(*)::INT AS n, sum(pages)::INT AS pages FROM culprit_events`,
+      pages: `SELECT count(*)::INT AS n FROM exclusive_request_pages WHERE culprit_syscall = 'madvise'`,
+    };
+    const single = { bySize: await one.rows(q.bySize), culprits: await one.rows(q.culprits), pages: await one.rows(q.pages) };
+    one.close();
+    const tree = await openParquetTree(dir);
+    try {
+      const r = await installViews(tree);
+      expect(r.skipped).toEqual([]);
+      expect(await tree.rows(`SELECT trace, count(*)::INT AS n FROM files GROUP BY trace ORDER BY trace`)).toEqual([{ trace: 'a', n: 1 }, { trace: 'b', n: 1 }]);
+      const both = await tree.rows<Record<string, number>>(q.bySize);
+      expect(both).toEqual(single.bySize.map((x) => ({ ...x, requests: 2 * Number(x.requests), failed: 2 * Number(x.failed) })));
+      const [c] = await tree.rows<{ n: number; pages: number }>(q.culprits);
+      expect(c).toEqual({ n: 2 * Number(single.culprits[0].n), pages: 2 * Number(single.culprits[0].pages) });
+      expect(await tree.rows(q.pages)).toEqual([{ n: 2 * Number(single.pages[0].n) }]);
+    } finally {
+      tree.close();
+    }
   });
 });
