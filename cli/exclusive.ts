@@ -13,6 +13,8 @@ interface Args {
   design?: Design[];
   charts?: string;
   db?: string;
+  probes?: string[];
+  kallsyms?: string;
 }
 
 export const exclusiveCommand: CommandModule<object, Args> = {
@@ -23,9 +25,11 @@ export const exclusiveCommand: CommandModule<object, Args> = {
       .positional('input', { type: 'string', demandOption: true, describe: 'trace or database (replayed first if it has no exclusive_* tables, or lacks a design asked for)' })
       .option('design', { type: 'string', array: true, choices: DESIGNS, describe: 'designs to show (replayed if missing): v8, 5.14, 6.15' })
       .option('charts', { type: 'string', describe: 'also write failure-by-size and cause charts (SVG, PNG, Vega-Lite JSON) into DIR' })
-      .option('db', { type: 'string', describe: 'database to write when INPUT is a trace' }) as never,
+      .option('db', { type: 'string', describe: 'database to write when INPUT is a trace' })
+      .option('probes', { type: 'string', array: true, describe: 'when INPUT is a trace: kprobe definitions (see ingest)' })
+      .option('kallsyms', { type: 'string', describe: 'when INPUT is a trace: /proc/kallsyms or System.map (see ingest)' }) as never,
   handler: async (a) => {
-    const file = await ensureDb(a.input, a.db);
+    const file = await ensureDb(a.input, a.db, { probes: a.probes, kallsyms: a.kallsyms });
     const asked = a.design?.flatMap((d) => String(d).split(',')) as Design[] | undefined;
     let db = await Db.open(file);
     const have = await designs(db);
@@ -46,6 +50,17 @@ export const exclusiveCommand: CommandModule<object, Args> = {
         out.write(`\nrequests by size:\n${formatTable(s.bySize)}`);
         out.write(`\nagreement with the kernel:\n${formatTable(s.agreement)}`);
       }
+      // What the trace's probes could not show, once, with the command that says how to add them.
+      const [hint] = await db.rows<{ note: string | null; requests: bigint; probes: bigint }>(
+        `SELECT (SELECT any_value(regexp_extract(note, 'untraced: [^(]*')) FROM exclusive_requests WHERE note LIKE '%untraced:%') AS note,
+                (SELECT count(*) FROM exclusive_requests) AS requests,
+                (SELECT count(*) FROM probes) AS probes`,
+      );
+      if (hint.requests === 0n) {
+        process.stderr.write(
+          `mmreplay: no make_device_exclusive_range calls in this trace${hint.probes ? ' (its kprobes probe other functions, or print addresses no definition or kallsyms names: mmreplay probes DB)' : ' (no kprobes)'}; see mmreplay probes --kernel 6.12 for the probes to record\n`,
+        );
+      } else if (hint.note) process.stderr.write(`mmreplay: hint: ${hint.note.trim()}; see mmreplay probes ${file}\n`);
       if (a.charts) {
         const files: string[] = [];
         for (const name of ['failure-by-size', 'request-outcomes']) {

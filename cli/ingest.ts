@@ -11,6 +11,8 @@ interface Args {
   parquet?: string;
   format?: TraceFormat;
   formats?: string;
+  probes?: string[];
+  kallsyms?: string;
   pid?: number;
   comm?: string;
   from?: string;
@@ -27,6 +29,8 @@ export const ingestCommand: CommandModule<object, Args> = {
       .option('parquet', { type: 'string', describe: 'also write every table as DIR/TABLE.parquet' })
       .option('format', { choices: FORMATS, describe: 'force the input format instead of detecting it' })
       .option('formats', { type: 'string', describe: 'directory of tracefs format files (SYSTEM/EVENT/format); default: formats/ beside the trace' })
+      .option('probes', { type: 'string', array: true, describe: 'kprobe definitions (kprobe_events lines or `perf probe -l` output); default: kprobe_events beside the trace' })
+      .option('kallsyms', { type: 'string', describe: 'the traced kernel\'s /proc/kallsyms or System.map, to name probes printed as addresses; default: kallsyms beside the trace' })
       .option('pid', { type: 'number', describe: 'keep events of this tid or tgid only' })
       .option('comm', { type: 'string', describe: 'keep events of this command name only' })
       .option('from', { type: 'string', describe: 'keep events at or after this time (seconds as printed, or NNNns)' })
@@ -41,6 +45,8 @@ export const ingestCommand: CommandModule<object, Args> = {
       db,
       format: a.format,
       formatsDir: a.formats,
+      probes: a.probes,
+      kallsyms: a.kallsyms,
       filter: {
         pid: a.pid,
         comm: a.comm,

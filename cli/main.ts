@@ -8,6 +8,7 @@ import { recordCommand } from './record.js';
 import { replayCommand } from './replay.js';
 import { exclusiveCommand } from './exclusive.js';
 import { stateCommand } from './state.js';
+import { probesCommand } from './probes.js';
 import { viewsCommand } from './views.js';
 import { chartCommand } from './chart.js';
 import { compareCommand, reportCommand } from './report.js';
@@ -24,6 +25,7 @@ await yargs(hideBin(process.argv))
   .command(replayCommand)
   .command(exclusiveCommand)
   .command(stateCommand)
+  .command(probesCommand)
   .command(viewsCommand)
   .command(chartCommand)
   .command(reportCommand)

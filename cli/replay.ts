@@ -16,6 +16,8 @@ interface Args {
   thp: 'always' | 'madvise' | 'never';
   levels?: 4 | 5;
   db?: string;
+  probes?: string[];
+  kallsyms?: string;
 }
 
 export const replayCommand: CommandModule<object, Args> = {
@@ -36,9 +38,11 @@ export const replayCommand: CommandModule<object, Args> = {
       .option('to', { type: 'string', describe: 'stop at this time' })
       .option('thp', { choices: ['always', 'madvise', 'never'] as const, default: 'madvise' as const, describe: "the traced machine's transparent_hugepage/enabled" })
       .option('levels', { choices: [4, 5] as const, describe: "the traced machine's paging levels, 5 with LA57 (default: the recording's, else 4)" })
-      .option('db', { type: 'string', describe: 'database to write when INPUT is a trace' }) as never,
+      .option('db', { type: 'string', describe: 'database to write when INPUT is a trace' })
+      .option('probes', { type: 'string', array: true, describe: 'when INPUT is a trace: kprobe definitions (see ingest)' })
+      .option('kallsyms', { type: 'string', describe: 'when INPUT is a trace: /proc/kallsyms or System.map (see ingest)' }) as never,
   handler: async (a) => {
-    const db = await ensureDb(a.input, a.db);
+    const db = await ensureDb(a.input, a.db, { probes: a.probes, kallsyms: a.kallsyms });
     const runs = await replay(db, {
       kernel: a.kernel,
       designs: a.design?.flatMap((d) => String(d).split(',')) as Design[] | undefined,

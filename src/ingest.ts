@@ -8,9 +8,10 @@ import { Loader } from './analysis/loader.js';
 import { Catalogue, formatsBeside, sidecarBeside } from './parse/catalogue.js';
 import { detectFormat, readerFor } from './parse/detect.js';
 import { TraceInputError } from './parse/errors.js';
-import { FieldTyper, genericFields, type TableSpec } from './parse/fields.js';
+import { FieldTyper, genericFields, kprobeTextSpec, type TableSpec } from './parse/fields.js';
 import { openTrace } from './parse/input.js';
 import { readLines } from './parse/lines.js';
+import { definitionsBeside, Kallsyms, kallsymsBeside, parseProbeDefinitions, type ProbeDefinition } from './parse/probes.js';
 import { newHeader, type LineReader, type TraceFormat } from './parse/record.js';
 
 export interface IngestFilter {
@@ -24,6 +25,10 @@ export interface IngestOptions {
   db: string;
   format?: TraceFormat;
   formatsDir?: string;
+  /** Probe definition files (kprobe_events syntax or `perf probe -l`); default: kprobe_events beside the trace. */
+  probes?: string[];
+  /** A /proc/kallsyms copy or System.map; default: kallsyms(.txt) beside the trace. */
+  kallsyms?: string;
   filter?: IngestFilter;
   onProgress?: (p: { file: string; bytesRead: number; bytes: number; events: number }) => void;
   onWarning?: (message: string) => void;
@@ -42,6 +47,19 @@ export interface FileSummary {
   unparsed: number;
   lost: number;
   metadata: Record<string, unknown>;
+  /** Each kprobe event of the file and the function it probes (the `probes` table). */
+  probes: ProbeRow[];
+}
+
+/** A row of `probes` (src/analysis/sql/schema.sql). */
+export interface ProbeRow {
+  event: string;
+  kind: 'entry' | 'return';
+  func: string | null;
+  offset: number | null;
+  printed: string;
+  source: string | null;
+  definition: ProbeDefinition | null;
 }
 
 /** Parses `3835.535258` (seconds) or `3835535258000ns` into exact ns. */
@@ -86,6 +104,13 @@ export async function ingest(files: string[], opts: IngestOptions): Promise<File
       await db.run(
         `INSERT INTO files VALUES (${s.fileId}, ${lit(s.path)}, ${lit(s.format)}, ${lit(s.compression)}, ${s.lines}, ${s.headerLines}, ${s.bytes}, ${s.events}, ${s.filtered}, ${s.unparsed}, ${s.lost}, ${lit(JSON.stringify(s.metadata))})`,
       );
+      for (const p of s.probes) {
+        const d = p.definition;
+        const args = d ? lit(JSON.stringify(d.args)) : 'NULL';
+        await db.run(
+          `INSERT INTO probes VALUES (${s.fileId}, ${lit(p.event)}, ${lit(p.kind)}, ${p.func === null ? 'NULL' : lit(p.func)}, ${p.offset ?? 'NULL'}, ${lit(p.printed)}, ${p.source === null ? 'NULL' : lit(p.source)}, ${d ? lit(d.target) : 'NULL'}, ${args})`,
+        );
+      }
     }
     return out;
   } finally {
@@ -105,6 +130,7 @@ async function ingestFile(file: string, fileId: number, firstId: number, loader:
   const sidecar = sidecarFile ? (JSON.parse(fs.readFileSync(sidecarFile, 'utf8')) as Partial<Sidecar>) : null;
   if (sidecar?.formats && !opts.formatsDir) catalogue.addFormats(sidecar.formats, sidecarFile!);
   const typer = new FieldTyper(catalogue);
+  const probes = probeSources(file, opts);
   const opened = openTrace(file);
   const f = opts.filter ?? {};
   const filtering = f.pid !== undefined || f.comm !== undefined || f.fromNs !== undefined || f.toNs !== undefined;
@@ -121,6 +147,7 @@ async function ingestFile(file: string, fileId: number, firstId: number, loader:
     unparsed: 0,
     lost: 0,
     metadata: {},
+    probes: [],
   };
   let reader: LineReader | null = opts.format ? readerFor(opts.format) : null;
   const h = newHeader();
@@ -173,7 +200,7 @@ async function ingestFile(file: string, fileId: number, firstId: number, loader:
       const key = h.event ?? h.name;
       let kind = kinds.get(key);
       if (kind === undefined) {
-        const event = h.event ?? resolveEvent(key, h.body, catalogue);
+        const event = h.event ?? resolveEvent(key, h.body, catalogue, probes.byName);
         if (event.startsWith('unknown:')) unknownEvents.add(key);
         kind = { event, code: -1, spec: undefined, appender: null };
         kinds.set(key, kind);
@@ -211,7 +238,15 @@ async function ingestFile(file: string, fileId: number, firstId: number, loader:
       loader.event(id, fileId, lineNo, h.tsNs, h.cpu, h.tid, h.tgid, commCode, flagsCode, kind.code);
       let spec = kind.spec;
       if (spec === undefined) {
-        spec = kind.spec = typer.spec(kind.event);
+        spec = typer.spec(kind.event, h.body);
+        // A kprobe without a format file: typed from its first line (and its definition's types).
+        const head = spec?.columns[0]?.name === 'func' || !spec ? KPROBE_PRINTED.exec(h.body) : null;
+        if (head) {
+          const def = probes.byName.get(kind.event) ?? probes.byName.get(key) ?? null;
+          spec ??= kprobeTextSpec(kind.event, h.body, new Map(def?.args.map((a) => [a.name, a.type])));
+          s.probes.push(probeRow(kind.event, head, def, probes.kallsyms));
+        }
+        kind.spec = spec;
         if (spec) {
           await loader.ensureTable(spec);
           kind.appender = loader.typedAppender(spec);
@@ -248,6 +283,9 @@ async function ingestFile(file: string, fileId: number, firstId: number, loader:
     warnings.push(
       `${backwards} timestamps go backwards (first at line ${firstBackwards})${backwardsCpu ? `, ${backwardsCpu} of them within one CPU's buffer` : ', all across CPUs (per-CPU buffers merged out of order)'}; events keep input order, sort by ts_ns`,
     );
+  }
+  if (typer.alternateFormats.size) {
+    warnings.push(`typed by another kernel's format (the default catalogue's did not fit): ${[...typer.alternateFormats].map(([e, r]) => `${e} (${r})`).join(', ')}`);
   }
   if (unknownEvents.size) {
     warnings.push(`events no catalogue knows, kept as unknown:NAME in other_events: ${[...unknownEvents].slice(0, 20).join(', ')}`);
@@ -297,10 +335,73 @@ interface EventKind {
   appender: ChunkAppender | null;
 }
 
-function resolveEvent(name: string, body: string, catalogue: Catalogue): string {
-  if (name === 'tracing_mark_write') return 'ftrace:print';
+function resolveEvent(name: string, body: string, catalogue: Catalogue, probes: Map<string, ProbeDefinition>): string {
+  // tracefs prints a trace_marker write under the ip's symbol, trace-cmd report as `print:`.
+  if (name === 'tracing_mark_write' || name === 'print') return 'ftrace:print';
   const sys = catalogue.systemOf(name);
   if (sys) return `${sys}:${name}`;
-  if (/^\(\S+( <- \S+)?\)/.test(body)) return `kprobes:${name}`;
+  if (/^\(\S+( <- \S+)?\)/.test(body)) return probes.get(name)?.event ?? `kprobes:${name}`;
   return `unknown:${name}`;
+}
+
+/** The head a kprobe line prints: `(func+0x4/0x510)`, `(caller+0x..<- func)`, `(ffffffff8114bca3 <- ffffffff811ffd37)`. */
+const KPROBE_PRINTED = /^\((\S+?)(?:\+(0x[0-9a-fA-F]+)\/0x[0-9a-fA-F]+)?(?: <- (\S+?))?\)/;
+
+/** Probe definitions by event (GROUP:EVENT and bare EVENT, as tracefs prints it) and the symbol table. */
+function probeSources(file: string, opts: IngestOptions): { byName: Map<string, ProbeDefinition>; kallsyms: Kallsyms | null } {
+  const byName = new Map<string, ProbeDefinition>();
+  for (const f of opts.probes ?? definitionsBeside(file)) {
+    let text: string;
+    try {
+      text = fs.readFileSync(f, 'utf8');
+    } catch (e) {
+      throw new TraceInputError(f, null, `cannot read probe definitions: ${(e as Error).message}`);
+    }
+    for (const d of parseProbeDefinitions(text, f)) {
+      byName.set(d.event, d);
+      byName.set(d.event.slice(d.event.indexOf(':') + 1), d);
+    }
+  }
+  const ks = opts.kallsyms ?? kallsymsBeside(file);
+  let kallsyms: Kallsyms | null = null;
+  if (ks) {
+    try {
+      kallsyms = Kallsyms.fromText(fs.readFileSync(ks, 'utf8'), ks);
+    } catch (e) {
+      throw new TraceInputError(ks, null, `cannot read the symbol table: ${(e as Error).message}`);
+    }
+  }
+  return { byName, kallsyms };
+}
+
+/**
+ * What a kprobe event probes: the symbol it prints, else its definition's, else its printed
+ * address looked up in the symbol table (trace-cmd report and perf script print only an address
+ * when the recording had no kallsyms).
+ */
+function probeRow(event: string, head: RegExpExecArray, def: ProbeDefinition | null, kallsyms: Kallsyms | null): ProbeRow {
+  const [printed, first, off, second] = head;
+  const bare = /^[0-9a-f]{8,16}$/;
+  const ret = second !== undefined;
+  // tracefs prints `(caller <- func)`, the print fmt `(func_addr <- ret_ip)`.
+  const addrForm = bare.test(first) && (!ret || bare.test(second));
+  const shown = ret && !addrForm ? second : first;
+  const row: ProbeRow = { event, kind: ret ? 'return' : 'entry', func: null, offset: null, printed, source: null, definition: def };
+  if (!addrForm && !/^0x/.test(shown)) {
+    row.func = shown;
+    row.offset = off !== undefined && !ret ? parseInt(off, 16) : ret ? 0 : null;
+    row.source = 'text';
+  } else if (def?.func) {
+    row.func = def.func;
+    row.source = def.source;
+  } else if (kallsyms) {
+    const sym = kallsyms.lookup(BigInt('0x' + shown.replace(/^0x/, '')));
+    if (sym) {
+      row.func = sym.name;
+      row.offset = sym.offset;
+      row.source = kallsyms.source;
+    }
+  }
+  if (def && def.kind !== row.kind) row.kind = def.kind;
+  return row;
 }

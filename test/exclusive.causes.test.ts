@@ -52,12 +52,12 @@ function harness() {
   // test_hmm's ioctl over [BASE, BASE + n pages): one chunk, GUP, then `between`, then the walks.
   const request = (n: number, between: () => void) => {
     ev(100, 'syscalls:sys_enter_ioctl', { a: 3, b: HMM_DMIRROR_EXCLUSIVE });
-    ev(100, 'kprobes:mder_make_device_exclusive_range', { a: BASE, b: BASE + n * P });
-    ev(100, 'kprobes:mder_get_user_pages_remote', { a: BASE, b: n });
-    ev(100, 'kprobes:mder_get_user_pages_remote_ret', { a: n, b: BASE });
+    ev(100, 'kprobe:make_device_exclusive_range', { a: BASE, b: BASE + n * P });
+    ev(100, 'kprobe:get_user_pages_remote', { a: BASE, b: n });
+    ev(100, 'kretprobe:get_user_pages_remote', { a: n, b: BASE });
     between();
-    for (let i = 0; i < n; i++) ev(100, 'kprobes:mder_rmap_walk', { a: null });
-    ev(100, 'kprobes:mder_make_device_exclusive_range_ret', { a: n, b: BASE });
+    for (let i = 0; i < n; i++) ev(100, 'kprobe:rmap_walk', { a: null });
+    ev(100, 'kretprobe:make_device_exclusive_range', { a: n, b: BASE });
     ev(100, 'syscalls:sys_exit_ioctl', { a: 0 });
   };
   return { ev, setup, request, pages, calls, requests, violations, m };
@@ -120,12 +120,12 @@ describe('device-exclusive causes, hand-checked interleavings (design 5.14, as 6
     const h = harness();
     h.setup();
     h.ev(100, 'syscalls:sys_enter_ioctl', { a: 3, b: HMM_DMIRROR_EXCLUSIVE });
-    h.ev(100, 'kprobes:mder_make_device_exclusive_range', { a: BASE + 6 * P, b: BASE + 10 * P });
-    h.ev(100, 'kprobes:mder_get_user_pages_remote', { a: BASE + 6 * P, b: 4 });
-    h.ev(100, 'kprobes:mder_get_user_pages_remote_ret', { a: 2, b: BASE + 6 * P });
-    h.ev(100, 'kprobes:mder_rmap_walk', {});
-    h.ev(100, 'kprobes:mder_rmap_walk', {});
-    h.ev(100, 'kprobes:mder_make_device_exclusive_range_ret', { a: 2, b: BASE + 6 * P });
+    h.ev(100, 'kprobe:make_device_exclusive_range', { a: BASE + 6 * P, b: BASE + 10 * P });
+    h.ev(100, 'kprobe:get_user_pages_remote', { a: BASE + 6 * P, b: 4 });
+    h.ev(100, 'kretprobe:get_user_pages_remote', { a: 2, b: BASE + 6 * P });
+    h.ev(100, 'kprobe:rmap_walk', {});
+    h.ev(100, 'kprobe:rmap_walk', {});
+    h.ev(100, 'kretprobe:make_device_exclusive_range', { a: 2, b: BASE + 6 * P });
     h.ev(100, 'syscalls:sys_exit_ioctl', { a: -16 });
     expect(h.pages.map((p) => p.cause)).toEqual(['exclusive', 'exclusive', 'gup_short', 'gup_short']);
     expect(h.calls[0].gupCount).toBe(2);

@@ -1,6 +1,8 @@
 // Which events exist and how their fields are printed: the built-in catalogue (format files
 // snapshotted from Linux 6.18 by scripts/snapshot-catalogue.mjs) overlaid by format files saved
 // beside a trace (`formats/<system>/<event>/format`, as `mmreplay record` and the lab write them).
+// The catalogues of the other kernels we model (formats-6.12.json, formats-6.1.json, from the lab's
+// format files) are the alternates tried when an event's text does not fit the first choice.
 import fs from 'node:fs';
 import path from 'node:path';
 import { compileFormat, parseFormatFile, type CompiledFormat, type EventFormat } from './format.js';
@@ -32,6 +34,25 @@ function loadBuiltIn() {
   }
   builtIn = { release: json.release, formats, systems };
   return builtIn;
+}
+
+/** Other kernels' catalogues, newest first: formats-MAJOR.MINOR.json beside formats.json. */
+let others: { release: string; formats: Map<string, EventFormat> }[] | null = null;
+
+function loadOthers() {
+  if (others) return others;
+  const dir = path.join(HERE, 'catalogue');
+  others = fs
+    .readdirSync(dir)
+    .filter((f) => /^formats-\d+\.\d+\.json$/.test(f))
+    .map((f) => JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as BuiltIn)
+    .sort((a, b) => b.release.localeCompare(a.release, 'en', { numeric: true }))
+    .map((json) => {
+      const formats = new Map<string, EventFormat>();
+      for (const [key, text] of Object.entries(json.formats)) formats.set(key, parseFormatFile(text, key.slice(0, key.indexOf(':'))));
+      return { release: json.release, formats };
+    });
+  return others;
 }
 
 export class Catalogue {
@@ -86,6 +107,15 @@ export class Catalogue {
 
   format(event: string): EventFormat | null {
     return this.formats.get(event) ?? null;
+  }
+
+  /** The event's format in the other kernels' catalogues, with each one's release, when it differs from this one's. */
+  alternates(event: string): { release: string; format: CompiledFormat }[] {
+    const mine = this.formats.get(event);
+    return loadOthers()
+      .map((o) => ({ release: o.release, f: o.formats.get(event) }))
+      .filter((o): o is { release: string; f: EventFormat } => o.f !== undefined && o.f.printFmt !== mine?.printFmt)
+      .map((o) => ({ release: o.release, format: compileFormat(o.f) }));
   }
 
   compiledFormat(event: string): CompiledFormat | null {

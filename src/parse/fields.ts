@@ -91,13 +91,74 @@ function printFmtExtractor(cf: CompiledFormat, numbers = false): (body: string) 
 const KPROBE_HEAD = /^\((\S+?)(?:\+0x[0-9a-fA-F]+\/0x[0-9a-fA-F]+)?(?: <- (\S+?))?\)\s*/;
 const KV = /([\w.]+)=("(?:[^"\\]|\\.)*"|\{[^}]*\}|\S*)/g;
 
+/** An address as the print fmt `%lx` writes it (trace-cmd report, perf script): hex without 0x. */
+const BARE_HEX = /^[0-9a-f]{8,16}$/;
+
+/**
+ * The probed function (a symbol, or an address where the tool printed no symbol), the caller a
+ * return probe returns to, and the fetch args as printed. tracefs prints a return probe as
+ * `(caller <- func)`; the print fmt that trace-cmd and perf use prints `(func_addr <- ret_ip)`
+ * (kernel/trace/trace_kprobe.c __set_print_fmt).
+ */
 export function parseKprobeBody(body: string): { func: string; caller: string | null; args: Map<string, string> } | null {
   const m = KPROBE_HEAD.exec(body);
   if (!m) return null;
   const args = new Map<string, string>();
   KV.lastIndex = m[0].length;
   for (let a; (a = KV.exec(body)); ) args.set(a[1], a[2]);
-  return m[2] ? { func: m[2], caller: m[1], args } : { func: m[1], caller: null, args };
+  if (!m[2]) return { func: m[1], caller: null, args };
+  return BARE_HEX.test(m[1]) && BARE_HEX.test(m[2]) ? { func: m[1], caller: m[2], args } : { func: m[2], caller: m[1], args };
+}
+
+/** A kprobe fetch type's column: strings, symbols and arrays as text, signed or unsigned integers. */
+function kprobeColumnType(type: string | null, printed: string): SqlType {
+  if (type) {
+    if (/\[|string|symbol|ustring/.test(type)) return 'VARCHAR';
+    if (/^s\d/.test(type)) return 'BIGINT';
+    if (/^[ux]\d|^b\d/.test(type)) return 'UBIGINT';
+  }
+  if (/^0x[0-9a-fA-F]+$/.test(printed)) return 'UBIGINT';
+  if (/^-?\d+$/.test(printed)) return 'BIGINT';
+  return 'VARCHAR';
+}
+
+/** A kprobe's args as typed values, in the order of `columns` after func and caller. */
+function kprobeRow(columns: Column[], k: NonNullable<ReturnType<typeof parseKprobeBody>>): FieldValue[] {
+  const out: FieldValue[] = [k.func, k.caller];
+  for (let i = 2; i < columns.length; i++) {
+    const c = columns[i];
+    const s = k.args.get(c.name);
+    out.push(s === undefined ? null : c.type === 'VARCHAR' ? s : coerce(parseInt64(s, /^-?\d+$/.test(s) ? 10 : 16), c.type));
+  }
+  return out;
+}
+
+const KPROBE_SHAPE = 'expected `(SYMBOL+OFF/SIZE) NAME=VALUE...` or `(CALLER <- SYMBOL) ...`';
+
+/**
+ * A kprobe event without a format file: its columns are the args its first line prints, typed by
+ * the probe definition where one is known, else by how the value is printed (0x... unsigned,
+ * decimal signed, anything else text).
+ */
+export function kprobeTextSpec(event: string, firstBody: string, types: Map<string, string | null> = new Map()): TableSpec | null {
+  const k = parseKprobeBody(firstBody);
+  if (!k) return null;
+  const columns: Column[] = [
+    { name: 'func', type: 'VARCHAR' },
+    { name: 'caller', type: 'VARCHAR' },
+    ...[...k.args].map(([name, v]) => ({ name, type: kprobeColumnType(types.get(name) ?? null, v) })),
+  ];
+  const spec: TableSpec = {
+    table: tableName(event),
+    event,
+    columns,
+    extractRow: (body) => spec.extract(body),
+    extract(body) {
+      const r = parseKprobeBody(body);
+      return r ? kprobeRow(columns, r) : KPROBE_SHAPE;
+    },
+  };
+  return spec;
 }
 
 function kprobeSpec(cf: CompiledFormat, event: string, table: string): TableSpec {
@@ -117,14 +178,7 @@ function kprobeSpec(cf: CompiledFormat, event: string, table: string): TableSpec
     extractRow: (body) => spec.extract(body),
     extract(body) {
       const k = parseKprobeBody(body);
-      if (!k) return 'expected `(SYMBOL+OFF/SIZE) NAME=VALUE...` or `(CALLER <- SYMBOL) ...`';
-      const out: FieldValue[] = [k.func, k.caller];
-      for (let i = 2; i < columns.length; i++) {
-        const c = columns[i];
-        const s = k.args.get(c.name);
-        out.push(s === undefined ? null : c.type === 'VARCHAR' ? s : coerce(parseInt64(s, /^-?\d+$/.test(s) ? 10 : 16), c.type));
-      }
-      return out;
+      return k ? kprobeRow(columns, k) : KPROBE_SHAPE;
     },
   };
   return spec;
@@ -132,23 +186,76 @@ function kprobeSpec(cf: CompiledFormat, event: string, table: string): TableSpec
 
 export class FieldTyper {
   private specs = new Map<string, TableSpec | null>();
+  /** Events typed by another kernel's format than the first choice, with that kernel's release. */
+  readonly alternateFormats = new Map<string, string>();
   constructor(private readonly catalogue: Catalogue) {}
 
-  spec(event: string): TableSpec | null {
+  /**
+   * The event's table spec. With the event's first line, a format whose print fmt does not fit it
+   * gives way to another kernel's catalogue that does (print fmts change between releases: 6.12's
+   * sched_process_exit, mmap_lock's memcg_path); a later line that fits none is parsed as
+   * `name=value` pairs by column name.
+   */
+  spec(event: string, firstBody?: string): TableSpec | null {
     let s = this.specs.get(event);
     if (s !== undefined) return s;
     const cf = this.catalogue.compiledFormat(event);
-    const table = tableName(event);
-    if (!cf) s = null;
-    else if (event.startsWith('syscalls:')) s = syscallSpec(cf, table);
-    else if (cf.format.fields.some((f) => f.name.startsWith('__probe_'))) s = kprobeSpec(cf, event, table);
-    else {
-      const columns = cf.columns.map(({ name, type }) => ({ name, type }));
-      s = { table, event, columns, extract: printFmtExtractor(cf), extractRow: printFmtExtractor(cf, true) };
+    s = cf ? this.fromFormat(event, cf) : null;
+    if (s && firstBody !== undefined && typeof s.extract(firstBody) === 'string') {
+      for (const alt of this.catalogue.alternates(event)) {
+        const a = this.fromFormat(event, alt.format);
+        if (typeof a.extract(firstBody) !== 'string') {
+          s = a;
+          this.alternateFormats.set(event, alt.release);
+          break;
+        }
+      }
     }
+    if (s && !event.startsWith('syscalls:') && s.columns[0]?.name !== 'func') s = tolerant(s);
     this.specs.set(event, s);
     return s;
   }
+
+  private fromFormat(event: string, cf: CompiledFormat): TableSpec {
+    const table = tableName(event);
+    if (event.startsWith('syscalls:')) return syscallSpec(cf, table);
+    if (cf.format.fields.some((f) => f.name.startsWith('__probe_'))) return kprobeSpec(cf, event, table);
+    const columns = cf.columns.map(({ name, type }) => ({ name, type }));
+    return { table, event, columns, extract: printFmtExtractor(cf), extractRow: printFmtExtractor(cf, true) };
+  }
+}
+
+/** A spec that, where the print fmt does not fit a line, takes its `name=value` pairs by column name. */
+function tolerant(spec: TableSpec): TableSpec {
+  const byName = (body: string, reason: string): FieldValue[] | string => {
+    const kv = genericFields(body);
+    let hits = 0;
+    let bad = false;
+    const row = spec.columns.map((c) => {
+      const v = kv[c.name];
+      if (v === undefined) return null;
+      hits++;
+      if (c.type === 'VARCHAR') return v.replace(/^"(.*)"$/, '$1');
+      if (c.type === 'BOOLEAN') return v === 'true' || v === '1';
+      const n = parseInt64(v, /^0x/i.test(v) ? 16 : 10);
+      // A value that is there but not a number is damage, not another kernel's shape.
+      if (n === null) bad = true;
+      return coerce(n, c.type);
+    });
+    // Half the fields or more by name, or it is not this event's shape.
+    return !bad && hits * 2 >= spec.columns.length && hits > 0 ? row : reason;
+  };
+  return {
+    ...spec,
+    extract: (body) => {
+      const r = spec.extract(body);
+      return typeof r === 'string' ? byName(body, r) : r;
+    },
+    extractRow: (body) => {
+      const r = spec.extractRow(body);
+      return typeof r === 'string' ? byName(body, r) : r;
+    },
+  };
 }
 
 /** Name/value pairs of an event nobody typed: `k=v`, `k: v` and `k:v` forms. */

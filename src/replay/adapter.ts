@@ -1,13 +1,14 @@
 // From trace events to model operations. Where a trace does not say something, the rule used is
 // written next to the code, and what it produced is marked `inferred` (or `unknown`).
-import { copy_page_range, rss_batch_begin, split_huge_page, do_anonymous_page, do_fault, forget_guessed_pte, map_unseen_file_page, do_huge_pmd_anonymous_page, do_wp_page, wp_page_copy, thp_eligible, PageCache, type FaultEvidence } from './memory.js';
+import { copy_page_range, rss_batch_begin, split_huge_page, do_anonymous_page, do_fault, forget_guessed_pte, map_unseen_file_page, do_huge_pmd_anonymous_page, do_wp_page, wp_page_copy, thp_eligible, zap_pte_range, PageCache, type FaultEvidence } from './memory.js';
 import { do_brk, do_madvise, do_mmap, do_mprotect, do_mremap, do_munmap, exit_mmap, MAP_FIXED, MAP_FIXED_NOREPLACE } from './mmap.js';
 import { DeviceExclusive, type Design, type ExclusiveOutput } from './device_exclusive.js';
-import { Model } from './model.js';
+import { MMU_NOTIFY, Model } from './model.js';
 import { LEVEL_NAMES } from './pgtable.js';
 import { delete_from_swap_cache, do_swap_page } from './swap.js';
 import { collapse_huge_page } from './khugepaged.js';
 import { replace_page, write_protect_page } from './ksm.js';
+import { uffd_wp_guess, uffd_wp_range, UFFDIO_WRITEPROTECT } from './userfaultfd.js';
 import { HPAGE_PMD_SIZE, PAGE_SIZE, RSS_MEMBERS, type Folio, type Mm, type Pte, type Task, type Vma } from './types.js';
 
 /** One event as the replay reads it: common columns plus up to six numeric slots and a string. */
@@ -109,7 +110,8 @@ const WITHIN_FAULT = new Set([
   'tlb:tlb_flush',
   'kmem:mm_page_free',
   'kmem:mm_page_free_batched',
-  'kprobes:mder_do_wp_page',
+  'kprobe:do_wp_page',
+  'kprobe:folio_unlock',
   'sched:sched_process_free',
 ]);
 /** include/linux/mm_types.h enum fault_flag (the same bits in 6.1 and 6.12). */
@@ -125,16 +127,20 @@ const X86_PF_WRITE = 2;
  */
 const STARTS_SYSCALL_WORK = new Set([
   'mmap_lock:mmap_lock_acquire_returned',
-  'kprobes:mder_copy_page_range',
+  'kprobe:copy_page_range',
   'task:task_newtask',
-  'kprobes:mder_mmu_notifier_invalidate_range_start',
-  'kprobes:mder_unmap_page_range',
+  'kprobe:mmu_notifier_invalidate_range_start',
+  'kprobe:unmap_page_range',
   'kmem:rss_stat',
   'kmem:mm_page_free',
   'kmem:mm_page_free_batched',
   'exceptions:page_fault_user',
   'ftrace:print',
 ]);
+
+/** include/linux/mm.h change_protection's cp_flags. */
+const MM_CP_UFFD_WP = 1 << 2;
+const MM_CP_UFFD_WP_RESOLVE = 1 << 3;
 
 const PGTABLE_GFP = /^GFP_KERNEL_ACCOUNT\|(?:__GFP_ZERO(?:\|__GFP_COMP)?|__GFP_COMP\|__GFP_ZERO)$/;
 
@@ -155,12 +161,20 @@ export interface AdapterOptions {
   design: Design | null;
   /** True when the trace carries exceptions:page_fault_kernel (kernel-mode faults on user memory). */
   kernelFaultsTraced?: boolean;
+  /** The trace has syscall events (else zaps and write-protections show only through kprobes). */
+  syscallsTraced?: boolean;
+  /** A kprobe on uffd_wp_range or change_protection shows userfaultfd's write-protections. */
+  uffdTraced?: boolean;
+  /** A kprobe on folio_unlock (with the folio) shows when a migration lets go of its folios. */
+  folioUnlockTraced?: boolean;
   /** The trace has a kprobe on copy_page_range with the source VMA's start. */
   copyPageRangeTraced?: boolean;
 }
 
 export class Adapter {
   private pending = new Map<number, PendingFault>();
+  /** Folios a migration still holds locked after remove_migration_pte, by PFN, until folio_unlock. */
+  private migrationLocked = new Map<bigint | null, Folio>();
   /** The KSM page ksmd just merged a page into, until the free that names the page. */
   private ksmReplacing = new Map<number, Folio>();
   /** The THP each task's collapse allocated, until its isolation succeeds. */
@@ -219,7 +233,7 @@ export class Adapter {
     }
     // Batches a bulk operation announced but the kernel did not report (it skipped an empty page
     // table the model thought populated) must not shift later rows: they end with the burst.
-    if (!WITHIN_BULK.has(e.event) && !e.event.startsWith('kprobes:')) {
+    if (!WITHIN_BULK.has(e.event) && !e.event.startsWith('kprobe:') && !e.event.startsWith('kretprobe:')) {
       const t = this.m.tasks.get(e.tid);
       if (t?.mm) for (const q of t.mm.rssTrajectory) if (q.length) q.length = 0;
       const b = this.building.get(e.tid)?.mm;
@@ -314,38 +328,68 @@ export class Adapter {
         return;
       case 'ftrace:print':
         if (e.s?.startsWith('MMREPLAY_CKPT ')) this.checkpoint(e);
-        else if (e.s?.startsWith('RACE_BEGIN ')) this.dx?.marker(e, this.task(e));
+        else if (e.s?.startsWith('RACE_BEGIN ') || e.s?.startsWith('RACE_END ')) this.dx?.marker(e, this.task(e));
         return;
-      case 'kprobes:mder_make_device_exclusive_range':
-      case 'kprobes:mder_make_device_exclusive':
+      case 'kprobe:make_device_exclusive_range':
         this.dx?.callEnter(e, this.task(e));
         return;
-      case 'kprobes:mder_make_device_exclusive_range_ret':
-      case 'kprobes:mder_make_device_exclusive_ret':
+      case 'kretprobe:make_device_exclusive_range':
         this.dx?.callReturn(e, this.task(e));
         return;
-      case 'kprobes:mder_get_user_pages_remote':
+      case 'kprobe:get_user_pages_remote':
         this.dx?.gupEnter(e, this.task(e));
         return;
-      case 'kprobes:mder_get_user_pages_remote_ret':
+      case 'kretprobe:get_user_pages_remote':
         this.dx?.gupReturn(e, this.task(e));
         return;
-      case 'kprobes:mder_rmap_walk':
+      case 'kprobe:rmap_walk':
         this.dx?.rmapWalk(e, this.task(e));
         return;
-      case 'kprobes:mder_folio_add_new_anon_rmap':
-      case 'kprobes:mder_page_add_new_anon_rmap':
+      case 'kprobe:folio_unlock': {
+        const f = e.a === null ? undefined : this.migrationLocked.get(BigInt(e.a));
+        if (f) {
+          this.migrationLocked.delete(f.pfn);
+          f.locked = false;
+        }
+        return;
+      }
+      case 'kprobe:page_make_device_exclusive_one':
+        this.dx?.walkReached(e, this.task(e));
+        return;
+      case 'kprobe:folio_add_new_anon_rmap':
         this.dx?.newAnonRmap(e, this.task(e));
         return;
-      case 'kprobes:mder_vmalloc_ret':
+      case 'kretprobe:vmalloc':
         this.dx?.bounceAllocated(this.task(e));
         return;
-      case 'kprobes:mder_do_wp_page':
+      case 'kprobe:do_wp_page':
         this.kernelWpFault(e, pf);
         return;
-      case 'kprobes:mder_copy_page_range':
+      case 'kprobe:copy_page_range':
         this.finishLockHolders(e, e.a ?? 0, e.b ?? Infinity);
         this.copyPageRange(e.tid, e.a, false, e.b);
+        return;
+      case 'kprobe:uffd_wp_range': {
+        const mm = this.task(e).mm;
+        if (mm && e.a !== null && e.b !== null && e.c !== null) uffd_wp_range(this.m, mm, e.a, e.a + e.b, e.c !== 0);
+        return;
+      }
+      case 'kprobe:change_protection': {
+        // mprotect's calls are replayed from its syscall; userfaultfd's carry MM_CP_UFFD_WP(_RESOLVE).
+        const mm = this.task(e).mm;
+        const flags = e.c ?? 0;
+        if (mm && e.a !== null && e.b !== null && flags & (MM_CP_UFFD_WP | MM_CP_UFFD_WP_RESOLVE)) uffd_wp_range(this.m, mm, e.a, e.b, (flags & MM_CP_UFFD_WP) !== 0);
+        return;
+      }
+      case 'kprobe:mmu_notifier_invalidate_range_start':
+        this.invalidateRangeStart(e, pf);
+        return;
+      case 'kprobe:unmap_page_range':
+        // Without syscall events, unmap_single_vma's zaps (MADV_DONTNEED, munmap) show only here.
+        if (!this.opts.syscallsTraced && e.a !== null && e.b !== null) {
+          const t = this.task(e);
+          if (t.mm && !t.mm.exiting && !t.exited) zap_pte_range(this.m, t.mm, e.a, e.b);
+        }
         return;
       case 'migrate:set_migration_pte':
         this.migrationPte(e, true);
@@ -1024,7 +1068,11 @@ export class Adapter {
     // remove_migration_pte: the entry becomes a present PTE to the new folio; the old one goes.
     const pfn = BigInt(Math.floor(e.b! / PAGE_SIZE)) & 0xfffffffffn;
     const old = p.folio;
-    old.locked = false;
+    // migrate_pages_batch unlocks source and destination after remove_migration_ptes: where
+    // folio_unlock is traced, each stays locked until its own unlock.
+    const held = this.opts.folioUnlockTraced === true;
+    old.locked = held;
+    if (held) this.migrationLocked.set(old.pfn, old);
     if (old.pfn === pfn) {
       // Migration failed (an extra reference, e.g. a GUP pin): the old page is mapped back.
       m.rmap_add(old, mm, va);
@@ -1033,6 +1081,8 @@ export class Adapter {
     }
     const nf = m.newFolio({ anon: old.anon, shmem: old.shmem, refcount: 1, anonExclusive: old.anonExclusive });
     m.setPfn(nf, pfn, 'observed');
+    nf.locked = held;
+    if (held) this.migrationLocked.set(pfn, nf);
     m.rmap_add(nf, mm, va);
     m.set_pte_at(mm, va, { ...p, kind: 'present', folio: nf, write: p.entryWrite, confidence: 'observed' });
     m.folio_put(old);
@@ -1089,8 +1139,23 @@ export class Adapter {
     return true;
   }
 
+  /**
+   * An mmu notifier the model does not make itself: a UFFDIO_WRITEPROTECT (PROTECTION_VMA inside
+   * that ioctl, or anywhere outside a fault when the trace has no syscall events) where no kprobe
+   * on uffd_wp_range or change_protection shows the change; its mode is guessed (uffd_wp_guess).
+   */
+  private invalidateRangeStart(e: ReplayEvent, pf: PendingFault | undefined): void {
+    if (e.a === null || e.b === null || e.c !== MMU_NOTIFY.PROTECTION_VMA || this.opts.uffdTraced || pf) return;
+    const t = this.task(e);
+    const call = this.syscalls.get(e.tid);
+    const inUffd = call?.name === 'ioctl' && call.e.b === UFFDIO_WRITEPROTECT;
+    if (!t.mm || !(inUffd || (!this.opts.syscallsTraced && !call))) return;
+    uffd_wp_range(this.m, t.mm, e.a, e.b, uffd_wp_guess(this.m, t.mm, e.a, e.b));
+  }
+
   /** Ends every fault still waiting for follow-up events (end of trace). */
   flush(): void {
     for (const pf of [...this.pending.values()]) this.finishFault(pf, null);
+    this.dx?.flush();
   }
 }

@@ -135,6 +135,14 @@ interface Request {
   readTimed: boolean;
   /** Missing pages at the ioctl's return; differing from readMissing means an invalidation fell
    *  between the read and the return, so the trace cannot settle the verdict exactly. */
+  /** No ioctl event opens it (a trace without syscall tracepoints, or a caller other than
+   *  test_hmm): its calls, chained chunk after chunk, are the request. */
+  implicit: boolean;
+  /** Where the next chunk of an implicit request would start, and when its last call returned. */
+  nextStart: number | null;
+  lastReturn: bigint | null;
+  /** The range came with the request (RACE_BEGIN); else it is the span of its calls so far. */
+  announced: boolean;
 }
 
 /** When a GUP started and ended, and the pages it faulted in (index, time). */
@@ -183,6 +191,10 @@ export class DeviceExclusive {
   private waiting = new Map<Folio, { mm: Mm; va: number; write: boolean }[]>();
   /** PFNs GUP faults mapped, by mm:va, seen before the model's GUP reached the address. */
   private rmapAhead = new Map<string, bigint>();
+  /** Probes the trace lacks, and what the verdicts lose for it: noted on every request. */
+  missingEvidence: string | null = null;
+  /** rmap_walk is traced: page_make_device_exclusive_one is then no walk anchor of its own. */
+  rmapWalkTraced = false;
 
   constructor(
     readonly m: Model,
@@ -209,7 +221,9 @@ export class DeviceExclusive {
     if (!this.mirrors.has(t.mm)) this.mirrors.set(t.mm, new Set());
     const range = this.announced.get(t.tid);
     this.announced.delete(t.tid);
-    this.requests.set(t.tid, { id: this.nextRequest++, ts: e.ts, task: t, mm: t.mm, start: range?.start ?? null, npages: range?.npages ?? null, calls: 0, failedPages: 0, predicted: null, observed: null, call: null, readMissing: null, readTimed: false });
+    const open = this.requests.get(t.tid);
+    if (open?.implicit) this.finishRequest(open, open.lastReturn ?? e.ts, null);
+    this.requests.set(t.tid, { id: this.nextRequest++, ts: e.ts, task: t, mm: t.mm, start: range?.start ?? null, npages: range?.npages ?? null, calls: 0, failedPages: 0, predicted: null, observed: null, call: null, readMissing: null, readTimed: false, implicit: false, nextStart: null, lastReturn: null, announced: range !== undefined });
   }
 
   /** Pages of the request the mirror does not map (dmirror_do_read fails on the first: -ENOENT). */
@@ -233,7 +247,7 @@ export class DeviceExclusive {
   }
 
   /**
-   * vmalloc returning in the caller after its last call (the lab's mder_vmalloc_ret kprobe):
+   * vmalloc returning in the caller after its last call (a kretprobe on vmalloc):
    * dmirror_bounce_init's buffer, allocated just before mutex_lock and dmirror_do_read. The read
    * is taken here; only an invalidation racing the read itself is left unsettled.
    */
@@ -245,31 +259,61 @@ export class DeviceExclusive {
     }
   }
 
-  /** RACE_BEGIN markers, written just before the ioctl, carry its range (not its result). */
+  /**
+   * RACE_BEGIN markers, written just before the ioctl, carry its range (not its result); RACE_END,
+   * written after it returned, ends a request no ioctl event closes.
+   */
   marker(e: ReplayEvent, t: Task): void {
     const m = /^RACE_BEGIN .*addr=0x([0-9a-f]+) npages=(\d+)/.exec(e.s ?? '');
-    if (m) this.announced.set(t.tid, { start: parseInt(m[1], 16), npages: Number(m[2]) });
+    if (m) {
+      const open = this.requests.get(t.tid);
+      if (open?.implicit) this.finishRequest(open, open.lastReturn ?? e.ts, null);
+      this.announced.set(t.tid, { start: parseInt(m[1], 16), npages: Number(m[2]) });
+      return;
+    }
+    const r = this.requests.get(t.tid);
+    if (r?.implicit && e.s?.startsWith('RACE_END ')) {
+      if (r.call) this.finishCall(r.call, e);
+      this.finishRequest(r, e.ts, null);
+    }
   }
 
   /** sys_exit_ioctl: the final read through the mirror (dmirror_do_read), then the verdict. */
   ioctlExit(e: ReplayEvent, t: Task): void {
     const r = this.requests.get(t.tid);
     if (!r) return;
-    this.requests.delete(t.tid);
     if (r.call) this.finishCall(r.call, e);
-    r.observed = e.a;
+    this.finishRequest(r, e.ts, e.a);
+  }
+
+  /** Requests no ioctl return or marker closed (end of the trace). */
+  flush(): void {
+    for (const r of [...this.requests.values()]) {
+      if (r.call || r.calls === 0) continue;
+      this.finishRequest(r, r.lastReturn ?? r.ts, null);
+    }
+  }
+
+  /**
+   * The request's verdict: -EBUSY where a chunk fell short, else -ENOENT where the final read
+   * through the mirror (dmirror_do_read) misses a page, else 0. `end` is the ioctl's return where
+   * traced, else the last call's return (or RACE_END).
+   */
+  private finishRequest(r: Request, end: bigint, observed: number | null): void {
+    this.requests.delete(r.task.tid);
+    r.observed = observed;
     let enoent = 0;
     const atExit = this.missing(r);
     if (r.predicted === null) {
       enoent = r.readMissing ?? atExit;
       r.predicted = enoent ? ENOENT : 0;
     }
-    const ambiguous = r.predicted !== EBUSY && r.readMissing !== null && (r.readMissing > 0) !== (atExit > 0);
+    const ambiguous = !r.implicit && r.predicted !== EBUSY && r.readMissing !== null && (r.readMissing > 0) !== (atExit > 0);
     this.out.request({
       requestId: r.id,
       ts: r.ts,
-      dur: e.ts - r.ts,
-      tid: t.tid,
+      dur: end - r.ts,
+      tid: r.task.tid,
       mm: r.mm.id,
       start: r.start,
       npages: r.npages,
@@ -278,31 +322,47 @@ export class DeviceExclusive {
       calls: r.calls,
       failedPages: r.failedPages,
       enoentPages: enoent,
-      note: ambiguous
-        ? r.readTimed
-          ? 'an invalidation falls during the final read (between the bounce buffer allocation and the ioctl return): the mirror lock decides'
-          : 'an invalidation falls between the last call and the ioctl return: the read time is not traced'
-        : null,
+      note:
+        [
+          ambiguous
+            ? r.readTimed
+              ? 'an invalidation falls during the final read (between the bounce buffer allocation and the ioctl return): the mirror lock decides'
+              : 'an invalidation falls between the last call and the ioctl return: the read time is not traced'
+            : null,
+          this.missingEvidence,
+        ]
+          .filter(Boolean)
+          .join('; ') || null,
     });
   }
 
   /** Entry of make_device_exclusive_range(mm, start, end, pages, owner): one 64-page chunk. */
   callEnter(e: ReplayEvent, t: Task): void {
-    const r = this.requests.get(t.tid) ?? this.implicitRequest(e, t);
-    if (r.call) this.finishCall(r.call, e);
+    let r = this.requests.get(t.tid);
+    if (r?.call) this.finishCall(r.call, e);
+    const start = e.a!;
+    // An implicit request goes on while its calls chain (dmirror_exclusive's next chunk starts
+    // where the last ended, within the announced range where a marker gave one).
+    if (r?.implicit && !(start === r.nextStart && (!r.announced || start < r.start! + r.npages! * PAGE_SIZE))) {
+      this.finishRequest(r, r.lastReturn ?? e.ts, null);
+      r = undefined;
+    }
+    r ??= this.implicitRequest(e, t);
     r.readMissing = null;
     r.readTimed = false;
-    const start = e.a!;
     const npages = Math.round((e.b! - start) / PAGE_SIZE);
     r.start ??= start;
-    if (r.npages === null || r.start === start) r.npages ??= npages;
+    if (!r.announced && start >= r.start) r.npages = Math.max(r.npages ?? 0, Math.round((start - r.start) / PAGE_SIZE) + npages);
     r.calls++;
     r.call = { id: this.nextCall++, req: r, ts: e.ts, start, npages, gupStarted: false, gupStopped: false, plan: null, gupDone: null, gup: [], gupCount: 0, next: 0, results: new Array(npages).fill(null), walked: 0, walkTiming: 'call_return' };
   }
 
   /** A caller the trace shows only through its make_device_exclusive_range calls (e.g. nouveau). */
   private implicitRequest(e: ReplayEvent, t: Task): Request {
-    const r: Request = { id: this.nextRequest++, ts: e.ts, task: t, mm: t.mm!, start: null, npages: null, calls: 0, failedPages: 0, predicted: null, observed: null, call: null, readMissing: null, readTimed: false };
+    const range = this.announced.get(t.tid);
+    this.announced.delete(t.tid);
+    if (!this.mirrors.has(t.mm!)) this.mirrors.set(t.mm!, new Set());
+    const r: Request = { id: this.nextRequest++, ts: e.ts, task: t, mm: t.mm!, start: range?.start ?? null, npages: range?.npages ?? null, calls: 0, failedPages: 0, predicted: null, observed: null, call: null, readMissing: null, readTimed: false, implicit: true, nextStart: null, lastReturn: null, announced: range !== undefined };
     this.requests.set(t.tid, r);
     return r;
   }
@@ -476,6 +536,19 @@ export class DeviceExclusive {
   }
 
   /**
+   * page_make_device_exclusive_one(folio, vma, address, args) where rmap_walk is not traced: the
+   * walk has reached the page at `address`, so it and every page before it are walked by now.
+   */
+  walkReached(e: ReplayEvent, t: Task): void {
+    const c = this.requests.get(t.tid)?.call;
+    if (!c || this.rmapWalkTraced || e.b === null) return;
+    const idx = Math.floor((e.b - c.start) / PAGE_SIZE);
+    if (idx < c.next || idx >= c.npages) return;
+    c.walkTiming = 'rmap_walk';
+    while (c.next <= idx && c.next < c.gup.length) this.walkNext(c, e, true);
+  }
+
+  /**
    * Decides pages in order up to and including the next one whose walk reaches rmap_walk; with
    * `one` false, decides every remaining page.
    */
@@ -617,6 +690,8 @@ export class DeviceExclusive {
   private finishCall(c: Call, e: ReplayEvent, observedRet: number | null = null, slots: string[] = []): void {
     const r = c.req;
     r.call = null;
+    r.nextStart = c.start + c.npages * PAGE_SIZE;
+    r.lastReturn = e.ts;
     if (c.gupStarted && c.gupDone === null) {
       r.call = c;
       this.gupReturn(e, r.task);

@@ -6,6 +6,7 @@ import type { DuckDBConnection, DuckDBDataChunk, DuckDBResult, DuckDBValue, Duck
 import { quoteIdent, quoteString, type Db } from '../analysis/db.js';
 import { tableName } from '../parse/fields.js';
 import type { ReplayEvent } from './adapter.js';
+import type { Binding } from './probes.js';
 
 /** Which columns of each typed table feed the six numeric slots (a..f) and the string slot (s). */
 const PROJECTIONS: Record<string, { nums: string[]; s?: string; dict?: true }> = {
@@ -25,26 +26,7 @@ const PROJECTIONS: Record<string, { nums: string[]; s?: string; dict?: true }> =
   'ksm:ksm_merge_with_ksm_page': { nums: ['pfn', 'err', 'ksm_page'] },
   'ftrace:print': { nums: [], s: 'buf' },
   'mmap_lock:mmap_lock_acquire_returned': { nums: ['"write"::INTEGER', 'success::INTEGER'] },
-  // The device-exclusive kprobes (traces/lab, `record -e device-exclusive`); struct page / folio
-  // pointers become PFNs (vmemmap with 64-byte struct page, 5- or 4-level base, KASLR off).
-  'kprobes:mder_make_device_exclusive_range': { nums: ['"start"', '"end"'] },
-  'kprobes:mder_make_device_exclusive_range_ret': { nums: ['ret', '"start"'], s: 'pages' },
-  'kprobes:mder_make_device_exclusive': { nums: ['addr', 'addr + 4096'] },
-  'kprobes:mder_make_device_exclusive_ret': { nums: ['CASE WHEN ret > 18446744073709547520 THEN -1 ELSE 1 END', 'addr'] },
-  'kprobes:mder_get_user_pages_remote': { nums: ['"start"', 'nr_pages', 'gup_flags'] },
-  'kprobes:mder_get_user_pages_remote_ret': { nums: ['ret', '"start"', 'nr_pages'] },
-  'kprobes:mder_rmap_walk': { nums: ['PFN(folio)'] },
-  'kprobes:mder_folio_add_new_anon_rmap': { nums: ['PFN(folio)', 'address'] },
-  // 6.1 names it after the page (mm/rmap.c page_add_new_anon_rmap).
-  'kprobes:mder_page_add_new_anon_rmap': { nums: ['PFN(page)', 'address'] },
-  'kprobes:mder_copy_page_range': { nums: ['src_start', 'src_end'] },
-  'kprobes:mder_do_wp_page': { nums: ['address', 'flags'] },
 };
-
-const VMEMMAP_5LEVEL = 0xffd4000000000000n; // __VMEMMAP_BASE_L5
-const VMEMMAP_4LEVEL = 0xffffea0000000000n; // __VMEMMAP_BASE_L4
-const pfnSql = (col: string, pageSize: number) =>
-  `CASE WHEN ${col} >= ${VMEMMAP_4LEVEL} THEN (${col} - ${VMEMMAP_4LEVEL}) // ${pageSize} WHEN ${col} >= ${VMEMMAP_5LEVEL} THEN (${col} - ${VMEMMAP_5LEVEL}) // ${pageSize} END`;
 
 const SYSCALL_ARGS: Record<string, string[]> = {
   mmap: ['addr', 'len', 'prot', 'flags', 'fd', '"off"'],
@@ -58,11 +40,13 @@ const SYSCALL_ARGS: Record<string, string[]> = {
 };
 
 /** Events the model uses that carry no fields it reads. */
-const UNTYPED = new Set(['sched:sched_process_fork', 'sched:sched_process_free', 'kprobes:mder_mmu_notifier_invalidate_range_start', 'kprobes:mder_unmap_page_range', 'kprobes:mder_vmalloc_ret']);
+const UNTYPED = new Set(['sched:sched_process_fork', 'sched:sched_process_free']);
 
 export interface InputOptions {
   fromNs?: bigint;
   toNs?: bigint;
+  /** The file's kprobe events bound to the roles the model reads (probes.ts): each is replayed under its role's name. */
+  probes?: Binding[];
 }
 
 /** One query's chunks, the next one already being fetched while this one is used. */
@@ -122,7 +106,7 @@ const num = (v: number | null) => (v === null || v !== v ? null : v);
  * timestamp goes backwards, events wait in a heap until no later event can precede them (the
  * worst step back, measured first, bounds how far that is).
  */
-export async function* readEvents(db: Db, fileId: number, o: InputOptions, structPage: number): AsyncGenerator<ReplayEvent[]> {
+export async function* readEvents(db: Db, fileId: number, o: InputOptions): AsyncGenerator<ReplayEvent[]> {
   const where = [`file_id = ${fileId}`];
   if (o.fromNs !== undefined) where.push(`ts_ns >= ${o.fromNs}`);
   if (o.toNs !== undefined) where.push(`ts_ns <= ${o.toNs}`);
@@ -152,9 +136,9 @@ export async function* readEvents(db: Db, fileId: number, o: InputOptions, struc
     if (!columns.has(r.t)) columns.set(r.t, new Set());
     columns.get(r.t)!.add(r.c);
   }
-  // A field the kernel's probe does not fetch (6.1 return probes carry no $argN) reads as NULL.
+  // A field the trace's format lacks reads as NULL.
   const has = (t: string, expr: string) => {
-    const col = /^PFN\((\w+)\)$/.exec(expr)?.[1] ?? /^"?(\w+)"?/.exec(expr.replace(/^CASE WHEN /, ''))?.[1];
+    const col = /^"?(\w+)"?/.exec(expr)?.[1];
     return !col || columns.get(t)?.has(col) !== false;
   };
   const projection = (t: string): { nums: string[]; s?: string; dict?: true } | null => {
@@ -164,6 +148,7 @@ export async function* readEvents(db: Db, fileId: number, o: InputOptions, struc
     const p = Object.entries(PROJECTIONS).find(([ev]) => tableName(ev) === t)?.[1];
     return p ? { nums: p.nums.map((x) => (has(t, x) ? x : '')), s: p.s && has(t, p.s) ? p.s : undefined, dict: p.dict } : null;
   };
+  const bound = new Map((o.probes ?? []).map((b) => [b.event, b]));
 
   const streams: [DuckDBConnection, Cursor][] = [];
   const open = async (sql: string) => {
@@ -181,18 +166,22 @@ export async function* readEvents(db: Db, fileId: number, o: InputOptions, struc
     const typed: Typed[] = [];
     const byTable = new Map<string, number>();
     for (const code of f.codes ?? []) {
-      const name = eventName.get(code);
-      if (name === undefined) continue;
-      const t = tableName(name);
-      const p = UNTYPED.has(name) ? null : projection(t);
-      if (!p && !UNTYPED.has(name)) continue;
+      const traced = eventName.get(code);
+      if (traced === undefined) continue;
+      const b = bound.get(traced);
+      // A bound kprobe is replayed under its role's name, whatever the trace called it.
+      const name = b?.role ?? traced;
+      const t = b?.table ?? tableName(name);
+      const untyped = UNTYPED.has(name) || (b !== undefined && !b.nums.length && !b.s);
+      const p = untyped ? null : b ? { nums: b.nums, s: b.s } : projection(t);
+      if (!p && !untyped) continue;
       let k = -1;
       if (p) {
         k = byTable.get(t) ?? -1;
         if (k < 0) {
           k = typed.length;
           byTable.set(t, k);
-          typed.push(await openTyped(db, open, t, p, f.lo, f.hi, structPage));
+          typed.push(await openTyped(db, open, t, p, f.lo, f.hi));
         }
       }
       // Interned: the adapter's switch and Set lookups on the name then compare by pointer.
@@ -287,9 +276,9 @@ function enumOf(col: string, values: string[] | null): string {
   return values?.length ? `${col}::ENUM(${values.map(quoteString).join(', ')})` : 'NULL::VARCHAR';
 }
 
-async function openTyped(db: Db, open: (sql: string) => Promise<Cursor>, t: string, p: { nums: string[]; s?: string; dict?: true }, lo: bigint, hi: bigint, structPage: number): Promise<Typed> {
+async function openTyped(db: Db, open: (sql: string) => Promise<Cursor>, t: string, p: { nums: string[]; s?: string; dict?: true }, lo: bigint, hi: bigint): Promise<Typed> {
   const rows = `FROM ${quoteIdent(t)} WHERE id BETWEEN ${lo} AND ${hi}`;
-  const slots = p.nums.map((x) => `, coalesce(${x ? `TRY_CAST(${x.replace(/^PFN\((\w+)\)$/, (_m, c) => pfnSql(c, structPage))} AS DOUBLE)` : 'NULL'}, 'NaN'::DOUBLE)`);
+  const slots = p.nums.map((x) => `, coalesce(${x ? `TRY_CAST(${x} AS DOUBLE)` : 'NULL'}, 'NaN'::DOUBLE)`);
   let s = '';
   if (p.s && p.dict) {
     const [{ values }] = await db.rows<{ values: string[] | null }>(`SELECT list(DISTINCT ${p.s}::VARCHAR) AS "values" ${rows}`);

@@ -35,3 +35,16 @@ export function versionForRelease(release: string | undefined): KernelVersion {
   const n = Number(m[1]) * 1000 + Number(m[2]);
   return n < 6002 ? '6.1' : n < 6015 ? '6.12' : '6.18';
 }
+
+/**
+ * The version a trace's probed functions imply when it does not say its release:
+ * make_device_exclusive_range exists from 5.14 to 6.14 (mm/rmap.c), make_device_exclusive from
+ * 6.15; the page_*_rmap functions became folio_* in 6.5-6.8.
+ */
+export function versionForProbedFunctions(funcs: string[]): KernelVersion | null {
+  const has = (f: string) => funcs.includes(f);
+  if (has('make_device_exclusive')) return '6.18';
+  if (['page_add_new_anon_rmap', 'page_add_anon_rmap', 'page_remove_rmap'].some(has)) return '6.1';
+  if (has('make_device_exclusive_range')) return '6.12';
+  return null;
+}

@@ -1,13 +1,14 @@
 // `mmreplay replay`: streams a file's events in time order through the model and writes the
 // reconstructed state into the database.
-import { Db, sqlFile } from '../analysis/db.js';
+import { Db, quoteString, sqlFile } from '../analysis/db.js';
 import { Adapter } from './adapter.js';
 import { readEvents } from './input.js';
 import { checkInvariants } from './invariants.js';
-import { semantics, versionForRelease, type KernelVersion } from './kernel.js';
+import { semantics, versionForProbedFunctions, versionForRelease, type KernelVersion } from './kernel.js';
 import type { Design, GupPlan } from './device_exclusive.js';
 import { Model } from './model.js';
 import { PagingGeometry, type PagingLevels } from './pgtable.js';
+import { bindProbes, roleSql, type Binding } from './probes.js';
 import { ReplayWriter } from './output.js';
 
 /** DuckDB's memory limit for the replay's queries, and while the events stream through the model. */
@@ -43,34 +44,55 @@ export interface ReplaySummary {
  * its return and the faults it took (folio_add_new_anon_rmap in the same task, by address): the
  * anchors GUP's progress is interpolated between. None of these tell a call's outcome.
  */
-async function gupPlans(db: Db, fileId: number): Promise<Map<bigint, GupPlan>> {
-  const tables = new Set(await db.tables());
+async function gupPlans(db: Db, fileId: number, probes: Binding[]): Promise<Map<bigint, GupPlan>> {
   const plans = new Map<bigint, GupPlan>();
-  if (!tables.has('kprobes_mder_get_user_pages_remote') || !tables.has('kprobes_mder_make_device_exclusive_range')) return plans;
-  const anon = ['kprobes_mder_folio_add_new_anon_rmap', 'kprobes_mder_page_add_new_anon_rmap']
-    .filter((t) => tables.has(t))
-    .map((t) => `UNION ALL SELECT e.id, e.ts_ns, e.tid, 'fault', a.address::DOUBLE, NULL FROM events e JOIN ${t} a USING (id) WHERE e.file_id = ${fileId}`)
-    .join(' ');
-  const rets = tables.has('kprobes_mder_get_user_pages_remote_ret')
-    ? `UNION ALL SELECT e.id, e.ts_ns, e.tid, 'ret', NULL, NULL FROM events e JOIN kprobes_mder_get_user_pages_remote_ret USING (id) WHERE e.file_id = ${fileId}`
-    : '';
+  const call = roleSql(probes, 'kprobe:make_device_exclusive_range', fileId);
+  const gup = roleSql(probes, 'kprobe:get_user_pages_remote', fileId);
+  if (!call || !gup) return plans;
+  const anon = roleSql(probes, 'kprobe:folio_add_new_anon_rmap', fileId);
+  const ret = roleSql(probes, 'kretprobe:get_user_pages_remote', fileId);
+  // A GUP fault's address is the rmap's second value; the GUP entry's start and count stand in for
+  // a call entry that does not fetch them.
   const rows = await db.rows<{ id: bigint; ts: bigint; tid: number; kind: string; a: number | null; b: number | null }>(
     `SELECT * FROM (
-       SELECT e.id, e.ts_ns AS ts, e.tid, 'call' AS kind, c."start"::DOUBLE AS a, c."end"::DOUBLE AS b FROM events e JOIN kprobes_mder_make_device_exclusive_range c USING (id) WHERE e.file_id = ${fileId}
-       UNION ALL SELECT e.id, e.ts_ns, e.tid, 'gup', NULL, NULL FROM events e JOIN kprobes_mder_get_user_pages_remote USING (id) WHERE e.file_id = ${fileId}
-       ${rets} ${anon}) ORDER BY ts, id`,
+       SELECT id, ts, tid, 'call' AS kind, a, b FROM (${call})
+       UNION ALL SELECT id, ts, tid, 'gup', a, b FROM (${gup})
+       ${ret ? `UNION ALL SELECT id, ts, tid, 'ret', NULL, NULL FROM (${ret})` : ''}
+       ${anon ? `UNION ALL SELECT id, ts, tid, 'fault', b, NULL FROM (${anon})` : ''}) ORDER BY ts, id`,
   );
-  const open = new Map<number, { start: number; end: number; plan: GupPlan | null }>();
+  const open = new Map<number, { start: number | null; end: number | null; plan: GupPlan | null }>();
   for (const r of rows) {
     const o = open.get(r.tid);
-    if (r.kind === 'call') open.set(r.tid, { start: r.a!, end: r.b!, plan: null });
+    if (r.kind === 'call') open.set(r.tid, { start: r.a, end: r.b, plan: null });
     else if (r.kind === 'gup' && o && !o.plan) {
-      o.plan = { start: r.ts, end: null, npages: Math.round((o.end - o.start) / 4096), faults: [], faultsTraced: anon !== '' };
+      o.start ??= r.a;
+      const npages = o.end !== null && o.start !== null ? Math.round((o.end - o.start) / 4096) : (r.b ?? 0);
+      o.plan = { start: r.ts, end: null, npages, faults: [], faultsTraced: anon !== null };
       plans.set(r.id, o.plan);
-    } else if (r.kind === 'fault' && o?.plan && o.plan.end === null) o.plan.faults.push({ index: Math.floor((r.a! - o.start) / 4096), ts: r.ts });
+    } else if (r.kind === 'fault' && o?.plan && o.plan.end === null && o.start !== null && r.a !== null) o.plan.faults.push({ index: Math.floor((r.a - o.start) / 4096), ts: r.ts });
     else if (r.kind === 'ret' && o?.plan && o.plan.end === null) o.plan.end = r.ts;
   }
   return plans;
+}
+
+/** What the device-exclusive verdicts of a file lose to the probes it lacks, for each request's note. */
+function missingEvidence(probes: Binding[], syscallsTraced: boolean): string | null {
+  const has = (role: string) => probes.some((b) => b.role === role);
+  const lost: string[] = [];
+  if (!has('kretprobe:make_device_exclusive_range')) lost.push('no return probe on the call: a call ends at its request\'s next event');
+  if (!has('kprobe:get_user_pages_remote')) lost.push('no get_user_pages_remote probe: pages are pinned at the call\'s entry');
+  else if (!has('kretprobe:get_user_pages_remote')) lost.push('no get_user_pages_remote return probe: the pinning end is not traced');
+  if (!has('kprobe:rmap_walk') && !has('kprobe:page_make_device_exclusive_one')) lost.push('no rmap_walk or page_make_device_exclusive_one probe: pages are decided at the call\'s return');
+  if (!has('kprobe:folio_add_new_anon_rmap')) lost.push('no folio_add_new_anon_rmap probe: GUP\'s faults are not seen, pin times are interpolated');
+  if (!syscallsTraced && !has('kprobe:unmap_page_range')) lost.push('no syscall events and no unmap_page_range probe: zaps are not seen');
+  return lost.length ? `untraced: ${lost.join('; ')} (mmreplay probes)` : null;
+}
+
+/** The kernel version a file's probed functions imply (kernel.ts), when its release is unknown. */
+async function probedVersion(db: Db, fileId: number): Promise<KernelVersion | null> {
+  if (!(await db.tables()).includes('probes')) return null;
+  const rows = await db.rows<{ func: string }>(`SELECT DISTINCT func FROM probes WHERE file_id = ${fileId} AND func IS NOT NULL`);
+  return versionForProbedFunctions(rows.map((r) => r.func));
 }
 
 export async function replay(dbFile: string, opts: ReplayOptions = {}): Promise<ReplaySummary[]> {
@@ -85,7 +107,8 @@ export async function replay(dbFile: string, opts: ReplayOptions = {}): Promise<
     const out: ReplaySummary[] = [];
     for (const f of files) {
       const meta = JSON.parse(f.metadata ?? '{}');
-      const kernel = opts.kernel ?? versionForRelease(meta.recorded?.kernel_release ?? meta.kernel_release ?? meta.kernel);
+      const release = meta.recorded?.kernel_release ?? meta.kernel_release ?? meta.kernel;
+      const kernel = opts.kernel ?? (release ? versionForRelease(release) : ((await probedVersion(db, f.file_id)) ?? versionForRelease(undefined)));
       const designs = opts.designs?.length ? opts.designs : [semantics(kernel).deviceExclusive];
       const structPage = Number(meta.struct_page_size ?? 64);
       const levels: PagingLevels = opts.levels ?? (meta.paging_levels === 5 ? 5 : 4);
@@ -120,12 +143,30 @@ async function replayFile(
   m.swapOn =
     tables.has('kmem_rss_stat') &&
     (await db.rows(`SELECT 1 FROM kmem_rss_stat JOIN events USING (id) WHERE file_id = ${fileId} AND member = 2 AND size > 0 LIMIT 1`)).length > 0;
-  const copyTraced = tables.has('kprobes_mder_copy_page_range') && (await db.rows(`SELECT column_name FROM information_schema.columns WHERE table_name = 'kprobes_mder_copy_page_range' AND column_name IN ('src_start', 'src_end')`)).length === 2;
+  const { bound: probes } = await bindProbes(db, fileId, kernel, structPage);
+  const copy = probes.find((b) => b.role === 'kprobe:copy_page_range');
+  const copyTraced = copy !== undefined && copy.nums.every((x) => x !== '');
   // Only make_device_exclusive_range's calls read who unmapped a page (culprits, GUP's passes).
-  m.trackUnmaps =
-    (await db.rows(`SELECT 1 FROM events WHERE file_id = ${fileId} AND event IN ('kprobes:mder_make_device_exclusive_range', 'kprobes:mder_make_device_exclusive') LIMIT 1`)).length > 0;
-  const adapter = new Adapter(m, w, { thp: opts.thp ?? 'madvise', allocsTraced: allocs > 0n, kernelFaultsTraced: tables.has('exceptions_page_fault_kernel'), design, copyPageRangeTraced: copyTraced });
-  adapter.dx?.setGupPlans(await gupPlans(db, fileId));
+  const call = probes.find((b) => b.role === 'kprobe:make_device_exclusive_range');
+  m.trackUnmaps = call !== undefined && (await db.rows(`SELECT 1 FROM events WHERE file_id = ${fileId} AND event = ${quoteString(call.event)} LIMIT 1`)).length > 0;
+  const syscallsTraced =
+    (await db.rows(`SELECT 1 FROM _events JOIN _event_names USING (event_id) WHERE file_id = ${fileId} AND event LIKE 'syscalls:%' LIMIT 1`)).length > 0;
+  const uffdTraced = probes.some((b) => (b.role === 'kprobe:uffd_wp_range' || b.role === 'kprobe:change_protection') && b.nums.every((x) => x !== ''));
+  const adapter = new Adapter(m, w, {
+    thp: opts.thp ?? 'madvise',
+    allocsTraced: allocs > 0n,
+    kernelFaultsTraced: tables.has('exceptions_page_fault_kernel'),
+    design,
+    copyPageRangeTraced: copyTraced,
+    syscallsTraced,
+    uffdTraced,
+    folioUnlockTraced: probes.some((b) => b.role === 'kprobe:folio_unlock' && b.nums[0] !== ''),
+  });
+  adapter.dx?.setGupPlans(await gupPlans(db, fileId, probes));
+  if (adapter.dx) {
+    adapter.dx.rmapWalkTraced = probes.some((b) => b.role === 'kprobe:rmap_walk');
+    adapter.dx.missingEvidence = missingEvidence(probes, syscallsTraced);
+  }
   // Events within 50 ms after a lost-events marker are labelled as such when they break invariants.
   const losses = (await db.rows<{ ts: bigint | null }>(`SELECT ts_ns AS ts FROM lost_events WHERE file_id = ${fileId} ORDER BY ts_ns NULLS FIRST`)).map((r) => r.ts);
   const LOSS_WINDOW = 50_000_000n;
@@ -134,7 +175,7 @@ async function replayFile(
   let n = 0;
   const pidFilter = opts.pid;
   let streaming = false;
-  for await (const batch of readEvents(db, fileId, opts, structPage)) {
+  for await (const batch of readEvents(db, fileId, { ...opts, probes })) {
     if (!streaming) {
       // The input's own queries have run; from here DuckDB scans and appends. The output tables'
       // blocks, once written, are dropped from the buffer pool instead of cached, which would grow

@@ -98,3 +98,19 @@ CREATE TABLE IF NOT EXISTS field_errors (
   event VARCHAR,
   reason VARCHAR
 );
+
+-- Each kprobe/kretprobe event of a file and the function it probes, whatever its name: from the
+-- symbol the line prints, else the probe's definition (kprobe_events or `perf probe -l` beside the
+-- trace, or --probes), else its printed address looked up in kallsyms (--kallsyms, or a copy beside
+-- the trace). The replay binds events to the model by `func` and `kind`, never by event name.
+CREATE TABLE IF NOT EXISTS probes (
+  file_id INTEGER,
+  event VARCHAR,        -- system:name as in events.event
+  kind VARCHAR,         -- entry | return
+  func VARCHAR,         -- the probed kernel function; NULL when no source names it
+  "offset" INTEGER,     -- probe offset into func (entry probes), when known
+  printed VARCHAR,      -- the head its first line printed, e.g. (get_user_pages_remote+0x4/0x510)
+  source VARCHAR,       -- what named func: text, or the definition or symbol-table file
+  target VARCHAR,       -- the definition's probe place (SYM[+offs], _text+N, address), else NULL
+  args JSON             -- the definition's fetch args [{name, fetch, type}], else NULL
+);

@@ -1,0 +1,177 @@
+// What a kprobe event probes, from whichever source a trace offers: the probe definitions
+// (`kprobe_events` syntax, `perf probe -l` output, our sidecar) and the kernel's symbol table
+// (`/proc/kallsyms`, System.map) that turns a printed address into a function.
+import fs from 'node:fs';
+import path from 'node:path';
+
+/** One fetch arg of a probe definition: `start=%si:u64` is { name: 'start', fetch: '%si', type: 'u64' }. */
+export interface FetchArg {
+  name: string;
+  fetch: string;
+  type: string | null;
+}
+
+export interface ProbeDefinition {
+  /** GROUP:EVENT as the trace names it (`kprobes:mder`, `probe:make_device_exclusive_range__return`). */
+  event: string;
+  kind: 'entry' | 'return';
+  /** The probed symbol, null when the definition gives only an address (`_text+1234`, `0xffff...`). */
+  func: string | null;
+  /** The probed place as written (`make_device_exclusive_range+4`, `_text+1589088`). */
+  target: string;
+  args: FetchArg[];
+  source: string;
+}
+
+// include/linux/kprobes.h, Documentation/trace/kprobetrace.rst: p[:[GRP/][EVENT]] SYM[+offs] ARGS,
+// r[MAXACTIVE][:[GRP/][EVENT]] SYM[+0] ARGS; fprobe events (f:) name SYM or SYM%return.
+const DEF = /^([prf])(\d*)(?::(?:([\w.-]+)\/)?([\w.-]+))?\s+(\S+)\s*(.*)$/;
+// `perf probe -l`: `  probe:make_device_exclusive_range (on make_device_exclusive_range@mm/rmap.c with mm start end)`.
+const PERF_LIST =
+  /^\s*([\w.-]+):([\w.-]+)\s+\(on (\S+?)(?:@\S+)?(?:\s+in \S+)?(?: with (.*?))?\)\s*$/;
+
+/** The default group of each definition kind (kernel/trace/trace_kprobe.c, trace_fprobe.c). */
+const DEFAULT_GROUP: Record<string, string> = { p: 'kprobes', r: 'kprobes', f: 'fprobes' };
+
+function splitArgs(s: string): FetchArg[] {
+  const out: FetchArg[] = [];
+  for (const tok of s.split(/\s+/).filter(Boolean)) {
+    const eq = tok.indexOf('=');
+    // BTF args may stand alone (`start`, `vmf->address`): their name is the fetch.
+    const name = eq > 0 ? tok.slice(0, eq) : tok.replace(/->/g, '_').replace(/[^\w]/g, '_');
+    const rest = eq > 0 ? tok.slice(eq + 1) : tok;
+    // The type follows the last colon outside parentheses (`+0($arg4):x64[64]`).
+    const m = /^(.*?)(?::([\w[\]]+))?$/.exec(rest)!;
+    out.push({ name, fetch: m[1], type: m[2] ?? null });
+  }
+  return out;
+}
+
+/** Parses kprobe_events lines and `perf probe -l` lines; other lines (comments, blank) are skipped. */
+export function parseProbeDefinitions(text: string, source: string): ProbeDefinition[] {
+  const out: ProbeDefinition[] = [];
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (!line || line.startsWith('#')) continue;
+    const d = DEF.exec(line);
+    if (d) {
+      const [, kind, , group, name, target, args] = d;
+      let sym = target.replace(/^[\w-]+:/, '');
+      let ret = kind === 'r';
+      if (kind === 'f' && sym.endsWith('%return')) {
+        ret = true;
+        sym = sym.slice(0, -'%return'.length);
+      }
+      const func = /^(?:_text|_stext)\b|^0x|^[0-9a-f]{8,}$/.test(sym)
+        ? null
+        : sym.replace(/\+.*$/, '');
+      out.push({
+        event: `${group ?? DEFAULT_GROUP[kind]}:${name ?? `${kind}_${sym.replace(/\W/g, '_')}_0`}`,
+        kind: ret ? 'return' : 'entry',
+        func,
+        target: sym,
+        args: splitArgs(args),
+        source,
+      });
+      continue;
+    }
+    const p = PERF_LIST.exec(raw);
+    if (p) {
+      const [, group, name, on, withArgs] = p;
+      const func = on.replace(/[+%].*$/, '');
+      out.push({
+        event: `${group}:${name}`,
+        kind: /%return$/.test(on) || /__return$/.test(name) ? 'return' : 'entry',
+        func,
+        target: on,
+        // perf names args after the parameters it found in debuginfo or BTF.
+        args: (withArgs ?? '')
+          .split(/\s+/)
+          .filter(Boolean)
+          .map((a) => ({ name: a.replace(/->/g, '_'), fetch: a, type: null })),
+        source,
+      });
+    }
+  }
+  return out;
+}
+
+/** Definition files conventionally kept beside a trace (or one directory up, as the lab does). */
+const DEFINITION_FILES = [
+  'kprobe_events',
+  'kprobe_events.txt',
+  'dynamic_events',
+  'probes.txt',
+  'perf-probe.txt',
+];
+const KALLSYMS_FILES = ['kallsyms', 'kallsyms.txt', 'proc-kallsyms', 'System.map'];
+
+function beside(tracePath: string, names: string[]): string[] {
+  const dirs = [path.dirname(tracePath), path.dirname(path.dirname(tracePath))];
+  const out: string[] = [];
+  for (const d of dirs) {
+    for (const n of names) {
+      const p = path.join(d, n);
+      if (fs.existsSync(p) && fs.statSync(p).isFile()) out.push(p);
+    }
+    // The nearest directory that has any wins: the lab keeps per-workload copies.
+    if (out.length) break;
+  }
+  return out;
+}
+
+export function definitionsBeside(tracePath: string): string[] {
+  return beside(tracePath, DEFINITION_FILES);
+}
+
+export function kallsymsBeside(tracePath: string): string | null {
+  return beside(tracePath, KALLSYMS_FILES)[0] ?? null;
+}
+
+/** Text symbols by address: `/proc/kallsyms` or System.map lines `ADDR TYPE NAME [MODULE]`. */
+export class Kallsyms {
+  private addrs: bigint[] = [];
+  private names: string[] = [];
+
+  constructor(readonly source: string) {}
+
+  static fromText(text: string, source: string): Kallsyms {
+    const k = new Kallsyms(source);
+    const rows: [bigint, string][] = [];
+    for (const line of text.split('\n')) {
+      const m = /^([0-9a-fA-F]+)\s+([tTwW])\s+(\S+)/.exec(line);
+      if (!m) continue;
+      const a = BigInt('0x' + m[1]);
+      // kptr_restrict hides every address as 0: such a table resolves nothing.
+      if (a !== 0n) rows.push([a, m[3]]);
+    }
+    k.add(rows);
+    return k;
+  }
+
+  add(rows: [bigint, string][]): void {
+    const all = this.addrs.map((a, i): [bigint, string] => [a, this.names[i]]).concat(rows);
+    all.sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
+    this.addrs = all.map((r) => r[0]);
+    this.names = all.map((r) => r[1]);
+  }
+
+  get size(): number {
+    return this.addrs.length;
+  }
+
+  /** The symbol containing addr and the offset into it, or null outside every known symbol. */
+  lookup(addr: bigint): { name: string; offset: number } | null {
+    let lo = 0;
+    let hi = this.addrs.length - 1;
+    if (hi < 0 || addr < this.addrs[0]) return null;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.addrs[mid] <= addr) lo = mid;
+      else hi = mid - 1;
+    }
+    const off = addr - this.addrs[lo];
+    // No function is a megabyte long: an address past the last symbol is not in the table.
+    return off < 1n << 20n ? { name: this.names[lo], offset: Number(off) } : null;
+  }
+}
