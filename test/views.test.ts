@@ -3,6 +3,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { Db, sqlFile } from '../src/analysis/db.js';
+import { runNotebook } from '../src/analysis/notebook/run.js';
 import { loadModules, parseModule, publicViews } from '../src/analysis/views.js';
 import { ROOT } from './helpers.js';
 
@@ -41,5 +43,20 @@ describe('view library docs', () => {
     const registry = mods.find((m) => m.name === 'rules')!.views.find((v) => v.name === 'invariant_rules')!.sql;
     const registered = new Set([...registry.matchAll(/^\s*\('([a-z0-9_]+)'/gm)].map((m) => m[1]));
     expect([...raised].filter((r) => !registered.has(r))).toEqual([]);
+  });
+});
+
+describe('notebooks on a database that lacks tables', () => {
+  it('an ingested, not replayed, database: the review report says what is missing instead of failing', async () => {
+    const db = await Db.open(':memory:');
+    try {
+      await db.run(sqlFile('schema.sql'));
+      const r = await runNotebook(db, path.join(ROOT, 'notebooks/review.md'));
+      expect(r.charts).toBe(0);
+      expect(r.html).toMatch(/Not shown: exclusive_failure_by_size not in this database: it has no exclusive_requests \(replay it first/);
+      expect(r.html).toMatch(/<h3 id="input-files">/);
+    } finally {
+      db.close();
+    }
   });
 });

@@ -110,7 +110,9 @@ export async function perfettoTrace(db: Db, opts: PerfettoOptions = {}): Promise
       const pid = DESIGN_PID(dIndex.get(String(p.design))!);
       const tid = tidOf(p);
       const id = `${p.design}:${p.file_id}:${p.call_id}:${p.idx}`;
-      const name = p.outcome === 'failed' ? `window: page ${p.idx} failed (${p.cause})` : `window: page ${p.idx}`;
+      // One name per kind of window: the Perfetto UI merges a process's async slices of one name
+      // into one track, so failed windows get a track of their own beside the others.
+      const name = p.outcome === 'failed' ? `GUP-to-walk window: failed (${p.cause})` : 'GUP-to-walk window';
       const args = { call_id: p.call_id, idx: p.idx, address: hex(p.address), outcome: p.outcome, cause: p.cause };
       ev.push({ name, cat: 'window', ph: 'b', ts: us(p.from_ts), pid, tid, id, args });
       ev.push({ name, cat: 'window', ph: 'e', ts: us(p.walk_ts), pid, tid, id });

@@ -5,7 +5,7 @@ import { Resvg } from '@resvg/resvg-js';
 import type { TopLevelSpec } from 'vega-lite';
 import { renderSvg } from '../charts.js';
 import type { Db } from '../db.js';
-import { installViews } from '../views.js';
+import { installViews, type InstallResult } from '../views.js';
 import { chartByName, type ChartParams } from './registry.js';
 
 export interface RenderedChart {
@@ -16,16 +16,36 @@ export interface RenderedChart {
 }
 
 /** Installs the view library (TEMP views) on db unless done already this session. */
-const installed = new WeakSet<Db>();
-export async function ensureViews(db: Db): Promise<void> {
-  if (installed.has(db)) return;
-  await installViews(db);
-  installed.add(db);
+const installed = new WeakMap<Db, InstallResult>();
+export async function ensureViews(db: Db): Promise<InstallResult> {
+  let r = installed.get(db);
+  if (!r) {
+    r = await installViews(db);
+    installed.set(db, r);
+  }
+  return r;
+}
+
+/**
+ * Why the views named are not in this database (a view the library skipped because its tables
+ * are missing), or null when they all are.
+ */
+export async function missingViews(db: Db, views: string[]): Promise<string | null> {
+  const r = await ensureViews(db);
+  const miss = r.skipped.filter((s) => views.includes(s.name));
+  if (!miss.length) return null;
+  // The tables at the root: a skipped view's inputs may be views skipped in turn.
+  const bySkipped = new Map(r.skipped.map((x) => [x.name, x.missing]));
+  const roots = (n: string, seen = new Set<string>()): string[] =>
+    seen.has(n) ? [] : (seen.add(n), bySkipped.has(n) ? bySkipped.get(n)!.flatMap((m) => roots(m, seen)) : [n]);
+  const tables = [...new Set(miss.flatMap((m) => m.missing.flatMap((t) => roots(t))))];
+  return `${miss.map((m) => m.name).join(', ')} not in this database: it has no ${tables.join(', ')}${tables.some((t) => /^(exclusive_|pte_|rss_|mm$|tasks$|pgtable|pagemap|folio|invariant)/.test(t)) ? ' (replay it first: mmreplay replay DB)' : ''}`;
 }
 
 export async function renderChart(db: Db, name: string, params: ChartParams = {}): Promise<RenderedChart> {
   const def = chartByName(name);
-  await ensureViews(db);
+  const missing = await missingViews(db, def.views);
+  if (missing) throw new Error(`chart ${name}: ${missing}`);
   const rows = await def.data(db, params);
   if (!rows.length) throw new Error(`chart ${name}: no rows (it reads ${def.views.join(', ')}; does the database hold a replayed device-exclusive trace?)`);
   const spec = def.spec(rows, params);

@@ -4,8 +4,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { TopLevelSpec } from 'vega-lite';
 import { renderSvg } from '../charts.js';
-import { renderChart, ensureViews } from '../charts/render.js';
-import { rowsOf } from '../charts/registry.js';
+import { renderChart, ensureViews, missingViews } from '../charts/render.js';
+import { chartByName, rowsOf } from '../charts/registry.js';
 import type { Db } from '../db.js';
 import { escapeHtml, markdownToHtml } from './markdown.js';
 import { parseNotebook, substitute, type Block } from './parse.js';
@@ -48,7 +48,13 @@ function figure(svg: string, caption: string, name: string): string {
 
 /** Renders the notebook at file; params override its front matter's. */
 export async function runNotebook(db: Db, file: string, params: Record<string, string> = {}): Promise<ReportResult> {
-  await ensureViews(db);
+  const lib = await ensureViews(db);
+  const skipped = lib.skipped.map((s) => s.name);
+  /** A note in place of a block whose views this database cannot give. */
+  const absent = async (views: string[]) => {
+    const why = await missingViews(db, views);
+    return why ? `<p class="missing">Not shown: ${escapeHtml(why)}.</p>` : null;
+  };
   const named = new Map<string, Row[]>();
   let charts = 0;
   let tables = 0;
@@ -67,6 +73,11 @@ export async function runNotebook(db: Db, file: string, params: Record<string, s
           parts.push(`<section class="included">${inc.body}</section>`);
         } else if (b.kind === 'sql') {
           const sql = substitute(b.text, p);
+          const note = await absent(skipped.filter((v) => new RegExp(`\\b${v}\\b`).test(sql)));
+          if (note) {
+            parts.push(note);
+            continue;
+          }
           const rows = await rowsOf(db, sql);
           if (b.opts.name) named.set(b.opts.name, rows);
           if (b.opts.show !== 'false') {
@@ -74,6 +85,11 @@ export async function runNotebook(db: Db, file: string, params: Record<string, s
             parts.push(`<div class="query">${table(rows, Number(b.opts.limit ?? 25))}<details><summary>SQL</summary><pre><code>${escapeHtml(sql)}</code></pre></details></div>`);
           }
         } else if (b.kind === 'chart') {
+          const note = await absent(chartByName(b.arg).views);
+          if (note) {
+            parts.push(note);
+            continue;
+          }
           const c = await renderChart(db, b.arg, { ...p, ...b.opts });
           charts++;
           parts.push(figure(c.svg, `chart ${b.arg}: \`mmreplay chart ${b.arg} DB${Object.entries(b.opts).map(([k, v]) => ` --${k} ${v}`).join('')} -o FILE.svg\``, b.arg));
@@ -112,6 +128,7 @@ th { background: #f2f2f2; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 td.null { color: #aaa; }
 .more, .empty, figcaption, .meta { color: #777; font-size: 12px; }
+.missing { color: #8a6d3b; background: #fcf8e3; padding: .3em .6em; font-size: 13px; }
 details summary { cursor: pointer; color: #555; font-size: 12px; }
 figure.chart { margin: 1.2em 0; overflow-x: auto; }
 figure.chart svg { max-width: 100%; height: auto; }

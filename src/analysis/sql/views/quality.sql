@@ -75,3 +75,17 @@ UNION ALL
 SELECT file_id, 'pagemap_check (present)', count(present_match), count(*) FILTER (present_match), avg(present_match::INT) FROM pagemap_check GROUP BY file_id
 UNION ALL
 SELECT file_id, 'pagemap_check (pfn)', count(pfn_match), count(*) FILTER (pfn_match), avg(pfn_match::INT) FROM pagemap_check GROUP BY file_id;
+
+-- Each kprobe event of a file and the kernel function it probes, as ingest bound it (the replay
+-- follows probes by function, never by name); func NULL: nothing in or beside the trace names it.
+-- @requires probes, event_counts
+CREATE OR REPLACE VIEW probe_bindings (
+  file_id,     -- files.file_id
+  event,       -- system:name as in events.event
+  kind,        -- entry | return
+  func,        -- the probed kernel function; NULL when unbound
+  source,      -- what named func: the printed text, a definition file, or a symbol table
+  events       -- how many times it fired in the file
+) AS
+SELECT p.file_id, p.event, p.kind, p.func, p.source, coalesce(c.events, 0)
+FROM probes p LEFT JOIN event_counts c USING (file_id, event);
