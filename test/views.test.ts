@@ -16,15 +16,23 @@ describe('view library docs', () => {
     for (const m of mods) if (!m.doc) missing.push(`module ${m.name}`);
     for (const v of publicViews(mods)) {
       if (!v.doc) missing.push(`${v.module}.sql:${v.line} view ${v.name}`);
-      if (v.kind === 'view' && !v.columns.length) missing.push(`${v.module}.sql:${v.line} view ${v.name}: no column list`);
-      for (const c of v.columns) if (!c.doc) missing.push(`${v.module}.sql:${v.line} ${v.name}.${c.name}`);
+      if (v.kind === 'view' && !v.columns.length)
+        missing.push(`${v.module}.sql:${v.line} view ${v.name}: no column list`);
+      for (const c of v.columns)
+        if (!c.doc) missing.push(`${v.module}.sql:${v.line} ${v.name}.${c.name}`);
     }
     expect(missing).toEqual([]);
   });
 
   it('the parser catches an undocumented column', () => {
-    const m = parseModule('t', '-- Mod.\n\n-- A view.\nCREATE OR REPLACE VIEW v (\n  a, -- doc of a\n  b\n) AS SELECT 1, 2;\n');
-    expect(m.views[0].columns).toEqual([{ name: 'a', doc: 'doc of a' }, { name: 'b', doc: '' }]);
+    const m = parseModule(
+      't',
+      '-- Mod.\n\n-- A view.\nCREATE OR REPLACE VIEW v (\n  a, -- doc of a\n  b\n) AS SELECT 1, 2;\n',
+    );
+    expect(m.views[0].columns).toEqual([
+      { name: 'a', doc: 'doc of a' },
+      { name: 'b', doc: '' },
+    ]);
   });
 
   it('view names are unique and public ones are lowercase snake_case', () => {
@@ -37,10 +45,15 @@ describe('view library docs', () => {
     const dir = path.join(ROOT, 'src/replay');
     const raised = new Set<string>();
     for (const f of fs.readdirSync(dir).filter((f) => f.endsWith('.ts'))) {
-      for (const m of fs.readFileSync(path.join(dir, f), 'utf8').matchAll(/\bviolation\(\s*'([a-z0-9_]+)'/g)) raised.add(m[1]);
+      for (const m of fs
+        .readFileSync(path.join(dir, f), 'utf8')
+        .matchAll(/\bviolation\(\s*'([a-z0-9_]+)'/g))
+        raised.add(m[1]);
     }
     expect(raised.size).toBeGreaterThan(5);
-    const registry = mods.find((m) => m.name === 'rules')!.views.find((v) => v.name === 'invariant_rules')!.sql;
+    const registry = mods
+      .find((m) => m.name === 'rules')!
+      .views.find((v) => v.name === 'invariant_rules')!.sql;
     const registered = new Set([...registry.matchAll(/^\s*\('([a-z0-9_]+)'/gm)].map((m) => m[1]));
     expect([...raised].filter((r) => !registered.has(r))).toEqual([]);
   });
@@ -53,7 +66,9 @@ describe('notebooks on a database that lacks tables', () => {
       await db.run(sqlFile('schema.sql'));
       const r = await runNotebook(db, path.join(ROOT, 'notebooks/review.md'));
       expect(r.charts).toBe(0);
-      expect(r.html).toMatch(/Not shown: exclusive_failure_by_size not in this database: it has no exclusive_requests \(replay it first/);
+      expect(r.html).toMatch(
+        /Not shown: exclusive_failure_by_size not in this database: it has no exclusive_requests \(replay it first/,
+      );
       expect(r.html).toMatch(/<h3 id="input-files">/);
     } finally {
       db.close();

@@ -22,8 +22,15 @@ export function traceNameOf(dbFile: string): string {
  * view library's views) as DIR/<table>/trace=<trace>/data.parquet, replacing that trace's earlier
  * partition. Returns the tables written.
  */
-export async function exportParquetTree(dbFile: string, dir: string, trace = traceNameOf(dbFile)): Promise<string[]> {
-  if (!/^[\w.-]+$/.test(trace)) throw new Error(`--trace ${trace}: use letters, digits, '.', '_' and '-' (it becomes a directory name)`);
+export async function exportParquetTree(
+  dbFile: string,
+  dir: string,
+  trace = traceNameOf(dbFile),
+): Promise<string[]> {
+  if (!/^[\w.-]+$/.test(trace))
+    throw new Error(
+      `--trace ${trace}: use letters, digits, '.', '_' and '-' (it becomes a directory name)`,
+    );
   const library = new Set(loadModules().flatMap((m) => m.views.map((v) => v.name)));
   const db = await Db.open(dbFile, { readOnly: true });
   try {
@@ -32,7 +39,9 @@ export async function exportParquetTree(dbFile: string, dir: string, trace = tra
       const part = path.join(dir, t, `trace=${trace}`);
       fs.rmSync(part, { recursive: true, force: true });
       fs.mkdirSync(part, { recursive: true });
-      await db.run(`COPY (SELECT * FROM ${quoteIdent(t)}) TO ${quoteString(path.join(part, 'data.parquet'))} (FORMAT parquet)`);
+      await db.run(
+        `COPY (SELECT * FROM ${quoteIdent(t)}) TO ${quoteString(path.join(part, 'data.parquet'))} (FORMAT parquet)`,
+      );
     }
     return tables;
   } finally {
@@ -50,16 +59,34 @@ export function isParquetTree(p: string): boolean {
  * joins never meet ids of another trace.
  */
 export async function openParquetTree(dir: string): Promise<Db> {
-  const tables = fs.readdirSync(dir).filter((t) => fs.statSync(path.join(dir, t)).isDirectory() && /^[a-z_][\w]*$/.test(t));
-  const traces = [...new Set(tables.flatMap((t) => fs.readdirSync(path.join(dir, t)).filter((d) => d.startsWith('trace=')).map((d) => d.slice(6))))].sort();
+  const tables = fs
+    .readdirSync(dir)
+    .filter((t) => fs.statSync(path.join(dir, t)).isDirectory() && /^[a-z_][\w]*$/.test(t));
+  const traces = [
+    ...new Set(
+      tables.flatMap((t) =>
+        fs
+          .readdirSync(path.join(dir, t))
+          .filter((d) => d.startsWith('trace='))
+          .map((d) => d.slice(6)),
+      ),
+    ),
+  ].sort();
   const db = await Db.open(':memory:');
   const idx = `CASE trace ${traces.map((t, i) => `WHEN ${quoteString(t)} THEN ${i}`).join(' ')} END`;
   for (const t of tables) {
     const src = `read_parquet(${quoteString(path.join(dir, t, '*', '*.parquet'))}, hive_partitioning = true, union_by_name = true)`;
-    const cols = (await db.rows<{ column_name: string }>(`DESCRIBE SELECT * FROM ${src}`)).map((c) => c.column_name);
+    const cols = (await db.rows<{ column_name: string }>(`DESCRIBE SELECT * FROM ${src}`)).map(
+      (c) => c.column_name,
+    );
     const replace = cols
       .filter((c) => FILE_COLUMNS.has(c) || EVENT_COLUMNS.has(c))
-      .map((c) => (FILE_COLUMNS.has(c) ? `(${idx}) * ${FILE_STRIDE} + ${quoteIdent(c)}` : `(${idx})::BIGINT * ${EVENT_STRIDE} + ${quoteIdent(c)}`) + ` AS ${quoteIdent(c)}`);
+      .map(
+        (c) =>
+          (FILE_COLUMNS.has(c)
+            ? `(${idx}) * ${FILE_STRIDE} + ${quoteIdent(c)}`
+            : `(${idx})::BIGINT * ${EVENT_STRIDE} + ${quoteIdent(c)}`) + ` AS ${quoteIdent(c)}`,
+      );
     const sel = `* ${t === 'files' ? '' : 'EXCLUDE (trace) '}${replace.length ? `REPLACE (${replace.join(', ')})` : ''}`;
     await db.run(`CREATE VIEW ${quoteIdent(t)} AS SELECT ${sel} FROM ${src}`);
   }

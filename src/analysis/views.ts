@@ -15,7 +15,16 @@ import type { Db } from './db.js';
 export const VIEWS_DIR = path.join(path.dirname(new URL(import.meta.url).pathname), 'sql', 'views');
 
 /** Modules in install order: a view may read the views of the modules before it. */
-export const MODULES = ['rules', 'events', 'processes', 'pte', 'exclusive', 'causes', 'designs', 'quality'] as const;
+export const MODULES = [
+  'rules',
+  'events',
+  'processes',
+  'pte',
+  'exclusive',
+  'causes',
+  'designs',
+  'quality',
+] as const;
 
 export interface ViewColumn {
   name: string;
@@ -49,7 +58,8 @@ export function parseModule(name: string, text: string): ModuleDef {
   const lines = text.split('\n');
   let i = 0;
   const modDoc: string[] = [];
-  while (i < lines.length && lines[i].startsWith('--')) modDoc.push(lines[i++].replace(/^--\s?/, ''));
+  while (i < lines.length && lines[i].startsWith('--'))
+    modDoc.push(lines[i++].replace(/^--\s?/, ''));
   const views: ViewDef[] = [];
   let comment: string[] = [];
   for (; i < lines.length; i++) {
@@ -74,13 +84,22 @@ export function parseModule(name: string, text: string): ModuleDef {
         const more = /^\s*--\s?(.*)$/.exec(lines[i]);
         if (more && columns.length) columns[columns.length - 1].doc += ` ${more[1].trim()}`;
         else if (c) columns.push({ name: c[1].replace(/"/g, ''), doc: (c[2] ?? '').trim() });
-        else throw new Error(`${name}.sql:${i + 1}: cannot read the column list line \`${lines[i]}\``);
+        else
+          throw new Error(`${name}.sql:${i + 1}: cannot read the column list line \`${lines[i]}\``);
       }
       bodyStart = i;
     }
     while (i < lines.length && !/;\s*$/.test(lines[i])) i++;
     const docLines = comment.filter((c) => !c.startsWith('@'));
-    const req = comment.filter((c) => c.startsWith('@requires')).flatMap((c) => c.replace('@requires', '').split(',').map((s) => s.trim()).filter(Boolean));
+    const req = comment
+      .filter((c) => c.startsWith('@requires'))
+      .flatMap((c) =>
+        c
+          .replace('@requires', '')
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
+      );
     views.push({
       module: name,
       name: m[2].replace(/"/g, ''),
@@ -89,7 +108,12 @@ export function parseModule(name: string, text: string): ModuleDef {
       columns,
       requires: req,
       sql: lines.slice(start, i + 1).join('\n'),
-      body: bodyStart < 0 ? '' : [lines[bodyStart].replace(/^\)\s*AS\b/, ''), ...lines.slice(bodyStart + 1, i + 1)].join('\n').replace(/;\s*$/, ''),
+      body:
+        bodyStart < 0
+          ? ''
+          : [lines[bodyStart].replace(/^\)\s*AS\b/, ''), ...lines.slice(bodyStart + 1, i + 1)]
+              .join('\n')
+              .replace(/;\s*$/, ''),
       line: start + 1,
     });
     comment = [];
@@ -98,7 +122,9 @@ export function parseModule(name: string, text: string): ModuleDef {
 }
 
 export function loadModules(): ModuleDef[] {
-  return MODULES.map((m) => parseModule(m, fs.readFileSync(path.join(VIEWS_DIR, `${m}.sql`), 'utf8')));
+  return MODULES.map((m) =>
+    parseModule(m, fs.readFileSync(path.join(VIEWS_DIR, `${m}.sql`), 'utf8')),
+  );
 }
 
 export function publicViews(mods = loadModules()): ViewDef[] {
@@ -115,9 +141,16 @@ export interface InstallResult {
  * COMMENT ON, so DuckDB's catalog carries the docs); otherwise they are TEMP views, which leave
  * the file untouched and work on a read-only database.
  */
-export async function installViews(db: Db, opts: { persist?: boolean } = {}): Promise<InstallResult> {
+export async function installViews(
+  db: Db,
+  opts: { persist?: boolean } = {},
+): Promise<InstallResult> {
   const have = new Set(
-    (await db.rows<{ name: string }>(`SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'main'`)).map((r) => r.name),
+    (
+      await db.rows<{ name: string }>(
+        `SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'main'`,
+      )
+    ).map((r) => r.name),
   );
   const res: InstallResult = { installed: [], skipped: [] };
   for (const mod of loadModules()) {
@@ -138,12 +171,15 @@ export async function installViews(db: Db, opts: { persist?: boolean } = {}): Pr
       try {
         await db.run(sql);
       } catch (e) {
-        throw new Error(`${mod.name}.sql:${v.line}: view ${v.name}: ${(e as Error).message}`, { cause: e });
+        throw new Error(`${mod.name}.sql:${v.line}: view ${v.name}: ${(e as Error).message}`, {
+          cause: e,
+        });
       }
       if (opts.persist && v.kind === 'view' && !v.name.startsWith('_')) {
         const q = (s: string) => `'${s.replace(/'/g, "''")}'`;
         await db.run(`COMMENT ON VIEW ${v.name} IS ${q(v.doc)}`);
-        for (const c of v.columns) await db.run(`COMMENT ON COLUMN ${v.name}."${c.name}" IS ${q(c.doc)}`);
+        for (const c of v.columns)
+          await db.run(`COMMENT ON COLUMN ${v.name}."${c.name}" IS ${q(c.doc)}`);
       }
       have.add(v.name);
       res.installed.push(v.name);

@@ -37,23 +37,34 @@ export async function missingViews(db: Db, views: string[]): Promise<string | nu
   // The tables at the root: a skipped view's inputs may be views skipped in turn.
   const bySkipped = new Map(r.skipped.map((x) => [x.name, x.missing]));
   const roots = (n: string, seen = new Set<string>()): string[] =>
-    seen.has(n) ? [] : (seen.add(n), bySkipped.has(n) ? bySkipped.get(n)!.flatMap((m) => roots(m, seen)) : [n]);
+    seen.has(n)
+      ? []
+      : (seen.add(n), bySkipped.has(n) ? bySkipped.get(n)!.flatMap((m) => roots(m, seen)) : [n]);
   const tables = [...new Set(miss.flatMap((m) => m.missing.flatMap((t) => roots(t))))];
   return `${miss.map((m) => m.name).join(', ')} not in this database: it has no ${tables.join(', ')}${tables.some((t) => /^(exclusive_|pte_|rss_|mm$|tasks$|pgtable|pagemap|folio|invariant)/.test(t)) ? ' (replay it first: mmreplay replay DB)' : ''}`;
 }
 
-export async function renderChart(db: Db, name: string, params: ChartParams = {}): Promise<RenderedChart> {
+export async function renderChart(
+  db: Db,
+  name: string,
+  params: ChartParams = {},
+): Promise<RenderedChart> {
   const def = chartByName(name);
   const missing = await missingViews(db, def.views);
   if (missing) throw new Error(`chart ${name}: ${missing}`);
   const rows = await def.data(db, params);
-  if (!rows.length) throw new Error(`chart ${name}: no rows (it reads ${def.views.join(', ')}; does the database hold a replayed device-exclusive trace?)`);
+  if (!rows.length)
+    throw new Error(
+      `chart ${name}: no rows (it reads ${def.views.join(', ')}; does the database hold a replayed device-exclusive trace?)`,
+    );
   const spec = def.spec(rows, params);
   return { name, spec, svg: await renderSvg(spec), rows: rows.length };
 }
 
 export function pngOf(svg: string, zoom = 2): Buffer {
-  return new Resvg(svg, { fitTo: { mode: 'zoom', value: zoom }, background: 'white' }).render().asPng();
+  return new Resvg(svg, { fitTo: { mode: 'zoom', value: zoom }, background: 'white' })
+    .render()
+    .asPng();
 }
 
 /** Writes the chart to file: .svg, .png or .json (Vega-Lite) by its extension. */

@@ -2,7 +2,11 @@
 // emphasis and links. Everything else is text, escaped.
 
 export function escapeHtml(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+  return s
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;');
 }
 
 function inline(s: string): string {
@@ -30,7 +34,10 @@ export function markdownToHtml(md: string, shift = 0): string {
     para = [];
   };
   const flushList = () => {
-    if (list) out.push(`<${list.tag}>${list.items.map((i) => `<li>${inline(i)}</li>`).join('')}</${list.tag}>`);
+    if (list)
+      out.push(
+        `<${list.tag}>${list.items.map((i) => `<li>${inline(i)}</li>`).join('')}</${list.tag}>`,
+      );
     list = null;
   };
   for (const line of lines) {
@@ -40,7 +47,10 @@ export function markdownToHtml(md: string, shift = 0): string {
     if (h) {
       flushPara();
       flushList();
-      const id = h[2].toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+      const id = h[2]
+        .toLowerCase()
+        .replace(/[^a-z0-9]+/g, '-')
+        .replace(/^-|-$/g, '');
       const level = Math.min(h[1].length + shift, 6);
       out.push(`<h${level} id="${id}">${inline(h[2])}</h${level}>`);
     } else if (li) {

@@ -11,7 +11,14 @@
 
 export type Block =
   | { kind: 'markdown'; text: string }
-  | { kind: 'sql' | 'chart' | 'vega-lite' | 'include' | 'code'; lang: string; arg: string; opts: Record<string, string>; text: string; line: number };
+  | {
+      kind: 'sql' | 'chart' | 'vega-lite' | 'include' | 'code';
+      lang: string;
+      arg: string;
+      opts: Record<string, string>;
+      text: string;
+      line: number;
+    };
 
 export interface Notebook {
   title: string;
@@ -51,9 +58,16 @@ export function parseNotebook(text: string): Notebook {
     for (i++; i < lines.length && !/^```\s*$/.test(lines[i]); i++) body.push(lines[i]);
     const lang = f[1];
     const words = f[2].split(/\s+/).filter(Boolean);
-    const opts = Object.fromEntries(words.filter((w) => w.includes('=')).map((w) => [w.slice(0, w.indexOf('=')), w.slice(w.indexOf('=') + 1)]));
+    const opts = Object.fromEntries(
+      words
+        .filter((w) => w.includes('='))
+        .map((w) => [w.slice(0, w.indexOf('=')), w.slice(w.indexOf('=') + 1)]),
+    );
     const arg = words.find((w) => !w.includes('=')) ?? '';
-    const kind = lang === 'sql' || lang === 'chart' || lang === 'vega-lite' || lang === 'include' ? lang : 'code';
+    const kind =
+      lang === 'sql' || lang === 'chart' || lang === 'vega-lite' || lang === 'include'
+        ? lang
+        : 'code';
     blocks.push({ kind, lang, arg, opts, text: body.join('\n'), line: start });
   }
   flush();
@@ -68,7 +82,10 @@ export function parseNotebook(text: string): Notebook {
 export function substitute(sql: string, params: Record<string, string>, lenient = false): string {
   return sql.replace(/\$\{(\w+)(:list)?\}/g, (m, name: string, list?: string) => {
     if (!(name in params) && lenient) return m;
-    if (!(name in params)) throw new Error(`notebook parameter \${${name}} is not set (set it in the front matter or with --set ${name}=...)`);
+    if (!(name in params))
+      throw new Error(
+        `notebook parameter \${${name}} is not set (set it in the front matter or with --set ${name}=...)`,
+      );
     const v = params[name];
     return list
       ? v

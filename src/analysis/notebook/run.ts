@@ -25,7 +25,13 @@ const PLAIN = /(^|_)(id|tid|pid|tgid|pfn|va|address|idx|ts|event|mm|folio|reques
 function cell(v: unknown, col: string): string {
   if (v === null || v === undefined) return '<td class="null">NULL</td>';
   if (typeof v === 'number') {
-    const s = Number.isInteger(v) ? (PLAIN.test(col) ? String(v) : v.toLocaleString('en-US')) : Math.abs(v) < 1e-3 && v !== 0 ? v.toExponential(2) : Number(v.toPrecision(4)).toLocaleString('en-US', { maximumFractionDigits: 4 });
+    const s = Number.isInteger(v)
+      ? PLAIN.test(col)
+        ? String(v)
+        : v.toLocaleString('en-US')
+      : Math.abs(v) < 1e-3 && v !== 0
+        ? v.toExponential(2)
+        : Number(v.toPrecision(4)).toLocaleString('en-US', { maximumFractionDigits: 4 });
     return `<td class="num">${s}</td>`;
   }
   if (typeof v === 'boolean') return `<td>${v}</td>`;
@@ -36,7 +42,10 @@ function table(rows: Row[], limit: number): string {
   if (!rows.length) return '<p class="empty">(no rows)</p>';
   const cols = Object.keys(rows[0]);
   const shown = rows.slice(0, limit);
-  const more = rows.length > limit ? `<p class="more">${rows.length - limit} more rows not shown (${rows.length} in all)</p>` : '';
+  const more =
+    rows.length > limit
+      ? `<p class="more">${rows.length - limit} more rows not shown (${rows.length} in all)</p>`
+      : '';
   return `<table><thead><tr>${cols.map((c) => `<th>${escapeHtml(c)}</th>`).join('')}</tr></thead><tbody>${shown
     .map((r) => `<tr>${cols.map((c) => cell(r[c], c)).join('')}</tr>`)
     .join('')}</tbody></table>${more}`;
@@ -47,7 +56,11 @@ function figure(svg: string, caption: string, name: string): string {
 }
 
 /** Renders the notebook at file; params override its front matter's. */
-export async function runNotebook(db: Db, file: string, params: Record<string, string> = {}): Promise<ReportResult> {
+export async function runNotebook(
+  db: Db,
+  file: string,
+  params: Record<string, string> = {},
+): Promise<ReportResult> {
   const lib = await ensureViews(db);
   const skipped = lib.skipped.map((s) => s.name);
   /** A note in place of a block whose views this database cannot give. */
@@ -58,7 +71,11 @@ export async function runNotebook(db: Db, file: string, params: Record<string, s
   const named = new Map<string, Row[]>();
   let charts = 0;
   let tables = 0;
-  const render = async (nbFile: string, depth: number, outerParams: Record<string, string>): Promise<{ title: string; body: string }> => {
+  const render = async (
+    nbFile: string,
+    depth: number,
+    outerParams: Record<string, string>,
+  ): Promise<{ title: string; body: string }> => {
     if (depth > 4) throw new Error(`${nbFile}: includes nest too deep`);
     const nb = parseNotebook(fs.readFileSync(nbFile, 'utf8'));
     const p = { ...nb.params, ...outerParams };
@@ -82,7 +99,9 @@ export async function runNotebook(db: Db, file: string, params: Record<string, s
           if (b.opts.name) named.set(b.opts.name, rows);
           if (b.opts.show !== 'false') {
             tables++;
-            parts.push(`<div class="query">${table(rows, Number(b.opts.limit ?? 25))}<details><summary>SQL</summary><pre><code>${escapeHtml(sql)}</code></pre></details></div>`);
+            parts.push(
+              `<div class="query">${table(rows, Number(b.opts.limit ?? 25))}<details><summary>SQL</summary><pre><code>${escapeHtml(sql)}</code></pre></details></div>`,
+            );
           }
         } else if (b.kind === 'chart') {
           const note = await absent(chartByName(b.arg).views);
@@ -92,14 +111,33 @@ export async function runNotebook(db: Db, file: string, params: Record<string, s
           }
           const c = await renderChart(db, b.arg, { ...p, ...b.opts });
           charts++;
-          parts.push(figure(c.svg, `chart ${b.arg}: \`mmreplay chart ${b.arg} DB${Object.entries(b.opts).map(([k, v]) => ` --${k} ${v}`).join('')} -o FILE.svg\``, b.arg));
+          parts.push(
+            figure(
+              c.svg,
+              `chart ${b.arg}: \`mmreplay chart ${b.arg} DB${Object.entries(b.opts)
+                .map(([k, v]) => ` --${k} ${v}`)
+                .join('')} -o FILE.svg\``,
+              b.arg,
+            ),
+          );
         } else if (b.kind === 'vega-lite') {
           const spec = JSON.parse(b.text) as TopLevelSpec & { data?: unknown };
           const rows = b.opts.data ? named.get(b.opts.data) : undefined;
-          if (b.opts.data && !rows) throw new Error(`no query named ${b.opts.data} before this block`);
-          const full = { $schema: 'https://vega.github.io/schema/vega-lite/v6.json', ...spec, ...(rows ? { data: { values: rows } } : {}) } as TopLevelSpec;
+          if (b.opts.data && !rows)
+            throw new Error(`no query named ${b.opts.data} before this block`);
+          const full = {
+            $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+            ...spec,
+            ...(rows ? { data: { values: rows } } : {}),
+          } as TopLevelSpec;
           charts++;
-          parts.push(figure(await renderSvg(full), `Vega-Lite over ${b.opts.data ?? 'inline data'}`, b.opts.data ?? 'vega-lite'));
+          parts.push(
+            figure(
+              await renderSvg(full),
+              `Vega-Lite over ${b.opts.data ?? 'inline data'}`,
+              b.opts.data ?? 'vega-lite',
+            ),
+          );
         }
       } catch (e) {
         throw new Error(`${where(b)}: ${(e as Error).message}`, { cause: e });
