@@ -1,7 +1,8 @@
+import path from 'node:path';
 import type { CommandModule } from 'yargs';
 import { Db } from '../src/analysis/db.js';
-import { failureBySizeSpec, outcomesSpec, writeChart } from '../src/analysis/charts.js';
-import { designs, exclusiveSummary, failureBySize } from '../src/analysis/exclusive.js';
+import { renderChart, writeRendered } from '../src/analysis/charts/render.js';
+import { designs, exclusiveSummary } from '../src/analysis/exclusive.js';
 import { DESIGNS, type Design } from '../src/replay/device_exclusive.js';
 import { replay } from '../src/replay/replay.js';
 import { ensureDb } from './ensure-db.js';
@@ -61,18 +62,12 @@ export const exclusiveCommand: CommandModule<object, Args> = {
         );
       } else if (hint.note) process.stderr.write(`mmreplay: hint: ${hint.note.trim()}; see mmreplay probes ${file}\n`);
       if (a.charts) {
-        const sizes = await failureBySize(db);
-        const label = (col: string) => `CASE ${col} WHEN 0 THEN '0' WHEN -16 THEN '-EBUSY' WHEN -2 THEN '-ENOENT' ELSE ${col}::VARCHAR END`;
-        const outcomes = await db.rows<{ design: string; outcome: string; requests: number }>(
-          `SELECT design, ${label('predicted_result')} AS outcome, count(*)::INTEGER AS requests FROM exclusive_requests GROUP BY ALL
-           UNION ALL
-           SELECT 'kernel (observed)', ${label('observed_result')}, count(*)::INTEGER FROM exclusive_requests
-           WHERE observed_result IS NOT NULL AND design = (SELECT min(design) FROM exclusive_requests) GROUP BY ALL ORDER BY ALL`,
-        );
-        const files = [
-          ...(await writeChart(failureBySizeSpec(sizes, 'Device-exclusive requests failing, by size: each design against the kernel'), a.charts, 'failure-by-size')),
-          ...(await writeChart(outcomesSpec(outcomes, 'How requests ended, per design'), a.charts, 'request-outcomes')),
-        ];
+        const files: string[] = [];
+        for (const name of ['failure-by-size', 'request-outcomes']) {
+          const c = await renderChart(db, name);
+          for (const ext of ['svg', 'png', 'vl.json']) files.push(path.join(a.charts, `${name}.${ext}`));
+          for (const f of files.slice(-3)) writeRendered(c, f);
+        }
         out.write(`\ncharts: ${files.join(', ')}\n`);
       }
     } finally {

@@ -9,6 +9,10 @@ import { replayCommand } from './replay.js';
 import { exclusiveCommand } from './exclusive.js';
 import { stateCommand } from './state.js';
 import { probesCommand } from './probes.js';
+import { viewsCommand } from './views.js';
+import { chartCommand } from './chart.js';
+import { compareCommand, reportCommand } from './report.js';
+import { exportCommand } from './export.js';
 import { fail } from './output.js';
 
 await yargs(hideBin(process.argv))
@@ -22,6 +26,11 @@ await yargs(hideBin(process.argv))
   .command(exclusiveCommand)
   .command(stateCommand)
   .command(probesCommand)
+  .command(viewsCommand)
+  .command(chartCommand)
+  .command(reportCommand)
+  .command(compareCommand)
+  .command(exportCommand)
   .demandCommand(1, 'name a command; see --help')
   .strict()
   .fail((msg, err, y) => {

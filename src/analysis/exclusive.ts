@@ -45,16 +45,3 @@ export async function exclusiveSummary(db: Db, design: string): Promise<Exclusiv
   );
   return { design, overview, causes, culprits, bySize, agreement };
 }
-
-/** Failure rate by request size, one row per (design, npages): the data of the size chart. */
-export async function failureBySize(db: Db): Promise<{ design: string; npages: number; failure_rate: number; requests: number }[]> {
-  return db.rows(
-    `SELECT design, npages, avg((predicted_result <> 0)::INT) AS failure_rate, count(*)::INTEGER AS requests
-     FROM exclusive_requests WHERE npages IS NOT NULL GROUP BY ALL
-     UNION ALL
-     SELECT 'kernel (observed)', npages, avg((observed_result <> 0)::INT), count(*)::INTEGER
-     FROM exclusive_requests WHERE observed_result IS NOT NULL AND npages IS NOT NULL
-       AND design = (SELECT min(design) FROM exclusive_requests) GROUP BY ALL
-     ORDER BY 1, 2`,
-  );
-}
