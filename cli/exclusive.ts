@@ -26,13 +26,18 @@ export const exclusiveCommand: CommandModule<object, Args> = {
   handler: async (a) => {
     const file = await ensureDb(a.input, a.db);
     const asked = a.design?.flatMap((d) => String(d).split(',')) as Design[] | undefined;
-    let db = await Db.open(file);
+    // Read-only unless a design must be replayed (replay writes a copy and renames it).
+    let db = await Db.open(file, { readOnly: true });
+    await db.requireOurs().catch((e) => {
+      db.close();
+      throw e;
+    });
     const have = await designs(db);
     if (!have.length || (asked && asked.some((d) => !have.includes(d)))) {
       db.close();
       const kernelDesign = have[0];
       await replay(file, { designs: [...new Set([...(kernelDesign ? [kernelDesign as Design] : []), ...(asked ?? [])])] as Design[] });
-      db = await Db.open(file);
+      db = await Db.open(file, { readOnly: true });
     }
     try {
       const out = process.stdout;

@@ -8,6 +8,7 @@ import { formatTable, progress, warn } from './output.js';
 interface Args {
   trace: string[];
   db?: string;
+  replace?: boolean;
   parquet?: string;
   format?: TraceFormat;
   formats?: string;
@@ -23,7 +24,8 @@ export const ingestCommand: CommandModule<object, Args> = {
   builder: (y) =>
     y
       .positional('trace', { type: 'string', array: true, demandOption: true, describe: 'trace files' })
-      .option('db', { type: 'string', describe: 'DuckDB file to write (default: first trace + .duckdb); replaced if it exists' })
+      .option('db', { type: 'string', describe: 'DuckDB file to write (default: first trace + .duckdb); appended to if it exists' })
+      .option('replace', { type: 'boolean', describe: 'replace the database instead of appending to it (the old one stays until ingest succeeds)' })
       .option('parquet', { type: 'string', describe: 'also write every table as DIR/TABLE.parquet' })
       .option('format', { choices: FORMATS, describe: 'force the input format instead of detecting it' })
       .option('formats', { type: 'string', describe: 'directory of tracefs format files (SYSTEM/EVENT/format); default: formats/ beside the trace' })
@@ -33,12 +35,10 @@ export const ingestCommand: CommandModule<object, Args> = {
       .option('to', { type: 'string', describe: 'keep events at or before this time' }) as never,
   handler: async (a) => {
     const db = a.db ?? defaultDbFor(a.trace[0]);
-    const { rmSync } = await import('node:fs');
-    rmSync(db, { force: true });
-    rmSync(db + '.wal', { force: true });
     const bar = progress();
     const files = await ingest(a.trace, {
       db,
+      replace: a.replace,
       format: a.format,
       formatsDir: a.formats,
       filter: {

@@ -50,6 +50,7 @@ export const replayCommand: CommandModule<object, Args> = {
     });
     process.stdout.write(formatTable(runs.map((r) => ({ file: r.fileId, kernel: r.kernel, design: r.design, events: r.events, seconds: r.seconds.toFixed(2), 'events/s': Math.round(r.events / r.seconds), violations: r.violations }))));
     process.stdout.write(`database: ${db}\n`);
+    for (const r of runs) if (r.skipped) warn(`${r.skipped} events the model could not use (design ${r.design}); the first: ${r.firstSkipped}`);
     if (runs.some((r) => r.violations)) warn(`invariant violations: mmreplay query ${db} "SELECT label, rule, count(*) FROM invariant_violations GROUP BY ALL"`);
   },
 };

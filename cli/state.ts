@@ -2,6 +2,7 @@ import type { CommandModule } from 'yargs';
 import { Db } from '../src/analysis/db.js';
 import { pageTableAt } from '../src/analysis/state.js';
 import { parseTimeArg } from '../src/ingest.js';
+import { UsageError } from '../src/errors.js';
 import { formatTable } from './output.js';
 
 interface Args {
@@ -25,10 +26,11 @@ export const stateCommand: CommandModule<object, Args> = {
   handler: async (a) => {
     const db = await Db.open(a.db, { readOnly: true });
     try {
+      await db.requireReplayed();
       let range: [bigint, bigint] | undefined;
       if (a.range) {
         const m = /^(0x[0-9a-f]+|\d+)-(0x[0-9a-f]+|\d+)$/i.exec(a.range.trim());
-        if (!m) throw new Error(`bad --range "${a.range}": expected START-END, e.g. 0x7f0000000000-0x7f0000020000`);
+        if (!m) throw new UsageError(`bad --range "${a.range}": expected START-END, e.g. 0x7f0000000000-0x7f0000020000`);
         range = [BigInt(m[1]), BigInt(m[2])];
       }
       const { mm, levels, rows } = await pageTableAt(db, a.pid, parseTimeArg(a.at), range);

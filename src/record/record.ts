@@ -7,6 +7,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { findTracefs, Instance, TracefsUnavailable, type CpuStats } from './tracefs.js';
 import { expandEvents } from './presets.js';
+import { UsageError } from '../errors.js';
 
 export interface RecordOptions {
   command?: string[];
@@ -111,6 +112,9 @@ export async function record(opts: RecordOptions): Promise<Sidecar> {
     throw new TracefsUnavailable('nothing to record: give -- COMMAND [ARGS], --pid N, or --all-cpus');
   }
   if (opts.pid !== undefined && !fs.existsSync(`/proc/${opts.pid}`)) throw new TracefsUnavailable(`no process ${opts.pid}`);
+  // Like --db: the output's directory must exist (mmreplay creates files, not directories).
+  const outDir = path.dirname(path.resolve(opts.output));
+  if (!fs.existsSync(outDir)) throw new UsageError(`${opts.output}: directory ${outDir} does not exist (mmreplay creates files, not directories)`);
   const tracefs = findTracefs();
   const available = fs.readFileSync(`${tracefs}/available_events`, 'utf8').split('\n').filter(Boolean);
   const asked = expandEvents(opts.events, available);
@@ -136,7 +140,6 @@ export async function record(opts: RecordOptions): Promise<Sidecar> {
   process.on('SIGHUP', onSignal);
 
   try {
-    fs.mkdirSync(path.dirname(path.resolve(opts.output)), { recursive: true });
     const base = `mmreplay-${process.pid}`;
     const main = Instance.create(tracefs, base);
     instances.push(main);
