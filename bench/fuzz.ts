@@ -1,10 +1,11 @@
-// `npm run fuzz [-- --traces N] [--batch K] [--seed S]`: ingest plus replay, in process, over N
-// mutated windows of the real traces in traces/host (default 10^6), K to a batch file; counts typed
+// `npm run fuzz [-- --traces N] [--batch K] [--seed S] [--lines MIN-MAX]`: ingest plus replay, in
+// process, over N mutated windows (MIN to MAX lines, default 20-300) of the real traces in
+// traces/host (default 10^6), K to a batch file; counts typed
 // errors (with a location) and crashes (anything else), and keeps each crashing batch in
 // out/fuzz-crashes/ with its seed.
 import fs from 'node:fs';
 import path from 'node:path';
-import { loadCorpus, rng, runBatch, tempDir } from './fuzz-core.js';
+import { DEFAULTS, loadCorpus, rng, runBatch, tempDir } from './fuzz-core.js';
 
 const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -13,6 +14,9 @@ const arg = (name: string, dflt: number) => {
 const total = arg('traces', 1_000_000);
 const batch = arg('batch', 200);
 const seed = arg('seed', Date.now() % 1e9);
+const linesArg = process.argv.indexOf('--lines');
+const [minLines, maxLines] = linesArg >= 0 ? process.argv[linesArg + 1].split('-').map(Number) : [DEFAULTS.minLines, DEFAULTS.maxLines];
+const opts = { ...DEFAULTS, minLines, maxLines };
 const corpus = loadCorpus();
 const dir = tempDir();
 const crashDir = path.resolve('out/fuzz-crashes');
@@ -23,10 +27,10 @@ let crashes = 0;
 let batches = 0;
 const messages = new Map<string, number>();
 const t0 = performance.now();
-process.stdout.write(`fuzz: seed ${seed}, ${corpus.length} source traces, ${total} mutated traces in batches of ${batch}\n`);
+process.stdout.write(`fuzz: seed ${seed}, ${corpus.length} source traces, ${total} mutated traces of ${minLines}-${maxLines} lines in batches of ${batch}\n`);
 while (done < total) {
   const n = Math.min(batch, total - done);
-  const res = await runBatch(corpus, n, r, dir);
+  const res = await runBatch(corpus, n, r, dir, opts);
   done += n;
   batches++;
   if (res.error && res.typed) {

@@ -33,7 +33,9 @@ export const exclusiveCommand: CommandModule<object, Args> = {
       throw e;
     });
     const have = await designs(db);
-    if (!have.length || (asked && asked.some((d) => !have.includes(d)))) {
+    // Replayed once already and no request found: replaying again would find none either.
+    const replayedBefore = (await db.tables()).includes('replay_runs');
+    if ((!have.length && !replayedBefore) || (asked && asked.some((d) => !have.includes(d)))) {
       db.close();
       const kernelDesign = have[0];
       await replay(file, { designs: [...new Set([...(kernelDesign ? [kernelDesign as Design] : []), ...(asked ?? [])])] as Design[] });
@@ -41,6 +43,18 @@ export const exclusiveCommand: CommandModule<object, Args> = {
     }
     try {
       const out = process.stdout;
+      if (!(await designs(db)).length) {
+        // Nothing to summarize: say why in one line, and write no empty charts.
+        const [{ calls }] = await db.rows<{ calls: bigint }>(
+          `SELECT count(*) AS calls FROM events WHERE event LIKE 'kprobes:%make_device_exclusive%'`,
+        );
+        out.write(
+          calls > 0n
+            ? `no device-exclusive requests in ${file}: ${calls} make_device_exclusive calls were traced, but no request the model could follow (see exclusive_calls)\n`
+            : `no device-exclusive requests in ${file}: the trace has no make_device_exclusive kprobe events (record with -e device-exclusive on a kernel with kprobes; see traces/lab)\n`,
+        );
+        return;
+      }
       for (const d of asked ?? (await designs(db))) {
         const s = await exclusiveSummary(db, d);
         out.write(`\n== design ${d}\n`);

@@ -3,7 +3,7 @@ import { ingest, parseTimeArg } from '../src/ingest.js';
 import { FORMATS } from '../src/parse/detect.js';
 import type { TraceFormat } from '../src/parse/record.js';
 import { defaultDbFor } from '../src/paths.js';
-import { formatTable, progress, warn } from './output.js';
+import { checkSpan, formatTable, progress, warn } from './output.js';
 
 interface Args {
   trace: string[];
@@ -35,6 +35,9 @@ export const ingestCommand: CommandModule<object, Args> = {
       .option('to', { type: 'string', describe: 'keep events at or before this time' }) as never,
   handler: async (a) => {
     const db = a.db ?? defaultDbFor(a.trace[0]);
+    const fromNs = a.from !== undefined ? parseTimeArg(a.from) : undefined;
+    const toNs = a.to !== undefined ? parseTimeArg(a.to) : undefined;
+    checkSpan(fromNs, toNs, a.from, a.to);
     const bar = progress();
     const files = await ingest(a.trace, {
       db,
@@ -44,8 +47,8 @@ export const ingestCommand: CommandModule<object, Args> = {
       filter: {
         pid: a.pid,
         comm: a.comm,
-        fromNs: a.from !== undefined ? parseTimeArg(a.from) : undefined,
-        toNs: a.to !== undefined ? parseTimeArg(a.to) : undefined,
+        fromNs,
+        toNs,
       },
       onProgress: (p) => bar.update(p),
       onWarning: warn,
@@ -61,7 +64,9 @@ export const ingestCommand: CommandModule<object, Args> = {
       ),
     );
     process.stdout.write(`database: ${db}\n`);
+    const filters = [a.pid !== undefined && `--pid ${a.pid}`, a.comm !== undefined && `--comm ${a.comm}`, a.from && `--from ${a.from}`, a.to && `--to ${a.to}`].filter(Boolean);
     for (const f of files) {
+      if (filters.length && f.events === 0) warn(`${f.path}: no event matched ${filters.join(' ')} (${f.filtered} events left out)`);
       if (f.unparsed) warn(`${f.path}: ${f.unparsed} lines not understood; see: mmreplay query ${db} "SELECT * FROM unparsed"`);
     }
   },

@@ -1,6 +1,6 @@
 // Shared CLI plumbing: error exit, table printing, progress.
 import cliProgress from 'cli-progress';
-import { MmreplayError } from '../src/errors.js';
+import { MmreplayError, UsageError } from '../src/errors.js';
 
 /** --debug (or MMREPLAY_DEBUG=1): stacks on errors. */
 export const debug = () => process.argv.includes('--debug') || process.env.MMREPLAY_DEBUG === '1';
@@ -32,6 +32,11 @@ export function quietOnEpipe(): void {
       throw e;
     });
   }
+}
+
+/** Refuses --from after --to: nothing could be kept. */
+export function checkSpan(fromNs: bigint | undefined, toNs: bigint | undefined, from?: string, to?: string): void {
+  if (fromNs !== undefined && toNs !== undefined && fromNs > toNs) throw new UsageError(`--from ${from} is after --to ${to}: no event could be kept`);
 }
 
 export function warn(msg: string): void {

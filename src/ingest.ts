@@ -157,6 +157,7 @@ async function ingestFile(file: string, fileId: number, firstId: number, loader:
   let lastTs: number | bigint | null = null;
   const lastTsCpu = new Map<number, number | bigint>();
   let backwards = 0;
+  let cutLast: string | null = null;
   let backwardsCpu = 0;
   let firstBackwards: number | null = null;
   const unknownEvents = new Set<string>();
@@ -197,6 +198,7 @@ async function ingestFile(file: string, fileId: number, firstId: number, loader:
           s.lost += r.count ?? 0;
         } else {
           const reason = batch.truncatedLast && i === lines.length - 1 ? `truncated last line (no newline at end of file); ${r.reason}` : r.reason;
+          if (batch.truncatedLast && i === lines.length - 1) cutLast = `line ${lineNo}, cut short, was kept as unparsed`;
           loader.rare('unparsed', [fileId, lineNo, line, reason]);
           s.unparsed++;
         }
@@ -254,6 +256,7 @@ async function ingestFile(file: string, fileId: number, firstId: number, loader:
         const vals = spec.extractRow(h.body);
         if (typeof vals === 'string') {
           loader.rare('field_errors', [id, event, `${file}:${lineNo}: ${vals}`]);
+          if (batch.truncatedLast && i === lines.length - 1) cutLast = `line ${lineNo}, cut short, became a field error (${event}): ${vals}`;
           loader.otherEvent(id, event, h.body, JSON.stringify(genericFields(h.body)));
         } else loader.typedRow(kind.appender!, id, vals);
       } else {
@@ -276,6 +279,7 @@ async function ingestFile(file: string, fileId: number, firstId: number, loader:
   if (!reader) throw new TraceInputError(file, null, 'empty file, expected trace text');
   opts.onProgress?.({ file, bytesRead: opened.bytes, bytes: opened.bytes, events: s.events });
   const warnings: string[] = [];
+  if (cutLast) warnings.push(`the last line has no newline (the trace was cut short?): ${cutLast}`);
   if (backwards) {
     warnings.push(
       `${backwards} timestamps go backwards (first at line ${firstBackwards})${backwardsCpu ? `, ${backwardsCpu} of them within one CPU's buffer` : ', all across CPUs (per-CPU buffers merged out of order)'}; events keep input order, sort by ts_ns`,
