@@ -22,7 +22,7 @@ export const exclusiveCommand: CommandModule<object, Args> = {
       .positional('input', { type: 'string', demandOption: true, describe: 'trace or database (replayed first if it has no exclusive_* tables, or lacks a design asked for)' })
       .option('design', { type: 'string', array: true, choices: DESIGNS, describe: 'designs to show (replayed if missing): v8, 5.14, 6.15' })
       .option('charts', { type: 'string', describe: 'also write failure-by-size and cause charts (SVG, PNG, Vega-Lite JSON) into DIR' })
-      .option('db', { type: 'string', describe: 'database to write when INPUT is a trace' }) as never,
+      .option('db', { alias: 'o', type: 'string', describe: 'database to write when INPUT is a trace' }) as never,
   handler: async (a) => {
     const file = await ensureDb(a.input, a.db);
     const asked = a.design?.flatMap((d) => String(d).split(',')) as Design[] | undefined;

@@ -24,12 +24,12 @@ export const ingestCommand: CommandModule<object, Args> = {
   builder: (y) =>
     y
       .positional('trace', { type: 'string', array: true, demandOption: true, describe: 'trace files' })
-      .option('db', { type: 'string', describe: 'DuckDB file to write (default: first trace + .duckdb); appended to if it exists' })
+      .option('db', { alias: 'o', type: 'string', describe: 'DuckDB file to write (default: first trace + .duckdb); appended to if it exists' })
       .option('replace', { type: 'boolean', describe: 'replace the database instead of appending to it (the old one stays until ingest succeeds)' })
       .option('parquet', { type: 'string', describe: 'also write every table as DIR/TABLE.parquet' })
       .option('format', { choices: FORMATS, describe: 'force the input format instead of detecting it' })
       .option('formats', { type: 'string', describe: 'directory of tracefs format files (SYSTEM/EVENT/format); default: formats/ beside the trace' })
-      .option('pid', { type: 'number', describe: 'keep events of this tid or tgid only' })
+      .option('pid', { alias: 'p', type: 'number', describe: 'keep events of this tid or tgid only' })
       .option('comm', { type: 'string', describe: 'keep events of this command name only' })
       .option('from', { type: 'string', describe: 'keep events at or after this time (seconds as printed, or NNNns)' })
       .option('to', { type: 'string', describe: 'keep events at or before this time' }) as never,

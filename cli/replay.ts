@@ -31,12 +31,12 @@ export const replayCommand: CommandModule<object, Args> = {
         choices: DESIGNS,
         describe: "device-exclusive designs; the first is replayed in full, the rest only into exclusive_* (default: the kernel's own)",
       })
-      .option('pid', { type: 'number', describe: 'replay this process (and the tasks it creates) only' })
+      .option('pid', { alias: 'p', type: 'number', describe: 'replay this process (and the tasks it creates) only' })
       .option('from', { type: 'string', describe: 'start at this time (seconds as printed, or NNNns)' })
       .option('to', { type: 'string', describe: 'stop at this time' })
       .option('thp', { choices: ['always', 'madvise', 'never'] as const, default: 'madvise' as const, describe: "the traced machine's transparent_hugepage/enabled" })
       .option('levels', { choices: [4, 5] as const, describe: "the traced machine's paging levels, 5 with LA57 (default: the recording's, else 4)" })
-      .option('db', { type: 'string', describe: 'database to write when INPUT is a trace' }) as never,
+      .option('db', { alias: 'o', type: 'string', describe: 'database to write when INPUT is a trace' }) as never,
   handler: async (a) => {
     const fromNs = a.from !== undefined ? parseTimeArg(a.from) : undefined;
     const toNs = a.to !== undefined ? parseTimeArg(a.to) : undefined;

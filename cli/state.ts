@@ -22,7 +22,7 @@ export const stateCommand: CommandModule<object, Args> = {
     y
       .positional('db', { type: 'string', demandOption: true })
       .option('at', { type: 'string', demandOption: true, describe: 'time (seconds as printed, or NNNns)' })
-      .option('pid', { type: 'number', demandOption: true, describe: 'task or process id' })
+      .option('pid', { alias: 'p', type: 'number', demandOption: true, describe: 'task or process id' })
       .option('range', { type: 'string', describe: 'START-END addresses (hex), e.g. 0x7f0000000000-0x7f0000020000' })
       .option('format', { choices: ['table', 'json'] as const, default: 'table' as const }) as never,
   handler: async (a) => {

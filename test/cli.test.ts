@@ -73,7 +73,8 @@ describe('messages and exit codes', () => {
   });
 
   it('usage errors come first and short; help CMD and -h work', async () => {
-    const [bad, help, h] = await Promise.all([cli(['ingest']), cli(['help', 'query']), cli(['query', '-h'])]);
+    const [bad, help, h, ingestHelp] = await Promise.all([cli(['ingest']), cli(['help', 'query']), cli(['query', '-h']), cli(['help', 'ingest'])]);
+    expect(ingestHelp.out).toMatch(/-o, --db[\s\S]*-p, --pid/);
     expect(bad.code).toBe(2);
     expect(bad.err.split('\n')[0]).toMatch(/^mmreplay: Not enough non-option arguments/);
     expect(bad.err.split('\n').length).toBeLessThanOrEqual(3);
