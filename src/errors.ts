@@ -27,21 +27,6 @@ export class DatabaseError extends MmreplayError {
   }
 }
 
-/** An event the replay could not apply: named by its file and line. */
-export class ReplayError extends MmreplayError {
-  readonly exitCode = 1 as const;
-  constructor(
-    readonly path: string,
-    readonly line: number | null,
-    readonly event: string,
-    readonly problem: string,
-    options?: ErrorOptions,
-  ) {
-    super(`${path}${line !== null ? `:${line}` : ''}: ${event}: ${problem}`, options);
-    this.name = 'ReplayError';
-  }
-}
-
 /** A command line that asks for something impossible (options, arguments, paths to write). */
 export class UsageError extends MmreplayError {
   readonly exitCode = 2 as const;
