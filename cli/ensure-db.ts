@@ -1,15 +1,12 @@
-import fs from 'node:fs';
 import { ingest, type IngestOptions } from '../src/ingest.js';
 import { defaultDbFor } from '../src/paths.js';
-import { isDuckDbFile } from './info.js';
+import { isDuckDbFile } from '../src/analysis/db.js';
 import { warn } from './output.js';
 
-/** A database for INPUT: the input itself, or the trace ingested into --db (default beside it). */
+/** A database for INPUT: the input itself, or the trace ingested into --db (default beside it), replacing it. */
 export async function ensureDb(input: string, db?: string, opts: Pick<IngestOptions, 'probes' | 'kallsyms'> = {}): Promise<string> {
   if (isDuckDbFile(input)) return input;
   const file = db ?? defaultDbFor(input);
-  fs.rmSync(file, { force: true });
-  fs.rmSync(`${file}.wal`, { force: true });
-  await ingest([input], { db: file, onWarning: warn, ...opts });
+  await ingest([input], { db: file, replace: true, onWarning: warn, ...opts });
   return file;
 }

@@ -25,22 +25,47 @@ export const exclusiveCommand: CommandModule<object, Args> = {
       .positional('input', { type: 'string', demandOption: true, describe: 'trace or database (replayed first if it has no exclusive_* tables, or lacks a design asked for)' })
       .option('design', { type: 'string', array: true, choices: DESIGNS, describe: 'designs to show (replayed if missing): v8, 5.14, 6.15' })
       .option('charts', { type: 'string', describe: 'also write failure-by-size and cause charts (SVG, PNG, Vega-Lite JSON) into DIR' })
-      .option('db', { type: 'string', describe: 'database to write when INPUT is a trace' })
+      .option('db', { alias: 'o', type: 'string', describe: 'database to write when INPUT is a trace' })
       .option('probes', { type: 'string', array: true, describe: 'when INPUT is a trace: kprobe definitions (see ingest)' })
       .option('kallsyms', { type: 'string', describe: 'when INPUT is a trace: /proc/kallsyms or System.map (see ingest)' }) as never,
   handler: async (a) => {
     const file = await ensureDb(a.input, a.db, { probes: a.probes, kallsyms: a.kallsyms });
     const asked = a.design?.flatMap((d) => String(d).split(',')) as Design[] | undefined;
-    let db = await Db.open(file);
+    // Read-only unless a design must be replayed (replay writes a copy and renames it).
+    let db = await Db.open(file, { readOnly: true });
+    await db.requireOurs().catch((e) => {
+      db.close();
+      throw e;
+    });
     const have = await designs(db);
-    if (!have.length || (asked && asked.some((d) => !have.includes(d)))) {
+    // Replayed once already and no request found: replaying again would find none either.
+    const replayedBefore = (await db.tables()).includes('replay_runs');
+    if ((!have.length && !replayedBefore) || (asked && asked.some((d) => !have.includes(d)))) {
       db.close();
       const kernelDesign = have[0];
       await replay(file, { designs: [...new Set([...(kernelDesign ? [kernelDesign as Design] : []), ...(asked ?? [])])] as Design[] });
-      db = await Db.open(file);
+      db = await Db.open(file, { readOnly: true });
     }
     try {
       const out = process.stdout;
+      if (!(await designs(db)).length) {
+        // Nothing to summarize: say why in one line, and write no empty charts.
+        const [p] = (await db.tables()).includes('probes')
+          ? await db.rows<{ probes: bigint; bound: bigint }>(
+              `SELECT count(*) AS probes, count(*) FILTER (func IN ('make_device_exclusive_range', 'make_device_exclusive')) AS bound FROM probes`,
+            )
+          : [{ probes: 0n, bound: 0n }];
+        out.write(
+          `no device-exclusive requests in ${file}: ${
+            p.bound > 0n
+              ? 'make_device_exclusive_range is probed, but no call was traced'
+              : p.probes > 0n
+                ? `its kprobes probe other functions, or print addresses that no definition or kallsyms names (mmreplay probes ${file})`
+                : 'the trace has no kprobe events'
+          }; mmreplay probes --kernel 6.12 prints the probes to record\n`,
+        );
+        return;
+      }
       for (const d of asked ?? (await designs(db))) {
         const s = await exclusiveSummary(db, d);
         out.write(`\n== design ${d}\n`);
@@ -51,16 +76,10 @@ export const exclusiveCommand: CommandModule<object, Args> = {
         out.write(`\nagreement with the kernel:\n${formatTable(s.agreement)}`);
       }
       // What the trace's probes could not show, once, with the command that says how to add them.
-      const [hint] = await db.rows<{ note: string | null; requests: bigint; probes: bigint }>(
-        `SELECT (SELECT any_value(regexp_extract(note, 'untraced: [^(]*')) FROM exclusive_requests WHERE note LIKE '%untraced:%') AS note,
-                (SELECT count(*) FROM exclusive_requests) AS requests,
-                (SELECT count(*) FROM probes) AS probes`,
+      const [hint] = await db.rows<{ note: string | null }>(
+        `SELECT any_value(regexp_extract(note, 'untraced: [^(]*')) AS note FROM exclusive_requests WHERE note LIKE '%untraced:%'`,
       );
-      if (hint.requests === 0n) {
-        process.stderr.write(
-          `mmreplay: no make_device_exclusive_range calls in this trace${hint.probes ? ' (its kprobes probe other functions, or print addresses no definition or kallsyms names: mmreplay probes DB)' : ' (no kprobes)'}; see mmreplay probes --kernel 6.12 for the probes to record\n`,
-        );
-      } else if (hint.note) process.stderr.write(`mmreplay: hint: ${hint.note.trim()}; see mmreplay probes ${file}\n`);
+      if (hint?.note) process.stderr.write(`mmreplay: hint: ${hint.note.trim()}; see mmreplay probes ${file}\n`);
       if (a.charts) {
         const files: string[] = [];
         for (const name of ['failure-by-size', 'request-outcomes']) {

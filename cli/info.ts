@@ -2,22 +2,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { CommandModule } from 'yargs';
-import { Db } from '../src/analysis/db.js';
+import { Db, isDuckDbFile } from '../src/analysis/db.js';
 import { traceInfo } from '../src/analysis/info.js';
 import { ingest } from '../src/ingest.js';
 import { formatTable, warn } from './output.js';
 
-export function isDuckDbFile(file: string): boolean {
-  try {
-    const fd = fs.openSync(file, 'r');
-    const b = Buffer.alloc(12);
-    fs.readSync(fd, b, 0, 12, 0);
-    fs.closeSync(fd);
-    return b.subarray(8, 12).toString('latin1') === 'DUCK';
-  } catch {
-    return false;
-  }
-}
+export { isDuckDbFile };
 
 export const infoCommand: CommandModule<object, { input: string; json?: boolean }> = {
   command: 'info <input>',
@@ -36,6 +26,7 @@ export const infoCommand: CommandModule<object, { input: string; json?: boolean 
     }
     const db = await Db.open(dbFile, { readOnly: true });
     try {
+      await db.requireOurs();
       const info = await traceInfo(db);
       if (a.json) {
         process.stdout.write(JSON.stringify(info, (_k, v) => (typeof v === 'bigint' ? Number(v) : v), 2) + '\n');

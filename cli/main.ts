@@ -13,9 +13,16 @@ import { viewsCommand } from './views.js';
 import { chartCommand } from './chart.js';
 import { compareCommand, reportCommand } from './report.js';
 import { exportCommand } from './export.js';
-import { fail } from './output.js';
+import { fail, quietOnEpipe } from './output.js';
 
-await yargs(hideBin(process.argv))
+const COMMANDS = ['ingest', 'info', 'query', 'record', 'replay', 'exclusive', 'state', 'probes', 'views', 'chart', 'report', 'compare', 'export'];
+
+quietOnEpipe();
+let argv = hideBin(process.argv);
+// `mmreplay help CMD` is `mmreplay CMD --help`.
+if (argv[0] === 'help') argv = argv[1] && COMMANDS.includes(argv[1]) ? [argv[1], '--help'] : ['--help'];
+
+await yargs(argv)
   .scriptName('mmreplay')
   .usage('$0 <command> [options]\n\nIngest Linux mm traces into DuckDB, replay them, and ask why device-exclusive ranges failed.')
   .command(ingestCommand)
@@ -31,14 +38,19 @@ await yargs(hideBin(process.argv))
   .command(reportCommand)
   .command(compareCommand)
   .command(exportCommand)
-  .demandCommand(1, 'name a command; see --help')
+  .command('help [command]', 'Show the options of a command', () => {}, () => {})
+  .demandCommand(1, 'name a command')
   .strict()
-  .fail((msg, err, y) => {
+  .option('debug', { type: 'boolean', global: true, describe: 'print stacks with errors' })
+  .fail((msg, err) => {
     if (err) fail(err);
-    process.stderr.write(`${y.help()}\n\nmmreplay: ${msg}\n`);
+    // The usage error first and short; the help is one command away.
+    const cmd = argv.find((x) => !x.startsWith('-'));
+    process.stderr.write(`mmreplay: ${msg}\nsee: mmreplay ${cmd && COMMANDS.includes(cmd) ? `help ${cmd}` : '--help'}\n`);
     process.exit(2);
   })
   .help()
+  .alias('h', 'help')
   .version()
   .parseAsync()
   .catch(fail);

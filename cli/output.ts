@@ -1,13 +1,42 @@
 // Shared CLI plumbing: error exit, table printing, progress.
 import cliProgress from 'cli-progress';
-import { TraceInputError } from '../src/parse/errors.js';
+import { MmreplayError, UsageError } from '../src/errors.js';
 
-/** Prints an error without a stack for input problems, and exits 1. */
+/** --debug (or MMREPLAY_DEBUG=1): stacks on errors. */
+export const debug = () => process.argv.includes('--debug') || process.env.MMREPLAY_DEBUG === '1';
+
+/**
+ * Prints an error and exits: 1 for unusable input, 2 for bad usage (the error's own code), 3 for
+ * anything else, an internal error: one line and where to report it, the stack only with --debug.
+ */
 export function fail(err: unknown): never {
   const e = err as Error;
-  const msg = e instanceof TraceInputError || !e?.stack || process.env.MMREPLAY_DEBUG !== '1' ? e?.message ?? String(err) : e.stack;
-  process.stderr.write(`mmreplay: ${msg}\n`);
-  process.exit(1);
+  if (e instanceof MmreplayError) {
+    process.stderr.write(`mmreplay: ${debug() && e.stack ? e.stack : e.message}\n`);
+    process.exit(e.exitCode);
+  }
+  const first = String(e?.message ?? err).split('\n')[0];
+  process.stderr.write(
+    debug() && e?.stack
+      ? `mmreplay: internal error: ${e.stack}\n`
+      : `mmreplay: internal error: ${first}\nThis is a bug in mmreplay: please report it as an issue, with the command line and the output of the same command with --debug.\n`,
+  );
+  process.exit(3);
+}
+
+/** Output cut short by its reader (`| head`): stop quietly, as cat does. */
+export function quietOnEpipe(): void {
+  for (const s of [process.stdout, process.stderr]) {
+    s.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE') process.exit(0);
+      throw e;
+    });
+  }
+}
+
+/** Refuses --from after --to: nothing could be kept. */
+export function checkSpan(fromNs: bigint | undefined, toNs: bigint | undefined, from?: string, to?: string): void {
+  if (fromNs !== undefined && toNs !== undefined && fromNs > toNs) throw new UsageError(`--from ${from} is after --to ${to}: no event could be kept`);
 }
 
 export function warn(msg: string): void {
@@ -55,7 +84,7 @@ export function formatTable(rows: Record<string, unknown>[], columns?: string[])
   const cols = columns ?? Object.keys(rows[0]);
   const cell = (v: unknown) => (v === null || v === undefined ? 'NULL' : typeof v === 'object' ? JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? x.toString() : x)) : String(v));
   const cells = rows.map((r) => cols.map((c) => cell(r[c])));
-  const width = cols.map((c, i) => Math.max(c.length, ...cells.map((r) => r[i].length)));
+  const width = cols.map((c, i) => cells.reduce((w, r) => Math.max(w, r[i].length), c.length));
   const numeric = cols.map((_c, i) => cells.every((r) => /^-?\d+(\.\d+)?$|^NULL$/.test(r[i])));
   const line = (vals: string[]) => vals.map((v, i) => (numeric[i] ? v.padStart(width[i]) : v.padEnd(width[i]))).join('  ').trimEnd();
   return [line(cols), width.map((w) => '-'.repeat(w)).join('  '), ...cells.map(line)].join('\n') + '\n';

@@ -27,7 +27,7 @@ export const recordCommand: CommandModule<object, Args> = {
       .option('buffer-kb', { type: 'number', default: 16384, describe: 'ring buffer per CPU' })
       .option('clock', { type: 'string', default: 'mono', describe: 'trace_clock (mono matches CLOCK_MONOTONIC)' })
       .option('format', { choices: ['text', 'dat'] as const, default: 'text' as const, describe: 'dat: also write a trace-cmd .dat (trace-cmd extract)' })
-      .option('pid', { type: 'number', describe: 'record an existing process (and children it forks) until it exits or Ctrl-C' })
+      .option('pid', { alias: 'p', type: 'number', describe: 'record an existing process (and children it forks) until it exits or Ctrl-C' })
       .option('with-comm', { type: 'string', array: true, describe: 'also keep the events of these kernel threads (ksmd, khugepaged, kswapd0), which act on the process from their own context' })
       .option('all-cpus', { type: 'boolean', describe: 'system-wide: no pid filter (stop with Ctrl-C, or when COMMAND ends)' })
       .example('$0 record -e mm -o fork.txt -- ./traces/workloads/build/fork_cow', 'trace one workload')
@@ -35,6 +35,17 @@ export const recordCommand: CommandModule<object, Args> = {
   handler: async (a) => {
     const command = (a['--'] ?? []).map(String);
     const output = a.output ?? `mmreplay-${new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)}.trace.txt`;
+    // A live progress line on a terminal: events written and lost so far.
+    const tty = process.stderr.isTTY;
+    let shown = false;
+    const onProgress = (p: { events: number; lost: number }) => {
+      process.stderr.write(`\rmmreplay record: ${p.events} events, ${p.lost} lost\x1b[K`);
+      shown = true;
+    };
+    const endLine = () => {
+      if (shown) process.stderr.write('\n');
+      shown = false;
+    };
     try {
       const s = await record({
         command: command.length ? command : undefined,
@@ -46,10 +57,14 @@ export const recordCommand: CommandModule<object, Args> = {
         bufferKb: a.bufferKb,
         clock: a.clock,
         dat: a.format === 'dat',
-        log: (m) => process.stderr.write(`mmreplay record: ${m}\n`),
-      });
+        onProgress: tty ? onProgress : undefined,
+        log: (m) => {
+          endLine();
+          process.stderr.write(`mmreplay record: ${m}\n`);
+        },
+      }).finally(endLine);
       process.stderr.write(
-        `mmreplay record: wrote ${output} and ${output}.json (${s.events_placed.length} events, ${s.lost_events} lost${s.dat ? `, ${s.dat.file}` : ''})\n`,
+        `mmreplay record: wrote ${output} and ${output}.json (${s.events_recorded} events of ${s.events_placed.length} types, ${s.lost_events} lost${s.dat ? `, ${s.dat.file}` : ''})\n`,
       );
       if (s.signal) process.exitCode = s.signal === 'SIGINT' ? 130 : s.signal === 'SIGTERM' ? 143 : 129;
       else if (s.exit_code) process.exitCode = s.exit_code;

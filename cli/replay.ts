@@ -4,7 +4,7 @@ import { DESIGNS, type Design } from '../src/replay/device_exclusive.js';
 import { KERNEL_VERSIONS, type KernelVersion } from '../src/replay/kernel.js';
 import { replay } from '../src/replay/replay.js';
 import { ensureDb } from './ensure-db.js';
-import { formatTable, warn } from './output.js';
+import { checkSpan, formatTable, warn } from './output.js';
 
 interface Args {
   input: string;
@@ -33,15 +33,18 @@ export const replayCommand: CommandModule<object, Args> = {
         choices: DESIGNS,
         describe: "device-exclusive designs; the first is replayed in full, the rest only into exclusive_* (default: the kernel's own)",
       })
-      .option('pid', { type: 'number', describe: 'replay this process (and the tasks it creates) only' })
+      .option('pid', { alias: 'p', type: 'number', describe: 'replay this process (and the tasks it creates) only' })
       .option('from', { type: 'string', describe: 'start at this time (seconds as printed, or NNNns)' })
       .option('to', { type: 'string', describe: 'stop at this time' })
       .option('thp', { choices: ['always', 'madvise', 'never'] as const, default: 'madvise' as const, describe: "the traced machine's transparent_hugepage/enabled" })
       .option('levels', { choices: [4, 5] as const, describe: "the traced machine's paging levels, 5 with LA57 (default: the recording's, else 4)" })
-      .option('db', { type: 'string', describe: 'database to write when INPUT is a trace' })
+      .option('db', { alias: 'o', type: 'string', describe: 'database to write when INPUT is a trace' })
       .option('probes', { type: 'string', array: true, describe: 'when INPUT is a trace: kprobe definitions (see ingest)' })
       .option('kallsyms', { type: 'string', describe: 'when INPUT is a trace: /proc/kallsyms or System.map (see ingest)' }) as never,
   handler: async (a) => {
+    const fromNs = a.from !== undefined ? parseTimeArg(a.from) : undefined;
+    const toNs = a.to !== undefined ? parseTimeArg(a.to) : undefined;
+    checkSpan(fromNs, toNs, a.from, a.to);
     const db = await ensureDb(a.input, a.db, { probes: a.probes, kallsyms: a.kallsyms });
     const runs = await replay(db, {
       kernel: a.kernel,
@@ -49,11 +52,14 @@ export const replayCommand: CommandModule<object, Args> = {
       pid: a.pid,
       thp: a.thp,
       levels: a.levels,
-      fromNs: a.from !== undefined ? parseTimeArg(a.from) : undefined,
-      toNs: a.to !== undefined ? parseTimeArg(a.to) : undefined,
+      fromNs,
+      toNs,
     });
+    const filters = [a.pid !== undefined && `--pid ${a.pid}`, a.from && `--from ${a.from}`, a.to && `--to ${a.to}`].filter(Boolean);
+    for (const r of runs) if (filters.length && r.events === 0) warn(`file ${r.fileId}: no event matched ${filters.join(' ')}: nothing was replayed`);
     process.stdout.write(formatTable(runs.map((r) => ({ file: r.fileId, kernel: r.kernel, design: r.design, events: r.events, seconds: r.seconds.toFixed(2), 'events/s': Math.round(r.events / r.seconds), violations: r.violations }))));
     process.stdout.write(`database: ${db}\n`);
-    if (runs.some((r) => r.violations)) warn(`invariant violations: mmreplay query ${db} "SELECT label, rule, count(*) FROM invariant_violations GROUP BY ALL"`);
+    for (const r of runs) if (r.skipped) warn(`${r.skipped} events the model could not use (design ${r.design}); the first: ${r.firstSkipped}`);
+    if (runs.some((r) => r.violations)) warn(`invariant violations: mmreplay query ${db} "SELECT design, label, rule, count(*) FROM invariant_violations GROUP BY ALL ORDER BY ALL"`);
   },
 };

@@ -2,7 +2,10 @@ import type { CommandModule } from 'yargs';
 import { Db } from '../src/analysis/db.js';
 import { pageTableAt } from '../src/analysis/state.js';
 import { parseTimeArg } from '../src/ingest.js';
-import { formatTable } from './output.js';
+import { UsageError } from '../src/errors.js';
+import { formatTable, warn } from './output.js';
+
+const fmtNs = (ns: bigint) => `${ns / 1_000_000_000n}.${(ns % 1_000_000_000n).toString().padStart(9, '0')}`;
 
 interface Args {
   db: string;
@@ -19,19 +22,25 @@ export const stateCommand: CommandModule<object, Args> = {
     y
       .positional('db', { type: 'string', demandOption: true })
       .option('at', { type: 'string', demandOption: true, describe: 'time (seconds as printed, or NNNns)' })
-      .option('pid', { type: 'number', demandOption: true, describe: 'task or process id' })
+      .option('pid', { alias: 'p', type: 'number', demandOption: true, describe: 'task or process id' })
       .option('range', { type: 'string', describe: 'START-END addresses (hex), e.g. 0x7f0000000000-0x7f0000020000' })
       .option('format', { choices: ['table', 'json'] as const, default: 'table' as const }) as never,
   handler: async (a) => {
     const db = await Db.open(a.db, { readOnly: true });
     try {
+      await db.requireReplayed();
       let range: [bigint, bigint] | undefined;
       if (a.range) {
         const m = /^(0x[0-9a-f]+|\d+)-(0x[0-9a-f]+|\d+)$/i.exec(a.range.trim());
-        if (!m) throw new Error(`bad --range "${a.range}": expected START-END, e.g. 0x7f0000000000-0x7f0000020000`);
+        if (!m) throw new UsageError(`bad --range "${a.range}": expected START-END, e.g. 0x7f0000000000-0x7f0000020000`);
         range = [BigInt(m[1]), BigInt(m[2])];
       }
-      const { mm, levels, rows } = await pageTableAt(db, a.pid, parseTimeArg(a.at), range);
+      const at = parseTimeArg(a.at);
+      const [span] = await db.rows<{ first: bigint | null; last: bigint | null }>('SELECT min(first_ts) AS first, max(last_ts) AS last FROM replay_runs');
+      if (span && span.first !== null && span.last !== null && (at < span.first || at > span.last)) {
+        warn(`--at ${a.at} is outside the replayed time span ${fmtNs(span.first)} .. ${fmtNs(span.last)}: no page table is known then`);
+      }
+      const { mm, levels, rows } = await pageTableAt(db, a.pid, at, range);
       if (a.format === 'json') process.stdout.write(JSON.stringify(rows, (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 1) + '\n');
       else {
         process.stdout.write(

@@ -2,11 +2,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Sidecar } from './record/record.js';
+import { writeAtomically } from './analysis/atomic.js';
 import { Db } from './analysis/db.js';
 import type { ChunkAppender } from './analysis/chunk-appender.js';
 import { Loader } from './analysis/loader.js';
 import { Catalogue, formatsBeside, sidecarBeside } from './parse/catalogue.js';
 import { detectFormat, readerFor } from './parse/detect.js';
+import { UsageError } from './errors.js';
 import { TraceInputError } from './parse/errors.js';
 import { FieldTyper, genericFields, kprobeTextSpec, type TableSpec } from './parse/fields.js';
 import { openTrace } from './parse/input.js';
@@ -22,7 +24,10 @@ export interface IngestFilter {
 }
 
 export interface IngestOptions {
+  /** The database to write: built beside it and renamed into place when ingest succeeds. */
   db: string;
+  /** Start from an empty database instead of appending to the one at `db`. */
+  replace?: boolean;
   format?: TraceFormat;
   formatsDir?: string;
   /** Probe definition files (kprobe_events syntax or `perf probe -l`); default: kprobe_events beside the trace. */
@@ -68,13 +73,34 @@ export function parseTimeArg(s: string): bigint {
   let m = /^(\d+)ns$/.exec(t);
   if (m) return BigInt(m[1]);
   m = /^(\d+)(?:\.(\d{0,9}))?s?$/.exec(t);
-  if (!m) throw new Error(`bad time "${s}": expected SECONDS[.FRACTION] (as the trace prints) or NANOSECONDSns`);
+  if (!m) throw new UsageError(`bad time "${s}": expected SECONDS[.FRACTION] (as the trace prints) or NANOSECONDSns`);
   return BigInt(m[1]) * 1_000_000_000n + BigInt((m[2] ?? '').padEnd(9, '0'));
 }
 
 export async function ingest(files: string[], opts: IngestOptions): Promise<FileSummary[]> {
-  const db = await Db.open(opts.db, { create: true });
-  try {
+  if (opts.replace && opts.db !== ':memory:' && fs.existsSync(opts.db) && fs.statSync(opts.db).size > 0) {
+    // Replace only a database of ours: never another program's file.
+    const old = await Db.open(opts.db, { readOnly: true });
+    try {
+      if ((await old.tables()).length) await old.requireOurs();
+    } finally {
+      old.close();
+    }
+  }
+  return writeAtomically(opts.db, { copy: !opts.replace }, async (file) => {
+    const db = await Db.open(file, { create: true, as: opts.db });
+    try {
+      return await ingestDb(db, files, opts);
+    } finally {
+      db.close();
+    }
+  });
+}
+
+/** Ingests into an open database in place (`ingest` gives it a copy). */
+export async function ingestDb(db: Db, files: string[], opts: Omit<IngestOptions, 'db'>): Promise<FileSummary[]> {
+  if ((await db.tables()).length) await db.requireOurs();
+  {
     // Keep DuckDB's buffer pool small: ingested rows go to the database file, and the pool keeps
     // the blocks it wrote until it reaches the limit (at 128MB, peak RSS rose by ~100 MB per GB
     // of trace up to it). What stays is the code, the appenders' buffers and the JS heap:
@@ -113,16 +139,17 @@ export async function ingest(files: string[], opts: IngestOptions): Promise<File
       }
     }
     return out;
-  } finally {
-    db.close();
   }
 }
+
+const TS_LIMIT = 1n << 63n;
+const INT_MAX = 0x7fffffff;
 
 function lit(s: string): string {
   return `'${s.replace(/'/g, "''")}'`;
 }
 
-async function ingestFile(file: string, fileId: number, firstId: number, loader: Loader, opts: IngestOptions): Promise<FileSummary> {
+async function ingestFile(file: string, fileId: number, firstId: number, loader: Loader, opts: Omit<IngestOptions, 'db'>): Promise<FileSummary> {
   const catalogue = new Catalogue();
   const fdir = opts.formatsDir ?? formatsBeside(file);
   if (fdir) catalogue.addFormatsDir(fdir);
@@ -157,6 +184,7 @@ async function ingestFile(file: string, fileId: number, firstId: number, loader:
   let lastTs: number | bigint | null = null;
   const lastTsCpu = new Map<number, number | bigint>();
   let backwards = 0;
+  let cutLast: string | null = null;
   let backwardsCpu = 0;
   let firstBackwards: number | null = null;
   const unknownEvents = new Set<string>();
@@ -184,7 +212,12 @@ async function ingestFile(file: string, fileId: number, firstId: number, loader:
     for (let i = 0; i < lines.length; i++) {
       const lineNo = batch.firstLineNo + i;
       const line = lines[i];
-      const r = reader.parse(line, h);
+      let r = reader.parse(line, h);
+      // ts_ns is a BIGINT: a time past 2^63 ns (292 years) is damage, not a time.
+      if (r.kind === 'event' && typeof h.tsNs === 'bigint' && h.tsNs >= TS_LIMIT) r = { kind: 'unparsed', reason: 'timestamp beyond 2^63 ns' };
+      // cpu, pid and tgid columns are INTEGERs; a lost count is a BIGINT.
+      else if (r.kind === 'event' && (h.cpu > INT_MAX || h.tid > INT_MAX || (h.tgid ?? 0) > INT_MAX)) r = { kind: 'unparsed', reason: 'cpu, pid or tgid beyond 2^31' };
+      else if (r.kind === 'lost' && ((r.cpu ?? 0) > INT_MAX || (r.count ?? 0) > Number.MAX_SAFE_INTEGER)) r = { kind: 'unparsed', reason: 'lost-events marker with cpu or count out of range' };
       if (r.kind !== 'event') {
         if (r.kind === 'header') s.headerLines++;
         else if (r.kind === 'lost') {
@@ -192,6 +225,7 @@ async function ingestFile(file: string, fileId: number, firstId: number, loader:
           s.lost += r.count ?? 0;
         } else {
           const reason = batch.truncatedLast && i === lines.length - 1 ? `truncated last line (no newline at end of file); ${r.reason}` : r.reason;
+          if (batch.truncatedLast && i === lines.length - 1) cutLast = `line ${lineNo}, cut short, was kept as unparsed`;
           loader.rare('unparsed', [fileId, lineNo, line, reason]);
           s.unparsed++;
         }
@@ -257,6 +291,7 @@ async function ingestFile(file: string, fileId: number, firstId: number, loader:
         const vals = spec.extractRow(h.body);
         if (typeof vals === 'string') {
           loader.rare('field_errors', [id, event, `${file}:${lineNo}: ${vals}`]);
+          if (batch.truncatedLast && i === lines.length - 1) cutLast = `line ${lineNo}, cut short, became a field error (${event}): ${vals}`;
           loader.otherEvent(id, event, h.body, JSON.stringify(genericFields(h.body)));
         } else loader.typedRow(kind.appender!, id, vals);
       } else {
@@ -279,6 +314,7 @@ async function ingestFile(file: string, fileId: number, firstId: number, loader:
   if (!reader) throw new TraceInputError(file, null, 'empty file, expected trace text');
   opts.onProgress?.({ file, bytesRead: opened.bytes, bytes: opened.bytes, events: s.events });
   const warnings: string[] = [];
+  if (cutLast) warnings.push(`the last line has no newline (the trace was cut short?): ${cutLast}`);
   if (backwards) {
     warnings.push(
       `${backwards} timestamps go backwards (first at line ${firstBackwards})${backwardsCpu ? `, ${backwardsCpu} of them within one CPU's buffer` : ', all across CPUs (per-CPU buffers merged out of order)'}; events keep input order, sort by ts_ns`,
@@ -348,7 +384,7 @@ function resolveEvent(name: string, body: string, catalogue: Catalogue, probes: 
 const KPROBE_PRINTED = /^\((\S+?)(?:\+(0x[0-9a-fA-F]+)\/0x[0-9a-fA-F]+)?(?: <- (\S+?))?\)/;
 
 /** Probe definitions by event (GROUP:EVENT and bare EVENT, as tracefs prints it) and the symbol table. */
-async function probeSources(file: string, opts: IngestOptions): Promise<{ byName: Map<string, ProbeDefinition>; kallsyms: Kallsyms | null }> {
+async function probeSources(file: string, opts: Pick<IngestOptions, 'probes' | 'kallsyms'>): Promise<{ byName: Map<string, ProbeDefinition>; kallsyms: Kallsyms | null }> {
   const byName = new Map<string, ProbeDefinition>();
   for (const f of opts.probes ?? definitionsBeside(file)) {
     let text: string;

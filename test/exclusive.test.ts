@@ -105,6 +105,12 @@ describe('device-exclusive on the 6.12 lab traces', () => {
       dbFile = lastDbFile;
     });
 
+    it('keeps every design’s invariant violations; a counterfactual design’s are divergence from the recorded kernel', async () => {
+      const rows = await db.rows<{ design: string; label: string }>(`SELECT DISTINCT design, label FROM invariant_violations ORDER BY ALL`);
+      expect(rows).toContainEqual({ design: '6.15', label: 'divergence' });
+      expect(rows.filter((r) => r.design !== '5.14' && r.label === 'model')).toEqual([]);
+    });
+
     it('attributes replaced pages to the racer’s MADV_DONTNEED that zapped them, after GUP and before the walk', async () => {
       const rows = await db.rows<{ culprit: string; comm: string; inside: boolean }>(
         `SELECT f.culprit, f.culprit_comm AS comm, f.culprit_ts BETWEEN c.ts AND p.walk_ts AS inside

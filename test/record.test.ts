@@ -40,7 +40,8 @@ describe.skipIf(why !== null)('mmreplay record (live)', () => {
   it('records a workload: instance removed, 0 unparsed, every checkpoint, every logged fault address', async () => {
     const out = path.join(dir, 'anon.txt');
     const r = await run(['record', '-e', 'mm', '-o', out, '--', path.join(ROOT, 'traces/workloads/build/anon')]);
-    expect(r.stderr).toMatch(/wrote .*anon\.txt/);
+    const wrote = /wrote .*anon\.txt and .*\((\d+) events of \d+ types, (\d+) lost/.exec(r.stderr);
+    expect(wrote).not.toBeNull();
     expect(r.code).toBe(0);
     expect(fs.existsSync(path.join(INSTANCES, `mmreplay-${r.pid}`))).toBe(false);
 
@@ -51,6 +52,7 @@ describe.skipIf(why !== null)('mmreplay record (live)', () => {
 
     const { db, files } = await ingestTemp([out]);
     expect(files[0].unparsed).toBe(0);
+    expect(Number(wrote![1])).toBe(files[0].events);
     const lost = await db.rows<{ n: bigint }>('SELECT coalesce(sum(count), 0)::BIGINT AS n FROM lost_events');
     expect(lost[0].n).toBe(BigInt(sidecar.lost_events));
 

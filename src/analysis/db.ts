@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import { DatabaseError } from '../errors.js';
 
 const SQL_DIR = path.join(path.dirname(new URL(import.meta.url).pathname), 'sql');
 
@@ -16,13 +17,46 @@ export class Db {
     readonly conn: DuckDBConnection,
   ) {}
 
-  static async open(file: string, opts: { create?: boolean; readOnly?: boolean } = {}): Promise<Db> {
-    if (!opts.create && file !== ':memory:' && !fs.existsSync(file)) {
-      throw new Error(`${file}: no such database (create one with \`mmreplay ingest TRACE --db ${file}\`)`);
+  /**
+   * Opens a database. `readOnly` opens it READ_ONLY; `sandbox` also takes away every file outside
+   * it (`enable_external_access = false`, locked: no COPY, ATTACH, read_csv, INSTALL) except the
+   * paths it lists. `as` is the name messages give it (a temporary copy's target).
+   */
+  static async open(file: string, opts: { create?: boolean; readOnly?: boolean; sandbox?: { allowedPaths: string[] }; as?: string } = {}): Promise<Db> {
+    if (file !== ':memory:') {
+      if (!fs.existsSync(file)) {
+        if (!opts.create) throw new DatabaseError(opts.as ?? file, `no such database (create one with \`mmreplay ingest TRACE --db ${file}\`)`);
+      } else if (fs.statSync(file).size > 0 && !isDuckDbFile(file)) throw new DatabaseError(opts.as ?? file, 'not a DuckDB database');
     }
-    const instance = await DuckDBInstance.create(file, opts.readOnly ? { access_mode: 'READ_ONLY' } : {});
+    const config: Record<string, string> = opts.readOnly ? { access_mode: 'READ_ONLY' } : {};
+    if (opts.sandbox) Object.assign(config, { autoinstall_known_extensions: 'false', autoload_known_extensions: 'false' });
+    let instance: DuckDBInstance;
+    try {
+      instance = await DuckDBInstance.create(file, config);
+    } catch (e) {
+      throw new DatabaseError(opts.as ?? file, `cannot open: ${(e as Error).message.split('\n')[0]}`);
+    }
     const conn = await instance.connect();
-    return new Db(file, instance, conn);
+    if (opts.sandbox) {
+      const paths = opts.sandbox.allowedPaths.map(quoteString).join(', ');
+      await conn.run(`SET allowed_paths = [${paths}]; SET enable_external_access = false; SET lock_configuration = true`);
+    }
+    return new Db(opts.as ?? file, instance, conn);
+  }
+
+  /** Refuses a database mmreplay did not make (ingest writes `files` and `_events`); returns its tables. */
+  async requireOurs(): Promise<Set<string>> {
+    const t = new Set(await this.tables());
+    if (!t.has('files') || !(t.has('_events') || t.has('events'))) {
+      throw new DatabaseError(this.path, 'not an mmreplay database (no files or _events table); make one with `mmreplay ingest TRACE --db FILE`');
+    }
+    return t;
+  }
+
+  /** Refuses a database that was not replayed. */
+  async requireReplayed(): Promise<void> {
+    const t = await this.requireOurs();
+    if (!t.has('replay_runs')) throw new DatabaseError(this.path, `not replayed yet: run \`mmreplay replay ${this.path}\` first`);
   }
 
   async run(sql: string): Promise<void> {
@@ -42,6 +76,19 @@ export class Db {
   close(): void {
     this.conn.closeSync();
     this.instance.closeSync();
+  }
+}
+
+/** Whether FILE starts with DuckDB's header (`DUCK` at byte 8). */
+export function isDuckDbFile(file: string): boolean {
+  try {
+    const fd = fs.openSync(file, 'r');
+    const b = Buffer.alloc(12);
+    fs.readSync(fd, b, 0, 12, 0);
+    fs.closeSync(fd);
+    return b.subarray(8, 12).toString('latin1') === 'DUCK';
+  } catch {
+    return false;
   }
 }
 

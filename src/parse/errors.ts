@@ -1,5 +1,7 @@
+import { InputError } from '../errors.js';
+
 /** An input problem, located in a file by line number (1-based) or byte offset. */
-export class TraceInputError extends Error {
+export class TraceInputError extends InputError {
   constructor(
     readonly path: string,
     readonly line: number | null,

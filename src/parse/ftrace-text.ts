@@ -1,10 +1,9 @@
 // Reader for the tracefs `trace` file (with its `#` header) and `trace_pipe` output.
-import { EVENT, HEADER, tsToNs, type EventHeader, type LineReader, type LineResult } from './record.js';
+import { EVENT, HEADER, lostMarker, tsToNs, type EventHeader, type LineReader, type LineResult } from './record.js';
 
 // comm-pid [(tgid)] [cpu] [flags] sec.usec: body
 const LINE =
   /^\s*(.*?)-(\d+)\s+(?:\(\s*(\d+|-+)\)\s+)?\[(\d+)\]\s+(?:([^\s\d][^\s]{2,5}|[.\w]{4,6})\s+)?(\d+)\.(\d+):\s(.*)$/;
-const LOST = /^CPU:(\d+) \[LOST (\d+) EVENTS\]$/;
 
 export class FtraceTextReader implements LineReader {
   readonly format = 'ftrace' as const;
@@ -14,8 +13,8 @@ export class FtraceTextReader implements LineReader {
     if (line.charCodeAt(0) === 35 /* # */) return this.header(line);
     const m = LINE.exec(line);
     if (!m) {
-      const lost = LOST.exec(line);
-      if (lost) return { kind: 'lost', cpu: +lost[1], count: +lost[2] };
+      const lost = lostMarker(line);
+      if (lost) return lost;
       if (line.trim() === '') return HEADER;
       return { kind: 'unparsed', reason: 'expected `COMM-PID [CPU] FLAGS SECONDS.USECS: EVENT...`' };
     }

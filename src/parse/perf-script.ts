@@ -1,5 +1,5 @@
 // Reader for `perf script` text: the default fields and `-F comm,pid,tid,cpu,time,event,trace`.
-import { EVENT, HEADER, tsToNs, type EventHeader, type LineReader, type LineResult } from './record.js';
+import { EVENT, HEADER, lostMarker, tsToNs, type EventHeader, type LineReader, type LineResult } from './record.js';
 
 // comm tid|pid/tid [cpu] sec.frac: system:name: body
 const LINE = /^\s*(.*?)\s+(\d+)(?:\/(\d+))?\s+\[(\d+)\]\s+(\d+)\.(\d+):\s+(?:\d+\s+)?([\w-]+):([\w-]+):\s?(.*)$/;
@@ -11,6 +11,8 @@ export class PerfScriptReader implements LineReader {
     const m = LINE.exec(line);
     if (!m) {
       if (line.trim() === '' || line.startsWith('#')) return HEADER;
+      const lost = lostMarker(line);
+      if (lost) return lost;
       return { kind: 'unparsed', reason: 'expected `COMM PID[/TID] [CPU] SECONDS.FRACTION: SYSTEM:EVENT: FIELDS`' };
     }
     out.comm = m[1];

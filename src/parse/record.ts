@@ -29,6 +29,30 @@ export type LineResult =
   | { kind: 'unparsed'; reason: string };
 
 export const EVENT: LineResult = { kind: 'event' };
+
+// Every lost-events marker the text formats print: the kernel's (tracefs trace and trace_pipe)
+// `CPU:N [LOST M EVENTS]`, trace-cmd report's `CPU:N [M EVENTS DROPPED]`, and both without a count
+// when the tracer could not count them; trace-cmd may put an instance name first.
+const LOST_MARKER = /^\s*(?:[\w.-]+:\s+)?CPU:\s*(\d+) \[(?:LOST (?:(\d+) )?EVENTS|(?:(\d+) )?EVENTS DROPPED)\]\s*$/;
+// `perf script --show-lost-events`: a PERF_RECORD_LOST (or _LOST_SAMPLES) record, with its CPU
+// when the sample header is printed.
+const PERF_LOST = /^(?:.*?\[(\d+)\].*?)?PERF_RECORD_LOST(?:_SAMPLES)?\b.*?\blost:? ?(\d+)/;
+
+/** A lost-events marker of any format, or null. */
+export function lostMarker(line: string): LineResult | null {
+  if (line.indexOf('CPU:') >= 0) {
+    const m = LOST_MARKER.exec(line);
+    if (m) {
+      const n = m[2] ?? m[3];
+      return { kind: 'lost', cpu: +m[1], count: n !== undefined ? +n : null };
+    }
+  }
+  if (line.indexOf('PERF_RECORD_LOST') >= 0) {
+    const m = PERF_LOST.exec(line);
+    if (m) return { kind: 'lost', cpu: m[1] !== undefined ? +m[1] : null, count: +m[2] };
+  }
+  return null;
+}
 export const HEADER: LineResult = { kind: 'header' };
 
 export interface LineReader {

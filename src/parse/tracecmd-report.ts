@@ -1,15 +1,13 @@
 // Reader for `trace-cmd report` text: default, `-l` (latency flags) and `-t` (ns timestamps),
 // with or without the `cpus=N` first line and per-instance buffer prefixes.
 import { splitEventBody } from './ftrace-text.js';
-import { EVENT, HEADER, tsToNs, type EventHeader, type LineReader, type LineResult } from './record.js';
+import { EVENT, HEADER, lostMarker, tsToNs, type EventHeader, type LineReader, type LineResult } from './record.js';
 
 // [BUFFER:] comm-pid [cpu] [flags] sec.frac: name: body
 const LINE =
   /^\s*(?:([\w.-]+):\s+)?(.*?)-(\d+)\s+\[(\d+)\]\s+(?:([^\s\d][^\s]{2,6}|[.\w]{4,7})\s+)?(\d+)\.(\d+):\s+(.*)$/;
 // `-l`: the CPU number runs into the latency flags: `anon-365     0.....   513.146434: ...`
 const LATENCY_LINE = /^\s*(?:([\w.-]+):\s+)?(.*?)-(\d+)\s+(\d+)([^\s\d]\S{3,6})\s+(\d+)\.(\d+):\s+(.*)$/;
-// trace-cmd prints `CPU:N [LOST M EVENTS]`, or `CPU:N [LOST EVENTS]` when it cannot count them.
-const LOST = /^CPU:\s*(\d+) \[LOST (?:(\d+) )?EVENTS\]$/;
 
 export class TraceCmdReportReader implements LineReader {
   readonly format = 'trace-cmd' as const;
@@ -41,8 +39,8 @@ export class TraceCmdReportReader implements LineReader {
       return HEADER;
     }
     if (/^CPU \d+ is empty$|^CPU\d+ data recorded at offset|^\s*#/.test(t)) return HEADER;
-    const lost = LOST.exec(t);
-    if (lost) return { kind: 'lost', cpu: +lost[1], count: lost[2] !== undefined ? +lost[2] : null };
+    const lost = lostMarker(t);
+    if (lost) return lost;
     return { kind: 'unparsed', reason: 'expected `[BUFFER:] COMM-PID [CPU] [FLAGS] SECONDS.FRACTION: EVENT: FIELDS`' };
   }
 

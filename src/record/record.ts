@@ -7,6 +7,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { findTracefs, Instance, TracefsUnavailable, type CpuStats } from './tracefs.js';
 import { expandEvents } from './presets.js';
+import { UsageError } from '../errors.js';
 
 export interface RecordOptions {
   command?: string[];
@@ -22,6 +23,8 @@ export interface RecordOptions {
   dat?: boolean;
   /** Called once tracing is on (tests use it to signal mid-run). */
   onStart?: (info: { instance: string; childPid: number | null }) => void;
+  /** Events written and lost so far (ring-buffer overruns and markers), a few times a second. */
+  onProgress?: (p: { events: number; lost: number }) => void;
   log?: (msg: string) => void;
 }
 
@@ -49,6 +52,8 @@ export interface Sidecar {
   signal: string | null;
   stats: CpuStats[];
   lost_events: number;
+  /** Events written to the output (its lines, less lost-events markers). */
+  events_recorded: number;
   dat: { file: string; stats: CpuStats[] } | null;
   formats: Record<string, string>;
 }
@@ -69,6 +74,11 @@ class PipeStreamer {
   private stopping = false;
   private done: Promise<void>;
   bytes = 0;
+  /** Lines written, and the lost-events markers among them (`CPU:N [LOST M EVENTS]`) with their counts. */
+  lines = 0;
+  markers = 0;
+  markedLost = 0;
+  private partial = '';
 
   constructor(pipe: string, output: string) {
     this.out = fs.openSync(output, 'w');
@@ -89,6 +99,7 @@ class PipeStreamer {
       if (n > 0) {
         fs.writeSync(this.out, buf, 0, n);
         this.bytes += n;
+        this.count(buf.subarray(0, n));
         continue;
       }
       if (this.stopping && ++idleAfterStop >= 3) break;
@@ -96,6 +107,20 @@ class PipeStreamer {
     }
     fs.closeSync(this.fd);
     fs.closeSync(this.out);
+  }
+
+  private count(chunk: Buffer): void {
+    for (let i = chunk.indexOf(10); i >= 0; i = chunk.indexOf(10, i + 1)) this.lines++;
+    // Markers are rare: the text is only decoded when a chunk (or the line cut at its end) has one.
+    const text = this.partial + (chunk.includes('LOST') || this.partial ? chunk.toString('latin1') : '');
+    this.partial = '';
+    if (!text) return;
+    for (const m of text.matchAll(/^CPU:\d+ \[LOST (\d+) EVENTS\]$/gm)) {
+      this.markers++;
+      this.markedLost += Number(m[1]);
+    }
+    const nl = text.lastIndexOf('\n');
+    if (text.slice(nl + 1).startsWith('CPU:')) this.partial = text.slice(nl + 1);
   }
 
   /** Drains what is left and closes. */
@@ -111,6 +136,9 @@ export async function record(opts: RecordOptions): Promise<Sidecar> {
     throw new TracefsUnavailable('nothing to record: give -- COMMAND [ARGS], --pid N, or --all-cpus');
   }
   if (opts.pid !== undefined && !fs.existsSync(`/proc/${opts.pid}`)) throw new TracefsUnavailable(`no process ${opts.pid}`);
+  // Like --db: the output's directory must exist (mmreplay creates files, not directories).
+  const outDir = path.dirname(path.resolve(opts.output));
+  if (!fs.existsSync(outDir)) throw new UsageError(`${opts.output}: directory ${outDir} does not exist (mmreplay creates files, not directories)`);
   const tracefs = findTracefs();
   const available = fs.readFileSync(`${tracefs}/available_events`, 'utf8').split('\n').filter(Boolean);
   const asked = expandEvents(opts.events, available);
@@ -136,7 +164,6 @@ export async function record(opts: RecordOptions): Promise<Sidecar> {
   process.on('SIGHUP', onSignal);
 
   try {
-    fs.mkdirSync(path.dirname(path.resolve(opts.output)), { recursive: true });
     const base = `mmreplay-${process.pid}`;
     const main = Instance.create(tracefs, base);
     instances.push(main);
@@ -189,8 +216,12 @@ export async function record(opts: RecordOptions): Promise<Sidecar> {
     const streamer = new PipeStreamer(main.path('trace_pipe'), opts.output);
     const startTs = new Date().toISOString();
     for (const inst of instances) inst.write('tracing_on', '1');
-    log(`recording ${placed.length} events into ${opts.output} (instance ${main.name})`);
+    log(`recording ${placed.length} event types into ${opts.output} (instance ${main.name})`);
     opts.onStart?.({ instance: main.dir, childPid });
+    const overruns = () => main.cpuStats().reduce((n, s) => n + s.overrun + s.dropped_events, 0);
+    const ticker = opts.onProgress
+      ? setInterval(() => opts.onProgress!({ events: streamer.lines - streamer.markers, lost: Math.max(overruns(), streamer.markedLost) }), 250)
+      : null;
 
     let result: { code: number | null; signal: NodeJS.Signals | null } = { code: null, signal: null };
     if (child && exited) {
@@ -201,6 +232,7 @@ export async function record(opts: RecordOptions): Promise<Sidecar> {
     }
     for (const inst of instances) inst.write('tracing_on', '0');
     await streamer.stop();
+    if (ticker) clearInterval(ticker);
     const stats = main.cpuStats();
     let dat: Sidecar['dat'] = null;
     if (datInst) {
@@ -232,6 +264,7 @@ export async function record(opts: RecordOptions): Promise<Sidecar> {
       signal: signal ?? result.signal,
       stats,
       lost_events: lost,
+      events_recorded: streamer.lines - streamer.markers,
       dat,
       formats,
     };

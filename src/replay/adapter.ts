@@ -193,6 +193,8 @@ export class Adapter {
   private fileSeq = 0;
 
   readonly dx: DeviceExclusive | null;
+  /** Events the model could not use, with why (damaged fields, a cut marker): counted, the first kept. */
+  readonly skipped = { count: 0, first: null as { eventId: bigint; why: string } | null };
 
   constructor(
     readonly m: Model,
@@ -687,8 +689,23 @@ export class Adapter {
     return vma;
   }
 
+  /** An event the model cannot use: the replay goes on and says how many there were. */
+  skip(e: ReplayEvent, why: string): void {
+    this.skipped.count++;
+    this.skipped.first ??= { eventId: e.id, why };
+  }
+
   private rssStat(e: ReplayEvent): void {
     const m = this.m;
+    // A member the model does not count (another kernel's, or a damaged line) or a field missing.
+    if (e.a === null || e.c === null) {
+      this.skip(e, 'rss_stat without mm_id or size');
+      return;
+    }
+    if (e.b === null || RSS_MEMBERS[e.b] === undefined) {
+      this.skip(e, `rss_stat member ${e.b ?? '(a name the format does not list)'} is not one the model counts (${RSS_MEMBERS.join(', ')})`);
+      return;
+    }
     const t = this.task(e);
     const mmId = e.a!;
     const member = e.b!;
@@ -1091,6 +1108,11 @@ export class Adapter {
   private checkpoint(e: ReplayEvent): void {
     const m = this.m;
     const kv = Object.fromEntries([...e.s!.matchAll(/(\w+)=(\S+)/g)].map((x) => [x[1], x[2]]));
+    // A marker cut short (the trace's last line) or damaged is not a checkpoint.
+    if (!/^\d+$/.test(kv.pid ?? '') || !/^(0x[0-9a-f]+|\d+)$/i.test(kv.start ?? '') || !(kv.pages ?? '').split(',').every((p) => /^(-|P:[0-9a-f]+:[a-z]*|S:[0-9a-f]+:[0-9a-f]+:[a-z]*)$/.test(p))) {
+      this.skip(e, 'MMREPLAY_CKPT marker without pid, start or pages (cut short?)');
+      return;
+    }
     const pid = Number(kv.pid);
     const start = Number(BigInt(kv.start));
     const pages = (kv.pages ?? '').split(',');

@@ -92,10 +92,14 @@ export class ReplayWriter implements Sink, AdapterOutput, ExclusiveOutput {
     this.a.vma_intervals.put([this.fileId, v.since, end - v.since, mm.id, v.id, v.start, v.end, prot, v.shared, v.file, v.pgoff, v.hugepage, v.anonVma, v.preTrace]);
   }
 
+  /**
+   * Every design's violations are kept. A counterfactual design replays the recorded events under
+   * another algorithm: what would be the kernel's or the model's fault in the recorded design is
+   * there the counterfactual departing from the kernel that ran.
+   */
   violation(rule: string, explanation: string, label: string): void {
     this.violations++;
-    if (!this.full) return;
-    this.a.invariant_violations.put([this.fileId, this.eventId, this.now, rule, explanation, label]);
+    this.a.invariant_violations.put([this.fileId, this.eventId, this.now, rule, explanation, !this.full && (label === 'model' || label === 'kernel') ? 'divergence' : label, this.design]);
   }
 
   rss(r: RssRow): void {

@@ -1,6 +1,9 @@
 // `mmreplay replay`: streams a file's events in time order through the model and writes the
 // reconstructed state into the database.
+import fs from 'node:fs';
+import { writeAtomically } from '../analysis/atomic.js';
 import { Db, quoteString, sqlFile } from '../analysis/db.js';
+import { DatabaseError, ReplayCrash } from '../errors.js';
 import { Adapter } from './adapter.js';
 import { readEvents } from './input.js';
 import { checkInvariants } from './invariants.js';
@@ -37,6 +40,15 @@ export interface ReplaySummary {
   events: number;
   seconds: number;
   violations: number;
+  /** Events the model could not use (damaged fields, cut markers), and where the first one is. */
+  skipped: number;
+  firstSkipped: string | null;
+}
+
+/** `path:line` of an event. */
+async function whereIs(db: Db, eventId: bigint): Promise<string> {
+  const [r] = await db.rows<{ path: string; line_no: bigint }>(`SELECT f.path, e.line_no FROM _events e JOIN files f USING (file_id) WHERE e.id = ${eventId}`);
+  return r ? `${r.path}:${r.line_no}` : `event ${eventId}`;
 }
 
 /**
@@ -98,9 +110,23 @@ async function probedVersion(db: Db, fileId: number): Promise<KernelVersion | nu
   return versionForProbedFunctions([...bound.map((b) => b.func), ...unbound.flatMap((u) => (u.func ? [u.func] : []))]);
 }
 
+/** Replays every file of the database; the tables are written into a copy renamed over it on success. */
 export async function replay(dbFile: string, opts: ReplayOptions = {}): Promise<ReplaySummary[]> {
-  const db = await Db.open(dbFile);
-  try {
+  if (!fs.existsSync(dbFile)) throw new DatabaseError(dbFile, 'no such database; replay a trace, or ingest it first');
+  return writeAtomically(dbFile, { copy: true }, async (file) => {
+    const db = await Db.open(file, { as: dbFile });
+    try {
+      return await replayDb(db, opts);
+    } finally {
+      db.close();
+    }
+  });
+}
+
+/** Replays an open database in place (`replay` gives it a copy). */
+export async function replayDb(db: Db, opts: ReplayOptions = {}): Promise<ReplaySummary[]> {
+  await db.requireOurs();
+  {
     // The input is read in insertion order (see input.ts), never sorted.
     await db.run(`SET memory_limit = '${MEMORY_LIMIT}'; SET threads = 1; SET preserve_insertion_order = true`);
     await db.run(sqlFile('replay.sql'));
@@ -121,8 +147,6 @@ export async function replay(dbFile: string, opts: ReplayOptions = {}): Promise<
     await db.run(`UPDATE exclusive_pages p SET culprit_tid = e.tid, culprit_ts = e.ts_ns FROM events e WHERE e.id = p.culprit_event`);
     await dropContradictedArrays(db);
     return out;
-  } finally {
-    db.close();
   }
 }
 
@@ -215,8 +239,12 @@ async function replayFile(
       m.tid = e.tid;
       while (lossIdx < losses.length && (losses[lossIdx] ?? firstTs) + LOSS_WINDOW < e.ts) lossIdx++;
       m.nearLoss = lossIdx < losses.length && (losses[lossIdx] ?? firstTs) <= e.ts;
-      adapter.handle(e);
-      checkInvariants(m);
+      try {
+        adapter.handle(e);
+        checkInvariants(m);
+      } catch (err) {
+        throw new ReplayCrash(await whereIs(db, e.id), e.event, err);
+      }
       n++;
     }
     opts.onProgress?.({ fileId, events: n });
@@ -238,5 +266,7 @@ async function replayFile(
   if (full) await db.run(`UPDATE folio_intervals SET dur = ${end} - ts WHERE file_id = ${fileId} AND dur IS NULL`);
   const seconds = (performance.now() - t0) / 1000;
   if (full) await db.run(`INSERT INTO replay_runs VALUES (${fileId}, '${kernel}', '${design}', ${m.geo.levels}, ${n}, ${seconds}, ${firstTs ?? 'NULL'}, ${firstTs === null ? 'NULL' : end})`);
-  return { fileId, kernel, design, events: n, seconds, violations: w.violations };
+  const sk = adapter.skipped;
+  const firstSkipped = sk.first ? `${await whereIs(db, sk.first.eventId)}: ${sk.first.why}` : null;
+  return { fileId, kernel, design, events: n, seconds, violations: w.violations, skipped: sk.count, firstSkipped };
 }

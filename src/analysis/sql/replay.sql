@@ -113,7 +113,9 @@ CREATE TABLE pgtable_check (
 CREATE TABLE invariant_violations (
   file_id INTEGER, event_id BIGINT, ts BIGINT,
   rule VARCHAR, explanation VARCHAR,
-  label VARCHAR            -- kernel | pre-trace | lost-events | model | untraced (an event type the trace lacks would show it)
+  label VARCHAR,           -- kernel | pre-trace | lost-events | model | untraced (an event type the trace lacks would show it)
+                           -- | divergence (a counterfactual design departing from what the recorded kernel did, not a model error)
+  design VARCHAR           -- device-exclusive design replayed (replay_runs.design for the full replay, else a counterfactual one)
 );
 
 -- pagemap checkpoints (MMREPLAY_CKPT markers) against the model's page table at that instant.
