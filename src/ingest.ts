@@ -5,6 +5,7 @@ import type { Sidecar } from './record/record.js';
 import { Db } from './analysis/db.js';
 import type { ChunkAppender } from './analysis/chunk-appender.js';
 import { Loader } from './analysis/loader.js';
+import { ingestBinary, openBinary, type BinaryKind } from './ingest-binary.js';
 import { Catalogue, formatsBeside, sidecarBeside } from './parse/catalogue.js';
 import { detectFormat, readerFor } from './parse/detect.js';
 import { TraceInputError } from './parse/errors.js';
@@ -32,7 +33,7 @@ export interface IngestOptions {
 export interface FileSummary {
   fileId: number;
   path: string;
-  format: TraceFormat;
+  format: TraceFormat | BinaryKind;
   compression: string;
   lines: number;
   headerLines: number;
@@ -98,6 +99,9 @@ function lit(s: string): string {
 }
 
 async function ingestFile(file: string, fileId: number, firstId: number, loader: Loader, opts: IngestOptions): Promise<FileSummary> {
+  // A trace-cmd .dat or perf.data (compressed or not) is read by its binary reader.
+  const binary = opts.format ? null : await openBinary(file);
+  if (binary) return ingestBinary(file, binary, fileId, firstId, loader, opts);
   const catalogue = new Catalogue();
   const fdir = opts.formatsDir ?? formatsBeside(file);
   if (fdir) catalogue.addFormatsDir(fdir);
