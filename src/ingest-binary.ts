@@ -384,10 +384,35 @@ function datMetadata(dat: DatFile): Record<string, unknown> {
         }
       : {}),
     ...(dat.date ? { date: dat.date } : {}),
-    cpu_stats: dat.cpuStats,
+    cpu_stats: cpuStats(dat.cpuStats),
     printk_formats: dat.td.printk.size,
     kallsyms: dat.td.kallsyms?.symbols.length ?? 0,
   };
+}
+
+/**
+ * CPUSTAT options as rows: `{ buffer, cpu, entries, overrun, ... }` from each CPU's
+ * `per_cpu/cpuN/stats`; a `Buffer: NAME` option starts the next instance's CPUs.
+ */
+function cpuStats(options: string[]): Record<string, string | number>[] {
+  const out: Record<string, string | number>[] = [];
+  let buffer = '';
+  for (const o of options) {
+    const b = /^\s*Buffer: (\S+)/.exec(o);
+    if (b) {
+      buffer = b[1];
+      continue;
+    }
+    const row: Record<string, string | number> = { buffer };
+    for (const line of o.split('\n')) {
+      const m = /^([^:]+):\s*(.*?)\s*$/.exec(line);
+      if (!m) continue;
+      const key = m[1].trim().toLowerCase().replace(/\s+/g, '_');
+      row[key] = /^\d+$/.test(m[2]) ? Number(m[2]) : m[2];
+    }
+    out.push(row);
+  }
+  return out;
 }
 
 function perfMetadata(perf: PerfFile): Record<string, unknown> {

@@ -180,3 +180,38 @@ describe('bad .dat input', () => {
     );
   });
 });
+
+describe('.dat variants', () => {
+  it('file version 6 gives the rows of the v7 file it was converted from', async () => {
+    const { db, files } = await ingestTemp([
+      path.join(LAB, '6.12/race-thp/trace.dat.xz'),
+      path.join(HOST, 'dat/race-thp.v6.dat.xz'),
+    ]);
+    expect(files.map((f) => f.metadata.file_version)).toEqual([7, 6]);
+    expect(files[1].events).toBe(files[0].events);
+    expect(await eventDifferences(db, 0, 'a.ts_ns', 'b.ts_ns')).toBe(0);
+    const diff = await typedDifferences(db, () => false, 'e.ts_ns', 'e.ts_ns');
+    expect(Object.entries(diff).filter(([, n]) => n)).toEqual([]);
+    db.close();
+  }, 180_000);
+
+  it("a page's missed-events flag becomes a lost_events row, as trace-cmd report shows it", async () => {
+    const { db, files } = await ingestTemp([path.join(HOST, 'dat/lost.dat')]);
+    expect(files[0]).toMatchObject({ events: 314, lost: 602372 + 972249 });
+    // report: line 2 `CPU:1 [602372 EVENTS DROPPED]`, line 161 `CPU:0 [972249 EVENTS DROPPED]`
+    // (line 1 is `cpus=2`); the file's CPUSTAT overruns are the same numbers.
+    const lost = await db.rows<{ line_no: bigint; cpu: number; count: bigint }>(
+      'SELECT line_no, cpu, count FROM lost_events ORDER BY line_no',
+    );
+    expect(lost).toEqual([
+      { line_no: 1n, cpu: 1, count: 602372n },
+      { line_no: 160n, cpu: 0, count: 972249n },
+    ]);
+    const stats = files[0].metadata.cpu_stats as { buffer: string; cpu: number; overrun: number }[];
+    expect(stats.filter((s) => s.buffer !== '').map((s) => [s.cpu, s.overrun])).toEqual([
+      [0, 972249],
+      [1, 602372],
+    ]);
+    db.close();
+  }, 180_000);
+});
