@@ -191,7 +191,7 @@ export async function ingestBinary(
         loader.rare('lost_events', [
           fileId,
           ordinal,
-          cursor.cpu,
+          cursor.cpu < 0 ? null : cursor.cpu,
           cursor.lost < 0 ? null : cursor.lost,
           lastTs,
         ]);
