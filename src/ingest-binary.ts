@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { FileSummary, IngestOptions } from './ingest.js';
-import type { ChunkAppender } from './analysis/chunk-appender.js';
+import { ChunkAppender } from './analysis/chunk-appender.js';
 import type { Loader } from './analysis/loader.js';
 import { Catalogue } from './parse/catalogue.js';
 import { TraceInputError } from './parse/errors.js';
@@ -307,21 +307,16 @@ export async function ingestBinary(
 
 /** kallsyms rows: the text symbols (t, T, w, W) the probe binding needs. */
 async function storeKallsyms(loader: Loader, fileId: number, td: TracingData): Promise<void> {
-  const a = await loader.db.conn.createAppender('kallsyms');
-  try {
-    for (const sym of td.kallsyms!.symbols) {
-      if (!/^[tTwW]$/.test(sym.type)) continue;
-      a.appendInteger(fileId);
-      a.appendUBigInt(sym.addr);
-      a.appendVarchar(sym.type);
-      a.appendVarchar(sym.name);
-      if (sym.module === null) a.appendNull();
-      else a.appendVarchar(sym.module);
-      a.endRow();
-    }
-  } finally {
-    a.closeSync();
-  }
+  const a = new ChunkAppender(await loader.db.conn.createAppender('kallsyms'));
+  td.kallsyms!.forEachText((addr, type, name, module) => {
+    a.set(0, fileId);
+    a.set(1, addr);
+    a.set(2, type);
+    a.set(3, name);
+    a.set(4, module);
+    a.endRow();
+  });
+  a.close();
 }
 
 /** The release in a `uname -a` line (`Linux vm 6.18.44-fc #1 SMP ...`). */
@@ -386,7 +381,7 @@ function datMetadata(dat: DatFile): Record<string, unknown> {
     ...(dat.date ? { date: dat.date } : {}),
     cpu_stats: cpuStats(dat.cpuStats),
     printk_formats: dat.td.printk.size,
-    kallsyms: dat.td.kallsyms?.symbols.length ?? 0,
+    kallsyms: dat.td.kallsyms?.size ?? 0,
   };
 }
 

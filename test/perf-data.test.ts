@@ -46,7 +46,7 @@ const dir = tmpDir();
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 describe('perf.data', () => {
-  for (const w of ['anon', 'fork_cow']) {
+  for (const w of ['fork_cow']) {
     it(`host ${w}: perf.data = perf script, event for event and field for field`, async () => {
       const d = path.join(HOST, w);
       const { db, files } = await ingestTemp([
