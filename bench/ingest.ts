@@ -65,6 +65,39 @@ function traceCmdReport(): { mbps: number; note: string } | null {
   return { mbps: bytes / 1e6 / best, note: `traces/host/stress/trace.dat: ${(bytes / 1e6).toFixed(1)} MB of text in ${best.toFixed(2)} s` };
 }
 
+function benchDat(): Record<string, string> | null {
+  const dat = path.join(tmp, 'stress-ingest.dat');
+  fs.writeFileSync(dat, execFileSync('xz', ['-dc', path.join(STRESS, 'trace.dat.xz')], { maxBuffer: 1 << 30 }));
+  const bytes = fs.statSync(dat).size;
+  const r = runIngest(dat);
+  let reportEps: number | null = null;
+  if (!spawnSync('trace-cmd', ['--version']).error) {
+    let best = Infinity;
+    let events = 0;
+    for (let i = 0; i < 3; i++) {
+      const t0 = process.hrtime.bigint();
+      const out = spawnSync('trace-cmd', ['report', '-i', dat], { maxBuffer: 1 << 30 });
+      best = Math.min(best, Number(process.hrtime.bigint() - t0) / 1e9);
+      events = out.stdout.toString('latin1').split('\n').filter((l) => l && !l.startsWith('cpus=')).length;
+    }
+    reportEps = events / best;
+  }
+  fs.rmSync(dat);
+  const eps = r.events / r.seconds;
+  return {
+    input: 'trace-cmd .dat (binary)',
+    MB: (bytes / 1e6).toFixed(1),
+    events: String(r.events),
+    s: r.seconds.toFixed(1),
+    'CPU s': r.cpuSeconds.toFixed(1),
+    'MB/s': (bytes / 1e6 / r.seconds).toFixed(1),
+    'Mevents/s': (eps / 1e6).toFixed(2),
+    'peak RSS MB': r.maxRssMb.toFixed(0),
+    'trace-cmd report Mevents/s': reportEps ? (reportEps / 1e6).toFixed(2) : 'n/a',
+    'vs trace-cmd report': reportEps ? `${(eps / reportEps).toFixed(2)}x` : 'n/a',
+  };
+}
+
 const rows: Record<string, string>[] = [];
 const ref = traceCmdReport();
 for (const [label, name, base] of [
@@ -88,7 +121,11 @@ for (const [label, name, base] of [
   });
   fs.rmSync(file);
 }
+// The binary reader on the stress run's own .dat, against trace-cmd report reading the same
+// file (events per second: the two produce different things from the same input).
+const datRow = benchDat();
 console.table(rows);
+if (datRow) console.table([datRow]);
 if (ref) console.log(`trace-cmd report (.dat -> text): ${ref.mbps.toFixed(1)} MB/s of text (${ref.note}); ratio = our MB/s of text ingested / its MB/s of text produced`);
 else console.log('trace-cmd not installed: no reference ratio');
 fs.rmSync(tmp, { recursive: true, force: true });

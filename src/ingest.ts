@@ -6,6 +6,7 @@ import { writeAtomically } from './analysis/atomic.js';
 import { Db } from './analysis/db.js';
 import type { ChunkAppender } from './analysis/chunk-appender.js';
 import { Loader } from './analysis/loader.js';
+import { ingestBinary, openBinary, type BinaryKind } from './ingest-binary.js';
 import { Catalogue, formatsBeside, sidecarBeside } from './parse/catalogue.js';
 import { detectFormat, readerFor } from './parse/detect.js';
 import { UsageError } from './errors.js';
@@ -13,7 +14,7 @@ import { TraceInputError } from './parse/errors.js';
 import { FieldTyper, genericFields, kprobeTextSpec, type TableSpec } from './parse/fields.js';
 import { openTrace } from './parse/input.js';
 import { readLines } from './parse/lines.js';
-import { definitionsBeside, Kallsyms, kallsymsBeside, parseProbeDefinitions, type ProbeDefinition } from './parse/probes.js';
+import { KPROBE_PRINTED, probeRow, probeSources, type ProbeDefinition, type ProbeRow } from './parse/probes.js';
 import { newHeader, type LineReader, type TraceFormat } from './parse/record.js';
 
 export interface IngestFilter {
@@ -39,10 +40,12 @@ export interface IngestOptions {
   onWarning?: (message: string) => void;
 }
 
+export type { ProbeRow };
+
 export interface FileSummary {
   fileId: number;
   path: string;
-  format: TraceFormat;
+  format: TraceFormat | BinaryKind;
   compression: string;
   lines: number;
   headerLines: number;
@@ -56,16 +59,6 @@ export interface FileSummary {
   probes: ProbeRow[];
 }
 
-/** A row of `probes` (src/analysis/sql/schema.sql). */
-export interface ProbeRow {
-  event: string;
-  kind: 'entry' | 'return';
-  func: string | null;
-  offset: number | null;
-  printed: string;
-  source: string | null;
-  definition: ProbeDefinition | null;
-}
 
 /** Parses `3835.535258` (seconds) or `3835535258000ns` into exact ns. */
 export function parseTimeArg(s: string): bigint {
@@ -150,6 +143,9 @@ function lit(s: string): string {
 }
 
 async function ingestFile(file: string, fileId: number, firstId: number, loader: Loader, opts: Omit<IngestOptions, 'db'>): Promise<FileSummary> {
+  // A trace-cmd .dat or perf.data (compressed or not) is read by its binary reader.
+  const binary = opts.format ? null : await openBinary(file);
+  if (binary) return ingestBinary(file, binary, fileId, firstId, loader, opts);
   const catalogue = new Catalogue();
   const fdir = opts.formatsDir ?? formatsBeside(file);
   if (fdir) catalogue.addFormatsDir(fdir);
@@ -380,63 +376,6 @@ function resolveEvent(name: string, body: string, catalogue: Catalogue, probes: 
   return `unknown:${name}`;
 }
 
-/** The head a kprobe line prints: `(func+0x4/0x510)`, `(caller+0x..<- func)`, `(ffffffff8114bca3 <- ffffffff811ffd37)`. */
-const KPROBE_PRINTED = /^\((\S+?)(?:\+(0x[0-9a-fA-F]+)\/0x[0-9a-fA-F]+)?(?: <- (\S+?))?\)/;
 
-/** Probe definitions by event (GROUP:EVENT and bare EVENT, as tracefs prints it) and the symbol table. */
-async function probeSources(file: string, opts: Pick<IngestOptions, 'probes' | 'kallsyms'>): Promise<{ byName: Map<string, ProbeDefinition>; kallsyms: Kallsyms | null }> {
-  const byName = new Map<string, ProbeDefinition>();
-  for (const f of opts.probes ?? definitionsBeside(file)) {
-    let text: string;
-    try {
-      text = fs.readFileSync(f, 'utf8');
-    } catch (e) {
-      throw new TraceInputError(f, null, `cannot read probe definitions: ${(e as Error).message}`);
-    }
-    for (const d of parseProbeDefinitions(text, f)) {
-      byName.set(d.event, d);
-      byName.set(d.event.slice(d.event.indexOf(':') + 1), d);
-    }
-  }
-  const ks = opts.kallsyms ?? kallsymsBeside(file);
-  let kallsyms: Kallsyms | null = null;
-  if (ks) {
-    // A symbol table may be compressed like the trace beside it (kallsyms.txt.xz).
-    const chunks: Buffer[] = [];
-    for await (const c of openTrace(ks).stream) chunks.push(c as Buffer);
-    kallsyms = Kallsyms.fromText(Buffer.concat(chunks).toString('utf8'), ks);
-  }
-  return { byName, kallsyms };
-}
 
-/**
- * What a kprobe event probes: the symbol it prints, else its definition's, else its printed
- * address looked up in the symbol table (trace-cmd report and perf script print only an address
- * when the recording had no kallsyms).
- */
-function probeRow(event: string, head: RegExpExecArray, def: ProbeDefinition | null, kallsyms: Kallsyms | null): ProbeRow {
-  const [printed, first, off, second] = head;
-  const bare = /^[0-9a-f]{8,16}$/;
-  const ret = second !== undefined;
-  // tracefs prints `(caller <- func)`, the print fmt `(func_addr <- ret_ip)`.
-  const addrForm = bare.test(first) && (!ret || bare.test(second));
-  const shown = ret && !addrForm ? second : first;
-  const row: ProbeRow = { event, kind: ret ? 'return' : 'entry', func: null, offset: null, printed, source: null, definition: def };
-  if (!addrForm && !/^0x/.test(shown)) {
-    row.func = shown;
-    row.offset = off !== undefined && !ret ? parseInt(off, 16) : ret ? 0 : null;
-    row.source = 'text';
-  } else if (def?.func) {
-    row.func = def.func;
-    row.source = def.source;
-  } else if (kallsyms) {
-    const sym = kallsyms.lookup(BigInt('0x' + shown.replace(/^0x/, '')));
-    if (sym) {
-      row.func = sym.name;
-      row.offset = sym.offset;
-      row.source = kallsyms.source;
-    }
-  }
-  if (def && def.kind !== row.kind) row.kind = def.kind;
-  return row;
-}
+

@@ -26,13 +26,6 @@ describe('bad input', () => {
     await expect(ingestTemp([p])).rejects.toThrow(/garbage\.bin: byte 2: binary data/);
   });
 
-  it('points at trace-cmd report for a .dat file', async () => {
-    const dat = path.join(HOST, 'anon/trace.dat.xz');
-    const p = path.join(dir, 'trace.dat');
-    fs.writeFileSync(p, execFileSync('xz', ['-dc', dat], { maxBuffer: 1 << 28 }));
-    await expect(ingestTemp([p])).rejects.toThrow(/trace-cmd \.dat file.*trace-cmd report/);
-  });
-
   it('keeps a truncated last line as unparsed with its reason', async () => {
     const last = real[real.length - 1];
     const p = write('truncated.txt', real.slice(0, -1).join('\n') + '\n' + last.slice(0, 25));

@@ -151,10 +151,15 @@ function kprobeSpec(cf: CompiledFormat, event: string, table: string): TableSpec
   return kprobeTable(
     event,
     table,
-    fields.map((f) => ({
-      name: f.name,
-      type: (/\[/.test(f.ctype) || /char/.test(f.ctype) ? 'VARCHAR' : f.signed ? 'BIGINT' : 'UBIGINT') as SqlType,
-    })),
+    [
+      ...fields.map((f) => ({
+        name: f.name,
+        type: (/\[/.test(f.ctype) || /char/.test(f.ctype) ? 'VARCHAR' : f.signed ? 'BIGINT' : 'UBIGINT') as SqlType,
+      })),
+      // The probe's addresses (`__probe_ip`; a return probe's `__probe_func`, `__probe_ret_ip`):
+      // binary traces carry them, text prints symbols instead, so they are NULL from text.
+      ...cf.format.fields.filter((f) => f.name.startsWith('__probe_')).map((f) => ({ name: f.name, type: 'UBIGINT' as SqlType })),
+    ],
   );
 }
 

@@ -5,6 +5,8 @@ export interface FormatField {
   name: string;
   /** C declaration type, e.g. `unsigned long`, `char[16]`, `__data_loc char[]`. */
   ctype: string;
+  /** Byte offset in the event's binary record (the `.dat`/perf.data readers use it). */
+  offset: number;
   size: number;
   signed: boolean;
 }
@@ -31,7 +33,7 @@ export function parseFormatFile(text: string, system: string): EventFormat {
     if (!fm) continue;
     const fname = fm[2];
     if (fname.startsWith('common_')) continue;
-    fields.push({ name: fname, ctype: (fm[1].trim() + (fm[3] ?? '')).trim(), size: +m[3], signed: m[4] === '1' });
+    fields.push({ name: fname, ctype: (fm[1].trim() + (fm[3] ?? '')).trim(), offset: +m[2], size: +m[3], signed: m[4] === '1' });
   }
   const pf = /^print fmt:\s*(.*)$/m.exec(text)?.[1] ?? '""';
   const [printFmt, rest] = readCString(pf);
@@ -105,6 +107,8 @@ export interface CompiledFormat {
   format: EventFormat;
   regex: RegExp;
   captures: Capture[];
+  /** Each capture's printf conversion (`d`, `lx`→`x`, `s`, `pS`, ...) and its print argument. */
+  conversions: { conv: string; arg: string }[];
   /** Output columns: one per field, plus `<field>_name` for fields printed symbolically and
    *  `<field>_sym` for pointers printed as kernel symbols. */
   columns: { name: string; type: SqlType; field: FormatField | null }[];
@@ -175,6 +179,7 @@ function escapeRe(s: string): string {
 export function compileFormat(format: EventFormat): CompiledFormat {
   const fmt = format.printFmt;
   const captures: Capture[] = [];
+  const conversions: CompiledFormat['conversions'] = [];
   let re = '^';
   let argi = 0;
   let i = 0;
@@ -218,8 +223,10 @@ export function compileFormat(format: EventFormat): CompiledFormat {
     i = CONV.lastIndex - (m[6].length - ext.length);
     conv += ext;
     flushLit();
-    const cap = classify(format.printArgs[argi++] ?? '', conv);
+    const arg = format.printArgs[argi++] ?? '';
+    const cap = classify(arg, conv);
     captures.push(cap);
+    conversions.push({ conv, arg });
     const last = i >= fmt.length;
     if (cap.kind === 'bit') {
       // A trailing " " alternative may have been trimmed by whoever saved the text.
@@ -250,7 +257,7 @@ export function compileFormat(format: EventFormat): CompiledFormat {
     }
     if (caps.some((c) => c.kind === 'ptr' && c.symbol)) columns.push({ name: `${f.name}_sym`, type: 'VARCHAR', field: null });
   }
-  return { format, regex: new RegExp(re), captures, columns };
+  return { format, regex: new RegExp(re), captures, conversions, columns };
 }
 
 export type FieldValue = bigint | number | string | boolean | null;

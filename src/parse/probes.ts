@@ -3,6 +3,8 @@
 // (`/proc/kallsyms`, System.map) that turns a printed address into a function.
 import fs from 'node:fs';
 import path from 'node:path';
+import { TraceInputError } from './errors.js';
+import { openTrace } from './input.js';
 
 /** One fetch arg of a probe definition: `start=%si:u64` is { name: 'start', fetch: '%si', type: 'u64' }. */
 export interface FetchArg {
@@ -174,4 +176,76 @@ export class Kallsyms {
     // No function is a megabyte long: an address past the last symbol is not in the table.
     return off < 1n << 20n ? { name: this.names[lo], offset: Number(off) } : null;
   }
+}
+
+/** A row of `probes` (src/analysis/sql/schema.sql). */
+export interface ProbeRow {
+  event: string;
+  kind: 'entry' | 'return';
+  func: string | null;
+  offset: number | null;
+  printed: string;
+  source: string | null;
+  definition: ProbeDefinition | null;
+}
+
+/** The head a kprobe line prints: `(func+0x4/0x510)`, `(caller+0x..<- func)`, `(ffffffff8114bca3 <- ffffffff811ffd37)`. */
+export const KPROBE_PRINTED = /^\((\S+?)(?:\+(0x[0-9a-fA-F]+)\/0x[0-9a-fA-F]+)?(?: <- (\S+?))?\)/;
+
+/** Probe definitions by event (GROUP:EVENT and bare EVENT, as tracefs prints it) and the symbol table. */
+export async function probeSources(file: string, opts: { probes?: string[]; kallsyms?: string }): Promise<{ byName: Map<string, ProbeDefinition>; kallsyms: Kallsyms | null }> {
+  const byName = new Map<string, ProbeDefinition>();
+  for (const f of opts.probes ?? definitionsBeside(file)) {
+    let text: string;
+    try {
+      text = fs.readFileSync(f, 'utf8');
+    } catch (e) {
+      throw new TraceInputError(f, null, `cannot read probe definitions: ${(e as Error).message}`);
+    }
+    for (const d of parseProbeDefinitions(text, f)) {
+      byName.set(d.event, d);
+      byName.set(d.event.slice(d.event.indexOf(':') + 1), d);
+    }
+  }
+  const ks = opts.kallsyms ?? kallsymsBeside(file);
+  let kallsyms: Kallsyms | null = null;
+  if (ks) {
+    // A symbol table may be compressed like the trace beside it (kallsyms.txt.xz).
+    const chunks: Buffer[] = [];
+    for await (const c of openTrace(ks).stream) chunks.push(c as Buffer);
+    kallsyms = Kallsyms.fromText(Buffer.concat(chunks).toString('utf8'), ks);
+  }
+  return { byName, kallsyms };
+}
+
+/**
+ * What a kprobe event probes: the symbol it prints, else its definition's, else its printed
+ * address looked up in the symbol table (trace-cmd report and perf script print only an address
+ * when the recording had no kallsyms).
+ */
+export function probeRow(event: string, head: RegExpExecArray, def: ProbeDefinition | null, kallsyms: Kallsyms | null): ProbeRow {
+  const [printed, first, off, second] = head;
+  const bare = /^[0-9a-f]{8,16}$/;
+  const ret = second !== undefined;
+  // tracefs prints `(caller <- func)`, the print fmt `(func_addr <- ret_ip)`.
+  const addrForm = bare.test(first) && (!ret || bare.test(second));
+  const shown = ret && !addrForm ? second : first;
+  const row: ProbeRow = { event, kind: ret ? 'return' : 'entry', func: null, offset: null, printed, source: null, definition: def };
+  if (!addrForm && !/^0x/.test(shown)) {
+    row.func = shown;
+    row.offset = off !== undefined && !ret ? parseInt(off, 16) : ret ? 0 : null;
+    row.source = 'text';
+  } else if (def?.func) {
+    row.func = def.func;
+    row.source = def.source;
+  } else if (kallsyms) {
+    const sym = kallsyms.lookup(BigInt('0x' + shown.replace(/^0x/, '')));
+    if (sym) {
+      row.func = sym.name;
+      row.offset = sym.offset;
+      row.source = kallsyms.source;
+    }
+  }
+  if (def && def.kind !== row.kind) row.kind = def.kind;
+  return row;
 }

@@ -237,9 +237,12 @@ export async function record(opts: RecordOptions): Promise<Sidecar> {
     let dat: Sidecar['dat'] = null;
     if (datInst) {
       const file = opts.output.replace(/\.txt$/, '') + '.dat';
+      // trace-cmd 3.1.x's `extract -B` removes the instance when it is done: its statistics are
+      // read before (the .dat keeps its own copy in CPUSTAT options).
+      const datStats = datInst.cpuStats();
       const r = spawnSync('trace-cmd', ['extract', '-B', datInst.name, '-o', file], { encoding: 'utf8' });
       if (r.error || r.status !== 0) log(`trace-cmd extract failed: ${r.error?.message ?? r.stderr.trim()}`);
-      else dat = { file, stats: datInst.cpuStats() };
+      else dat = { file, stats: datStats };
     }
     const lost = stats.reduce((n, s) => n + s.overrun + s.dropped_events, 0);
     const sidecar: Sidecar = {

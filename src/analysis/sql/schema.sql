@@ -5,9 +5,9 @@
 CREATE TABLE IF NOT EXISTS files (
   file_id INTEGER,      -- 0-based, in the order the files were given
   path VARCHAR,         -- as given on the command line
-  format VARCHAR,       -- ftrace | trace-cmd | perf
+  format VARCHAR,       -- ftrace | trace-cmd | perf (text) | trace-cmd-dat | perf-data (binary)
   compression VARCHAR,  -- none | gzip | xz | zstd
-  lines BIGINT,         -- input lines read
+  lines BIGINT,         -- input lines read (binary input: records read)
   header_lines BIGINT,  -- comment, header and blank lines
   bytes BIGINT,         -- size on disk
   events BIGINT,        -- lines that became rows of `events`
@@ -44,7 +44,7 @@ CREATE OR REPLACE VIEW events AS
 SELECT
   e.id,                 -- unique over the database; typed tables join on it
   e.file_id,            -- files.file_id
-  e.line_no,            -- 1-based line in the (decompressed) input
+  e.line_no,            -- 1-based line in the (decompressed) input; binary input: record number in time order
   e.ts_ns,              -- timestamp in ns on the trace clock, exact
   e.cpu,
   e.tid,                -- the task (thread) id printed by the tracer
@@ -60,7 +60,7 @@ LEFT JOIN _event_names n ON n.event_id = e.event_id;
 COMMENT ON VIEW events IS 'One row per trace event, whatever the input format';
 COMMENT ON COLUMN events.id IS 'unique over the database; typed tables join on it';
 COMMENT ON COLUMN events.file_id IS 'files.file_id';
-COMMENT ON COLUMN events.line_no IS '1-based line in the (decompressed) input';
+COMMENT ON COLUMN events.line_no IS '1-based line in the (decompressed) input; binary input: record number in time order';
 COMMENT ON COLUMN events.ts_ns IS 'timestamp in ns on the trace clock, exact';
 COMMENT ON COLUMN events.tid IS 'the task (thread) id printed by the tracer';
 COMMENT ON COLUMN events.tgid IS 'process id when the format prints it, else NULL';
@@ -78,10 +78,20 @@ CREATE TABLE IF NOT EXISTS other_events (
 -- Lost-event markers, as each format prints them.
 CREATE TABLE IF NOT EXISTS lost_events (
   file_id INTEGER,
-  line_no BIGINT,       -- line of the marker (the header line for entries-in-buffer/written)
+  line_no BIGINT,       -- line of the marker (the header line for entries-in-buffer/written); binary input: record number
   cpu INTEGER,          -- NULL when the tracer does not say
   count BIGINT,         -- events lost, NULL when the tracer does not say
   ts_ns BIGINT          -- timestamp of the last event before the marker, NULL at the start
+);
+
+-- The kernel's text symbols (types t, T, w, W of /proc/kallsyms) a binary trace carries (a
+-- trace-cmd .dat, perf.data's tracing data): what binds a kprobe's `__probe_ip` to its function.
+CREATE TABLE IF NOT EXISTS kallsyms (
+  file_id INTEGER,      -- files.file_id
+  addr UBIGINT,         -- symbol address as the trace's kernel saw it
+  type VARCHAR,         -- t/T (local/global text), w/W (weak)
+  name VARCHAR,
+  module VARCHAR        -- [module] for module symbols, else NULL
 );
 
 -- Input lines that are neither events, header lines nor lost-event markers.

@@ -1,0 +1,130 @@
+// A trace's copy of /proc/kallsyms: kernel addresses to symbols, the way the kernel's `%pS`/`%ps`
+// print them (kernel/kallsyms.c: the symbol at or below the address, its size up to the next
+// symbol's address; of aliases at one address, the first listed). Addresses are kept as two
+// 32-bit halves (a full kernel has ~150k symbols: a BigInt each would cost more than the rest).
+
+export class Kallsyms {
+  private readonly hi: number[] = [];
+  private readonly lo: number[] = [];
+  private readonly types: string[] = [];
+  private readonly names: string[] = [];
+  private readonly modules: (string | null)[] = [];
+  /** Lookup order: indices of symbols with kernel addresses, by address then listing order. */
+  private order: Int32Array | null = null;
+  private readonly cache = new Map<bigint, number>();
+
+  get size(): number {
+    return this.names.length;
+  }
+
+  static parse(text: string): Kallsyms {
+    const k = new Kallsyms();
+    let at = 0;
+    while (at < text.length) {
+      let nl = text.indexOf('\n', at);
+      if (nl < 0) nl = text.length;
+      // `ADDR T name` or `ADDR t name\t[module]` (searched within the line: a search for the
+      // next tab from a core symbol would run on to the modules at the end, for every line).
+      const line = text.slice(at, nl);
+      at = nl + 1;
+      const sp = line.indexOf(' ');
+      if (sp <= 0 || sp + 3 >= line.length || line[sp + 2] !== ' ') continue;
+      const tab = line.indexOf('\t', sp + 3);
+      const nameEnd = tab >= 0 ? tab : line.length;
+      const split = Math.max(0, sp - 8);
+      const hi = split ? parseInt(line.slice(0, split), 16) : 0;
+      const lo = parseInt(line.slice(split, sp), 16);
+      if (hi !== hi || lo !== lo) continue;
+      k.hi.push(hi);
+      k.lo.push(lo);
+      k.types.push(line[sp + 1]);
+      k.names.push(line.slice(sp + 3, nameEnd));
+      k.modules.push(tab >= 0 ? (/\[(\S+)\]/.exec(line.slice(tab))?.[1] ?? null) : null);
+    }
+    return k;
+  }
+
+  /** Calls f for every text symbol (types t, T, w, W): what the kallsyms table keeps. */
+  forEachText(f: (addr: bigint, type: string, name: string, module: string | null) => void): void {
+    for (let i = 0; i < this.names.length; i++) {
+      const t = this.types[i];
+      if (t !== 't' && t !== 'T' && t !== 'w' && t !== 'W') continue;
+      f((BigInt(this.hi[i]) << 32n) | BigInt(this.lo[i]), t, this.names[i], this.modules[i]);
+    }
+  }
+
+  private lookupOrder(): Int32Array {
+    if (this.order) return this.order;
+    const idx: number[] = [];
+    for (let i = 0; i < this.names.length; i++) {
+      const t = this.types[i];
+      // Per-CPU offsets (type A) and undefined symbols have no kernel address.
+      if (t === 'A' || t === 'a' || t === 'U' || this.hi[i] < 0xffff0000) continue;
+      idx.push(i);
+    }
+    idx.sort((a, b) => this.hi[a] - this.hi[b] || this.lo[a] - this.lo[b] || a - b);
+    this.order = Int32Array.from(idx);
+    return this.order;
+  }
+
+  /** Position in the lookup order of the first symbol at the highest address <= addr, or -1. */
+  private find(addr: bigint): number {
+    const o = this.lookupOrder();
+    const hi = Number(addr >> 32n);
+    const lo = Number(addr & 0xffffffffn);
+    let a = 0;
+    let b = o.length - 1;
+    let r = -1;
+    while (a <= b) {
+      const m = (a + b) >> 1;
+      const s = o[m];
+      if (this.hi[s] < hi || (this.hi[s] === hi && this.lo[s] <= lo)) {
+        r = m;
+        a = m + 1;
+      } else b = m - 1;
+    }
+    while (r > 0 && this.same(o[r - 1], o[r])) r--;
+    return r;
+  }
+
+  private same(a: number, b: number): boolean {
+    return this.hi[a] === this.hi[b] && this.lo[a] === this.lo[b];
+  }
+
+  private addr(i: number): bigint {
+    return (BigInt(this.hi[i]) << 32n) | BigInt(this.lo[i]);
+  }
+
+  /** The next symbol at a higher address than position r, or -1 past the last. */
+  private nextAbove(r: number): number {
+    const o = this.lookupOrder();
+    let n = r + 1;
+    while (n < o.length && this.same(o[n], o[r])) n++;
+    return n < o.length ? n : -1;
+  }
+
+  /** `name+0xoff/0xsize` (%pS) or `name` (%ps); null where the kernel prints the address. */
+  format(addr: bigint, withOffset: boolean): string | null {
+    const r = this.find(addr);
+    if (r < 0) return null;
+    const o = this.lookupOrder();
+    const n = this.nextAbove(r);
+    // Past the last symbol the kernel knows no size, and prints the address.
+    if (n < 0) return null;
+    if (!withOffset) return this.names[o[r]];
+    const start = this.addr(o[r]);
+    const size = this.addr(o[n]) - start;
+    return `${this.names[o[r]]}+0x${(addr - start).toString(16)}/0x${size.toString(16)}`;
+  }
+
+  /** The name of the function containing addr (a kprobe's `func`), cached. */
+  name(addr: bigint): string | null {
+    let r = this.cache.get(addr);
+    if (r === undefined) {
+      r = this.find(addr);
+      if (r >= 0 && this.nextAbove(r) < 0) r = -1;
+      this.cache.set(addr, r);
+    }
+    return r < 0 ? null : this.names[this.lookupOrder()[r]];
+  }
+}

@@ -1,0 +1,521 @@
+// perf.data (PERFILE2, tools/perf/Documentation/perf.data-file-format.txt): the attrs (event
+// type, sample layout), the feature sections (HEADER_TRACING_DATA holds the same tracing data as
+// a .dat: header page, format files, kallsyms, printk, saved_cmdlines), and the data records:
+// PERF_RECORD_SAMPLE's raw data is the tracepoint's record, decoded like a ring-buffer event;
+// COMM/FORK give task names; LOST and LOST_SAMPLES become lost_events. Records are put in time
+// order as perf does (tools/perf/util/ordered-events.c): at each FINISHED_ROUND, what is older
+// than the previous round's newest time is final.
+import type { BinaryCursor } from '../../ingest-binary.js';
+import { BinaryFile, Cursor } from './bytes.js';
+import { TracingData } from './tracing-data.js';
+
+export const PERF_MAGIC = Buffer.from('PERFILE2');
+
+/** perf_event_header.type values read here (include/uapi/linux/perf_event.h, util/event.h). */
+const REC = {
+  LOST: 2,
+  COMM: 3,
+  EXIT: 4,
+  FORK: 7,
+  SAMPLE: 9,
+  LOST_SAMPLES: 13,
+  FINISHED_ROUND: 68,
+  COMPRESSED: 81,
+  COMPRESSED2: 83,
+} as const;
+
+/** perf_event_attr.sample_type bits. */
+const S = {
+  IP: 1n << 0n,
+  TID: 1n << 1n,
+  TIME: 1n << 2n,
+  ADDR: 1n << 3n,
+  READ: 1n << 4n,
+  CALLCHAIN: 1n << 5n,
+  ID: 1n << 6n,
+  CPU: 1n << 7n,
+  PERIOD: 1n << 8n,
+  STREAM_ID: 1n << 9n,
+  RAW: 1n << 10n,
+  IDENTIFIER: 1n << 16n,
+};
+
+/** Feature bits (tools/perf/util/header.h). */
+const FEAT = {
+  TRACING_DATA: 1,
+  HOSTNAME: 3,
+  OSRELEASE: 4,
+  VERSION: 5,
+  ARCH: 6,
+  NRCPUS: 7,
+  CMDLINE: 11,
+} as const;
+
+const PERF_TYPE_TRACEPOINT = 2;
+const SAMPLE_ID_ALL = 1n << 18n;
+
+interface Attr {
+  type: number;
+  config: bigint;
+  sampleType: bigint;
+  sampleIdAll: boolean;
+}
+
+export interface PerfFile {
+  littleEndian: boolean;
+  td: TracingData;
+  metadata: Record<string, unknown>;
+  cursor(): BinaryCursor;
+}
+
+interface Item {
+  ts: number;
+  kind: 'event' | 'lost' | 'comm' | 'fork';
+  cpu: number;
+  pid: number;
+  tid: number;
+  /** comm for 'comm'; parent tid for 'fork' in pid. */
+  comm: string;
+  lost: number;
+  raw: Buffer | null;
+  seq: number;
+}
+
+export function readPerf(file: BinaryFile): PerfFile {
+  const h = file.cursor(0, Math.min(file.size, 104), 'perf.data header', true);
+  const magic = h.bytes(8, 'magic');
+  if (!magic.equals(PERF_MAGIC)) {
+    if (magic.equals(Buffer.from(PERF_MAGIC).reverse()))
+      h.fail('a big-endian perf.data is not read');
+    h.fail('not a perf.data file (bad magic)');
+  }
+  const headerSize = h.u64('header size');
+  if (headerSize === 16)
+    h.fail('a piped perf.data (perf record -o -) is not read; record to a file');
+  if (headerSize !== 104) h.fail(`header size ${headerSize}, expected 104`);
+  const attrSize = h.u64('attr size');
+  const attrsAt = h.u64('attrs offset');
+  const attrsSize = h.u64('attrs size');
+  const dataAt = h.u64('data offset');
+  const dataSize = h.u64('data size');
+  h.skip(16, 'event types section');
+  const features = h.bytes(32, 'feature bits');
+  if (attrSize < 16 + 64 || attrSize > 4096) h.fail(`attr size ${attrSize}`);
+  if (dataAt + dataSize > file.size)
+    file.fail(
+      dataAt,
+      `data section (${dataSize} bytes at ${dataAt}) runs past the end of the file (${file.size} bytes; truncated?)`,
+    );
+
+  const n = Math.floor(attrsSize / attrSize);
+  const attrs: Attr[] = [];
+  const byId = new Map<bigint, Attr>();
+  const names: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const a = file.cursor(attrsAt + i * attrSize, attrSize, `attr ${i}`, true);
+    const type = a.u32();
+    a.u32(); // its size
+    const config = a.u64big();
+    a.u64big(); // sample_period
+    const sampleType = a.u64big();
+    a.u64big(); // read_format
+    const flags = a.u64big();
+    const attr = { type, config, sampleType, sampleIdAll: (flags & SAMPLE_ID_ALL) !== 0n };
+    attrs.push(attr);
+    a.pos = attrSize - 16;
+    const idsAt = a.u64('ids offset');
+    const idsSize = a.u64('ids size');
+    if (idsSize > 0) {
+      const ids = file.cursor(idsAt, idsSize, `attr ${i} ids`, true);
+      while (ids.remaining >= 8) byId.set(ids.u64big(), attr);
+    }
+  }
+  if (!attrs.length) h.fail('no event attrs');
+  const sampleType = attrs[0].sampleType;
+  const sameLayout = attrs.every(
+    (a) => a.sampleType === sampleType && a.sampleIdAll === attrs[0].sampleIdAll,
+  );
+  if (!sameLayout && !(sampleType & S.IDENTIFIER))
+    h.fail('events with different sample layouts and no PERF_SAMPLE_IDENTIFIER');
+  if (!sameLayout) h.fail('events with different sample layouts are not read yet');
+  if (!(sampleType & S.RAW))
+    h.fail('samples without raw data (PERF_SAMPLE_RAW): not a tracepoint recording');
+  if (sampleType & (S.READ | S.CALLCHAIN) && !(sampleType & S.RAW))
+    h.fail('unreadable sample layout');
+
+  // Feature sections follow the data, one {offset, size} per set bit, in bit order.
+  const td = new TracingData();
+  const metadata: Record<string, unknown> = {};
+  let sec = dataAt + dataSize;
+  for (let bit = 1; bit < 256; bit++) {
+    if (!(features[bit >> 3] & (1 << (bit & 7)))) continue;
+    const s = file.cursor(sec, 16, `feature ${bit} section`, true);
+    sec += 16;
+    const at = s.u64('feature offset');
+    const size = s.u64('feature size');
+    if (bit === FEAT.TRACING_DATA)
+      readTracingData(file.cursor(at, size, 'HEADER_TRACING_DATA', true), td);
+    else if (
+      bit === FEAT.HOSTNAME ||
+      bit === FEAT.OSRELEASE ||
+      bit === FEAT.VERSION ||
+      bit === FEAT.ARCH
+    ) {
+      const v = perfString(file.cursor(at, size, `feature ${bit}`, true));
+      metadata[
+        {
+          [FEAT.HOSTNAME]: 'hostname',
+          [FEAT.OSRELEASE]: 'kernel_release',
+          [FEAT.VERSION]: 'perf_version',
+          [FEAT.ARCH]: 'arch',
+        }[bit]!
+      ] = v;
+    } else if (bit === FEAT.NRCPUS) {
+      const c = file.cursor(at, size, 'HEADER_NRCPUS', true);
+      metadata.cpus = c.u32();
+      metadata.cpus_online = c.u32();
+    } else if (bit === FEAT.CMDLINE) {
+      const c = file.cursor(at, size, 'HEADER_CMDLINE', true);
+      const k = c.u32();
+      const args: string[] = [];
+      for (let i = 0; i < k && c.remaining > 0; i++) args.push(perfString(c));
+      metadata.command = args.join(' ');
+    }
+  }
+  if (!td.formats.size)
+    file.fail(0, 'no HEADER_TRACING_DATA: the recording has no tracepoint formats');
+  const tracepoints = attrs.filter((a) => a.type === PERF_TYPE_TRACEPOINT);
+  for (const a of tracepoints) {
+    const f = td.formats.get(Number(a.config));
+    if (f) names.push(f.event);
+  }
+  metadata.events = names;
+  return {
+    littleEndian: true,
+    td,
+    metadata,
+    cursor: () =>
+      perfCursor(file, dataAt, dataSize, sampleType, attrs[0].sampleIdAll, td, metadata),
+  };
+}
+
+/** perf's do_write_string: a u32 length (padded), then the NUL-terminated string. */
+function perfString(c: Cursor): string {
+  const len = c.u32();
+  const b = c.bytes(len, 'string');
+  const end = b.indexOf(0);
+  return b.toString('utf8', 0, end < 0 ? b.length : end);
+}
+
+/** perf's tracing data (tools/perf/util/trace-event-read.c): the .dat v6 start, version "0.x". */
+function readTracingData(c: Cursor, td: TracingData): void {
+  const magic = c.bytes(10, 'tracing data magic');
+  if (!magic.equals(Buffer.from([0x17, 0x08, 0x44, ...Buffer.from('tracing')])))
+    c.fail('tracing data: bad magic');
+  const version = c.cstring('tracing data version');
+  const endian = c.u8();
+  if (endian !== 0) c.fail('big-endian tracing data is not read');
+  c.u8(); // long size
+  c.u32(); // page size
+  td.readHeaders(c);
+  td.readFtraceFormats(c);
+  td.readEventFormats(c);
+  td.readKallsyms(c);
+  td.readPrintk(c);
+  if (Number(version) >= 0.6 && c.remaining >= 8) td.readCmdlines(c);
+}
+
+const WINDOW = 1 << 20;
+
+/** Item.pid of a LOST_SAMPLES item. */
+const LOST_SAMPLES = -2;
+
+function perfCursor(
+  file: BinaryFile,
+  dataAt: number,
+  dataSize: number,
+  st: bigint,
+  idAll: boolean,
+  td: TracingData,
+  meta: Record<string, unknown>,
+): BinaryCursor {
+  const end = dataAt + dataSize;
+  let win: Buffer = Buffer.alloc(0);
+  let winAt = dataAt;
+  let pos = dataAt;
+  // Bytes of the sample_id trailer of non-sample records.
+  const idSize = idAll
+    ? (st & S.TID ? 8 : 0) +
+      (st & S.TIME ? 8 : 0) +
+      (st & S.ID ? 8 : 0) +
+      (st & S.STREAM_ID ? 8 : 0) +
+      (st & S.CPU ? 8 : 0) +
+      (st & S.IDENTIFIER ? 8 : 0)
+    : 0;
+  let queue: Item[] = [];
+  let ready: Item[] = [];
+  let readyAt = 0;
+  let nextFlush = -1;
+  let maxTs = 0;
+  let seq = 0;
+  let done = false;
+  const comms = new Map<number, string>(td.comms);
+  let lostRecords = 0;
+  let lostSamples = 0;
+
+  const record = (): { type: number; buf: Buffer; at: number; size: number } | null => {
+    if (pos + 8 > end) {
+      if (pos < end)
+        file.fail(pos, `perf record header: ${end - pos} bytes left in the data section`);
+      return null;
+    }
+    if (pos + 8 > winAt + win.length) {
+      win = file.read(pos, Math.min(WINDOW, end - pos), 'perf data');
+      winAt = pos;
+    }
+    let at = pos - winAt;
+    const type = win.readUInt32LE(at);
+    const size = win.readUInt16LE(at + 6);
+    if (size < 8) file.fail(pos, `perf record of ${size} bytes`);
+    if (pos + size > end) file.fail(pos, `perf record of ${size} bytes runs past the data section`);
+    if (at + size > win.length) {
+      win = file.read(pos, Math.min(Math.max(WINDOW, size), end - pos), 'perf data');
+      winAt = pos;
+      at = 0;
+    }
+    pos += size;
+    return { type, buf: win, at, size };
+  };
+
+  /** sample_id trailer of a non-sample record: time and cpu. */
+  const trailer = (buf: Buffer, at: number, size: number): { ts: number; cpu: number } => {
+    if (!idSize || size < 8 + idSize) return { ts: maxTs, cpu: -1 };
+    let p = at + size - idSize;
+    if (st & S.TID) p += 8;
+    let ts = maxTs;
+    if (st & S.TIME) {
+      ts = readTime(buf, p);
+      p += 8;
+    }
+    if (st & S.ID) p += 8;
+    if (st & S.STREAM_ID) p += 8;
+    const cpu = st & S.CPU ? buf.readUInt32LE(p) : -1;
+    return { ts, cpu };
+  };
+
+  const readTime = (buf: Buffer, p: number): number => {
+    const hi = buf.readUInt32LE(p + 4);
+    if (hi >= 0x200000) file.fail(pos, 'a sample time past 2^53 ns');
+    return hi * 0x100000000 + buf.readUInt32LE(p);
+  };
+
+  const push = (it: Item) => {
+    if (it.ts > maxTs) maxTs = it.ts;
+    queue.push(it);
+  };
+
+  const parse = (type: number, buf: Buffer, at: number, size: number): void => {
+    const stop = at + size;
+    switch (type) {
+      case REC.SAMPLE: {
+        let p = at + 8;
+        if (st & S.IDENTIFIER) p += 8;
+        if (st & S.IP) p += 8;
+        let pid = -1;
+        let tid = -1;
+        if (st & S.TID) {
+          pid = buf.readInt32LE(p);
+          tid = buf.readInt32LE(p + 4);
+          p += 8;
+        }
+        let ts = maxTs;
+        if (st & S.TIME) {
+          ts = readTime(buf, p);
+          p += 8;
+        }
+        if (st & S.ADDR) p += 8;
+        if (st & S.ID) p += 8;
+        if (st & S.STREAM_ID) p += 8;
+        let cpu = -1;
+        if (st & S.CPU) {
+          cpu = buf.readUInt32LE(p);
+          p += 8;
+        }
+        if (st & S.PERIOD) p += 8;
+        if (st & S.READ) file.fail(pos - size, 'samples with PERF_SAMPLE_READ are not read');
+        if (st & S.CALLCHAIN) {
+          const nr = Number(buf.readBigUInt64LE(p));
+          p += 8 + 8 * nr;
+        }
+        if (p + 4 > stop) file.fail(pos - size, 'sample shorter than its layout');
+        const rawSize = buf.readUInt32LE(p);
+        p += 4;
+        if (p + rawSize > stop)
+          file.fail(pos - size, `sample raw data of ${rawSize} bytes runs past the record`);
+        push({
+          ts,
+          kind: 'event',
+          cpu,
+          pid,
+          tid,
+          comm: '',
+          lost: 0,
+          raw: Buffer.from(buf.subarray(p, p + rawSize)),
+          seq: seq++,
+        });
+        break;
+      }
+      case REC.COMM: {
+        const pid = buf.readInt32LE(at + 8);
+        const tid = buf.readInt32LE(at + 12);
+        const nul = buf.indexOf(0, at + 16);
+        const comm = buf.toString('utf8', at + 16, nul < 0 || nul > stop ? stop : nul);
+        const t = trailer(buf, at, size);
+        push({
+          ts: t.ts,
+          kind: 'comm',
+          cpu: t.cpu,
+          pid,
+          tid,
+          comm,
+          lost: 0,
+          raw: null,
+          seq: seq++,
+        });
+        break;
+      }
+      case REC.FORK: {
+        const tid = buf.readInt32LE(at + 16);
+        const ptid = buf.readInt32LE(at + 20);
+        const t = trailer(buf, at, size);
+        push({
+          ts: t.ts,
+          kind: 'fork',
+          cpu: t.cpu,
+          pid: ptid,
+          tid,
+          comm: '',
+          lost: 0,
+          raw: null,
+          seq: seq++,
+        });
+        break;
+      }
+      case REC.LOST: {
+        const lost = Number(buf.readBigUInt64LE(at + 16));
+        const t = trailer(buf, at, size);
+        push({
+          ts: t.ts,
+          kind: 'lost',
+          cpu: t.cpu,
+          pid: -1,
+          tid: -1,
+          comm: '',
+          lost,
+          raw: null,
+          seq: seq++,
+        });
+        break;
+      }
+      case REC.LOST_SAMPLES: {
+        const lost = Number(buf.readBigUInt64LE(at + 8));
+        const t = trailer(buf, at, size);
+        push({
+          ts: t.ts,
+          kind: 'lost',
+          cpu: t.cpu,
+          pid: LOST_SAMPLES,
+          tid: -1,
+          comm: '',
+          lost,
+          raw: null,
+          seq: seq++,
+        });
+        break;
+      }
+      case REC.FINISHED_ROUND:
+        flush(nextFlush);
+        nextFlush = maxTs;
+        break;
+      case REC.COMPRESSED:
+      case REC.COMPRESSED2:
+        file.fail(pos - size, 'a compressed perf.data (perf record -z) is not read');
+    }
+  };
+
+  /** Moves queued items with ts <= limit (all with Infinity) to `ready`, in time order. */
+  const flush = (limit: number) => {
+    if (!queue.length) return;
+    queue.sort((a, b) => a.ts - b.ts || a.seq - b.seq);
+    let k = 0;
+    while (k < queue.length && queue[k].ts <= limit) k++;
+    if (!k) return;
+    ready = ready.slice(readyAt).concat(queue.slice(0, k));
+    readyAt = 0;
+    queue = queue.slice(k);
+  };
+
+  const cur: BinaryCursor = {
+    kind: 'event',
+    ts: 0,
+    cpu: 0,
+    tid: 0,
+    tgid: null,
+    comm: null,
+    buf: Buffer.alloc(0),
+    rec: 0,
+    len: 0,
+    lost: 0,
+    next() {
+      for (;;) {
+        while (readyAt >= ready.length) {
+          if (done) return false;
+          const r = record();
+          if (!r) {
+            done = true;
+            flush(Infinity);
+            continue;
+          }
+          parse(r.type, r.buf, r.at, r.size);
+        }
+        const it = ready[readyAt++];
+        if (it.kind === 'comm') {
+          comms.set(it.tid, it.comm);
+          continue;
+        }
+        if (it.kind === 'lost') {
+          // perf record (6.x) ends with a LOST_SAMPLES per event from the counters' lost counts:
+          // the same losses its LOST records already reported. Those are kept in the metadata.
+          if (it.pid === LOST_SAMPLES) {
+            lostSamples += it.lost;
+            meta.lost_samples = lostSamples;
+            if (lostRecords) continue;
+          } else {
+            lostRecords += it.lost;
+            meta.lost_records = lostRecords;
+          }
+        }
+        if (it.kind === 'fork') {
+          const c = comms.get(it.pid);
+          if (c !== undefined) comms.set(it.tid, c);
+          continue;
+        }
+        cur.kind = it.kind;
+        cur.ts = it.ts;
+        cur.cpu = it.cpu;
+        if (it.kind === 'lost') {
+          cur.lost = it.lost;
+          return true;
+        }
+        cur.tid = it.tid;
+        cur.tgid = it.pid;
+        cur.comm = comms.get(it.tid) ?? `:${it.tid}`;
+        cur.buf = it.raw!;
+        cur.rec = 0;
+        cur.len = it.raw!.length;
+        return true;
+      }
+    },
+  };
+  return cur;
+}

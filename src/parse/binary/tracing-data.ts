@@ -1,0 +1,132 @@
+// The tracing metadata a trace-cmd `.dat` and perf's HEADER_TRACING_DATA both carry, in the same
+// layout (trace-cmd.dat(5)): the ring buffer's header_page and header_event, every event's
+// `format` file, /proc/kallsyms, printk_formats and saved_cmdlines.
+import { parseFormatFile, type EventFormat } from '../format.js';
+import type { Cursor } from './bytes.js';
+import { Kallsyms } from './kallsyms.js';
+
+/** An event's format with what the binary decoder needs besides the fields. */
+export interface BinaryFormat {
+  id: number;
+  /** `system:name` */
+  event: string;
+  format: EventFormat;
+  /** The format file as stored. */
+  text: string;
+  /** Offsets of the common fields (stable since 2.6, read anyway). */
+  pidOffset: number;
+  flagsOffset: number;
+  preemptOffset: number;
+}
+
+export class TracingData {
+  /** The kernel's `long` size, from header_page's `commit` field (8 on 64-bit kernels). */
+  longSize = 8;
+  /** Offset of the event data in a ring-buffer page (header_page's `data` field). */
+  pageDataOffset = 16;
+  readonly formats = new Map<number, BinaryFormat>();
+  kallsyms: Kallsyms | null = null;
+  /** printk_formats: address to format string. */
+  readonly printk = new Map<bigint, string>();
+  /** saved_cmdlines: pid to comm. */
+  readonly comms = new Map<number, string>();
+
+  /** Format texts keyed `system:name`, as a Catalogue takes them. */
+  formatTexts(): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const f of this.formats.values()) out[f.event] = f.text;
+    return out;
+  }
+
+  /** "header_page\0", size, text, "header_event\0", size, text. */
+  readHeaders(c: Cursor): void {
+    expectTag(c, 'header_page');
+    const page = c.text(c.u64('header_page size'), 'header_page');
+    const commit = /field:\s*local_t commit;\s*offset:(\d+);\s*size:(\d+);/.exec(page);
+    const data = /field:\s*char data;\s*offset:(\d+);/.exec(page);
+    if (!commit || !data) c.fail('header_page has no commit or data field');
+    this.longSize = +commit[2];
+    if (this.longSize !== 4 && this.longSize !== 8)
+      c.fail(`header_page commit size ${this.longSize}, expected 4 or 8`);
+    this.pageDataOffset = +data[1];
+    expectTag(c, 'header_event');
+    c.skip(c.u64('header_event size'), 'header_event');
+  }
+
+  /** The ftrace system's formats: count, then size and text of each. */
+  readFtraceFormats(c: Cursor): void {
+    const n = c.u32();
+    for (let i = 0; i < n; i++) this.addFormat(c, 'ftrace');
+  }
+
+  /** Every other system: count; per system its name, count, then size and text of each. */
+  readEventFormats(c: Cursor): void {
+    const systems = c.u32();
+    for (let s = 0; s < systems; s++) {
+      const sys = c.cstring('event system name');
+      const n = c.u32();
+      for (let i = 0; i < n; i++) this.addFormat(c, sys);
+    }
+  }
+
+  private addFormat(c: Cursor, system: string): void {
+    const at = c.offset;
+    const text = c.text(c.u64('format file size'), `format file of system ${system}`);
+    let format: EventFormat;
+    try {
+      format = parseFormatFile(text, system);
+    } catch (e) {
+      c.file.fail(at, `format file of system ${system}: ${(e as Error).message}`);
+    }
+    if (format.id === null) c.file.fail(at, `format file ${system}:${format.name} has no ID`);
+    const common = (name: string, dflt: number) => {
+      const m = new RegExp(`field:[^;]*\\b${name};\\s*offset:(\\d+);`).exec(text);
+      return m ? +m[1] : dflt;
+    };
+    this.formats.set(format.id, {
+      id: format.id,
+      event: `${system}:${format.name}`,
+      format,
+      text,
+      pidOffset: common('common_pid', 4),
+      flagsOffset: common('common_flags', 2),
+      preemptOffset: common('common_preempt_count', 3),
+    });
+  }
+
+  /** 4-byte size, then /proc/kallsyms. */
+  readKallsyms(c: Cursor): void {
+    const text = c.text(c.u32(), 'kallsyms');
+    this.kallsyms = Kallsyms.parse(text);
+  }
+
+  /** 4-byte size, then printk_formats (`0xADDR : "format"`). */
+  readPrintk(c: Cursor): void {
+    const text = c.text(c.u32(), 'printk formats');
+    for (const line of text.split('\n')) {
+      const m = /^0x([0-9a-fA-F]+)\s*:\s*"(.*)"\s*$/.exec(line);
+      if (m) this.printk.set(BigInt('0x' + m[1]), m[2]);
+    }
+  }
+
+  /** 8-byte size, then saved_cmdlines (`PID COMM` lines). */
+  readCmdlines(c: Cursor): void {
+    const text = c.text(c.u64('saved_cmdlines size'), 'saved_cmdlines');
+    this.addCmdlines(text);
+  }
+
+  addCmdlines(text: string): void {
+    for (const line of text.split('\n')) {
+      const m = /^(\d+) (.*)$/.exec(line);
+      if (m) this.comms.set(+m[1], m[2]);
+    }
+  }
+}
+
+function expectTag(c: Cursor, tag: string): void {
+  const got = c.bytes(tag.length + 1, tag).toString('latin1');
+  if (got !== `${tag}\0`) {
+    c.pos -= tag.length + 1;
+    c.fail(`expected "${tag}", found ${JSON.stringify(got)}`);
+  }
+}
