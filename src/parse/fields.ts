@@ -220,7 +220,7 @@ export class FieldTyper {
   }
 }
 
-/** A spec that, where the print fmt does not fit a line, takes its `name=value` pairs by column name. */
+/** A spec that, where the print fmt does not fit a line, takes its `name=value` pairs by column name when every column is there. */
 function tolerant(spec: TableSpec): TableSpec {
   const byName = (body: string, reason: string): FieldValue[] | string => {
     const kv = genericFields(body);
@@ -237,8 +237,8 @@ function tolerant(spec: TableSpec): TableSpec {
       if (n === null) bad = true;
       return coerce(n, c.type);
     });
-    // Half the fields or more by name, or it is not this event's shape.
-    return !bad && hits * 2 >= spec.columns.length && hits > 0 ? row : reason;
+    // Every field by name (printed in another order or shape), or it is damage, not this event.
+    return !bad && hits === spec.columns.length && hits > 0 ? row : reason;
   };
   return {
     ...spec,

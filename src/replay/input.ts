@@ -272,8 +272,9 @@ export async function* readEvents(db: Db, fileId: number, o: InputOptions): Asyn
 }
 
 /** col as an ENUM of its values (NULL when it has none). */
-function enumOf(col: string, values: string[] | null): string {
-  return values?.length ? `${col}::ENUM(${values.map(quoteString).join(', ')})` : 'NULL::VARCHAR';
+function enumOf(col: string, values: (string | null)[] | null): string {
+  const v = (values ?? []).filter((x): x is string => x !== null);
+  return v.length ? `${col}::ENUM(${v.map(quoteString).join(', ')})` : 'NULL::VARCHAR';
 }
 
 async function openTyped(db: Db, open: (sql: string) => Promise<Cursor>, t: string, p: { nums: string[]; s?: string; dict?: true }, lo: bigint, hi: bigint): Promise<Typed> {
