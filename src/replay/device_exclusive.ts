@@ -401,7 +401,8 @@ export class DeviceExclusive {
   gupReturn(e: ReplayEvent, t: Task): void {
     const c = this.requests.get(t.tid)?.call;
     if (!c || c.gupDone !== null) return;
-    while (!c.gupStopped && c.gup.length < c.npages) if (!this.gupOne(c)) c.gupStopped = true;
+    // GUP has returned: a fault that waited for a folio lock got it by now.
+    while (!c.gupStopped && c.gup.length < c.npages) if (this.gupOne(c, false) !== true) c.gupStopped = true;
     c.gupCount = c.gup.length;
     c.gupDone = e.ts;
     this.active.delete(c);
@@ -439,7 +440,10 @@ export class DeviceExclusive {
       while (!c.gupStopped && c.gup.length < c.npages) {
         const when = plan ? pinTime(plan, c.gup.length) : c.ts;
         if (when > ts) break;
-        if (!this.gupOne(c)) c.gupStopped = true;
+        const ok = this.gupOne(c, true);
+        // A fault waiting for a folio another call holds: GUP goes on once it is released.
+        if (ok === 'wait') break;
+        if (!ok) c.gupStopped = true;
       }
       c.gupCount = c.gup.length;
     }
@@ -455,17 +459,17 @@ export class DeviceExclusive {
     return !p || p.kind !== 'present' || !p.write || p.pmd;
   }
 
-  private gupOne(c: Call): boolean {
-    const ok = this.gupPin(c);
+  private gupOne(c: Call, wait: boolean): boolean | 'wait' {
+    const ok = this.gupPin(c, wait);
     const g = c.gup[c.gup.length - 1];
-    if (ok && g) {
+    if (ok === true && g) {
       g.pinTs = this.m.now;
       if (c.plan) [g.pinLo, g.pinHi] = pinWindow(c.plan, c.gup.length - 1);
     }
     return ok;
   }
 
-  private gupPin(c: Call): boolean {
+  private gupPin(c: Call, wait: boolean): boolean | 'wait' {
     const i = c.gup.length;
     const va = c.start + i * PAGE_SIZE;
     const plan = c.plan;
@@ -482,7 +486,8 @@ export class DeviceExclusive {
     }
     // Whether the trace shows this page's fault map a new anonymous page (null: it cannot tell).
     const newAnon = plan?.faultsTraced ? plan.faults.some((f) => f.index === i) : null;
-    const g = this.follow_page(c.req.task, va, newAnon);
+    const g = this.follow_page(c.req.task, va, newAnon, wait);
+    if (g === 'wait') return g;
     if (!g) return false;
     c.gup.push(g);
     return true;
@@ -493,13 +498,20 @@ export class DeviceExclusive {
    * __get_user_pages): split a PMD mapping, fault in what is missing or read-only (breaking COW),
    * and take a reference; null where GUP stops (no VMA, not writable).
    */
-  private follow_page(task: Task, va: number, newAnon: boolean | null = null): GupPage | null {
+  private follow_page(task: Task, va: number, newAnon: boolean | null = null, wait = false): GupPage | null | 'wait' {
     const m = this.m;
     const mm = task.mm!;
     const vma = m.find_vma(mm, va);
     // check_vma_flags: FOLL_WRITE needs VM_WRITE.
     if (!vma || !vma.write) return null;
     let pte = m.pte(mm, va);
+    if (pte?.kind === 'device_exclusive' && pte.folio?.locked) {
+      // Another call's entry, its folio still locked: do_swap_page sleeps in folio_lock_or_retry
+      // and restores the entry once the lock is released.
+      if (wait) return 'wait';
+      this.remove_device_exclusive_entry(mm, vma, va, pte);
+      pte = m.pte(mm, va);
+    }
     if (pte?.pmd) {
       __split_huge_pmd(m, mm, va);
       pte = m.pte(mm, va);
@@ -521,7 +533,7 @@ export class DeviceExclusive {
     rss_batch_begin(task.mm!);
     for (let i = 0; i < npages; i++) {
       const g = this.follow_page(task, start + i * PAGE_SIZE);
-      if (!g) break;
+      if (!g || g === 'wait') break;
       out.push(g);
     }
     return out;
