@@ -627,10 +627,23 @@ export class DeviceExclusive {
     const f = g.folio!;
     // 6.1+: PageTail fails at once; v8's trylock_page on a tail locks the head, held by then.
     if (f.order > 0 && g.index > 0) return this.design === 'v8' ? 'trylock_failed' : 'tail_page';
-    if (f.locked) return 'trylock_failed';
+    if (f.locked || this.migrationLocked(f)) return 'trylock_failed';
     if (!f.anon) return 'not_anon';
     return null;
   }
+
+  /**
+   * migrate_pages_batch locks each folio (migrate_folio_unmap) before try_to_migrate shows it:
+   * from the batch's mm_migrate_pages_start on, a folio that try_to_migrate names later is held.
+   */
+  private migrationLocked(f: Folio): boolean {
+    if (f.pfn === null) return false;
+    const now = this.m.now;
+    return (this.migrationLocks.get(f.pfn) ?? []).some(([from, to]) => from <= now && now < to);
+  }
+
+  /** Per PFN, the windows [batch start, try_to_migrate) in which a migration held its folio (read ahead). */
+  migrationLocks = new Map<bigint, [bigint, bigint][]>();
 
   /**
    * folio_make_device_exclusive (6.12): an rmap walk converts every present mapping of the folio,

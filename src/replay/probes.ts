@@ -65,6 +65,8 @@ function signature(func: string, k: KernelVersion): Signature | null {
       };
     case 'folio_unlock':
       return { params: ['folio'] };
+    case 'try_to_migrate': // mm/rmap.c
+      return { params: ['folio', 'flags'] };
     case 'unlock_page':
       return { params: ['page'] };
     case 'do_wp_page':
@@ -213,6 +215,13 @@ export const ROLES: Role[] = [
     role: 'kprobe:folio_unlock',
     funcs: ['folio_unlock', 'unlock_page'],
     why: 'when a migration lets go of the folios it locked (a make_device_exclusive_range trylock fails until then)',
+    kind: 'entry',
+    nums: [{ path: 'folio', as: 'pfn' }],
+  },
+  {
+    role: 'kprobe:try_to_migrate',
+    funcs: ['try_to_migrate'],
+    why: 'which folio a migration holds locked, from its batch start on (a make_device_exclusive_range trylock fails on it)',
     kind: 'entry',
     nums: [{ path: 'folio', as: 'pfn' }],
   },

@@ -90,6 +90,27 @@ async function gupPlans(db: Db, fileId: number, probes: Binding[]): Promise<Map<
   return plans;
 }
 
+/**
+ * Read ahead: each folio a try_to_migrate kprobe names, and the window from its batch's
+ * migrate:mm_migrate_pages_start (in the same task) to that call, in which the migration already
+ * held the folio locked (mm/migrate.c migrate_folio_unmap locks before it unmaps).
+ */
+async function migrationLocks(db: Db, fileId: number, probes: Binding[]): Promise<Map<bigint, [bigint, bigint][]>> {
+  const out = new Map<bigint, [bigint, bigint][]>();
+  const ttm = roleSql(probes, 'kprobe:try_to_migrate', fileId);
+  if (!ttm || !(await db.tables()).includes('migrate_mm_migrate_pages_start')) return out;
+  const rows = await db.rows<{ pfn: number | null; lo: bigint | null; hi: bigint }>(
+    `SELECT t.a AS pfn, (SELECT max(e.ts_ns) FROM events e JOIN migrate_mm_migrate_pages_start USING (id) WHERE e.file_id = ${fileId} AND e.tid = t.tid AND e.ts_ns <= t.ts) AS lo, t.ts AS hi FROM (${ttm}) t`,
+  );
+  for (const r of rows) {
+    if (r.pfn === null || r.lo === null) continue;
+    const pfn = BigInt(r.pfn);
+    if (!out.has(pfn)) out.set(pfn, []);
+    out.get(pfn)!.push([r.lo, r.hi]);
+  }
+  return out;
+}
+
 /** What the device-exclusive verdicts of a file lose to the probes it lacks, for each request's note. */
 function missingEvidence(probes: Binding[], syscallsTraced: boolean): string | null {
   const has = (role: string) => probes.some((b) => b.role === role);
@@ -207,6 +228,7 @@ async function replayFile(
     folioUnlockTraced: probes.some((b) => b.role === 'kprobe:folio_unlock' && b.nums[0] !== ''),
   });
   adapter.dx?.setGupPlans(await gupPlans(db, fileId, probes));
+  if (adapter.dx) adapter.dx.migrationLocks = await migrationLocks(db, fileId, probes);
   if (adapter.dx) {
     adapter.dx.rmapWalkTraced = probes.some((b) => b.role === 'kprobe:rmap_walk');
     adapter.dx.walkUntraced = !adapter.dx.rmapWalkTraced && !probes.some((b) => b.role === 'kprobe:page_make_device_exclusive_one');
