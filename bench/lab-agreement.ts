@@ -15,7 +15,7 @@ const args = process.argv.slice(2);
 const alone = args.includes('--alone');
 const fi = args.indexOf('--file');
 const file = fi >= 0 ? args[fi + 1] : 'trace.txt.xz';
-const dirs = args.filter((a, i) => !a.startsWith("--") && (fi < 0 || i !== fi + 1));
+const dirs = args.filter((a, i) => !a.startsWith('--') && (fi < 0 || i !== fi + 1));
 
 interface Call {
   tid: number;
@@ -30,7 +30,12 @@ function kernelResults(dir: string): Call[] {
   for (const line of fs.readFileSync(path.join(dir, 'stdout.log'), 'utf8').split('\n')) {
     if (!line.startsWith('RACE_CALL ')) continue;
     const kv = Object.fromEntries([...line.matchAll(/(\w+)=(\S+)/g)].map((m) => [m[1], m[2]]));
-    out.push({ tid: Number(kv.tid), addr: BigInt(kv.addr), npages: Number(kv.npages), result: Number(kv.ret) < 0 ? -Number(kv.errno) : Number(kv.ret) });
+    out.push({
+      tid: Number(kv.tid),
+      addr: BigInt(kv.addr),
+      npages: Number(kv.npages),
+      result: Number(kv.ret) < 0 ? -Number(kv.errno) : Number(kv.ret),
+    });
   }
   return out;
 }
@@ -48,9 +53,13 @@ for (const dir of dirs) {
   await ingest([trace], { db });
   await replay(db);
   const d = await Db.open(db);
-  const rows = await d.rows<{ tid: number; start_va: bigint | null; npages: number | null; predicted_result: number; note: string | null }>(
-    `SELECT tid, start_va, npages, predicted_result, note FROM exclusive_requests ORDER BY ts`,
-  );
+  const rows = await d.rows<{
+    tid: number;
+    start_va: bigint | null;
+    npages: number | null;
+    predicted_result: number;
+    note: string | null;
+  }>(`SELECT tid, start_va, npages, predicted_result, note FROM exclusive_requests ORDER BY ts`);
   d.close();
   const kernel = kernelResults(dir);
   const used = new Set<number>();
@@ -58,16 +67,27 @@ for (const dir of dirs) {
   let ok = 0;
   const misses: string[] = [];
   for (const r of rows) {
-    const k = kernel.findIndex((c, i) => !used.has(i) && c.tid === r.tid && c.addr === BigInt(r.start_va ?? -1) && c.npages === r.npages);
+    const k = kernel.findIndex(
+      (c, i) =>
+        !used.has(i) &&
+        c.tid === r.tid &&
+        c.addr === BigInt(r.start_va ?? -1) &&
+        c.npages === r.npages,
+    );
     if (k < 0) continue;
     used.add(k);
     n++;
     if (kernel[k].result === r.predicted_result) ok++;
-    else misses.push(`  0x${kernel[k].addr.toString(16)} ${kernel[k].npages}p: kernel ${kernel[k].result}, model ${r.predicted_result}${r.note ? ` (${r.note})` : ''}`);
+    else
+      misses.push(
+        `  0x${kernel[k].addr.toString(16)} ${kernel[k].npages}p: kernel ${kernel[k].result}, model ${r.predicted_result}${r.note ? ` (${r.note})` : ''}`,
+      );
   }
   total += n;
   agree += ok;
-  console.log(`${dir}: ${ok}/${n} requests agree (${kernel.length} in the log, ${rows.length} replayed)`);
+  console.log(
+    `${dir}: ${ok}/${n} requests agree (${kernel.length} in the log, ${rows.length} replayed)`,
+  );
   for (const m of misses.slice(0, 12)) console.log(m);
 }
 console.log(`all: ${agree}/${total} (${((100 * agree) / Math.max(total, 1)).toFixed(1)} %)`);

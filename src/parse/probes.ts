@@ -106,7 +106,12 @@ const DEFINITION_FILES = [
   'probes.txt',
   'perf-probe.txt',
 ];
-const KALLSYMS_FILES = ['kallsyms', 'kallsyms.txt', 'proc-kallsyms', 'System.map'].flatMap((n) => [n, `${n}.xz`, `${n}.gz`, `${n}.zst`]);
+const KALLSYMS_FILES = ['kallsyms', 'kallsyms.txt', 'proc-kallsyms', 'System.map'].flatMap((n) => [
+  n,
+  `${n}.xz`,
+  `${n}.gz`,
+  `${n}.zst`,
+]);
 
 function beside(tracePath: string, names: string[]): string[] {
   const dirs = [path.dirname(tracePath), path.dirname(path.dirname(tracePath))];
@@ -193,7 +198,10 @@ export interface ProbeRow {
 export const KPROBE_PRINTED = /^\((\S+?)(?:\+(0x[0-9a-fA-F]+)\/0x[0-9a-fA-F]+)?(?: <- (\S+?))?\)/;
 
 /** Probe definitions by event (GROUP:EVENT and bare EVENT, as tracefs prints it) and the symbol table. */
-export async function probeSources(file: string, opts: { probes?: string[]; kallsyms?: string }): Promise<{ byName: Map<string, ProbeDefinition>; kallsyms: Kallsyms | null }> {
+export async function probeSources(
+  file: string,
+  opts: { probes?: string[]; kallsyms?: string },
+): Promise<{ byName: Map<string, ProbeDefinition>; kallsyms: Kallsyms | null }> {
   const byName = new Map<string, ProbeDefinition>();
   for (const f of opts.probes ?? definitionsBeside(file)) {
     let text: string;
@@ -223,14 +231,27 @@ export async function probeSources(file: string, opts: { probes?: string[]; kall
  * address looked up in the symbol table (trace-cmd report and perf script print only an address
  * when the recording had no kallsyms).
  */
-export function probeRow(event: string, head: RegExpExecArray, def: ProbeDefinition | null, kallsyms: Kallsyms | null): ProbeRow {
+export function probeRow(
+  event: string,
+  head: RegExpExecArray,
+  def: ProbeDefinition | null,
+  kallsyms: Kallsyms | null,
+): ProbeRow {
   const [printed, first, off, second] = head;
   const bare = /^[0-9a-f]{8,16}$/;
   const ret = second !== undefined;
   // tracefs prints `(caller <- func)`, the print fmt `(func_addr <- ret_ip)`.
   const addrForm = bare.test(first) && (!ret || bare.test(second));
   const shown = ret && !addrForm ? second : first;
-  const row: ProbeRow = { event, kind: ret ? 'return' : 'entry', func: null, offset: null, printed, source: null, definition: def };
+  const row: ProbeRow = {
+    event,
+    kind: ret ? 'return' : 'entry',
+    func: null,
+    offset: null,
+    printed,
+    source: null,
+    definition: def,
+  };
   if (!addrForm && !/^0x/.test(shown)) {
     row.func = shown;
     row.offset = off !== undefined && !ret ? parseInt(off, 16) : ret ? 0 : null;
