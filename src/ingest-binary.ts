@@ -134,7 +134,13 @@ interface Kind {
  * return probe's `__probe_func`) named by the file's own kallsyms, else as text-printed addresses
  * are (definitions beside the file, a symbol table beside it).
  */
-function binaryProbe(event: string, spec: TableSpec, vals: FieldValue[], td: TracingData, sources: Awaited<ReturnType<typeof probeSources>>): FileSummary['probes'][number] {
+function binaryProbe(
+  event: string,
+  spec: TableSpec,
+  vals: FieldValue[],
+  td: TracingData,
+  sources: Awaited<ReturnType<typeof probeSources>>,
+): FileSummary['probes'][number] {
   const at = (name: string) => {
     const i = spec.columns.findIndex((c) => c.name === name);
     const v = i < 0 ? null : vals[i];
@@ -144,10 +150,13 @@ function binaryProbe(event: string, spec: TableSpec, vals: FieldValue[], td: Tra
   const addr = at('__probe_func') ?? at('__probe_ip') ?? 0n;
   const hex = (a: bigint) => a.toString(16).padStart(16, '0');
   const head = ret !== null ? `(${hex(addr)} <- ${hex(ret)})` : `(${hex(addr)})`;
-  const def = sources.byName.get(event) ?? sources.byName.get(event.slice(event.indexOf(':') + 1)) ?? null;
-  const named = td.kallsyms?.name(addr) ?? null;
-  if (named) return { event, kind: ret !== null ? 'return' : 'entry', func: named, offset: null, printed: head, source: 'kallsyms of the file', definition: def };
-  return probeRow(event, KPROBE_PRINTED.exec(head)!, def, sources.kallsyms);
+  const def =
+    sources.byName.get(event) ?? sources.byName.get(event.slice(event.indexOf(':') + 1)) ?? null;
+  // The file's own kallsyms, unless the recording hid it (empty): then the one beside the file.
+  const kallsyms = td.kallsyms?.size
+    ? { table: td.kallsyms, source: 'kallsyms of the file' }
+    : sources.kallsyms;
+  return probeRow(event, KPROBE_PRINTED.exec(head)!, def, kallsyms);
 }
 
 const BATCH = 8192;
@@ -291,7 +300,9 @@ export async function ingestBinary(
           await loader.ensureTable(kind.spec);
           kind.appender = loader.typedAppender(kind.spec);
           kind.row = binaryRow(kind.spec, kind.bf, cf, td.kallsyms, le);
-          kind.probe = kind.spec.columns.some((c) => c.name === '__probe_ip' || c.name === '__probe_func');
+          kind.probe = kind.spec.columns.some(
+            (c) => c.name === '__probe_ip' || c.name === '__probe_func',
+          );
         } else kind.spec = null;
       }
       if (kind.row) {
@@ -301,8 +312,7 @@ export async function ingestBinary(
           s.probes.push(binaryProbe(kind.event, kind.spec!, vals, td, probes));
         }
         loader.typedRow(kind.appender!, id, vals);
-      }
-      else loader.otherEvent(id, kind.event, buf.toString('hex', rec, rec + len), '{}');
+      } else loader.otherEvent(id, kind.event, buf.toString('hex', rec, rec + len), '{}');
       id++;
       s.events++;
       if (s.events % BATCH === 0) {

@@ -6,7 +6,8 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Db } from '../src/analysis/db.js';
 import { parseKprobeBody } from '../src/parse/fields.js';
-import { Kallsyms, parseProbeDefinitions } from '../src/parse/probes.js';
+import { Kallsyms } from '../src/parse/binary/kallsyms.js';
+import { parseProbeDefinitions } from '../src/parse/probes.js';
 import { fetchPath } from '../src/replay/probes.js';
 import { replay } from '../src/replay/replay.js';
 import { ingestTemp, ROOT, tmpDir } from './helpers.js';
@@ -76,19 +77,18 @@ describe('probe definitions', () => {
   });
 
   it('names a printed address through kallsyms, and reads both orders of a return probe head', () => {
-    const k = Kallsyms.fromText(
+    const k = Kallsyms.parse(
       'ffffffff81143f38 T make_device_exclusive_range\nffffffff81144300 t folio_walk\n0000000000000000 T hidden\n',
-      'k',
     );
-    expect(k.lookup(0xffffffff81143f38n)).toEqual({
+    expect(k.symbol(0xffffffff81143f38n)).toEqual({
       name: 'make_device_exclusive_range',
       offset: 0,
     });
-    expect(k.lookup(0xffffffff81143f3cn)).toEqual({
+    expect(k.symbol(0xffffffff81143f3cn)).toEqual({
       name: 'make_device_exclusive_range',
       offset: 4,
     });
-    expect(k.lookup(0xffffffff81000000n)).toBeNull();
+    expect(k.symbol(0xffffffff81000000n)).toBeNull();
     // Lines of traces/lab/6.12/race-dontneed: tracefs prints (caller <- func), trace-cmd report (func <- ret_ip).
     expect(
       parseKprobeBody(

@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { TraceInputError } from './errors.js';
 import { openTrace } from './input.js';
+import { Kallsyms } from './binary/kallsyms.js';
 
 /** One fetch arg of a probe definition: `start=%si:u64` is { name: 'start', fetch: '%si', type: 'u64' }. */
 export interface FetchArg {
@@ -135,52 +136,10 @@ export function kallsymsBeside(tracePath: string): string | null {
   return beside(tracePath, KALLSYMS_FILES)[0] ?? null;
 }
 
-/** Text symbols by address: `/proc/kallsyms` or System.map lines `ADDR TYPE NAME [MODULE]`. */
-export class Kallsyms {
-  private addrs: bigint[] = [];
-  private names: string[] = [];
-
-  constructor(readonly source: string) {}
-
-  static fromText(text: string, source: string): Kallsyms {
-    const k = new Kallsyms(source);
-    const rows: [bigint, string][] = [];
-    for (const line of text.split('\n')) {
-      const m = /^([0-9a-fA-F]+)\s+([tTwW])\s+(\S+)/.exec(line);
-      if (!m) continue;
-      const a = BigInt('0x' + m[1]);
-      // kptr_restrict hides every address as 0: such a table resolves nothing.
-      if (a !== 0n) rows.push([a, m[3]]);
-    }
-    k.add(rows);
-    return k;
-  }
-
-  add(rows: [bigint, string][]): void {
-    const all = this.addrs.map((a, i): [bigint, string] => [a, this.names[i]]).concat(rows);
-    all.sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
-    this.addrs = all.map((r) => r[0]);
-    this.names = all.map((r) => r[1]);
-  }
-
-  get size(): number {
-    return this.addrs.length;
-  }
-
-  /** The symbol containing addr and the offset into it, or null outside every known symbol. */
-  lookup(addr: bigint): { name: string; offset: number } | null {
-    let lo = 0;
-    let hi = this.addrs.length - 1;
-    if (hi < 0 || addr < this.addrs[0]) return null;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (this.addrs[mid] <= addr) lo = mid;
-      else hi = mid - 1;
-    }
-    const off = addr - this.addrs[lo];
-    // No function is a megabyte long: an address past the last symbol is not in the table.
-    return off < 1n << 20n ? { name: this.names[lo], offset: Number(off) } : null;
-  }
+/** A symbol table given beside a trace or by --kallsyms, and its file. */
+export interface SymbolTable {
+  table: Kallsyms;
+  source: string;
 }
 
 /** A row of `probes` (src/analysis/sql/schema.sql). */
@@ -201,7 +160,7 @@ export const KPROBE_PRINTED = /^\((\S+?)(?:\+(0x[0-9a-fA-F]+)\/0x[0-9a-fA-F]+)?(
 export async function probeSources(
   file: string,
   opts: { probes?: string[]; kallsyms?: string },
-): Promise<{ byName: Map<string, ProbeDefinition>; kallsyms: Kallsyms | null }> {
+): Promise<{ byName: Map<string, ProbeDefinition>; kallsyms: SymbolTable | null }> {
   const byName = new Map<string, ProbeDefinition>();
   for (const f of opts.probes ?? definitionsBeside(file)) {
     let text: string;
@@ -216,12 +175,12 @@ export async function probeSources(
     }
   }
   const ks = opts.kallsyms ?? kallsymsBeside(file);
-  let kallsyms: Kallsyms | null = null;
+  let kallsyms: SymbolTable | null = null;
   if (ks) {
     // A symbol table may be compressed like the trace beside it (kallsyms.txt.xz).
     const chunks: Buffer[] = [];
     for await (const c of openTrace(ks).stream) chunks.push(c as Buffer);
-    kallsyms = Kallsyms.fromText(Buffer.concat(chunks).toString('utf8'), ks);
+    kallsyms = { table: Kallsyms.parse(Buffer.concat(chunks).toString('utf8')), source: ks };
   }
   return { byName, kallsyms };
 }
@@ -235,7 +194,7 @@ export function probeRow(
   event: string,
   head: RegExpExecArray,
   def: ProbeDefinition | null,
-  kallsyms: Kallsyms | null,
+  kallsyms: SymbolTable | null,
 ): ProbeRow {
   const [printed, first, off, second] = head;
   const bare = /^[0-9a-f]{8,16}$/;
@@ -260,7 +219,7 @@ export function probeRow(
     row.func = def.func;
     row.source = def.source;
   } else if (kallsyms) {
-    const sym = kallsyms.lookup(BigInt('0x' + shown.replace(/^0x/, '')));
+    const sym = kallsyms.table.symbol(BigInt('0x' + shown.replace(/^0x/, '')));
     if (sym) {
       row.func = sym.name;
       row.offset = sym.offset;

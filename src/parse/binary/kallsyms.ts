@@ -117,6 +117,20 @@ export class Kallsyms {
     return `${this.names[o[r]]}+0x${(addr - start).toString(16)}/0x${size.toString(16)}`;
   }
 
+  /**
+   * The symbol containing addr and the offset into it (where a kprobe sits), or null: below every
+   * symbol, or past the last by more than any function is long (a megabyte).
+   */
+  symbol(addr: bigint): { name: string; offset: number } | null {
+    const r = this.find(addr);
+    if (r < 0) return null;
+    const i = this.lookupOrder()[r];
+    const offset = addr - this.addr(i);
+    return this.nextAbove(r) < 0 && offset >= 1n << 20n
+      ? null
+      : { name: this.names[i], offset: Number(offset) };
+  }
+
   /** The name of the function containing addr (a kprobe's `func`), cached. */
   name(addr: bigint): string | null {
     let r = this.cache.get(addr);
