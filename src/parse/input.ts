@@ -68,6 +68,25 @@ function zstdStream(): Transform {
   return t;
 }
 
+/**
+ * A web stream that reads `raw` only when pulled. Not Readable.toWeb: its 'data' listener can
+ * enqueue after a cancel and throw an uncaught ERR_INVALID_STATE (nodejs/node#54205, #64529),
+ * which an ingest that stops early (a --to filter, the binary sniff) triggers.
+ */
+function pulled(raw: Readable): ReadableStream<Uint8Array> {
+  const it = raw[Symbol.asyncIterator]();
+  return new ReadableStream<Uint8Array>({
+    async pull(c) {
+      const r = await it.next();
+      if (r.done) c.close();
+      else c.enqueue(r.value as Uint8Array);
+    },
+    async cancel() {
+      await it.return?.();
+    },
+  });
+}
+
 export interface OpenedTrace {
   compression: Compression;
   /** Size of the file on disk (compressed bytes when compressed). */
@@ -103,9 +122,7 @@ export function openTrace(path: string): OpenedTrace {
       stream = raw.pipe(zstdStream());
       break;
     case 'xz':
-      stream = Readable.fromWeb(
-        new xz.XzReadableStream(Readable.toWeb(raw) as unknown as ReadableStream<Uint8Array>) as never,
-      );
+      stream = Readable.fromWeb(new xz.XzReadableStream(pulled(raw)) as never);
       break;
     default:
       stream = raw;
