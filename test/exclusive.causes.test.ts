@@ -38,7 +38,7 @@ function harness() {
     m.now = e.ts;
     m.eventId = e.id;
     m.tid = tid;
-    a.dx!.advanceTo(e.ts);
+    a.dx!.advanceTo(e);
     a.handle(e);
     return e;
   };

@@ -1,7 +1,32 @@
 // From trace events to model operations. Where a trace does not say something, the rule used is
 // written next to the code, and what it produced is marked `inferred` (or `unknown`).
-import { copy_page_range, rss_batch_begin, split_huge_page, do_anonymous_page, do_fault, forget_guessed_pte, map_unseen_file_page, do_huge_pmd_anonymous_page, do_wp_page, wp_page_copy, thp_eligible, zap_pte_range, PageCache, type FaultEvidence } from './memory.js';
-import { do_brk, do_madvise, do_mmap, do_mprotect, do_mremap, do_munmap, exit_mmap, MAP_FIXED, MAP_FIXED_NOREPLACE } from './mmap.js';
+import {
+  copy_page_range,
+  rss_batch_begin,
+  split_huge_page,
+  do_anonymous_page,
+  do_fault,
+  forget_guessed_pte,
+  map_unseen_file_page,
+  do_huge_pmd_anonymous_page,
+  do_wp_page,
+  wp_page_copy,
+  thp_eligible,
+  zap_pte_range,
+  PageCache,
+  type FaultEvidence,
+} from './memory.js';
+import {
+  do_brk,
+  do_madvise,
+  do_mmap,
+  do_mprotect,
+  do_mremap,
+  do_munmap,
+  exit_mmap,
+  MAP_FIXED,
+  MAP_FIXED_NOREPLACE,
+} from './mmap.js';
 import { DeviceExclusive, type Design, type ExclusiveOutput } from './device_exclusive.js';
 import { MMU_NOTIFY, Model } from './model.js';
 import { LEVEL_NAMES } from './pgtable.js';
@@ -9,7 +34,16 @@ import { delete_from_swap_cache, do_swap_page } from './swap.js';
 import { collapse_huge_page } from './khugepaged.js';
 import { replace_page, write_protect_page } from './ksm.js';
 import { uffd_wp_guess, uffd_wp_range, UFFDIO_WRITEPROTECT } from './userfaultfd.js';
-import { HPAGE_PMD_SIZE, PAGE_SIZE, RSS_MEMBERS, type Folio, type Mm, type Pte, type Task, type Vma } from './types.js';
+import {
+  HPAGE_PMD_SIZE,
+  PAGE_SIZE,
+  RSS_MEMBERS,
+  type Folio,
+  type Mm,
+  type Pte,
+  type Task,
+  type Vma,
+} from './types.js';
 
 /** One event as the replay reads it: common columns plus up to six numeric slots and a string. */
 export interface ReplayEvent {
@@ -145,7 +179,8 @@ const MM_CP_UFFD_WP_RESOLVE = 1 << 3;
 const PGTABLE_GFP = /^GFP_KERNEL_ACCOUNT\|(?:__GFP_ZERO(?:\|__GFP_COMP)?|__GFP_COMP\|__GFP_ZERO)$/;
 
 /** Comms of the kernel's own threads, which a trace shows acting on user memory (no task creates them in a trace). */
-const KERNEL_THREAD = /^(?:kworker\/|ksoftirqd\/|migration\/|cpuhp\/|rcu_|kthreadd$|ksmd$|khugepaged$|kswapd\d*$|kcompactd\d*$|oom_reaper$|kauditd$|swapper)/;
+const KERNEL_THREAD =
+  /^(?:kworker\/|ksoftirqd\/|migration\/|cpuhp\/|rcu_|kthreadd$|ksmd$|khugepaged$|kswapd\d*$|kcompactd\d*$|oom_reaper$|kauditd$|swapper)/;
 
 /** TASK_SIZE with 5-level paging (arch/x86/include/asm/page_64_types.h): above it is the kernel's. */
 const USER_VA_END = 2 ** 56;
@@ -181,7 +216,10 @@ export class Adapter {
   private collapse = new Map<number, { pfn: bigint }>();
   private syscalls = new Map<number, Syscall>();
   /** The mm a fork or exec is building, per task, until task_newtask / sched_process_exec. */
-  private building = new Map<number, { kind: 'fork' | 'exec'; mm: Mm | null; flags: number | null }>();
+  private building = new Map<
+    number,
+    { kind: 'fork' | 'exec'; mm: Mm | null; flags: number | null }
+  >();
   private byMmId = new Map<number, Mm>();
   readonly cache = new PageCache();
   private uncertainMms = new Set<Mm>();
@@ -202,7 +240,11 @@ export class Adapter {
     readonly opts: AdapterOptions,
   ) {
     m.onFileUnmapped = (file) => this.cache.drop(m, file);
-    this.dx = opts.design ? new DeviceExclusive(m, opts.design, out, (t, vma, va, w, n) => this.gupFault(t, vma, va, w, n)) : null;
+    this.dx = opts.design
+      ? new DeviceExclusive(m, opts.design, out, (t, vma, va, w, n) =>
+          this.gupFault(t, vma, va, w, n),
+        )
+      : null;
   }
 
   task(e: ReplayEvent): Task {
@@ -213,9 +255,21 @@ export class Adapter {
       const tgid = e.tgid ?? e.tid;
       const leader = tgid !== e.tid ? this.m.tasks.get(tgid) : undefined;
       // Kernel threads have no address space (their events act on others': ksmd, kswapd...).
-      const mm = KERNEL_THREAD.test(e.comm) || e.tid === 0 ? null : (leader?.mm ?? this.m.newMm(tgid, true));
+      const mm =
+        KERNEL_THREAD.test(e.comm) || e.tid === 0 ? null : (leader?.mm ?? this.m.newMm(tgid, true));
       if (mm) mm.users++;
-      t = { tid: e.tid, tgid, mm, comm: e.comm, first: e.ts, last: e.ts, preTrace: true, exited: false, rssCache: [0, 0, 0, 0], rssEvents: 0 };
+      t = {
+        tid: e.tid,
+        tgid,
+        mm,
+        comm: e.comm,
+        first: e.ts,
+        last: e.ts,
+        preTrace: true,
+        exited: false,
+        rssCache: [0, 0, 0, 0],
+        rssEvents: 0,
+      };
       this.m.tasks.set(e.tid, t);
     }
     t.last = e.ts;
@@ -227,7 +281,12 @@ export class Adapter {
     const m = this.m;
     const pf = this.pending.get(e.tid);
     // 6.1's rss_stat inside a fault is handle_mm_fault's check_sync_rss_stat, before the fault's work.
-    if (pf && !WITHIN_FAULT.has(e.event) && !(e.event === 'kmem:rss_stat' && this.m.k.splitRssCounting)) this.finishFault(pf, e);
+    if (
+      pf &&
+      !WITHIN_FAULT.has(e.event) &&
+      !(e.event === 'kmem:rss_stat' && this.m.k.splitRssCounting)
+    )
+      this.finishFault(pf, e);
     if (e.event === 'mmap_lock:mmap_lock_acquire_returned' && e.b === 1) {
       if (e.a === 0) {
         if (pf) pf.holdsLock = true;
@@ -235,21 +294,30 @@ export class Adapter {
     }
     // Batches a bulk operation announced but the kernel did not report (it skipped an empty page
     // table the model thought populated) must not shift later rows: they end with the burst.
-    if (!WITHIN_BULK.has(e.event) && !e.event.startsWith('kprobe:') && !e.event.startsWith('kretprobe:')) {
+    if (
+      !WITHIN_BULK.has(e.event) &&
+      !e.event.startsWith('kprobe:') &&
+      !e.event.startsWith('kretprobe:')
+    ) {
       const t = this.m.tasks.get(e.tid);
       if (t?.mm) for (const q of t.mm.rssTrajectory) if (q.length) q.length = 0;
       const b = this.building.get(e.tid)?.mm;
       if (b) for (const q of b.rssTrajectory) if (q.length) q.length = 0;
     }
-    this.dx?.advanceTo(e.ts);
+    this.dx?.advanceTo(e);
     const work = this.deferred.get(e.tid);
     // A read lock taken (write=false) does not start work that needs the write lock.
-    if (work && STARTS_SYSCALL_WORK.has(e.event) && !(e.event === 'mmap_lock:mmap_lock_acquire_returned' && e.a === 0)) {
+    if (
+      work &&
+      STARTS_SYSCALL_WORK.has(e.event) &&
+      !(e.event === 'mmap_lock:mmap_lock_acquire_returned' && e.a === 0)
+    ) {
       this.deferred.delete(e.tid);
       work();
     }
     if (this.retiredMmIds.length && !WITHIN_BULK.has(e.event)) {
-      for (const mm of this.retiredMmIds) if (mm.mmId !== null && this.byMmId.get(mm.mmId) === mm) this.byMmId.delete(mm.mmId);
+      for (const mm of this.retiredMmIds)
+        if (mm.mmId !== null && this.byMmId.get(mm.mmId) === mm) this.byMmId.delete(mm.mmId);
       this.retiredMmIds.length = 0;
     }
     if (this.uncertainMms.size && !WITHIN_BULK.has(e.event)) {
@@ -268,17 +336,26 @@ export class Adapter {
         if (e.a! >= USER_VA_END) return;
         const t = this.task(e);
         this.check_sync_rss_stat(t);
-        this.pending.set(e.tid, { task: t, va: e.a!, errorCode: e.b!, eventId: e.id, ev: { allocs: [], allocsTraced: this.opts.allocsTraced, pgtables: 0 } });
+        this.pending.set(e.tid, {
+          task: t,
+          va: e.a!,
+          errorCode: e.b!,
+          eventId: e.id,
+          ev: { allocs: [], allocsTraced: this.opts.allocsTraced, pgtables: 0 },
+        });
         return;
       }
       case 'kmem:mm_page_alloc': {
         // vmalloc'ed kernel buffers (GFP_KERNEL|__GFP_HIGHMEM, not movable): test_hmm's bounce buffer.
-        if (!pf && e.s && /__GFP_HIGHMEM/.test(e.s) && !/MOVABLE/.test(e.s)) this.dx?.pageAlloc(this.task(e));
+        if (!pf && e.s && /__GFP_HIGHMEM/.test(e.s) && !/MOVABLE/.test(e.s))
+          this.dx?.pageAlloc(this.task(e));
         // A user page allocated inside a task's fault is that fault's page (GFP_HIGHUSER_MOVABLE
         // for 4K pages, GFP_TRANSHUGE* for THPs); page-table pages are GFP_KERNEL and ignored.
-        if (pf && e.s && /MOVABLE|TRANSHUGE/.test(e.s)) pf.ev.allocs.push({ pfn: BigInt(e.a!), order: e.b! });
+        if (pf && e.s && /MOVABLE|TRANSHUGE/.test(e.s))
+          pf.ev.allocs.push({ pfn: BigInt(e.a!), order: e.b! });
         // A THP allocated outside a fault is a collapse's (khugepaged or MADV_COLLAPSE).
-        else if (!pf && e.b === 9 && e.s && /TRANSHUGE/.test(e.s)) this.collapse.set(e.tid, { pfn: BigInt(e.a!) });
+        else if (!pf && e.b === 9 && e.s && /TRANSHUGE/.test(e.s))
+          this.collapse.set(e.tid, { pfn: BigInt(e.a!) });
         // GFP_PGTABLE_USER (GFP_KERNEL_ACCOUNT|__GFP_ZERO, with __GFP_COMP where the kernel adds it,
         // in either order): a page-table page the fault needed.
         else if (pf && e.b === 0 && e.s && PGTABLE_GFP.test(e.s)) pf.ev.pgtables++;
@@ -287,7 +364,8 @@ export class Adapter {
       case 'kmem:mm_page_free': {
         // Before 6.16 sched_process_exit comes after exit_mm: an exiting task's frees are its exit_mmap.
         const t = this.task(e);
-        if (t.mm?.exiting && !t.mm.dead && t.mm.users <= 1 && !this.m.k.exitTracepointBeforeExitMm) this.exit_mmap(t.mm, t.tid);
+        if (t.mm?.exiting && !t.mm.dead && t.mm.users <= 1 && !this.m.k.exitTracepointBeforeExitMm)
+          this.exit_mmap(t.mm, t.tid);
         const pfn = BigInt(e.a!);
         const i = pf ? pf.ev.allocs.findIndex((a) => a.pfn === pfn) : -1;
         if (pf && i >= 0) {
@@ -330,7 +408,8 @@ export class Adapter {
         return;
       case 'ftrace:print':
         if (e.s?.startsWith('MMREPLAY_CKPT ')) this.checkpoint(e);
-        else if (e.s?.startsWith('RACE_BEGIN ') || e.s?.startsWith('RACE_END ')) this.dx?.marker(e, this.task(e));
+        else if (e.s?.startsWith('RACE_BEGIN ') || e.s?.startsWith('RACE_END '))
+          this.dx?.marker(e, this.task(e));
         return;
       case 'kprobe:make_device_exclusive_range':
         this.dx?.callEnter(e, this.task(e));
@@ -348,6 +427,7 @@ export class Adapter {
         this.dx?.rmapWalk(e, this.task(e));
         return;
       case 'kprobe:folio_unlock': {
+        if (e.a !== null) this.dx?.folioUnlock(BigInt(e.a));
         const f = e.a === null ? undefined : this.migrationLocked.get(BigInt(e.a));
         if (f) {
           this.migrationLocked.delete(f.pfn);
@@ -373,14 +453,16 @@ export class Adapter {
         return;
       case 'kprobe:uffd_wp_range': {
         const mm = this.task(e).mm;
-        if (mm && e.a !== null && e.b !== null && e.c !== null) uffd_wp_range(this.m, mm, e.a, e.a + e.b, e.c !== 0);
+        if (mm && e.a !== null && e.b !== null && e.c !== null)
+          uffd_wp_range(this.m, mm, e.a, e.a + e.b, e.c !== 0);
         return;
       }
       case 'kprobe:change_protection': {
         // mprotect's calls are replayed from its syscall; userfaultfd's carry MM_CP_UFFD_WP(_RESOLVE).
         const mm = this.task(e).mm;
         const flags = e.c ?? 0;
-        if (mm && e.a !== null && e.b !== null && flags & (MM_CP_UFFD_WP | MM_CP_UFFD_WP_RESOLVE)) uffd_wp_range(this.m, mm, e.a, e.b, (flags & MM_CP_UFFD_WP) !== 0);
+        if (mm && e.a !== null && e.b !== null && flags & (MM_CP_UFFD_WP | MM_CP_UFFD_WP_RESOLVE))
+          uffd_wp_range(this.m, mm, e.a, e.b, (flags & MM_CP_UFFD_WP) !== 0);
         return;
       }
       case 'kprobe:mmu_notifier_invalidate_range_start':
@@ -428,7 +510,8 @@ export class Adapter {
     const mm = this.m.tasks.get(e.tid)?.mm;
     if (!mm) return;
     for (const p of this.pending.values()) {
-      if (p.holdsLock && p.task.tid !== e.tid && p.task.mm === mm && p.va >= start && p.va < end) this.finishFault(p, null);
+      if (p.holdsLock && p.task.tid !== e.tid && p.task.mm === mm && p.va >= start && p.va < end)
+        this.finishFault(p, null);
     }
   }
 
@@ -448,7 +531,14 @@ export class Adapter {
     if (pf) this.finishFault(pf, e);
     const t = this.task(e);
     this.check_sync_rss_stat(t);
-    this.pending.set(e.tid, { task: t, va: e.a, errorCode: X86_PF_PROT | X86_PF_WRITE, eventId: e.id, ev: { allocs: [], allocsTraced: this.opts.allocsTraced, pgtables: 0 }, holdsLock: true });
+    this.pending.set(e.tid, {
+      task: t,
+      va: e.a,
+      errorCode: X86_PF_PROT | X86_PF_WRITE,
+      eventId: e.id,
+      ev: { allocs: [], allocsTraced: this.opts.allocsTraced, pgtables: 0 },
+      holdsLock: true,
+    });
   }
 
   /**
@@ -486,7 +576,15 @@ export class Adapter {
     if (known !== null) {
       const model = m.pgtableAllocs - tablesBefore;
       const match = known === true ? model === pf.ev.pgtables : null;
-      this.out.pgtable({ eventId: pf.eventId, mm: mm.id, va: pf.va, kernel: pf.ev.pgtables, model, match, note: known === true ? null : `not checkable: ${known}` });
+      this.out.pgtable({
+        eventId: pf.eventId,
+        mm: mm.id,
+        va: pf.va,
+        kernel: pf.ev.pgtables,
+        model,
+        match,
+        note: known === true ? null : `not checkable: ${known}`,
+      });
     }
   }
 
@@ -521,8 +619,10 @@ export class Adapter {
       if (mm.pgtablesFromStart === false) return 'page tables made before the trace';
       const lo = key * span;
       const hi = lo + span;
-      if (!mm.vmas.some((v) => v.start <= va && v.end > va)) return `a ${LEVEL_NAMES[l]} table over a VMA not seen created`;
-      if (mm.vmas.some((v) => v.preTrace && v.start < hi && v.end > lo)) return `a ${LEVEL_NAMES[l]} table shared with a VMA not seen created`;
+      if (!mm.vmas.some((v) => v.start <= va && v.end > va))
+        return `a ${LEVEL_NAMES[l]} table over a VMA not seen created`;
+      if (mm.vmas.some((v) => v.preTrace && v.start < hi && v.end > lo))
+        return `a ${LEVEL_NAMES[l]} table shared with a VMA not seen created`;
     }
     return true;
   }
@@ -556,16 +656,33 @@ export class Adapter {
       if (write && !pte.write) do_wp_page(m, mm, vma, va, pte, pf.ev);
       // else: spurious (another thread got there first) or a permission fault the model cannot see.
     } else if (pte && pte.kind !== 'none') {
-      this.swapFault(mm, vma, va, pte, write, pf.ev);
+      this.swapFault(mm, vma, va, pte, write, pf.ev, true);
     } else if (vma.file !== null) {
       // do_read_fault maps the neighbours already in the page cache (fault-around); which those
       // are is not in the trace, so the count this fault adds cannot be checked.
-      if (!write) this.uncertain(mm, pf.task.tid, vma.preTrace ? 'fault-around in a file VMA mapped before the trace (extent and page cache unknown)' : 'fault-around maps the neighbouring pages already in the page cache, which the trace does not show');
+      if (!write)
+        this.uncertain(
+          mm,
+          pf.task.tid,
+          vma.preTrace
+            ? 'fault-around in a file VMA mapped before the trace (extent and page cache unknown)'
+            : 'fault-around maps the neighbouring pages already in the page cache, which the trace does not show',
+        );
       do_fault(m, this.cache, mm, vma, va, write, pf.ev);
-    } else if (pf.ev.allocs.some((a) => a.order === 9) || (!this.opts.allocsTraced && write && thp_eligible(vma, va, this.opts.thp))) {
+    } else if (
+      pf.ev.allocs.some((a) => a.order === 9) ||
+      (!this.opts.allocsTraced && write && thp_eligible(vma, va, this.opts.thp))
+    ) {
       do_huge_pmd_anonymous_page(m, mm, vma, va, write, pf.ev);
     } else {
-      do_anonymous_page(m, mm, vma, va, write || (pf.ev.allocsTraced && pf.ev.allocs.length > 0), pf.ev);
+      do_anonymous_page(
+        m,
+        mm,
+        vma,
+        va,
+        write || (pf.ev.allocsTraced && pf.ev.allocs.length > 0),
+        pf.ev,
+      );
     }
     [m.now, m.eventId] = saved as [bigint, bigint];
   }
@@ -584,7 +701,13 @@ export class Adapter {
     // going unseen is a different story (GUP timing, a race) the model cannot settle this way.
     const freer = this.m.tasks.get(e.tid)?.mm;
     const elsewhere = [...f.rmap.values()].every((r) => this.m.mms[r.mm] !== freer);
-    if (!f.anon || f.anonExclusive || f.entireMapcount > 0 || this.opts.kernelFaultsTraced || !elsewhere) {
+    if (
+      !f.anon ||
+      f.anonExclusive ||
+      f.entireMapcount > 0 ||
+      this.opts.kernelFaultsTraced ||
+      !elsewhere
+    ) {
       m.sink.violation('freed_page_still_mapped', what, m.label(f.preTrace));
       return;
     }
@@ -614,7 +737,11 @@ export class Adapter {
     const old = this.m.byPfn.get(scanPfn);
     const at = old && !old.freed ? [...old.rmap.values()][0] : undefined;
     if (!at) {
-      this.m.sink.violation('collapse_unplaced', `mm_collapse_huge_page_isolate: pfn 0x${scanPfn.toString(16)} is mapped nowhere the model knows`, this.m.label(old?.preTrace ?? true));
+      this.m.sink.violation(
+        'collapse_unplaced',
+        `mm_collapse_huge_page_isolate: pfn 0x${scanPfn.toString(16)} is mapped nowhere the model knows`,
+        this.m.label(old?.preTrace ?? true),
+      );
       return;
     }
     const mm = this.m.mms[at.mm];
@@ -624,9 +751,17 @@ export class Adapter {
   }
 
   /** A fault on a non-present entry (do_swap_page): swap-in, or a device-exclusive entry restored. */
-  swapFault(mm: Mm, vma: Vma, va: number, pte: Pte, write: boolean, ev: FaultEvidence | null = null): void {
+  swapFault(
+    mm: Mm,
+    vma: Vma,
+    va: number,
+    pte: Pte,
+    write: boolean,
+    ev: FaultEvidence | null = null,
+    cpu = false,
+  ): void {
     if (pte.kind === 'swap') do_swap_page(this.m, this.m.k, mm, vma, va, pte, write, ev);
-    else this.dx?.swapFault(mm, vma, va, pte, write);
+    else this.dx?.swapFault(mm, vma, va, pte, write, cpu);
   }
 
   /**
@@ -635,19 +770,42 @@ export class Adapter {
    */
   gupFault(task: Task, vma: Vma, va: number, write: boolean, newAnon: boolean | null): void {
     this.check_sync_rss_stat(task);
-    this.add_mm_counter_fast(task, task.mm!, () => this.gupHandleMmFault(task, vma, va, write, newAnon));
+    this.add_mm_counter_fast(task, task.mm!, () =>
+      this.gupHandleMmFault(task, vma, va, write, newAnon),
+    );
   }
 
-  private gupHandleMmFault(task: Task, vma: Vma, va: number, write: boolean, newAnon: boolean | null): void {
+  private gupHandleMmFault(
+    task: Task,
+    vma: Vma,
+    va: number,
+    write: boolean,
+    newAnon: boolean | null,
+  ): void {
     const mm = task.mm!;
     const pte = this.m.pte(mm, va);
     if (pte?.kind === 'present') {
-      if (write && !pte.write) do_wp_page(this.m, mm, vma, va, pte, newAnon === null ? null : { allocs: [], allocsTraced: true, pgtables: 0, newAnon });
+      if (write && !pte.write)
+        do_wp_page(
+          this.m,
+          mm,
+          vma,
+          va,
+          pte,
+          newAnon === null ? null : { allocs: [], allocsTraced: true, pgtables: 0, newAnon },
+        );
     } else if (pte && pte.kind !== 'none') this.swapFault(mm, vma, va, pte, write);
     else if (vma.file !== null) do_fault(this.m, this.cache, mm, vma, va, write, null);
     else {
       const pfn = this.dx?.takeRmapAhead(mm, va);
-      do_anonymous_page(this.m, mm, vma, va, write, pfn === undefined ? null : { allocs: [{ pfn, order: 0 }], allocsTraced: true, pgtables: 0 });
+      do_anonymous_page(
+        this.m,
+        mm,
+        vma,
+        va,
+        write,
+        pfn === undefined ? null : { allocs: [{ pfn, order: 0 }], allocsTraced: true, pgtables: 0 },
+      );
     }
   }
 
@@ -703,7 +861,10 @@ export class Adapter {
       return;
     }
     if (e.b === null || RSS_MEMBERS[e.b] === undefined) {
-      this.skip(e, `rss_stat member ${e.b ?? '(a name the format does not list)'} is not one the model counts (${RSS_MEMBERS.join(', ')})`);
+      this.skip(
+        e,
+        `rss_stat member ${e.b ?? '(a name the format does not list)'} is not one the model counts (${RSS_MEMBERS.join(', ')})`,
+      );
       return;
     }
     const t = this.task(e);
@@ -736,7 +897,16 @@ export class Adapter {
 
   /** An rss_stat row the model cannot check: which mm it counts is not known. */
   private unknownMmRss(e: ReplayEvent, member: number, kernel: number, note: string): void {
-    this.out.rss({ eventId: e.id, ts: e.ts, mm: null, member: RSS_MEMBERS[member] ?? String(member), kernel, model: null, match: null, note });
+    this.out.rss({
+      eventId: e.id,
+      ts: e.ts,
+      mm: null,
+      member: RSS_MEMBERS[member] ?? String(member),
+      kernel,
+      model: null,
+      match: null,
+      note,
+    });
   }
 
   /**
@@ -764,16 +934,33 @@ export class Adapter {
 
   /** One rss_stat row: the kernel's count of member in mm against the model's. */
   private checkRss(e: ReplayEvent, t: Task, mm: Mm, member: number, kernel: number): void {
-    const row: RssRow = { eventId: e.id, ts: e.ts, mm: mm.id, member: RSS_MEMBERS[member] ?? String(member), kernel, model: null, match: null, note: null };
+    const row: RssRow = {
+      eventId: e.id,
+      ts: e.ts,
+      mm: mm.id,
+      member: RSS_MEMBERS[member] ?? String(member),
+      kernel,
+      model: null,
+      match: null,
+      note: null,
+    };
     // During exec, the old mm's counters falling mean exec_mmap has replaced it.
     const b = this.building.get(t.tid);
-    if (b?.kind === 'exec' && !t.execMapped && mm === t.mm && kernel < mm.rss[member]) this.exec_mmap(t);
+    if (b?.kind === 'exec' && !t.execMapped && mm === t.mm && kernel < mm.rss[member])
+      this.exec_mmap(t);
     // A last user's counters falling means exit_mmap has begun (before sched_process_exit on 6.1/6.12).
-    if (mm.exiting && !mm.dead && mm.users <= 1 && kernel < mm.rss[member]) this.exit_mmap(mm, t.tid);
+    if (mm.exiting && !mm.dead && mm.users <= 1 && kernel < mm.rss[member])
+      this.exit_mmap(mm, t.tid);
     // 6.1: a count that equals the mm's plus what the task has cached is sync_mm_rss folding the
     // cache in (handle_mm_fault's check_sync_rss_stat, whose event counter also counts faults the
     // trace does not show: GUP's, kernel-mode ones).
-    if (this.m.k.splitRssCounting && t.mm === mm && t.rssCache[member] !== 0 && kernel === mm.rss[member] + t.rssCache[member]) this.sync_mm_rss(t);
+    if (
+      this.m.k.splitRssCounting &&
+      t.mm === mm &&
+      t.rssCache[member] !== 0 &&
+      kernel === mm.rss[member] + t.rssCache[member]
+    )
+      this.sync_mm_rss(t);
     const q = mm.rssTrajectory[member];
     const model = q.length ? q.shift()! : mm.rss[member];
     row.model = model;
@@ -784,12 +971,15 @@ export class Adapter {
       row.note = `not checkable: ${mm.uncertain.why}`;
     } else if (this.building.get(t.tid)?.kind === 'exec' && this.building.get(t.tid)?.mm === mm) {
       // copy_strings fills the new stack through GUP: faults without page_fault_user events.
-      row.note = 'not checkable: exec copies its arguments onto the new stack through GUP (no fault events)';
+      row.note =
+        'not checkable: exec copies its arguments onto the new stack through GUP (no fault events)';
     } else {
       row.match = model === kernel;
       // Threads faulting on other CPUs count their page before their own rss_stat shows up.
       let racing = 0;
-      if (!this.m.k.splitRssCounting) for (const p of this.pending.values()) if (p.task.mm === mm && p.task.tid !== t.tid) racing++;
+      if (!this.m.k.splitRssCounting)
+        for (const p of this.pending.values())
+          if (p.task.mm === mm && p.task.tid !== t.tid) racing++;
       if (!row.match && kernel > model && kernel - model <= racing) {
         row.match = true;
         row.note = 'counted a concurrent fault on another CPU first';
@@ -816,7 +1006,8 @@ export class Adapter {
 
   private explainRss(mm: Mm, t: Task): string {
     if (this.m.nearLoss) return 'lost events nearby';
-    if (mm.preTrace || mm.vmas.some((v) => v.preTrace)) return 'pre-trace pages the model never saw';
+    if (mm.preTrace || mm.vmas.some((v) => v.preTrace))
+      return 'pre-trace pages the model never saw';
     if (this.building.has(t.tid)) return 'kernel-internal access (GUP) without a fault event';
     return 'model';
   }
@@ -847,7 +1038,18 @@ export class Adapter {
     if (prev?.mm && prev.mm !== mm) prev.mm.users--;
     // The pid was reused: the task that had it is over.
     if (prev) this.out.task(prev);
-    m.tasks.set(pid, { tid: pid, tgid, mm, comm: e.s ?? parent.comm, first: e.ts, last: e.ts, preTrace: false, exited: false, rssCache: [0, 0, 0, 0], rssEvents: 0 });
+    m.tasks.set(pid, {
+      tid: pid,
+      tgid,
+      mm,
+      comm: e.s ?? parent.comm,
+      first: e.ts,
+      last: e.ts,
+      preTrace: false,
+      exited: false,
+      rssCache: [0, 0, 0, 0],
+      rssEvents: 0,
+    });
   }
 
   /** dup_mm -> dup_mmap: the child's VMAs, and their page tables where copy_page_range copies them. */
@@ -869,19 +1071,29 @@ export class Adapter {
     }
     // dup_mmap copies VMA by VMA; where the trace shows each copy_page_range (a kprobe with the
     // source VMA's start), each VMA is copied then, else all at once now.
-    if (this.opts.copyPageRangeTraced) this.pendingCopies.set(parent.tid, { dst, src, vmas: copies });
-    else for (const vma of copies) copy_page_range(m, dst, src, vma, (mm, va, pte) => this.restoreForFork(mm, va, pte));
+    if (this.opts.copyPageRangeTraced)
+      this.pendingCopies.set(parent.tid, { dst, src, vmas: copies });
+    else
+      for (const vma of copies)
+        copy_page_range(m, dst, src, vma, (mm, va, pte) => this.restoreForFork(mm, va, pte));
     for (let i = 0; i < 4; i++) dst.rssKnown[i] = true;
-    if (src.preTrace) this.uncertain(dst, parent.tid, 'fork copies page tables of VMAs mapped before the trace');
+    if (src.preTrace)
+      this.uncertain(dst, parent.tid, 'fork copies page tables of VMAs mapped before the trace');
     return dst;
   }
 
   /** copy_page_range for the source VMA [start, end) of the fork a task is making (kprobe); the
    *  model's VMAs inside it are copied (the kernel may have merged what the model keeps apart). */
-  private copyPageRange(tid: number, start: number | null, all = false, end: number | null = null): void {
+  private copyPageRange(
+    tid: number,
+    start: number | null,
+    all = false,
+    end: number | null = null,
+  ): void {
     const p = this.pendingCopies.get(tid);
     if (!p) return;
-    const copy = (vma: Vma) => copy_page_range(this.m, p.dst, p.src, vma, (mm, va, pte) => this.restoreForFork(mm, va, pte));
+    const copy = (vma: Vma) =>
+      copy_page_range(this.m, p.dst, p.src, vma, (mm, va, pte) => this.restoreForFork(mm, va, pte));
     if (all) {
       for (const v of p.vmas) copy(v);
       this.pendingCopies.delete(tid);
@@ -958,7 +1170,14 @@ export class Adapter {
     this.syscalls.set(e.tid, { name, e });
     const mm = t.mm;
     if (!mm) return;
-    if (mm.preTrace && (name === 'munmap' || name === 'madvise' || name === 'mremap' || (name === 'mmap' && e.d! & MAP_FIXED)) && !this.covered(mm, e.a!, name === 'mremap' ? e.b! : e.b!)) {
+    if (
+      mm.preTrace &&
+      (name === 'munmap' ||
+        name === 'madvise' ||
+        name === 'mremap' ||
+        (name === 'mmap' && e.d! & MAP_FIXED)) &&
+      !this.covered(mm, e.a!, name === 'mremap' ? e.b! : e.b!)
+    ) {
       this.uncertain(mm, t.tid, `${name} over VMAs mapped before the trace`);
     }
     const later = (work: () => void) =>
@@ -982,7 +1201,8 @@ export class Adapter {
         if (e.c! < e.b!) do_munmap(m, mm, e.a! + e.c!, e.b! - e.c!);
         return;
       case 'mmap':
-        if ((e.d! & MAP_FIXED) !== 0 && (e.d! & MAP_FIXED_NOREPLACE) === 0) do_munmap(m, mm, e.a!, e.b!);
+        if ((e.d! & MAP_FIXED) !== 0 && (e.d! & MAP_FIXED_NOREPLACE) === 0)
+          do_munmap(m, mm, e.a!, e.b!);
         return;
       case 'clone':
       case 'fork': {
@@ -1036,7 +1256,18 @@ export class Adapter {
     const mm = t.mm;
     switch (name) {
       case 'mmap':
-        if (!failed) do_mmap(m, mm, ret, a.b!, a.c!, a.d!, a.e! | 0, a.f!, `file:${t.tgid}:fd${a.e! | 0}:${this.fileSeq++}`);
+        if (!failed)
+          do_mmap(
+            m,
+            mm,
+            ret,
+            a.b!,
+            a.c!,
+            a.d!,
+            a.e! | 0,
+            a.f!,
+            `file:${t.tgid}:fd${a.e! | 0}:${this.fileSeq++}`,
+          );
         return;
       case 'mremap':
         if (!failed) do_mremap(m, mm, a.a!, a.b!, a.c!, ret);
@@ -1096,12 +1327,23 @@ export class Adapter {
       m.set_pte_at(mm, va, { ...p, kind: 'present', write: p.entryWrite });
       return;
     }
-    const nf = m.newFolio({ anon: old.anon, shmem: old.shmem, refcount: 1, anonExclusive: old.anonExclusive });
+    const nf = m.newFolio({
+      anon: old.anon,
+      shmem: old.shmem,
+      refcount: 1,
+      anonExclusive: old.anonExclusive,
+    });
     m.setPfn(nf, pfn, 'observed');
     nf.locked = held;
     if (held) this.migrationLocked.set(pfn, nf);
     m.rmap_add(nf, mm, va);
-    m.set_pte_at(mm, va, { ...p, kind: 'present', folio: nf, write: p.entryWrite, confidence: 'observed' });
+    m.set_pte_at(mm, va, {
+      ...p,
+      kind: 'present',
+      folio: nf,
+      write: p.entryWrite,
+      confidence: 'observed',
+    });
     m.folio_put(old);
   }
 
@@ -1109,7 +1351,13 @@ export class Adapter {
     const m = this.m;
     const kv = Object.fromEntries([...e.s!.matchAll(/(\w+)=(\S+)/g)].map((x) => [x[1], x[2]]));
     // A marker cut short (the trace's last line) or damaged is not a checkpoint.
-    if (!/^\d+$/.test(kv.pid ?? '') || !/^(0x[0-9a-f]+|\d+)$/i.test(kv.start ?? '') || !(kv.pages ?? '').split(',').every((p) => /^(-|P:[0-9a-f]+:[a-z]*|S:[0-9a-f]+:[0-9a-f]+:[a-z]*)$/.test(p))) {
+    if (
+      !/^\d+$/.test(kv.pid ?? '') ||
+      !/^(0x[0-9a-f]+|\d+)$/i.test(kv.start ?? '') ||
+      !(kv.pages ?? '')
+        .split(',')
+        .every((p) => /^(-|P:[0-9a-f]+:[a-z]*|S:[0-9a-f]+:[0-9a-f]+:[a-z]*)$/.test(p))
+    ) {
       this.skip(e, 'MMREPLAY_CKPT marker without pid, start or pages (cut short?)');
       return;
     }
@@ -1126,10 +1374,20 @@ export class Adapter {
       const kernelState = kind === 'P' ? 'present' : kind === 'S' ? 'swap' : 'none';
       const kernelPfn = kind === 'P' ? parseInt(x, 16) : null;
       const p = mm ? m.pte(mm, va) : undefined;
-      const modelState = !p || p.kind === 'none' ? 'none' : p.kind === 'present' ? 'present' : 'swap';
-      const modelPfn = p?.kind === 'present' && p.folio?.pfn !== null && p.folio?.pfn !== undefined ? Number(p.folio.pfn) + p.index : null;
+      const modelState =
+        !p || p.kind === 'none' ? 'none' : p.kind === 'present' ? 'present' : 'swap';
+      const modelPfn =
+        p?.kind === 'present' && p.folio?.pfn !== null && p.folio?.pfn !== undefined
+          ? Number(p.folio.pfn) + p.index
+          : null;
       // The PFN is as known as the folio's: a fork's child maps the very page the parent's fault got.
-      const confidence = p ? (p.kind === 'present' && p.folio ? (p.folio.zero ? 'inferred' : p.folio.pfnConfidence) : p.confidence) : null;
+      const confidence = p
+        ? p.kind === 'present' && p.folio
+          ? p.folio.zero
+            ? 'inferred'
+            : p.folio.pfnConfidence
+          : p.confidence
+        : null;
       this.out.checkpoint({
         eventId: e.id,
         ts: e.ts,
@@ -1139,12 +1397,16 @@ export class Adapter {
         va,
         kernelState,
         kernelPfn,
-        kernelFlags: (kind === 'P' ? flags : kind === 'S' ? (pages[i].split(':')[3] ?? '') : '') ?? '',
+        kernelFlags:
+          (kind === 'P' ? flags : kind === 'S' ? (pages[i].split(':')[3] ?? '') : '') ?? '',
         modelState,
         modelPfn,
         confidence,
         presentMatch: kernelState === modelState,
-        pfnMatch: kernelPfn !== null && modelPfn !== null && confidence === 'observed' ? kernelPfn === modelPfn : null,
+        pfnMatch:
+          kernelPfn !== null && modelPfn !== null && confidence === 'observed'
+            ? kernelPfn === modelPfn
+            : null,
       });
     }
   }
@@ -1167,7 +1429,14 @@ export class Adapter {
    * on uffd_wp_range or change_protection shows the change; its mode is guessed (uffd_wp_guess).
    */
   private invalidateRangeStart(e: ReplayEvent, pf: PendingFault | undefined): void {
-    if (e.a === null || e.b === null || e.c !== MMU_NOTIFY.PROTECTION_VMA || this.opts.uffdTraced || pf) return;
+    if (
+      e.a === null ||
+      e.b === null ||
+      e.c !== MMU_NOTIFY.PROTECTION_VMA ||
+      this.opts.uffdTraced ||
+      pf
+    )
+      return;
     const t = this.task(e);
     const call = this.syscalls.get(e.tid);
     const inUffd = call?.name === 'ioctl' && call.e.b === UFFDIO_WRITEPROTECT;

@@ -98,6 +98,15 @@ interface GupPage {
   pinHi?: bigint;
 }
 
+/** A CPU fault sleeping on the folio lock of a device-exclusive entry (folio_lock_or_retry). */
+interface Waiter {
+  tid: number;
+  mm: Mm;
+  va: number;
+  write: boolean;
+  folio: Folio;
+}
+
 interface Call {
   id: number;
   req: Request;
@@ -106,6 +115,8 @@ interface Call {
   npages: number;
   gupStarted: boolean;
   gupStopped: boolean;
+  /** GUP sleeps on a folio lock; it wakes at its task's next event after the unlock. */
+  blocked: boolean;
   plan: GupPlan | null;
   gupDone: bigint | null;
   gup: GupPage[];
@@ -152,7 +163,10 @@ export interface GupPlan {
   start: bigint;
   end: bigint | null;
   npages: number;
+  /** Faults that mapped a new anonymous page (folio_add_new_anon_rmap). */
   faults: { index: number; ts: bigint }[];
+  /** Other faults GUP took (do_swap_page, do_wp_page): GUP was at that page then. */
+  reached: { index: number; ts: bigint }[];
   /** The trace has folio_add_new_anon_rmap, so a GUP fault would show. */
   faultsTraced: boolean;
   /** The call's return, where traced: the walk of its pages ends by then. */
@@ -164,22 +178,24 @@ export function pinTime(p: GupPlan, i: number): bigint {
   return pinWindow(p, i)[2];
 }
 
-/** The anchors around page i ([earliest, latest] it can have been pinned) and the interpolated time. */
+/**
+ * The anchors around page i ([earliest, latest] it can have been pinned) and its pin time: the
+ * last fault GUP took on page i, else interpolated between the faults before and after it (GUP
+ * walks the range in order, so every page before a fault's is pinned by then).
+ */
 export function pinWindow(p: GupPlan, i: number): [bigint, bigint, bigint] {
-  const anchors: { index: number; ts: bigint }[] = [{ index: -1, ts: p.start }, ...p.faults.filter((f) => f.index >= 0 && f.index < p.npages)];
-  anchors.push({ index: p.npages - 1, ts: p.end ?? p.start });
-  for (let k = 1; k < anchors.length; k++) {
-    const a = anchors[k - 1];
-    const b = anchors[k];
-    if (i <= b.index) {
-      if (i === b.index && p.faults.some((f) => f.index === i)) return [b.ts, b.ts, b.ts];
-      if (b.index === a.index) return [a.ts, b.ts, b.ts];
-      const span = b.ts > a.ts ? b.ts - a.ts : 0n;
-      return [a.ts, b.ts, a.ts + (span * BigInt(i - a.index)) / BigInt(b.index - a.index)];
-    }
-  }
+  const marks = [...p.faults, ...p.reached]
+    .filter((f) => f.index >= 0 && f.index < p.npages)
+    .sort((x, y) => (x.ts < y.ts ? -1 : x.ts > y.ts ? 1 : 0));
   const end = p.end ?? p.start;
-  return [end, end, end];
+  const at = marks.filter((f) => f.index === i);
+  if (at.length) return [at[0].ts, at[at.length - 1].ts, at[at.length - 1].ts];
+  let a = { index: -1, ts: p.start };
+  for (const f of marks) if (f.index < i) a = f;
+  const b = marks.find((f) => f.index > i && f.ts >= a.ts) ?? { index: p.npages - 1, ts: end };
+  if (b.index <= a.index) return [a.ts, b.ts, b.ts];
+  const span = b.ts > a.ts ? b.ts - a.ts : 0n;
+  return [a.ts, b.ts, a.ts + (span * BigInt(i - a.index)) / BigInt(b.index - a.index)];
 }
 
 export class DeviceExclusive {
@@ -192,7 +208,20 @@ export class DeviceExclusive {
   /** test_hmm's device page table per mm: page numbers mapped for atomic access. */
   private mirrors = new Map<Mm, Map<number, Set<number>>>();
   /** CPU faults on an entry whose folio a conversion holds locked: they wait for the unlock. */
-  private waiting = new Map<Folio, { mm: Mm; va: number; write: boolean }[]>();
+  private waiting = new Map<Folio, Waiter[]>();
+  /**
+   * Faults whose folio was unlocked: runnable, not running. A wakeup can lag the unlock by ms, and
+   * the retried fault restores the entry only then: at its notifier where traced, else at its
+   * do_swap_page, else at the task's next event.
+   */
+  private woken: Waiter[] = [];
+  /** Folios a finished call left locked until the caller's folio_unlock (test_hmm unlocks after mapping). */
+  private held = new Map<bigint, { folio: Folio; req: Request }>();
+  /** folio_unlock is traced: a call's folios stay locked until the trace shows each unlock. */
+  unlockTraced = false;
+  /** Probes that show where a woken fault restores its entry. */
+  notifierTraced = false;
+  swapTraced = false;
   /** PFNs GUP faults mapped, by mm:va, seen before the model's GUP reached the address. */
   private rmapAhead = new Map<string, bigint>();
   /** Probes the trace lacks, and what the verdicts lose for it: noted on every request. */
@@ -208,7 +237,13 @@ export class DeviceExclusive {
     readonly m: Model,
     readonly design: Design,
     readonly out: ExclusiveOutput,
-    readonly gupFault: (task: Task, vma: Vma, va: number, write: boolean, newAnon: boolean | null) => void,
+    readonly gupFault: (
+      task: Task,
+      vma: Vma,
+      va: number,
+      write: boolean,
+      newAnon: boolean | null,
+    ) => void,
   ) {
     m.onInvalidate((mm, start, end, event, owner) => {
       // Every device's interval notifier sees the invalidation.
@@ -244,7 +279,26 @@ export class DeviceExclusive {
     this.announced.delete(t.tid);
     const open = this.requests.get(t.tid);
     if (open?.implicit) this.finishRequest(open, open.lastReturn ?? e.ts, null);
-    this.requests.set(t.tid, { id: this.nextRequest++, ts: e.ts, task: t, mm: t.mm, mirror, start: range?.start ?? null, npages: range?.npages ?? null, calls: 0, failedPages: 0, predicted: null, observed: null, call: null, readMissing: null, readTimed: false, implicit: false, nextStart: null, lastReturn: null, announced: range !== undefined });
+    this.requests.set(t.tid, {
+      id: this.nextRequest++,
+      ts: e.ts,
+      task: t,
+      mm: t.mm,
+      mirror,
+      start: range?.start ?? null,
+      npages: range?.npages ?? null,
+      calls: 0,
+      failedPages: 0,
+      predicted: null,
+      observed: null,
+      call: null,
+      readMissing: null,
+      readTimed: false,
+      implicit: false,
+      nextStart: null,
+      lastReturn: null,
+      announced: range !== undefined,
+    });
   }
 
   /** Pages of the request the mirror does not map (dmirror_do_read fails on the first: -ENOENT). */
@@ -256,7 +310,6 @@ export class DeviceExclusive {
     return n;
   }
 
-
   /**
    * A page the caller allocates after its last call: dmirror_exclusive's bounce buffer (vmalloc'ed
    * for large requests), allocated after mmap_read_unlock and just before dmirror_do_read. The read
@@ -264,7 +317,8 @@ export class DeviceExclusive {
    */
   pageAlloc(t: Task): void {
     const r = this.requests.get(t.tid);
-    if (r && !r.call && r.calls > 0 && r.predicted === null && !r.readTimed) r.readMissing = this.missing(r);
+    if (r && !r.call && r.calls > 0 && r.predicted === null && !r.readTimed)
+      r.readMissing = this.missing(r);
   }
 
   /**
@@ -322,6 +376,12 @@ export class DeviceExclusive {
    */
   private finishRequest(r: Request, end: bigint, observed: number | null): void {
     this.requests.delete(r.task.tid);
+    // Unlocks the trace did not show (lost events) happened by the time the request ended.
+    for (const [pfn, h] of this.held) {
+      if (h.req !== r) continue;
+      this.held.delete(pfn);
+      this.unlock(h.folio);
+    }
     r.observed = observed;
     let enoent = 0;
     const atExit = this.missing(r);
@@ -329,7 +389,11 @@ export class DeviceExclusive {
       enoent = r.readMissing ?? atExit;
       r.predicted = enoent ? ENOENT : 0;
     }
-    const ambiguous = !r.implicit && r.predicted !== EBUSY && r.readMissing !== null && (r.readMissing > 0) !== (atExit > 0);
+    const ambiguous =
+      !r.implicit &&
+      r.predicted !== EBUSY &&
+      r.readMissing !== null &&
+      r.readMissing > 0 !== atExit > 0;
     this.out.request({
       requestId: r.id,
       ts: r.ts,
@@ -364,7 +428,10 @@ export class DeviceExclusive {
     const start = e.a!;
     // An implicit request goes on while its calls chain (dmirror_exclusive's next chunk starts
     // where the last ended, within the announced range where a marker gave one).
-    if (r?.implicit && !(start === r.nextStart && (!r.announced || start < r.start! + r.npages! * PAGE_SIZE))) {
+    if (
+      r?.implicit &&
+      !(start === r.nextStart && (!r.announced || start < r.start! + r.npages! * PAGE_SIZE))
+    ) {
       this.finishRequest(r, r.lastReturn ?? e.ts, null);
       r = undefined;
     }
@@ -373,16 +440,53 @@ export class DeviceExclusive {
     r.readTimed = false;
     const npages = Math.round((e.b! - start) / PAGE_SIZE);
     r.start ??= start;
-    if (!r.announced && start >= r.start) r.npages = Math.max(r.npages ?? 0, Math.round((start - r.start) / PAGE_SIZE) + npages);
+    if (!r.announced && start >= r.start)
+      r.npages = Math.max(r.npages ?? 0, Math.round((start - r.start) / PAGE_SIZE) + npages);
     r.calls++;
-    r.call = { id: this.nextCall++, req: r, ts: e.ts, start, npages, gupStarted: false, gupStopped: false, plan: null, gupDone: null, gup: [], gupCount: 0, next: 0, results: new Array(npages).fill(null), walked: 0, walkTiming: 'call_return' };
+    r.call = {
+      id: this.nextCall++,
+      req: r,
+      ts: e.ts,
+      start,
+      npages,
+      gupStarted: false,
+      gupStopped: false,
+      blocked: false,
+      plan: null,
+      gupDone: null,
+      gup: [],
+      gupCount: 0,
+      next: 0,
+      results: new Array(npages).fill(null),
+      walked: 0,
+      walkTiming: 'call_return',
+    };
   }
 
   /** A caller the trace shows only through its make_device_exclusive_range calls (e.g. nouveau). */
   private implicitRequest(e: ReplayEvent, t: Task): Request {
     const range = this.announced.get(t.tid);
     this.announced.delete(t.tid);
-    const r: Request = { id: this.nextRequest++, ts: e.ts, task: t, mm: t.mm!, mirror: this.mirrorOf(t.mm!, -1), start: range?.start ?? null, npages: range?.npages ?? null, calls: 0, failedPages: 0, predicted: null, observed: null, call: null, readMissing: null, readTimed: false, implicit: true, nextStart: null, lastReturn: null, announced: range !== undefined };
+    const r: Request = {
+      id: this.nextRequest++,
+      ts: e.ts,
+      task: t,
+      mm: t.mm!,
+      mirror: this.mirrorOf(t.mm!, -1),
+      start: range?.start ?? null,
+      npages: range?.npages ?? null,
+      calls: 0,
+      failedPages: 0,
+      predicted: null,
+      observed: null,
+      call: null,
+      readMissing: null,
+      readTimed: false,
+      implicit: true,
+      nextStart: null,
+      lastReturn: null,
+      announced: range !== undefined,
+    };
     this.requests.set(t.tid, r);
     return r;
   }
@@ -395,14 +499,15 @@ export class DeviceExclusive {
     rss_batch_begin(c.req.mm);
     c.plan = this.gupPlans.get(e.id) ?? null;
     this.active.add(c);
-    this.advanceTo(e.ts);
+    this.advanceTo(e);
   }
 
   gupReturn(e: ReplayEvent, t: Task): void {
     const c = this.requests.get(t.tid)?.call;
     if (!c || c.gupDone !== null) return;
     // GUP has returned: a fault that waited for a folio lock got it by now.
-    while (!c.gupStopped && c.gup.length < c.npages) if (this.gupOne(c, false) !== true) c.gupStopped = true;
+    while (!c.gupStopped && c.gup.length < c.npages)
+      if (this.gupOne(c, false) !== true) c.gupStopped = true;
     c.gupCount = c.gup.length;
     c.gupDone = e.ts;
     this.active.delete(c);
@@ -425,24 +530,33 @@ export class DeviceExclusive {
    * between are pinned at times interpolated linearly between those anchors (an inference: under
    * emulation GUP takes ~15 us a page). The replay calls this before each event.
    */
-  advanceTo(ts: bigint): void {
+  advanceTo(e: ReplayEvent): void {
+    const ts = e.ts;
+    const tid = e.tid;
+    if (this.woken.length && this.woken.some((w) => w.tid === tid)) this.wakeOn(e);
     for (const c of this.walking) {
       if (c.req.call !== c) {
         this.walking.delete(c);
         continue;
       }
       c.walkTiming = 'interpolated';
-      while (c.next < c.gup.length && this.walkTime(c, c.next) <= ts) this.walkNext(c, { ts: this.walkTime(c, c.next) } as ReplayEvent, true);
+      while (c.next < c.gup.length && this.walkTime(c, c.next) <= ts)
+        this.walkNext(c, { ts: this.walkTime(c, c.next) } as ReplayEvent, true);
       if (c.next >= c.gup.length) this.walking.delete(c);
     }
     for (const c of this.active) {
       const plan = c.plan;
+      if (c.blocked && tid !== c.req.task.tid) continue;
+      c.blocked = false;
       while (!c.gupStopped && c.gup.length < c.npages) {
         const when = plan ? pinTime(plan, c.gup.length) : c.ts;
         if (when > ts) break;
         const ok = this.gupOne(c, true);
         // A fault waiting for a folio another call holds: GUP goes on once it is released.
-        if (ok === 'wait') break;
+        if (ok === 'wait') {
+          c.blocked = true;
+          break;
+        }
         if (!ok) c.gupStopped = true;
       }
       c.gupCount = c.gup.length;
@@ -473,14 +587,20 @@ export class DeviceExclusive {
     const i = c.gup.length;
     const va = c.start + i * PAGE_SIZE;
     const plan = c.plan;
-    if (plan && plan.faultsTraced && this.needsFault(c) && !plan.faults.some((f) => f.index === i)) {
+    if (
+      plan &&
+      plan.faultsTraced &&
+      this.needsFault(c) &&
+      !plan.faults.some((f) => f.index === i) &&
+      !plan.reached.some((f) => f.index === i)
+    ) {
       // The model would fault this page in, but the trace shows GUP took no fault here: GUP passed
       // it before it was zapped, and pinned the page that was mapped then.
       const last = c.req.mm.lastUnmapped.get(va);
       if (last && last.ts >= plan.start) {
         this.m.reviveFolio(last.folio);
         this.m.folio_get(last.folio);
-        c.gup.push({ va, folio: last.folio, index: 0});
+        c.gup.push({ va, folio: last.folio, index: 0 });
         return true;
       }
     }
@@ -498,7 +618,12 @@ export class DeviceExclusive {
    * __get_user_pages): split a PMD mapping, fault in what is missing or read-only (breaking COW),
    * and take a reference; null where GUP stops (no VMA, not writable).
    */
-  private follow_page(task: Task, va: number, newAnon: boolean | null = null, wait = false): GupPage | null | 'wait' {
+  private follow_page(
+    task: Task,
+    va: number,
+    newAnon: boolean | null = null,
+    wait = false,
+  ): GupPage | null | 'wait' {
     const m = this.m;
     const mm = task.mm!;
     const vma = m.find_vma(mm, va);
@@ -524,7 +649,7 @@ export class DeviceExclusive {
       if (!pte || pte.kind !== 'present' || !pte.write) return null;
     }
     m.folio_get(pte.folio!);
-    return { va, folio: pte.folio, index: pte.index};
+    return { va, folio: pte.folio, index: pte.index };
   }
 
   /** get_user_pages_remote of a whole range at once (6.15's single-page calls). */
@@ -539,19 +664,29 @@ export class DeviceExclusive {
     return out;
   }
 
-  /** A CPU fault (or GUP fault) on a non-present entry. Returns true if it was device-exclusive. */
-  swapFault(mm: Mm, vma: Vma, va: number, pte: Pte, write: boolean): boolean {
+  /**
+   * A CPU fault (`cpu`) or GUP fault on a non-present entry. Returns true if it was device-exclusive.
+   * A CPU fault restores the entry when its notifier (or do_swap_page) shows, a few us after the
+   * exception: a read through the mirror can fall in between.
+   */
+  swapFault(mm: Mm, vma: Vma, va: number, pte: Pte, write: boolean, cpu = false): boolean {
     if (pte.kind !== 'device_exclusive') return false;
     const f = pte.folio!;
+    const w = { tid: this.m.tid, mm, va, write, folio: f };
     if (f.locked) {
       // folio_lock_or_retry: the fault waits for the converting caller to unlock the folio.
       const q = this.waiting.get(f) ?? [];
-      q.push({ mm, va, write });
+      q.push(w);
       this.waiting.set(f, q);
       return true;
     }
+    if (cpu && (this.notifierTraced || this.swapTraced)) {
+      this.woken.push(w);
+      return true;
+    }
     this.remove_device_exclusive_entry(mm, vma, va, pte);
-    if (write && !this.m.pte(mm, va)!.write) do_wp_page(this.m, mm, vma, va, this.m.pte(mm, va)!, null);
+    if (write && !this.m.pte(mm, va)!.write)
+      do_wp_page(this.m, mm, vma, va, this.m.pte(mm, va)!, null);
     return true;
   }
 
@@ -562,10 +697,27 @@ export class DeviceExclusive {
   remove_device_exclusive_entry(mm: Mm, vma: Vma, va: number, pte: Pte): void {
     const m = this.m;
     const f = pte.folio!;
-    m.mmu_notifier_invalidate(mm, va, va + PAGE_SIZE, this.design === '6.15' ? MMU_NOTIFY.CLEAR : MMU_NOTIFY.EXCLUSIVE, null);
+    m.mmu_notifier_invalidate(
+      mm,
+      va,
+      va + PAGE_SIZE,
+      this.design === '6.15' ? MMU_NOTIFY.CLEAR : MMU_NOTIFY.EXCLUSIVE,
+      null,
+    );
     if (this.design !== '6.15') m.rmap_add(f, mm, va);
     const write = pte.entryWrite && vma.write;
-    m.set_pte_at(mm, va, presentPte(f, { write, dirty: write, accessed: false, softDirty: pte.softDirty, uffdWp: pte.uffdWp, confidence: pte.confidence }));
+    m.set_pte_at(
+      mm,
+      va,
+      presentPte(f, {
+        write,
+        dirty: write,
+        accessed: false,
+        softDirty: pte.softDirty,
+        uffdWp: pte.uffdWp,
+        confidence: pte.confidence,
+      }),
+    );
   }
 
   /** try_restore_exclusive_pte at fork: restore in the parent, or fail the fork if the folio is locked. */
@@ -664,10 +816,21 @@ export class DeviceExclusive {
       if (!p || p.kind !== 'present' || p.folio !== f) continue;
       const vma = m.find_vma(owner, va);
       // page_make_device_exclusive_one: notifier EXCLUSIVE (owner: test_hmm passes NULL).
-      m.mmu_notifier_invalidate(owner, va, Math.min(vma?.end ?? va + PAGE_SIZE, va + PAGE_SIZE), MMU_NOTIFY.EXCLUSIVE, null);
+      m.mmu_notifier_invalidate(
+        owner,
+        va,
+        Math.min(vma?.end ?? va + PAGE_SIZE, va + PAGE_SIZE),
+        MMU_NOTIFY.EXCLUSIVE,
+        null,
+      );
       if (owner === mm && va === g.va && p.write) valid = true;
       m.rmap_remove(f, owner, va);
-      m.set_pte_at(owner, va, { ...p, kind: 'device_exclusive', entryWrite: p.write, write: false });
+      m.set_pte_at(owner, va, {
+        ...p,
+        kind: 'device_exclusive',
+        entryWrite: p.write,
+        write: false,
+      });
     }
     if (valid && f.mapcount === 0) {
       this.result(c, i, g, 'exclusive', 'exclusive', ts);
@@ -678,7 +841,11 @@ export class DeviceExclusive {
     m.folio_put(f);
     g.folio = f;
     let cause: Cause;
-    if (expected?.folio !== f || (expected.kind !== 'present' && expected.kind !== 'device_exclusive')) cause = 'replaced';
+    if (
+      expected?.folio !== f ||
+      (expected.kind !== 'present' && expected.kind !== 'device_exclusive')
+    )
+      cause = 'replaced';
     else if (!expected.write) cause = 'write_protected';
     else cause = 'mapped_elsewhere';
     this.result(c, i, g, 'failed', cause, ts, expected);
@@ -695,7 +862,7 @@ export class DeviceExclusive {
       const va = c.start + i * PAGE_SIZE;
       const gup = this.get_user_pages_remote(task, va, 1);
       if (!gup.length) {
-        this.result(c, i, { va, folio: null, index: 0}, 'failed', 'gup_short', e.ts);
+        this.result(c, i, { va, folio: null, index: 0 }, 'failed', 'gup_short', e.ts);
         c.next = c.npages;
         return;
       }
@@ -719,11 +886,21 @@ export class DeviceExclusive {
     }
   }
 
-  private result(c: Call, i: number, g: GupPage, outcome: 'exclusive' | 'failed', cause: Cause, ts: bigint, expected?: Pte): void {
+  private result(
+    c: Call,
+    i: number,
+    g: GupPage,
+    outcome: 'exclusive' | 'failed',
+    cause: Cause,
+    ts: bigint,
+    expected?: Pte,
+  ): void {
     let culprit: { eventId: bigint; ts: bigint; tid: number } | null = null;
-    if (cause === 'replaced' && g.folio) culprit = g.folio.unmapped.get(rmapKey(c.req.mm.id, g.va)) ?? null;
+    if (cause === 'replaced' && g.folio)
+      culprit = g.folio.unmapped.get(rmapKey(c.req.mm.id, g.va)) ?? null;
     // The write-protecting event installed the read-only entry (its tid is filled in from events).
-    if (cause === 'write_protected' && expected) culprit = { eventId: expected.sinceEvent, ts: expected.since, tid: -1 };
+    if (cause === 'write_protected' && expected)
+      culprit = { eventId: expected.sinceEvent, ts: expected.since, tid: -1 };
     c.results[i] = {
       callId: c.id,
       index: i,
@@ -752,7 +929,12 @@ export class DeviceExclusive {
     this.finishCall(c, e, e.a, slots);
   }
 
-  private finishCall(c: Call, e: ReplayEvent, observedRet: number | null = null, slots: string[] = []): void {
+  private finishCall(
+    c: Call,
+    e: ReplayEvent,
+    observedRet: number | null = null,
+    slots: string[] = [],
+  ): void {
     const r = c.req;
     r.call = null;
     r.nextStart = c.start + c.npages * PAGE_SIZE;
@@ -766,13 +948,27 @@ export class DeviceExclusive {
     for (let i = 0; i < c.npages; i++) {
       if (!c.results[i]) {
         c.results[i] = {
-          callId: c.id, index: i, address: c.start + i * PAGE_SIZE, gupPfn: null, outcome: 'failed', cause: 'gup_short',
-          culpritEvent: null, culpritTid: null, culpritTs: null, windowNs: null, walkTs: null, pinTs: null, pinLo: null, pinHi: null, observed: null,
+          callId: c.id,
+          index: i,
+          address: c.start + i * PAGE_SIZE,
+          gupPfn: null,
+          outcome: 'failed',
+          cause: 'gup_short',
+          culpritEvent: null,
+          culpritTid: null,
+          culpritTs: null,
+          windowNs: null,
+          walkTs: null,
+          pinTs: null,
+          pinLo: null,
+          pinHi: null,
+          observed: null,
         };
       }
     }
     const ok = c.results.filter((p) => p!.outcome === 'exclusive');
-    const ret = this.design === '6.15' ? (ok.length === c.npages ? c.npages : ok.length) : c.gupCount;
+    const ret =
+      this.design === '6.15' ? (ok.length === c.npages ? c.npages : ok.length) : c.gupCount;
     const failed = c.npages - ok.length;
     r.failedPages += failed;
     // dmirror_exclusive (6.12): map only if GUP returned the whole chunk, then unlock and put every
@@ -787,27 +983,28 @@ export class DeviceExclusive {
     }
     for (const g of c.gup) {
       if (!g.folio || c.results[c.gup.indexOf(g)]?.outcome !== 'exclusive') continue;
-      g.folio.locked = false;
-      this.m.folio_put(g.folio);
-      this.releaseWaiters(g.folio);
+      this.unlockLater(g.folio, r);
     }
     if (this.design === '6.15') {
       for (const p of ok) {
         const f = this.m.pte(r.mm, p!.address)?.folio;
-        if (f) {
-          f.locked = false;
-          this.m.folio_put(f);
-          this.releaseWaiters(f);
-        }
+        if (f) this.unlockLater(f, r);
       }
-      if (mapped < c.npages && r.predicted === null) r.predicted = c.results.find((p) => p!.cause === 'gup_short') ? EFAULT : c.results.find((p) => p!.cause === 'not_anon') ? EOPNOTSUPP : EBUSY;
+      if (mapped < c.npages && r.predicted === null)
+        r.predicted = c.results.find((p) => p!.cause === 'gup_short')
+          ? EFAULT
+          : c.results.find((p) => p!.cause === 'not_anon')
+            ? EOPNOTSUPP
+            : EBUSY;
     } else if (mapped < c.npages && r.predicted === null) r.predicted = EBUSY;
     if (r.predicted === null) r.readMissing = this.missing(r);
     slots.forEach((s, i) => {
-      if (i < c.npages && (observedRet === null || i < observedRet) && c.results[i]) c.results[i]!.observed = /^0x0+$|^0$/.test(s) ? 'failed' : 'exclusive';
+      if (i < c.npages && (observedRet === null || i < observedRet) && c.results[i])
+        c.results[i]!.observed = /^0x0+$|^0$/.test(s) ? 'failed' : 'exclusive';
     });
     if (observedRet !== null && observedRet < c.npages) {
-      for (let i = Math.max(observedRet, 0); i < c.npages; i++) if (c.results[i]) c.results[i]!.observed = 'failed';
+      for (let i = Math.max(observedRet, 0); i < c.npages; i++)
+        if (c.results[i]) c.results[i]!.observed = 'failed';
     }
     for (const p of c.results) this.out.page(p!);
     this.out.call({
@@ -821,21 +1018,65 @@ export class DeviceExclusive {
       result: ret,
       failedPages: failed,
       observedResult: observedRet,
-      observedFailed: slots.length ? c.results.filter((p) => p!.observed === 'failed').length : null,
+      observedFailed: slots.length
+        ? c.results.filter((p) => p!.observed === 'failed').length
+        : null,
       walkTiming: c.walkTiming,
     });
   }
 
-  /** Faults that waited on a folio lock run once it is released. */
+  /** Faults that waited on a folio lock become runnable once it is released. */
   private releaseWaiters(f: Folio): void {
     const q = this.waiting.get(f);
     if (!q) return;
     this.waiting.delete(f);
-    for (const w of q) {
-      const p = this.m.pte(w.mm, w.va);
-      const vma = this.m.find_vma(w.mm, w.va);
-      if (p?.kind === 'device_exclusive' && vma) this.swapFault(w.mm, vma, w.va, p, w.write);
+    this.woken.push(...q);
+  }
+
+  /**
+   * An event of a task with woken faults: the fault whose retry this event shows restores its
+   * entry, unless something replaced it meanwhile; a fault-path event for another address means
+   * the retry found nothing left to restore.
+   */
+  private wakeOn(e: ReplayEvent): void {
+    const mine = (w: Waiter) => w.tid === e.tid;
+    const notifier = e.event === 'kprobe:mmu_notifier_invalidate_range_start';
+    const swap = e.event === 'kprobe:do_swap_page';
+    const covers = (w: Waiter) =>
+      notifier ? e.a !== null && e.b !== null && e.a <= w.va && w.va < e.b : e.a === w.va;
+    const shows = this.notifierTraced ? notifier : this.swapTraced ? swap : true;
+    if (!shows) return;
+    const keep: Waiter[] = [];
+    for (const w of this.woken) {
+      if (!mine(w)) keep.push(w);
+      else if (this.notifierTraced || this.swapTraced ? covers(w) : true) {
+        const p = this.m.pte(w.mm, w.va);
+        const vma = this.m.find_vma(w.mm, w.va);
+        if (p?.kind === 'device_exclusive' && p.folio === w.folio && vma)
+          this.swapFault(w.mm, vma, w.va, p, w.write);
+      }
     }
+    this.woken = keep;
+  }
+
+  /** folio_unlock(folio) in a caller that made it exclusive: its faults may now restore the entry. */
+  folioUnlock(pfn: bigint): void {
+    const h = this.held.get(pfn);
+    if (!h) return;
+    this.held.delete(pfn);
+    this.unlock(h.folio);
+  }
+
+  private unlock(f: Folio): void {
+    f.locked = false;
+    this.m.folio_put(f);
+    this.releaseWaiters(f);
+  }
+
+  /** After a call: unlock its folios now, or hold them for the folio_unlock events the trace has. */
+  private unlockLater(f: Folio, r: Request): void {
+    if (this.unlockTraced && f.pfn !== null) this.held.set(f.pfn, { folio: f, req: r });
+    else this.unlock(f);
   }
 
   /** folio_add_new_anon_rmap(folio, vma, address): the PFN of a page a (GUP) fault just mapped. */

@@ -191,6 +191,13 @@ export const ROLES: Role[] = [
     nums: [{ path: 'page', as: 'pfn' }, { path: 'address' }],
   },
   {
+    role: 'kprobe:do_swap_page',
+    funcs: ['do_swap_page'],
+    why: "GUP's faults on swap and device-exclusive entries (pin-time anchors: where GUP was, and when)",
+    kind: 'entry',
+    nums: [{ path: 'vmf->address' }],
+  },
+  {
     role: 'kprobe:copy_page_range',
     funcs: ['copy_page_range'],
     why: "when fork copies each VMA (without it, at fork's first event)",
@@ -580,7 +587,8 @@ export function roleSql(bindings: Binding[], role: string, fileId: number): stri
   if (!b) return null;
   const a = b.nums[0] || 'NULL';
   const bb = b.nums[1] || 'NULL';
-  return `SELECT e.id, e.ts_ns AS ts, e.tid, (${a})::DOUBLE AS a, (${bb})::DOUBLE AS b FROM events e JOIN ${quoteIdent(b.table)} USING (id) WHERE e.file_id = ${fileId}`;
+  // The values are computed inside the typed table, whose columns may share a name with events' (flags).
+  return `SELECT e.id, e.ts_ns AS ts, e.tid, t.a, t.b FROM events e JOIN (SELECT id, (${a})::DOUBLE AS a, (${bb})::DOUBLE AS b FROM ${quoteIdent(b.table)}) t USING (id) WHERE e.file_id = ${fileId}`;
 }
 
 /** Whether a function the model reads exists (and is the one to probe) in a kernel version. */

@@ -7,7 +7,12 @@ import { DatabaseError, ReplayCrash } from '../errors.js';
 import { Adapter } from './adapter.js';
 import { readEvents } from './input.js';
 import { checkInvariants } from './invariants.js';
-import { semantics, versionForProbedFunctions, versionForRelease, type KernelVersion } from './kernel.js';
+import {
+  semantics,
+  versionForProbedFunctions,
+  versionForRelease,
+  type KernelVersion,
+} from './kernel.js';
 import type { Design, GupPlan } from './device_exclusive.js';
 import { Model } from './model.js';
 import { PagingGeometry, type PagingLevels } from './pgtable.js';
@@ -47,14 +52,16 @@ export interface ReplaySummary {
 
 /** `path:line` of an event. */
 async function whereIs(db: Db, eventId: bigint): Promise<string> {
-  const [r] = await db.rows<{ path: string; line_no: bigint }>(`SELECT f.path, e.line_no FROM _events e JOIN files f USING (file_id) WHERE e.id = ${eventId}`);
+  const [r] = await db.rows<{ path: string; line_no: bigint }>(
+    `SELECT f.path, e.line_no FROM _events e JOIN files f USING (file_id) WHERE e.id = ${eventId}`,
+  );
   return r ? `${r.path}:${r.line_no}` : `event ${eventId}`;
 }
 
 /**
  * Reads ahead, per get_user_pages_remote call made inside make_device_exclusive_range, its start,
- * its return and the faults it took (folio_add_new_anon_rmap in the same task, by address): the
- * anchors GUP's progress is interpolated between. None of these tell a call's outcome.
+ * its return and the faults it took (folio_add_new_anon_rmap, do_swap_page, do_wp_page and their
+ * notifiers in the same task, by address): the anchors GUP's progress is interpolated between. None of these tell a call's outcome.
  */
 async function gupPlans(db: Db, fileId: number, probes: Binding[]): Promise<Map<bigint, GupPlan>> {
   const plans = new Map<bigint, GupPlan>();
@@ -64,26 +71,63 @@ async function gupPlans(db: Db, fileId: number, probes: Binding[]): Promise<Map<
   const anon = roleSql(probes, 'kprobe:folio_add_new_anon_rmap', fileId);
   const ret = roleSql(probes, 'kretprobe:get_user_pages_remote', fileId);
   const callRet = roleSql(probes, 'kretprobe:make_device_exclusive_range', fileId);
+  // A fault's notifier (restoring an entry, breaking COW) fires after its entry probe: the later anchor.
+  const reached = [
+    'kprobe:do_swap_page',
+    'kprobe:do_wp_page',
+    'kprobe:mmu_notifier_invalidate_range_start',
+  ]
+    .map((role) => roleSql(probes, role, fileId))
+    .filter((q) => q !== null);
   // A GUP fault's address is the rmap's second value; the GUP entry's start and count stand in for
   // a call entry that does not fetch them.
-  const rows = await db.rows<{ id: bigint; ts: bigint; tid: number; kind: string; a: number | null; b: number | null }>(
+  const rows = await db.rows<{
+    id: bigint;
+    ts: bigint;
+    tid: number;
+    kind: string;
+    a: number | null;
+    b: number | null;
+  }>(
     `SELECT * FROM (
        SELECT id, ts, tid, 'call' AS kind, a, b FROM (${call})
        UNION ALL SELECT id, ts, tid, 'gup', a, b FROM (${gup})
        ${ret ? `UNION ALL SELECT id, ts, tid, 'ret', NULL, NULL FROM (${ret})` : ''}
        ${callRet ? `UNION ALL SELECT id, ts, tid, 'callret', NULL, NULL FROM (${callRet})` : ''}
-       ${anon ? `UNION ALL SELECT id, ts, tid, 'fault', b, NULL FROM (${anon})` : ''}) ORDER BY ts, id`,
+       ${anon ? `UNION ALL SELECT id, ts, tid, 'fault', b, NULL FROM (${anon})` : ''}
+       ${reached.map((q) => `UNION ALL SELECT id, ts, tid, 'reached', a, NULL FROM (${q})`).join(' ')}) ORDER BY ts, id`,
   );
-  const open = new Map<number, { start: number | null; end: number | null; plan: GupPlan | null }>();
+  const open = new Map<
+    number,
+    { start: number | null; end: number | null; plan: GupPlan | null }
+  >();
   for (const r of rows) {
     const o = open.get(r.tid);
     if (r.kind === 'call') open.set(r.tid, { start: r.a, end: r.b, plan: null });
     else if (r.kind === 'gup' && o && !o.plan) {
       o.start ??= r.a;
-      const npages = o.end !== null && o.start !== null ? Math.round((o.end - o.start) / 4096) : (r.b ?? 0);
-      o.plan = { start: r.ts, end: null, npages, faults: [], faultsTraced: anon !== null };
+      const npages =
+        o.end !== null && o.start !== null ? Math.round((o.end - o.start) / 4096) : (r.b ?? 0);
+      o.plan = {
+        start: r.ts,
+        end: null,
+        npages,
+        faults: [],
+        reached: [],
+        faultsTraced: anon !== null,
+      };
       plans.set(r.id, o.plan);
-    } else if (r.kind === 'fault' && o?.plan && o.plan.end === null && o.start !== null && r.a !== null) o.plan.faults.push({ index: Math.floor((r.a - o.start) / 4096), ts: r.ts });
+    } else if (
+      (r.kind === 'fault' || r.kind === 'reached') &&
+      o?.plan &&
+      o.plan.end === null &&
+      o.start !== null &&
+      r.a !== null
+    )
+      o.plan[r.kind === 'fault' ? 'faults' : 'reached'].push({
+        index: Math.floor((r.a - o.start) / 4096),
+        ts: r.ts,
+      });
     else if (r.kind === 'ret' && o?.plan && o.plan.end === null) o.plan.end = r.ts;
     else if (r.kind === 'callret' && o?.plan && !o.plan.callEnd) o.plan.callEnd = r.ts;
   }
@@ -95,7 +139,11 @@ async function gupPlans(db: Db, fileId: number, probes: Binding[]): Promise<Map<
  * migrate:mm_migrate_pages_start (in the same task) to that call, in which the migration already
  * held the folio locked (mm/migrate.c migrate_folio_unmap locks before it unmaps).
  */
-async function migrationLocks(db: Db, fileId: number, probes: Binding[]): Promise<Map<bigint, [bigint, bigint][]>> {
+async function migrationLocks(
+  db: Db,
+  fileId: number,
+  probes: Binding[],
+): Promise<Map<bigint, [bigint, bigint][]>> {
   const out = new Map<bigint, [bigint, bigint][]>();
   const ttm = roleSql(probes, 'kprobe:try_to_migrate', fileId);
   if (!ttm || !(await db.tables()).includes('migrate_mm_migrate_pages_start')) return out;
@@ -115,12 +163,22 @@ async function migrationLocks(db: Db, fileId: number, probes: Binding[]): Promis
 function missingEvidence(probes: Binding[], syscallsTraced: boolean): string | null {
   const has = (role: string) => probes.some((b) => b.role === role);
   const lost: string[] = [];
-  if (!has('kretprobe:make_device_exclusive_range')) lost.push('no return probe on the call: a call ends at its request\'s next event');
-  if (!has('kprobe:get_user_pages_remote')) lost.push('no get_user_pages_remote probe: pages are pinned at the call\'s entry');
-  else if (!has('kretprobe:get_user_pages_remote')) lost.push('no get_user_pages_remote return probe: the pinning end is not traced');
-  if (!has('kprobe:rmap_walk') && !has('kprobe:page_make_device_exclusive_one')) lost.push('no rmap_walk or page_make_device_exclusive_one probe: walk times are interpolated between GUP\'s return and the call\'s');
-  if (!has('kprobe:folio_add_new_anon_rmap')) lost.push('no folio_add_new_anon_rmap probe: GUP\'s faults are not seen, pin times are interpolated');
-  if (!syscallsTraced && !has('kprobe:unmap_page_range')) lost.push('no syscall events and no unmap_page_range probe: zaps are not seen');
+  if (!has('kretprobe:make_device_exclusive_range'))
+    lost.push("no return probe on the call: a call ends at its request's next event");
+  if (!has('kprobe:get_user_pages_remote'))
+    lost.push("no get_user_pages_remote probe: pages are pinned at the call's entry");
+  else if (!has('kretprobe:get_user_pages_remote'))
+    lost.push('no get_user_pages_remote return probe: the pinning end is not traced');
+  if (!has('kprobe:rmap_walk') && !has('kprobe:page_make_device_exclusive_one'))
+    lost.push(
+      "no rmap_walk or page_make_device_exclusive_one probe: walk times are interpolated between GUP's return and the call's",
+    );
+  if (!has('kprobe:folio_add_new_anon_rmap'))
+    lost.push(
+      "no folio_add_new_anon_rmap probe: GUP's faults are not seen, pin times are interpolated",
+    );
+  if (!syscallsTraced && !has('kprobe:unmap_page_range'))
+    lost.push('no syscall events and no unmap_page_range probe: zaps are not seen');
   return lost.length ? `untraced: ${lost.join('; ')} (mmreplay probes)` : null;
 }
 
@@ -128,12 +186,16 @@ function missingEvidence(probes: Binding[], syscallsTraced: boolean): string | n
 async function probedVersion(db: Db, fileId: number): Promise<KernelVersion | null> {
   // Bound as 6.12 only to learn the functions (a name by shape or address is not in `probes`).
   const { bound, unbound } = await bindProbes(db, fileId, '6.12', 64);
-  return versionForProbedFunctions([...bound.map((b) => b.func), ...unbound.flatMap((u) => (u.func ? [u.func] : []))]);
+  return versionForProbedFunctions([
+    ...bound.map((b) => b.func),
+    ...unbound.flatMap((u) => (u.func ? [u.func] : [])),
+  ]);
 }
 
 /** Replays every file of the database; the tables are written into a copy renamed over it on success. */
 export async function replay(dbFile: string, opts: ReplayOptions = {}): Promise<ReplaySummary[]> {
-  if (!fs.existsSync(dbFile)) throw new DatabaseError(dbFile, 'no such database; replay a trace, or ingest it first');
+  if (!fs.existsSync(dbFile))
+    throw new DatabaseError(dbFile, 'no such database; replay a trace, or ingest it first');
   return writeAtomically(dbFile, { copy: true }, async (file) => {
     const db = await Db.open(file, { as: dbFile });
     try {
@@ -149,23 +211,36 @@ export async function replayDb(db: Db, opts: ReplayOptions = {}): Promise<Replay
   await db.requireOurs();
   {
     // The input is read in insertion order (see input.ts), never sorted.
-    await db.run(`SET memory_limit = '${MEMORY_LIMIT}'; SET threads = 1; SET preserve_insertion_order = true`);
+    await db.run(
+      `SET memory_limit = '${MEMORY_LIMIT}'; SET threads = 1; SET preserve_insertion_order = true`,
+    );
     await db.run(sqlFile('replay.sql'));
     await db.run(sqlFile('exclusive.sql'));
     await db.run(sqlFile('exclusive_views.sql'));
-    const files = await db.rows<{ file_id: number; metadata: string }>('SELECT file_id, metadata FROM files ORDER BY file_id');
+    const files = await db.rows<{ file_id: number; metadata: string }>(
+      'SELECT file_id, metadata FROM files ORDER BY file_id',
+    );
     const out: ReplaySummary[] = [];
     for (const f of files) {
       const meta = JSON.parse(f.metadata ?? '{}');
       const release = meta.recorded?.kernel_release ?? meta.kernel_release ?? meta.kernel;
-      const kernel = opts.kernel ?? (release ? versionForRelease(release) : ((await probedVersion(db, f.file_id)) ?? versionForRelease(undefined)));
+      const kernel =
+        opts.kernel ??
+        (release
+          ? versionForRelease(release)
+          : ((await probedVersion(db, f.file_id)) ?? versionForRelease(undefined)));
       const designs = opts.designs?.length ? opts.designs : [semantics(kernel).deviceExclusive];
       const structPage = Number(meta.struct_page_size ?? 64);
       const levels: PagingLevels = opts.levels ?? (meta.paging_levels === 5 ? 5 : 4);
-      for (const [i, design] of designs.entries()) out.push(await replayFile(db, f.file_id, kernel, design, i === 0, { ...opts, levels }, structPage));
+      for (const [i, design] of designs.entries())
+        out.push(
+          await replayFile(db, f.file_id, kernel, design, i === 0, { ...opts, levels }, structPage),
+        );
     }
     // Culprits' tasks and times, from the events that did it.
-    await db.run(`UPDATE exclusive_pages p SET culprit_tid = e.tid, culprit_ts = e.ts_ns FROM events e WHERE e.id = p.culprit_event`);
+    await db.run(
+      `UPDATE exclusive_pages p SET culprit_tid = e.tid, culprit_ts = e.ts_ns FROM events e WHERE e.id = p.culprit_event`,
+    );
     await dropContradictedArrays(db);
     return out;
   }
@@ -183,7 +258,9 @@ async function dropContradictedArrays(db: Db): Promise<void> {
   );
   for (const { file_id } of bad) {
     await db.run(`UPDATE exclusive_pages SET observed_outcome = NULL WHERE file_id = ${file_id}`);
-    await db.run(`UPDATE exclusive_calls SET observed_failed_pages = NULL WHERE file_id = ${file_id}`);
+    await db.run(
+      `UPDATE exclusive_calls SET observed_failed_pages = NULL WHERE file_id = ${file_id}`,
+    );
   }
 }
 
@@ -202,21 +279,41 @@ async function replayFile(
   w.design = design;
   w.full = full;
   const m = new Model(semantics(kernel), w, new PagingGeometry(opts.levels ?? 4));
-  const [{ allocs }] = await db.rows<{ allocs: bigint }>(`SELECT count(*) AS allocs FROM events WHERE file_id = ${fileId} AND event = 'kmem:mm_page_alloc'`);
+  const [{ allocs }] = await db.rows<{ allocs: bigint }>(
+    `SELECT count(*) AS allocs FROM events WHERE file_id = ${fileId} AND event = 'kmem:mm_page_alloc'`,
+  );
   const tables = new Set(await db.tables());
   // A machine swaps if any process's swap-entry count rose above zero in the trace.
   m.swapOn =
     tables.has('kmem_rss_stat') &&
-    (await db.rows(`SELECT 1 FROM kmem_rss_stat JOIN events USING (id) WHERE file_id = ${fileId} AND member = 2 AND size > 0 LIMIT 1`)).length > 0;
+    (
+      await db.rows(
+        `SELECT 1 FROM kmem_rss_stat JOIN events USING (id) WHERE file_id = ${fileId} AND member = 2 AND size > 0 LIMIT 1`,
+      )
+    ).length > 0;
   const { bound: probes } = await bindProbes(db, fileId, kernel, structPage);
   const copy = probes.find((b) => b.role === 'kprobe:copy_page_range');
   const copyTraced = copy !== undefined && copy.nums.every((x) => x !== '');
   // Only make_device_exclusive_range's calls read who unmapped a page (culprits, GUP's passes).
   const call = probes.find((b) => b.role === 'kprobe:make_device_exclusive_range');
-  m.trackUnmaps = call !== undefined && (await db.rows(`SELECT 1 FROM events WHERE file_id = ${fileId} AND event = ${quoteString(call.event)} LIMIT 1`)).length > 0;
+  m.trackUnmaps =
+    call !== undefined &&
+    (
+      await db.rows(
+        `SELECT 1 FROM events WHERE file_id = ${fileId} AND event = ${quoteString(call.event)} LIMIT 1`,
+      )
+    ).length > 0;
   const syscallsTraced =
-    (await db.rows(`SELECT 1 FROM _events JOIN _event_names USING (event_id) WHERE file_id = ${fileId} AND event LIKE 'syscalls:%' LIMIT 1`)).length > 0;
-  const uffdTraced = probes.some((b) => (b.role === 'kprobe:uffd_wp_range' || b.role === 'kprobe:change_protection') && b.nums.every((x) => x !== ''));
+    (
+      await db.rows(
+        `SELECT 1 FROM _events JOIN _event_names USING (event_id) WHERE file_id = ${fileId} AND event LIKE 'syscalls:%' LIMIT 1`,
+      )
+    ).length > 0;
+  const uffdTraced = probes.some(
+    (b) =>
+      (b.role === 'kprobe:uffd_wp_range' || b.role === 'kprobe:change_protection') &&
+      b.nums.every((x) => x !== ''),
+  );
   const adapter = new Adapter(m, w, {
     thp: opts.thp ?? 'madvise',
     allocsTraced: allocs > 0n,
@@ -231,11 +328,29 @@ async function replayFile(
   if (adapter.dx) adapter.dx.migrationLocks = await migrationLocks(db, fileId, probes);
   if (adapter.dx) {
     adapter.dx.rmapWalkTraced = probes.some((b) => b.role === 'kprobe:rmap_walk');
-    adapter.dx.walkUntraced = !adapter.dx.rmapWalkTraced && !probes.some((b) => b.role === 'kprobe:page_make_device_exclusive_one');
+    adapter.dx.walkUntraced =
+      !adapter.dx.rmapWalkTraced &&
+      !probes.some((b) => b.role === 'kprobe:page_make_device_exclusive_one');
     adapter.dx.missingEvidence = missingEvidence(probes, syscallsTraced);
+    adapter.dx.unlockTraced = probes.some(
+      (b) => b.role === 'kprobe:folio_unlock' && b.nums[0] !== '',
+    );
+    adapter.dx.notifierTraced = probes.some(
+      (b) =>
+        b.role === 'kprobe:mmu_notifier_invalidate_range_start' &&
+        b.nums[0] !== '' &&
+        b.nums[1] !== '',
+    );
+    adapter.dx.swapTraced = probes.some(
+      (b) => b.role === 'kprobe:do_swap_page' && b.nums[0] !== '',
+    );
   }
   // Events within 50 ms after a lost-events marker are labelled as such when they break invariants.
-  const losses = (await db.rows<{ ts: bigint | null }>(`SELECT ts_ns AS ts FROM lost_events WHERE file_id = ${fileId} ORDER BY ts_ns NULLS FIRST`)).map((r) => r.ts);
+  const losses = (
+    await db.rows<{ ts: bigint | null }>(
+      `SELECT ts_ns AS ts FROM lost_events WHERE file_id = ${fileId} ORDER BY ts_ns NULLS FIRST`,
+    )
+  ).map((r) => r.ts);
   const LOSS_WINDOW = 50_000_000n;
   let lossIdx = 0;
   let firstTs: bigint | null = null;
@@ -253,13 +368,20 @@ async function replayFile(
     for (const e of batch) {
       if (pidFilter !== undefined) {
         const t = m.tasks.get(e.tid);
-        if (e.tid !== pidFilter && e.tgid !== pidFilter && t?.tgid !== pidFilter && e.event !== 'task:task_newtask') continue;
+        if (
+          e.tid !== pidFilter &&
+          e.tgid !== pidFilter &&
+          t?.tgid !== pidFilter &&
+          e.event !== 'task:task_newtask'
+        )
+          continue;
       }
       firstTs ??= e.ts;
       m.now = w.now = e.ts;
       m.eventId = w.eventId = e.id;
       m.tid = e.tid;
-      while (lossIdx < losses.length && (losses[lossIdx] ?? firstTs) + LOSS_WINDOW < e.ts) lossIdx++;
+      while (lossIdx < losses.length && (losses[lossIdx] ?? firstTs) + LOSS_WINDOW < e.ts)
+        lossIdx++;
       m.nearLoss = lossIdx < losses.length && (losses[lossIdx] ?? firstTs) <= e.ts;
       try {
         adapter.handle(e);
@@ -285,10 +407,25 @@ async function replayFile(
   for (const t of m.tasks.values()) w.task(t);
   w.close();
   // Rows of state the model stopped following before the end (forgetFolio) run to the end.
-  if (full) await db.run(`UPDATE folio_intervals SET dur = ${end} - ts WHERE file_id = ${fileId} AND dur IS NULL`);
+  if (full)
+    await db.run(
+      `UPDATE folio_intervals SET dur = ${end} - ts WHERE file_id = ${fileId} AND dur IS NULL`,
+    );
   const seconds = (performance.now() - t0) / 1000;
-  if (full) await db.run(`INSERT INTO replay_runs VALUES (${fileId}, '${kernel}', '${design}', ${m.geo.levels}, ${n}, ${seconds}, ${firstTs ?? 'NULL'}, ${firstTs === null ? 'NULL' : end})`);
+  if (full)
+    await db.run(
+      `INSERT INTO replay_runs VALUES (${fileId}, '${kernel}', '${design}', ${m.geo.levels}, ${n}, ${seconds}, ${firstTs ?? 'NULL'}, ${firstTs === null ? 'NULL' : end})`,
+    );
   const sk = adapter.skipped;
   const firstSkipped = sk.first ? `${await whereIs(db, sk.first.eventId)}: ${sk.first.why}` : null;
-  return { fileId, kernel, design, events: n, seconds, violations: w.violations, skipped: sk.count, firstSkipped };
+  return {
+    fileId,
+    kernel,
+    design,
+    events: n,
+    seconds,
+    violations: w.violations,
+    skipped: sk.count,
+    firstSkipped,
+  };
 }
