@@ -426,6 +426,16 @@ export class Adapter {
       case 'kprobe:rmap_walk':
         this.dx?.rmapWalk(e, this.task(e));
         return;
+      case 'kprobe:try_to_migrate': {
+        // migrate_folio_unmap locked the folio before it unmaps; where folio_unlock is traced it
+        // stays locked until its unlock (else the read-ahead windows of dx.migrationLocks cover it).
+        const f = e.a === null ? undefined : m.byPfn.get(BigInt(e.a));
+        if (f && this.opts.folioUnlockTraced === true) {
+          f.locked = true;
+          this.migrationLocked.set(f.pfn, f);
+        }
+        return;
+      }
       case 'kprobe:folio_unlock': {
         if (e.a !== null) this.dx?.folioUnlock(BigInt(e.a));
         const f = e.a === null ? undefined : this.migrationLocked.get(BigInt(e.a));

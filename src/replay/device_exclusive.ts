@@ -637,6 +637,13 @@ export class DeviceExclusive {
       this.remove_device_exclusive_entry(mm, vma, va, pte);
       pte = m.pte(mm, va);
     }
+    if (pte?.kind === 'migration' && pte.folio) {
+      // do_swap_page -> migration_entry_wait: GUP sleeps until the migration lets go of the folio,
+      // then retries. Where GUP's return comes first in the trace, it pinned the page it found.
+      if (wait) return 'wait';
+      m.folio_get(pte.folio);
+      return { va, folio: pte.folio, index: pte.index };
+    }
     if (pte?.pmd) {
       __split_huge_pmd(m, mm, va);
       pte = m.pte(mm, va);
