@@ -19,6 +19,7 @@ import {
 import {
   do_brk,
   do_madvise,
+  MADV,
   do_mmap,
   do_mprotect,
   do_mremap,
@@ -225,7 +226,8 @@ export class Adapter {
   private uncertainMms = new Set<Mm>();
   private retiredMmIds: Mm[] = [];
   /** Page-table work a syscall does after its entry event, applied when the trace shows it start. */
-  private deferred = new Map<number, () => void>();
+  /** A syscall's page-table work, run when the trace shows it begin; `readLock`: it begins once the read lock is held. */
+  private deferred = new Map<number, { run: () => void; readLock: boolean }>();
   /** Forks whose VMAs are copied as the trace shows copy_page_range reach them. */
   private pendingCopies = new Map<number, { dst: Mm; src: Mm; vmas: Vma[] }>();
   private fileSeq = 0;
@@ -310,10 +312,10 @@ export class Adapter {
     if (
       work &&
       STARTS_SYSCALL_WORK.has(e.event) &&
-      !(e.event === 'mmap_lock:mmap_lock_acquire_returned' && e.a === 0)
+      !(e.event === 'mmap_lock:mmap_lock_acquire_returned' && e.a === 0 && !work.readLock)
     ) {
       this.deferred.delete(e.tid);
-      work();
+      work.run();
     }
     if (this.retiredMmIds.length && !WITHIN_BULK.has(e.event)) {
       for (const mm of this.retiredMmIds)
@@ -1034,7 +1036,7 @@ export class Adapter {
       const work = this.deferred.get(parent.tid);
       if (work) {
         this.deferred.delete(parent.tid);
-        work();
+        work.run();
       }
       const b = this.building.get(parent.tid);
       mm = b?.kind === 'fork' && b.mm ? b.mm : this.dup_mm(parent);
@@ -1190,12 +1192,15 @@ export class Adapter {
     ) {
       this.uncertain(mm, t.tid, `${name} over VMAs mapped before the trace`);
     }
-    const later = (work: () => void) =>
-      this.deferred.set(t.tid, () => {
-        const saved = [m.now, m.eventId] as const;
-        m.eventId = e.id;
-        work();
-        m.eventId = saved[1];
+    const later = (work: () => void, readLock = false) =>
+      this.deferred.set(t.tid, {
+        run: () => {
+          const saved = [m.now, m.eventId] as const;
+          m.eventId = e.id;
+          work();
+          m.eventId = saved[1];
+        },
+        readLock,
       });
     switch (name) {
       case 'munmap':
@@ -1205,7 +1210,12 @@ export class Adapter {
         later(() => do_mprotect(m, mm, e.a!, e.b!, e.c!));
         return;
       case 'madvise':
-        later(() => do_madvise(m, mm, e.a!, e.b!, e.c! | 0));
+        // MADV_COLD/PAGEOUT isolate what is mapped as soon as they hold the read lock
+        // (madvise_cold_or_pageout_pte_range); reclaim can come much later.
+        later(
+          () => do_madvise(m, mm, e.a!, e.b!, e.c! | 0),
+          e.c === MADV.COLD || e.c === MADV.PAGEOUT,
+        );
         return;
       case 'mremap':
         if (e.c! < e.b!) do_munmap(m, mm, e.a! + e.c!, e.b! - e.c!);
@@ -1256,7 +1266,7 @@ export class Adapter {
     const work = this.deferred.get(e.tid);
     if (work) {
       this.deferred.delete(e.tid);
-      work();
+      work.run();
     }
     const ret = e.a!;
     const failed = ret < 0 && ret > -4096;
