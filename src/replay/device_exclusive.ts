@@ -115,6 +115,8 @@ interface Call {
   npages: number;
   gupStarted: boolean;
   gupStopped: boolean;
+  /** The page whose rmap walk began and has not read its PTEs yet (index into gup). */
+  pending: number | null;
   /** GUP sleeps on a folio lock; it wakes at its task's next event after the unlock. */
   blocked: boolean;
   plan: GupPlan | null;
@@ -228,6 +230,8 @@ export class DeviceExclusive {
   missingEvidence: string | null = null;
   /** rmap_walk is traced: page_make_device_exclusive_one is then no walk anchor of its own. */
   rmapWalkTraced = false;
+  /** page_make_device_exclusive_one is traced: it, not rmap_walk, shows when a page's PTEs are read. */
+  mappingTraced = false;
   /** Neither rmap_walk nor page_make_device_exclusive_one is traced: walks are interpolated. */
   walkUntraced = false;
   /** Calls past GUP whose pages are walked at interpolated times (walkUntraced). */
@@ -451,6 +455,7 @@ export class DeviceExclusive {
       npages,
       gupStarted: false,
       gupStopped: false,
+      pending: null,
       blocked: false,
       plan: null,
       gupDone: null,
@@ -743,16 +748,25 @@ export class DeviceExclusive {
     const c = this.requests.get(t.tid)?.call;
     if (!c) return;
     c.walkTiming = 'rmap_walk';
-    this.walkNext(c, e, true);
+    // The folio is trylocked before rmap_walk; its PTEs are read when the walk reaches them (the
+    // anon_vma lock can keep it waiting for ms), which page_make_device_exclusive_one shows.
+    this.walkNext(c, e, true, this.mappingTraced);
   }
 
   /**
-   * page_make_device_exclusive_one(folio, vma, address, args) where rmap_walk is not traced: the
-   * walk has reached the page at `address`, so it and every page before it are walked by now.
+   * page_make_device_exclusive_one(folio, vma, address, args): the walk reads the folio's PTEs now.
+   * Where rmap_walk is traced, this settles the page it began; else the walk has reached the page at
+   * `address`, so it and every page before it are walked by now.
    */
   walkReached(e: ReplayEvent, t: Task): void {
     const c = this.requests.get(t.tid)?.call;
-    if (!c || this.rmapWalkTraced || e.b === null) return;
+    if (!c) return;
+    if (this.rmapWalkTraced) {
+      const g = c.pending === null ? null : c.gup[c.pending];
+      if (g && e.a !== null && g.folio?.pfn === BigInt(e.a)) this.settle(c, e.ts);
+      return;
+    }
+    if (e.b === null) return;
     const idx = Math.floor((e.b - c.start) / PAGE_SIZE);
     if (idx < c.next || idx >= c.npages) return;
     c.walkTiming = 'rmap_walk';
@@ -763,11 +777,12 @@ export class DeviceExclusive {
    * Decides pages in order up to and including the next one whose walk reaches rmap_walk; with
    * `one` false, decides every remaining page.
    */
-  private walkNext(c: Call, e: ReplayEvent, one: boolean): void {
+  private walkNext(c: Call, e: ReplayEvent, one: boolean, hold = false): void {
     if (this.design === '6.15') {
       this.make_device_exclusive_pages(c, e, one);
       return;
     }
+    this.settle(c, e.ts);
     while (c.next < c.gup.length) {
       const i = c.next++;
       const g = c.gup[i];
@@ -776,9 +791,23 @@ export class DeviceExclusive {
         this.result(c, i, g, 'failed', pre, e.ts);
         continue;
       }
+      if (hold) {
+        // folio_trylock succeeded: held until its PTEs are read.
+        g.folio!.locked = true;
+        c.pending = i;
+        return;
+      }
       this.walkPage(c, i, g, e.ts);
       if (one) return;
     }
+  }
+
+  /** The page whose walk began (rmap_walk) is decided now: the trace shows it read its PTEs, or moved on. */
+  private settle(c: Call, ts: bigint): void {
+    if (c.pending === null) return;
+    const i = c.pending;
+    c.pending = null;
+    this.walkPage(c, i, c.gup[i], ts);
   }
 
   /** Failures decided before any rmap walk: tail page, folio lock held, not anonymous. */

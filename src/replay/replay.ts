@@ -328,9 +328,10 @@ async function replayFile(
   if (adapter.dx) adapter.dx.migrationLocks = await migrationLocks(db, fileId, probes);
   if (adapter.dx) {
     adapter.dx.rmapWalkTraced = probes.some((b) => b.role === 'kprobe:rmap_walk');
-    adapter.dx.walkUntraced =
-      !adapter.dx.rmapWalkTraced &&
-      !probes.some((b) => b.role === 'kprobe:page_make_device_exclusive_one');
+    adapter.dx.mappingTraced = probes.some(
+      (b) => b.role === 'kprobe:page_make_device_exclusive_one',
+    );
+    adapter.dx.walkUntraced = !adapter.dx.rmapWalkTraced && !adapter.dx.mappingTraced;
     adapter.dx.missingEvidence = missingEvidence(probes, syscallsTraced);
     adapter.dx.unlockTraced = probes.some(
       (b) => b.role === 'kprobe:folio_unlock' && b.nums[0] !== '',
