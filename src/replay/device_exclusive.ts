@@ -18,6 +18,8 @@ export const HMM_DMIRROR_EXCLUSIVE = 0xc0284805;
 const MIRROR_OWNER = 'test_hmm';
 const ENOENT = -2;
 const EBUSY = -16;
+/** How close before test_hmm's final read an invalidation still races it for dmirror->mutex. */
+const READ_RACE_NS = 10_000n;
 const EFAULT = -14;
 const EOPNOTSUPP = -95;
 
@@ -148,6 +150,8 @@ interface Request {
   readMissing: number | null;
   /** The read's time is traced (bounceAllocated), not inferred. */
   readTimed: boolean;
+  /** An invalidation erased some of its pages within READ_RACE_NS before the final read. */
+  readRace: boolean;
   /** Missing pages at the ioctl's return; differing from readMissing means an invalidation fell
    *  between the read and the return, so the trace cannot settle the verdict exactly. */
   /** No ioctl event opens it (a trace without syscall tracepoints, or a caller other than
@@ -211,6 +215,8 @@ export class DeviceExclusive {
   private mirrors = new Map<Mm, Map<number, Set<number>>>();
   /** CPU faults on an entry whose folio a conversion holds locked: they wait for the unlock. */
   private waiting = new Map<Folio, Waiter[]>();
+  /** Recent erasures from test_hmm's mirrors (dmirror_do_update), kept READ_RACE_NS. */
+  private erased: { mirror: Set<number>; ts: bigint; s: number; e: number }[] = [];
   /**
    * Faults whose folio was unlocked: runnable, not running. A wakeup can lag the unlock by ms, and
    * the retried fault restores the entry only then: at its notifier where traced, else at its
@@ -257,6 +263,10 @@ export class DeviceExclusive {
         if (event === MMU_NOTIFY.MIGRATE && owner === MIRROR_OWNER) return;
         const s = Math.floor(start / PAGE_SIZE);
         const e = Math.floor(end / PAGE_SIZE);
+        const now = this.m.now;
+        if (this.erased.length && now - this.erased[0].ts > READ_RACE_NS)
+          this.erased = this.erased.filter((x) => now - x.ts <= READ_RACE_NS);
+        this.erased.push({ mirror, ts: now, s, e });
         if (e - s < mirror.size) for (let p = s; p <= e; p++) mirror.delete(p);
         else for (const p of mirror) if (p >= s && p <= e) mirror.delete(p);
       }
@@ -298,6 +308,7 @@ export class DeviceExclusive {
       call: null,
       readMissing: null,
       readTimed: false,
+      readRace: false,
       implicit: false,
       nextStart: null,
       lastReturn: null,
@@ -335,6 +346,17 @@ export class DeviceExclusive {
     if (r && !r.call && r.calls > 0 && r.predicted === null) {
       r.readMissing = this.missing(r);
       r.readTimed = true;
+      // An erasure this close before the read raced it for dmirror->mutex: the probes' order
+      // (a notifier's entry, vmalloc's return) does not say who took the lock first.
+      const now = this.m.now;
+      const s = Math.floor((r.start ?? 0) / PAGE_SIZE);
+      r.readRace = this.erased.some(
+        (x) =>
+          now - x.ts <= READ_RACE_NS &&
+          x.mirror === r.mirror &&
+          x.s < s + (r.npages ?? 0) &&
+          x.e >= s,
+      );
     }
   }
 
@@ -413,6 +435,9 @@ export class DeviceExclusive {
       enoentPages: enoent,
       note:
         [
+          r.readRace && r.predicted !== EBUSY
+            ? `an invalidation lands within ${Number(READ_RACE_NS) / 1000} us before the final read: dmirror->mutex decides which comes first`
+            : null,
           ambiguous
             ? r.readTimed
               ? 'an invalidation falls during the final read (between the bounce buffer allocation and the ioctl return): the mirror lock decides'
@@ -442,6 +467,7 @@ export class DeviceExclusive {
     r ??= this.implicitRequest(e, t);
     r.readMissing = null;
     r.readTimed = false;
+    r.readRace = false;
     const npages = Math.round((e.b! - start) / PAGE_SIZE);
     r.start ??= start;
     if (!r.announced && start >= r.start)
@@ -487,6 +513,7 @@ export class DeviceExclusive {
       call: null,
       readMissing: null,
       readTimed: false,
+      readRace: false,
       implicit: true,
       nextStart: null,
       lastReturn: null,
