@@ -1,0 +1,42 @@
+// When GUP pinned each page of a call: anchors read ahead from the trace (its start, the faults it
+// took, its return), pages in between interpolated.
+
+/** When a GUP started and ended, and the pages it faulted in (index, time). */
+export interface GupPlan {
+  start: bigint;
+  end: bigint | null;
+  npages: number;
+  /** Faults that mapped a new anonymous page (folio_add_new_anon_rmap). */
+  faults: { index: number; ts: bigint }[];
+  /** Other faults GUP took (do_swap_page, do_wp_page): GUP was at that page then. */
+  reached: { index: number; ts: bigint }[];
+  /** The trace has folio_add_new_anon_rmap, so a GUP fault would show. */
+  faultsTraced: boolean;
+  /** The call's return, where traced: the walk of its pages ends by then. */
+  callEnd?: bigint | null;
+}
+
+/** Linear interpolation of page i's pin time between the plan's anchors. */
+export function pinTime(p: GupPlan, i: number): bigint {
+  return pinWindow(p, i)[2];
+}
+
+/**
+ * The anchors around page i ([earliest, latest] it can have been pinned) and its pin time: the
+ * last fault GUP took on page i, else interpolated between the faults before and after it (GUP
+ * walks the range in order, so every page before a fault's is pinned by then).
+ */
+export function pinWindow(p: GupPlan, i: number): [bigint, bigint, bigint] {
+  const marks = [...p.faults, ...p.reached]
+    .filter((f) => f.index >= 0 && f.index < p.npages)
+    .sort((x, y) => (x.ts < y.ts ? -1 : x.ts > y.ts ? 1 : 0));
+  const end = p.end ?? p.start;
+  const at = marks.filter((f) => f.index === i);
+  if (at.length) return [at[0].ts, at[at.length - 1].ts, at[at.length - 1].ts];
+  let a = { index: -1, ts: p.start };
+  for (const f of marks) if (f.index < i) a = f;
+  const b = marks.find((f) => f.index > i && f.ts >= a.ts) ?? { index: p.npages - 1, ts: end };
+  if (b.index <= a.index) return [a.ts, b.ts, b.ts];
+  const span = b.ts > a.ts ? b.ts - a.ts : 0n;
+  return [a.ts, b.ts, a.ts + (span * BigInt(i - a.index)) / BigInt(b.index - a.index)];
+}
