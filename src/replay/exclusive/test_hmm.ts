@@ -31,16 +31,26 @@ export function mirrorOf(dx: DeviceExclusive, mm: Mm, fd: number): Set<number> {
 /** sys_enter_ioctl(fd, cmd, arg): a driver request begins. */
 export function ioctlEnter(dx: DeviceExclusive, e: ReplayEvent, t: Task): void {
   if (e.b !== HMM_DMIRROR_EXCLUSIVE || !t.mm) return;
-  const mirror = mirrorOf(dx, t.mm, e.a ?? -1);
-  const range = dx.announced.get(t.tid);
-  dx.announced.delete(t.tid);
   const open = dx.requests.get(t.tid);
   if (open?.implicit) finishRequest(dx, open, open.lastReturn ?? e.ts, null);
-  dx.requests.set(t.tid, {
+  newRequest(dx, e, t, mirrorOf(dx, t.mm, e.a ?? -1), false);
+}
+
+/** A request of task t, over the range its RACE_BEGIN marker announced if any. */
+function newRequest(
+  dx: DeviceExclusive,
+  e: ReplayEvent,
+  t: Task,
+  mirror: Set<number>,
+  implicit: boolean,
+): Request {
+  const range = dx.announced.get(t.tid);
+  dx.announced.delete(t.tid);
+  const r: Request = {
     id: dx.nextRequest++,
     ts: e.ts,
     task: t,
-    mm: t.mm,
+    mm: t.mm!,
     mirror,
     start: range?.start ?? null,
     npages: range?.npages ?? null,
@@ -52,11 +62,13 @@ export function ioctlEnter(dx: DeviceExclusive, e: ReplayEvent, t: Task): void {
     readMissing: null,
     readTimed: false,
     readRace: false,
-    implicit: false,
+    implicit,
     nextStart: null,
     lastReturn: null,
     announced: range !== undefined,
-  });
+  };
+  dx.requests.set(t.tid, r);
+  return r;
 }
 
 /** Pages of the request the mirror does not map (dmirror_do_read fails on the first: -ENOENT). */
@@ -200,31 +212,7 @@ export function finishRequest(
 
 /** A caller the trace shows only through its make_device_exclusive_range calls (e.g. nouveau). */
 export function implicitRequest(dx: DeviceExclusive, e: ReplayEvent, t: Task): Request {
-  const range = dx.announced.get(t.tid);
-  dx.announced.delete(t.tid);
-  const r: Request = {
-    id: dx.nextRequest++,
-    ts: e.ts,
-    task: t,
-    mm: t.mm!,
-    mirror: mirrorOf(dx, t.mm!, -1),
-    start: range?.start ?? null,
-    npages: range?.npages ?? null,
-    calls: 0,
-    failedPages: 0,
-    predicted: null,
-    observed: null,
-    call: null,
-    readMissing: null,
-    readTimed: false,
-    readRace: false,
-    implicit: true,
-    nextStart: null,
-    lastReturn: null,
-    announced: range !== undefined,
-  };
-  dx.requests.set(t.tid, r);
-  return r;
+  return newRequest(dx, e, t, mirrorOf(dx, t.mm!, -1), true);
 }
 
 /** dmirror_interval_invalidate: every device's interval notifier sees an invalidation of its mm. */
