@@ -1,0 +1,102 @@
+// Migration PTEs (migrate:set_migration_pte / remove_migration_pte) and pages freed while mapped.
+import type { Adapter } from '../adapter.js';
+// From trace events to model operations. Where a trace does not say something, the rule used is
+// written next to the code, and what it produced is marked `inferred` (or `unknown`).
+import { split_huge_page, wp_page_copy } from '../memory.js';
+import { PAGE_SIZE, type Folio } from '../types.js';
+
+import { ReplayEvent } from './events.js';
+
+/** migrate:set_migration_pte / remove_migration_pte (the raw PTE carries the new PFN). */
+export function migrationPte(ad: Adapter, e: ReplayEvent, set: boolean): void {
+  const m = ad.m;
+  const t = ad.task(e);
+  const mm = t.mm;
+  if (!mm) return;
+  const va = e.a! - (e.a! % PAGE_SIZE);
+  const p = m.pte(mm, va);
+  if (set) {
+    if (p?.kind !== 'present' || !p.folio) return;
+    // migrate_folio_unmap holds the folio lock from unmapping until the PTEs are restored.
+    m.touchFolio(p.folio);
+    p.folio.locked = true;
+    m.rmap_remove(p.folio, mm, va);
+    m.set_pte_at(mm, va, { ...p, kind: 'migration', entryWrite: p.write, write: false });
+    return;
+  }
+  if (p?.kind === 'present' && p.folio && p.folio.order > 0) {
+    // remove_migration_pte with no set_migration_pte: split_huge_page remapping the pieces of a
+    // THP it split (the PFN stays); the folio is order-0 pieces from here on.
+    split_huge_page(m, p.folio);
+    return;
+  }
+  if (p?.kind !== 'migration' || !p.folio) return;
+  // remove_migration_pte: the entry becomes a present PTE to the new folio; the old one goes.
+  const pfn = BigInt(Math.floor(e.b! / PAGE_SIZE)) & 0xfffffffffn;
+  const old = p.folio;
+  // migrate_pages_batch unlocks source and destination after remove_migration_ptes: where
+  // folio_unlock is traced, each stays locked until its own unlock.
+  const held = ad.opts.folioUnlockTraced === true;
+  old.locked = held;
+  if (held) ad.migrationLocked.set(old.pfn, old);
+  if (old.pfn === pfn) {
+    // Migration failed (an extra reference, e.g. a GUP pin): the old page is mapped back.
+    m.rmap_add(old, mm, va);
+    m.set_pte_at(mm, va, { ...p, kind: 'present', write: p.entryWrite });
+    return;
+  }
+  const nf = m.newFolio({
+    anon: old.anon,
+    shmem: old.shmem,
+    refcount: 1,
+    anonExclusive: old.anonExclusive,
+  });
+  m.setPfn(nf, pfn, 'observed');
+  nf.locked = held;
+  if (held) ad.migrationLocked.set(pfn, nf);
+  m.rmap_add(nf, mm, va);
+  m.set_pte_at(mm, va, {
+    ...p,
+    kind: 'present',
+    folio: nf,
+    write: p.entryWrite,
+    confidence: 'observed',
+  });
+  m.folio_put(old);
+}
+
+/**
+ * The kernel freed a page the model still maps. When another process frees a shared anonymous
+ * page, its other mappers must have broken COW first, unseen: a kernel-mode write (rseq's
+ * put_user, a syscall's copy_to_user) faults as page_fault_kernel, which a trace without that
+ * event does not show, and a GUP's per-page progress is interpolated. The model replays that
+ * copy (wp_page_copy: a new page of unknown PFN) and says so; anything else is unexplained.
+ */
+export function freedWhileMapped(ad: Adapter, f: Folio, e: ReplayEvent): void {
+  const m = ad.m;
+  const what = `mm_page_free pfn 0x${e.a!.toString(16)} while the model maps folio ${f.id} ${f.mapcount} times`;
+  // Only another process's free says the mappers left copied it: the freeing task's own mapping
+  // going unseen is a different story (GUP timing, a race) the model cannot settle ad way.
+  const freer = ad.m.tasks.get(e.tid)?.mm;
+  const elsewhere = [...f.rmap.values()].every((r) => ad.m.mms[r.mm] !== freer);
+  if (
+    !f.anon ||
+    f.anonExclusive ||
+    f.entireMapcount > 0 ||
+    ad.opts.kernelFaultsTraced ||
+    !elsewhere
+  ) {
+    m.sink.violation('freed_page_still_mapped', what, m.label(f.preTrace));
+    return;
+  }
+  for (const { mm: id, va } of [...f.rmap.values()]) {
+    const mm = m.mms[id];
+    const vma = m.find_vma(mm, va);
+    if (vma) wp_page_copy(m, mm, vma, va, null);
+  }
+  m.sink.violation(
+    'freed_page_still_mapped',
+    `${what}: replayed as an unseen copy-on-write (a kernel-mode write, page_fault_kernel not traced, or a GUP FOLL_WRITE placed later than it ran)`,
+    m.nearLoss ? 'lost-events' : 'untraced',
+  );
+}
