@@ -8,6 +8,9 @@
 # --set r2: the second 6.12 record (traces/lab/6.12-r2/): guest/run2.sh records
 #   every workload into two tracefs instances at once (probe sets A and B),
 #   QEMU gets two NUMA nodes, a swap disk and -cpu max,-la57.
+# --set r3: the third 6.12 record (traces/lab/6.12-r3/): the r2 guest, QEMU
+#   and workloads, recorded with the probe sets named in PROBE_SETS (default
+#   C: traces/lab/6.12-r3/kprobes-C.txt and events-C.txt), one instance each.
 # Steps (each skipped when its output exists, unless --clean):
 #   apt unpack config build offsets guest initramfs run collect
 # Build artefacts live in /work/lab-build (outside the repo); only results go
@@ -46,9 +49,9 @@ while [ $# -gt 0 ]; do
 done
 
 if [ -z "$RACE_CALLS" ]; then
-	case "$KVER$SET" in 6.1) RACE_CALLS=4 ;; *r2) RACE_CALLS=20 ;; *) RACE_CALLS=30 ;; esac
+	case "$KVER$SET" in 6.1) RACE_CALLS=4 ;; *r2|*r3) RACE_CALLS=20 ;; *) RACE_CALLS=30 ;; esac
 fi
-if [ "$SET" = r2 ] && [ "$RACE_MODES_SET" = 0 ]; then
+if { [ "$SET" = r2 ] || [ "$SET" = r3 ]; } && [ "$RACE_MODES_SET" = 0 ]; then
 	RACE_MODES="none dontneed uffd_wp migrate pageout writer two_req ksm"
 fi
 SRC_TAR=/usr/src/linux-source-$KVER.tar.xz
@@ -66,12 +69,15 @@ BOOTDIR=$RES${R2_BOOT:+/$R2_BOOT}
 FRAGMENT=$LAB_DIR/$KVER/kconfig.fragment
 # r2 defaults (RACE_* from the environment win)
 RACE_SIZES=${RACE_SIZES:-}
-NOSYS_MODES=${NOSYS_MODES-dontneed}
+if [ "$SET" = r3 ]; then NOSYS_MODES=${NOSYS_MODES-}; else NOSYS_MODES=${NOSYS_MODES-dontneed}; fi
+# probe sets (r2 and later): one tracefs instance each, kprobes-<set>.txt in $RES
+if [ "$SET" = r3 ]; then PROBE_SETS=${PROBE_SETS:-C}; else PROBE_SETS=${PROBE_SETS:-"A B"}; fi
+HIDE_KALLSYMS_SETS=${HIDE_KALLSYMS_SETS-B}
 RACE_CALLS_nosys=${RACE_CALLS_nosys:-10}
 QEMU_CPU=${QEMU_CPU:-max}
 QEMU_EXTRA=()
 RUN_SCRIPT=run.sh
-if [ "$SET" = r2 ]; then
+if [ "$SET" = r2 ] || [ "$SET" = r3 ]; then
 	RUN_SCRIPT=run2.sh
 	RACE_SIZES=${RACE_SIZES:-1,16,64,256}
 	QEMU_CPU=${QEMU_CPU_R2:-max,-la57}
@@ -212,9 +218,13 @@ do_initramfs() {
 	cp /bin/busybox "$STAGE/bin/busybox"
 	cp "$LAB_DIR/guest/init" "$STAGE/init"
 	cp "$LAB_DIR/guest/run.sh" "$STAGE/run.sh"
-	if [ "$SET" = r2 ]; then
+	if [ "$RUN_SCRIPT" = run2.sh ]; then
 		cp "$LAB_DIR/guest/run2.sh" "$STAGE/run2.sh"
-		cp "$RES/kprobes-A.txt" "$RES/kprobes-B.txt" "$STAGE/"
+		local s
+		for s in $PROBE_SETS; do
+			cp "$RES/kprobes-$s.txt" "$STAGE/"
+			[ -f "$RES/events-$s.txt" ] && cp "$RES/events-$s.txt" "$STAGE/"
+		done
 		chmod +x "$STAGE/run2.sh"
 	else
 		cp "$RES/kprobes.txt" "$STAGE/kprobes.txt"
@@ -236,6 +246,8 @@ RUN=$RUN_SCRIPT
 RACE_SIZES=$RACE_SIZES
 NOSYS_MODES="$NOSYS_MODES"
 RACE_CALLS_nosys=$RACE_CALLS_nosys
+PROBE_SETS="$PROBE_SETS"
+HIDE_KALLSYMS_SETS="$HIDE_KALLSYMS_SETS"
 $(env | grep -E '^RACE_(CALLS|SIZES)_[a-z_]+=' | grep -v '^RACE_CALLS_nosys=\|^RACE_CALLS_thp=' || true)
 RACE_CALLS=$RACE_CALLS
 RACE_SEED=$RACE_SEED
@@ -253,7 +265,7 @@ do_run() {
 	rm -f "$DISK"
 	truncate -s 2G "$DISK"
 	mkdir -p "$RES"
-	if [ "$SET" = r2 ]; then
+	if [ "$RUN_SCRIPT" = run2.sh ]; then
 		# two NUMA nodes (one vCPU and half the memory each) for move_pages,
 		# and a 256 MiB swap disk (/dev/vdb) for MADV_PAGEOUT
 		local half=$(( ${GUEST_MEM%G} * 1024 / 2 ))M
@@ -310,7 +322,7 @@ do_collect_r2() {
 		for f in ksm_after.txt swaps_after.txt vmstat_after.txt free_after.txt; do
 			[ -f "$w/$f" ] && cp "$w/$f" "$out/$f"
 		done
-		for i in A B; do
+		for i in $PROBE_SETS; do
 			[ -d "$w/$i" ] || continue
 			mkdir -p "$out/$i"
 			[ -d "$w/$i/formats" ] && cp -r "$w/$i/formats" "$out/$i/formats"
@@ -328,7 +340,7 @@ do_collect_r2() {
 }
 
 do_collect() {
-	if [ "$SET" = r2 ]; then do_collect_r2; return; fi
+	if [ "$RUN_SCRIPT" = run2.sh ]; then do_collect_r2; return; fi
 	rm -rf "$RAW"; mkdir -p "$RAW"
 	tar -C "$RAW" -xf "$DISK"
 	local f w name

@@ -44,10 +44,16 @@ int main(void)
 	DEFINE(vma_vm_start, offsetof(struct vm_area_struct, vm_start));
 	DEFINE(vma_vm_end, offsetof(struct vm_area_struct, vm_end));
 	DEFINE(vma_vm_mm, offsetof(struct vm_area_struct, vm_mm));
+	DEFINE(vma_vm_flags, offsetof(struct vm_area_struct, vm_flags));
 	DEFINE(rwc_rmap_one, offsetof(struct rmap_walk_control, rmap_one));
 	DEFINE(folio_flags, offsetof(struct folio, flags));
 	DEFINE(folio_mapcount, offsetof(struct folio, _mapcount));
 	DEFINE(folio_refcount, offsetof(struct folio, _refcount));
+	DEFINE(folio_mapping, offsetof(struct folio, mapping));
+	DEFINE(folio_index, offsetof(struct folio, index));
+	DEFINE(rwc_arg, offsetof(struct rmap_walk_control, arg));
+	DEFINE(rwc_try_lock, offsetof(struct rmap_walk_control, try_lock));
+	DEFINE(rwc_contended, offsetof(struct rmap_walk_control, contended));
 	DEFINE(page_mapcount, offsetof(struct page, _mapcount));
 	DEFINE(page_refcount, offsetof(struct page, _refcount));
 	DEFINE(sizeof_page, sizeof(struct page));

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Per-mode/size result table of the race runs, computed from the RACE_CALL
 # lines of traces/lab/<version>/race-*/stdout.log (6.12-r2:
-# race-*/A/stdout.log, or race-*/B/stdout.log where only B was recorded).
+# race-*/A/stdout.log, or race-*/B/stdout.log where only B was recorded;
+# 6.12-r3: race-*/C/stdout.log).
 # two_req rows are split by device (dev=0: the main thread on hmm_dmirror0,
 # dev=1: the second thread on hmm_dmirror1). Usage: summarize.sh DIR
 set -euo pipefail
@@ -12,6 +13,7 @@ for m in none dontneed fork_exit fork_write mprotect thp uffd_wp migrate pageout
 	f=$dir/race-$m/stdout.log
 	[ -f "$f" ] || f=$dir/race-$m/A/stdout.log
 	[ -f "$f" ] || f=$dir/race-$m/B/stdout.log
+	[ -f "$f" ] || f=$dir/race-$m/C/stdout.log
 	[ -f "$f" ] || continue
 	grep '^RACE_CALL ' "$f" | awk -v m="$m" '
 	{

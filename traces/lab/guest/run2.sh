@@ -18,6 +18,14 @@
 # The race program writes its trace_marker lines into both instances
 # (RACE_MARKERS=<A trace_marker>:<B trace_marker>).
 # Results: $OUT/<workload>/{A,B}/ ; global files in $OUT.
+# PROBE_SETS (default "A B") names the probe sets, one tracefs instance each,
+# defined in /kprobes-<set>.txt. A set file may say "# GROUP: <group>" (else
+# A -> kprobes, B -> probe) and may come with /events-<set>.txt (the stock
+# events and syscalls:* events of that instance, one per line, instead of
+# STOCK_EVENTS and SYSCALLS). Sets named in HIDE_KALLSYMS_SETS (default "B")
+# are extracted with /proc/kallsyms hidden and get a kallsyms.txt; the others
+# get formats/ and a .dat with kallsyms (set A's treatment). The 6.12-r3
+# record runs PROBE_SETS=C.
 # Environment (from /init, read from lab.conf): OUT, RACE_CALLS, RACE_SEED,
 # RACE_MODES, RACE_SIZES, HMM_TESTS, BUFFER_KB, NOSYS_MODES, RACE_CALLS_<mode>,
 # RACE_SIZES_<mode>.
@@ -31,6 +39,8 @@ RACE_SIZES=${RACE_SIZES:-1,16,64,256}
 RACE_MODES=${RACE_MODES:-"none dontneed uffd_wp migrate pageout writer two_req ksm"}
 NOSYS_MODES=${NOSYS_MODES-dontneed}
 HMM_TESTS=${HMM_TESTS:-}
+PROBE_SETS=${PROBE_SETS:-"A B"}
+HIDE_KALLSYMS_SETS=${HIDE_KALLSYMS_SETS-B}
 
 log() { echo "LAB: $*"; }
 
@@ -51,15 +61,18 @@ vmscan:*
 ksm:*"
 SYSCALLS="mmap munmap mprotect madvise mremap brk clone clone3 fork vfork execve exit_group ioctl move_pages userfaultfd"
 
-KP_A=$(grep -v '^#' /kprobes-A.txt)
-KP_B=$(grep -v '^#' /kprobes-B.txt)
-HOT_A=$(sed -n 's/^# HOT (comm-filtered per workload): //p' /kprobes-A.txt)
-HOT_B=$(sed -n 's/^# HOT (comm-filtered per workload): //p' /kprobes-B.txt)
+group_of() {
+	g=$(sed -n 's/^# GROUP: *//p' /kprobes-$1.txt | head -1)
+	if [ -z "$g" ]; then case $1 in A) g=kprobes ;; B) g=probe ;; *) g=kprobes ;; esac; fi
+	echo $g
+}
+hot_of() { sed -n 's/^# HOT (comm-filtered per workload): //p' /kprobes-$1.txt; }
+hidden() { case " $HIDE_KALLSYMS_SETS " in *" $1 "*) return 0 ;; esac; return 1; }
 
 setup_kprobes() {
 	echo > $T/kprobe_events
 	: > $OUT/kprobe_events.failed
-	printf '%s\n%s\n' "$KP_A" "$KP_B" | while IFS= read -r line; do
+	for s in $PROBE_SETS; do grep -v '^#' /kprobes-$s.txt; done | while IFS= read -r line; do
 		[ -n "$line" ] || continue
 		if ! echo "$line" >> $T/kprobe_events; then
 			log "kprobe REJECTED: $line"
@@ -81,10 +94,17 @@ setup_instance() {
 	echo mono > $I/trace_clock
 	echo $BUFFER_KB > $I/buffer_size_kb
 	echo > $I/set_event
-	echo "$STOCK_EVENTS" | while IFS= read -r ev; do
+	evlist=$STOCK_EVENTS
+	[ -f /events-$inst.txt ] && evlist=$(grep -v '^#' /events-$inst.txt | grep -v '^syscalls:')
+	echo "$evlist" | while IFS= read -r ev; do
+		[ -n "$ev" ] || continue
 		echo "$ev" >> $I/set_event 2>/dev/null || log "event missing: $ev"
 	done
-	if [ "$sys" = 1 ]; then
+	if [ "$sys" = 1 ] && [ -f /events-$inst.txt ]; then
+		grep '^syscalls:' /events-$inst.txt | while IFS= read -r ev; do
+			echo "$ev" >> $I/set_event 2>/dev/null || log "event missing: $ev"
+		done
+	elif [ "$sys" = 1 ]; then
 		for s in $SYSCALLS; do
 			for d in enter exit; do
 				if [ -d $I/events/syscalls/sys_${d}_$s ]; then
@@ -134,17 +154,13 @@ run_workload() {
 	CUR=$OUT/$name
 	mkdir -p $CUR
 	log "=== workload $name (instances $insts, syscalls $sys, filter $filt): $*"
-	for i in A B; do [ -d $T/instances/$i ] && rmdir $T/instances/$i; done
+	for i in $PROBE_SETS; do [ -d $T/instances/$i ] && rmdir $T/instances/$i; done
 	setup_kprobes   # re-register: resets kprobe_profile hit/miss counters
 	markers=""
 	for i in $insts; do
 		mkdir -p $CUR/$i
-		if [ $i = A ]; then
-			setup_instance A kprobes "$HOT_A" "$filt" $sys
-			save_formats $T/instances/A $CUR/A
-		else
-			setup_instance B probe "$HOT_B" "$filt" $sys
-		fi
+		setup_instance $i "$(group_of $i)" "$(hot_of $i)" "$filt" $sys
+		hidden $i || save_formats $T/instances/$i $CUR/$i
 		echo "$*" > $CUR/$i/command.txt
 		markers="$markers${markers:+:}$T/instances/$i/trace_marker"
 	done
@@ -163,24 +179,26 @@ run_workload() {
 	rm -f $CUR/stdout.log $CUR/stderr.log
 	# trace-cmd extract -B consumes the instance's buffer and removes the
 	# instance, so it runs after the text was saved.
-	if [ -d $CUR/A ]; then
-		(cd $CUR/A && trace-cmd extract -B A -o trace.dat > extract.log 2>&1) || log "extract A failed"
-	fi
-	if [ -d $CUR/B ]; then
+	for i in $insts; do
+		hidden $i && continue
+		(cd $CUR/$i && trace-cmd extract -B $i -o trace.dat > extract.log 2>&1) || log "extract $i failed"
+	done
+	for i in $insts; do
+		hidden $i || continue
 		echo 0 > /proc/sys/kernel/kptr_restrict
-		cat /proc/kallsyms > $CUR/B/kallsyms.txt
+		cat /proc/kallsyms > $CUR/$i/kallsyms.txt
 		# Hide kallsyms from the extract, so that the .dat's kallsyms
 		# section is empty. kptr_restrict=2 does not do it: trace-cmd
 		# (libtracefs) writes 0 to kptr_restrict itself before it reads
 		# /proc/kallsyms. An empty file bind-mounted over it does.
 		: > /tmp/empty-kallsyms
 		mount -o bind /tmp/empty-kallsyms /proc/kallsyms || log "bind mount over /proc/kallsyms failed"
-		echo "kallsyms hidden for the extract: /proc/kallsyms lines visible: $(wc -l < /proc/kallsyms)" > $CUR/B/extract.log
-		(cd $CUR/B && trace-cmd extract -B B -o trace.dat >> extract.log 2>&1) || log "extract B failed"
+		echo "kallsyms hidden for the extract: /proc/kallsyms lines visible: $(wc -l < /proc/kallsyms)" > $CUR/$i/extract.log
+		(cd $CUR/$i && trace-cmd extract -B $i -o trace.dat >> extract.log 2>&1) || log "extract $i failed"
 		umount /proc/kallsyms || log "umount /proc/kallsyms failed"
-		echo "after: /proc/kallsyms lines visible: $(wc -l < /proc/kallsyms)" >> $CUR/B/extract.log
-	fi
-	for i in A B; do [ -d $T/instances/$i ] && rmdir $T/instances/$i; done
+		echo "after: /proc/kallsyms lines visible: $(wc -l < /proc/kallsyms)" >> $CUR/$i/extract.log
+	done
+	for i in $PROBE_SETS; do [ -d $T/instances/$i ] && rmdir $T/instances/$i; done
 	ls -laR $CUR | head -40
 	free > $CUR/free_after.txt
 	[ -f /sys/kernel/mm/ksm/pages_shared ] && for f in /sys/kernel/mm/ksm/*; do
@@ -227,7 +245,7 @@ rm -rf /tmp/allfmt
 log "all formats: $(tar tf $OUT/all-formats.tar | grep -c /format$) format files"
 
 for t in $HMM_TESTS; do
-	run_workload hmm-$t 'comm == "hmm-tests"' "A B" 1 /bin/hmm-tests -r hmm.hmm_device_private.$t
+	run_workload hmm-$t 'comm == "hmm-tests"' "$PROBE_SETS" 1 /bin/hmm-tests -r hmm.hmm_device_private.$t
 done
 for m in $RACE_MODES; do
 	calls=$(eval echo "\${RACE_CALLS_$m:-$RACE_CALLS}")
@@ -239,7 +257,7 @@ for m in $RACE_MODES; do
 		echo 1 > /sys/kernel/mm/ksm/run
 		filt='comm == "race" || comm == "ksmd"'
 	fi
-	run_workload race-$m "$filt" "A B" 1 /bin/race $m $calls $RACE_SEED $sizes
+	run_workload race-$m "$filt" "$PROBE_SETS" 1 /bin/race $m $calls $RACE_SEED $sizes
 	if [ $m = ksm ]; then
 		echo 2 > /sys/kernel/mm/ksm/run   # unmerge everything
 		echo 0 > /sys/kernel/mm/ksm/run
@@ -247,7 +265,7 @@ for m in $RACE_MODES; do
 done
 for m in $NOSYS_MODES; do
 	calls=$(eval echo "\${RACE_CALLS_nosys:-10}")
-	run_workload race-$m-nosys 'comm == "race"' "B" 0 /bin/race $m $calls $RACE_SEED $RACE_SIZES
+	run_workload race-$m-nosys 'comm == "race"' "$(echo $PROBE_SETS | awk '{print $NF}')" 0 /bin/race $m $calls $RACE_SEED $RACE_SIZES
 done
 dmesg > $OUT/dmesg.txt
 free > $OUT/free.txt
