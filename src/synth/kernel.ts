@@ -1,0 +1,211 @@
+// The generator's own kernel: the true state of the racing process's anonymous region and of
+// test_hmm's device page table, changed by each simulated operation as Linux 6.12 changes it
+// (mm/memory.c, mm/rmap.c, lib/test_hmm.c; see ../../shared/reference/device-exclusive.md and
+// facts.md). It is the ground truth; the replay (src/replay/) never sees it, only the lines.
+import { NOTIFY, type Lines } from './lines.js';
+
+export const PAGE = 4096;
+/** Fault flags of a user write fault under the per-VMA lock, and of GUP's (FOLL_WRITE, remote). */
+const USER_WRITE_FAULT = 0x1a55;
+const GUP_FAULT = 0x881;
+
+export interface Folio {
+  pfn: number;
+  /** Mapped by a present PTE (one mm, so mapcount is 0 or 1). */
+  mapped: boolean;
+  /** Held by make_device_exclusive_range from a successful walk until test_hmm unlocks it. */
+  locked: boolean;
+  /** Line of the syscall that last unmapped it (the culprit of a replaced page). */
+  unmappedBy: number;
+  /** CPU faults sleeping in folio_lock_or_retry until the unlock. */
+  waiters: (() => void)[];
+}
+
+export interface Thread {
+  tid: number;
+  cpu: number;
+}
+
+const NONE = 0;
+const PRESENT = 1;
+const EXCLUSIVE = 2;
+
+/** One anonymous, private, writable mapping (the race program's region) and the device mirror. */
+export class Region {
+  readonly kind: Uint8Array;
+  readonly folio: (Folio | null)[];
+  /** test_hmm's device page table (dmirror->pt) over the region's page indices (+1 past the end). */
+  readonly mirror: Uint8Array;
+  private nextPfn = 0x10000;
+
+  constructor(
+    readonly base: number,
+    readonly npages: number,
+    readonly lines: Lines,
+  ) {
+    this.kind = new Uint8Array(npages);
+    this.folio = new Array(npages).fill(null);
+    this.mirror = new Uint8Array(npages + 2);
+  }
+
+  va(p: number): number {
+    return this.base + p * PAGE;
+  }
+
+  isNone(p: number): boolean {
+    return this.kind[p] === NONE;
+  }
+  isExclusive(p: number): boolean {
+    return this.kind[p] === EXCLUSIVE;
+  }
+
+  /**
+   * mmu_notifier_invalidate_range_start over pages [s, e): test_hmm's dmirror_interval_invalidate
+   * -> dmirror_do_update erases xa_for_each_range(start >> PAGE_SHIFT, end >> PAGE_SHIFT), whose
+   * last index is inclusive: page e goes too.
+   */
+  private invalidate(s: number, e: number): void {
+    for (let p = s; p <= e && p < this.mirror.length; p++) this.mirror[p] = 0;
+  }
+
+  /** do_anonymous_page: a new zeroed page, mapped writable (its lines: fault, alloc, rmap). */
+  private newPage(t: Thread, p: number): Folio {
+    const f: Folio = {
+      pfn: this.nextPfn++,
+      mapped: true,
+      locked: false,
+      unmappedBy: 0,
+      waiters: [],
+    };
+    this.lines.pageAlloc(t.tid, t.cpu, f.pfn);
+    this.lines.newAnonRmap(t.tid, t.cpu, f.pfn, this.va(p));
+    this.kind[p] = PRESENT;
+    this.folio[p] = f;
+    return f;
+  }
+
+  /**
+   * remove_device_exclusive_entry -> restore_exclusive_pte (6.12 mm/memory.c): notifier EXCLUSIVE
+   * with owner NULL, then a present writable PTE again and the rmap re-added.
+   */
+  private restore(t: Thread, p: number): void {
+    const f = this.folio[p]!;
+    this.lines.notifier(t.tid, t.cpu, this.va(p), this.va(p + 1), NOTIFY.EXCLUSIVE);
+    this.invalidate(p, p + 1);
+    this.lines.restoreExclusivePte(t.tid, t.cpu, this.va(p), f.pfn);
+    this.lines.anonRmapPtes(t.tid, t.cpu, f.pfn, this.va(p));
+    this.kind[p] = PRESENT;
+    f.mapped = true;
+  }
+
+  /** The prefault and the racers' writes: a user write fault, or nothing on a writable page. */
+  userWrite(t: Thread, p: number): 'done' | Folio {
+    if (this.kind[p] === PRESENT) return 'done';
+    this.lines.pageFaultUser(t.tid, t.cpu, this.va(p), 0x6);
+    if (this.kind[p] === NONE) {
+      this.newPage(t, p);
+      return 'done';
+    }
+    // A device-exclusive entry: do_swap_page; while the converting call holds the folio lock the
+    // fault sleeps (folio_lock_or_retry -> VM_FAULT_RETRY) and retries once it is unlocked.
+    const f = this.folio[p]!;
+    this.lines.doSwapPage(t.tid, t.cpu, this.va(p), USER_WRITE_FAULT, f.pfn);
+    if (f.locked) return f;
+    this.restore(t, p);
+    return 'done';
+  }
+
+  /**
+   * The retried fault after the folio was unlocked. Where another racer zapped the page meanwhile
+   * the retry maps a new one; its page_fault_user line is the generator's (the kernel retries
+   * within the same exception), so that a replay sees the fault it needs.
+   */
+  userWriteRetry(t: Thread, p: number): void {
+    if (this.kind[p] === EXCLUSIVE) {
+      this.lines.doSwapPage(t.tid, t.cpu, this.va(p), USER_WRITE_FAULT, this.folio[p]!.pfn);
+      this.restore(t, p);
+    } else if (this.kind[p] === NONE) {
+      this.lines.pageFaultUser(t.tid, t.cpu, this.va(p), 0x6);
+      this.newPage(t, p);
+    }
+  }
+
+  /**
+   * MADV_DONTNEED over pages [a, a + k) (zap_page_range_single -> zap_pte_range): the notifier
+   * (CLEAR), then every PTE and device-exclusive entry goes; a page GUP pinned survives on its
+   * reference, unmapped.
+   */
+  zap(t: Thread, a: number, k: number, culprit: number): void {
+    this.lines.notifier(t.tid, t.cpu, this.va(a), this.va(a + k), NOTIFY.CLEAR);
+    this.invalidate(a, a + k);
+    this.lines.unmapPageRange(t.tid, t.cpu, this.va(a), this.va(a + k));
+    for (let p = a; p < a + k; p++) {
+      const f = this.folio[p];
+      if (f && this.kind[p] === PRESENT) {
+        f.mapped = false;
+        f.unmappedBy = culprit;
+      }
+      this.kind[p] = NONE;
+      this.folio[p] = null;
+    }
+  }
+
+  /**
+   * One page of get_user_pages_remote(FOLL_GET | FOLL_WRITE): fault in what is missing
+   * (handle_mm_fault, no page_fault_user), restore a device-exclusive entry, take a reference.
+   */
+  gupPin(t: Thread, p: number): Folio {
+    if (this.kind[p] === NONE) return this.newPage(t, p);
+    if (this.kind[p] === EXCLUSIVE) {
+      this.lines.doSwapPage(t.tid, t.cpu, this.va(p), GUP_FAULT, this.folio[p]!.pfn);
+      this.restore(t, p);
+    }
+    return this.folio[p]!;
+  }
+
+  /**
+   * make_device_exclusive_range's per-page step after GUP (6.12 mm/rmap.c): folio_trylock, then
+   * folio_make_device_exclusive's rmap walk, which converts the folio's mapping, if any, into a
+   * device-exclusive entry. The page succeeds only if that mapping was the expected address,
+   * writable (`valid`), and none remains. On success the folio stays locked.
+   */
+  walk(
+    t: Thread,
+    p: number,
+    f: Folio,
+  ): { ok: boolean; cause: 'exclusive' | 'replaced'; culprit: number } {
+    const mapped = f.mapped && this.folio[p] === f && this.kind[p] === PRESENT;
+    this.lines.rmapWalk(t.tid, t.cpu, f.pfn, f.mapped);
+    this.lines.lockAnonVmaReturn(t.tid, t.cpu, f.pfn, f.mapped);
+    if (!mapped) return { ok: false, cause: 'replaced', culprit: f.unmappedBy };
+    this.lines.exclusiveOne(t.tid, t.cpu, f.pfn, this.va(p));
+    this.lines.notifier(t.tid, t.cpu, this.va(p), this.va(p + 1), NOTIFY.EXCLUSIVE);
+    this.invalidate(p, p + 1);
+    this.kind[p] = EXCLUSIVE;
+    f.mapped = false;
+    f.locked = true;
+    this.lines.exclusiveOneReturn(t.tid, t.cpu, f.pfn, this.va(p), true);
+    return { ok: true, cause: 'exclusive', culprit: 0 };
+  }
+
+  /** test_hmm's dmirror_atomic_map: the device maps the call's converted pages. */
+  mirrorMap(p: number): void {
+    this.mirror[p] = 1;
+  }
+
+  /** dmirror_exclusive's unlock and put of a converted page; sleeping faults retry. */
+  unlock(t: Thread, f: Folio): void {
+    this.lines.folioUnlock(t.tid, t.cpu, f.pfn);
+    f.locked = false;
+    const w = f.waiters;
+    f.waiters = [];
+    for (const wake of w) wake();
+  }
+
+  /** dmirror_do_read over the request: the first page the mirror lacks fails it (-ENOENT). */
+  missing(p0: number, n: number): number {
+    let k = 0;
+    for (let p = p0; p < p0 + n; p++) if (!this.mirror[p]) k++;
+    return k;
+  }
+}

@@ -1,0 +1,44 @@
+// CPU-side threads racing the driver. They work only while a request is in flight, as the lab's
+// race program's racers do (traces/lab/race.c), and pause between operations by their rate.
+import { draw } from './costs.js';
+import type { SimContext } from './context.js';
+import type { Thread } from './kernel.js';
+import type { Rate } from './scenario.js';
+import type { Yield } from './scheduler.js';
+
+const MADV_DONTNEED = 4;
+
+/** race.c `dontneed`: MADV_DONTNEED on 1-4 random contiguous pages, then write each again. */
+export function* dontneed(ctx: SimContext, th: Thread, rate: Rate): Generator<Yield, void, void> {
+  const { region: R, lines: L, costs: C, rng } = ctx;
+  const { tid, cpu } = th;
+  for (;;) {
+    if (ctx.finished) return;
+    if (!ctx.inFlight) {
+      yield ctx.idle(th);
+      continue;
+    }
+    if (rate !== 'lab') {
+      yield Math.max(1, Math.round(rng.exp(1e6 / rate)));
+      if (!ctx.inFlight) continue;
+    }
+    const k = rng.int(1, 4);
+    const a = rng.int(0, R.npages - k);
+    const culprit = L.madviseEnter(tid, cpu, R.va(a), k * 4096, MADV_DONTNEED);
+    yield draw(C.madviseToZap, rng);
+    R.zap(th, a, k, culprit);
+    yield draw(C.zapToExit, rng);
+    L.madviseExit(tid, cpu);
+    yield draw(C.racerGap, rng);
+    for (let j = 0; j < k; j++) {
+      const r = R.userWrite(th, a + j);
+      if (r !== 'done') {
+        // The entry's folio is locked by the converting call: sleep until it is unlocked.
+        r.waiters.push(() => ctx.sched.wake(ctx.thread(tid)));
+        yield { block: true };
+        R.userWriteRetry(th, a + j);
+      }
+      yield draw(C.refault, rng);
+    }
+  }
+}
