@@ -15,6 +15,12 @@ export class SimContext {
   private idlers: SimThread[] = [];
   private threads = new Map<number, SimThread>();
   driverThread!: Thread;
+  /** The design the driver's kernel runs: 6.15 is simulated only (its lines are not written). */
+  design: '5.14' | 'v8' | '6.15' = '5.14';
+  /** Racer operations started while a request was in flight, and the time requests were in flight. */
+  racerOps = 0;
+  inFlightNs = 0;
+  private since = 0;
 
   constructor(
     readonly sched: Scheduler,
@@ -44,12 +50,14 @@ export class SimContext {
 
   beginRequest(): void {
     this.inFlight = true;
+    this.since = this.sched.now;
     const w = this.idlers;
     this.idlers = [];
     for (const t of w) this.sched.wake(t);
   }
 
   endRequest(): void {
+    if (this.inFlight) this.inFlightNs += this.sched.now - this.since;
     this.inFlight = false;
     if (this.finished) {
       const w = this.idlers;

@@ -30,7 +30,39 @@ export function* driver(ctx: SimContext): Generator<Yield, void, void> {
     let result = 0;
     let calls = 0;
     let failedPages = 0;
-    for (let c0 = p0; c0 < p0 + n; c0 += CHUNK) {
+    if (ctx.design === '6.15') {
+      // make_device_exclusive (6.15+ mm/rmap.c), one page per call: GUP one page, lock the folio
+      // (sleeping), recheck under the PTE lock that the page is still mapped writable there, else
+      // GUP again; then test_hmm maps it and unlocks it at once. No page is ever replaced.
+      for (let p = p0; p < p0 + n; p++) {
+        calls++;
+        callId++;
+        for (;;) {
+          yield draw(C.gupPerPage, rng);
+          const f = R.gupPin(th, p);
+          const pinAt = sched.now;
+          yield draw(C.walkPerPage, rng);
+          const v = R.walk(th, p, f);
+          if (!v.ok) continue;
+          truth.page({
+            requestId,
+            callId,
+            idx: 0,
+            address: R.va(p),
+            pfn: f.pfn,
+            outcome: 'exclusive',
+            cause: 'exclusive',
+            culpritLine: null,
+            pinTs: pinAt,
+            walkTs: sched.now,
+          });
+          R.mirrorMap(p);
+          R.unlock(th, f);
+          break;
+        }
+      }
+    }
+    for (let c0 = ctx.design === '6.15' ? p0 + n : p0; c0 < p0 + n; c0 += CHUNK) {
       const k = Math.min(CHUNK, p0 + n - c0);
       calls++;
       callId++;

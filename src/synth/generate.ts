@@ -14,7 +14,8 @@ import { Scheduler, type SimThread, type Yield } from './scheduler.js';
 import { NullSink, TraceWriter, type LineSink } from './trace-writer.js';
 import { CsvTruth, TallyTruth, truthFiles, type TruthSink } from './truth.js';
 
-export type SynthDesign = '5.14' | 'v8';
+/** The kernel's design: 6.15 is simulated only (sweeps); its traces are not written yet. */
+export type SynthDesign = '5.14' | 'v8' | '6.15';
 
 export interface SynthOptions {
   scenario: Scenario;
@@ -35,6 +36,8 @@ export interface SynthResult {
   failedPages: number;
   bySize: Map<number, [number, number, number, number]>;
   simulatedNs: number;
+  /** Racer operations per second of request time (each racer's, summed). */
+  racerOpsPerSecond: number;
   files: string[];
 }
 
@@ -71,7 +74,12 @@ export function synthesize(o: SynthOptions): SynthResult {
     made++;
     return rng.pick(sc.sizes);
   };
+  if (o.design === '6.15' && o.out)
+    throw new Error(
+      'design 6.15: the generator simulates it (--sweep) but does not write its traces (make_device_exclusive probes) yet',
+    );
   const ctx = new SimContext(sched, region, lines, rng, cal.costs, truth, sc, nextSize);
+  ctx.design = o.design;
   const thread = (
     tid: number,
     cpu: number,
@@ -157,6 +165,7 @@ export function synthesize(o: SynthOptions): SynthResult {
     failedPages: tally.failedPages,
     bySize: tally.bySize,
     simulatedNs: sched.now - START_NS,
+    racerOpsPerSecond: ctx.inFlightNs ? ctx.racerOps / (ctx.inFlightNs / 1e9) : 0,
     files,
   };
 }

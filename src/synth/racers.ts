@@ -22,6 +22,7 @@ export function* dontneed(ctx: SimContext, th: Thread, rate: Rate): Generator<Yi
       yield Math.max(1, Math.round(rng.exp(1e6 / rate)));
       if (!ctx.inFlight) continue;
     }
+    ctx.racerOps++;
     const k = rng.int(1, 4);
     const a = rng.int(0, R.npages - k);
     const culprit = L.madviseEnter(tid, cpu, R.va(a), k * 4096, MADV_DONTNEED);
