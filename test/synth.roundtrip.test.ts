@@ -8,7 +8,7 @@ import { ingest } from '../src/ingest.js';
 import { replay } from '../src/replay/replay.js';
 import { synthesize, type SynthOptions } from '../src/synth/generate.js';
 import { SCENARIOS, type Scenario } from '../src/synth/scenario.js';
-import { compareTruth } from './synth.helpers.js';
+import { compareTruth } from '../src/synth/compare.js';
 import { tmpDir } from './helpers.js';
 
 /** Generates each trace, ingests them into one database, replays it once; returns it open. */

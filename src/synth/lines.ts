@@ -4,7 +4,6 @@
 // without KASLR: struct page at 0xffffea0000000000 + 64 * pfn.
 import type { LineSink } from './trace-writer.js';
 
-const VMEMMAP = 0xffffea0000000000n;
 const MM = '0xffff88800014b7c0';
 const VMA = '0xffff8880034b35e8';
 const ANON_VMA = '0xffff8880007453a8';
@@ -17,7 +16,8 @@ const HMM_DMIRROR_EXCLUSIVE = 'c0284805';
 export const NOTIFY = { UNMAP: 0, CLEAR: 1, PROTECTION_VMA: 2, EXCLUSIVE: 7 } as const;
 
 const hex = (n: number | bigint) => `0x${n.toString(16)}`;
-export const pagePtr = (pfn: number) => hex(VMEMMAP + BigInt(pfn) * 64n);
+/** The struct page of a PFN (pfn * 64 < 2^40 here, so plain numbers do). */
+export const pagePtr = (pfn: number) => `0xffffea${(pfn * 64).toString(16).padStart(10, '0')}`;
 
 function swpEntry(pfn: number): string {
   const off = (~BigInt(pfn) & 0xffffffffffffffffn) << 14n;

@@ -1,8 +1,9 @@
 // Streams tracefs `trace` text (the shape of /sys/kernel/tracing/trace on 6.12, as in
 // traces/lab/6.12-r2/*/A/trace.txt.xz): a `# tracer: nop` header, then one line per event,
 //   `<comm right-aligned 16>-<pid left-aligned 7> [<cpu 3 digits>] <flags> <sec 5>.<usec 6>: <body>`.
-// Lines are buffered and written synchronously in chunks: memory stays flat whatever the length.
-import fs from 'node:fs';
+// Lines go through a fixed buffer (chunk-file.ts): memory stays flat whatever the length; a `.gz`
+// name writes gzip.
+import { ChunkFile } from './chunk-file.js';
 
 const HEADER = [
   '# tracer: nop',
@@ -17,8 +18,6 @@ const HEADER = [
   '#              | |         |   |||||     |         |',
 ];
 
-const FLUSH_AT = 1 << 20;
-
 /** Where lines go: a file, or nowhere (a sweep needs only the outcomes). */
 export interface LineSink {
   /** 1-based number of the next line to be written (the header counts). */
@@ -30,14 +29,12 @@ export interface LineSink {
 }
 
 export class TraceWriter implements LineSink {
-  private fd: number;
-  private buf: string[] = [];
-  private size = 0;
+  private out: ChunkFile;
   nextLine = 1;
   events = 0;
 
   constructor(readonly file: string) {
-    this.fd = fs.openSync(file, 'w');
+    this.out = new ChunkFile(file);
     for (const h of HEADER) this.push(h);
   }
 
@@ -52,22 +49,12 @@ export class TraceWriter implements LineSink {
   }
 
   private push(s: string): number {
-    this.buf.push(s);
-    this.size += s.length + 1;
-    if (this.size >= FLUSH_AT) this.flush();
+    this.out.line(s);
     return this.nextLine++;
   }
 
-  private flush(): void {
-    if (!this.buf.length) return;
-    fs.writeSync(this.fd, this.buf.join('\n') + '\n');
-    this.buf = [];
-    this.size = 0;
-  }
-
   close(): void {
-    this.flush();
-    fs.closeSync(this.fd);
+    this.out.close();
   }
 }
 

@@ -3,7 +3,7 @@
 //   TRACE.truth-pages.csv     one row per page of each make_device_exclusive_range call
 // `culprit_line` is the trace line (1-based, header included) of the event that replaced the page:
 // the sys_enter_madvise of the MADV_DONTNEED that unmapped it.
-import fs from 'node:fs';
+import { ChunkFile } from './chunk-file.js';
 
 export interface RequestTruth {
   requestId: number;
@@ -41,24 +41,13 @@ export const REQUEST_COLUMNS =
 export const PAGE_COLUMNS =
   'request_id,call_id,idx,address,gup_pfn,outcome,cause,culprit_line,pin_ts_ns,walk_ts_ns';
 
-class CsvFile {
-  private fd: number;
-  private buf: string[] = [];
+class CsvFile extends ChunkFile {
   constructor(file: string, header: string) {
-    this.fd = fs.openSync(file, 'w');
-    this.buf.push(header);
+    super(file);
+    this.line(header);
   }
   row(s: string): void {
-    this.buf.push(s);
-    if (this.buf.length >= 8192) this.flush();
-  }
-  flush(): void {
-    if (this.buf.length) fs.writeSync(this.fd, this.buf.join('\n') + '\n');
-    this.buf = [];
-  }
-  close(): void {
-    this.flush();
-    fs.closeSync(this.fd);
+    this.line(s);
   }
 }
 

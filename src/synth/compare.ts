@@ -1,7 +1,7 @@
-// Ground truth against the replay: the comparison the synth round-trip tests share.
-import type { Db } from '../src/analysis/db.js';
-import { quoteString } from '../src/analysis/db.js';
-import { truthFiles } from '../src/synth/truth.js';
+// A synthetic trace's ground truth against its replay (the round-trip tests and bench/synth.ts).
+import type { Db } from '../analysis/db.js';
+import { quoteString } from '../analysis/db.js';
+import { truthFiles } from './truth.js';
 
 export interface Mismatch {
   kind: 'request' | 'page';
