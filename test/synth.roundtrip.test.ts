@@ -7,7 +7,7 @@ import { Db } from '../src/analysis/db.js';
 import { ingest } from '../src/ingest.js';
 import { replay } from '../src/replay/replay.js';
 import { synthesize, type SynthOptions } from '../src/synth/generate.js';
-import { SCENARIOS, type Scenario } from '../src/synth/scenario.js';
+import { SCENARIOS, type RacerKind, type Scenario } from '../src/synth/scenario.js';
 import { compareTruth } from '../src/synth/compare.js';
 import { tmpDir } from './helpers.js';
 
@@ -83,10 +83,13 @@ describe('synth round trip', () => {
         minLength: 1,
         maxLength: 4,
       }),
-      racers: fc.array(fc.oneof(fc.constant<'lab'>('lab'), fc.integer({ min: 50, max: 20_000 })), {
-        minLength: 0,
-        maxLength: 2,
-      }),
+      racers: fc.array(
+        fc.record({
+          kind: fc.constantFrom<RacerKind>('dontneed', 'uffd_wp'),
+          rate: fc.oneof(fc.constant<'lab'>('lab'), fc.integer({ min: 50, max: 20_000 })),
+        }),
+        { minLength: 0, maxLength: 3 },
+      ),
     });
     const cases = fc.sample(arb, { seed: 14, numRuns: 4 });
     const runs = cases.map((c) => {
@@ -94,20 +97,33 @@ describe('synth round trip', () => {
         ...SCENARIOS.dontneed,
         name: 'property',
         sizes: c.sizes,
-        racers: c.racers.map((rate) => ({ kind: 'dontneed' as const, rate })),
+        racers: c.racers,
       };
-      return { scenario, seed: c.seed, events: 6_000, cpus: c.cpus, design: '5.14' as const };
+      return { scenario, seed: c.seed, events: 5_000, cpus: c.cpus, design: '5.14' as const };
+    });
+    // And race.c's uffd_wp mode, on a seed whose requests meet write-protected pages.
+    runs.push({
+      scenario: { ...SCENARIOS.uffd_wp, sizes: [64, 256] },
+      seed: 2,
+      events: 8_000,
+      cpus: 2,
+      design: '5.14',
     });
     const { db, traces } = await roundTrip(runs);
     try {
+      const causes = new Set<string>();
       for (const [i, trace] of traces.entries()) {
         const c = await compareTruth(db, trace, i);
-        expect({ case: cases[i], mismatches: c.mismatches.slice(0, 5) }).toEqual({
-          case: cases[i],
+        expect({ case: cases[i] ?? 'uffd_wp', mismatches: c.mismatches.slice(0, 5) }).toEqual({
+          case: cases[i] ?? 'uffd_wp',
           mismatches: [],
         });
         expect(c.requests).toBeGreaterThan(0);
+        for (const r of await db.rows<{ cause: string }>(`SELECT DISTINCT cause FROM truth_pages`))
+          causes.add(r.cause);
       }
+      // The cases reach every cause these racers make.
+      expect([...causes].sort()).toEqual(['exclusive', 'replaced', 'write_protected']);
     } finally {
       db.close();
     }

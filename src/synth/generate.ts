@@ -7,7 +7,7 @@ import { driver } from './driver.js';
 import { Region } from './kernel.js';
 import { LAB_CALIBRATION } from './lab-costs.js';
 import { Lines } from './lines.js';
-import { dontneed } from './racers.js';
+import { dontneed, uffdWp } from './racers.js';
 import { Rng } from './rng.js';
 import type { Scenario } from './scenario.js';
 import { Scheduler, type SimThread, type Yield } from './scheduler.js';
@@ -108,6 +108,11 @@ export function synthesize(o: SynthOptions): SynthResult {
       region.userWrite(main, p);
       yield draw(cal.costs.racerGap, rng);
     }
+    // race.c uffd_wp: the region registered with userfaultfd in WP mode (UFFD_FEATURE_WP_ASYNC).
+    if (sc.racers.some((r) => r.kind === 'uffd_wp')) {
+      lines.userfaultfd(tid, cpu);
+      lines.uffdRegister(tid, cpu);
+    }
     sc.racers.forEach((r, i) => {
       const tid = DRIVER_TID + 1 + i;
       // Racers take the other CPUs in turn; with one CPU they share the driver's.
@@ -129,6 +134,7 @@ export function synthesize(o: SynthOptions): SynthResult {
     lines.clone3Exit(self.tid, self.cpu, 0);
     yield 1;
     if (kind === 'dontneed') yield* dontneed(ctx, self, rate);
+    else if (kind === 'uffd_wp') yield* uffdWp(ctx, self, rate);
   }
   sched.spawn(main);
   sched.run();

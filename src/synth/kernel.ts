@@ -36,6 +36,11 @@ export class Region {
   readonly folio: (Folio | null)[];
   /** test_hmm's device page table (dmirror->pt) over the region's page indices (+1 past the end). */
   readonly mirror: Uint8Array;
+  /** A present PTE's write bit; a device-exclusive entry's (writable or readable entry). */
+  readonly write: Uint8Array;
+  readonly entryWrite: Uint8Array;
+  /** Line of the UFFDIO_WRITEPROTECT (its uffd_wp_range) that last made the PTE read-only. */
+  readonly protectedBy: Float64Array;
   private nextPfn = 0x10000;
 
   constructor(
@@ -46,6 +51,9 @@ export class Region {
     this.kind = new Uint8Array(npages);
     this.folio = new Array(npages).fill(null);
     this.mirror = new Uint8Array(npages + 2);
+    this.write = new Uint8Array(npages);
+    this.entryWrite = new Uint8Array(npages);
+    this.protectedBy = new Float64Array(npages);
   }
 
   va(p: number): number {
@@ -80,6 +88,7 @@ export class Region {
     this.lines.pageAlloc(t.tid, t.cpu, f.pfn);
     this.lines.newAnonRmap(t.tid, t.cpu, f.pfn, this.va(p));
     this.kind[p] = PRESENT;
+    this.write[p] = 1;
     this.folio[p] = f;
     return f;
   }
@@ -95,11 +104,23 @@ export class Region {
     this.lines.restoreExclusivePte(t.tid, t.cpu, this.va(p), f.pfn);
     this.lines.anonRmapPtes(t.tid, t.cpu, f.pfn, this.va(p));
     this.kind[p] = PRESENT;
+    this.write[p] = this.entryWrite[p];
     f.mapped = true;
+  }
+
+  /**
+   * A write fault on a read-only present PTE of an exclusive anonymous page: do_wp_page reuses it
+   * (after clearing uffd-wp: the region is registered with UFFD_FEATURE_WP_ASYNC).
+   */
+  private wpReuse(t: Thread, p: number, faultFlags: number): void {
+    this.lines.doWpPage(t.tid, t.cpu, this.va(p), faultFlags);
+    this.write[p] = 1;
   }
 
   /** The prefault and the racers' writes: a user write fault, or nothing on a writable page. */
   userWrite(t: Thread, p: number): 'done' | Folio {
+    // A present page: writable, or write-protected by userfaultfd, whose fault (WP_ASYNC) the
+    // generator does not simulate: the write is left out.
     if (this.kind[p] === PRESENT) return 'done';
     this.lines.pageFaultUser(t.tid, t.cpu, this.va(p), 0x6);
     if (this.kind[p] === NONE) {
@@ -112,6 +133,7 @@ export class Region {
     this.lines.doSwapPage(t.tid, t.cpu, this.va(p), USER_WRITE_FAULT, f.pfn);
     if (f.locked) return f;
     this.restore(t, p);
+    if (!this.write[p]) this.wpReuse(t, p, USER_WRITE_FAULT);
     return 'done';
   }
 
@@ -124,6 +146,7 @@ export class Region {
     if (this.kind[p] === EXCLUSIVE) {
       this.lines.doSwapPage(t.tid, t.cpu, this.va(p), USER_WRITE_FAULT, this.folio[p]!.pfn);
       this.restore(t, p);
+      if (!this.write[p]) this.wpReuse(t, p, USER_WRITE_FAULT);
     } else if (this.kind[p] === NONE) {
       this.lines.pageFaultUser(t.tid, t.cpu, this.va(p), 0x6);
       this.newPage(t, p);
@@ -160,7 +183,29 @@ export class Region {
       this.lines.doSwapPage(t.tid, t.cpu, this.va(p), GUP_FAULT, this.folio[p]!.pfn);
       this.restore(t, p);
     }
+    // FOLL_WRITE on a read-only PTE: faultin_page -> handle_mm_fault(FAULT_FLAG_WRITE).
+    if (!this.write[p]) this.wpReuse(t, p, GUP_FAULT);
     return this.folio[p]!;
+  }
+
+  /**
+   * UFFDIO_WRITEPROTECT over [a, a + k) (mwriteprotect_range -> uffd_wp_range -> change_protection,
+   * under mmap_read_lock): one PROTECTION_VMA notifier, then present PTEs read-only (mode WP) or
+   * writable again (mode 0: an exclusive anonymous page), and every writable device-exclusive
+   * entry readable (change_pte_range does that for any change_protection).
+   */
+  uffdWriteProtect(t: Thread, a: number, k: number, enable: boolean): void {
+    const line = this.lines.uffdWpRange(t.tid, t.cpu, this.va(a), k * PAGE, enable);
+    this.lines.notifier(t.tid, t.cpu, this.va(a), this.va(a + k), NOTIFY.PROTECTION_VMA);
+    this.invalidate(a, a + k);
+    for (let p = a; p < a + k; p++) {
+      if (this.kind[p] === PRESENT) {
+        if (enable && this.write[p]) {
+          this.write[p] = 0;
+          this.protectedBy[p] = line;
+        } else if (!enable) this.write[p] = 1;
+      } else if (this.kind[p] === EXCLUSIVE) this.entryWrite[p] = 0;
+    }
   }
 
   /**
@@ -173,7 +218,7 @@ export class Region {
     t: Thread,
     p: number,
     f: Folio,
-  ): { ok: boolean; cause: 'exclusive' | 'replaced'; culprit: number } {
+  ): { ok: boolean; cause: 'exclusive' | 'replaced' | 'write_protected'; culprit: number } {
     const mapped = f.mapped && this.folio[p] === f && this.kind[p] === PRESENT;
     this.lines.rmapWalk(t.tid, t.cpu, f.pfn, f.mapped);
     this.lines.lockAnonVmaReturn(t.tid, t.cpu, f.pfn, f.mapped);
@@ -181,10 +226,14 @@ export class Region {
     this.lines.exclusiveOne(t.tid, t.cpu, f.pfn, this.va(p));
     this.lines.notifier(t.tid, t.cpu, this.va(p), this.va(p + 1), NOTIFY.EXCLUSIVE);
     this.invalidate(p, p + 1);
+    // The entry is writable or readable by the old PTE; only a writable one sets `valid`.
+    const valid = this.write[p] === 1;
     this.kind[p] = EXCLUSIVE;
+    this.entryWrite[p] = this.write[p];
     f.mapped = false;
+    this.lines.exclusiveOneReturn(t.tid, t.cpu, f.pfn, this.va(p), valid);
+    if (!valid) return { ok: false, cause: 'write_protected', culprit: this.protectedBy[p] };
     f.locked = true;
-    this.lines.exclusiveOneReturn(t.tid, t.cpu, f.pfn, this.va(p), true);
     return { ok: true, cause: 'exclusive', culprit: 0 };
   }
 

@@ -12,6 +12,8 @@ const PAGES = '0xffffc90002e87bc8';
 const SWP_DEVICE_EXCLUSIVE_WRITE = 29n;
 /** lib/test_hmm_uapi.h HMM_DMIRROR_EXCLUSIVE. */
 const HMM_DMIRROR_EXCLUSIVE = 'c0284805';
+/** include/uapi/linux/userfaultfd.h UFFDIO_WRITEPROTECT. */
+const UFFDIO_WRITEPROTECT = 'c018aa06';
 /** include/linux/mmu_notifier.h enum mmu_notifier_event. */
 export const NOTIFY = { UNMAP: 0, CLEAR: 1, PROTECTION_VMA: 2, EXCLUSIVE: 7 } as const;
 
@@ -235,6 +237,56 @@ export class Lines {
       () =>
         `mder_page_make_device_exclusive_one_ret: ([unknown/kretprobe'd] <- page_make_device_exclusive_one) ret=1 folio=${pagePtr(pfn)} address=${hex(addr)} valid=${valid ? 1 : 0} mapcount=-1 refcount=2`,
     );
+  }
+  doWpPage(tid: number, cpu: number, addr: number, flags: number): number {
+    return this.w(
+      tid,
+      cpu,
+      () =>
+        `mder_do_wp_page: (do_wp_page+0x0/0x766) vma=${VMA} address=${hex(addr)} flags=${hex(flags)} orig_pte=0x8000000000000025`,
+    );
+  }
+  uffdIoctlEnter(tid: number, cpu: number): number {
+    return this.w(
+      tid,
+      cpu,
+      () => `sys_ioctl(fd: 7, cmd: ${UFFDIO_WRITEPROTECT}, arg: 7f9431fff200)`,
+    );
+  }
+  mwriteprotectRange(
+    tid: number,
+    cpu: number,
+    start: number,
+    len: number,
+    enable: boolean,
+  ): number {
+    return this.w(
+      tid,
+      cpu,
+      () =>
+        `mder_mwriteprotect_range: (mwriteprotect_range+0x4/0x104) ctx=0xffff88804327d000 start=${hex(start)} len=${len} enable_wp=${enable ? 1 : 0}`,
+    );
+  }
+  uffdWpRange(tid: number, cpu: number, start: number, len: number, enable: boolean): number {
+    return this.w(
+      tid,
+      cpu,
+      () =>
+        `mder_uffd_wp_range: (uffd_wp_range+0x4/0xa2) vma=${VMA} start=${hex(start)} len=${len} enable_wp=${enable ? 1 : 0}`,
+    );
+  }
+  ioctlReturn(tid: number, cpu: number, ret: number): number {
+    return this.w(tid, cpu, () => `sys_ioctl -> ${hex(BigInt.asUintN(64, BigInt(ret)))}`);
+  }
+  userfaultfd(tid: number, cpu: number): number {
+    this.w(tid, cpu, () => `sys_userfaultfd(flags: 80800)`);
+    return this.w(tid, cpu, () => `sys_userfaultfd -> 0x7`);
+  }
+  uffdRegister(tid: number, cpu: number): number {
+    this.w(tid, cpu, () => `sys_ioctl(fd: 7, cmd: c018aa3f, arg: 7ffe538640d0)`);
+    this.w(tid, cpu, () => `sys_ioctl -> 0x0`);
+    this.w(tid, cpu, () => `sys_ioctl(fd: 7, cmd: c020aa00, arg: 7ffe538640f0)`);
+    return this.w(tid, cpu, () => `sys_ioctl -> 0x0`);
   }
   folioUnlock(tid: number, cpu: number, pfn: number): number {
     return this.w(

@@ -43,3 +43,42 @@ export function* dontneed(ctx: SimContext, th: Thread, rate: Rate): Generator<Yi
     }
   }
 }
+
+/**
+ * race.c `uffd_wp`: UFFDIO_WRITEPROTECT mode WP on 1-4 random contiguous pages, then mode 0 on the
+ * same pages, alternately (the region is registered in WP mode with UFFD_FEATURE_WP_ASYNC). The
+ * ioctl's costs are the DONTNEED racer's madvise costs (the lab calibration measures those).
+ */
+export function* uffdWp(ctx: SimContext, th: Thread, rate: Rate): Generator<Yield, void, void> {
+  const { region: R, lines: L, costs: C, rng } = ctx;
+  const { tid, cpu } = th;
+  let protectedRange: [number, number] | null = null;
+  for (;;) {
+    if (ctx.finished) return;
+    if (!ctx.inFlight) {
+      yield ctx.idle(th);
+      continue;
+    }
+    if (rate !== 'lab') {
+      yield Math.max(1, Math.round(rng.exp(1e6 / rate)));
+      if (!ctx.inFlight) continue;
+    }
+    ctx.racerOps++;
+    const enable: boolean = protectedRange === null;
+    let range: [number, number];
+    if (protectedRange) range = protectedRange;
+    else {
+      const k = rng.int(1, 4);
+      range = [rng.int(0, R.npages - k), k];
+    }
+    const [a, k] = range;
+    L.uffdIoctlEnter(tid, cpu);
+    L.mwriteprotectRange(tid, cpu, R.va(a), k * 4096, enable);
+    yield draw(C.madviseToZap, rng);
+    R.uffdWriteProtect(th, a, k, enable);
+    protectedRange = enable ? [a, k] : null;
+    yield draw(C.zapToExit, rng);
+    L.ioctlReturn(tid, cpu, 0);
+    yield draw(C.racerGap, rng);
+  }
+}

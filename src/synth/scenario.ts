@@ -4,8 +4,8 @@
  *  back, as the lab's race program ran them while a request was in flight. 0 disables it. */
 export type Rate = number | 'lab';
 
-export type RacerKind = 'dontneed';
-export const RACER_KINDS: RacerKind[] = ['dontneed'];
+export type RacerKind = 'dontneed' | 'uffd_wp';
+export const RACER_KINDS: RacerKind[] = ['dontneed', 'uffd_wp'];
 
 export interface Scenario {
   name: string;
@@ -33,6 +33,16 @@ export const SCENARIOS: Record<string, Scenario> = {
     regionPages: 1024,
     order: 'random',
     perSize: 30,
+  },
+  uffd_wp: {
+    name: 'uffd_wp',
+    describe:
+      'test_hmm requests of 1-256 pages against a thread write-protecting 1-4 pages with UFFDIO_WRITEPROTECT and unprotecting them (race.c mode uffd_wp)',
+    sizes: [1, 16, 64, 256],
+    racers: [{ kind: 'uffd_wp', rate: 'lab' }],
+    regionPages: 1024,
+    order: 'random',
+    perSize: 20,
   },
   none: {
     name: 'none',
