@@ -95,7 +95,7 @@ export const synthCommand: CommandModule<object, Args> = {
         type: 'string',
         array: true,
         describe:
-          'racer rates: dontneed=OPS_PER_S|lab|0, e.g. dontneed=500 or dontneed=labx2 (two threads)',
+          'racer rates KIND=OPS_PER_S|lab|0, KIND dontneed or uffd_wp: dontneed=500, uffd_wp=lab, dontneed=labx2 (two threads)',
       })
       .option('calibration', {
         type: 'string',
