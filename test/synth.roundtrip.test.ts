@@ -7,7 +7,7 @@ import { Db } from '../src/analysis/db.js';
 import { ingest } from '../src/ingest.js';
 import { replay } from '../src/replay/replay.js';
 import { synthesize, type SynthOptions } from '../src/synth/generate.js';
-import { SCENARIOS, type RacerKind, type Scenario } from '../src/synth/scenario.js';
+import { checkRacers, SCENARIOS, type RacerKind, type Scenario } from '../src/synth/scenario.js';
 import { compareTruth } from '../src/synth/compare.js';
 import { tmpDir } from './helpers.js';
 
@@ -83,13 +83,22 @@ describe('synth round trip', () => {
         minLength: 1,
         maxLength: 4,
       }),
-      racers: fc.array(
-        fc.record({
-          kind: fc.constantFrom<RacerKind>('dontneed', 'uffd_wp'),
-          rate: fc.oneof(fc.constant<'lab'>('lab'), fc.integer({ min: 50, max: 20_000 })),
+      racers: fc
+        .array(
+          fc.record({
+            kind: fc.constantFrom<RacerKind>('dontneed', 'uffd_wp', 'mprotect'),
+            rate: fc.oneof(fc.constant<'lab'>('lab'), fc.integer({ min: 50, max: 20_000 })),
+          }),
+          { minLength: 0, maxLength: 3 },
+        )
+        .filter((r) => {
+          try {
+            checkRacers(r);
+            return true;
+          } catch {
+            return false;
+          }
         }),
-        { minLength: 0, maxLength: 3 },
-      ),
     });
     const cases = fc.sample(arb, { seed: 14, numRuns: 4 });
     const runs = cases.map((c) => {
@@ -101,11 +110,19 @@ describe('synth round trip', () => {
       };
       return { scenario, seed: c.seed, events: 5_000, cpus: c.cpus, design: '5.14' as const };
     });
-    // And race.c's uffd_wp mode, on a seed whose requests meet write-protected pages.
+    // And race.c's uffd_wp and mprotect modes, on seeds whose requests meet write-protected pages
+    // and read-only VMAs.
     runs.push({
       scenario: { ...SCENARIOS.uffd_wp, sizes: [64, 256] },
       seed: 2,
       events: 8_000,
+      cpus: 2,
+      design: '5.14',
+    });
+    runs.push({
+      scenario: { ...SCENARIOS.mprotect, sizes: [64, 256] },
+      seed: 6,
+      events: 6_000,
       cpus: 2,
       design: '5.14',
     });
@@ -114,8 +131,11 @@ describe('synth round trip', () => {
       const causes = new Set<string>();
       for (const [i, trace] of traces.entries()) {
         const c = await compareTruth(db, trace, i);
-        expect({ case: cases[i] ?? 'uffd_wp', mismatches: c.mismatches.slice(0, 5) }).toEqual({
-          case: cases[i] ?? 'uffd_wp',
+        expect({
+          case: cases[i] ?? runs[i].scenario.name,
+          mismatches: c.mismatches.slice(0, 5),
+        }).toEqual({
+          case: cases[i] ?? runs[i].scenario.name,
           mismatches: [],
         });
         expect(c.requests).toBeGreaterThan(0);
@@ -123,7 +143,7 @@ describe('synth round trip', () => {
           causes.add(r.cause);
       }
       // The cases reach every cause these racers make.
-      expect([...causes].sort()).toEqual(['exclusive', 'replaced', 'write_protected']);
+      expect([...causes].sort()).toEqual(['exclusive', 'gup_short', 'replaced', 'write_protected']);
     } finally {
       db.close();
     }

@@ -34,6 +34,28 @@ export class SimContext {
     readonly nextSize: () => number | null,
   ) {}
 
+  /** The driver holds mmap_read_lock; writers (mprotect) wait for its release. */
+  private readHeld = false;
+  private writers: (() => void)[] = [];
+
+  mmapReadLock(): void {
+    this.readHeld = true;
+  }
+
+  mmapReadUnlock(): void {
+    this.readHeld = false;
+    const w = this.writers;
+    this.writers = [];
+    for (const wake of w) wake();
+  }
+
+  /** mmap_write_lock: null when it is free (taken at once), else a wait until the read unlock. */
+  mmapWriteLock(th: Thread): Yield | null {
+    if (!this.readHeld) return null;
+    this.writers.push(() => this.sched.wake(this.thread(th.tid)));
+    return { block: true };
+  }
+
   add(t: SimThread): void {
     this.threads.set(t.tid, t);
   }

@@ -9,6 +9,7 @@ import type { Yield } from './scheduler.js';
 const CHUNK = 64;
 const EBUSY = -16;
 const ENOENT = -2;
+const EFAULT = -14;
 /** The mirror's file descriptor in the race program (its first open, after stdio). */
 const MIRROR_FD = 3;
 
@@ -26,6 +27,7 @@ export function* driver(ctx: SimContext): Generator<Yield, void, void> {
     L.marker(tid, cpu, 'RACE_BEGIN', scenario.name, requestId, start, n);
     L.ioctlEnter(tid, cpu, MIRROR_FD);
     ctx.beginRequest();
+    ctx.mmapReadLock();
     yield draw(C.ioctlToCall, rng);
     let result = 0;
     let calls = 0;
@@ -70,11 +72,15 @@ export function* driver(ctx: SimContext): Generator<Yield, void, void> {
       L.gupEnter(tid, cpu, R.va(c0), k);
       // GUP pins page i at T0 + (i + 1) * g: an even pace, so that the pages between its traced
       // anchors (entry, each fault it takes, return) are where linear interpolation puts them.
+      // A read-only VMA stops it (check_vma_flags); a GUP that stops short keeps the chunk's pace
+      // and returns at T0 + k * g all the same (the generator's choice: the replay interpolates
+      // over the chunk), with the count it pinned, or -EFAULT for none.
       const t0 = sched.now;
       const g = draw(C.gupPerPage, rng);
-      const pinned: Folio[] = new Array(k);
-      const pinTs: number[] = new Array(k);
-      for (let i = 0; i < k; i++) {
+      const reach = R.gupReach(c0, k);
+      const pinned: Folio[] = new Array(reach);
+      const pinTs: number[] = new Array(reach);
+      for (let i = 0; i < reach; i++) {
         sched.at(
           t0 + (i + 1) * g * 1000,
           () => {
@@ -85,10 +91,11 @@ export function* driver(ctx: SimContext): Generator<Yield, void, void> {
         );
       }
       yield k * g;
-      L.gupReturn(tid, cpu, k, R.va(c0), k);
+      const ret = reach > 0 ? reach : EFAULT;
+      L.gupReturn(tid, cpu, ret, R.va(c0), k);
       yield draw(C.walkFirst, rng);
-      const ok: boolean[] = new Array(k);
-      for (let i = 0; i < k; i++) {
+      const ok: boolean[] = new Array(k).fill(false);
+      for (let i = 0; i < reach; i++) {
         if (i > 0) yield draw(C.walkPerPage, rng);
         const v = R.walk(th, c0 + i, pinned[i]);
         ok[i] = v.ok;
@@ -106,24 +113,41 @@ export function* driver(ctx: SimContext): Generator<Yield, void, void> {
           walkTs: sched.now,
         });
       }
+      for (let i = reach; i < k; i++) {
+        failedPages++;
+        truth.page({
+          requestId,
+          callId,
+          idx: i,
+          address: R.va(c0 + i),
+          pfn: null,
+          outcome: 'failed',
+          cause: 'gup_short',
+          culpritLine: null,
+          pinTs: null,
+          walkTs: null,
+        });
+      }
       yield draw(C.walkLast, rng);
       L.callReturn(
         tid,
         cpu,
-        k,
+        ret,
         R.va(c0),
         pinned.map((f, i) => (ok[i] ? f.pfn : null)),
       );
-      // dmirror_exclusive: GUP returned the whole chunk, so its converted pages are mapped into the
-      // mirror; then every page is unlocked and put; a short chunk ends the request (-EBUSY).
-      for (let i = 0; i < k; i++) if (ok[i]) R.mirrorMap(c0 + i);
-      for (let i = 0; i < k; i++) if (ok[i]) R.unlock(th, pinned[i]);
+      // dmirror_exclusive: only if GUP returned the whole chunk are its converted pages mapped into
+      // the mirror; then every page is unlocked and put; a short chunk ends the request (-EBUSY).
+      if (reach === k) for (let i = 0; i < k; i++) if (ok[i]) R.mirrorMap(c0 + i);
+      for (let i = 0; i < reach; i++) if (ok[i]) R.unlock(th, pinned[i]);
       if (ok.includes(false)) {
         result = EBUSY;
         break;
       }
       if (c0 + k < p0 + n) yield draw(C.callGap, rng);
     }
+    // mmap_read_unlock: a waiting mprotect runs now, before the final read.
+    ctx.mmapReadUnlock();
     let enoentPages = 0;
     if (result === 0) {
       // dmirror_bounce_init's vmalloc, then dmirror_do_read through the mirror.

@@ -7,9 +7,9 @@ import { driver } from './driver.js';
 import { Region } from './kernel.js';
 import { LAB_CALIBRATION } from './lab-costs.js';
 import { Lines } from './lines.js';
-import { dontneed, uffdWp } from './racers.js';
+import { dontneed, mprotect, uffdWp } from './racers.js';
 import { Rng } from './rng.js';
-import type { Scenario } from './scenario.js';
+import { checkRacers, type Scenario } from './scenario.js';
 import { Scheduler, type SimThread, type Yield } from './scheduler.js';
 import { NullSink, TraceWriter, type LineSink } from './trace-writer.js';
 import { CsvTruth, TallyTruth, truthFiles, type TruthSink } from './truth.js';
@@ -47,6 +47,7 @@ const START_NS = 100_000_000_000;
 
 export function synthesize(o: SynthOptions): SynthResult {
   const cal = o.calibration ?? LAB_CALIBRATION;
+  checkRacers(o.scenario.racers);
   const sink: LineSink = o.out ? new TraceWriter(o.out) : new NullSink();
   const tally = new TallyTruth();
   const csv = o.out ? new CsvTruth(o.out) : null;
@@ -135,6 +136,7 @@ export function synthesize(o: SynthOptions): SynthResult {
     yield 1;
     if (kind === 'dontneed') yield* dontneed(ctx, self, rate);
     else if (kind === 'uffd_wp') yield* uffdWp(ctx, self, rate);
+    else if (kind === 'mprotect') yield* mprotect(ctx, self, rate);
   }
   sched.spawn(main);
   sched.run();

@@ -26,6 +26,8 @@ export interface Thread {
   cpu: number;
 }
 
+/** Pages per PMD (2 MiB); the region starts on a PMD boundary. */
+const PMD_PAGES = 512;
 const NONE = 0;
 const PRESENT = 1;
 const EXCLUSIVE = 2;
@@ -41,6 +43,8 @@ export class Region {
   readonly entryWrite: Uint8Array;
   /** Line of the UFFDIO_WRITEPROTECT (its uffd_wp_range) that last made the PTE read-only. */
   readonly protectedBy: Float64Array;
+  /** The page's VMA is read-only (an mprotect(PROT_READ) split it off). */
+  readonly vmaReadOnly: Uint8Array;
   private nextPfn = 0x10000;
 
   constructor(
@@ -54,6 +58,7 @@ export class Region {
     this.write = new Uint8Array(npages);
     this.entryWrite = new Uint8Array(npages);
     this.protectedBy = new Float64Array(npages);
+    this.vmaReadOnly = new Uint8Array(npages);
   }
 
   va(p: number): number {
@@ -122,6 +127,8 @@ export class Region {
     // A present page: writable, or write-protected by userfaultfd, whose fault (WP_ASYNC) the
     // generator does not simulate: the write is left out.
     if (this.kind[p] === PRESENT) return 'done';
+    // A write to a read-only VMA is a SIGSEGV the race program would die of: left out.
+    if (this.vmaReadOnly[p]) return 'done';
     this.lines.pageFaultUser(t.tid, t.cpu, this.va(p), 0x6);
     if (this.kind[p] === NONE) {
       this.newPage(t, p);
@@ -235,6 +242,43 @@ export class Region {
     if (!valid) return { ok: false, cause: 'write_protected', culprit: this.protectedBy[p] };
     f.locked = true;
     return { ok: true, cause: 'exclusive', culprit: 0 };
+  }
+
+  /**
+   * How many pages of [c0, c0 + k) GUP with FOLL_WRITE pins before check_vma_flags refuses a
+   * read-only VMA (the VMAs cannot change during the call: the caller holds mmap_read_lock).
+   */
+  gupReach(c0: number, k: number): number {
+    for (let i = 0; i < k; i++) if (this.vmaReadOnly[c0 + i]) return i;
+    return k;
+  }
+
+  /**
+   * mprotect(PROT_READ or PROT_READ|PROT_WRITE) of [a, a + k) under mmap_write_lock (6.12
+   * mprotect_fixup). Making it read-only splits the VMA: __split_vma -> vma_adjust_trans_huge ->
+   * split_huge_pmd_if_needed, for a split address inside a 2 MiB range the VMA covers, reaches
+   * __split_huge_pmd, whose CLEAR notifier covers that whole range before it looks at the PMD.
+   * Then change_protection's PROTECTION_VMA notifier over the range; present PTEs lose (or, back to
+   * writable, regain: exclusive anonymous pages) their write bit, writable device-exclusive entries
+   * become readable. Restoring merges the VMAs back without a notifier of its own.
+   */
+  mprotect(t: Thread, a: number, k: number, readOnly: boolean): void {
+    if (readOnly) {
+      const pmds = new Set<number>();
+      for (const x of [a, a + k])
+        if (x % PMD_PAGES !== 0 && x > 0 && x < this.npages) pmds.add(x - (x % PMD_PAGES));
+      for (const h of pmds) {
+        this.lines.notifier(t.tid, t.cpu, this.va(h), this.va(h + PMD_PAGES), NOTIFY.CLEAR);
+        this.invalidate(h, h + PMD_PAGES);
+      }
+    }
+    this.lines.notifier(t.tid, t.cpu, this.va(a), this.va(a + k), NOTIFY.PROTECTION_VMA);
+    this.invalidate(a, a + k);
+    for (let p = a; p < a + k; p++) {
+      this.vmaReadOnly[p] = readOnly ? 1 : 0;
+      if (this.kind[p] === PRESENT) this.write[p] = readOnly ? 0 : 1;
+      else if (this.kind[p] === EXCLUSIVE && readOnly) this.entryWrite[p] = 0;
+    }
   }
 
   /** test_hmm's dmirror_atomic_map: the device maps the call's converted pages. */

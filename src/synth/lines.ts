@@ -288,6 +288,16 @@ export class Lines {
     this.w(tid, cpu, () => `sys_ioctl(fd: 7, cmd: c020aa00, arg: 7ffe538640f0)`);
     return this.w(tid, cpu, () => `sys_ioctl -> 0x0`);
   }
+  mprotectEnter(tid: number, cpu: number, start: number, len: number, prot: number): number {
+    return this.w(
+      tid,
+      cpu,
+      () => `sys_mprotect(start: ${start.toString(16)}, len: ${len.toString(16)}, prot: ${prot})`,
+    );
+  }
+  mprotectExit(tid: number, cpu: number): number {
+    return this.w(tid, cpu, () => `sys_mprotect -> 0x0`);
+  }
   folioUnlock(tid: number, cpu: number, pfn: number): number {
     return this.w(
       tid,

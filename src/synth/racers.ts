@@ -82,3 +82,43 @@ export function* uffdWp(ctx: SimContext, th: Thread, rate: Rate): Generator<Yiel
     yield draw(C.racerGap, rng);
   }
 }
+
+/**
+ * race.c `mprotect`: PROT_READ on 1-64 random contiguous pages, then PROT_READ|PROT_WRITE on the
+ * same pages, alternately. mprotect takes mmap_write_lock, so it waits while the driver holds the
+ * read lock (the whole GUP-and-walk loop) and lands between requests or before the final read.
+ * Its costs are the DONTNEED racer's (zap to return, return to next).
+ */
+export function* mprotect(ctx: SimContext, th: Thread, rate: Rate): Generator<Yield, void, void> {
+  const { region: R, lines: L, costs: C, rng } = ctx;
+  const { tid, cpu } = th;
+  let readOnly: [number, number] | null = null;
+  for (;;) {
+    if (ctx.finished) return;
+    if (!ctx.inFlight) {
+      yield ctx.idle(th);
+      continue;
+    }
+    if (rate !== 'lab') {
+      yield Math.max(1, Math.round(rng.exp(1e6 / rate)));
+      if (!ctx.inFlight) continue;
+    }
+    ctx.racerOps++;
+    const protect: boolean = readOnly === null;
+    let range: [number, number];
+    if (readOnly) range = readOnly;
+    else {
+      const k = rng.int(1, 64);
+      range = [rng.int(0, R.npages - k), k];
+    }
+    const [a, k] = range;
+    L.mprotectEnter(tid, cpu, R.va(a), k * 4096, protect ? 1 : 3);
+    const wait = ctx.mmapWriteLock(th);
+    if (wait) yield wait;
+    R.mprotect(th, a, k, protect);
+    readOnly = protect ? range : null;
+    yield draw(C.zapToExit, rng);
+    L.mprotectExit(tid, cpu);
+    yield draw(C.racerGap, rng);
+  }
+}

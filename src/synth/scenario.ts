@@ -4,8 +4,8 @@
  *  back, as the lab's race program ran them while a request was in flight. 0 disables it. */
 export type Rate = number | 'lab';
 
-export type RacerKind = 'dontneed' | 'uffd_wp';
-export const RACER_KINDS: RacerKind[] = ['dontneed', 'uffd_wp'];
+export type RacerKind = 'dontneed' | 'uffd_wp' | 'mprotect';
+export const RACER_KINDS: RacerKind[] = ['dontneed', 'uffd_wp', 'mprotect'];
 
 export interface Scenario {
   name: string;
@@ -43,6 +43,16 @@ export const SCENARIOS: Record<string, Scenario> = {
     regionPages: 1024,
     order: 'random',
     perSize: 20,
+  },
+  mprotect: {
+    name: 'mprotect',
+    describe:
+      'test_hmm requests of 1-512 pages against a thread making 1-64 pages read-only with mprotect and writable again (race.c mode mprotect)',
+    sizes: LAB_SIZES,
+    racers: [{ kind: 'mprotect', rate: 'lab' }],
+    regionPages: 1024,
+    order: 'random',
+    perSize: 30,
   },
   none: {
     name: 'none',
@@ -85,5 +95,18 @@ export function parseRates(specs: string[], base: Scenario['racers']): Scenario[
     racers = racers.filter((r) => r.kind !== kind);
     if (rate !== 0) for (let i = 0; i < Number(m[3] ?? 1); i++) racers.push({ kind, rate });
   }
+  checkRacers(racers);
   return racers;
+}
+
+/**
+ * Combinations the generator's kernel does not follow: one mprotect racer at most (its VMA splits
+ * assume the region is whole when it protects), and none beside a uffd_wp racer (a restored
+ * mprotect would have to keep uffd-wp pages read-only).
+ */
+export function checkRacers(racers: Scenario['racers']): void {
+  const n = (k: RacerKind) => racers.filter((r) => r.kind === k).length;
+  if (n('mprotect') > 1) throw new Error('one mprotect racer at most');
+  if (n('mprotect') && n('uffd_wp'))
+    throw new Error('mprotect and uffd_wp racers together are not simulated');
 }

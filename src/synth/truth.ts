@@ -22,12 +22,13 @@ export interface PageTruth {
   callId: number;
   idx: number;
   address: number;
-  pfn: number;
+  /** The page GUP pinned; null where GUP stopped short of it. */
+  pfn: number | null;
   outcome: 'exclusive' | 'failed';
   cause: string;
   culpritLine: number | null;
-  pinTs: number;
-  walkTs: number;
+  pinTs: number | null;
+  walkTs: number | null;
 }
 
 export interface TruthSink {
@@ -75,7 +76,7 @@ export class CsvTruth implements TruthSink {
   }
   page(p: PageTruth): void {
     this.pages.row(
-      `${p.requestId},${p.callId},${p.idx},${p.address},${p.pfn},${p.outcome},${p.cause},${p.culpritLine ?? ''},${p.pinTs},${p.walkTs}`,
+      `${p.requestId},${p.callId},${p.idx},${p.address},${p.pfn ?? ''},${p.outcome},${p.cause},${p.culpritLine ?? ''},${p.pinTs ?? ''},${p.walkTs ?? ''}`,
     );
   }
   close(): void {
