@@ -95,7 +95,7 @@ export const synthCommand: CommandModule<object, Args> = {
         type: 'string',
         array: true,
         describe:
-          'racer rates KIND=OPS_PER_S|lab|0, KIND dontneed or uffd_wp: dontneed=500, uffd_wp=lab, dontneed=labx2 (two threads)',
+          'racer rates KIND=OPS_PER_S|lab|0, KIND dontneed, uffd_wp or mprotect: dontneed=500, uffd_wp=lab, dontneed=labx2 (two threads)',
       })
       .option('calibration', {
         type: 'string',
@@ -116,7 +116,7 @@ export const synthCommand: CommandModule<object, Args> = {
       .option('rates', {
         type: 'string',
         default: 'lab,100,300,1000,3000',
-        describe: '--sweep: DONTNEED racer rates (ops/s, or lab)',
+        describe: "--sweep: the scenario's racer's rates (ops/s, or lab)",
       })
       .option('requests', {
         type: 'number',
@@ -173,11 +173,13 @@ export const synthCommand: CommandModule<object, Args> = {
     if (a.sweep) {
       if (!a.out) throw new UsageError('--sweep needs -o DIR');
       fs.mkdirSync(a.out, { recursive: true });
+      // The scenario's racer is the one swept (dontneed for --scenario none).
+      const kind = base.racers[0]?.kind ?? 'dontneed';
       const rates = usage(() =>
         a
           .rates!.split(',')
           .map((r): Rate =>
-            r.trim() === 'lab' ? 'lab' : (parseRates([`dontneed=${r.trim()}`], [])[0]?.rate ?? 0),
+            r.trim() === 'lab' ? 'lab' : (parseRates([`${kind}=${r.trim()}`], [])[0]?.rate ?? 0),
           ),
       );
       const rows = sweep(
@@ -186,6 +188,7 @@ export const synthCommand: CommandModule<object, Args> = {
           sizes: scenario.sizes.filter((s, i, xs) => xs.indexOf(s) === i),
           rates,
           requests: a.requests,
+          kind,
           seed: a.seed,
           cpus: a.cpus,
           calibration,
@@ -202,7 +205,7 @@ export const synthCommand: CommandModule<object, Args> = {
         ? path.join(ROOT, path.dirname(calibration.sources[0]), 'stdout.log')
         : null;
       const lab: LabPoint[] =
-        log && fs.existsSync(log) && (!a.rates || a.rates.split(',').includes('lab'))
+        log && fs.existsSync(log) && kind === 'dontneed' && a.rates!.split(',').includes('lab')
           ? raceLog(log).map((l) => {
               const [lo, hi] = clopperPearson(l.failed, l.requests);
               return {
@@ -214,7 +217,7 @@ export const synthCommand: CommandModule<object, Args> = {
               };
             })
           : [];
-      const spec = sweepSpec(rows, lab);
+      const spec = sweepSpec(rows, lab, kind);
       const svg = await renderSvg(spec);
       fs.writeFileSync(path.join(a.out, 'failure-surface.svg'), svg);
       fs.writeFileSync(path.join(a.out, 'failure-surface.png'), pngOf(svg));

@@ -1,15 +1,18 @@
-// `mmreplay synth --sweep`: the failure-rate surface over request size x race rate, per design,
+// `mmreplay synth --sweep`: the failure-rate surface over request size x race rate (one racer kind),
+// per design,
 // simulated (no trace is written): a table and a Vega-Lite chart.
 import type { TopLevelSpec } from 'vega-lite';
 import type { Calibration } from './costs.js';
 import { synthesize, type SynthDesign } from './generate.js';
 import { clopperPearson } from './lab-results.js';
-import { SCENARIOS, type Rate, type Scenario } from './scenario.js';
+import { SCENARIOS, type RacerKind, type Rate, type Scenario } from './scenario.js';
 
 export interface SweepOptions {
   designs: SynthDesign[];
   sizes: number[];
-  /** DONTNEED racer rates: operations per second (a pause of mean 1/rate between them) or `lab`. */
+  /** The racer whose rate is swept (one thread of it; default dontneed). */
+  kind?: RacerKind;
+  /** Its rates: operations per second (a pause of mean 1/rate between them) or `lab`. */
   rates: Rate[];
   /** Requests simulated per cell. */
   requests: number;
@@ -44,7 +47,7 @@ export function sweep(o: SweepOptions, onCell?: (r: SweepRow) => void): SweepRow
           sizes: [npages],
           order: 'lab',
           perSize: o.requests,
-          racers: rate === 0 ? [] : [{ kind: 'dontneed', rate }],
+          racers: rate === 0 ? [] : [{ kind: o.kind ?? 'dontneed', rate }],
         };
         // The same seed per (rate, size) cell for every design: designs differ only by the kernel.
         const r = synthesize({
@@ -105,13 +108,24 @@ export interface LabPoint {
   label: string;
 }
 
+const RACER_TITLES: Record<RacerKind, string> = {
+  dontneed: 'a MADV_DONTNEED + refault racer',
+  uffd_wp: 'a UFFDIO_WRITEPROTECT racer',
+  mprotect: 'an mprotect racer',
+};
+
 const racerLabel = (rate: string) => (rate === 'lab' ? 'lab pace' : `${rate}/s`);
 
 /**
  * Failure rate against request size, a line per race rate, a panel per design; the lab kernel's
  * own results (black, with their 95 % intervals) in the panel of its design, 5.14.
  */
-export function sweepSpec(rows: SweepRow[], lab: LabPoint[] = []): TopLevelSpec {
+export function sweepSpec(
+  rows: SweepRow[],
+  lab: LabPoint[] = [],
+  kind: RacerKind = 'dontneed',
+): TopLevelSpec {
+  const racer = RACER_TITLES[kind];
   const designs = [...new Set(rows.map((r) => r.design))];
   const rates = [...new Set(rows.map((r) => r.rate))].sort((a, b) =>
     a === 'lab' ? 1 : b === 'lab' ? -1 : Number(a) - Number(b),
@@ -120,8 +134,7 @@ export function sweepSpec(rows: SweepRow[], lab: LabPoint[] = []): TopLevelSpec 
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: {
       text: 'Simulated device-exclusive requests failing, by size and race rate',
-      subtitle:
-        'test_hmm against a MADV_DONTNEED + refault racer; costs calibrated from the lab; shaded: exact 95 % interval',
+      subtitle: `test_hmm against ${racer}; costs calibrated from the lab; shaded: exact 95 % interval`,
     },
     data: {
       values: [
@@ -158,7 +171,7 @@ export function sweepSpec(rows: SweepRow[], lab: LabPoint[] = []): TopLevelSpec 
             color: {
               field: 'racer',
               type: 'ordinal',
-              title: 'DONTNEED racer',
+              title: `${kind} racer`,
               sort: rates.map(racerLabel),
               scale: { scheme: 'viridis' },
             },
@@ -171,7 +184,7 @@ export function sweepSpec(rows: SweepRow[], lab: LabPoint[] = []): TopLevelSpec 
             color: {
               field: 'racer',
               type: 'ordinal',
-              title: 'DONTNEED racer',
+              title: `${kind} racer`,
               sort: rates.map(racerLabel),
               scale: { scheme: 'viridis' },
             },
