@@ -2,4 +2,6 @@
 // built-in format catalogue) copied into dist/.
 import fs from 'node:fs';
 
-for (const dir of ['src/analysis/sql', 'src/parse/catalogue']) fs.cpSync(dir, `dist/${dir}`, { recursive: true });
+for (const dir of ['src/analysis/sql', 'src/parse/catalogue'])
+  fs.cpSync(dir, `dist/${dir}`, { recursive: true });
+fs.copyFileSync('src/synth/lab-costs.json', 'dist/src/synth/lab-costs.json');

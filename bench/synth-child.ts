@@ -1,0 +1,77 @@
+// One measured phase of bench/synth.ts in its own process, so peak RSS is its own:
+//   generate TRACE EVENTS SEED   the synthetic trace (and its truth)
+//   replay DB TRACE              replay the ingested trace, then compare it with the truth
+import fs from 'node:fs';
+import { Db } from '../src/analysis/db.js';
+import { replay } from '../src/replay/replay.js';
+import { compareTruth } from '../src/synth/compare.js';
+import { synthesize } from '../src/synth/generate.js';
+import { SCENARIOS } from '../src/synth/scenario.js';
+
+const [mode, ...args] = process.argv.slice(2);
+const t0 = process.hrtime.bigint();
+const seconds = () => Number(process.hrtime.bigint() - t0) / 1e9;
+const cpuSeconds = () => {
+  const ru = process.resourceUsage();
+  return (ru.userCPUTime + ru.systemCPUTime) / 1e6;
+};
+const maxRssMb = () => process.resourceUsage().maxRSS / 1024;
+
+if (mode === 'generate') {
+  const [out, events, seed] = args;
+  const r = synthesize({
+    scenario: SCENARIOS.dontneed,
+    seed: Number(seed),
+    events: Number(events),
+    cpus: 2,
+    design: '5.14',
+    out,
+  });
+  console.log(
+    JSON.stringify({
+      seconds: seconds(),
+      cpuSeconds: cpuSeconds(),
+      maxRssMb: maxRssMb(),
+      events: r.events,
+      requests: r.requests,
+      pages: r.pages,
+      bytes: fs.statSync(out).size,
+    }),
+  );
+} else if (mode === 'replay') {
+  const [db, trace] = args;
+  // RSS every 1 M events: growth with the trace's length shows at 25/50/75/100 % of it.
+  const samples: [number, number][] = [];
+  let next = 0;
+  const runs = await replay(db, {
+    designs: ['5.14'],
+    onProgress: ({ events }) => {
+      if (events < next) return;
+      next = events + 1_000_000;
+      samples.push([events, process.memoryUsage.rss() / 1048576]);
+    },
+  });
+  const events = runs.reduce((n, r) => n + r.events, 0);
+  const rssAt = [0.25, 0.5, 0.75, 1].map(
+    (q) => samples.filter(([n]) => n <= q * events).pop()?.[1] ?? 0,
+  );
+  const replayed = {
+    seconds: seconds(),
+    cpuSeconds: cpuSeconds(),
+    maxRssMb: maxRssMb(),
+    events,
+    rssAt,
+  };
+  const d = await Db.open(db, { readOnly: true });
+  const c = await compareTruth(d, trace, 0);
+  d.close();
+  console.log(
+    JSON.stringify({
+      ...replayed,
+      requests: c.requests,
+      pages: c.pages,
+      mismatches: c.mismatches.length,
+      first: c.mismatches.slice(0, 3),
+    }),
+  );
+}

@@ -1,0 +1,90 @@
+// What the simulated threads share: the clock, the kernel's state, the trace, the truth.
+import type { Costs } from './costs.js';
+import type { Region, Thread } from './kernel.js';
+import type { Lines } from './lines.js';
+import type { Rng } from './rng.js';
+import type { Scenario } from './scenario.js';
+import type { Scheduler, SimThread, Yield } from './scheduler.js';
+import type { TruthSink } from './truth.js';
+
+export class SimContext {
+  /** A request is in flight (between the driver's RACE_BEGIN and RACE_END). */
+  inFlight = false;
+  /** The driver has made its last request. */
+  finished = false;
+  private idlers: SimThread[] = [];
+  private threads = new Map<number, SimThread>();
+  driverThread!: Thread;
+  /** The design the driver's kernel runs: 6.15 is simulated only (its lines are not written). */
+  design: '5.14' | 'v8' | '6.15' = '5.14';
+  /** Racer operations started while a request was in flight, and the time requests were in flight. */
+  racerOps = 0;
+  inFlightNs = 0;
+  private since = 0;
+
+  constructor(
+    readonly sched: Scheduler,
+    readonly region: Region,
+    readonly lines: Lines,
+    readonly rng: Rng,
+    readonly costs: Costs,
+    readonly truth: TruthSink,
+    readonly scenario: Scenario,
+    /** The next request's size, or null when the driver should stop. */
+    readonly nextSize: () => number | null,
+  ) {}
+
+  /** The driver holds mmap_read_lock; writers (mprotect) wait for its release. */
+  private readHeld = false;
+  private writers: (() => void)[] = [];
+
+  mmapReadLock(): void {
+    this.readHeld = true;
+  }
+
+  mmapReadUnlock(): void {
+    this.readHeld = false;
+    const w = this.writers;
+    this.writers = [];
+    for (const wake of w) wake();
+  }
+
+  /** mmap_write_lock: null when it is free (taken at once), else a wait until the read unlock. */
+  mmapWriteLock(th: Thread): Yield | null {
+    if (!this.readHeld) return null;
+    this.writers.push(() => this.sched.wake(this.thread(th.tid)));
+    return { block: true };
+  }
+
+  add(t: SimThread): void {
+    this.threads.set(t.tid, t);
+  }
+
+  thread(tid: number): SimThread {
+    return this.threads.get(tid)!;
+  }
+
+  /** A racer waits for the next request. */
+  idle(th: Thread): Yield {
+    this.idlers.push(this.thread(th.tid));
+    return { block: true };
+  }
+
+  beginRequest(): void {
+    this.inFlight = true;
+    this.since = this.sched.now;
+    const w = this.idlers;
+    this.idlers = [];
+    for (const t of w) this.sched.wake(t);
+  }
+
+  endRequest(): void {
+    if (this.inFlight) this.inFlightNs += this.sched.now - this.since;
+    this.inFlight = false;
+    if (this.finished) {
+      const w = this.idlers;
+      this.idlers = [];
+      for (const t of w) this.sched.wake(t);
+    }
+  }
+}

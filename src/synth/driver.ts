@@ -1,0 +1,180 @@
+// The driver thread: the race program's main thread issuing lib/test_hmm.c's
+// HMM_DMIRROR_EXCLUSIVE, and dmirror_exclusive() calling make_device_exclusive_range() on chunks
+// of at most 64 pages (6.12), each a GUP pass then one rmap walk per page.
+import { draw } from './costs.js';
+import type { Folio } from './kernel.js';
+import type { SimContext } from './context.js';
+import type { Yield } from './scheduler.js';
+
+const CHUNK = 64;
+const EBUSY = -16;
+const ENOENT = -2;
+const EFAULT = -14;
+/** The mirror's file descriptor in the race program (its first open, after stdio). */
+const MIRROR_FD = 3;
+
+export function* driver(ctx: SimContext): Generator<Yield, void, void> {
+  const { region: R, lines: L, costs: C, rng, sched, truth, scenario } = ctx;
+  const th = ctx.driverThread;
+  const { tid, cpu } = th;
+  let callId = 0;
+  for (let requestId = 1; ; requestId++) {
+    const n = ctx.nextSize();
+    if (n === null) break;
+    const p0 = rng.int(0, R.npages - n);
+    const start = R.va(p0);
+    const ts = sched.now;
+    L.marker(tid, cpu, 'RACE_BEGIN', scenario.name, requestId, start, n);
+    L.ioctlEnter(tid, cpu, MIRROR_FD);
+    ctx.beginRequest();
+    ctx.mmapReadLock();
+    yield draw(C.ioctlToCall, rng);
+    let result = 0;
+    let calls = 0;
+    let failedPages = 0;
+    if (ctx.design === '6.15') {
+      // make_device_exclusive (6.15+ mm/rmap.c), one page per call: GUP one page, lock the folio
+      // (sleeping), recheck under the PTE lock that the page is still mapped writable there, else
+      // GUP again; then test_hmm maps it and unlocks it at once. No page is ever replaced.
+      for (let p = p0; p < p0 + n; p++) {
+        calls++;
+        callId++;
+        for (;;) {
+          yield draw(C.gupPerPage, rng);
+          const f = R.gupPin(th, p);
+          const pinAt = sched.now;
+          yield draw(C.walkPerPage, rng);
+          const v = R.walk(th, p, f);
+          if (!v.ok) continue;
+          truth.page({
+            requestId,
+            callId,
+            idx: 0,
+            address: R.va(p),
+            pfn: f.pfn,
+            outcome: 'exclusive',
+            cause: 'exclusive',
+            culpritLine: null,
+            pinTs: pinAt,
+            walkTs: sched.now,
+          });
+          R.mirrorMap(p);
+          R.unlock(th, f);
+          break;
+        }
+      }
+    }
+    for (let c0 = ctx.design === '6.15' ? p0 + n : p0; c0 < p0 + n; c0 += CHUNK) {
+      const k = Math.min(CHUNK, p0 + n - c0);
+      calls++;
+      callId++;
+      L.callEnter(tid, cpu, R.va(c0), R.va(c0 + k));
+      L.gupEnter(tid, cpu, R.va(c0), k);
+      // GUP pins page i at T0 + (i + 1) * g: an even pace, so that the pages between its traced
+      // anchors (entry, each fault it takes, return) are where linear interpolation puts them.
+      // A read-only VMA stops it (check_vma_flags); a GUP that stops short keeps the chunk's pace
+      // and returns at T0 + k * g all the same (the generator's choice: the replay interpolates
+      // over the chunk), with the count it pinned, or -EFAULT for none.
+      const t0 = sched.now;
+      const g = draw(C.gupPerPage, rng);
+      const reach = R.gupReach(c0, k);
+      const pinned: Folio[] = new Array(reach);
+      const pinTs: number[] = new Array(reach);
+      for (let i = 0; i < reach; i++) {
+        sched.at(
+          t0 + (i + 1) * g * 1000,
+          () => {
+            pinned[i] = R.gupPin(th, c0 + i);
+            pinTs[i] = sched.now;
+          },
+          0,
+        );
+      }
+      yield k * g;
+      const ret = reach > 0 ? reach : EFAULT;
+      L.gupReturn(tid, cpu, ret, R.va(c0), k);
+      yield draw(C.walkFirst, rng);
+      const ok: boolean[] = new Array(k).fill(false);
+      for (let i = 0; i < reach; i++) {
+        if (i > 0) yield draw(C.walkPerPage, rng);
+        const v = R.walk(th, c0 + i, pinned[i]);
+        ok[i] = v.ok;
+        if (!v.ok) failedPages++;
+        truth.page({
+          requestId,
+          callId,
+          idx: i,
+          address: R.va(c0 + i),
+          pfn: pinned[i].pfn,
+          outcome: v.ok ? 'exclusive' : 'failed',
+          cause: v.cause,
+          culpritLine: v.ok ? null : v.culprit,
+          pinTs: pinTs[i],
+          walkTs: sched.now,
+        });
+      }
+      for (let i = reach; i < k; i++) {
+        failedPages++;
+        truth.page({
+          requestId,
+          callId,
+          idx: i,
+          address: R.va(c0 + i),
+          pfn: null,
+          outcome: 'failed',
+          cause: 'gup_short',
+          culpritLine: null,
+          pinTs: null,
+          walkTs: null,
+        });
+      }
+      yield draw(C.walkLast, rng);
+      L.callReturn(
+        tid,
+        cpu,
+        ret,
+        R.va(c0),
+        pinned.map((f, i) => (ok[i] ? f.pfn : null)),
+      );
+      // dmirror_exclusive: only if GUP returned the whole chunk are its converted pages mapped into
+      // the mirror; then every page is unlocked and put; a short chunk ends the request (-EBUSY).
+      if (reach === k) for (let i = 0; i < k; i++) if (ok[i]) R.mirrorMap(c0 + i);
+      for (let i = 0; i < reach; i++) if (ok[i]) R.unlock(th, pinned[i]);
+      if (ok.includes(false)) {
+        result = EBUSY;
+        break;
+      }
+      if (c0 + k < p0 + n) yield draw(C.callGap, rng);
+    }
+    // mmap_read_unlock: a waiting mprotect runs now, before the final read.
+    ctx.mmapReadUnlock();
+    let enoentPages = 0;
+    if (result === 0) {
+      // dmirror_bounce_init's vmalloc, then dmirror_do_read through the mirror.
+      yield draw(C.callToRead, rng);
+      L.vmalloc(tid, cpu, n * 4096);
+      L.vmallocReturn(tid, cpu, n * 4096);
+      enoentPages = R.missing(p0, n);
+      if (enoentPages) result = ENOENT;
+      L.vfree(tid, cpu);
+      yield draw(C.readToExit, rng);
+    } else yield draw(C.callGap, rng);
+    L.ioctlExit(tid, cpu, result);
+    L.marker(tid, cpu, 'RACE_END', scenario.name, requestId, start, n);
+    ctx.endRequest();
+    truth.request({
+      requestId,
+      ts,
+      tid,
+      start,
+      npages: n,
+      result,
+      calls,
+      failedPages,
+      enoentPages,
+    });
+    yield draw(C.requestGap, rng);
+  }
+  ctx.finished = true;
+  ctx.endRequest();
+}

@@ -1,0 +1,179 @@
+// `mmreplay synth`: one scenario simulated and written as a tracefs text trace, with its ground
+// truth beside it (truth.ts), streaming: nothing of the trace is kept in memory.
+import fs from 'node:fs';
+import { SimContext } from './context.js';
+import { draw, type Calibration } from './costs.js';
+import { driver } from './driver.js';
+import { Region } from './kernel.js';
+import { LAB_CALIBRATION } from './lab-costs.js';
+import { Lines } from './lines.js';
+import { dontneed, mprotect, uffdWp } from './racers.js';
+import { Rng } from './rng.js';
+import { checkRacers, type Scenario } from './scenario.js';
+import { Scheduler, type SimThread, type Yield } from './scheduler.js';
+import { NullSink, TraceWriter, type LineSink } from './trace-writer.js';
+import { CsvTruth, TallyTruth, truthFiles, type TruthSink } from './truth.js';
+
+/** The kernel's design: 6.15 is simulated only (sweeps); its traces are not written yet. */
+export type SynthDesign = '5.14' | 'v8' | '6.15';
+
+export interface SynthOptions {
+  scenario: Scenario;
+  seed: number;
+  /** Stop making requests once this many events are written (the last request completes). */
+  events: number;
+  cpus: number;
+  design: SynthDesign;
+  /** Trace to write (ground truth beside it); absent: simulate only (sweeps). */
+  out?: string;
+  calibration?: Calibration;
+}
+
+export interface SynthResult {
+  events: number;
+  requests: number;
+  pages: number;
+  failedPages: number;
+  bySize: Map<number, [number, number, number, number]>;
+  simulatedNs: number;
+  /** Racer operations per second of request time (each racer's, summed). */
+  racerOpsPerSecond: number;
+  files: string[];
+}
+
+const DRIVER_TID = 2672;
+const REGION_BASE = 0x7f23a4200000;
+const START_NS = 100_000_000_000;
+
+export function synthesize(o: SynthOptions): SynthResult {
+  const cal = o.calibration ?? LAB_CALIBRATION;
+  checkRacers(o.scenario.racers);
+  const sink: LineSink = o.out ? new TraceWriter(o.out) : new NullSink();
+  const tally = new TallyTruth();
+  const csv = o.out ? new CsvTruth(o.out) : null;
+  const truth: TruthSink = csv
+    ? {
+        request: (r) => (tally.request(r), csv.request(r)),
+        page: (p) => (tally.page(p), csv.page(p)),
+        close: () => csv.close(),
+      }
+    : tally;
+  const rng = new Rng(o.seed);
+  const sched = new Scheduler(Math.max(1, o.cpus), START_NS);
+  const lines = new Lines(sink, () => sched.now, o.out !== undefined);
+  const region = new Region(REGION_BASE, o.scenario.regionPages, lines);
+  const sc = o.scenario;
+  let made = 0;
+  const nextSize = (): number | null => {
+    if (sc.order === 'lab') {
+      const i = Math.floor(made / sc.perSize);
+      if (i >= sc.sizes.length) return null;
+      made++;
+      return sc.sizes[i];
+    }
+    if (sink.events >= o.events) return null;
+    made++;
+    return rng.pick(sc.sizes);
+  };
+  if (o.design === '6.15' && o.out)
+    throw new Error(
+      'design 6.15: the generator simulates it (--sweep) but does not write its traces (make_device_exclusive probes) yet',
+    );
+  const ctx = new SimContext(sched, region, lines, rng, cal.costs, truth, sc, nextSize);
+  ctx.design = o.design;
+  const thread = (
+    tid: number,
+    cpu: number,
+    body: (t: SimThread) => Generator<Yield, void, void>,
+  ): SimThread => {
+    const t: SimThread = {
+      tid,
+      comm: 'race',
+      cpu,
+      body: undefined as never,
+      blocked: false,
+      done: false,
+    };
+    t.body = body(t);
+    ctx.add(t);
+    return t;
+  };
+  const main = thread(DRIVER_TID, 0, () => mainThread());
+  ctx.driverThread = main;
+  function* mainThread(): Generator<Yield, void, void> {
+    const { tid, cpu } = main;
+    // race.c: map the region, write every page, start the racers, then issue the requests.
+    lines.mmapEnter(tid, cpu, sc.regionPages * 4096);
+    lines.mmapExit(tid, cpu, REGION_BASE);
+    for (let p = 0; p < sc.regionPages; p++) {
+      region.userWrite(main, p);
+      yield draw(cal.costs.racerGap, rng);
+    }
+    // race.c uffd_wp: the region registered with userfaultfd in WP mode (UFFD_FEATURE_WP_ASYNC).
+    if (sc.racers.some((r) => r.kind === 'uffd_wp')) {
+      lines.userfaultfd(tid, cpu);
+      lines.uffdRegister(tid, cpu);
+    }
+    sc.racers.forEach((r, i) => {
+      const tid = DRIVER_TID + 1 + i;
+      // Racers take the other CPUs in turn; with one CPU they share the driver's.
+      const cpu = o.cpus > 1 ? 1 + (i % (o.cpus - 1)) : 0;
+      lines.clone3Enter(main.tid, main.cpu);
+      lines.newTask(main.tid, main.cpu, tid);
+      lines.clone3Exit(main.tid, main.cpu, tid);
+      const t = thread(tid, cpu, (self) => racerBody(self, r.kind, r.rate));
+      sched.spawn(t);
+    });
+    yield draw(cal.costs.requestGap, rng);
+    yield* driver(ctx);
+  }
+  function* racerBody(
+    self: SimThread,
+    kind: string,
+    rate: Scenario['racers'][number]['rate'],
+  ): Generator<Yield, void, void> {
+    lines.clone3Exit(self.tid, self.cpu, 0);
+    yield 1;
+    if (kind === 'dontneed') yield* dontneed(ctx, self, rate);
+    else if (kind === 'uffd_wp') yield* uffdWp(ctx, self, rate);
+    else if (kind === 'mprotect') yield* mprotect(ctx, self, rate);
+  }
+  sched.spawn(main);
+  sched.run();
+  sink.close();
+  truth.close();
+  const files: string[] = [];
+  if (o.out) {
+    const f = truthFiles(o.out);
+    fs.writeFileSync(
+      f.meta,
+      JSON.stringify(
+        {
+          generator: 'mmreplay synth',
+          scenario: sc,
+          seed: o.seed,
+          cpus: o.cpus,
+          design: o.design,
+          kernel: '6.12 (make_device_exclusive_range, lib/test_hmm.c 64-page chunks)',
+          events: sink.events,
+          requests: made,
+          calibration: { sources: cal.sources, samples: cal.samples },
+          truth: { requests: f.requests, pages: f.pages },
+        },
+        null,
+        2,
+      ) + '\n',
+    );
+    files.push(o.out, f.requests, f.pages, f.meta);
+  }
+  return {
+    events: sink.events,
+    requests: made,
+    pages: tally.pages,
+    failedPages: tally.failedPages,
+    bySize: tally.bySize,
+    simulatedNs: sched.now - START_NS,
+    racerOpsPerSecond: ctx.inFlightNs ? ctx.racerOps / (ctx.inFlightNs / 1e9) : 0,
+    files,
+  };
+}

@@ -1,0 +1,151 @@
+// A synthetic trace ingests with nothing unparsed and replays to exactly the generator's ground
+// truth: every request's result and every page's outcome, cause, pinned PFN and culprit line.
+import path from 'node:path';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { Db } from '../src/analysis/db.js';
+import { ingest } from '../src/ingest.js';
+import { replay } from '../src/replay/replay.js';
+import { synthesize, type SynthOptions } from '../src/synth/generate.js';
+import { checkRacers, SCENARIOS, type RacerKind, type Scenario } from '../src/synth/scenario.js';
+import { compareTruth } from '../src/synth/compare.js';
+import { tmpDir } from './helpers.js';
+
+/** Generates each trace, ingests them into one database, replays it once; returns it open. */
+async function roundTrip(
+  runs: Omit<SynthOptions, 'out'>[],
+): Promise<{ db: Db; traces: string[]; dir: string }> {
+  const dir = tmpDir('mmreplay-synth-');
+  const traces = runs.map((r, i) => {
+    const out = path.join(dir, `synth-${i}.txt`);
+    synthesize({ ...r, out });
+    return out;
+  });
+  const dbFile = path.join(dir, 'synth.duckdb');
+  await ingest(traces, { db: dbFile });
+  await replay(dbFile, { designs: ['5.14'] });
+  return { db: await Db.open(dbFile), traces, dir };
+}
+
+describe('synth round trip', () => {
+  it('replays a DONTNEED race to its ground truth exactly', async () => {
+    const { db, traces } = await roundTrip([
+      { scenario: SCENARIOS.dontneed, seed: 5, events: 20_000, cpus: 2, design: '5.14' },
+    ]);
+    try {
+      const [f] = await db.rows<{ unparsed: bigint; events: bigint }>(
+        `SELECT unparsed, events FROM files`,
+      );
+      expect(f.unparsed).toBe(0n);
+      expect(Number(f.events)).toBeGreaterThanOrEqual(20_000);
+      const c = await compareTruth(db, traces[0], 0);
+      expect(c.mismatches).toEqual([]);
+      // The trace exercises what the comparison checks: replaced pages with their culprits, and
+      // requests ending in 0, -EBUSY and -ENOENT.
+      const [t] = await db.rows<{
+        replaced: bigint;
+        culprits: bigint;
+        ok: bigint;
+        ebusy: bigint;
+        enoent: bigint;
+      }>(
+        `SELECT (SELECT count(*) FROM truth_pages WHERE cause = 'replaced') AS replaced,
+                (SELECT count(DISTINCT culprit_line) FROM truth_pages) AS culprits,
+                count(*) FILTER (result = 0) AS ok, count(*) FILTER (result = -16) AS ebusy, count(*) FILTER (result = -2) AS enoent
+         FROM truth_requests`,
+      );
+      expect(Number(t.replaced)).toBeGreaterThan(5);
+      expect(Number(t.culprits)).toBeGreaterThan(2);
+      expect(t.ok * t.ebusy * t.enoent).toBeGreaterThan(0n);
+      expect(c.requests).toBeGreaterThan(20);
+      // The comparison sees a difference: one page's truth changed is one mismatch.
+      await db.run(
+        `UPDATE truth_pages SET cause = 'write_protected' WHERE rowid = (SELECT min(rowid) FROM truth_pages WHERE cause = 'replaced')`,
+      );
+      const [{ n }] = await db.rows<{ n: bigint }>(
+        `SELECT count(*) AS n FROM truth_pages t JOIN exclusive_pages p ON p.call_id = t.call_id AND p.idx = t.idx AND p.design = '5.14' WHERE p.cause <> t.cause`,
+      );
+      expect(n).toBe(1n);
+      const [{ v }] = await db.rows<{ v: bigint }>(
+        `SELECT count(*) AS v FROM invariant_violations`,
+      );
+      expect(v).toBe(0n);
+    } finally {
+      db.close();
+    }
+  });
+
+  it('replays random scenarios and seeds to their ground truth (property)', async () => {
+    const arb = fc.record({
+      seed: fc.integer({ min: 1, max: 2 ** 31 - 1 }),
+      cpus: fc.integer({ min: 1, max: 3 }),
+      sizes: fc.uniqueArray(fc.constantFrom(1, 3, 16, 64, 65, 130, 300), {
+        minLength: 1,
+        maxLength: 4,
+      }),
+      racers: fc
+        .array(
+          fc.record({
+            kind: fc.constantFrom<RacerKind>('dontneed', 'uffd_wp', 'mprotect'),
+            rate: fc.oneof(fc.constant<'lab'>('lab'), fc.integer({ min: 50, max: 20_000 })),
+          }),
+          { minLength: 0, maxLength: 3 },
+        )
+        .filter((r) => {
+          try {
+            checkRacers(r);
+            return true;
+          } catch {
+            return false;
+          }
+        }),
+    });
+    const cases = fc.sample(arb, { seed: 14, numRuns: 4 });
+    const runs = cases.map((c) => {
+      const scenario: Scenario = {
+        ...SCENARIOS.dontneed,
+        name: 'property',
+        sizes: c.sizes,
+        racers: c.racers,
+      };
+      return { scenario, seed: c.seed, events: 5_000, cpus: c.cpus, design: '5.14' as const };
+    });
+    // And race.c's uffd_wp and mprotect modes, on seeds whose requests meet write-protected pages
+    // and read-only VMAs.
+    runs.push({
+      scenario: { ...SCENARIOS.uffd_wp, sizes: [64, 256] },
+      seed: 2,
+      events: 8_000,
+      cpus: 2,
+      design: '5.14',
+    });
+    runs.push({
+      scenario: { ...SCENARIOS.mprotect, sizes: [64, 256] },
+      seed: 6,
+      events: 6_000,
+      cpus: 2,
+      design: '5.14',
+    });
+    const { db, traces } = await roundTrip(runs);
+    try {
+      const causes = new Set<string>();
+      for (const [i, trace] of traces.entries()) {
+        const c = await compareTruth(db, trace, i);
+        expect({
+          case: cases[i] ?? runs[i].scenario.name,
+          mismatches: c.mismatches.slice(0, 5),
+        }).toEqual({
+          case: cases[i] ?? runs[i].scenario.name,
+          mismatches: [],
+        });
+        expect(c.requests).toBeGreaterThan(0);
+        for (const r of await db.rows<{ cause: string }>(`SELECT DISTINCT cause FROM truth_pages`))
+          causes.add(r.cause);
+      }
+      // The cases reach every cause these racers make.
+      expect([...causes].sort()).toEqual(['exclusive', 'gup_short', 'replaced', 'write_protected']);
+    } finally {
+      db.close();
+    }
+  });
+});
