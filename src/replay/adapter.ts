@@ -30,7 +30,14 @@ import {
   kernelWpFault,
 } from './handlers/faults.js';
 import { check_sync_rss_stat, rssStat } from './handlers/rss.js';
-import { copyPageRange, exec, exit, exitMmap, newTask } from './handlers/fork.js';
+import {
+  copyPageRange,
+  exec,
+  exit,
+  exitMmap,
+  forkWithoutNewTask,
+  newTask,
+} from './handlers/fork.js';
 import { invalidateRangeStart, sysEnter, sysExit } from './handlers/syscalls.js';
 import { freedWhileMapped, migrationPte } from './handlers/migration.js';
 import { checkpoint } from './handlers/checkpoint.js';
@@ -56,6 +63,8 @@ export interface AdapterOptions {
   uffdTraced?: boolean;
   /** A kprobe on folio_unlock (with the folio) shows when a migration lets go of its folios. */
   folioUnlockTraced?: boolean;
+  /** The trace has task:task_newtask (else sched_process_fork stands in, flags from the syscall). */
+  newTaskTraced?: boolean;
   /** The trace has a kprobe on copy_page_range with the source VMA's start. */
   copyPageRangeTraced?: boolean;
 }
@@ -250,6 +259,9 @@ export class Adapter {
         return;
       case 'task:task_newtask':
         newTask(this, e);
+        return;
+      case 'sched:sched_process_fork':
+        if (!this.opts.newTaskTraced) forkWithoutNewTask(this, e);
         return;
       case 'sched:sched_process_exec':
         exec(this, e);

@@ -2,7 +2,13 @@
 // Nothing sorts the trace: `_events` and each typed table are read in insertion (id) order, each on
 // its own connection, and merged by id here; events a trace prints out of order are put back in
 // place through a window as wide as the trace's worst disorder.
-import type { DuckDBConnection, DuckDBDataChunk, DuckDBResult, DuckDBValue, DuckDBVector } from '@duckdb/node-api';
+import type {
+  DuckDBConnection,
+  DuckDBDataChunk,
+  DuckDBResult,
+  DuckDBValue,
+  DuckDBVector,
+} from '@duckdb/node-api';
 import { quoteIdent, quoteString, type Db } from '../analysis/db.js';
 import { tableName } from '../parse/fields.js';
 import type { ReplayEvent } from './adapter.js';
@@ -18,6 +24,7 @@ const PROJECTIONS: Record<string, { nums: string[]; s?: string; dict?: true }> =
   'kmem:rss_stat': { nums: ['mm_id', 'member', 'size', 'curr'] },
   'pagemap:mm_lru_insertion': { nums: ['pfn', 'lru'] },
   'task:task_newtask': { nums: ['pid', 'clone_flags'], s: 'comm' },
+  'sched:sched_process_fork': { nums: ['child_pid'] },
   'sched:sched_process_exec': { nums: ['pid', 'old_pid'], s: 'filename' },
   'sched:sched_process_exit': { nums: ['pid'] },
   'migrate:set_migration_pte': { nums: ['addr', 'pte', '"order"'] },
@@ -40,7 +47,7 @@ const SYSCALL_ARGS: Record<string, string[]> = {
 };
 
 /** Events the model uses that carry no fields it reads. */
-const UNTYPED = new Set(['sched:sched_process_fork', 'sched:sched_process_free']);
+const UNTYPED = new Set(['sched:sched_process_free']);
 
 export interface InputOptions {
   fromNs?: bigint;
@@ -106,16 +113,28 @@ const num = (v: number | null) => (v === null || v !== v ? null : v);
  * timestamp goes backwards, events wait in a heap until no later event can precede them (the
  * worst step back, measured first, bounds how far that is).
  */
-export async function* readEvents(db: Db, fileId: number, o: InputOptions): AsyncGenerator<ReplayEvent[]> {
+export async function* readEvents(
+  db: Db,
+  fileId: number,
+  o: InputOptions,
+): AsyncGenerator<ReplayEvent[]> {
   const where = [`file_id = ${fileId}`];
   if (o.fromNs !== undefined) where.push(`ts_ns >= ${o.fromNs}`);
   if (o.toNs !== undefined) where.push(`ts_ns <= ${o.toNs}`);
   const filter = where.join(' AND ');
   const tables = new Set(await db.tables());
-  if (!tables.has('_events')) throw new Error(`${db.path}: made by an older mmreplay (no _events table); ingest the trace again`);
+  if (!tables.has('_events'))
+    throw new Error(
+      `${db.path}: made by an older mmreplay (no _events table); ingest the trace again`,
+    );
   // `_events` directly, not the `events` view: its joins may emit rows out of insertion order.
   // comm and event come as dictionary codes.
-  const [f] = await db.rows<{ lo: bigint | null; hi: bigint | null; codes: number[] | null; back: bigint }>(
+  const [f] = await db.rows<{
+    lo: bigint | null;
+    hi: bigint | null;
+    codes: number[] | null;
+    back: bigint;
+  }>(
     `SELECT min(id) AS lo, max(id) AS hi, list(DISTINCT event_id) AS codes, count(*) FILTER (step < 0) AS back
      FROM (SELECT id, event_id, ts_ns - lag(ts_ns) OVER () step FROM _events WHERE ${filter})`,
   );
@@ -127,12 +146,20 @@ export async function* readEvents(db: Db, fileId: number, o: InputOptions): Asyn
     );
   }
   const eventName = new Map<number, string>();
-  for (const r of await db.rows<{ code: number; event: string }>(`SELECT event_id AS code, event FROM _event_names`)) eventName.set(r.code, r.event);
+  for (const r of await db.rows<{ code: number; event: string }>(
+    `SELECT event_id AS code, event FROM _event_names`,
+  ))
+    eventName.set(r.code, r.event);
   const comms: string[] = [];
-  for (const r of await db.rows<{ code: number; comm: string }>(`SELECT comm_id AS code, comm FROM _comms`)) comms[r.code] = r.comm;
+  for (const r of await db.rows<{ code: number; comm: string }>(
+    `SELECT comm_id AS code, comm FROM _comms`,
+  ))
+    comms[r.code] = r.comm;
 
   const columns = new Map<string, Set<string>>();
-  for (const r of await db.rows<{ t: string; c: string }>(`SELECT table_name t, column_name c FROM information_schema.columns`)) {
+  for (const r of await db.rows<{ t: string; c: string }>(
+    `SELECT table_name t, column_name c FROM information_schema.columns`,
+  )) {
     if (!columns.has(r.t)) columns.set(r.t, new Set());
     columns.get(r.t)!.add(r.c);
   }
@@ -146,7 +173,13 @@ export async function* readEvents(db: Db, fileId: number, o: InputOptions): Asyn
     const m = /^syscalls_sys_(enter|exit)_(\w+)$/.exec(t);
     if (m) return { nums: m[1] === 'exit' ? ['ret'] : (SYSCALL_ARGS[m[2]] ?? []) };
     const p = Object.entries(PROJECTIONS).find(([ev]) => tableName(ev) === t)?.[1];
-    return p ? { nums: p.nums.map((x) => (has(t, x) ? x : '')), s: p.s && has(t, p.s) ? p.s : undefined, dict: p.dict } : null;
+    return p
+      ? {
+          nums: p.nums.map((x) => (has(t, x) ? x : '')),
+          s: p.s && has(t, p.s) ? p.s : undefined,
+          dict: p.dict,
+        }
+      : null;
   };
   const bound = new Map((o.probes ?? []).map((b) => [b.event, b]));
 
@@ -211,7 +244,10 @@ export async function* readEvents(db: Db, fileId: number, o: InputOptions): Asyn
       for (let i = 0; i < events.rows; i++) {
         const eid = id.getItem(i)!;
         // The merge relies on scans returning rows in insertion order (preserve_insertion_order).
-        if (eid <= lastId) throw new Error(`replay input: event ids out of insertion order (${eid} after ${lastId})`);
+        if (eid <= lastId)
+          throw new Error(
+            `replay input: event ids out of insertion order (${eid} after ${lastId})`,
+          );
         lastId = eid;
         const k = code.getItem(i)!;
         const e: ReplayEvent = {
@@ -277,15 +313,33 @@ function enumOf(col: string, values: (string | null)[] | null): string {
   return v.length ? `${col}::ENUM(${v.map(quoteString).join(', ')})` : 'NULL::VARCHAR';
 }
 
-async function openTyped(db: Db, open: (sql: string) => Promise<Cursor>, t: string, p: { nums: string[]; s?: string; dict?: true }, lo: bigint, hi: bigint): Promise<Typed> {
+async function openTyped(
+  db: Db,
+  open: (sql: string) => Promise<Cursor>,
+  t: string,
+  p: { nums: string[]; s?: string; dict?: true },
+  lo: bigint,
+  hi: bigint,
+): Promise<Typed> {
   const rows = `FROM ${quoteIdent(t)} WHERE id BETWEEN ${lo} AND ${hi}`;
-  const slots = p.nums.map((x) => `, coalesce(${x ? `TRY_CAST(${x} AS DOUBLE)` : 'NULL'}, 'NaN'::DOUBLE)`);
+  const slots = p.nums.map(
+    (x) => `, coalesce(${x ? `TRY_CAST(${x} AS DOUBLE)` : 'NULL'}, 'NaN'::DOUBLE)`,
+  );
   let s = '';
   if (p.s && p.dict) {
-    const [{ values }] = await db.rows<{ values: string[] | null }>(`SELECT list(DISTINCT ${p.s}::VARCHAR) AS "values" ${rows}`);
+    const [{ values }] = await db.rows<{ values: string[] | null }>(
+      `SELECT list(DISTINCT ${p.s}::VARCHAR) AS "values" ${rows}`,
+    );
     s = `, ${enumOf(`${p.s}::VARCHAR`, values)}`;
   } else if (p.s) s = `, ${p.s}::VARCHAR`;
-  return { cursor: await open(`SELECT id${slots.join('')}${s} ${rows}`), nums: p.nums.length, done: false, id: null, slots: [], s: null };
+  return {
+    cursor: await open(`SELECT id${slots.join('')}${s} ${rows}`),
+    nums: p.nums.length,
+    done: false,
+    id: null,
+    slots: [],
+    s: null,
+  };
 }
 
 /** Loads a typed table's next chunk (marks it done at its end). */

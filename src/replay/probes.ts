@@ -69,6 +69,8 @@ function signature(func: string, k: KernelVersion): Signature | null {
       return { params: ['folio', 'flags'] };
     case 'unlock_page':
       return { params: ['page'] };
+    case 'handle_mm_fault': // mm/memory.c
+      return { params: ['vma', 'address', 'flags', 'regs'], structs: { vma: 'vm_area_struct' } };
     case 'do_wp_page':
     case 'do_swap_page':
       return { params: ['vmf'], structs: { vmf: 'vm_fault' } };
@@ -196,6 +198,13 @@ export const ROLES: Role[] = [
     why: "GUP's faults on swap and device-exclusive entries (pin-time anchors: where GUP was, and when)",
     kind: 'entry',
     nums: [{ path: 'vmf->address' }],
+  },
+  {
+    role: 'kprobe:handle_mm_fault',
+    funcs: ['handle_mm_fault'],
+    why: "GUP's faults where folio_add_new_anon_rmap is not traced (pin-time anchors: where GUP was, and when)",
+    kind: 'entry',
+    nums: [{ path: 'address' }],
   },
   {
     role: 'kprobe:copy_page_range',

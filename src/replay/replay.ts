@@ -60,8 +60,8 @@ async function whereIs(db: Db, eventId: bigint): Promise<string> {
 
 /**
  * Reads ahead, per get_user_pages_remote call made inside make_device_exclusive_range, its start,
- * its return and the faults it took (folio_add_new_anon_rmap, do_swap_page, do_wp_page and their
- * notifiers in the same task, by address): the anchors GUP's progress is interpolated between. None of these tell a call's outcome.
+ * its return and the faults it took (folio_add_new_anon_rmap, handle_mm_fault, do_swap_page,
+ * do_wp_page and their notifiers in the same task, by address): the anchors GUP's progress is interpolated between. None of these tell a call's outcome.
  */
 async function gupPlans(db: Db, fileId: number, probes: Binding[]): Promise<Map<bigint, GupPlan>> {
   const plans = new Map<bigint, GupPlan>();
@@ -69,10 +69,13 @@ async function gupPlans(db: Db, fileId: number, probes: Binding[]): Promise<Map<
   const gup = roleSql(probes, 'kprobe:get_user_pages_remote', fileId);
   if (!call || !gup) return plans;
   const anon = roleSql(probes, 'kprobe:folio_add_new_anon_rmap', fileId);
+  // handle_mm_fault(vma, address, ...) shows every fault GUP takes, whatever it maps.
+  const fault = roleSql(probes, 'kprobe:handle_mm_fault', fileId);
   const ret = roleSql(probes, 'kretprobe:get_user_pages_remote', fileId);
   const callRet = roleSql(probes, 'kretprobe:make_device_exclusive_range', fileId);
   // A fault's notifier (restoring an entry, breaking COW) fires after its entry probe: the later anchor.
   const reached = [
+    'kprobe:handle_mm_fault',
     'kprobe:do_swap_page',
     'kprobe:do_wp_page',
     'kprobe:mmu_notifier_invalidate_range_start',
@@ -114,7 +117,8 @@ async function gupPlans(db: Db, fileId: number, probes: Binding[]): Promise<Map<
         npages,
         faults: [],
         reached: [],
-        faultsTraced: anon !== null,
+        faultsTraced: anon !== null || fault !== null,
+        newAnonTraced: anon !== null,
       };
       plans.set(r.id, o.plan);
     } else if (
@@ -173,9 +177,9 @@ function missingEvidence(probes: Binding[], syscallsTraced: boolean): string | n
     lost.push(
       "no rmap_walk or page_make_device_exclusive_one probe: walk times are interpolated between GUP's return and the call's",
     );
-  if (!has('kprobe:folio_add_new_anon_rmap'))
+  if (!has('kprobe:folio_add_new_anon_rmap') && !has('kprobe:handle_mm_fault'))
     lost.push(
-      "no folio_add_new_anon_rmap probe: GUP's faults are not seen, pin times are interpolated",
+      "no folio_add_new_anon_rmap or handle_mm_fault probe: GUP's faults are not seen, pin times are interpolated",
     );
   if (!syscallsTraced && !has('kprobe:unmap_page_range'))
     lost.push('no syscall events and no unmap_page_range probe: zaps are not seen');
@@ -322,6 +326,7 @@ async function replayFile(
     copyPageRangeTraced: copyTraced,
     syscallsTraced,
     uffdTraced,
+    newTaskTraced: tables.has('task_task_newtask'),
     folioUnlockTraced: probes.some((b) => b.role === 'kprobe:folio_unlock' && b.nums[0] !== ''),
   });
   adapter.dx?.setGupPlans(await gupPlans(db, fileId, probes));

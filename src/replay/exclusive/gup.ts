@@ -123,7 +123,7 @@ export function gupPin(dx: DeviceExclusive, c: Call, wait: boolean): boolean | '
     }
   }
   // Whether the trace shows dx page's fault map a new anonymous page (null: it cannot tell).
-  const newAnon = plan?.faultsTraced ? plan.faults.some((f) => f.index === i) : null;
+  const newAnon = plan?.newAnonTraced ? plan.faults.some((f) => f.index === i) : null;
   const g = follow_page(dx, c.req.task, va, newAnon, wait);
   if (g === 'wait') return g;
   if (!g) return false;

@@ -10,8 +10,10 @@ export interface GupPlan {
   faults: { index: number; ts: bigint }[];
   /** Other faults GUP took (do_swap_page, do_wp_page): GUP was at that page then. */
   reached: { index: number; ts: bigint }[];
-  /** The trace has folio_add_new_anon_rmap, so a GUP fault would show. */
+  /** A GUP fault would show: the trace has folio_add_new_anon_rmap or handle_mm_fault. */
   faultsTraced: boolean;
+  /** folio_add_new_anon_rmap is traced: `faults` says which faults mapped a new page. */
+  newAnonTraced: boolean;
   /** The call's return, where traced: the walk of its pages ends by then. */
   callEnd?: bigint | null;
 }

@@ -6,7 +6,7 @@ import { copy_page_range, rss_batch_begin } from '../memory.js';
 import { exit_mmap } from '../mmap.js';
 import type { Mm, Pte, Task, Vma } from '../types.js';
 
-import { ReplayEvent, CLONE_VM, CLONE_THREAD } from './events.js';
+import { ReplayEvent, CLONE_VM, CLONE_THREAD, CLONE_VFORK, SIGCHLD } from './events.js';
 import { sync_mm_rss, uncertain } from './rss.js';
 
 export function newTask(ad: Adapter, e: ReplayEvent): void {
@@ -158,4 +158,24 @@ export function exitMmap(ad: Adapter, mm: Mm, tid: number): void {
   // The mm_struct is freed: a later mm at the same address hashes to the same mm_id. The
   // binding goes when the exit's own rss_stat rows are over (the task's next other event).
   ad.retiredMmIds.push(mm);
+}
+
+/**
+ * sched_process_fork(child_pid) in the parent where task_newtask is not traced: the clone flags
+ * come from the parent's syscall (clone's argument; fork and vfork's own). clone3 passes them
+ * behind a pointer: taken as a thread (CLONE_VM | CLONE_THREAD), as glibc's pthread_create makes
+ * them (its fork() calls clone), an inference the row's mm says nothing against.
+ */
+export function forkWithoutNewTask(ad: Adapter, e: ReplayEvent): void {
+  if (e.a === null) return;
+  const call = ad.syscalls.get(e.tid);
+  const flags =
+    call?.name === 'clone'
+      ? call.e.a
+      : call?.name === 'vfork'
+        ? CLONE_VM | CLONE_VFORK
+        : call?.name === 'clone3'
+          ? CLONE_VM | CLONE_THREAD
+          : SIGCHLD;
+  newTask(ad, { ...e, a: e.a, b: flags ?? SIGCHLD });
 }
