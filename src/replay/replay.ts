@@ -287,14 +287,19 @@ async function replayFile(
     `SELECT count(*) AS allocs FROM events WHERE file_id = ${fileId} AND event = 'kmem:mm_page_alloc'`,
   );
   const tables = new Set(await db.tables());
-  // A machine swaps if any process's swap-entry count rose above zero in the trace.
+  // A machine swaps if any process's swap-entry count rose above zero in the trace, or the trace
+  // shows a page written to swap (vmscan's write tracepoint, a swap_writepage kprobe).
+  const swapEvidence = [
+    tables.has('kmem_rss_stat')
+      ? `SELECT 1 FROM kmem_rss_stat JOIN events USING (id) WHERE file_id = ${fileId} AND member = 2 AND size > 0`
+      : null,
+    `SELECT 1 FROM events WHERE file_id = ${fileId} AND event = 'vmscan:mm_vmscan_write_folio'`,
+    tables.has('probes')
+      ? `SELECT 1 FROM probes WHERE file_id = ${fileId} AND func = 'swap_writepage'`
+      : null,
+  ].filter((q) => q !== null);
   m.swapOn =
-    tables.has('kmem_rss_stat') &&
-    (
-      await db.rows(
-        `SELECT 1 FROM kmem_rss_stat JOIN events USING (id) WHERE file_id = ${fileId} AND member = 2 AND size > 0 LIMIT 1`,
-      )
-    ).length > 0;
+    (await db.rows(`SELECT 1 FROM (${swapEvidence.join(' UNION ALL ')}) LIMIT 1`)).length > 0;
   const { bound: probes } = await bindProbes(db, fileId, kernel, structPage);
   const copy = probes.find((b) => b.role === 'kprobe:copy_page_range');
   const copyTraced = copy !== undefined && copy.nums.every((x) => x !== '');
