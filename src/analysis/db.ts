@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { DatabaseError } from '../errors.js';
+import { quoteIdent, quoteString } from './quote.js';
 
 const SQL_DIR = path.join(path.dirname(new URL(import.meta.url).pathname), 'sql');
 
@@ -133,10 +134,4 @@ export function isDuckDbFile(file: string): boolean {
   }
 }
 
-export function quoteIdent(s: string): string {
-  return `"${s.replace(/"/g, '""')}"`;
-}
-
-export function quoteString(s: string): string {
-  return `'${s.replace(/'/g, "''")}'`;
-}
+export { quoteIdent, quoteString };
