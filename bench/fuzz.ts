@@ -55,6 +55,9 @@ const report = (r: BatchReport) => {
       .replace(/^\S+?(:\d+)?: /, '')
       .replace(/\d+/g, 'N')
       .slice(0, 100);
+    // The first of each kind as it happens, so a long run's log says what it met so far.
+    if (!messages.has(key))
+      process.stdout.write(`typed error in batch ${r.batch} (first of its kind): ${r.error}\n`);
     messages.set(key, (messages.get(key) ?? 0) + 1);
   } else if (r.error) {
     crashes++;
