@@ -149,6 +149,8 @@ const KERNEL_THREAD = /^(?:kworker\/|ksoftirqd\/|migration\/|cpuhp\/|rcu_|kthrea
 
 /** TASK_SIZE with 5-level paging (arch/x86/include/asm/page_64_types.h): above it is the kernel's. */
 const USER_VA_END = 2 ** 56;
+/** Syscalls whose (addr, len) the model maps, unmaps or changes page by page. */
+const RANGE_SYSCALLS = new Set(['mmap', 'munmap', 'mprotect', 'madvise', 'mremap']);
 
 /** Events that occur inside a bulk page-table operation (fork copy, zap, exit) without ending it. */
 const WITHIN_BULK = new Set([...WITHIN_FAULT, 'kmem:rss_stat']);
@@ -955,6 +957,13 @@ export class Adapter {
     const m = this.m;
     const t = this.task(e);
     const name = e.event.slice('syscalls:sys_enter_'.length);
+    // A range past the top of user space, which the kernel refuses, is a damaged line (the model
+    // would build a VMA of 2^64 bytes): skipped and located.
+    const len = name === 'mremap' ? Math.max(e.b ?? 0, e.c ?? 0) : (e.b ?? 0);
+    if (RANGE_SYSCALLS.has(name) && (name === 'mmap' ? 0 : (e.a ?? 0)) + len > USER_VA_END) {
+      this.syscalls.delete(e.tid);
+      return this.skip(e, `${name} of a range past the top of user space`);
+    }
     this.syscalls.set(e.tid, { name, e });
     const mm = t.mm;
     if (!mm) return;
