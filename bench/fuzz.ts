@@ -6,6 +6,7 @@
 // included), and keeps each crashing batch in out/fuzz-crashes/ with its seed and number. Batch B
 // of seed S is generated from (S, B) alone, so `--seed S --only B` runs it again by itself.
 import { fork } from 'node:child_process';
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DEFAULTS } from './fuzz-core.js';
@@ -77,6 +78,23 @@ const report = (r: BatchReport) => {
   }
 };
 
+/** Keeps the newest batch file in a dead worker's directory (then removes the directory). */
+function keepLast(dir: string | null, job: BatchJob): string | null {
+  if (!dir || !fs.existsSync(dir)) return null;
+  const files = fs
+    .readdirSync(dir)
+    .map((f) => path.join(dir, f))
+    .sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs);
+  let kept: string | null = null;
+  if (files.length) {
+    fs.mkdirSync(job.crashDir, { recursive: true });
+    kept = path.join(job.crashDir, `crash-${job.seed}-${job.batch}${path.extname(files[0])}`);
+    fs.copyFileSync(files[0], kept);
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
+  return kept;
+}
+
 /** One worker process: takes the next batch whenever it reports the last; a death is a crash. */
 const runWorker = () =>
   new Promise<void>((resolve) => {
@@ -90,18 +108,26 @@ const runWorker = () =>
       if (current) child.send(current);
       else child.disconnect();
     };
-    child.on('message', (r: BatchReport) => {
+    // The worker's batch directory (its first message): what a worker that dies leaves there is
+    // the batch it died on.
+    let dir: string | null = null;
+    child.on('message', (r: BatchReport | { dir: string }) => {
+      if ('dir' in r) {
+        dir = r.dir;
+        return;
+      }
       report(r);
       next();
     });
     child.on('exit', (code, signal) => {
       if (current && (code !== 0 || signal)) {
+        const kept = keepLast(dir, current);
         report({
           batch: current.batch,
           traces: current.traces,
           error: `worker died (${signal ?? `exit ${code}`})`,
           typed: false,
-          kept: null,
+          kept,
           seconds: 0,
         });
         // The rest goes to a fresh worker.
