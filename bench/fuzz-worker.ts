@@ -28,7 +28,7 @@ const corpus = loadCorpus();
 const dir = tempDir();
 process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
 process.on('disconnect', () => process.exit(0));
-process.send!({ dir });
+if (process.connected) process.send!({ dir });
 process.on('message', (job: BatchJob) => {
   void (async () => {
     const res = await runBatch(

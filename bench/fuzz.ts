@@ -131,7 +131,8 @@ const runWorker = () =>
           seconds: 0,
         });
         // The rest goes to a fresh worker.
-        void runWorker().then(resolve);
+        if (jobs.length) void runWorker().then(resolve);
+        else resolve();
       } else resolve();
     });
     next();
