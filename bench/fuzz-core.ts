@@ -29,7 +29,7 @@ export function loadCorpus(): Source[] {
     if (!fs.existsSync(file)) return;
     const data = fs.readFileSync(file);
     const lines: Buffer[] = [];
-    for (let at = 0; at < data.length; ) {
+    for (let at = 0; at < data.length;) {
       let nl = data.indexOf(10, at);
       if (nl < 0) nl = data.length;
       lines.push(data.subarray(at, nl));
@@ -44,11 +44,17 @@ export function loadCorpus(): Source[] {
       if (!fs.statSync(dir).isDirectory() || d === 'recorded') continue;
       add(path.join(dir, 'trace.txt'), 'ftrace');
       add(path.join(dir, 'trace_pipe.txt'), 'ftrace');
-      for (const r of ['report.txt', 'report-l.txt', 'report-t.txt']) add(path.join(dir, r), 'trace-cmd');
+      for (const r of ['report.txt', 'report-l.txt', 'report-t.txt'])
+        add(path.join(dir, r), 'trace-cmd');
       for (const p of ['perf-script.txt', 'perf-script-F.txt']) add(path.join(dir, p), 'perf');
     }
   }
   return out;
+}
+
+/** The seed of batch `batch` of a run seeded `seed`: batches are independent, so any one can be rerun. */
+export function batchSeed(seed: number, batch: number): number {
+  return (Math.imul(seed >>> 0, 0x9e3779b1) ^ Math.imul(batch + 1, 0x85ebca6b)) >>> 0;
 }
 
 /** mulberry32: a small seeded generator, so a run can be repeated from its seed. */
@@ -63,9 +69,30 @@ export function rng(seed: number): () => number {
   };
 }
 
-const EXTREMES = ['0', '-1', '18446744073709551615', '18446744073709551616', '99999999999999999999999', '0xffffffffffffffff', '4294967296', '-9223372036854775808', 'nan', ''];
+const EXTREMES = [
+  '0',
+  '-1',
+  '18446744073709551615',
+  '18446744073709551616',
+  '99999999999999999999999',
+  '0xffffffffffffffff',
+  '4294967296',
+  '-9223372036854775808',
+  'nan',
+  '',
+];
 
-export const OPERATORS = ['flip', 'cut', 'duplicate', 'reorder', 'delete', 'utf8', 'number', 'splice', 'huge'] as const;
+export const OPERATORS = [
+  'flip',
+  'cut',
+  'duplicate',
+  'reorder',
+  'delete',
+  'utf8',
+  'number',
+  'splice',
+  'huge',
+] as const;
 export type Operator = (typeof OPERATORS)[number];
 
 /** Applies one mutation to lines (in place); returns its name. */
@@ -97,7 +124,13 @@ export function mutate(lines: Buffer[], r: () => number, huge = DEFAULTS.huge): 
       lines.splice(i, 1 + pick(5));
       break;
     case 'utf8': {
-      const bad = [Buffer.from([0xff]), Buffer.from([0xc3]), Buffer.from([0xe2, 0x82]), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from([0xf8, 0x88, 0x80, 0x80, 0x80])][pick(5)];
+      const bad = [
+        Buffer.from([0xff]),
+        Buffer.from([0xc3]),
+        Buffer.from([0xe2, 0x82]),
+        Buffer.from([0xed, 0xa0, 0x80]),
+        Buffer.from([0xf8, 0x88, 0x80, 0x80, 0x80]),
+      ][pick(5)];
       const at = pick(line.length + 1);
       lines[i] = Buffer.concat([line.subarray(0, at), bad, line.subarray(at)]);
       break;
@@ -117,13 +150,19 @@ export function mutate(lines: Buffer[], r: () => number, huge = DEFAULTS.huge): 
       if (!nums.length) break;
       const m = nums[pick(nums.length)];
       const v = EXTREMES[pick(EXTREMES.length)];
-      lines[i] = Buffer.from(text.slice(0, m.index) + v + text.slice(m.index + m[0].length), 'latin1');
+      lines[i] = Buffer.from(
+        text.slice(0, m.index) + v + text.slice(m.index + m[0].length),
+        'latin1',
+      );
       break;
     }
     case 'splice': {
       // Two lines run together, as when a writer's newline is lost.
       const j = pick(lines.length);
-      lines[i] = Buffer.concat([line.subarray(0, pick(line.length + 1)), lines[j].subarray(pick(lines[j].length + 1))]);
+      lines[i] = Buffer.concat([
+        line.subarray(0, pick(line.length + 1)),
+        lines[j].subarray(pick(lines[j].length + 1)),
+      ]);
       break;
     }
   }
@@ -141,8 +180,15 @@ export interface FuzzOptions {
 export const DEFAULTS: FuzzOptions = { minLines: 20, maxLines: 300, huge: 1 / 500 };
 
 /** One mutated window of a source trace. */
-export function mutatedWindow(src: Source, r: () => number, o: FuzzOptions = DEFAULTS): { lines: Buffer[]; ops: Operator[] } {
-  const len = Math.min(src.lines.length, o.minLines + Math.floor(r() * (o.maxLines - o.minLines + 1)));
+export function mutatedWindow(
+  src: Source,
+  r: () => number,
+  o: FuzzOptions = DEFAULTS,
+): { lines: Buffer[]; ops: Operator[] } {
+  const len = Math.min(
+    src.lines.length,
+    o.minLines + Math.floor(r() * (o.maxLines - o.minLines + 1)),
+  );
   // Windows start at the top half the time, so headers and first events are mutated too.
   const start = r() < 0.5 ? 0 : Math.floor(r() * (src.lines.length - len + 1));
   const lines = src.lines.slice(start, start + len);
@@ -171,7 +217,13 @@ export function located(e: MmreplayError): boolean {
  * file (the first window of the batch left whole about half the time, so format detection sees
  * real text and the rest of the batch is parsed), in a fresh in-memory database.
  */
-export async function runBatch(corpus: Source[], n: number, r: () => number, dir: string, o: FuzzOptions = DEFAULTS): Promise<BatchResult> {
+export async function runBatch(
+  corpus: Source[],
+  n: number,
+  r: () => number,
+  dir: string,
+  o: FuzzOptions = DEFAULTS,
+): Promise<BatchResult> {
   const t0 = performance.now();
   const formats: Format[] = ['ftrace', 'trace-cmd', 'perf'];
   const format = formats[Math.floor(r() * formats.length)];
@@ -193,6 +245,8 @@ export async function runBatch(corpus: Source[], n: number, r: () => number, dir
   const tOpen = performance.now();
   let tIngest = tOpen;
   const db = await Db.open(':memory:');
+  // One DuckDB thread: the fuzzer runs a worker per core, and the batches are small (10 % less CPU).
+  await db.run('SET threads = 1');
   let error: Error | null = null;
   try {
     await ingestDb(db, [file], {});
@@ -204,10 +258,16 @@ export async function runBatch(corpus: Source[], n: number, r: () => number, dir
     db.close();
   }
   const typed = error instanceof MmreplayError && located(error);
-  if (process.env.FUZZ_VERBOSE) process.stdout.write(`  ${data.length} bytes: build ${(tOpen - t0).toFixed(0)} ms, ingest ${(tIngest - tOpen).toFixed(0)} ms, replay ${(performance.now() - tIngest).toFixed(0)} ms\n`);
+  if (process.env.FUZZ_VERBOSE)
+    process.stdout.write(
+      `  ${data.length} bytes: build ${(tOpen - t0).toFixed(0)} ms, ingest ${(tIngest - tOpen).toFixed(0)} ms, replay ${(performance.now() - tIngest).toFixed(0)} ms\n`,
+    );
   return { traces: n, error, typed, file, seconds: (performance.now() - t0) / 1000 };
 }
 
+/** A private directory for batch files, in memory (/dev/shm) where there is one. */
 export function tempDir(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'mmreplay-fuzz-'));
+  const shm = '/dev/shm';
+  const base = fs.existsSync(shm) && fs.statSync(shm).isDirectory() ? shm : os.tmpdir();
+  return fs.mkdtempSync(path.join(base, 'mmreplay-fuzz-'));
 }

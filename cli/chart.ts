@@ -1,7 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { openForAnalysis } from '../src/analysis/parquet.js';
 import { CHARTS } from '../src/analysis/charts/registry.js';
-import { renderChart, writeRendered } from '../src/analysis/charts/render.js';
 
 interface Args {
   name: string;
@@ -39,6 +37,8 @@ export const chartCommand: CommandModule<object, Args> = {
         describe: 'range-timeline: the design to show',
       }) as never,
   handler: async (a) => {
+    const { openForAnalysis } = await import('../src/analysis/parquet.js');
+    const { renderChart, writeRendered } = await import('../src/analysis/charts/render.js');
     const db = await openForAnalysis(a.db);
     try {
       const c = await renderChart(db, a.name, { request: a.request?.toString(), design: a.design });

@@ -1,10 +1,15 @@
-import { ingest, type IngestOptions } from '../src/ingest.js';
+import type { IngestOptions } from '../src/ingest.js';
 import { defaultDbFor } from '../src/paths.js';
-import { isDuckDbFile } from '../src/analysis/db.js';
 import { warn } from './output.js';
 
 /** A database for INPUT: the input itself, or the trace ingested into --db (default beside it), replacing it. */
-export async function ensureDb(input: string, db?: string, opts: Pick<IngestOptions, 'probes' | 'kallsyms'> = {}): Promise<string> {
+export async function ensureDb(
+  input: string,
+  db?: string,
+  opts: Pick<IngestOptions, 'probes' | 'kallsyms'> = {},
+): Promise<string> {
+  const { ingest } = await import('../src/ingest.js');
+  const { isDuckDbFile } = await import('../src/analysis/db.js');
   if (isDuckDbFile(input)) return input;
   const file = db ?? defaultDbFor(input);
   await ingest([input], { db: file, replace: true, onWarning: warn, ...opts });

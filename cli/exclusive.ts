@@ -1,10 +1,6 @@
 import path from 'node:path';
 import type { CommandModule } from 'yargs';
-import { Db } from '../src/analysis/db.js';
-import { renderChart, writeRendered } from '../src/analysis/charts/render.js';
-import { designs, exclusiveSummary } from '../src/analysis/exclusive.js';
 import { DESIGNS, type Design } from '../src/replay/device_exclusive.js';
-import { replay } from '../src/replay/replay.js';
 import { ensureDb } from './ensure-db.js';
 import { formatTable } from './output.js';
 
@@ -19,16 +15,45 @@ interface Args {
 
 export const exclusiveCommand: CommandModule<object, Args> = {
   command: 'exclusive <input>',
-  describe: 'Device-exclusive failure summary: calls, failed calls, failed pages by cause, top culprits, failures by size',
+  describe:
+    'Device-exclusive failure summary: calls, failed calls, failed pages by cause, top culprits, failures by size',
   builder: (y) =>
     y
-      .positional('input', { type: 'string', demandOption: true, describe: 'trace or database (replayed first if it has no exclusive_* tables, or lacks a design asked for)' })
-      .option('design', { type: 'string', array: true, choices: DESIGNS, describe: 'designs to show (replayed if missing): v8, 5.14, 6.15' })
-      .option('charts', { type: 'string', describe: 'also write failure-by-size and cause charts (SVG, PNG, Vega-Lite JSON) into DIR' })
-      .option('db', { alias: 'o', type: 'string', describe: 'database to write when INPUT is a trace' })
-      .option('probes', { type: 'string', array: true, describe: 'when INPUT is a trace: kprobe definitions (see ingest)' })
-      .option('kallsyms', { type: 'string', describe: 'when INPUT is a trace: /proc/kallsyms or System.map (see ingest)' }) as never,
+      .positional('input', {
+        type: 'string',
+        demandOption: true,
+        describe:
+          'trace or database (replayed first if it has no exclusive_* tables, or lacks a design asked for)',
+      })
+      .option('design', {
+        type: 'string',
+        array: true,
+        choices: DESIGNS,
+        describe: 'designs to show (replayed if missing): v8, 5.14, 6.15',
+      })
+      .option('charts', {
+        type: 'string',
+        describe: 'also write failure-by-size and cause charts (SVG, PNG, Vega-Lite JSON) into DIR',
+      })
+      .option('db', {
+        alias: 'o',
+        type: 'string',
+        describe: 'database to write when INPUT is a trace',
+      })
+      .option('probes', {
+        type: 'string',
+        array: true,
+        describe: 'when INPUT is a trace: kprobe definitions (see ingest)',
+      })
+      .option('kallsyms', {
+        type: 'string',
+        describe: 'when INPUT is a trace: /proc/kallsyms or System.map (see ingest)',
+      }) as never,
   handler: async (a) => {
+    const { Db } = await import('../src/analysis/db.js');
+    const { renderChart, writeRendered } = await import('../src/analysis/charts/render.js');
+    const { designs, exclusiveSummary } = await import('../src/analysis/exclusive.js');
+    const { replay } = await import('../src/replay/replay.js');
     const file = await ensureDb(a.input, a.db, { probes: a.probes, kallsyms: a.kallsyms });
     const asked = a.design?.flatMap((d) => String(d).split(',')) as Design[] | undefined;
     // Read-only unless a design must be replayed (replay writes a copy and renames it).
@@ -43,7 +68,11 @@ export const exclusiveCommand: CommandModule<object, Args> = {
     if ((!have.length && !replayedBefore) || (asked && asked.some((d) => !have.includes(d)))) {
       db.close();
       const kernelDesign = have[0];
-      await replay(file, { designs: [...new Set([...(kernelDesign ? [kernelDesign as Design] : []), ...(asked ?? [])])] as Design[] });
+      await replay(file, {
+        designs: [
+          ...new Set([...(kernelDesign ? [kernelDesign as Design] : []), ...(asked ?? [])]),
+        ] as Design[],
+      });
       db = await Db.open(file, { readOnly: true });
     }
     try {
@@ -71,7 +100,9 @@ export const exclusiveCommand: CommandModule<object, Args> = {
         out.write(`\n== design ${d}\n`);
         out.write(formatTable(s.overview));
         out.write(`\nfailed pages by cause:\n${formatTable(s.causes)}`);
-        out.write(`\ntop culprits (the events that replaced or write-protected a pinned page):\n${formatTable(s.culprits)}`);
+        out.write(
+          `\ntop culprits (the events that replaced or write-protected a pinned page):\n${formatTable(s.culprits)}`,
+        );
         out.write(`\nrequests by size:\n${formatTable(s.bySize)}`);
         out.write(`\nagreement with the kernel:\n${formatTable(s.agreement)}`);
       }
@@ -79,12 +110,14 @@ export const exclusiveCommand: CommandModule<object, Args> = {
       const [hint] = await db.rows<{ note: string | null }>(
         `SELECT any_value(regexp_extract(note, 'untraced: [^(]*')) AS note FROM exclusive_requests WHERE note LIKE '%untraced:%'`,
       );
-      if (hint?.note) process.stderr.write(`mmreplay: hint: ${hint.note.trim()}; see mmreplay probes ${file}\n`);
+      if (hint?.note)
+        process.stderr.write(`mmreplay: hint: ${hint.note.trim()}; see mmreplay probes ${file}\n`);
       if (a.charts) {
         const files: string[] = [];
         for (const name of ['failure-by-size', 'request-outcomes']) {
           const c = await renderChart(db, name);
-          for (const ext of ['svg', 'png', 'vl.json']) files.push(path.join(a.charts, `${name}.${ext}`));
+          for (const ext of ['svg', 'png', 'vl.json'])
+            files.push(path.join(a.charts, `${name}.${ext}`));
           for (const f of files.slice(-3)) writeRendered(c, f);
         }
         out.write(`\ncharts: ${files.join(', ')}\n`);

@@ -1,6 +1,4 @@
 import type { CommandModule } from 'yargs';
-import { exportParquetTree, openForAnalysis, traceNameOf } from '../src/analysis/parquet.js';
-import { writePerfetto } from '../src/analysis/perfetto.js';
 
 interface Args {
   db: string;
@@ -56,6 +54,9 @@ export const exportCommand: CommandModule<object, Args> = {
         return true;
       }) as never,
   handler: async (a) => {
+    const { exportParquetTree, openForAnalysis, traceNameOf } =
+      await import('../src/analysis/parquet.js');
+    const { writePerfetto } = await import('../src/analysis/perfetto.js');
     if (a.parquet) {
       const tables = await exportParquetTree(a.db, a.parquet, a.trace);
       process.stdout.write(

@@ -1,7 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { Db } from '../src/analysis/db.js';
 import { KERNEL_VERSIONS, type KernelVersion } from '../src/replay/kernel.js';
-import { bindProbes, probeRecipes } from '../src/replay/probes.js';
 import { formatTable } from './output.js';
 
 interface Args {
@@ -33,6 +31,8 @@ export const probesCommand: CommandModule<object, Args> = {
         describe: 'table, lines for tracefs kprobe_events, or perf probe commands',
       }) as never,
   handler: async (a) => {
+    const { Db } = await import('../src/analysis/db.js');
+    const { bindProbes, probeRecipes } = await import('../src/replay/probes.js');
     const out = process.stdout;
     if (a.db) {
       const db = await Db.open(a.db);

@@ -1,7 +1,6 @@
 import fs from 'node:fs';
 import type { CommandModule } from 'yargs';
 import path from 'node:path';
-import { Db, quoteString } from '../src/analysis/db.js';
 import { UsageError } from '../src/errors.js';
 import { formatTable } from './output.js';
 
@@ -20,24 +19,52 @@ export const queryCommand: CommandModule<object, Args> = {
     y
       .positional('db', { type: 'string', demandOption: true })
       .positional('sql', { type: 'string', demandOption: true })
-      .option('format', { alias: 'f', choices: ['table', 'csv', 'json', 'parquet'] as const, default: 'table' as const })
-      .option('output', { alias: 'o', type: 'string', describe: 'write to FILE instead of stdout (required for parquet)' })
-      .option('write', { type: 'boolean', describe: 'open the database read-write, so SQL may change it (never other files)' }) as never,
+      .option('format', {
+        alias: 'f',
+        choices: ['table', 'csv', 'json', 'parquet'] as const,
+        default: 'table' as const,
+      })
+      .option('output', {
+        alias: 'o',
+        type: 'string',
+        describe: 'write to FILE instead of stdout (required for parquet)',
+      })
+      .option('write', {
+        type: 'boolean',
+        describe: 'open the database read-write, so SQL may change it (never other files)',
+      }) as never,
   handler: async (a) => {
+    const { Db, quoteString } = await import('../src/analysis/db.js');
     if (a.format === 'parquet' && !a.output) throw new UsageError('--format parquet needs -o FILE');
     // The database alone, read-only unless --write: no COPY, ATTACH, read_csv or INSTALL reaches
     // another file, except the -o file.
-    const db = await Db.open(a.db, { readOnly: !a.write, sandbox: { allowedPaths: a.output ? [path.resolve(a.output)] : [] } });
+    const db = await Db.open(a.db, {
+      readOnly: !a.write,
+      sandbox: { allowedPaths: a.output ? [path.resolve(a.output)] : [] },
+    });
     try {
       const sql = a.sql.trim().replace(/;\s*$/, '');
       if (a.format === 'parquet' || (a.output && a.format === 'csv')) {
-        await userSql(a.db, () => db.run(`COPY (${sql}) TO ${quoteString(path.resolve(a.output!))} (FORMAT ${a.format === 'csv' ? 'csv, HEADER' : 'parquet'})`));
+        await userSql(a.db, () =>
+          db.run(
+            `COPY (${sql}) TO ${quoteString(path.resolve(a.output!))} (FORMAT ${a.format === 'csv' ? 'csv, HEADER' : 'parquet'})`,
+          ),
+        );
         return;
       }
       const rows = await userSql(a.db, () => db.rows(sql));
       const text =
         a.format === 'json'
-          ? JSON.stringify(rows, (_k, v) => (typeof v === 'bigint' ? (Number.isSafeInteger(Number(v)) ? Number(v) : v.toString()) : v), 2) + '\n'
+          ? JSON.stringify(
+              rows,
+              (_k, v) =>
+                typeof v === 'bigint'
+                  ? Number.isSafeInteger(Number(v))
+                    ? Number(v)
+                    : v.toString()
+                  : v,
+              2,
+            ) + '\n'
           : a.format === 'csv'
             ? toCsv(rows)
             : formatTable(rows);
@@ -55,8 +82,10 @@ async function userSql<T>(file: string, run: () => Promise<T>): Promise<T> {
     return await run();
   } catch (e) {
     const msg = (e as Error).message.split('\n')[0];
-    if (/read-only mode/.test(msg)) throw new UsageError(`${file} is opened read-only; pass --write to change it (${msg})`);
-    if (/Permission Error/.test(msg)) throw new UsageError(`query reads the database only, no other file (${msg})`);
+    if (/read-only mode/.test(msg))
+      throw new UsageError(`${file} is opened read-only; pass --write to change it (${msg})`);
+    if (/Permission Error/.test(msg))
+      throw new UsageError(`query reads the database only, no other file (${msg})`);
     throw new UsageError(`SQL: ${msg}`);
   }
 }
@@ -69,5 +98,7 @@ function toCsv(rows: Record<string, unknown>[]): string {
     const s = typeof v === 'object' ? JSON.stringify(v) : String(v);
     return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
   };
-  return [cols.join(','), ...rows.map((r) => cols.map((c) => esc(r[c])).join(','))].join('\n') + '\n';
+  return (
+    [cols.join(','), ...rows.map((r) => cols.map((c) => esc(r[c])).join(','))].join('\n') + '\n'
+  );
 }

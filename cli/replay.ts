@@ -1,8 +1,6 @@
 import type { CommandModule } from 'yargs';
-import { parseTimeArg } from '../src/ingest.js';
 import { DESIGNS, type Design } from '../src/replay/device_exclusive.js';
 import { KERNEL_VERSIONS, type KernelVersion } from '../src/replay/kernel.js';
-import { replay } from '../src/replay/replay.js';
 import { ensureDb } from './ensure-db.js';
 import { checkSpan, formatTable, warn } from './output.js';
 
@@ -22,26 +20,64 @@ interface Args {
 
 export const replayCommand: CommandModule<object, Args> = {
   command: 'replay <input>',
-  describe: 'Replay a trace (or an ingested database) through the MMU model; writes interval tables, rss_check, invariant_violations, pagemap_check',
+  describe:
+    'Replay a trace (or an ingested database) through the MMU model; writes interval tables, rss_check, invariant_violations, pagemap_check',
   builder: (y) =>
     y
-      .positional('input', { type: 'string', demandOption: true, describe: 'trace file (ingested first) or DuckDB database' })
-      .option('kernel', { type: 'string', choices: KERNEL_VERSIONS, describe: 'kernel semantics (default: from the recording, else 6.18)' })
+      .positional('input', {
+        type: 'string',
+        demandOption: true,
+        describe: 'trace file (ingested first) or DuckDB database',
+      })
+      .option('kernel', {
+        type: 'string',
+        choices: KERNEL_VERSIONS,
+        describe: 'kernel semantics (default: from the recording, else 6.18)',
+      })
       .option('design', {
         type: 'string',
         array: true,
         choices: DESIGNS,
-        describe: "device-exclusive designs; the first is replayed in full, the rest only into exclusive_* (default: the kernel's own)",
+        describe:
+          "device-exclusive designs; the first is replayed in full, the rest only into exclusive_* (default: the kernel's own)",
       })
-      .option('pid', { alias: 'p', type: 'number', describe: 'replay this process (and the tasks it creates) only' })
-      .option('from', { type: 'string', describe: 'start at this time (seconds as printed, or NNNns)' })
+      .option('pid', {
+        alias: 'p',
+        type: 'number',
+        describe: 'replay this process (and the tasks it creates) only',
+      })
+      .option('from', {
+        type: 'string',
+        describe: 'start at this time (seconds as printed, or NNNns)',
+      })
       .option('to', { type: 'string', describe: 'stop at this time' })
-      .option('thp', { choices: ['always', 'madvise', 'never'] as const, default: 'madvise' as const, describe: "the traced machine's transparent_hugepage/enabled" })
-      .option('levels', { choices: [4, 5] as const, describe: "the traced machine's paging levels, 5 with LA57 (default: the recording's, else 4)" })
-      .option('db', { alias: 'o', type: 'string', describe: 'database to write when INPUT is a trace' })
-      .option('probes', { type: 'string', array: true, describe: 'when INPUT is a trace: kprobe definitions (see ingest)' })
-      .option('kallsyms', { type: 'string', describe: 'when INPUT is a trace: /proc/kallsyms or System.map (see ingest)' }) as never,
+      .option('thp', {
+        choices: ['always', 'madvise', 'never'] as const,
+        default: 'madvise' as const,
+        describe: "the traced machine's transparent_hugepage/enabled",
+      })
+      .option('levels', {
+        choices: [4, 5] as const,
+        describe:
+          "the traced machine's paging levels, 5 with LA57 (default: the recording's, else 4)",
+      })
+      .option('db', {
+        alias: 'o',
+        type: 'string',
+        describe: 'database to write when INPUT is a trace',
+      })
+      .option('probes', {
+        type: 'string',
+        array: true,
+        describe: 'when INPUT is a trace: kprobe definitions (see ingest)',
+      })
+      .option('kallsyms', {
+        type: 'string',
+        describe: 'when INPUT is a trace: /proc/kallsyms or System.map (see ingest)',
+      }) as never,
   handler: async (a) => {
+    const { parseTimeArg } = await import('../src/ingest.js');
+    const { replay } = await import('../src/replay/replay.js');
     const fromNs = a.from !== undefined ? parseTimeArg(a.from) : undefined;
     const toNs = a.to !== undefined ? parseTimeArg(a.to) : undefined;
     checkSpan(fromNs, toNs, a.from, a.to);
@@ -55,11 +91,36 @@ export const replayCommand: CommandModule<object, Args> = {
       fromNs,
       toNs,
     });
-    const filters = [a.pid !== undefined && `--pid ${a.pid}`, a.from && `--from ${a.from}`, a.to && `--to ${a.to}`].filter(Boolean);
-    for (const r of runs) if (filters.length && r.events === 0) warn(`file ${r.fileId}: no event matched ${filters.join(' ')}: nothing was replayed`);
-    process.stdout.write(formatTable(runs.map((r) => ({ file: r.fileId, kernel: r.kernel, design: r.design, events: r.events, seconds: r.seconds.toFixed(2), 'events/s': Math.round(r.events / r.seconds), violations: r.violations }))));
+    const filters = [
+      a.pid !== undefined && `--pid ${a.pid}`,
+      a.from && `--from ${a.from}`,
+      a.to && `--to ${a.to}`,
+    ].filter(Boolean);
+    for (const r of runs)
+      if (filters.length && r.events === 0)
+        warn(`file ${r.fileId}: no event matched ${filters.join(' ')}: nothing was replayed`);
+    process.stdout.write(
+      formatTable(
+        runs.map((r) => ({
+          file: r.fileId,
+          kernel: r.kernel,
+          design: r.design,
+          events: r.events,
+          seconds: r.seconds.toFixed(2),
+          'events/s': Math.round(r.events / r.seconds),
+          violations: r.violations,
+        })),
+      ),
+    );
     process.stdout.write(`database: ${db}\n`);
-    for (const r of runs) if (r.skipped) warn(`${r.skipped} events the model could not use (design ${r.design}); the first: ${r.firstSkipped}`);
-    if (runs.some((r) => r.violations)) warn(`invariant violations: mmreplay query ${db} "SELECT design, label, rule, count(*) FROM invariant_violations GROUP BY ALL ORDER BY ALL"`);
+    for (const r of runs)
+      if (r.skipped)
+        warn(
+          `${r.skipped} events the model could not use (design ${r.design}); the first: ${r.firstSkipped}`,
+        );
+    if (runs.some((r) => r.violations))
+      warn(
+        `invariant violations: mmreplay query ${db} "SELECT design, label, rule, count(*) FROM invariant_violations GROUP BY ALL ORDER BY ALL"`,
+      );
   },
 };

@@ -1,8 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { CommandModule } from 'yargs';
-import { openForAnalysis } from '../src/analysis/parquet.js';
-import { runNotebook } from '../src/analysis/notebook/run.js';
 
 const NOTEBOOKS = path.resolve(import.meta.dirname, '../notebooks');
 
@@ -38,6 +36,8 @@ export async function writeReport(
   out: string,
   p: Record<string, string>,
 ): Promise<string> {
+  const { openForAnalysis } = await import('../src/analysis/parquet.js');
+  const { runNotebook } = await import('../src/analysis/notebook/run.js');
   const db = await openForAnalysis(dbFile);
   try {
     const r = await runNotebook(db, notebookPath(nb), p);
@@ -98,6 +98,7 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
       })
       .option('output', { alias: 'o', type: 'string', default: 'compare.html' }) as never,
   handler: async (a) => {
+    const { openForAnalysis } = await import('../src/analysis/parquet.js');
     const designs = a.designs
       .split(',')
       .map((d) => d.trim())

@@ -1,7 +1,4 @@
 import type { CommandModule } from 'yargs';
-import { Db } from '../src/analysis/db.js';
-import { isParquetTree, openParquetTree } from '../src/analysis/parquet.js';
-import { installViews, loadModules } from '../src/analysis/views.js';
 import { formatTable } from './output.js';
 
 interface Args {
@@ -34,6 +31,9 @@ export const viewsCommand: CommandModule<object, Args> = {
       })
       .option('json', { type: 'boolean', default: false }) as never,
   handler: async (a) => {
+    const { Db } = await import('../src/analysis/db.js');
+    const { isParquetTree, openParquetTree } = await import('../src/analysis/parquet.js');
+    const { installViews, loadModules } = await import('../src/analysis/views.js');
     const mods = loadModules();
     let available: Set<string> | null = null;
     if (a.db) {

@@ -10,7 +10,10 @@ import { HOST, tmpDir } from './helpers.js';
 
 const dir = tmpDir();
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
-const lines = fs.readFileSync(path.join(HOST, 'recorded/fork_cow/trace.txt'), 'utf8').split('\n').filter(Boolean);
+const lines = fs
+  .readFileSync(path.join(HOST, 'recorded/fork_cow/trace.txt'), 'utf8')
+  .split('\n')
+  .filter(Boolean);
 
 async function run(name: string, text: string) {
   const file = path.join(dir, name);
@@ -19,7 +22,9 @@ async function run(name: string, text: string) {
   try {
     await ingestDb(db, [file], {});
     const [r] = await replayDb(db, {});
-    const ckpts = await db.rows<{ n: bigint }>('SELECT count(DISTINCT event_id) AS n FROM pagemap_check');
+    const ckpts = await db.rows<{ n: bigint }>(
+      'SELECT count(DISTINCT event_id) AS n FROM pagemap_check',
+    );
     return { ...r, checkpoints: Number(ckpts[0].n), file };
   } finally {
     db.close();
@@ -32,7 +37,9 @@ describe('damaged traces', () => {
     const cut = lines[last].slice(0, lines[last].indexOf(' start=') + 4);
     const r = await run('cut-ckpt.txt', [...lines.slice(0, last), cut].join('\n'));
     expect(r.skipped).toBe(1);
-    expect(r.firstSkipped).toMatch(new RegExp(`cut-ckpt\\.txt:${last + 1}: MMREPLAY_CKPT marker without pid, start or pages`));
+    expect(r.firstSkipped).toMatch(
+      new RegExp(`cut-ckpt\\.txt:${last + 1}: MMREPLAY_CKPT marker without pid, start or pages`),
+    );
     const whole = lines.filter((l) => l.includes('MMREPLAY_CKPT')).length;
     expect(r.checkpoints).toBe(whole - 1);
   });
@@ -45,7 +52,25 @@ describe('damaged traces', () => {
       const r = await run(`rss-${other}.txt`, damaged.join('\n') + '\n');
       expect(r.events).toBe(964);
       expect(r.skipped).toBe(1);
-      expect(r.firstSkipped).toMatch(new RegExp(`rss-${other}\\.txt:${i + 1}: rss_stat member .* is not one the model counts`));
+      expect(r.firstSkipped).toMatch(
+        new RegExp(`rss-${other}\\.txt:${i + 1}: rss_stat member .* is not one the model counts`),
+      );
     }
   });
+
+  // Found by `npm run fuzz` (seed 20261206, batch 372): a file mmap whose len became 2^64 - 1 ran
+  // the replay out of a 4 GB heap.
+  it('an mmap, munmap or mprotect of a range past the top of user space is skipped and located, not an endless VMA', async () => {
+    const at = lines.findIndex((l) => /sys_mmap\(addr: 0x[0-9a-f]+, len: 0x/.test(l));
+    expect(at).toBeGreaterThan(0);
+    const damaged = lines.map((l, i) =>
+      i === at ? l.replace(/len: 0x[0-9a-f]+/, 'len: 0xffffffffffffffff') : l,
+    );
+    const r = await run('huge-mmap.txt', damaged.join('\n') + '\n');
+    expect(r.skipped).toBe(1);
+    expect(r.firstSkipped).toMatch(
+      new RegExp(`huge-mmap\\.txt:${at + 1}: mmap of a range past the top of user space`),
+    );
+    expect(r.checkpoints).toBe(lines.filter((l) => l.includes('MMREPLAY_CKPT')).length);
+  }, 120_000);
 });

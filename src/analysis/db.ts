@@ -1,8 +1,10 @@
 // The DuckDB session: one database file, one connection, the schema and its view library.
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { DatabaseError } from '../errors.js';
+import { quoteIdent, quoteString } from './quote.js';
 
 const SQL_DIR = path.join(path.dirname(new URL(import.meta.url).pathname), 'sql');
 
@@ -15,6 +17,7 @@ export class Db {
     readonly path: string,
     readonly instance: DuckDBInstance,
     readonly conn: DuckDBConnection,
+    private readonly spill: string | null = null,
   ) {}
 
   /**
@@ -22,33 +25,65 @@ export class Db {
    * it (`enable_external_access = false`, locked: no COPY, ATTACH, read_csv, INSTALL) except the
    * paths it lists. `as` is the name messages give it (a temporary copy's target).
    */
-  static async open(file: string, opts: { create?: boolean; readOnly?: boolean; sandbox?: { allowedPaths: string[] }; as?: string } = {}): Promise<Db> {
+  static async open(
+    file: string,
+    opts: {
+      create?: boolean;
+      readOnly?: boolean;
+      sandbox?: { allowedPaths: string[] };
+      as?: string;
+    } = {},
+  ): Promise<Db> {
     if (file !== ':memory:') {
       if (!fs.existsSync(file)) {
-        if (!opts.create) throw new DatabaseError(opts.as ?? file, `no such database (create one with \`mmreplay ingest TRACE --db ${file}\`)`);
-      } else if (fs.statSync(file).size > 0 && !isDuckDbFile(file)) throw new DatabaseError(opts.as ?? file, 'not a DuckDB database');
+        if (!opts.create)
+          throw new DatabaseError(
+            opts.as ?? file,
+            `no such database (create one with \`mmreplay ingest TRACE --db ${file}\`)`,
+          );
+      } else if (fs.statSync(file).size > 0 && !isDuckDbFile(file))
+        throw new DatabaseError(opts.as ?? file, 'not a DuckDB database');
     }
     const config: Record<string, string> = opts.readOnly ? { access_mode: 'READ_ONLY' } : {};
-    if (opts.sandbox) Object.assign(config, { autoinstall_known_extensions: 'false', autoload_known_extensions: 'false' });
+    // An in-memory database spills to `.tmp` in the working directory by default, which two
+    // processes then share and overwrite each other's blocks in ("Could not read enough bytes from
+    // file .tmp/duckdb_temp_storage..."): each gets a directory of its own, removed on close.
+    const spill =
+      file === ':memory:' ? fs.mkdtempSync(path.join(os.tmpdir(), 'mmreplay-spill-')) : null;
+    if (spill) config.temp_directory = spill;
+    if (opts.sandbox)
+      Object.assign(config, {
+        autoinstall_known_extensions: 'false',
+        autoload_known_extensions: 'false',
+      });
     let instance: DuckDBInstance;
     try {
       instance = await DuckDBInstance.create(file, config);
     } catch (e) {
-      throw new DatabaseError(opts.as ?? file, `cannot open: ${(e as Error).message.split('\n')[0]}`);
+      if (spill) fs.rmSync(spill, { recursive: true, force: true });
+      throw new DatabaseError(
+        opts.as ?? file,
+        `cannot open: ${(e as Error).message.split('\n')[0]}`,
+      );
     }
     const conn = await instance.connect();
     if (opts.sandbox) {
       const paths = opts.sandbox.allowedPaths.map(quoteString).join(', ');
-      await conn.run(`SET allowed_paths = [${paths}]; SET enable_external_access = false; SET lock_configuration = true`);
+      await conn.run(
+        `SET allowed_paths = [${paths}]; SET enable_external_access = false; SET lock_configuration = true`,
+      );
     }
-    return new Db(opts.as ?? file, instance, conn);
+    return new Db(opts.as ?? file, instance, conn, spill);
   }
 
   /** Refuses a database mmreplay did not make (ingest writes `files` and `_events`); returns its tables. */
   async requireOurs(): Promise<Set<string>> {
     const t = new Set(await this.tables());
     if (!t.has('files') || !(t.has('_events') || t.has('events'))) {
-      throw new DatabaseError(this.path, 'not an mmreplay database (no files or _events table); make one with `mmreplay ingest TRACE --db FILE`');
+      throw new DatabaseError(
+        this.path,
+        'not an mmreplay database (no files or _events table); make one with `mmreplay ingest TRACE --db FILE`',
+      );
     }
     return t;
   }
@@ -56,7 +91,11 @@ export class Db {
   /** Refuses a database that was not replayed. */
   async requireReplayed(): Promise<void> {
     const t = await this.requireOurs();
-    if (!t.has('replay_runs')) throw new DatabaseError(this.path, `not replayed yet: run \`mmreplay replay ${this.path}\` first`);
+    if (!t.has('replay_runs'))
+      throw new DatabaseError(
+        this.path,
+        `not replayed yet: run \`mmreplay replay ${this.path}\` first`,
+      );
   }
 
   async run(sql: string): Promise<void> {
@@ -69,13 +108,16 @@ export class Db {
   }
 
   async tables(): Promise<string[]> {
-    const r = await this.rows<{ name: string }>(`SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'main'`);
+    const r = await this.rows<{ name: string }>(
+      `SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'main'`,
+    );
     return r.map((x) => x.name);
   }
 
   close(): void {
     this.conn.closeSync();
     this.instance.closeSync();
+    if (this.spill) fs.rmSync(this.spill, { recursive: true, force: true });
   }
 }
 
@@ -92,10 +134,4 @@ export function isDuckDbFile(file: string): boolean {
   }
 }
 
-export function quoteIdent(s: string): string {
-  return `"${s.replace(/"/g, '""')}"`;
-}
-
-export function quoteString(s: string): string {
-  return `'${s.replace(/'/g, "''")}'`;
-}
+export { quoteIdent, quoteString };

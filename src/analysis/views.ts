@@ -16,6 +16,7 @@ export const VIEWS_DIR = path.join(path.dirname(new URL(import.meta.url).pathnam
 
 /** Modules in install order: a view may read the views of the modules before it. */
 export const MODULES = [
+  'lossy',
   'rules',
   'events',
   'processes',

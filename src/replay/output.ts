@@ -1,10 +1,17 @@
-// Writes the model's intervals and checks into DuckDB through appenders.
-import { ChunkAppender, type Value } from '../analysis/chunk-appender.js';
+// Writes the model's intervals and checks into DuckDB through appenders, each row by column name
+// (columns.ts: every replay table's columns in the order of its CREATE TABLE).
+import { ChunkAppender } from '../analysis/chunk-appender.js';
 import type { Db } from '../analysis/db.js';
 import type { AdapterOutput, CheckpointRow, PgtableRow, RssRow } from './adapter.js';
 import type { CallRow, ExclusiveOutput, PageRow, RequestRow } from './device_exclusive.js';
+import { COLUMNS, positions, type Row, type Table } from './columns.js';
 import type { Sink } from './model.js';
 import type { Folio, Mm, Pte, Task, Vma } from './types.js';
+
+const PTE = positions('pte_intervals');
+const FOLIO = positions('folio_intervals');
+const RSS = positions('rss_check');
+const PGTABLE = positions('pgtable_check');
 
 export class ReplayWriter implements Sink, AdapterOutput, ExclusiveOutput {
   private a: Record<string, ChunkAppender> = {};
@@ -26,9 +33,8 @@ export class ReplayWriter implements Sink, AdapterOutput, ExclusiveOutput {
 
   static async open(db: Db): Promise<ReplayWriter> {
     const w = new ReplayWriter(db);
-    for (const t of ['vma_intervals', 'pte_intervals', 'folio_intervals', 'rss_check', 'pgtable_check', 'invariant_violations', 'pagemap_check', 'tasks', 'mm', 'exclusive_requests', 'exclusive_calls', 'exclusive_pages']) {
+    for (const t of Object.keys(COLUMNS))
       w.a[t] = new ChunkAppender(await db.conn.createAppender(t));
-    }
     w.ptes = w.a.pte_intervals;
     w.folios = w.a.folio_intervals;
     w.rssRows = w.a.rss_check;
@@ -36,60 +42,83 @@ export class ReplayWriter implements Sink, AdapterOutput, ExclusiveOutput {
     return w;
   }
 
-  // The row writers below set each column in place (ChunkAppender.set, then endRow): the same as
-  // put() with the row's values in order, without an array per row.
+  /** Appends one row of table t, its values by column name. */
+  private put<T extends Table>(t: T, row: Row<T>): void {
+    const a = this.a[t];
+    const cols = COLUMNS[t];
+    for (let i = 0; i < cols.length; i++) a.set(i, row[cols[i] as keyof Row<T>]);
+    a.endRow();
+  }
+
+  // The busiest writers below set each column in place by its position (ChunkAppender.set, then
+  // endRow), without an object per row; test/output-columns.test.ts checks each sets every column.
 
   pte(mm: Mm, vpn: number, p: Pte, end: bigint): void {
     if (!this.full) return;
     const f = p.folio;
     const pfn = f && f.pfn !== null ? (p.index === 0 ? f.pfn : f.pfn + BigInt(p.index)) : null;
     const a = this.ptes;
-    a.set(0, this.fileId);
-    a.set(1, p.since);
-    a.set(2, end - p.since);
-    a.set(3, mm.id);
-    a.set(4, vpn * 4096);
-    a.set(5, p.kind);
-    a.set(6, pfn);
-    a.set(7, f?.id ?? null);
-    a.set(8, p.kind === 'present' ? p.write : p.entryWrite);
-    a.set(9, p.dirty);
-    a.set(10, p.softDirty);
-    a.set(11, p.uffdWp);
-    a.set(12, p.pmd);
-    a.set(13, f?.zero ?? false);
-    a.set(14, p.sinceEvent);
-    a.set(15, p.kind === 'present' && f && !f.zero ? f.pfnConfidence : p.confidence);
+    a.set(PTE.file_id, this.fileId);
+    a.set(PTE.ts, p.since);
+    a.set(PTE.dur, end - p.since);
+    a.set(PTE.mm, mm.id);
+    a.set(PTE.va, vpn * 4096);
+    a.set(PTE.kind, p.kind);
+    a.set(PTE.pfn, pfn);
+    a.set(PTE.folio, f?.id ?? null);
+    a.set(PTE.write, p.kind === 'present' ? p.write : p.entryWrite);
+    a.set(PTE.dirty, p.dirty);
+    a.set(PTE.soft_dirty, p.softDirty);
+    a.set(PTE.uffd_wp, p.uffdWp);
+    a.set(PTE.pmd, p.pmd);
+    a.set(PTE.zero_page, f?.zero ?? false);
+    a.set(PTE.source_event, p.sinceEvent);
+    a.set(PTE.confidence, p.kind === 'present' && f && !f.zero ? f.pfnConfidence : p.confidence);
     a.endRow();
   }
 
   folio(f: Folio, end: bigint | null): void {
     if (!this.full) return;
     const a = this.folios;
-    a.set(0, this.fileId);
-    a.set(1, f.since);
-    a.set(2, end === null ? null : end - f.since);
-    a.set(3, f.id);
-    a.set(4, f.pfn);
-    a.set(5, f.pfnConfidence);
-    a.set(6, f.order);
-    a.set(7, f.anon);
-    a.set(8, f.refcount);
-    a.set(9, f.mapcount);
-    a.set(10, f.entireMapcount);
-    a.set(11, f.pincount);
-    a.set(12, f.locked);
-    a.set(13, f.anonExclusive);
-    a.set(14, f.lru);
-    a.set(15, f.freed);
-    a.set(16, f.sinceEvent);
+    a.set(FOLIO.file_id, this.fileId);
+    a.set(FOLIO.ts, f.since);
+    a.set(FOLIO.dur, end === null ? null : end - f.since);
+    a.set(FOLIO.folio, f.id);
+    a.set(FOLIO.pfn, f.pfn);
+    a.set(FOLIO.pfn_confidence, f.pfnConfidence);
+    a.set(FOLIO.order, f.order);
+    a.set(FOLIO.anon, f.anon);
+    a.set(FOLIO.refcount, f.refcount);
+    a.set(FOLIO.mapcount, f.mapcount);
+    a.set(FOLIO.entire_mapcount, f.entireMapcount);
+    a.set(FOLIO.pincount, f.pincount);
+    a.set(FOLIO.locked, f.locked);
+    a.set(FOLIO.anon_exclusive, f.anonExclusive);
+    a.set(FOLIO.lru, f.lru);
+    a.set(FOLIO.freed, f.freed);
+    a.set(FOLIO.source_event, f.sinceEvent);
     a.endRow();
   }
 
   vma(mm: Mm, v: Vma, end: bigint): void {
     if (!this.full) return;
     const prot = `${v.read ? 'r' : '-'}${v.write ? 'w' : '-'}${v.exec ? 'x' : '-'}`;
-    this.a.vma_intervals.put([this.fileId, v.since, end - v.since, mm.id, v.id, v.start, v.end, prot, v.shared, v.file, v.pgoff, v.hugepage, v.anonVma, v.preTrace]);
+    this.put('vma_intervals', {
+      file_id: this.fileId,
+      ts: v.since,
+      dur: end - v.since,
+      mm: mm.id,
+      vma: v.id,
+      start_va: v.start,
+      end_va: v.end,
+      prot,
+      shared: v.shared,
+      file: v.file,
+      pgoff: v.pgoff,
+      hugepage: v.hugepage,
+      anon_vma: v.anonVma,
+      pre_trace: v.preTrace,
+    });
   }
 
   /**
@@ -99,70 +128,144 @@ export class ReplayWriter implements Sink, AdapterOutput, ExclusiveOutput {
    */
   violation(rule: string, explanation: string, label: string): void {
     this.violations++;
-    this.a.invariant_violations.put([this.fileId, this.eventId, this.now, rule, explanation, !this.full && (label === 'model' || label === 'kernel') ? 'divergence' : label, this.design]);
+    this.put('invariant_violations', {
+      file_id: this.fileId,
+      event_id: this.eventId,
+      ts: this.now,
+      rule,
+      explanation,
+      label: !this.full && (label === 'model' || label === 'kernel') ? 'divergence' : label,
+      design: this.design,
+    });
   }
 
   rss(r: RssRow): void {
     if (!this.full) return;
     const a = this.rssRows;
-    a.set(0, this.fileId);
-    a.set(1, r.eventId);
-    a.set(2, r.ts);
-    a.set(3, r.mm);
-    a.set(4, r.member);
-    a.set(5, r.kernel);
-    a.set(6, r.model);
-    a.set(7, r.match);
-    a.set(8, r.note);
+    a.set(RSS.file_id, this.fileId);
+    a.set(RSS.event_id, r.eventId);
+    a.set(RSS.ts, r.ts);
+    a.set(RSS.mm, r.mm);
+    a.set(RSS.member, r.member);
+    a.set(RSS.kernel_value, r.kernel);
+    a.set(RSS.model_value, r.model);
+    a.set(RSS.match, r.match);
+    a.set(RSS.note, r.note);
     a.endRow();
   }
 
   pgtable(r: PgtableRow): void {
     if (!this.full) return;
     const a = this.pgtables;
-    a.set(0, this.fileId);
-    a.set(1, r.eventId);
-    a.set(2, r.mm);
-    a.set(3, r.va);
-    a.set(4, r.kernel);
-    a.set(5, r.model);
-    a.set(6, r.match);
-    a.set(7, r.note);
+    a.set(PGTABLE.file_id, this.fileId);
+    a.set(PGTABLE.event_id, r.eventId);
+    a.set(PGTABLE.mm, r.mm);
+    a.set(PGTABLE.va, r.va);
+    a.set(PGTABLE.kernel_tables, r.kernel);
+    a.set(PGTABLE.model_tables, r.model);
+    a.set(PGTABLE.match, r.match);
+    a.set(PGTABLE.note, r.note);
     a.endRow();
   }
 
   checkpoint(r: CheckpointRow): void {
     if (!this.full) return;
-    this.a.pagemap_check.put([
-      this.fileId, r.eventId, r.ts, r.label, r.pid, r.mm, r.va, r.kernelState, r.kernelPfn, r.kernelFlags, r.modelState, r.modelPfn,
-      r.confidence, r.presentMatch, r.pfnMatch,
-    ]);
+    this.put('pagemap_check', {
+      file_id: this.fileId,
+      event_id: r.eventId,
+      ts: r.ts,
+      label: r.label,
+      pid: r.pid,
+      mm: r.mm,
+      va: r.va,
+      kernel_state: r.kernelState,
+      kernel_pfn: r.kernelPfn,
+      kernel_flags: r.kernelFlags,
+      model_state: r.modelState,
+      model_pfn: r.modelPfn,
+      confidence: r.confidence,
+      present_match: r.presentMatch,
+      pfn_match: r.pfnMatch,
+    });
   }
 
   task(t: Task): void {
-    if (this.full) this.a.tasks.put([this.fileId, t.tid, t.tgid, t.mm?.id ?? null, t.comm, t.first, t.last, t.preTrace]);
+    if (!this.full) return;
+    this.put('tasks', {
+      file_id: this.fileId,
+      tid: t.tid,
+      tgid: t.tgid,
+      mm: t.mm?.id ?? null,
+      comm: t.comm,
+      first_ts: t.first,
+      last_ts: t.last,
+      pre_trace: t.preTrace,
+    });
   }
 
-  mm(vals: Value[]): void {
-    if (this.full) this.a.mm.put(vals);
+  mm(row: Row<'mm'>): void {
+    if (this.full) this.put('mm', row);
   }
 
   request(r: RequestRow): void {
-    this.a.exclusive_requests.put([
-      this.fileId, this.design, r.requestId, r.ts, r.dur, r.tid, r.mm, r.start, r.npages, r.predicted, r.observed, r.calls, r.failedPages, r.enoentPages, r.note,
-    ]);
+    this.put('exclusive_requests', {
+      file_id: this.fileId,
+      design: this.design,
+      request_id: r.requestId,
+      ts: r.ts,
+      dur: r.dur,
+      tid: r.tid,
+      mm: r.mm,
+      start_va: r.start,
+      npages: r.npages,
+      predicted_result: r.predicted,
+      observed_result: r.observed,
+      calls: r.calls,
+      failed_pages: r.failedPages,
+      enoent_pages: r.enoentPages,
+      note: r.note,
+    });
   }
 
   call(c: CallRow): void {
-    this.a.exclusive_calls.put([
-      this.fileId, this.design, c.callId, c.requestId, c.ts, c.dur, c.start, c.npages, c.gupCount, c.result, c.failedPages, c.observedResult, c.observedFailed, c.walkTiming,
-    ]);
+    this.put('exclusive_calls', {
+      file_id: this.fileId,
+      design: this.design,
+      call_id: c.callId,
+      request_id: c.requestId,
+      ts: c.ts,
+      dur: c.dur,
+      start_va: c.start,
+      npages: c.npages,
+      gup_count: c.gupCount,
+      result: c.result,
+      failed_pages: c.failedPages,
+      observed_result: c.observedResult,
+      observed_failed_pages: c.observedFailed,
+      walk_timing: c.walkTiming,
+    });
   }
 
   page(p: PageRow): void {
-    this.a.exclusive_pages.put([
-      this.fileId, this.design, p.callId, p.index, p.address, p.gupPfn, p.outcome, p.cause, p.culpritEvent, p.culpritTid, p.culpritTs, p.windowNs, p.walkTs, p.pinTs, p.pinLo, p.pinHi, p.observed,
-    ]);
+    this.put('exclusive_pages', {
+      file_id: this.fileId,
+      design: this.design,
+      call_id: p.callId,
+      idx: p.index,
+      address: p.address,
+      gup_pfn: p.gupPfn,
+      outcome: p.outcome,
+      cause: p.cause,
+      culprit_event: p.culpritEvent,
+      culprit_tid: p.culpritTid,
+      culprit_ts: p.culpritTs,
+      window_ns: p.windowNs,
+      walk_ts: p.walkTs,
+      pin_ts: p.pinTs,
+      pin_lo: p.pinLo,
+      pin_hi: p.pinHi,
+      observed_outcome: p.observed,
+    });
   }
 
   close(): void {

@@ -1,7 +1,8 @@
 // The charts: each a query over the view library and a Vega-Lite spec built from its rows.
 // `mmreplay chart NAME DB -o FILE` renders one; notebooks name them in ```chart blocks.
 import type { TopLevelSpec } from 'vega-lite';
-import { quoteString, type Db } from '../db.js';
+import type { Db } from '../db.js';
+import { quoteString } from '../quote.js';
 import {
   CAUSE_COLORS,
   DESIGN_COLORS,

@@ -75,13 +75,16 @@ CREATE TABLE IF NOT EXISTS other_events (
   fields JSON           -- name/value pairs parsed from args, values as printed
 );
 
--- Lost-event markers, as each format prints them.
+-- Lost-event markers, as each format prints them. The view lossy_windows (views/lossy.sql) turns
+-- each into the window in which its CPU lost the events: from the CPU's last event before the
+-- marker (by line_no) to its first event after it.
 CREATE TABLE IF NOT EXISTS lost_events (
   file_id INTEGER,
-  line_no BIGINT,       -- line of the marker (the header line for entries-in-buffer/written); binary input: record number
+  line_no BIGINT,       -- line of the marker (the header line for entries-in-buffer/written); binary input: record number;
+                        -- NULL for a record sidecar's per-CPU overruns (no place in the file)
   cpu INTEGER,          -- NULL when the tracer does not say
   count BIGINT,         -- events lost, NULL when the tracer does not say
-  ts_ns BIGINT          -- timestamp of the last event before the marker, NULL at the start
+  ts_ns BIGINT          -- timestamp of the file's last event before the marker, on any CPU; NULL at the start
 );
 
 -- The kernel's text symbols (types t, T, w, W of /proc/kallsyms) a binary trace carries (a

@@ -143,6 +143,8 @@ export const KERNEL_THREAD =
 
 /** TASK_SIZE with 5-level paging (arch/x86/include/asm/page_64_types.h): above it is the kernel's. */
 export const USER_VA_END = 2 ** 56;
+/** Syscalls whose (addr, len) the model maps, unmaps or changes page by page. */
+export const RANGE_SYSCALLS = new Set(['mmap', 'munmap', 'mprotect', 'madvise', 'mremap']);
 
 /** Events that occur inside a bulk page-table operation (fork copy, zap, exit) without ending it. */
 export const WITHIN_BULK = new Set([...WITHIN_FAULT, 'kmem:rss_stat']);

@@ -18,7 +18,7 @@ import { MMU_NOTIFY } from '../model.js';
 import { uffd_wp_guess, uffd_wp_range, UFFDIO_WRITEPROTECT } from '../userfaultfd.js';
 import type { Mm } from '../types.js';
 
-import { ReplayEvent, PendingFault, CLONE_VM, CLONE_VFORK, SIGCHLD } from './events.js';
+import { ReplayEvent, PendingFault, CLONE_VM, CLONE_VFORK, SIGCHLD, RANGE_SYSCALLS, USER_VA_END } from './events.js';
 import { uncertain } from './rss.js';
 import { dup_mm } from './fork.js';
 
@@ -26,6 +26,13 @@ export function sysEnter(ad: Adapter, e: ReplayEvent): void {
   const m = ad.m;
   const t = ad.task(e);
   const name = e.event.slice('syscalls:sys_enter_'.length);
+  // A range past the top of user space, which the kernel refuses, is a damaged line (the model
+  // would build a VMA of 2^64 bytes): skipped and located.
+  const len = name === 'mremap' ? Math.max(e.b ?? 0, e.c ?? 0) : (e.b ?? 0);
+  if (RANGE_SYSCALLS.has(name) && (name === 'mmap' ? 0 : (e.a ?? 0)) + len > USER_VA_END) {
+    ad.syscalls.delete(e.tid);
+    return ad.skip(e, `${name} of a range past the top of user space`);
+  }
   ad.syscalls.set(e.tid, { name, e });
   const mm = t.mm;
   if (!mm) return;

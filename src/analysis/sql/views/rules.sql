@@ -31,17 +31,34 @@ SELECT * FROM (VALUES
    'a page mapped before the trace began')
 ) AS t(rule, checks, raised_in, likely);
 
+-- Every invariant violation, with whether it was found inside a CPU's lossy window.
+-- @requires invariant_violations, lossy_windows
+CREATE OR REPLACE VIEW violations (
+  file_id,     -- files.file_id
+  design,      -- the device-exclusive design replayed
+  event_id,    -- events.id of the event being replayed when the rule failed
+  ts,          -- its time (ns)
+  rule,        -- invariant_rules.rule
+  label,       -- kernel | pre-trace | lost-events | model | untraced | divergence: whose fault it can be
+  explanation, -- what the model saw
+  lossy        -- ts falls in a CPU's lossy window (lossy_windows): events lost on some CPU just
+               -- before it may explain it
+) AS
+SELECT file_id, design, event_id, ts, rule, label, explanation, in_lossy_window(file_id, ts, ts)
+FROM invariant_violations;
+
 -- Invariant violations counted by rule and label, with what the rule checks.
--- @requires invariant_violations
+-- @requires violations, invariant_rules
 CREATE OR REPLACE VIEW invariant_summary (
   file_id,     -- files.file_id
   rule,        -- invariant_rules.rule
   label,       -- kernel | pre-trace | lost-events | model | untraced: whose fault it can be
   violations,  -- rows of invariant_violations
+  lossy,       -- of which inside a CPU's lossy window (violations.lossy)
   first_ts,    -- first violation (ns, trace clock)
   checks,      -- what the rule checks (NULL if the rule is not registered)
   example      -- one violation's explanation
 ) AS
-SELECT v.file_id, v.rule, v.label, count(*), min(v.ts), any_value(r.checks), min(v.explanation)
-FROM invariant_violations v LEFT JOIN invariant_rules r USING (rule)
+SELECT v.file_id, v.rule, v.label, count(*), count(*) FILTER (v.lossy), min(v.ts), any_value(r.checks), min(v.explanation)
+FROM violations v LEFT JOIN invariant_rules r USING (rule)
 GROUP BY v.file_id, v.rule, v.label;
