@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { CommandModule } from 'yargs';
 import { DESIGNS, type Design } from '../src/replay/device_exclusive.js';
-import { ensureDb } from './ensure-db.js';
+import { ensureDb, TRACE_INPUT_OPTIONS } from './ensure-db.js';
 import { formatTable } from './output.js';
 
 interface Args {
@@ -35,20 +35,7 @@ export const exclusiveCommand: CommandModule<object, Args> = {
         type: 'string',
         describe: 'also write failure-by-size and cause charts (SVG, PNG, Vega-Lite JSON) into DIR',
       })
-      .option('db', {
-        alias: 'o',
-        type: 'string',
-        describe: 'database to write when INPUT is a trace',
-      })
-      .option('probes', {
-        type: 'string',
-        array: true,
-        describe: 'when INPUT is a trace: kprobe definitions (see ingest)',
-      })
-      .option('kallsyms', {
-        type: 'string',
-        describe: 'when INPUT is a trace: /proc/kallsyms or System.map (see ingest)',
-      }) as never,
+      .options(TRACE_INPUT_OPTIONS) as never,
   handler: async (a) => {
     const { Db } = await import('../src/analysis/db.js');
     const { renderChart, writeRendered } = await import('../src/analysis/charts/render.js');

@@ -1,7 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { DESIGNS, type Design } from '../src/replay/device_exclusive.js';
 import { KERNEL_VERSIONS, type KernelVersion } from '../src/replay/kernel.js';
-import { ensureDb } from './ensure-db.js';
+import { ensureDb, TRACE_INPUT_OPTIONS } from './ensure-db.js';
 import { checkSpan, formatTable, warn } from './output.js';
 
 interface Args {
@@ -61,20 +61,7 @@ export const replayCommand: CommandModule<object, Args> = {
         describe:
           "the traced machine's paging levels, 5 with LA57 (default: the recording's, else 4)",
       })
-      .option('db', {
-        alias: 'o',
-        type: 'string',
-        describe: 'database to write when INPUT is a trace',
-      })
-      .option('probes', {
-        type: 'string',
-        array: true,
-        describe: 'when INPUT is a trace: kprobe definitions (see ingest)',
-      })
-      .option('kallsyms', {
-        type: 'string',
-        describe: 'when INPUT is a trace: /proc/kallsyms or System.map (see ingest)',
-      }) as never,
+      .options(TRACE_INPUT_OPTIONS) as never,
   handler: async (a) => {
     const { parseTimeArg } = await import('../src/ingest.js');
     const { replay } = await import('../src/replay/replay.js');
