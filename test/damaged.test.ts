@@ -73,4 +73,20 @@ describe('damaged traces', () => {
     );
     expect(r.checkpoints).toBe(lines.filter((l) => l.includes('MMREPLAY_CKPT')).length);
   }, 120_000);
+
+  it("a NUL byte inside an allocation's gfp_flags does not break the replay (no ENUM member can hold it)", async () => {
+    const at =
+      lines.length -
+      1 -
+      [...lines]
+        .reverse()
+        .findIndex((l) => /mm_page_alloc: .*gfp_flags=GFP_HIGHUSER_MOVABLE/.test(l));
+    expect(at).toBeLessThan(lines.length);
+    expect(at).toBeGreaterThan(0);
+    const damaged = lines.map((l, i) =>
+      i === at ? l.replace('gfp_flags=GFP_HIGHUSER', 'gfp_flags=GFP_HIGH\0USER') : l,
+    );
+    const r = await run('nul-gfp.txt', damaged.join('\n') + '\n');
+    expect(r.checkpoints).toBe(lines.filter((l) => l.includes('MMREPLAY_CKPT')).length);
+  }, 120_000);
 });

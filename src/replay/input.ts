@@ -307,9 +307,11 @@ export async function* readEvents(
   }
 }
 
-/** col as an ENUM of its values (NULL when it has none). */
+/** col as an ENUM of its values (NULL when it has none; as it is where a value holds a NUL byte,
+ *  which no ENUM member can). */
 function enumOf(col: string, values: (string | null)[] | null): string {
   const v = (values ?? []).filter((x): x is string => x !== null);
+  if (v.some((x) => x.includes('\0'))) return col;
   return v.length ? `${col}::ENUM(${v.map(quoteString).join(', ')})` : 'NULL::VARCHAR';
 }
 
