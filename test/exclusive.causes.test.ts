@@ -2,7 +2,12 @@
 // model as the events a trace would carry (the lab's kprobe names), each step commented.
 import { describe, expect, it } from 'vitest';
 import { Adapter, type ReplayEvent } from '../src/replay/adapter.js';
-import { HMM_DMIRROR_EXCLUSIVE, type CallRow, type PageRow, type RequestRow } from '../src/replay/device_exclusive.js';
+import {
+  HMM_DMIRROR_EXCLUSIVE,
+  type CallRow,
+  type PageRow,
+  type RequestRow,
+} from '../src/replay/device_exclusive.js';
 import { semantics } from '../src/replay/kernel.js';
 import { Model } from '../src/replay/model.js';
 
@@ -34,7 +39,23 @@ function harness() {
   const ev = (tid: number, event: string, f: Partial<ReplayEvent> = {}): ReplayEvent => {
     ts += 1000n;
     id++;
-    const e: ReplayEvent = { id, ts, cpu: 0, tid, tgid: 100, comm: 'race', event, a: null, b: null, c: null, d: null, e: null, f: null, s: null, ...f };
+    const e: ReplayEvent = {
+      id,
+      ts,
+      cpu: 0,
+      tid,
+      tgid: 100,
+      comm: 'race',
+      event,
+      a: null,
+      b: null,
+      c: null,
+      d: null,
+      e: null,
+      f: null,
+      s: null,
+      ...f,
+    };
     m.now = e.ts;
     m.eventId = e.id;
     m.tid = tid;
@@ -68,7 +89,12 @@ describe('device-exclusive causes, hand-checked interleavings (design 5.14, as 6
     const h = harness();
     h.setup();
     h.request(4, () => {});
-    expect(h.pages.map((p) => p.cause)).toEqual(['exclusive', 'exclusive', 'exclusive', 'exclusive']);
+    expect(h.pages.map((p) => p.cause)).toEqual([
+      'exclusive',
+      'exclusive',
+      'exclusive',
+      'exclusive',
+    ]);
     expect(h.requests[0].predicted).toBe(0);
   });
 
@@ -81,7 +107,12 @@ describe('device-exclusive causes, hand-checked interleavings (design 5.14, as 6
       h.ev(101, 'syscalls:sys_exit_madvise', { a: 0 });
       h.ev(101, 'exceptions:page_fault_user', { a: BASE + P, b: 6 });
     });
-    expect(h.pages.map((p) => p.cause)).toEqual(['exclusive', 'replaced', 'exclusive', 'exclusive']);
+    expect(h.pages.map((p) => p.cause)).toEqual([
+      'exclusive',
+      'replaced',
+      'exclusive',
+      'exclusive',
+    ]);
     expect(h.pages[1].culpritEvent).toBe(zap!.id);
     expect(h.requests[0].predicted).toBe(-16);
   });
@@ -94,7 +125,12 @@ describe('device-exclusive causes, hand-checked interleavings (design 5.14, as 6
       wp = h.ev(101, 'syscalls:sys_enter_mprotect', { a: BASE + 2 * P, b: P, c: 1 });
       h.ev(101, 'syscalls:sys_exit_mprotect', { a: 0 });
     });
-    expect(h.pages.map((p) => p.cause)).toEqual(['exclusive', 'exclusive', 'write_protected', 'exclusive']);
+    expect(h.pages.map((p) => p.cause)).toEqual([
+      'exclusive',
+      'exclusive',
+      'write_protected',
+      'exclusive',
+    ]);
     expect(h.pages[2].culpritEvent).toBe(wp!.id);
   });
 
@@ -106,7 +142,10 @@ describe('device-exclusive causes, hand-checked interleavings (design 5.14, as 6
     });
     expect(h.pages.map((p) => p.cause)).toEqual(['trylock_failed', 'exclusive']);
     // The pin made the migration fail; the same page comes back.
-    h.ev(101, 'migrate:remove_migration_pte', { a: BASE, b: Number(h.m.pte(h.m.mms[0], BASE)!.folio!.pfn ?? 0) * 4096 });
+    h.ev(101, 'migrate:remove_migration_pte', {
+      a: BASE,
+      b: Number(h.m.pte(h.m.mms[0], BASE)!.folio!.pfn ?? 0) * 4096,
+    });
   });
 
   it('not_anon: a shared anonymous (shmem) mapping has no anonymous pages to convert', () => {
@@ -127,7 +166,12 @@ describe('device-exclusive causes, hand-checked interleavings (design 5.14, as 6
     h.ev(100, 'kprobe:rmap_walk', {});
     h.ev(100, 'kretprobe:make_device_exclusive_range', { a: 2, b: BASE + 6 * P });
     h.ev(100, 'syscalls:sys_exit_ioctl', { a: -16 });
-    expect(h.pages.map((p) => p.cause)).toEqual(['exclusive', 'exclusive', 'gup_short', 'gup_short']);
+    expect(h.pages.map((p) => p.cause)).toEqual([
+      'exclusive',
+      'exclusive',
+      'gup_short',
+      'gup_short',
+    ]);
     expect(h.calls[0].gupCount).toBe(2);
     expect(h.requests[0].predicted).toBe(-16);
   });

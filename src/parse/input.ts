@@ -21,7 +21,11 @@ const BINARY_MAGIC: [string, number[], string][] = [
     [0x17, 0x08, 0x44, ...Buffer.from('tracing')],
     'convert it with `trace-cmd report -i FILE > FILE.txt` and ingest the text',
   ],
-  ['perf.data', [...Buffer.from('PERFILE2')], 'convert it with `perf script -i FILE > FILE.txt` and ingest the text'],
+  [
+    'perf.data',
+    [...Buffer.from('PERFILE2')],
+    'convert it with `perf script -i FILE > FILE.txt` and ingest the text',
+  ],
 ];
 
 function startsWith(head: Buffer, magic: number[]): boolean {
@@ -45,7 +49,9 @@ function readHead(path: string, n = 16): Buffer {
 }
 
 function zstdStream(): Transform {
-  const d = new ZstdDecompress((data) => t.push(Buffer.from(data.buffer, data.byteOffset, data.length)));
+  const d = new ZstdDecompress((data) =>
+    t.push(Buffer.from(data.buffer, data.byteOffset, data.length)),
+  );
   const push = (c: Uint8Array, final: boolean) => d.push(c, final);
   const t = new Transform({
     transform(chunk: Buffer, _enc, cb) {
@@ -104,7 +110,8 @@ export function openTrace(path: string): OpenedTrace {
   } catch (e) {
     throw new TraceInputError(path, null, `cannot open: ${(e as Error).message}`);
   }
-  if (st.isDirectory()) throw new TraceInputError(path, null, 'is a directory, expected a trace file');
+  if (st.isDirectory())
+    throw new TraceInputError(path, null, 'is a directory, expected a trace file');
   const head = readHead(path);
   for (const [what, magic, fix] of BINARY_MAGIC) {
     if (startsWith(head, magic)) {

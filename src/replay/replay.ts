@@ -411,7 +411,14 @@ async function replayFile(
   for (const mm of m.mms) {
     for (const [vpn, p] of mm.ptes) w.pte(mm, vpn, p, end);
     for (const v of mm.vmas) w.vma(mm, v, end);
-    w.mm({ file_id: fileId, mm: mm.id, tgid: mm.tgid, mm_id: mm.mmId, first_ts: mm.start, pre_trace: mm.preTrace });
+    w.mm({
+      file_id: fileId,
+      mm: mm.id,
+      tgid: mm.tgid,
+      mm_id: mm.mmId,
+      first_ts: mm.start,
+      pre_trace: mm.preTrace,
+    });
   }
   for (const f of m.folios.values()) if (!f.zero) w.folio(f, end);
   for (const f of m.parkedFolios()) w.folio(f, end);

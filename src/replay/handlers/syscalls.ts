@@ -18,7 +18,15 @@ import { MMU_NOTIFY } from '../model.js';
 import { uffd_wp_guess, uffd_wp_range, UFFDIO_WRITEPROTECT } from '../userfaultfd.js';
 import type { Mm } from '../types.js';
 
-import { ReplayEvent, PendingFault, CLONE_VM, CLONE_VFORK, SIGCHLD, RANGE_SYSCALLS, USER_VA_END } from './events.js';
+import {
+  ReplayEvent,
+  PendingFault,
+  CLONE_VM,
+  CLONE_VFORK,
+  SIGCHLD,
+  RANGE_SYSCALLS,
+  USER_VA_END,
+} from './events.js';
 import { uncertain } from './rss.js';
 import { dup_mm } from './fork.js';
 
