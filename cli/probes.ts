@@ -32,7 +32,8 @@ export const probesCommand: CommandModule<object, Args> = {
       }) as never,
   handler: async (a) => {
     const { Db } = await import('../src/analysis/db.js');
-    const { bindProbes, probeRecipes } = await import('../src/replay/probes.js');
+    const { bindProbes } = await import('../src/replay/probes.js');
+    const { probeRecipes } = await import('../src/replay/probe_recipes.js');
     const out = process.stdout;
     if (a.db) {
       const db = await Db.open(a.db);
