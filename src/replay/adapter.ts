@@ -208,7 +208,7 @@ export class Adapter {
       case 'kmem:mm_page_alloc': {
         // vmalloc'ed kernel buffers (GFP_KERNEL|__GFP_HIGHMEM, not movable): test_hmm's bounce buffer.
         if (!pf && e.s && /__GFP_HIGHMEM/.test(e.s) && !/MOVABLE/.test(e.s))
-          this.dx?.pageAlloc(this.task(e));
+          this.dx?.readNotBefore(this.task(e));
         // A user page allocated inside a task's fault is that fault's page (GFP_HIGHUSER_MOVABLE
         // for 4K pages, GFP_TRANSHUGE* for THPs); page-table pages are GFP_KERNEL and ignored.
         if (pf && e.s && /MOVABLE|TRANSHUGE/.test(e.s))
@@ -221,11 +221,15 @@ export class Adapter {
         else if (pf && e.b === 0 && e.s && PGTABLE_GFP.test(e.s)) pf.ev.pgtables++;
         return;
       }
+      case 'mmap_lock:mmap_lock_released':
+        if (e.a === 0) this.dx?.readNotBefore(this.task(e));
+        return;
       case 'kmem:mm_page_free': {
         // Before 6.16 sched_process_exit comes after exit_mm: an exiting task's frees are its exit_mmap.
         const t = this.task(e);
         if (t.mm?.exiting && !t.mm.dead && t.mm.users <= 1 && !this.m.k.exitTracepointBeforeExitMm)
           exitMmap(this, t.mm, t.tid);
+        if (!pf) this.dx?.pageFree(t);
         const pfn = BigInt(e.a!);
         const i = pf ? pf.ev.allocs.findIndex((a) => a.pfn === pfn) : -1;
         if (pf && i >= 0) {

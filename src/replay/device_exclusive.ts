@@ -35,7 +35,8 @@ import {
   ioctlEnter,
   ioctlExit,
   marker,
-  pageAlloc,
+  readDue,
+  readNotBefore,
 } from './exclusive/test_hmm.js';
 import type { Call, Design, ExclusiveOutput, Request, Waiter } from './exclusive/types.js';
 
@@ -106,6 +107,9 @@ export class DeviceExclusive {
     );
   }
 
+  /** Requests whose final read is estimated, not traced, and not yet taken (Request.readAt). */
+  reading = new Set<Request>();
+
   /** Per PFN, the windows [batch start, try_to_migrate) in which a migration held its folio (read ahead). */
   migrationLocks = new Map<bigint, [bigint, bigint][]>();
 
@@ -124,9 +128,9 @@ export class DeviceExclusive {
     marker(this, e, t);
   }
 
-  /** A kernel page allocated in the caller after its last call (the bounce buffer). */
-  pageAlloc(t: Task): void {
-    pageAlloc(this, t);
+  /** An event of the caller its final read must follow (mmap_read_unlock, the bounce buffer's pages). */
+  readNotBefore(t: Task): void {
+    readNotBefore(this, t);
   }
 
   /** vmalloc returning in the caller after its last call: the final read. */
@@ -169,9 +173,16 @@ export class DeviceExclusive {
     gupReturn(this, e, t);
   }
 
-  /** Before each event: GUP, interpolated walks and woken faults catch up. */
+  /** Before each event: GUP, interpolated walks, woken faults and estimated reads catch up. */
   advanceTo(e: ReplayEvent): void {
+    for (const r of this.reading) if (r.readAt === null || r.readAt <= e.ts) readDue(this, r);
     advanceTo(this, e);
+  }
+
+  /** A page freed by the caller after its last call: vfree of the bounce buffer, past the read. */
+  pageFree(t: Task): void {
+    const r = this.requests.get(t.tid);
+    if (r && this.reading.has(r)) readDue(this, r);
   }
 
   /** Anchors of each GUP, read ahead from the trace. */

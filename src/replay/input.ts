@@ -33,6 +33,7 @@ const PROJECTIONS: Record<string, { nums: string[]; s?: string; dict?: true }> =
   'ksm:ksm_merge_with_ksm_page': { nums: ['pfn', 'err', 'ksm_page'] },
   'ftrace:print': { nums: [], s: 'buf' },
   'mmap_lock:mmap_lock_acquire_returned': { nums: ['"write"::INTEGER', 'success::INTEGER'] },
+  'mmap_lock:mmap_lock_released': { nums: ['"write"::INTEGER'] },
 };
 
 const SYSCALL_ARGS: Record<string, string[]> = {

@@ -3,10 +3,20 @@
 //
 // `probes` (written by ingest) says which function an event probes; its definition, where known,
 // says what each arg fetches (`$arg2`, `%si`, `+24(%di)`, a BTF name `vmf->address`). Without a
-// definition an arg is matched by its name against the function's parameters and members.
+// definition an arg is matched by its name against the function's parameters and members where
+// its values agree, and otherwise by its values and its place in the line (probe_fit.ts).
 import { quoteIdent, type Db } from '../analysis/db.js';
 import type { KernelVersion } from './kernel.js';
-import { ARG_REGS, ROLES, STRUCTS, signature, type Signature, type Want } from './probe_table.js';
+import { alignByValues, columnStats, fits, orderPairs } from './probe_fit.js';
+import {
+  ARG_REGS,
+  ROLES,
+  STRUCTS,
+  signature,
+  type Role,
+  type Signature,
+  type Want,
+} from './probe_table.js';
 
 /** Names people give an arg, beside the parameter's own. */
 const SYNONYMS: Record<string, string[]> = {
@@ -236,6 +246,56 @@ function valueSql(col: string, w: Want, structPage: number): string {
   return c;
 }
 
+/** Each column's path, from the probe's definition: exact. */
+function byDefinition(
+  args: [string, string][],
+  defs: { name: string; fetch: string }[],
+  sig: Signature,
+  k: KernelVersion,
+): Map<string, string> {
+  const pathOf = new Map<string, string>();
+  for (const [c] of args) {
+    const def = defs.find((d) => d.name === c);
+    const p = def ? fetchPath(def.fetch, sig, k) : null;
+    if (p && !pathOf.has(p)) pathOf.set(p, c);
+  }
+  return pathOf;
+}
+
+/**
+ * Each wanted path's column where the trace has no definition: by the arg's name where its values
+ * agree, then by values in argument order (probe_fit.ts) for the rest.
+ */
+async function byNameAndValue(
+  db: Db,
+  table: string,
+  args: [string, string][],
+  sig: Signature,
+  kind: 'entry' | 'return',
+  role: Role,
+): Promise<Map<string, string>> {
+  const wants = [...role.nums, ...(role.s ? [role.s] : [])];
+  const key = (w: Want) => (w.path === '$retval' && w.as === 'err_sign' ? '$retval:ptr' : w.path);
+  const wanted = wants.map((w) => w.path);
+  const stats = await columnStats(db, table, args);
+  const pathOf = new Map<string, string>();
+  for (const s of stats) {
+    const p = namePath(s.name, sig, kind, s.varchar, wanted);
+    const w = wants.find((x) => x.path === p);
+    if (p && !pathOf.has(p) && (!w || fits(key(w), s))) pathOf.set(p, s.name);
+  }
+  const used = new Set(pathOf.values());
+  const left = wants.filter((w) => !pathOf.has(w.path));
+  const fitted = alignByValues(
+    left.map(key),
+    stats.filter((s) => !used.has(s.name)),
+    sig,
+  );
+  for (const [p, c] of fitted) pathOf.set(p === '$retval:ptr' ? '$retval' : p, c);
+  await orderPairs(db, table, pathOf);
+  return pathOf;
+}
+
 /**
  * Binds each probe of a file: its function picks the role, each wanted value the column whose
  * fetch (or, without a definition, whose name) reads it. Where a trace probes a function twice
@@ -284,15 +344,10 @@ export async function bindProbes(
     }
     const defs = r.args ? (JSON.parse(r.args) as { name: string; fetch: string }[]) : null;
     const wanted = [...role.nums, ...(role.s ? [role.s] : [])].map((w) => w.path);
-    const pathOf = new Map<string, string>();
-    for (const [c, type] of cols) {
-      if (c === 'id' || c === 'func' || c === 'caller') continue;
-      const def = defs?.find((d) => d.name === c);
-      const p = def
-        ? fetchPath(def.fetch, sig, k)
-        : namePath(c, sig, r.kind, type === 'VARCHAR', wanted);
-      if (p && !pathOf.has(p)) pathOf.set(p, c);
-    }
+    const args = [...cols].filter(([c]) => c !== 'id' && c !== 'func' && c !== 'caller');
+    const pathOf = defs
+      ? byDefinition(args, defs, sig, k)
+      : await byNameAndValue(db, table, args, sig, r.kind, role);
     const missing: string[] = [];
     const nums = role.nums.map((w) => {
       const c = pathOf.get(w.path);

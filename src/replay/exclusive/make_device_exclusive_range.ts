@@ -28,6 +28,7 @@ export function callEnter(dx: DeviceExclusive, e: ReplayEvent, t: Task): void {
   r ??= implicitRequest(dx, e, t);
   r.readMissing = null;
   r.readTimed = false;
+  r.readAt = null;
   r.readRace = false;
   const npages = Math.round((e.b! - start) / PAGE_SIZE);
   r.start ??= start;

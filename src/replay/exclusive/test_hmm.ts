@@ -12,6 +12,7 @@ import {
   ENOENT,
   HMM_DMIRROR_EXCLUSIVE,
   MIRROR_OWNER,
+  READ_DELAY_NS,
   READ_RACE_NS,
   type Request,
 } from './types.js';
@@ -61,6 +62,7 @@ function newRequest(
     call: null,
     readMissing: null,
     readTimed: false,
+    readAt: null,
     readRace: false,
     implicit,
     nextStart: null,
@@ -81,14 +83,26 @@ export function missing(dx: DeviceExclusive, r: Request): number {
 }
 
 /**
- * A page the caller allocates after its last call: dmirror_exclusive's bounce buffer (vmalloc'ed
- * for large requests), allocated after mmap_read_unlock and just before dmirror_do_read. The read
- * is taken again at each such allocation, so it lands after the last one.
+ * An event of the caller that dmirror_exclusive's final read must follow: its mmap_read_unlock
+ * after the last call, then the pages of its bounce buffer (vmalloc'ed for large requests),
+ * allocated just before dmirror_do_read. Without vmalloc traced, the read is taken at the last
+ * such event: its earliest possible time.
  */
-export function pageAlloc(dx: DeviceExclusive, t: Task): void {
+export function readNotBefore(dx: DeviceExclusive, t: Task): void {
   const r = dx.requests.get(t.tid);
-  if (r && !r.call && r.calls > 0 && r.predicted === null && !r.readTimed)
+  if (r && !r.call && r.calls > 0 && r.predicted === null && !r.readTimed) {
     r.readMissing = missing(dx, r);
+    r.readAt = dx.m.now + READ_DELAY_NS;
+    dx.reading.add(r);
+  }
+}
+
+/** The read taken where its estimated time has come (or the caller freed its bounce buffer). */
+export function readDue(dx: DeviceExclusive, r: Request): void {
+  dx.reading.delete(r);
+  if (r.readAt === null) return;
+  r.readMissing = missing(dx, r);
+  r.readAt = null;
 }
 
 /**
@@ -101,6 +115,8 @@ export function bounceAllocated(dx: DeviceExclusive, t: Task): void {
   if (r && !r.call && r.calls > 0 && r.predicted === null) {
     r.readMissing = missing(dx, r);
     r.readTimed = true;
+    r.readAt = null;
+    dx.reading.delete(r);
     // An erasure dx close before the read raced it for dmirror->mutex: the probes' order
     // (a notifier's entry, vmalloc's return) does not say who took the lock first.
     const now = dx.m.now;
@@ -169,6 +185,7 @@ export function finishRequest(
     unlock(dx, h.folio);
   }
   r.observed = observed;
+  if (r.readAt !== null) readDue(dx, r);
   let enoent = 0;
   const atExit = missing(dx, r);
   if (r.predicted === null) {

@@ -12,6 +12,10 @@ export const ENOENT = -2;
 export const EBUSY = -16;
 /** How close before test_hmm's final read an invalidation still races it for dmirror->mutex. */
 export const READ_RACE_NS = 10_000n;
+/** Where the final read is not traced, how long after the caller's mmap_read_unlock (or last bounce
+ *  page) it is taken: vmalloc of the bounce buffer, then dmirror->mutex. The median measured where
+ *  vmalloc is traced (6.12-r2 race-two_req, probe set A: 187 us; p10 35 us, p90 419 us). */
+export const READ_DELAY_NS = 190_000n;
 export const EFAULT = -14;
 export const EOPNOTSUPP = -95;
 
@@ -138,10 +142,13 @@ export interface Request {
   observed: number | null;
   call: Call | null;
   /** Missing mirror pages when dmirror_do_read ran: after the last call, or after the bounce
-   *  buffer's page allocations where the trace shows them (see pageAlloc). */
+   *  buffer's page allocations where the trace shows them (see readNotBefore). */
   readMissing: number | null;
   /** The read's time is traced (bounceAllocated), not inferred. */
   readTimed: boolean;
+  /** Without it traced, when the read is taken: READ_DELAY_NS after the caller's last event
+   *  that precedes it, or at its first page free (vfree of the bounce buffer), if sooner. */
+  readAt: bigint | null;
   /** An invalidation erased some of its pages within READ_RACE_NS before the final read. */
   readRace: boolean;
   /** Missing pages at the ioctl's return; differing from readMissing means an invalidation fell
