@@ -23,7 +23,7 @@ export async function ensureDb(
   opts: Pick<IngestOptions, 'probes' | 'kallsyms'> = {},
 ): Promise<string> {
   const { ingest } = await import('../src/ingest.js');
-  const { isDuckDbFile } = await import('../src/analysis/db.js');
+  const { isDuckDbFile } = await import('../src/store/db.js');
   if (isDuckDbFile(input)) return input;
   const file = db ?? defaultDbFor(input);
   await ingest([input], { db: file, replace: true, onWarning: warn, ...opts });

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { CommandModule } from 'yargs';
 import { pngOf } from '../src/analysis/charts/render.js';
 import { renderSvg } from '../src/analysis/charts.js';
-import { Db } from '../src/analysis/db.js';
+import { Db } from '../src/store/db.js';
 import { UsageError } from '../src/errors.js';
 import { ingest } from '../src/ingest.js';
 import { calibrate, calibrationJson } from '../src/synth/calibrate.js';

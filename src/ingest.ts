@@ -2,10 +2,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Sidecar } from './record/record.js';
-import { writeAtomically } from './analysis/atomic.js';
-import { Db } from './analysis/db.js';
-import type { ChunkAppender } from './analysis/chunk-appender.js';
-import { Loader } from './analysis/loader.js';
+import { writeAtomically } from './store/atomic.js';
+import { Db } from './store/db.js';
+import type { ChunkAppender } from './store/chunk-appender.js';
+import { Loader } from './store/loader.js';
 import { ingestBinary, openBinary, type BinaryKind } from './ingest-binary.js';
 import { Catalogue, formatsBeside, sidecarBeside } from './parse/catalogue.js';
 import { detectFormat, readerFor } from './parse/detect.js';

@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Db } from '../src/analysis/db.js';
+import { Db } from '../src/store/db.js';
 import { ingestDb } from '../src/ingest.js';
 import { replayDb } from '../src/replay/replay.js';
 import { HOST, tmpDir } from './helpers.js';

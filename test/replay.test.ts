@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Db } from '../src/analysis/db.js';
+import { Db } from '../src/store/db.js';
 import { pageTableAt } from '../src/analysis/state.js';
 import { replay } from '../src/replay/replay.js';
 import { find, HOST, hostCaptures, ingestTemp, tmpDir } from './helpers.js';

@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Db } from '../src/analysis/db.js';
+import { Db } from '../src/store/db.js';
 import { exportParquet } from '../src/analysis/export.js';
 import { ingest } from '../src/ingest.js';
 import { HOST, tmpDir } from './helpers.js';

@@ -1,5 +1,5 @@
 // The device-exclusive failure summary `mmreplay exclusive` prints, per design.
-import type { Db } from './db.js';
+import type { Db } from '../store/db.js';
 
 export interface ExclusiveSummary {
   design: string;

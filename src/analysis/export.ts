@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { Db, quoteIdent, quoteString } from './db.js';
+import { Db, quoteIdent, quoteString } from '../store/db.js';
 
 /**
  * Writes every public table and view of the database as DIR/NAME.parquet (`events` as its view,

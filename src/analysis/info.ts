@@ -1,5 +1,5 @@
 // The summary `mmreplay info` prints: files, time span, CPUs, events by name, losses, unparsed lines.
-import type { Db } from './db.js';
+import type { Db } from '../store/db.js';
 
 export interface TraceInfo {
   files: Record<string, unknown>[];

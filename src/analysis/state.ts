@@ -1,6 +1,6 @@
 // `mmreplay state`: a process's page table at one instant, reconstructed by the replay.
 import { InputError } from '../errors.js';
-import type { Db } from './db.js';
+import type { Db } from '../store/db.js';
 import { PagingGeometry, type PagingLevels } from '../replay/pgtable.js';
 
 export interface StateRow {

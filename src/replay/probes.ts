@@ -4,7 +4,7 @@
 // `probes` (written by ingest) says which function an event probes; its definition, where known,
 // says what each arg fetches (`$arg2`, `%si`, `+24(%di)`, a BTF name `vmf->address`). Without a
 // definition an arg is matched by its name against the function's parameters and members.
-import { quoteIdent, type Db } from '../analysis/db.js';
+import { quoteIdent, type Db } from '../store/db.js';
 import type { KernelVersion } from './kernel.js';
 import { ARG_REGS, ROLES, STRUCTS, signature, type Signature, type Want } from './probe_table.js';
 
