@@ -1,5 +1,5 @@
 // One measured ingest run in its own process, so peak RSS is its own.
-import { ingest } from '../src/ingest.js';
+import { ingest } from '../src/ingest/ingest.js';
 
 const [file, db] = process.argv.slice(2);
 const t0 = process.hrtime.bigint();

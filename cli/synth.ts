@@ -5,7 +5,7 @@ import { pngOf } from '../src/analysis/charts/render.js';
 import { renderSvg } from '../src/analysis/charts.js';
 import { Db } from '../src/store/db.js';
 import { UsageError } from '../src/errors.js';
-import { ingest } from '../src/ingest.js';
+import { ingest } from '../src/ingest/ingest.js';
 import { calibrate, calibrationJson } from '../src/synth/calibrate.js';
 import type { Calibration } from '../src/synth/costs.js';
 import { synthesize, type SynthDesign } from '../src/synth/generate.js';

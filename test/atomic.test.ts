@@ -7,7 +7,7 @@ import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Db } from '../src/store/db.js';
-import { ingest } from '../src/ingest.js';
+import { ingest } from '../src/ingest/ingest.js';
 import { replay } from '../src/replay/replay.js';
 import { HOST, ROOT, tmpDir } from './helpers.js';
 

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ingest } from '../src/ingest.js';
+import { ingest } from '../src/ingest/ingest.js';
 import { HOST, ROOT, tmpDir } from './helpers.js';
 
 const dir = tmpDir();

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Db } from '../src/store/db.js';
-import { ingest, type FileSummary, type IngestOptions } from '../src/ingest.js';
+import { ingest, type FileSummary, type IngestOptions } from '../src/ingest/ingest.js';
 
 export const ROOT = path.resolve(import.meta.dirname, '..');
 export const HOST = path.join(ROOT, 'traces/host');

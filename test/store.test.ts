@@ -5,7 +5,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Db } from '../src/store/db.js';
 import { exportParquet } from '../src/analysis/export.js';
-import { ingest } from '../src/ingest.js';
+import { ingest } from '../src/ingest/ingest.js';
 import { HOST, tmpDir } from './helpers.js';
 
 const TRACE = path.join(HOST, 'anon/trace.txt'); // tracefs, with the flags column

@@ -4,7 +4,7 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Db } from '../src/store/db.js';
-import { ingest } from '../src/ingest.js';
+import { ingest } from '../src/ingest/ingest.js';
 import { replay } from '../src/replay/replay.js';
 import { synthesize, type SynthOptions } from '../src/synth/generate.js';
 import { checkRacers, SCENARIOS, type RacerKind, type Scenario } from '../src/synth/scenario.js';

@@ -1,21 +1,21 @@
 // `mmreplay ingest`: reads trace files (any supported format, compressed or not) into DuckDB.
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Sidecar } from './record/record.js';
-import { writeAtomically } from './store/atomic.js';
-import { Db } from './store/db.js';
-import type { ChunkAppender } from './store/chunk-appender.js';
-import { Loader } from './store/loader.js';
-import { ingestBinary, openBinary, type BinaryKind } from './ingest-binary.js';
-import { Catalogue, formatsBeside, sidecarBeside } from './parse/catalogue.js';
-import { detectFormat, readerFor } from './parse/detect.js';
-import { UsageError } from './errors.js';
-import { TraceInputError } from './parse/errors.js';
-import { FieldTyper, genericFields, kprobeTextSpec, type TableSpec } from './parse/fields.js';
-import { openTrace } from './parse/input.js';
-import { readLines } from './parse/lines.js';
-import { KPROBE_PRINTED, probeRow, probeSources, type ProbeDefinition, type ProbeRow } from './parse/probes.js';
-import { newHeader, type LineReader, type TraceFormat } from './parse/record.js';
+import type { Sidecar } from '../record/record.js';
+import { writeAtomically } from '../store/atomic.js';
+import { Db } from '../store/db.js';
+import type { ChunkAppender } from '../store/chunk-appender.js';
+import { Loader } from '../store/loader.js';
+import { ingestBinary, openBinary, type BinaryKind } from './binary.js';
+import { Catalogue, formatsBeside, sidecarBeside } from '../parse/catalogue.js';
+import { detectFormat, readerFor } from '../parse/detect.js';
+import { UsageError } from '../errors.js';
+import { TraceInputError } from '../parse/errors.js';
+import { FieldTyper, genericFields, kprobeTextSpec, type TableSpec } from '../parse/fields.js';
+import { openTrace } from '../parse/input.js';
+import { readLines } from '../parse/lines.js';
+import { KPROBE_PRINTED, probeRow, probeSources, type ProbeDefinition, type ProbeRow } from '../parse/probes.js';
+import { newHeader, type LineReader, type TraceFormat } from '../parse/record.js';
 
 export interface IngestFilter {
   pid?: number;
