@@ -12,4 +12,13 @@ const ru = process.resourceUsage();
 const cpuSeconds = (ru.userCPUTime + ru.systemCPUTime) / 1e6;
 // ingestCpuSeconds leaves out start-up (loading and compiling the code through tsx, ~1.5 s).
 const ingestCpuSeconds = (cpu.user + cpu.system) / 1e6;
-console.log(JSON.stringify({ seconds, cpuSeconds, ingestCpuSeconds, maxRssMb: ru.maxRSS / 1024, events: s.events, unparsed: s.unparsed }));
+console.log(
+  JSON.stringify({
+    seconds,
+    cpuSeconds,
+    ingestCpuSeconds,
+    maxRssMb: ru.maxRSS / 1024,
+    events: s.events,
+    unparsed: s.unparsed,
+  }),
+);

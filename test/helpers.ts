@@ -12,10 +12,17 @@ export function tmpDir(prefix = 'mmreplay-test-'): string {
 }
 
 /** Ingests files into a fresh database and returns it open, with the per-file summaries. */
-export async function ingestTemp(files: string[], opts: Partial<IngestOptions> = {}): Promise<{ db: Db; files: FileSummary[]; dbFile: string; warnings: string[] }> {
+export async function ingestTemp(
+  files: string[],
+  opts: Partial<IngestOptions> = {},
+): Promise<{ db: Db; files: FileSummary[]; dbFile: string; warnings: string[] }> {
   const dbFile = path.join(tmpDir(), 'test.duckdb');
   const warnings: string[] = [];
-  const summaries = await ingest(files, { db: dbFile, onWarning: (w) => warnings.push(w), ...opts });
+  const summaries = await ingest(files, {
+    db: dbFile,
+    onWarning: (w) => warnings.push(w),
+    ...opts,
+  });
   return { db: await Db.open(dbFile), files: summaries, dbFile, warnings };
 }
 
@@ -27,7 +34,10 @@ export function hostCaptures(set: '' | 'recorded' = ''): string[] {
   return fs
     .readdirSync(root)
     .map((d) => path.join(root, d))
-    .filter((d) => fs.statSync(d).isDirectory() && fs.readdirSync(d).some((f) => f.startsWith('trace.txt')));
+    .filter(
+      (d) =>
+        fs.statSync(d).isDirectory() && fs.readdirSync(d).some((f) => f.startsWith('trace.txt')),
+    );
 }
 
 /** The file in dir whose name is base, compressed or not. */

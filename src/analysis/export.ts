@@ -12,7 +12,9 @@ export async function exportParquet(dbFile: string, dir: string): Promise<number
   try {
     const tables = (await db.tables()).filter((t) => !t.startsWith('_'));
     for (const t of tables) {
-      await db.run(`COPY ${quoteIdent(t)} TO ${quoteString(path.join(dir, `${t}.parquet`))} (FORMAT parquet)`);
+      await db.run(
+        `COPY ${quoteIdent(t)} TO ${quoteString(path.join(dir, `${t}.parquet`))} (FORMAT parquet)`,
+      );
     }
     return tables.length;
   } finally {
