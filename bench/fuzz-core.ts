@@ -6,9 +6,9 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Db } from '../src/analysis/db.js';
+import { Db } from '../src/store/db.js';
 import { MmreplayError } from '../src/errors.js';
-import { ingestDb } from '../src/ingest.js';
+import { ingestDb } from '../src/ingest/ingest.js';
 import { replayDb } from '../src/replay/replay.js';
 
 const HOST = path.resolve(import.meta.dirname, '../traces/host');

@@ -1,5 +1,5 @@
 // One measured ingest run in its own process, so peak RSS is its own.
-import { ingest } from '../src/ingest.js';
+import { ingest } from '../src/ingest/ingest.js';
 
 const [file, db] = process.argv.slice(2);
 const t0 = process.hrtime.bigint();
@@ -12,4 +12,13 @@ const ru = process.resourceUsage();
 const cpuSeconds = (ru.userCPUTime + ru.systemCPUTime) / 1e6;
 // ingestCpuSeconds leaves out start-up (loading and compiling the code through tsx, ~1.5 s).
 const ingestCpuSeconds = (cpu.user + cpu.system) / 1e6;
-console.log(JSON.stringify({ seconds, cpuSeconds, ingestCpuSeconds, maxRssMb: ru.maxRSS / 1024, events: s.events, unparsed: s.unparsed }));
+console.log(
+  JSON.stringify({
+    seconds,
+    cpuSeconds,
+    ingestCpuSeconds,
+    maxRssMb: ru.maxRSS / 1024,
+    events: s.events,
+    unparsed: s.unparsed,
+  }),
+);

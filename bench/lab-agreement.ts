@@ -7,8 +7,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Db } from '../src/analysis/db.js';
-import { ingest } from '../src/ingest.js';
+import { Db } from '../src/store/db.js';
+import { ingest } from '../src/ingest/ingest.js';
 import { replay } from '../src/replay/replay.js';
 
 const args = process.argv.slice(2);

@@ -2,7 +2,7 @@
 //   generate TRACE EVENTS SEED   the synthetic trace (and its truth)
 //   replay DB TRACE              replay the ingested trace, then compare it with the truth
 import fs from 'node:fs';
-import { Db } from '../src/analysis/db.js';
+import { Db } from '../src/store/db.js';
 import { replay } from '../src/replay/replay.js';
 import { compareTruth } from '../src/synth/compare.js';
 import { synthesize } from '../src/synth/generate.js';

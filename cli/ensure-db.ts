@@ -1,4 +1,4 @@
-import type { IngestOptions } from '../src/ingest.js';
+import type { IngestOptions } from '../src/ingest/ingest.js';
 import { defaultDbFor } from '../src/paths.js';
 import { warn } from './output.js';
 
@@ -22,8 +22,8 @@ export async function ensureDb(
   db?: string,
   opts: Pick<IngestOptions, 'probes' | 'kallsyms'> = {},
 ): Promise<string> {
-  const { ingest } = await import('../src/ingest.js');
-  const { isDuckDbFile } = await import('../src/analysis/db.js');
+  const { ingest } = await import('../src/ingest/ingest.js');
+  const { isDuckDbFile } = await import('../src/store/db.js');
   if (isDuckDbFile(input)) return input;
   const file = db ?? defaultDbFor(input);
   await ingest([input], { db: file, replace: true, onWarning: warn, ...opts });

@@ -37,7 +37,7 @@ export const exclusiveCommand: CommandModule<object, Args> = {
       })
       .options(TRACE_INPUT_OPTIONS) as never,
   handler: async (a) => {
-    const { Db } = await import('../src/analysis/db.js');
+    const { Db } = await import('../src/store/db.js');
     const { renderChart, writeRendered } = await import('../src/analysis/charts/render.js');
     const { designs, exclusiveSummary } = await import('../src/analysis/exclusive.js');
     const { replay } = await import('../src/replay/replay.js');

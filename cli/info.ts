@@ -17,9 +17,9 @@ export const infoCommand: CommandModule<object, { input: string; json?: boolean 
       })
       .option('json', { type: 'boolean', describe: 'print JSON' }) as never,
   handler: async (a) => {
-    const { Db, isDuckDbFile } = await import('../src/analysis/db.js');
+    const { Db, isDuckDbFile } = await import('../src/store/db.js');
     const { traceInfo } = await import('../src/analysis/info.js');
-    const { ingest } = await import('../src/ingest.js');
+    const { ingest } = await import('../src/ingest/ingest.js');
     let dbFile = a.input;
     let tmp: string | null = null;
     if (!isDuckDbFile(a.input)) {

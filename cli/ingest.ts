@@ -77,7 +77,7 @@ export const ingestCommand: CommandModule<object, Args> = {
       })
       .option('to', { type: 'string', describe: 'keep events at or before this time' }) as never,
   handler: async (a) => {
-    const { ingest, parseTimeArg } = await import('../src/ingest.js');
+    const { ingest, parseTimeArg } = await import('../src/ingest/ingest.js');
     const db = a.db ?? defaultDbFor(a.trace[0]);
     const fromNs = a.from !== undefined ? parseTimeArg(a.from) : undefined;
     const toNs = a.to !== undefined ? parseTimeArg(a.to) : undefined;

@@ -31,7 +31,7 @@ export const probesCommand: CommandModule<object, Args> = {
         describe: 'table, lines for tracefs kprobe_events, or perf probe commands',
       }) as never,
   handler: async (a) => {
-    const { Db } = await import('../src/analysis/db.js');
+    const { Db } = await import('../src/store/db.js');
     const { bindProbes } = await import('../src/replay/probes.js');
     const { probeRecipes } = await import('../src/replay/probe_recipes.js');
     const out = process.stdout;

@@ -34,7 +34,7 @@ export const queryCommand: CommandModule<object, Args> = {
         describe: 'open the database read-write, so SQL may change it (never other files)',
       }) as never,
   handler: async (a) => {
-    const { Db, quoteString } = await import('../src/analysis/db.js');
+    const { Db, quoteString } = await import('../src/store/db.js');
     if (a.format === 'parquet' && !a.output) throw new UsageError('--format parquet needs -o FILE');
     // The database alone, read-only unless --write: no COPY, ATTACH, read_csv or INSTALL reaches
     // another file, except the -o file.

@@ -63,7 +63,7 @@ export const replayCommand: CommandModule<object, Args> = {
       })
       .options(TRACE_INPUT_OPTIONS) as never,
   handler: async (a) => {
-    const { parseTimeArg } = await import('../src/ingest.js');
+    const { parseTimeArg } = await import('../src/ingest/ingest.js');
     const { replay } = await import('../src/replay/replay.js');
     const fromNs = a.from !== undefined ? parseTimeArg(a.from) : undefined;
     const toNs = a.to !== undefined ? parseTimeArg(a.to) : undefined;

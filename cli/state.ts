@@ -40,9 +40,9 @@ export const stateCommand: CommandModule<object, Args> = {
         default: 'table' as const,
       }) as never,
   handler: async (a) => {
-    const { Db } = await import('../src/analysis/db.js');
+    const { Db } = await import('../src/store/db.js');
     const { pageTableAt } = await import('../src/analysis/state.js');
-    const { parseTimeArg } = await import('../src/ingest.js');
+    const { parseTimeArg } = await import('../src/ingest/ingest.js');
     const db = await Db.open(a.db, { readOnly: true });
     try {
       await db.requireReplayed();

@@ -31,7 +31,7 @@ export const viewsCommand: CommandModule<object, Args> = {
       })
       .option('json', { type: 'boolean', default: false }) as never,
   handler: async (a) => {
-    const { Db } = await import('../src/analysis/db.js');
+    const { Db } = await import('../src/store/db.js');
     const { isParquetTree, openParquetTree } = await import('../src/analysis/parquet.js');
     const { installViews, loadModules } = await import('../src/analysis/views.js');
     const mods = loadModules();

@@ -3,7 +3,7 @@
 // copied into dist/.
 import fs from 'node:fs';
 
-for (const dir of ['src/analysis/sql', 'src/parse/catalogue'])
+for (const dir of ['src/store/sql', 'src/analysis/sql', 'src/parse/catalogue'])
   fs.cpSync(dir, `dist/${dir}`, { recursive: true });
 fs.copyFileSync('src/synth/lab-costs.json', 'dist/src/synth/lab-costs.json');
 fs.cpSync('notebooks', 'dist/notebooks', { recursive: true });

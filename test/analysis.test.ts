@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Db } from '../src/analysis/db.js';
+import { Db } from '../src/store/db.js';
 import { CHARTS } from '../src/analysis/charts/registry.js';
 import { renderChart } from '../src/analysis/charts/render.js';
 import { DESIGN_COLORS, OUTCOME_COLORS } from '../src/analysis/charts/palette.js';

@@ -6,8 +6,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Db } from '../src/analysis/db.js';
-import { ingest } from '../src/ingest.js';
+import { Db } from '../src/store/db.js';
+import { ingest } from '../src/ingest/ingest.js';
 import { replay } from '../src/replay/replay.js';
 import { HOST, ROOT, tmpDir } from './helpers.js';
 
@@ -52,13 +52,19 @@ describe('atomic outputs', () => {
     const db = path.join(dir, 'foreign.duckdb');
     const inst = await DuckDBInstance.create(db);
     const conn = await inst.connect();
-    await conn.run('CREATE TABLE accounts (id INTEGER, name VARCHAR); INSERT INTO accounts VALUES (1, $$a$$)');
+    await conn.run(
+      'CREATE TABLE accounts (id INTEGER, name VARCHAR); INSERT INTO accounts VALUES (1, $$a$$)',
+    );
     conn.closeSync();
     inst.closeSync();
     const before = hash(db);
     await expect(replay(db)).rejects.toThrow(/foreign\.duckdb: not an mmreplay database/);
-    await expect(ingest([anon], { db })).rejects.toThrow(/foreign\.duckdb: not an mmreplay database/);
-    await expect(ingest([anon], { db, replace: true })).rejects.toThrow(/foreign\.duckdb: not an mmreplay database/);
+    await expect(ingest([anon], { db })).rejects.toThrow(
+      /foreign\.duckdb: not an mmreplay database/,
+    );
+    await expect(ingest([anon], { db, replace: true })).rejects.toThrow(
+      /foreign\.duckdb: not an mmreplay database/,
+    );
     expect(hash(db)).toBe(before);
   });
 
@@ -73,7 +79,13 @@ describe('atomic outputs', () => {
     // any write would prove nothing. Resolves with the signal that ended it.
     const killWhileWriting = (args: string[], ms: number) =>
       new Promise<string | null>((resolve) => {
-        const snapshot = () => fs.readdirSync(dir).map((f) => `${f}:${fs.statSync(path.join(dir, f), { throwIfNoEntry: false })?.mtimeMs}`).join();
+        const snapshot = () =>
+          fs
+            .readdirSync(dir)
+            .map(
+              (f) => `${f}:${fs.statSync(path.join(dir, f), { throwIfNoEntry: false })?.mtimeMs}`,
+            )
+            .join();
         const before = snapshot();
         const child = spawn(path.join(ROOT, 'bin/mmreplay.js'), args, { stdio: 'ignore' });
         let timer: NodeJS.Timeout | undefined;
@@ -106,7 +118,9 @@ describe('atomic outputs', () => {
             killed++;
             expect(hash(db)).toBe(before);
           }
-          expect(await count(db, 'SELECT count(*) AS n FROM events')).toBeGreaterThanOrEqual(events);
+          expect(await count(db, 'SELECT count(*) AS n FROM events')).toBeGreaterThanOrEqual(
+            events,
+          );
         }
         expect(killed).toBeGreaterThan(0);
       }, 120_000);

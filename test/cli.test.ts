@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ingest } from '../src/ingest.js';
+import { ingest } from '../src/ingest/ingest.js';
 import { HOST, ROOT, tmpDir } from './helpers.js';
 
 const dir = tmpDir();
@@ -17,7 +17,9 @@ const foreign = path.join(dir, 'foreign.duckdb');
 /** Runs the CLI; resolves with its exit code and output. */
 const cli = (args: string[]) =>
   new Promise<{ code: number; out: string; err: string }>((resolve) => {
-    execFile(BIN, args, { cwd: ROOT, maxBuffer: 1 << 26 }, (e, out, err) => resolve({ code: e ? ((e as { code?: number }).code ?? 1) : 0, out, err }));
+    execFile(BIN, args, { cwd: ROOT, maxBuffer: 1 << 26 }, (e, out, err) =>
+      resolve({ code: e ? ((e as { code?: number }).code ?? 1) : 0, out, err }),
+    );
   });
 
 beforeAll(async () => {
@@ -66,14 +68,28 @@ describe('messages and exit codes', () => {
       cli(['state', db, '--at', '513.2', '--pid', '365']),
       cli(['replay', foreign]),
     ]);
-    expect(info).toMatchObject({ code: 1, err: expect.stringMatching(/^mmreplay: .*foreign\.duckdb: not an mmreplay database[^\n]*\n$/) });
-    expect(replay).toMatchObject({ code: 1, err: expect.stringMatching(/foreign\.duckdb: not an mmreplay database/) });
-    expect(state).toMatchObject({ code: 1, err: expect.stringMatching(/anon\.duckdb: not replayed yet: run `mmreplay replay/) });
+    expect(info).toMatchObject({
+      code: 1,
+      err: expect.stringMatching(/^mmreplay: .*foreign\.duckdb: not an mmreplay database[^\n]*\n$/),
+    });
+    expect(replay).toMatchObject({
+      code: 1,
+      err: expect.stringMatching(/foreign\.duckdb: not an mmreplay database/),
+    });
+    expect(state).toMatchObject({
+      code: 1,
+      err: expect.stringMatching(/anon\.duckdb: not replayed yet: run `mmreplay replay/),
+    });
     expect(info.err + state.err).not.toMatch(/Catalog Error/);
   });
 
   it('usage errors come first and short; help CMD and -h work', async () => {
-    const [bad, help, h, ingestHelp] = await Promise.all([cli(['ingest']), cli(['help', 'query']), cli(['query', '-h']), cli(['help', 'ingest'])]);
+    const [bad, help, h, ingestHelp] = await Promise.all([
+      cli(['ingest']),
+      cli(['help', 'query']),
+      cli(['query', '-h']),
+      cli(['help', 'ingest']),
+    ]);
     expect(ingestHelp.out).toMatch(/-o, --db[\s\S]*-p, --pid/);
     expect(bad.code).toBe(2);
     expect(bad.err.split('\n')[0]).toMatch(/^mmreplay: Not enough non-option arguments/);
@@ -91,7 +107,9 @@ describe('messages and exit codes', () => {
     ]);
     for (const r of [ingestR, recordR]) {
       expect(r.code).toBe(2);
-      expect(r.err).toContain(`directory ${missing} does not exist (mmreplay creates files, not directories)`);
+      expect(r.err).toContain(
+        `directory ${missing} does not exist (mmreplay creates files, not directories)`,
+      );
     }
     expect(fs.existsSync(path.join(dir, 'missing'))).toBe(false);
   });
@@ -100,14 +118,20 @@ describe('messages and exit codes', () => {
     const run = (debug: boolean) =>
       new Promise<{ code: number | null; err: string }>((resolve) => {
         const code = `import('./cli/output.ts').then((m) => m.fail(new TypeError('boom')))`;
-        const c = spawn(process.execPath, ['--import', 'tsx', '-e', code, ...(debug ? ['--', '--debug'] : [])], { cwd: ROOT });
+        const c = spawn(
+          process.execPath,
+          ['--import', 'tsx', '-e', code, ...(debug ? ['--', '--debug'] : [])],
+          { cwd: ROOT },
+        );
         let err = '';
         c.stderr.on('data', (d) => (err += d));
         c.on('exit', (code) => resolve({ code, err }));
       });
     const [plain, debug] = await Promise.all([run(false), run(true)]);
     expect(plain.code).toBe(3);
-    expect(plain.err).toMatch(/^mmreplay: internal error: boom\nThis is a bug in mmreplay: please report it/);
+    expect(plain.err).toMatch(
+      /^mmreplay: internal error: boom\nThis is a bug in mmreplay: please report it/,
+    );
     expect(plain.err).not.toMatch(/at /);
     expect(debug.code).toBe(3);
     expect(debug.err).toMatch(/TypeError: boom\n\s+at /);

@@ -3,8 +3,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Db } from '../src/analysis/db.js';
-import { ingestDb } from '../src/ingest.js';
+import { Db } from '../src/store/db.js';
+import { ingestDb } from '../src/ingest/ingest.js';
 import { replayDb } from '../src/replay/replay.js';
 import { HOST, tmpDir } from './helpers.js';
 

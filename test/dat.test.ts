@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { Db } from '../src/analysis/db.js';
+import type { Db } from '../src/store/db.js';
 import { HOST, ingestTemp, ROOT, tmpDir } from './helpers.js';
 
 const LAB = path.join(ROOT, 'traces/lab');

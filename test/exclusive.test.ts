@@ -3,13 +3,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Db } from '../src/analysis/db.js';
+import { Db } from '../src/store/db.js';
 import { replay } from '../src/replay/replay.js';
 import { execFileSync } from 'node:child_process';
 import { ingestTemp, ROOT, tmpDir } from './helpers.js';
 
 const LAB = path.join(ROOT, 'traces/lab/6.12');
-const runs = fs.existsSync(LAB) ? fs.readdirSync(LAB).filter((d) => fs.existsSync(path.join(LAB, d, 'trace.txt.xz'))) : [];
+const runs = fs.existsSync(LAB)
+  ? fs.readdirSync(LAB).filter((d) => fs.existsSync(path.join(LAB, d, 'trace.txt.xz')))
+  : [];
 
 let lastDbFile = '';
 const total = { n: 0, agree: 0 };
@@ -17,7 +19,11 @@ const total = { n: 0, agree: 0 };
 const dbFiles = new Map<string, string>();
 
 /** A lab trace ingested and replayed (designs: the trace's own when none are given). */
-async function replayed(name: string, designs: ('5.14' | 'v8' | '6.15')[] = [], version = '6.12'): Promise<Db> {
+async function replayed(
+  name: string,
+  designs: ('5.14' | 'v8' | '6.15')[] = [],
+  version = '6.12',
+): Promise<Db> {
   const { db, dbFile } = await ingestTemp([path.join(LAB, '..', version, name, 'trace.txt.xz')]);
   db.close();
   await replay(dbFile, { designs });
@@ -26,22 +32,35 @@ async function replayed(name: string, designs: ('5.14' | 'v8' | '6.15')[] = [], 
 }
 
 describe('device-exclusive on the 6.12 lab traces', () => {
-  it.each(runs)('%s: every request and call the kernel decided either agrees or is listed with why the trace cannot settle it', async (name) => {
-    const db = await replayed(name, ['5.14']);
-    dbFiles.set(name, lastDbFile);
-    const [a] = await db.rows<{ n: bigint; agree: bigint }>(`SELECT count(*) n, count(*) FILTER (agree) agree FROM exclusive_agreement WHERE level = 'request' AND observed IS NOT NULL`);
-    expect(a.n).toBeGreaterThan(0n);
-    const unexplained = await db.rows(`SELECT level, id, predicted, observed FROM exclusive_disagreements WHERE reason = 'model'`);
-    expect(unexplained).toEqual([]);
-    const [d] = await db.rows<{ n: bigint }>(`SELECT count(*) n FROM exclusive_disagreements WHERE level = 'request'`);
-    expect(d.n).toBe(a.n - a.agree);
-    total.n += Number(a.n);
-    total.agree += Number(a.agree);
-    // The guest runs 5-level paging (la57.txt): every fault's page-table allocations agree with it.
-    expect(await db.rows(`SELECT levels FROM replay_runs`)).toEqual([{ levels: 5 }]);
-    expect(await db.rows(`SELECT event_id, kernel_tables, model_tables FROM pgtable_check WHERE NOT match LIMIT 3`)).toEqual([]);
-    db.close();
-  });
+  it.each(runs)(
+    '%s: every request and call the kernel decided either agrees or is listed with why the trace cannot settle it',
+    async (name) => {
+      const db = await replayed(name, ['5.14']);
+      dbFiles.set(name, lastDbFile);
+      const [a] = await db.rows<{ n: bigint; agree: bigint }>(
+        `SELECT count(*) n, count(*) FILTER (agree) agree FROM exclusive_agreement WHERE level = 'request' AND observed IS NOT NULL`,
+      );
+      expect(a.n).toBeGreaterThan(0n);
+      const unexplained = await db.rows(
+        `SELECT level, id, predicted, observed FROM exclusive_disagreements WHERE reason = 'model'`,
+      );
+      expect(unexplained).toEqual([]);
+      const [d] = await db.rows<{ n: bigint }>(
+        `SELECT count(*) n FROM exclusive_disagreements WHERE level = 'request'`,
+      );
+      expect(d.n).toBe(a.n - a.agree);
+      total.n += Number(a.n);
+      total.agree += Number(a.agree);
+      // The guest runs 5-level paging (la57.txt): every fault's page-table allocations agree with it.
+      expect(await db.rows(`SELECT levels FROM replay_runs`)).toEqual([{ levels: 5 }]);
+      expect(
+        await db.rows(
+          `SELECT event_id, kernel_tables, model_tables FROM pgtable_check WHERE NOT match LIMIT 3`,
+        ),
+      ).toEqual([]);
+      db.close();
+    },
+  );
 
   it('across the lab traces, the model agrees with the kernel on >= 99% of requests', () => {
     expect(total.n).toBeGreaterThan(1000);
@@ -51,7 +70,9 @@ describe('device-exclusive on the 6.12 lab traces', () => {
   it('race-fork_exit: copy-on-write breaks shown only by do_wp_page (copy_to_user, GUP) are replayed, so the children exit freeing pages nobody maps', async () => {
     const db = await Db.open(dbFiles.get('race-fork_exit')!);
     const pfnAt = async (line: number, va: number) =>
-      db.rows(`SELECT pfn FROM pte_intervals p, events e WHERE e.line_no = ${line} AND p.mm = 2 AND p.va = ${va} AND p.ts <= e.ts_ns AND p.ts + p.dur > e.ts_ns`);
+      db.rows(
+        `SELECT pfn FROM pte_intervals p, events e WHERE e.line_no = ${line} AND p.mm = 2 AND p.va = ${va} AND p.ts <= e.ts_ns AND p.ts + p.dur > e.ts_ns`,
+      );
     // Line 13660: test_hmm's copy_to_user faults on a buffer page the forked child shares: do_wp_page
     // without FAULT_FLAG_USER (no page_fault_kernel in the lab's events) copies it to pfn 0xe18b.
     expect(await pfnAt(13665, 0x7f777ee01000)).toEqual([{ pfn: 0xe18bn }]);
@@ -70,7 +91,11 @@ describe('device-exclusive on the 6.12 lab traces', () => {
     const db = await replayed('race-dontneed', [], '6.1');
     expect(await db.rows(`SELECT rule, explanation FROM invariant_violations`)).toEqual([]);
     const [ts] = await db.rows<{ ts: bigint }>(`SELECT ts_ns AS ts FROM events WHERE id = 17550`);
-    expect(await db.rows(`SELECT pfn FROM pte_intervals WHERE va = ${0x7faf5f323000} AND ts <= ${ts.ts} AND ts + dur > ${ts.ts}`)).toEqual([{ pfn: 523463n }]);
+    expect(
+      await db.rows(
+        `SELECT pfn FROM pte_intervals WHERE va = ${0x7faf5f323000} AND ts <= ${ts.ts} AND ts + dur > ${ts.ts}`,
+      ),
+    ).toEqual([{ pfn: 523463n }]);
     db.close();
   });
 
@@ -80,14 +105,18 @@ describe('device-exclusive on the 6.12 lab traces', () => {
     // rss_check agreeing.
     const db = await replayed('race-fork_exit', [], '6.1');
     expect(await db.rows(`SELECT rule, explanation FROM invariant_violations`)).toEqual([]);
-    const [r] = await db.rows<{ agree: bigint }>(`SELECT count(*) FILTER (match) agree FROM rss_check`);
+    const [r] = await db.rows<{ agree: bigint }>(
+      `SELECT count(*) FILTER (match) agree FROM rss_check`,
+    );
     expect(r.agree).toBeGreaterThanOrEqual(80n);
     db.close();
   });
 
   it('race-thp: FOLL_SPLIT_PMD leaves tail pages, and 6.12 fails every one of them (-EBUSY)', async () => {
     const db = await replayed('race-thp', ['5.14']);
-    const causes = await db.rows<{ cause: string; n: bigint }>(`SELECT cause, count(*) n FROM exclusive_pages GROUP BY ALL`);
+    const causes = await db.rows<{ cause: string; n: bigint }>(
+      `SELECT cause, count(*) n FROM exclusive_pages GROUP BY ALL`,
+    );
     expect(causes.map((c) => c.cause)).toEqual(['tail_page']);
     const [r] = await db.rows<{ n: bigint; ebusy: bigint; agree: bigint }>(
       `SELECT count(*) n, count(*) FILTER (predicted_result = -16) ebusy, count(*) FILTER (predicted_result = observed_result) agree FROM exclusive_requests`,
@@ -106,7 +135,9 @@ describe('device-exclusive on the 6.12 lab traces', () => {
     });
 
     it('keeps every design’s invariant violations; a counterfactual design’s are divergence from the recorded kernel', async () => {
-      const rows = await db.rows<{ design: string; label: string }>(`SELECT DISTINCT design, label FROM invariant_violations ORDER BY ALL`);
+      const rows = await db.rows<{ design: string; label: string }>(
+        `SELECT DISTINCT design, label FROM invariant_violations ORDER BY ALL`,
+      );
       expect(rows).toContainEqual({ design: '6.15', label: 'divergence' });
       expect(rows.filter((r) => r.design !== '5.14' && r.label === 'model')).toEqual([]);
     });
@@ -166,11 +197,20 @@ describe('device-exclusive on the 6.12 lab traces', () => {
     it('mmreplay exclusive prints the summary per design and writes the charts', () => {
       db.close();
       const charts = tmpDir();
-      const out = execFileSync(path.join(ROOT, 'bin/mmreplay.js'), ['exclusive', dbFile, '--design', '5.14', '--charts', charts], { encoding: 'utf8' });
-      expect(out).toMatch(/== design 5\.14[\s\S]*failed pages by cause:[\s\S]*replaced[\s\S]*syscalls:sys_enter_madvise[\s\S]*requests by size:/);
-      expect(fs.readFileSync(path.join(charts, 'failure-by-size.svg'), 'utf8')).toMatch(/^<svg[\s\S]*design 6\.15[\s\S]*kernel/);
-      expect(fs.readFileSync(path.join(charts, 'request-outcomes.png')).subarray(1, 4).toString()).toBe('PNG');
+      const out = execFileSync(
+        path.join(ROOT, 'bin/mmreplay.js'),
+        ['exclusive', dbFile, '--design', '5.14', '--charts', charts],
+        { encoding: 'utf8' },
+      );
+      expect(out).toMatch(
+        /== design 5\.14[\s\S]*failed pages by cause:[\s\S]*replaced[\s\S]*syscalls:sys_enter_madvise[\s\S]*requests by size:/,
+      );
+      expect(fs.readFileSync(path.join(charts, 'failure-by-size.svg'), 'utf8')).toMatch(
+        /^<svg[\s\S]*design 6\.15[\s\S]*kernel/,
+      );
+      expect(
+        fs.readFileSync(path.join(charts, 'request-outcomes.png')).subarray(1, 4).toString(),
+      ).toBe('PNG');
     });
-
   });
 });

@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Db } from '../src/analysis/db.js';
-import { ingest, type FileSummary, type IngestOptions } from '../src/ingest.js';
+import { Db } from '../src/store/db.js';
+import { ingest, type FileSummary, type IngestOptions } from '../src/ingest/ingest.js';
 
 export const ROOT = path.resolve(import.meta.dirname, '..');
 export const HOST = path.join(ROOT, 'traces/host');
@@ -12,10 +12,17 @@ export function tmpDir(prefix = 'mmreplay-test-'): string {
 }
 
 /** Ingests files into a fresh database and returns it open, with the per-file summaries. */
-export async function ingestTemp(files: string[], opts: Partial<IngestOptions> = {}): Promise<{ db: Db; files: FileSummary[]; dbFile: string; warnings: string[] }> {
+export async function ingestTemp(
+  files: string[],
+  opts: Partial<IngestOptions> = {},
+): Promise<{ db: Db; files: FileSummary[]; dbFile: string; warnings: string[] }> {
   const dbFile = path.join(tmpDir(), 'test.duckdb');
   const warnings: string[] = [];
-  const summaries = await ingest(files, { db: dbFile, onWarning: (w) => warnings.push(w), ...opts });
+  const summaries = await ingest(files, {
+    db: dbFile,
+    onWarning: (w) => warnings.push(w),
+    ...opts,
+  });
   return { db: await Db.open(dbFile), files: summaries, dbFile, warnings };
 }
 
@@ -27,7 +34,10 @@ export function hostCaptures(set: '' | 'recorded' = ''): string[] {
   return fs
     .readdirSync(root)
     .map((d) => path.join(root, d))
-    .filter((d) => fs.statSync(d).isDirectory() && fs.readdirSync(d).some((f) => f.startsWith('trace.txt')));
+    .filter(
+      (d) =>
+        fs.statSync(d).isDirectory() && fs.readdirSync(d).some((f) => f.startsWith('trace.txt')),
+    );
 }
 
 /** The file in dir whose name is base, compressed or not. */

@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Db } from '../src/analysis/db.js';
+import { Db } from '../src/store/db.js';
 import { installViews } from '../src/analysis/views.js';
 import { replay } from '../src/replay/replay.js';
 import { HOST, ROOT, ingestTemp, tmpDir } from './helpers.js';

@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Db, sqlFile } from '../src/analysis/db.js';
+import { Db, sqlFile } from '../src/store/db.js';
 import { COLUMNS, type Table } from '../src/replay/columns.js';
 import { replay } from '../src/replay/replay.js';
 import { HOST, ROOT, ingestTemp } from './helpers.js';

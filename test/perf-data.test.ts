@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { Db } from '../src/analysis/db.js';
+import type { Db } from '../src/store/db.js';
 import { HOST, ingestTemp, tmpDir } from './helpers.js';
 
 /** Events of file 0 (perf.data) and file 1 (perf script) in time order: how many disagree. */

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Db } from '../src/analysis/db.js';
+import { Db } from '../src/store/db.js';
 import { replay } from '../src/replay/replay.js';
 import { ingestTemp, ROOT, tmpDir } from './helpers.js';
 

@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Db } from '../src/analysis/db.js';
+import { Db } from '../src/store/db.js';
 import { parseKprobeBody } from '../src/parse/fields.js';
 import { Kallsyms } from '../src/parse/binary/kallsyms.js';
 import { parseProbeDefinitions } from '../src/parse/probes.js';

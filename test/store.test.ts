@@ -3,16 +3,27 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Db } from '../src/analysis/db.js';
+import { Db } from '../src/store/db.js';
 import { exportParquet } from '../src/analysis/export.js';
-import { ingest } from '../src/ingest.js';
+import { ingest } from '../src/ingest/ingest.js';
 import { HOST, tmpDir } from './helpers.js';
 
 const TRACE = path.join(HOST, 'anon/trace.txt'); // tracefs, with the flags column
 const REPORT = path.join(HOST, 'fork_cow/report.txt'); // trace-cmd report: other tasks and events
 const PERF = path.join(HOST, 'fork_cow/perf-script.txt'); // no flags column
 
-type Row = { id: bigint; file_id: number; line_no: bigint; ts_ns: bigint; cpu: number; tid: number; tgid: number | null; comm: string; flags: string | null; event: string };
+type Row = {
+  id: bigint;
+  file_id: number;
+  line_no: bigint;
+  ts_ns: bigint;
+  cpu: number;
+  tid: number;
+  tgid: number | null;
+  comm: string;
+  flags: string | null;
+  event: string;
+};
 
 async function withDb<T>(file: string, f: (db: Db) => Promise<T>): Promise<T> {
   const db = await Db.open(file);
@@ -34,9 +45,19 @@ function checkAgainstText(rows: Row[], fileId: number, file: string): void {
     const line = lines[Number(r.line_no) - 1];
     // tracefs prints trace_marker writes as tracing_mark_write, syscalls as sys_NAME(...) or sys_NAME ->.
     const name = r.event.split(':')[1];
-    const named = line.includes(name) || line.includes(name.replace(/^sys_(enter|exit)_/, 'sys_')) || (name === 'print' && line.includes('tracing_mark_write'));
-    const ok = new RegExp(`^\\s*(\\S+:\\s+)?${r.comm.replace(/[^\w]/g, "\\$&")}(-| +)(${r.tgid}\\/)?${r.tid} `).test(line);
-    expect({ line, comm: ok, flags: r.flags === null || line.includes(` ${r.flags} `), event: named }).toEqual({ line, comm: true, flags: true, event: true });
+    const named =
+      line.includes(name) ||
+      line.includes(name.replace(/^sys_(enter|exit)_/, 'sys_')) ||
+      (name === 'print' && line.includes('tracing_mark_write'));
+    const ok = new RegExp(
+      `^\\s*(\\S+:\\s+)?${r.comm.replace(/[^\w]/g, '\\$&')}(-| +)(${r.tgid}\\/)?${r.tid} `,
+    ).test(line);
+    expect({
+      line,
+      comm: ok,
+      flags: r.flags === null || line.includes(` ${r.flags} `),
+      event: named,
+    }).toEqual({ line, comm: true, flags: true, event: true });
   }
 }
 
@@ -47,7 +68,11 @@ describe('events storage', () => {
     const two = path.join(dir, 'two.duckdb');
     await ingest([TRACE, REPORT, PERF], { db: one });
     await ingest([TRACE], { db: two });
-    const [before] = await withDb(two, (db) => db.rows<{ comms: bigint; events: bigint }>('SELECT (SELECT count(*) FROM _comms) comms, (SELECT count(*) FROM _event_names) events'));
+    const [before] = await withDb(two, (db) =>
+      db.rows<{ comms: bigint; events: bigint }>(
+        'SELECT (SELECT count(*) FROM _comms) comms, (SELECT count(*) FROM _event_names) events',
+      ),
+    );
     await ingest([REPORT, PERF], { db: two });
 
     const a = await withDb(one, allEvents);
@@ -66,10 +91,14 @@ describe('events storage', () => {
         ['_flags', 'flags_id', 'flags'],
         ['_event_names', 'event_id', 'event'],
       ]) {
-        const [d] = await db.rows<{ n: bigint; codes: bigint; values: bigint }>(`SELECT count(*) n, count(DISTINCT ${code}) codes, count(DISTINCT ${value}) "values" FROM ${t}`);
+        const [d] = await db.rows<{ n: bigint; codes: bigint; values: bigint }>(
+          `SELECT count(*) n, count(DISTINCT ${code}) codes, count(DISTINCT ${value}) "values" FROM ${t}`,
+        );
         expect({ t, codes: d.codes, values: d.values }).toEqual({ t, codes: d.n, values: d.n });
       }
-      const [after] = await db.rows<{ comms: bigint; events: bigint }>('SELECT (SELECT count(*) FROM _comms) comms, (SELECT count(*) FROM _event_names) events');
+      const [after] = await db.rows<{ comms: bigint; events: bigint }>(
+        'SELECT (SELECT count(*) FROM _comms) comms, (SELECT count(*) FROM _event_names) events',
+      );
       expect(after.comms).toBeGreaterThan(before.comms);
       expect(after.events).toBeGreaterThan(before.events);
       // Every stored code names a string.
@@ -79,7 +108,9 @@ describe('events storage', () => {
       );
       expect(dangling.n).toBe(0n);
       // The view documents its columns where SQL clients look.
-      const docs = await db.rows<{ column_name: string; comment: string | null }>(`SELECT column_name, comment FROM duckdb_columns() WHERE table_name = 'events' AND column_name IN ('ts_ns', 'event')`);
+      const docs = await db.rows<{ column_name: string; comment: string | null }>(
+        `SELECT column_name, comment FROM duckdb_columns() WHERE table_name = 'events' AND column_name IN ('ts_ns', 'event')`,
+      );
       expect(docs.every((d) => d.comment)).toBe(true);
     });
   });
@@ -88,13 +119,17 @@ describe('events storage', () => {
     const dbFile = path.join(tmpDir(), 'lost.duckdb');
     await ingest([TRACE], { db: dbFile });
     const gone = await withDb(dbFile, async (db) => {
-      const [{ id, comm }] = await db.rows<{ id: number; comm: string }>('SELECT comm_id id, comm FROM _comms ORDER BY comm_id DESC LIMIT 1');
+      const [{ id, comm }] = await db.rows<{ id: number; comm: string }>(
+        'SELECT comm_id id, comm FROM _comms ORDER BY comm_id DESC LIMIT 1',
+      );
       await db.run(`DELETE FROM _comms WHERE comm_id = ${id}`);
       return { id, comm };
     });
     await ingest([REPORT], { db: dbFile });
     await withDb(dbFile, async (db) => {
-      const rows = await db.rows<{ comm: string | null; file_id: number }>(`SELECT DISTINCT c.comm, e.file_id FROM _events e LEFT JOIN _comms c USING (comm_id) WHERE e.comm_id = ${gone.id}`);
+      const rows = await db.rows<{ comm: string | null; file_id: number }>(
+        `SELECT DISTINCT c.comm, e.file_id FROM _events e LEFT JOIN _comms c USING (comm_id) WHERE e.comm_id = ${gone.id}`,
+      );
       // The first file's rows lost their string (NULL), none of them took another one.
       expect(rows).toEqual([{ comm: null, file_id: 0 }]);
     });
@@ -125,9 +160,24 @@ describe('events storage', () => {
     expect(files).toContain('events.parquet');
     expect(files.filter((f) => f.startsWith('_'))).toEqual([]);
     await withDb(':memory:', async (db) => {
-      const cols = await db.rows<{ column_name: string }>(`DESCRIBE SELECT * FROM ${`'${path.join(out, 'events.parquet')}'`}`);
-      expect(cols.map((c) => c.column_name)).toEqual(['id', 'file_id', 'line_no', 'ts_ns', 'cpu', 'tid', 'tgid', 'comm', 'flags', 'event']);
-      const [{ n }] = await db.rows<{ n: bigint }>(`SELECT count(*) n FROM '${path.join(out, 'events.parquet')}' WHERE comm IS NULL OR event IS NULL`);
+      const cols = await db.rows<{ column_name: string }>(
+        `DESCRIBE SELECT * FROM ${`'${path.join(out, 'events.parquet')}'`}`,
+      );
+      expect(cols.map((c) => c.column_name)).toEqual([
+        'id',
+        'file_id',
+        'line_no',
+        'ts_ns',
+        'cpu',
+        'tid',
+        'tgid',
+        'comm',
+        'flags',
+        'event',
+      ]);
+      const [{ n }] = await db.rows<{ n: bigint }>(
+        `SELECT count(*) n FROM '${path.join(out, 'events.parquet')}' WHERE comm IS NULL OR event IS NULL`,
+      );
       expect(n).toBe(0n);
     });
   });

@@ -4,8 +4,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Db } from '../src/analysis/db.js';
-import { ingest } from '../src/ingest.js';
+import { Db } from '../src/store/db.js';
+import { ingest } from '../src/ingest/ingest.js';
 import { calibrate } from '../src/synth/calibrate.js';
 import { scaled, type Calibration } from '../src/synth/costs.js';
 import { synthesize } from '../src/synth/generate.js';

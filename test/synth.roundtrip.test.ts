@@ -3,8 +3,8 @@
 import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Db } from '../src/analysis/db.js';
-import { ingest } from '../src/ingest.js';
+import { Db } from '../src/store/db.js';
+import { ingest } from '../src/ingest/ingest.js';
 import { replay } from '../src/replay/replay.js';
 import { synthesize, type SynthOptions } from '../src/synth/generate.js';
 import { checkRacers, SCENARIOS, type RacerKind, type Scenario } from '../src/synth/scenario.js';

@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Db, sqlFile } from '../src/analysis/db.js';
+import { Db, sqlFile } from '../src/store/db.js';
 import { runNotebook } from '../src/analysis/notebook/run.js';
 import { loadModules, parseModule, publicViews } from '../src/analysis/views.js';
 import { ROOT } from './helpers.js';

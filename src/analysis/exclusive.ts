@@ -1,5 +1,5 @@
 // The device-exclusive failure summary `mmreplay exclusive` prints, per design.
-import type { Db } from './db.js';
+import type { Db } from '../store/db.js';
 
 export interface ExclusiveSummary {
   design: string;
@@ -12,7 +12,11 @@ export interface ExclusiveSummary {
 
 export async function designs(db: Db): Promise<string[]> {
   if (!(await db.tables()).includes('exclusive_requests')) return [];
-  return (await db.rows<{ design: string }>(`SELECT DISTINCT design FROM exclusive_requests ORDER BY design`)).map((r) => r.design);
+  return (
+    await db.rows<{ design: string }>(
+      `SELECT DISTINCT design FROM exclusive_requests ORDER BY design`,
+    )
+  ).map((r) => r.design);
 }
 
 export async function exclusiveSummary(db: Db, design: string): Promise<ExclusiveSummary> {

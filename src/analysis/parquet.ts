@@ -3,7 +3,7 @@
 // datasets, and that the view library runs over unchanged (openParquetTree).
 import fs from 'node:fs';
 import path from 'node:path';
-import { Db, quoteIdent, quoteString } from './db.js';
+import { Db, quoteIdent, quoteString } from '../store/db.js';
 import { loadModules } from './views.js';
 
 /** Columns holding ids that are unique only within one database: offset per trace when opened. */

@@ -8,7 +8,7 @@
 // instants. Timestamps are microseconds on the trace clock; events are sorted so every track's ts
 // never decreases.
 import fs from 'node:fs';
-import type { Db } from './db.js';
+import type { Db } from '../store/db.js';
 import { ensureViews } from './charts/render.js';
 import { rowsOf } from './charts/registry.js';
 

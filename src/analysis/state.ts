@@ -1,6 +1,6 @@
 // `mmreplay state`: a process's page table at one instant, reconstructed by the replay.
 import { InputError } from '../errors.js';
-import type { Db } from './db.js';
+import type { Db } from '../store/db.js';
 import { PagingGeometry, type PagingLevels } from '../replay/pgtable.js';
 
 export interface StateRow {
@@ -16,9 +16,19 @@ export interface StateRow {
 }
 
 /** Entries of pid's address space at `at` (ns), optionally within [from, to). */
-export async function pageTableAt(db: Db, pid: number, at: bigint, range?: [bigint, bigint]): Promise<{ mm: number | null; levels: PagingLevels; rows: StateRow[] }> {
-  const t = await db.rows<{ mm: number | null }>(`SELECT mm FROM tasks WHERE tid = ${pid} OR tgid = ${pid} ORDER BY (tid = ${pid}) DESC LIMIT 1`);
-  if (!t.length) throw new InputError(`${db.path}: no task ${pid} in the replay (see: mmreplay query ${db.path} "SELECT * FROM tasks")`);
+export async function pageTableAt(
+  db: Db,
+  pid: number,
+  at: bigint,
+  range?: [bigint, bigint],
+): Promise<{ mm: number | null; levels: PagingLevels; rows: StateRow[] }> {
+  const t = await db.rows<{ mm: number | null }>(
+    `SELECT mm FROM tasks WHERE tid = ${pid} OR tgid = ${pid} ORDER BY (tid = ${pid}) DESC LIMIT 1`,
+  );
+  if (!t.length)
+    throw new InputError(
+      `${db.path}: no task ${pid} in the replay (see: mmreplay query ${db.path} "SELECT * FROM tasks")`,
+    );
   const mm = t[0].mm;
   const [run] = await db.rows<{ levels: number }>(`SELECT max(levels) AS levels FROM replay_runs`);
   const geo = new PagingGeometry(run?.levels === 5 ? 5 : 4);

@@ -10,7 +10,7 @@
 // file documents the module.
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Db } from './db.js';
+import type { Db } from '../store/db.js';
 
 export const VIEWS_DIR = path.join(path.dirname(new URL(import.meta.url).pathname), 'sql', 'views');
 

@@ -142,7 +142,7 @@ export interface SymbolTable {
   source: string;
 }
 
-/** A row of `probes` (src/analysis/sql/schema.sql). */
+/** A row of `probes` (src/store/sql/schema.sql). */
 export interface ProbeRow {
   event: string;
   kind: 'entry' | 'return';

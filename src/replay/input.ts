@@ -9,7 +9,7 @@ import type {
   DuckDBValue,
   DuckDBVector,
 } from '@duckdb/node-api';
-import { quoteIdent, quoteString, type Db } from '../analysis/db.js';
+import { quoteIdent, quoteString, type Db } from '../store/db.js';
 import { tableName } from '../parse/fields.js';
 import type { ReplayEvent } from './adapter.js';
 import type { Binding } from './probes.js';

@@ -1,7 +1,7 @@
 // Writes the model's intervals and checks into DuckDB through appenders, each row by column name
 // (columns.ts: every replay table's columns in the order of its CREATE TABLE).
-import { ChunkAppender } from '../analysis/chunk-appender.js';
-import type { Db } from '../analysis/db.js';
+import { ChunkAppender } from '../store/chunk-appender.js';
+import type { Db } from '../store/db.js';
 import type { AdapterOutput, CheckpointRow, PgtableRow, RssRow } from './adapter.js';
 import type { CallRow, ExclusiveOutput, PageRow, RequestRow } from './device_exclusive.js';
 import { COLUMNS, positions, type Row, type Table } from './columns.js';

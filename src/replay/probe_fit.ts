@@ -4,7 +4,7 @@
 // args in the order of the function's parameters far more often than not. So the wanted values are
 // aligned, in parameter order, with the columns, in printed order, each pair scored by how well the
 // column's values fit what the parameter holds.
-import { quoteIdent, type Db } from '../analysis/db.js';
+import { quoteIdent, type Db } from '../store/db.js';
 import type { Signature } from './probe_table.js';
 
 /** What a wanted value holds. */

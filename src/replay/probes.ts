@@ -5,7 +5,7 @@
 // says what each arg fetches (`$arg2`, `%si`, `+24(%di)`, a BTF name `vmf->address`). Without a
 // definition an arg is matched by its name against the function's parameters and members where
 // its values agree, and otherwise by its values and its place in the line (probe_fit.ts).
-import { quoteIdent, type Db } from '../analysis/db.js';
+import { quoteIdent, type Db } from '../store/db.js';
 import type { KernelVersion } from './kernel.js';
 import { alignByValues, columnStats, fits, orderPairs } from './probe_fit.js';
 import {

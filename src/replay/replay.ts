@@ -1,8 +1,8 @@
 // `mmreplay replay`: streams a file's events in time order through the model and writes the
 // reconstructed state into the database.
 import fs from 'node:fs';
-import { writeAtomically } from '../analysis/atomic.js';
-import { Db, quoteString, sqlFile } from '../analysis/db.js';
+import { writeAtomically } from '../store/atomic.js';
+import { Db, quoteString, sqlFile } from '../store/db.js';
 import { DatabaseError, ReplayCrash } from '../errors.js';
 import { Adapter } from './adapter.js';
 import { readEvents } from './input.js';

@@ -2,7 +2,7 @@
 // lab trace (traces/lab/6.12/race-dontneed, traces/lab/6.12-r2/race-dontneed/A: test_hmm's
 // HMM_DMIRROR_EXCLUSIVE against a MADV_DONTNEED + refault racer under QEMU TCG, 2 vCPUs).
 // Events are found by the function their probe binds to (the `probes` table), not by name.
-import type { Db } from '../analysis/db.js';
+import type { Db } from '../store/db.js';
 import { quantiles, type Calibration, type Costs } from './costs.js';
 
 type Role =

@@ -1,6 +1,6 @@
 // A synthetic trace's ground truth against its replay (the round-trip tests and bench/synth.ts).
-import type { Db } from '../analysis/db.js';
-import { quoteString } from '../analysis/db.js';
+import type { Db } from '../store/db.js';
+import { quoteString } from '../store/db.js';
 import { truthFiles } from './truth.js';
 
 export interface Mismatch {

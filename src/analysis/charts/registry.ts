@@ -1,8 +1,8 @@
 // The charts: each a query over the view library and a Vega-Lite spec built from its rows.
 // `mmreplay chart NAME DB -o FILE` renders one; notebooks name them in ```chart blocks.
 import type { TopLevelSpec } from 'vega-lite';
-import type { Db } from '../db.js';
-import { quoteString } from '../quote.js';
+import type { Db } from '../../store/db.js';
+import { quoteString } from '../../store/quote.js';
 import {
   CAUSE_COLORS,
   DESIGN_COLORS,

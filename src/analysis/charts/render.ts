@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Resvg } from '@resvg/resvg-js';
 import type { TopLevelSpec } from 'vega-lite';
 import { renderSvg } from '../charts.js';
-import type { Db } from '../db.js';
+import type { Db } from '../../store/db.js';
 import { installViews, type InstallResult } from '../views.js';
 import { chartByName, type ChartParams } from './registry.js';
 

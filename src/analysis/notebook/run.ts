@@ -6,7 +6,7 @@ import type { TopLevelSpec } from 'vega-lite';
 import { renderSvg } from '../charts.js';
 import { renderChart, ensureViews, missingViews } from '../charts/render.js';
 import { chartByName, rowsOf } from '../charts/registry.js';
-import type { Db } from '../db.js';
+import type { Db } from '../../store/db.js';
 import { escapeHtml, markdownToHtml } from './markdown.js';
 import { parseNotebook, substitute, type Block } from './parse.js';
 

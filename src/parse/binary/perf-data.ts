@@ -5,7 +5,7 @@
 // COMM/FORK give task names; LOST and LOST_SAMPLES become lost_events. Records are put in time
 // order as perf does (tools/perf/util/ordered-events.c): at each FINISHED_ROUND, what is older
 // than the previous round's newest time is final.
-import type { BinaryCursor } from '../../ingest-binary.js';
+import type { BinaryCursor } from './binary-cursor.js';
 import { BinaryFile, Cursor } from './bytes.js';
 import { TracingData } from './tracing-data.js';
 

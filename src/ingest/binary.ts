@@ -6,20 +6,21 @@ import os from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { FileSummary, IngestOptions } from './ingest.js';
-import { KPROBE_PRINTED, probeRow, probeSources } from './parse/probes.js';
-import { ChunkAppender } from './analysis/chunk-appender.js';
-import type { Loader } from './analysis/loader.js';
-import { Catalogue } from './parse/catalogue.js';
-import { TraceInputError } from './parse/errors.js';
-import { FieldTyper, type TableSpec } from './parse/fields.js';
-import type { FieldValue } from './parse/format.js';
-import { detectCompression, openTrace, type Compression } from './parse/input.js';
-import { BinaryFile } from './parse/binary/bytes.js';
-import { binaryRow, latencyFlags } from './parse/binary/decode.js';
-import { CpuEvents } from './parse/binary/ring-buffer.js';
-import { cpuPages, DAT_MAGIC, readDat, type DatFile } from './parse/binary/tracecmd-dat.js';
-import { PERF_MAGIC, readPerf, type PerfFile } from './parse/binary/perf-data.js';
-import type { BinaryFormat, TracingData } from './parse/binary/tracing-data.js';
+import { KPROBE_PRINTED, probeRow, probeSources } from '../parse/probes.js';
+import { ChunkAppender } from '../store/chunk-appender.js';
+import type { Loader } from '../store/loader.js';
+import { Catalogue } from '../parse/catalogue.js';
+import { TraceInputError } from '../parse/errors.js';
+import { FieldTyper, type TableSpec } from '../parse/fields.js';
+import type { FieldValue } from '../parse/format.js';
+import { detectCompression, openTrace, type Compression } from '../parse/input.js';
+import { BinaryFile } from '../parse/binary/bytes.js';
+import { binaryRow, latencyFlags } from '../parse/binary/decode.js';
+import { CpuEvents } from '../parse/binary/ring-buffer.js';
+import { cpuPages, DAT_MAGIC, readDat, type DatFile } from '../parse/binary/tracecmd-dat.js';
+import { PERF_MAGIC, readPerf, type PerfFile } from '../parse/binary/perf-data.js';
+import type { BinaryFormat, TracingData } from '../parse/binary/tracing-data.js';
+import type { BinaryCursor } from '../parse/binary/binary-cursor.js';
 
 export type BinaryKind = 'trace-cmd-dat' | 'perf-data';
 
@@ -99,23 +100,6 @@ export async function openBinary(file: string): Promise<OpenedBinary | null> {
     throw new TraceInputError(file, null, `cannot decompress: ${(e as Error).message}`);
   }
   return { kind: inner, path: out, compression, cleanup };
-}
-
-/** One event or lost-events record, in time order, from either binary format. */
-export interface BinaryCursor {
-  next(): boolean;
-  /** 'lost': `lost` events were dropped on `cpu` (-1: an unknown number), before this point. */
-  kind: 'event' | 'lost';
-  ts: number | bigint;
-  cpu: number;
-  tid: number;
-  tgid: number | null;
-  /** null: take it from the pid→comm table. */
-  comm: string | null;
-  buf: Buffer;
-  rec: number;
-  len: number;
-  lost: number;
 }
 
 interface Kind {

@@ -26,9 +26,13 @@ export class Dictionary {
   ) {}
 
   async load(db: Db): Promise<void> {
-    const rows = await db.rows<{ code: number; value: string }>(`SELECT ${this.codeCol} AS code, ${this.valueCol} AS value FROM ${this.table}`);
+    const rows = await db.rows<{ code: number; value: string }>(
+      `SELECT ${this.codeCol} AS code, ${this.valueCol} AS value FROM ${this.table}`,
+    );
     for (const r of rows) this.codes.set(r.value, r.code);
-    const [{ top }] = await db.rows<{ top: number | null }>(`SELECT greatest((SELECT max(${this.codeCol}) FROM ${this.table}), (SELECT max(${this.codeCol}) FROM _events)) AS top`);
+    const [{ top }] = await db.rows<{ top: number | null }>(
+      `SELECT greatest((SELECT max(${this.codeCol}) FROM ${this.table}), (SELECT max(${this.codeCol}) FROM _events)) AS top`,
+    );
     this.next = top === null ? 0 : top + 1;
     this.appender = await db.conn.createAppender(this.table);
   }
@@ -61,7 +65,9 @@ export class Loader {
   constructor(readonly db: Db) {}
 
   async init(): Promise<void> {
-    const [old] = await this.db.rows(`SELECT 1 FROM information_schema.tables WHERE table_schema = 'main' AND table_name = 'events' AND table_type = 'BASE TABLE'`);
+    const [old] = await this.db.rows(
+      `SELECT 1 FROM information_schema.tables WHERE table_schema = 'main' AND table_name = 'events' AND table_type = 'BASE TABLE'`,
+    );
     if (old) await this.db.run(`ALTER TABLE events RENAME TO _events_v0`);
     await this.db.run(sqlFile('schema.sql'));
     if (old) await this.migrate();
@@ -99,7 +105,18 @@ export class Loader {
   }
 
   /** An `events` row; comm, flags and event are dictionary codes (this.comms, ...), flags -1 for none. */
-  event(id: number, fileId: number, lineNo: number, tsNs: number | bigint, cpu: number, tid: number, tgid: number | null, comm: number, flags: number, event: number): void {
+  event(
+    id: number,
+    fileId: number,
+    lineNo: number,
+    tsNs: number | bigint,
+    cpu: number,
+    tid: number,
+    tgid: number | null,
+    comm: number,
+    flags: number,
+    event: number,
+  ): void {
     const a = this.events;
     a.setI64(0, id);
     a.setI32(1, fileId);

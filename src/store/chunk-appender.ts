@@ -47,7 +47,17 @@ interface ColumnBuffer {
 }
 
 function columnBuffer(t: DuckDBTypeId): ColumnBuffer {
-  const c: ColumnBuffer = { kind: Kind.I32, i32: NONE, i64: new BigInt64Array(0), i16: new Int16Array(0), f64: new Float64Array(0), strs: [], bytes: new Uint8Array(0), width: 0, nulls: [] };
+  const c: ColumnBuffer = {
+    kind: Kind.I32,
+    i32: NONE,
+    i64: new BigInt64Array(0),
+    i16: new Int16Array(0),
+    f64: new Float64Array(0),
+    strs: [],
+    bytes: new Uint8Array(0),
+    width: 0,
+    nulls: [],
+  };
   switch (t) {
     case DuckDBTypeId.BIGINT:
     case DuckDBTypeId.UBIGINT:
@@ -208,7 +218,12 @@ export class ChunkAppender {
 }
 
 /** Assigns each distinct string once, then copies its duckdb_string_t to the rows repeating it. */
-function writeStrings(vector: duckdb.Vector, strings: (string | null)[], nullRows: number[], n: number): void {
+function writeStrings(
+  vector: duckdb.Vector,
+  strings: (string | null)[],
+  nullRows: number[],
+  n: number,
+): void {
   const nulls = nullRows.length ? new Set(nullRows) : null;
   const first = new Map<string, number>();
   const from = new Int32Array(n);
@@ -236,11 +251,17 @@ function writeStrings(vector: duckdb.Vector, strings: (string | null)[], nullRow
     const data = duckdb.vector_get_data(vector, n * STRING_T);
     for (let r = 0; r < n; r++) {
       const f = from[r];
-      if (f !== r && !nulls?.has(r)) data.copyWithin(r * STRING_T, f * STRING_T, (f + 1) * STRING_T);
+      if (f !== r && !nulls?.has(r))
+        data.copyWithin(r * STRING_T, f * STRING_T, (f + 1) * STRING_T);
     }
-    duckdb.copy_data_to_vector(vector, 0, data.buffer as ArrayBuffer, data.byteOffset, n * STRING_T);
+    duckdb.copy_data_to_vector(
+      vector,
+      0,
+      data.buffer as ArrayBuffer,
+      data.byteOffset,
+      n * STRING_T,
+    );
   }
   // Let the strings (slices of the input text) go.
   strings.fill(null, 0, n);
 }
-

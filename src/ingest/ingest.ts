@@ -1,21 +1,27 @@
 // `mmreplay ingest`: reads trace files (any supported format, compressed or not) into DuckDB.
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Sidecar } from './record/record.js';
-import { writeAtomically } from './analysis/atomic.js';
-import { Db } from './analysis/db.js';
-import type { ChunkAppender } from './analysis/chunk-appender.js';
-import { Loader } from './analysis/loader.js';
-import { ingestBinary, openBinary, type BinaryKind } from './ingest-binary.js';
-import { Catalogue, formatsBeside, sidecarBeside } from './parse/catalogue.js';
-import { detectFormat, readerFor } from './parse/detect.js';
-import { UsageError } from './errors.js';
-import { TraceInputError } from './parse/errors.js';
-import { FieldTyper, genericFields, kprobeTextSpec, type TableSpec } from './parse/fields.js';
-import { openTrace } from './parse/input.js';
-import { readLines } from './parse/lines.js';
-import { KPROBE_PRINTED, probeRow, probeSources, type ProbeDefinition, type ProbeRow } from './parse/probes.js';
-import { newHeader, type LineReader, type TraceFormat } from './parse/record.js';
+import type { Sidecar } from '../record/record.js';
+import { writeAtomically } from '../store/atomic.js';
+import { Db } from '../store/db.js';
+import type { ChunkAppender } from '../store/chunk-appender.js';
+import { Loader } from '../store/loader.js';
+import { ingestBinary, openBinary, type BinaryKind } from './binary.js';
+import { Catalogue, formatsBeside, sidecarBeside } from '../parse/catalogue.js';
+import { detectFormat, readerFor } from '../parse/detect.js';
+import { UsageError } from '../errors.js';
+import { TraceInputError } from '../parse/errors.js';
+import { FieldTyper, genericFields, kprobeTextSpec, type TableSpec } from '../parse/fields.js';
+import { openTrace } from '../parse/input.js';
+import { readLines } from '../parse/lines.js';
+import {
+  KPROBE_PRINTED,
+  probeRow,
+  probeSources,
+  type ProbeDefinition,
+  type ProbeRow,
+} from '../parse/probes.js';
+import { newHeader, type LineReader, type TraceFormat } from '../parse/record.js';
 
 export interface IngestFilter {
   pid?: number;
@@ -59,19 +65,26 @@ export interface FileSummary {
   probes: ProbeRow[];
 }
 
-
 /** Parses `3835.535258` (seconds) or `3835535258000ns` into exact ns. */
 export function parseTimeArg(s: string): bigint {
   const t = s.trim();
   let m = /^(\d+)ns$/.exec(t);
   if (m) return BigInt(m[1]);
   m = /^(\d+)(?:\.(\d{0,9}))?s?$/.exec(t);
-  if (!m) throw new UsageError(`bad time "${s}": expected SECONDS[.FRACTION] (as the trace prints) or NANOSECONDSns`);
+  if (!m)
+    throw new UsageError(
+      `bad time "${s}": expected SECONDS[.FRACTION] (as the trace prints) or NANOSECONDSns`,
+    );
   return BigInt(m[1]) * 1_000_000_000n + BigInt((m[2] ?? '').padEnd(9, '0'));
 }
 
 export async function ingest(files: string[], opts: IngestOptions): Promise<FileSummary[]> {
-  if (opts.replace && opts.db !== ':memory:' && fs.existsSync(opts.db) && fs.statSync(opts.db).size > 0) {
+  if (
+    opts.replace &&
+    opts.db !== ':memory:' &&
+    fs.existsSync(opts.db) &&
+    fs.statSync(opts.db).size > 0
+  ) {
     // Replace only a database of ours: never another program's file.
     const old = await Db.open(opts.db, { readOnly: true });
     try {
@@ -91,7 +104,11 @@ export async function ingest(files: string[], opts: IngestOptions): Promise<File
 }
 
 /** Ingests into an open database in place (`ingest` gives it a copy). */
-export async function ingestDb(db: Db, files: string[], opts: Omit<IngestOptions, 'db'>): Promise<FileSummary[]> {
+export async function ingestDb(
+  db: Db,
+  files: string[],
+  opts: Omit<IngestOptions, 'db'>,
+): Promise<FileSummary[]> {
   if ((await db.tables()).length) await db.requireOurs();
   {
     // Keep DuckDB's buffer pool small: ingested rows go to the database file, and the pool keeps
@@ -142,7 +159,13 @@ function lit(s: string): string {
   return `'${s.replace(/'/g, "''")}'`;
 }
 
-async function ingestFile(file: string, fileId: number, firstId: number, loader: Loader, opts: Omit<IngestOptions, 'db'>): Promise<FileSummary> {
+async function ingestFile(
+  file: string,
+  fileId: number,
+  firstId: number,
+  loader: Loader,
+  opts: Omit<IngestOptions, 'db'>,
+): Promise<FileSummary> {
   // A trace-cmd .dat or perf.data (compressed or not) is read by its binary reader.
   const binary = opts.format ? null : await openBinary(file);
   if (binary) return ingestBinary(file, binary, fileId, firstId, loader, opts);
@@ -150,13 +173,16 @@ async function ingestFile(file: string, fileId: number, firstId: number, loader:
   const fdir = opts.formatsDir ?? formatsBeside(file);
   if (fdir) catalogue.addFormatsDir(fdir);
   const sidecarFile = sidecarBeside(file);
-  const sidecar = sidecarFile ? (JSON.parse(fs.readFileSync(sidecarFile, 'utf8')) as Partial<Sidecar>) : null;
+  const sidecar = sidecarFile
+    ? (JSON.parse(fs.readFileSync(sidecarFile, 'utf8')) as Partial<Sidecar>)
+    : null;
   if (sidecar?.formats && !opts.formatsDir) catalogue.addFormats(sidecar.formats, sidecarFile!);
   const typer = new FieldTyper(catalogue);
   const probes = await probeSources(file, opts);
   const opened = openTrace(file);
   const f = opts.filter ?? {};
-  const filtering = f.pid !== undefined || f.comm !== undefined || f.fromNs !== undefined || f.toNs !== undefined;
+  const filtering =
+    f.pid !== undefined || f.comm !== undefined || f.fromNs !== undefined || f.toNs !== undefined;
   const s: FileSummary = {
     fileId,
     path: file,
@@ -210,18 +236,31 @@ async function ingestFile(file: string, fileId: number, firstId: number, loader:
       const line = lines[i];
       let r = reader.parse(line, h);
       // ts_ns is a BIGINT: a time past 2^63 ns (292 years) is damage, not a time.
-      if (r.kind === 'event' && typeof h.tsNs === 'bigint' && h.tsNs >= TS_LIMIT) r = { kind: 'unparsed', reason: 'timestamp beyond 2^63 ns' };
+      if (r.kind === 'event' && typeof h.tsNs === 'bigint' && h.tsNs >= TS_LIMIT)
+        r = { kind: 'unparsed', reason: 'timestamp beyond 2^63 ns' };
       // cpu, pid and tgid columns are INTEGERs; a lost count is a BIGINT.
-      else if (r.kind === 'event' && (h.cpu > INT_MAX || h.tid > INT_MAX || (h.tgid ?? 0) > INT_MAX)) r = { kind: 'unparsed', reason: 'cpu, pid or tgid beyond 2^31' };
-      else if (r.kind === 'lost' && ((r.cpu ?? 0) > INT_MAX || (r.count ?? 0) > Number.MAX_SAFE_INTEGER)) r = { kind: 'unparsed', reason: 'lost-events marker with cpu or count out of range' };
+      else if (
+        r.kind === 'event' &&
+        (h.cpu > INT_MAX || h.tid > INT_MAX || (h.tgid ?? 0) > INT_MAX)
+      )
+        r = { kind: 'unparsed', reason: 'cpu, pid or tgid beyond 2^31' };
+      else if (
+        r.kind === 'lost' &&
+        ((r.cpu ?? 0) > INT_MAX || (r.count ?? 0) > Number.MAX_SAFE_INTEGER)
+      )
+        r = { kind: 'unparsed', reason: 'lost-events marker with cpu or count out of range' };
       if (r.kind !== 'event') {
         if (r.kind === 'header') s.headerLines++;
         else if (r.kind === 'lost') {
           loader.rare('lost_events', [fileId, lineNo, r.cpu, r.count, lastTs]);
           s.lost += r.count ?? 0;
         } else {
-          const reason = batch.truncatedLast && i === lines.length - 1 ? `truncated last line (no newline at end of file); ${r.reason}` : r.reason;
-          if (batch.truncatedLast && i === lines.length - 1) cutLast = `line ${lineNo}, cut short, was kept as unparsed`;
+          const reason =
+            batch.truncatedLast && i === lines.length - 1
+              ? `truncated last line (no newline at end of file); ${r.reason}`
+              : r.reason;
+          if (batch.truncatedLast && i === lines.length - 1)
+            cutLast = `line ${lineNo}, cut short, was kept as unparsed`;
           loader.rare('unparsed', [fileId, lineNo, line, reason]);
           s.unparsed++;
         }
@@ -265,15 +304,31 @@ async function ingestFile(file: string, fileId: number, firstId: number, loader:
         lastFlags = h.flags;
         flagsCode = h.flags === null ? -1 : loader.flags.code(h.flags);
       }
-      loader.event(id, fileId, lineNo, h.tsNs, h.cpu, h.tid, h.tgid, commCode, flagsCode, kind.code);
+      loader.event(
+        id,
+        fileId,
+        lineNo,
+        h.tsNs,
+        h.cpu,
+        h.tid,
+        h.tgid,
+        commCode,
+        flagsCode,
+        kind.code,
+      );
       let spec = kind.spec;
       if (spec === undefined) {
         spec = typer.spec(kind.event, h.body);
         // A kprobe without a format file: typed from its first line (and its definition's types).
-        const head = spec?.columns[0]?.name === 'func' || !spec ? KPROBE_PRINTED.exec(h.body) : null;
+        const head =
+          spec?.columns[0]?.name === 'func' || !spec ? KPROBE_PRINTED.exec(h.body) : null;
         if (head) {
           const def = probes.byName.get(kind.event) ?? probes.byName.get(key) ?? null;
-          spec ??= kprobeTextSpec(kind.event, h.body, new Map(def?.args.map((a) => [a.name, a.type])));
+          spec ??= kprobeTextSpec(
+            kind.event,
+            h.body,
+            new Map(def?.args.map((a) => [a.name, a.type])),
+          );
           s.probes.push(probeRow(kind.event, head, def, probes.kallsyms));
         }
         kind.spec = spec;
@@ -287,7 +342,8 @@ async function ingestFile(file: string, fileId: number, firstId: number, loader:
         const vals = spec.extractRow(h.body);
         if (typeof vals === 'string') {
           loader.rare('field_errors', [id, event, `${file}:${lineNo}: ${vals}`]);
-          if (batch.truncatedLast && i === lines.length - 1) cutLast = `line ${lineNo}, cut short, became a field error (${event}): ${vals}`;
+          if (batch.truncatedLast && i === lines.length - 1)
+            cutLast = `line ${lineNo}, cut short, became a field error (${event}): ${vals}`;
           loader.otherEvent(id, event, h.body, JSON.stringify(genericFields(h.body)));
         } else loader.typedRow(kind.appender!, id, vals);
       } else {
@@ -303,7 +359,12 @@ async function ingestFile(file: string, fileId: number, firstId: number, loader:
       const now = Date.now();
       if (now - lastReport > 200) {
         lastReport = now;
-        opts.onProgress({ file, bytesRead: opened.bytesRead(), bytes: opened.bytes, events: s.events });
+        opts.onProgress({
+          file,
+          bytesRead: opened.bytesRead(),
+          bytes: opened.bytes,
+          events: s.events,
+        });
       }
     }
   }
@@ -317,10 +378,14 @@ async function ingestFile(file: string, fileId: number, firstId: number, loader:
     );
   }
   if (typer.alternateFormats.size) {
-    warnings.push(`typed by another kernel's format (the default catalogue's did not fit): ${[...typer.alternateFormats].map(([e, r]) => `${e} (${r})`).join(', ')}`);
+    warnings.push(
+      `typed by another kernel's format (the default catalogue's did not fit): ${[...typer.alternateFormats].map(([e, r]) => `${e} (${r})`).join(', ')}`,
+    );
   }
   if (unknownEvents.size) {
-    warnings.push(`events no catalogue knows, kept as unknown:NAME in other_events: ${[...unknownEvents].slice(0, 20).join(', ')}`);
+    warnings.push(
+      `events no catalogue knows, kept as unknown:NAME in other_events: ${[...unknownEvents].slice(0, 20).join(', ')}`,
+    );
   }
   for (const w of warnings) opts.onWarning?.(`${file}: ${w}`);
   // Overruns the recorder counted but the text could not mark (it only sees what survived).
@@ -336,22 +401,47 @@ async function ingestFile(file: string, fileId: number, firstId: number, loader:
   // The lab saves `uname -a` and the kernel's struct offsets beside its traces (uname.txt,
   // offsets.txt, here or one directory up): the release picks the replay's semantics, and
   // sizeof(struct page) turns kprobe page pointers into PFNs (56 bytes on the 6.1 SLOB build).
-  const besides = (name: string) => [path.dirname(file), path.dirname(path.dirname(file))].map((d) => path.join(d, name)).find((p) => fs.existsSync(p));
+  const besides = (name: string) =>
+    [path.dirname(file), path.dirname(path.dirname(file))]
+      .map((d) => path.join(d, name))
+      .find((p) => fs.existsSync(p));
   const uname = besides('uname.txt');
   const offsets = besides('offsets.txt');
-  const pageSize = offsets ? /^sizeof_page (\d+)/m.exec(fs.readFileSync(offsets, 'utf8'))?.[1] : undefined;
+  const pageSize = offsets
+    ? /^sizeof_page (\d+)/m.exec(fs.readFileSync(offsets, 'utf8'))?.[1]
+    : undefined;
   // la57.txt holds the guest's cpuinfo la57 flag when it runs 5-level paging.
   const la57 = besides('la57.txt');
-  const levels = sidecar?.paging_levels ?? (la57 ? (/\bla57\b/.test(fs.readFileSync(la57, 'utf8')) ? 5 : 4) : undefined);
+  const levels =
+    sidecar?.paging_levels ??
+    (la57 ? (/\bla57\b/.test(fs.readFileSync(la57, 'utf8')) ? 5 : 4) : undefined);
   s.metadata = {
     ...reader.metadata(),
-    ...(uname ? { kernel_release: fs.readFileSync(uname, 'utf8').trim().split(/\s+/).find((w) => /^\d+\.\d+/.test(w)) } : {}),
+    ...(uname
+      ? {
+          kernel_release: fs
+            .readFileSync(uname, 'utf8')
+            .trim()
+            .split(/\s+/)
+            .find((w) => /^\d+\.\d+/.test(w)),
+        }
+      : {}),
     ...(pageSize ? { struct_page_size: Number(pageSize) } : {}),
     ...(levels ? { paging_levels: levels } : {}),
     formats: catalogue.sources,
     warnings,
     basename: path.basename(file),
-    ...(sidecar ? { recorded: { sidecar: sidecarFile, kernel_release: sidecar.kernel_release, clock: sidecar.clock, command: sidecar.command, stats: sidecar.stats } } : {}),
+    ...(sidecar
+      ? {
+          recorded: {
+            sidecar: sidecarFile,
+            kernel_release: sidecar.kernel_release,
+            clock: sidecar.clock,
+            command: sidecar.command,
+            stats: sidecar.stats,
+          },
+        }
+      : {}),
   };
   return s;
 }
@@ -367,7 +457,12 @@ interface EventKind {
   appender: ChunkAppender | null;
 }
 
-function resolveEvent(name: string, body: string, catalogue: Catalogue, probes: Map<string, ProbeDefinition>): string {
+function resolveEvent(
+  name: string,
+  body: string,
+  catalogue: Catalogue,
+  probes: Map<string, ProbeDefinition>,
+): string {
   // tracefs prints a trace_marker write under the ip's symbol, trace-cmd report as `print:`.
   if (name === 'tracing_mark_write' || name === 'print') return 'ftrace:print';
   const sys = catalogue.systemOf(name);
@@ -375,7 +470,3 @@ function resolveEvent(name: string, body: string, catalogue: Catalogue, probes: 
   if (/^\(\S+( <- \S+)?\)/.test(body)) return probes.get(name)?.event ?? `kprobes:${name}`;
   return `unknown:${name}`;
 }
-
-
-
-

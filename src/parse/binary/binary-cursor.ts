@@ -1,0 +1,18 @@
+// The records of a binary trace as ingest reads them, one at a time: perf-data.ts's cursor, and
+// the .dat's that src/ingest/binary.ts builds over the CPUs' ring-buffer pages.
+/** One event or lost-events record, in time order, from either binary format. */
+export interface BinaryCursor {
+  next(): boolean;
+  /** 'lost': `lost` events were dropped on `cpu` (-1: an unknown number), before this point. */
+  kind: 'event' | 'lost';
+  ts: number | bigint;
+  cpu: number;
+  tid: number;
+  tgid: number | null;
+  /** null: take it from the pid→comm table. */
+  comm: string | null;
+  buf: Buffer;
+  rec: number;
+  len: number;
+  lost: number;
+}
