@@ -15,6 +15,10 @@ import type { ReplayEvent } from './adapter.js';
 import type { Binding } from './probes.js';
 
 /** Which columns of each typed table feed the six numeric slots (a..f) and the string slot (s). */
+/** A 64-bit column as unsigned, whether typed UBIGINT or (printed in decimal, wrapped) BIGINT. */
+const U64 = (col: string) =>
+  `((${col}::HUGEINT + 18446744073709551616) % 18446744073709551616)::UBIGINT`;
+
 const PROJECTIONS: Record<string, { nums: string[]; s?: string; dict?: true }> = {
   'exceptions:page_fault_user': { nums: ['address', 'error_code', 'ip'] },
   'exceptions:page_fault_kernel': { nums: ['address', 'error_code', 'ip'] },
@@ -27,8 +31,16 @@ const PROJECTIONS: Record<string, { nums: string[]; s?: string; dict?: true }> =
   'sched:sched_process_fork': { nums: ['child_pid'] },
   'sched:sched_process_exec': { nums: ['pid', 'old_pid'], s: 'filename' },
   'sched:sched_process_exit': { nums: ['pid'] },
-  'migrate:set_migration_pte': { nums: ['addr', 'pte', '"order"'] },
-  'migrate:remove_migration_pte': { nums: ['addr', 'pte', '"order"'] },
+  // Each PTE's PFN, exact (a 64-bit PTE as a DOUBLE loses its low bits): a migration entry keeps
+  // it inverted above the swap type (x86-64 __swp_offset), with its young and dirty bits at bit 34
+  // (SWP_MIG_YOUNG_BIT with 4-level paging); the present PTE remove_migration_pte installs has it
+  // at bit 12 (PTE_PFN_MASK).
+  'migrate:set_migration_pte': {
+    nums: ['addr', `(~(${U64('pte')}) >> 9) & 17179869183`, '"order"'],
+  },
+  'migrate:remove_migration_pte': {
+    nums: ['addr', `(${U64('pte')} >> 12) & 68719476735`, '"order"'],
+  },
   'huge_memory:mm_collapse_huge_page_isolate': { nums: ['pfn'], s: 'status_name' },
   'ksm:ksm_merge_with_ksm_page': { nums: ['pfn', 'err', 'ksm_page'] },
   'ftrace:print': { nums: [], s: 'buf' },

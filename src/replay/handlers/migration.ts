@@ -7,7 +7,7 @@ import { PAGE_SIZE, type Folio } from '../types.js';
 
 import { ReplayEvent } from './events.js';
 
-/** migrate:set_migration_pte / remove_migration_pte (the raw PTE carries the new PFN). */
+/** migrate:set_migration_pte / remove_migration_pte, with the PFN each PTE holds (input.ts). */
 export function migrationPte(ad: Adapter, e: ReplayEvent, set: boolean): void {
   const m = ad.m;
   const t = ad.task(e);
@@ -17,6 +17,8 @@ export function migrationPte(ad: Adapter, e: ReplayEvent, set: boolean): void {
   const p = m.pte(mm, va);
   if (set) {
     if (p?.kind !== 'present' || !p.folio) return;
+    // The entry names the folio: a trace without allocation events learns its PFN here.
+    if (p.folio.pfn === null && e.b !== null) m.setPfn(p.folio, BigInt(e.b), 'observed');
     // migrate_folio_unmap holds the folio lock from unmapping until the PTEs are restored.
     m.touchFolio(p.folio);
     p.folio.locked = true;
@@ -32,7 +34,7 @@ export function migrationPte(ad: Adapter, e: ReplayEvent, set: boolean): void {
   }
   if (p?.kind !== 'migration' || !p.folio) return;
   // remove_migration_pte: the entry becomes a present PTE to the new folio; the old one goes.
-  const pfn = BigInt(Math.floor(e.b! / PAGE_SIZE)) & 0xfffffffffn;
+  const pfn = BigInt(e.b!);
   const old = p.folio;
   // migrate_pages_batch unlocks source and destination after remove_migration_ptes: where
   // folio_unlock is traced, each stays locked until its own unlock.
