@@ -179,7 +179,13 @@ export function walkReached(dx: DeviceExclusive, e: ReplayEvent, t: Task): void 
   if (!c) return;
   if (dx.rmapWalkTraced) {
     const g = c.pending === null ? null : c.gup[c.pending];
-    if (g && e.a !== null && g.folio?.pfn === BigInt(e.a)) settle(dx, c, e.ts);
+    const f = g?.folio;
+    if (!g || !f) return;
+    // The walked folio, by its PFN; where the trace never named it (no allocation events), by address.
+    if (f.pfn !== null ? e.a !== null && f.pfn === BigInt(e.a) : e.b === g.va) {
+      if (f.pfn === null && e.a !== null) dx.m.setPfn(f, BigInt(e.a), 'observed');
+      settle(dx, c, e.ts);
+    }
     return;
   }
   if (e.b === null) return;
