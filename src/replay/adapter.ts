@@ -65,6 +65,9 @@ export interface AdapterOptions {
   folioUnlockTraced?: boolean;
   /** The trace has task:task_newtask (else sched_process_fork stands in, flags from the syscall). */
   newTaskTraced?: boolean;
+  /** change_protection is probed with its flags: it, not the earlier uffd_wp_range or
+   *  mwriteprotect_range entry (which may still wait for the mmap_lock), changes the PTEs. */
+  changeProtectionTraced?: boolean;
   /** The trace has a kprobe on copy_page_range with the source VMA's start. */
   copyPageRangeTraced?: boolean;
 }
@@ -329,6 +332,7 @@ export class Adapter {
         copyPageRange(this, e.tid, e.a, false, e.b);
         return;
       case 'kprobe:uffd_wp_range': {
+        if (this.opts.changeProtectionTraced) return;
         const mm = this.task(e).mm;
         if (mm && e.a !== null && e.b !== null && e.c !== null)
           uffd_wp_range(this.m, mm, e.a, e.a + e.b, e.c !== 0);

@@ -333,6 +333,9 @@ async function replayFile(
     uffdTraced,
     newTaskTraced: tables.has('task_task_newtask'),
     folioUnlockTraced: probes.some((b) => b.role === 'kprobe:folio_unlock' && b.nums[0] !== ''),
+    changeProtectionTraced: probes.some(
+      (b) => b.role === 'kprobe:change_protection' && b.nums.every((n) => n !== ''),
+    ),
   });
   adapter.dx?.setGupPlans(await gupPlans(db, fileId, probes));
   if (adapter.dx) adapter.dx.migrationLocks = await migrationLocks(db, fileId, probes);
