@@ -68,6 +68,9 @@ export interface AdapterOptions {
   /** change_protection is probed with its flags: it, not the earlier uffd_wp_range or
    *  mwriteprotect_range entry (which may still wait for the mmap_lock), changes the PTEs. */
   changeProtectionTraced?: boolean;
+  /** The mmu notifier is probed with its range and event: a protection change lands at its
+   *  MMU_NOTIFY_PROTECTION_VMA notifier (change_pud_range starts it, then changes the PTEs). */
+  protectionNotifierTraced?: boolean;
   /** The trace has a kprobe on copy_page_range with the source VMA's start. */
   copyPageRangeTraced?: boolean;
 }
@@ -89,6 +92,8 @@ export class Adapter {
   retiredMmIds: Mm[] = [];
   /** A syscall's page-table work, run when the trace shows it begin; `readLock`: it begins once the read lock is held. */
   deferred = new Map<number, { run: () => void; readLock: boolean }>();
+  /** Per task, a userfaultfd protection change waiting for its notifier (or the task's next event). */
+  protecting = new Map<number, () => void>();
   /** Forks whose VMAs are copied as the trace shows copy_page_range reach them. */
   pendingCopies = new Map<number, { dst: Mm; src: Mm; vmas: Vma[] }>();
   fileSeq = 0;
@@ -168,6 +173,12 @@ export class Adapter {
       if (b) for (const q of b.rssTrajectory) if (q.length) q.length = 0;
     }
     this.dx?.advanceTo(e);
+    const protect = this.protecting.get(e.tid);
+    if (protect && e.event !== 'kprobe:mmu_notifier_invalidate_range_start') {
+      // No notifier came (nothing was mapped): the change is done by the task's next event.
+      this.protecting.delete(e.tid);
+      protect();
+    }
     const work = this.deferred.get(e.tid);
     // A read lock taken (write=false) does not start work that needs the write lock.
     if (
@@ -334,21 +345,28 @@ export class Adapter {
       case 'kprobe:uffd_wp_range': {
         if (this.opts.changeProtectionTraced) return;
         const mm = this.task(e).mm;
-        if (mm && e.a !== null && e.b !== null && e.c !== null)
-          uffd_wp_range(this.m, mm, e.a, e.a + e.b, e.c !== 0);
+        const [a, b, c] = [e.a, e.b, e.c];
+        if (mm && a !== null && b !== null && c !== null)
+          this.protect(e.tid, () => uffd_wp_range(this.m, mm, a, a + b, c !== 0));
         return;
       }
       case 'kprobe:change_protection': {
         // mprotect's calls are replayed from its syscall; userfaultfd's carry MM_CP_UFFD_WP(_RESOLVE).
         const mm = this.task(e).mm;
-        const flags = e.c ?? 0;
-        if (mm && e.a !== null && e.b !== null && flags & (MM_CP_UFFD_WP | MM_CP_UFFD_WP_RESOLVE))
-          uffd_wp_range(this.m, mm, e.a, e.b, (flags & MM_CP_UFFD_WP) !== 0);
+        const [a, b, flags] = [e.a, e.b, e.c ?? 0];
+        if (mm && a !== null && b !== null && flags & (MM_CP_UFFD_WP | MM_CP_UFFD_WP_RESOLVE))
+          this.protect(e.tid, () => uffd_wp_range(this.m, mm, a, b, (flags & MM_CP_UFFD_WP) !== 0));
         return;
       }
-      case 'kprobe:mmu_notifier_invalidate_range_start':
+      case 'kprobe:mmu_notifier_invalidate_range_start': {
         invalidateRangeStart(this, e, pf);
+        const change = this.protecting.get(e.tid);
+        if (change) {
+          this.protecting.delete(e.tid);
+          change();
+        }
         return;
+      }
       case 'kprobe:unmap_page_range':
         // Without syscall events, unmap_single_vma's zaps (MADV_DONTNEED, munmap) show only here.
         if (!this.opts.syscallsTraced && e.a !== null && e.b !== null) {
@@ -381,6 +399,12 @@ export class Adapter {
   }
 
   /** An event the model cannot use: the replay goes on and says how many there were. */
+  /** A userfaultfd protection change: at its notifier where that is traced, else now. */
+  protect(tid: number, change: () => void): void {
+    if (this.opts.protectionNotifierTraced) this.protecting.set(tid, change);
+    else change();
+  }
+
   skip(e: ReplayEvent, why: string): void {
     this.skipped.count++;
     this.skipped.first ??= { eventId: e.id, why };

@@ -336,6 +336,10 @@ async function replayFile(
     changeProtectionTraced: probes.some(
       (b) => b.role === 'kprobe:change_protection' && b.nums.every((n) => n !== ''),
     ),
+    protectionNotifierTraced: probes.some(
+      (b) =>
+        b.role === 'kprobe:mmu_notifier_invalidate_range_start' && b.nums.every((n) => n !== ''),
+    ),
   });
   adapter.dx?.setGupPlans(await gupPlans(db, fileId, probes));
   if (adapter.dx) adapter.dx.migrationLocks = await migrationLocks(db, fileId, probes);
