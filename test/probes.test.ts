@@ -65,6 +65,7 @@ describe('probe definitions', () => {
     expect(fetchPath('$arg2', mder, '6.12')).toBe('start');
     expect(fetchPath('%dx', mder, '6.12')).toBe('end');
     expect(fetchPath('%rsi', mder, '6.12')).toBe('start');
+    expect(fetchPath('%r8', mder, '6.12')).toBe('owner');
     expect(fetchPath('+0($arg4)', mder, '6.12')).toBe('*pages');
     expect(fetchPath('$retval', mder, '6.12')).toBe('$retval');
     expect(fetchPath('+24(%di)', vmf, '6.12')).toBe('vmf->address');

@@ -48,9 +48,10 @@ export function fetchPath(fetch: string, sig: Signature, k: KernelVersion): stri
   if (/^(\$retval|%r?ax)$/.test(f)) return '$retval';
   let m = /^\$arg(\d+)$/.exec(f);
   if (m) return sig.params[Number(m[1]) - 1] ?? null;
-  m = /^%r?(\w+)$/.exec(f);
+  m = /^%(\w+)$/.exec(f);
   if (m) {
-    const i = ARG_REGS.indexOf(m[1]);
+    // %di or %rdi; %r8 and %r9 keep their r.
+    const i = ARG_REGS.includes(m[1]) ? ARG_REGS.indexOf(m[1]) : ARG_REGS.indexOf(m[1].slice(1));
     return i >= 0 ? (sig.params[i] ?? null) : null;
   }
   m = /^([+-]?)u?(\d+|0x[0-9a-fA-F]+)\((.+)\)$/.exec(f);
