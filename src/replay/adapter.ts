@@ -347,7 +347,7 @@ export class Adapter {
         const mm = this.task(e).mm;
         const [a, b, c] = [e.a, e.b, e.c];
         if (mm && a !== null && b !== null && c !== null)
-          this.protect(e.tid, () => uffd_wp_range(this.m, mm, a, a + b, c !== 0));
+          this.protect(e, () => uffd_wp_range(this.m, mm, a, a + b, c !== 0));
         return;
       }
       case 'kprobe:change_protection': {
@@ -355,7 +355,7 @@ export class Adapter {
         const mm = this.task(e).mm;
         const [a, b, flags] = [e.a, e.b, e.c ?? 0];
         if (mm && a !== null && b !== null && flags & (MM_CP_UFFD_WP | MM_CP_UFFD_WP_RESOLVE))
-          this.protect(e.tid, () => uffd_wp_range(this.m, mm, a, b, (flags & MM_CP_UFFD_WP) !== 0));
+          this.protect(e, () => uffd_wp_range(this.m, mm, a, b, (flags & MM_CP_UFFD_WP) !== 0));
         return;
       }
       case 'kprobe:mmu_notifier_invalidate_range_start': {
@@ -399,10 +399,20 @@ export class Adapter {
   }
 
   /** An event the model cannot use: the replay goes on and says how many there were. */
-  /** A userfaultfd protection change: at its notifier where that is traced, else now. */
-  protect(tid: number, change: () => void): void {
-    if (this.opts.protectionNotifierTraced) this.protecting.set(tid, change);
-    else change();
+  /**
+   * A userfaultfd protection change: at its notifier where that is traced, else now. Either way the
+   * probe's event made it (the culprit a write-protected page names).
+   */
+  protect(e: ReplayEvent, change: () => void): void {
+    const id = e.id;
+    const run = () => {
+      const at = this.m.eventId;
+      this.m.eventId = id;
+      change();
+      this.m.eventId = at;
+    };
+    if (this.opts.protectionNotifierTraced) this.protecting.set(e.tid, run);
+    else run();
   }
 
   skip(e: ReplayEvent, why: string): void {

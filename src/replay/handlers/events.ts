@@ -97,6 +97,8 @@ export const SIGCHLD = 17;
  */
 export const WITHIN_FAULT = new Set([
   'mmap_lock:mmap_lock_acquire_returned',
+  // Read only for test_hmm's final read (readNotBefore): it ends nothing.
+  'mmap_lock:mmap_lock_released',
   'kmem:mm_page_alloc',
   'pagemap:mm_lru_insertion',
   'tlb:tlb_flush',
