@@ -102,6 +102,18 @@ describe('two probe sets, one run (6.12-r2)', () => {
   );
 
   it(
+    "race-uffd_wp, probe set C: its tracefs text, its trace-cmd report (kprobes printed as addresses, named by the kprobe_events beside it) and its .dat give the same requests, the kernel's for all 80",
+    { timeout: 400_000 },
+    async () => {
+      const dir = path.join(ROOT, 'traces/lab/6.12-r3/race-uffd_wp/C');
+      const text = await verdicts(path.join(dir, 'trace.txt.xz'));
+      expect(agreeing(text, 'race-uffd_wp', path.join(dir, 'stdout.log'))).toBe(80);
+      expect(await verdicts(path.join(dir, 'report.txt.xz'))).toEqual(text);
+      expect(await verdicts(path.join(dir, 'trace.dat.xz'))).toEqual(text);
+    },
+  );
+
+  it(
     "race-two_req, probe set C alone (no vmalloc probe: the final read is estimated after the caller's mmap_read_unlock, bounded by its vfree): the kernel's verdict for at least 141 of 143",
     { timeout: 300_000 },
     async () => {
