@@ -127,7 +127,7 @@ describe('two probe sets, one run (6.12-r2)', () => {
   );
 
   it(
-    "race-dontneed: set B's trace-cmd .dat, whose kallsyms was hidden, binds through the kallsyms.txt beside it, and its text alone (no definitions, no symbols) binds by function name",
+    "race-dontneed: set B's trace-cmd .dat, whose kallsyms was hidden, binds through the kallsyms.txt beside it, its text alone (no definitions, no symbols) by function name, and its report alone (addresses only) by perf probe's event names",
     { timeout: 300_000 },
     async () => {
       const a = await verdicts(path.join(R2, 'race-dontneed/A/trace.txt.xz'));
@@ -136,6 +136,10 @@ describe('two probe sets, one run (6.12-r2)', () => {
       const alone = path.join(tmpDir(), 'trace.txt.xz');
       fs.copyFileSync(path.join(R2, 'race-dontneed/B/trace.txt.xz'), alone);
       expect(await verdicts(alone)).toEqual(a);
+      // Its trace-cmd report alone prints only addresses: perf probe's event names name the functions.
+      const report = path.join(tmpDir(), 'report.txt.xz');
+      fs.copyFileSync(path.join(R2, 'race-dontneed/B/report.txt.xz'), report);
+      expect(await verdicts(report)).toEqual(a);
     },
   );
 });

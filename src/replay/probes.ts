@@ -161,6 +161,7 @@ const tableOf = (event: string) => event.replace(/[^A-Za-z0-9_]+/g, '_').toLower
 
 /**
  * The last resort for probes printed only as addresses with no definition or symbol table: an
+ * event named after a function the model reads (perf probe's default), an
  * entry whose arg names fit one function the model reads better than any other (`start`, `end`,
  * `pages` are make_device_exclusive_range's), and a probe at the same address as one already named
  * (a return probe prints the function's address, its entry probe the same address or a few bytes
@@ -190,6 +191,17 @@ function nameByShape(
     }
   };
   pair();
+  // perf probe names an event after its function (`probe:do_wp_page`, `..._1` for a second one).
+  for (const r of rows) {
+    const name = r.event
+      .replace(/^[^:]*:/, '')
+      .replace(/__return$/, '')
+      .replace(/_\d+$/, '');
+    if (!r.func && signature(name, k)) {
+      r.func = name;
+      r.source = 'its event name (perf probe names events after their function)';
+    }
+  }
   for (const r of rows) {
     const cols = columns.get(tableOf(r.event));
     if (r.func || !cols) continue;
