@@ -6,8 +6,8 @@ import { draw, type Calibration } from './costs.js';
 import { driver } from './driver.js';
 import { Region } from './kernel.js';
 import { LAB_CALIBRATION } from './lab-costs.js';
-import { Lines } from './lines.js';
-import { dontneed, mprotect, uffdWp } from './racers.js';
+import { KSMD_PID, Lines } from './lines.js';
+import { dontneed, fork, ksmd, migrate, mprotect, pageout, uffdWp } from './racers.js';
 import { Rng } from './rng.js';
 import { checkRacers, type Scenario } from './scenario.js';
 import { Scheduler, type SimThread, type Yield } from './scheduler.js';
@@ -27,6 +27,8 @@ export interface SynthOptions {
   /** Trace to write (ground truth beside it); absent: simulate only (sweeps). */
   out?: string;
   calibration?: Calibration;
+  /** Write kmem:mm_page_free lines (default: where a racer needs them, KSM). */
+  frees?: boolean;
 }
 
 export interface SynthResult {
@@ -42,6 +44,7 @@ export interface SynthResult {
 }
 
 const DRIVER_TID = 2672;
+const MADV_MERGEABLE = 12;
 const REGION_BASE = 0x7f23a4200000;
 const START_NS = 100_000_000_000;
 
@@ -61,6 +64,7 @@ export function synthesize(o: SynthOptions): SynthResult {
   const rng = new Rng(o.seed);
   const sched = new Scheduler(Math.max(1, o.cpus), START_NS);
   const lines = new Lines(sink, () => sched.now, o.out !== undefined);
+  lines.frees = o.frees ?? o.scenario.racers.some((r) => r.kind === 'ksm');
   const region = new Region(REGION_BASE, o.scenario.regionPages, lines);
   const sc = o.scenario;
   let made = 0;
@@ -98,6 +102,8 @@ export function synthesize(o: SynthOptions): SynthResult {
     ctx.add(t);
     return t;
   };
+  ctx.nextPid = DRIVER_TID + 1 + sc.racers.length;
+  ctx.spawn = (tid, cpu, body) => sched.spawn(thread(tid, cpu, body));
   const main = thread(DRIVER_TID, 0, () => mainThread());
   ctx.driverThread = main;
   function* mainThread(): Generator<Yield, void, void> {
@@ -105,6 +111,12 @@ export function synthesize(o: SynthOptions): SynthResult {
     // race.c: map the region, write every page, start the racers, then issue the requests.
     lines.mmapEnter(tid, cpu, sc.regionPages * 4096);
     lines.mmapExit(tid, cpu, REGION_BASE);
+    // race.c ksm: the region is MADV_MERGEABLE (ksm_enter registers the mm with ksmd).
+    if (sc.racers.some((r) => r.kind === 'ksm')) {
+      lines.madviseEnter(tid, cpu, REGION_BASE, sc.regionPages * 4096, MADV_MERGEABLE);
+      lines.ksmEnter(tid, cpu);
+      lines.madviseExit(tid, cpu);
+    }
     for (let p = 0; p < sc.regionPages; p++) {
       region.userWrite(main, p);
       yield draw(cal.costs.racerGap, rng);
@@ -118,6 +130,11 @@ export function synthesize(o: SynthOptions): SynthResult {
       const tid = DRIVER_TID + 1 + i;
       // Racers take the other CPUs in turn; with one CPU they share the driver's.
       const cpu = o.cpus > 1 ? 1 + (i % (o.cpus - 1)) : 0;
+      // ksmd is the kernel's thread, not the race program's.
+      if (r.kind === 'ksm') {
+        sched.spawn(thread(KSMD_PID, cpu, (self) => ksmd(ctx, self, r.rate)));
+        return;
+      }
       lines.clone3Enter(main.tid, main.cpu);
       lines.newTask(main.tid, main.cpu, tid);
       lines.clone3Exit(main.tid, main.cpu, tid);
@@ -137,6 +154,10 @@ export function synthesize(o: SynthOptions): SynthResult {
     if (kind === 'dontneed') yield* dontneed(ctx, self, rate);
     else if (kind === 'uffd_wp') yield* uffdWp(ctx, self, rate);
     else if (kind === 'mprotect') yield* mprotect(ctx, self, rate);
+    else if (kind === 'fork_exit' || kind === 'fork_write')
+      yield* fork(ctx, self, rate, kind === 'fork_write');
+    else if (kind === 'migrate') yield* migrate(ctx, self, rate);
+    else if (kind === 'pageout') yield* pageout(ctx, self, rate);
   }
   sched.spawn(main);
   sched.run();
