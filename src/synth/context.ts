@@ -1,5 +1,5 @@
 // What the simulated threads share: the clock, the kernel's state, the trace, the truth.
-import type { Costs } from './costs.js';
+import { draw, type Contention, type Costs } from './costs.js';
 import type { Region, Thread } from './kernel.js';
 import type { Lines } from './lines.js';
 import type { Rng } from './rng.js';
@@ -56,15 +56,24 @@ export class SimContext {
     return { block: true };
   }
 
-  mmapReadUnlock(): void {
+  /**
+   * mmap_read_unlock: rwsem hands the lock to the first waiting writer, which runs `writerWake`
+   * later (the lab's measure). Returns whether one was waiting: the driver's read is then late.
+   */
+  mmapReadUnlock(): boolean {
     this.readHeld = false;
-    // rwsem hands the lock to the first waiting writer.
     const w = this.writers.shift();
-    if (w) {
-      this.writeHeld = true;
-      w();
-    }
+    if (!w) return false;
+    this.writeHeld = true;
+    this.sched.at(this.sched.now + draw(this.contention.writerWake, this.rng) * 1000, w);
+    return true;
   }
+
+  /** The driver is between its mmap_read_unlock and its final read. */
+  beforeRead = false;
+
+  /** What a writer waiting for the driver's read lock costs (set by generate.ts). */
+  contention!: Contention;
 
   /** mmap_write_lock: null when it is free (taken at once), else a wait until the read unlock. */
   mmapWriteLock(th: Thread): Yield | null {

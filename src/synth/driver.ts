@@ -215,12 +215,15 @@ export function* driver(ctx: SimContext): Generator<Yield, void, void> {
       }
       if (c0 + k < p0 + n) yield draw(C.callGap, rng);
     }
-    // mmap_read_unlock: a waiting mprotect runs now, before the final read.
-    ctx.mmapReadUnlock();
+    // mmap_read_unlock: a waiting writer (mprotect, fork) gets the lock. Under the lab's TCG the
+    // final read then comes milliseconds later (readAfterWriter), after the writer's notifiers.
+    const contended = ctx.mmapReadUnlock();
     let enoentPages = 0;
     if (result === 0) {
       // dmirror_bounce_init's vmalloc, then dmirror_do_read through the mirror.
-      yield draw(C.callToRead, rng);
+      ctx.beforeRead = true;
+      yield draw(contended ? ctx.contention.readAfterWriter : C.callToRead, rng);
+      ctx.beforeRead = false;
       L.vmalloc(tid, cpu, n * 4096);
       L.vmallocReturn(tid, cpu, n * 4096);
       enoentPages = R.missing(p0, n);

@@ -5,7 +5,7 @@ import { SimContext } from './context.js';
 import { draw, type Calibration } from './costs.js';
 import { driver } from './driver.js';
 import { Region } from './kernel.js';
-import { LAB_CALIBRATION } from './lab-costs.js';
+import { LAB_CALIBRATION, LAB_CONTENTION } from './lab-costs.js';
 import { KSMD_PID, Lines } from './lines.js';
 import { dontneed, fork, ksmd, migrate, mprotect, pageout, uffdWp } from './racers.js';
 import { Rng } from './rng.js';
@@ -85,6 +85,7 @@ export function synthesize(o: SynthOptions): SynthResult {
     );
   const ctx = new SimContext(sched, region, lines, rng, cal.costs, truth, sc, nextSize);
   ctx.design = o.design;
+  ctx.contention = (cal.contention ?? LAB_CONTENTION).costs;
   const thread = (
     tid: number,
     cpu: number,

@@ -117,7 +117,16 @@ export function* mprotect(ctx: SimContext, th: Thread, rate: Rate): Generator<Yi
     L.mprotectEnter(tid, cpu, R.va(a), k * 4096, protect ? 1 : 3);
     const wait = ctx.mmapWriteLock(th);
     if (wait) yield wait;
+    // mprotect_fixup's work (the VMA split) before its first notifier, and the rest until
+    // mmap_write_unlock: milliseconds under the lab's TCG where it waited for the driver or runs
+    // while the driver is between its unlock and its read (its TLB flushes meet the driver's CPU,
+    // the lab's traces show), tens of microseconds otherwise.
+    const slow = wait !== null || ctx.beforeRead;
+    const work = slow ? draw(ctx.contention.writerWork, rng) : step(rng, RACER_STEPS.mprotect.work);
+    const hold = slow ? draw(ctx.contention.writerHold, rng) : step(rng, RACER_STEPS.mprotect.hold);
+    yield work;
     R.mprotect(th, a, k, protect);
+    yield Math.max(1, hold - work);
     ctx.mmapWriteUnlock();
     readOnly = protect ? range : null;
     yield draw(C.zapToExit, rng);
@@ -132,10 +141,15 @@ export function* mprotect(ctx: SimContext, th: Thread, rate: Rate): Generator<Yi
  * [0.5, 1.5] x the median. Not calibrated distributions as the DONTNEED racer's are.
  */
 export const RACER_STEPS = {
+  mprotect: {
+    /** An mprotect that found mmap_lock free: its write lock to its first notifier, to its unlock
+     *  (traces/lab/6.12/race-mprotect; one that waited for the driver: lab-contention.json). */
+    work: 10,
+    hold: 22,
+  },
   fork: {
-    /** dup_mmap from the write lock to the region's copy_page_range, the copy and the rest. */
-    toCopy: 200,
-    copy: 900,
+    /** dup_mmap from its first notifier to the region's copy_page_range, the copy and the rest. */
+    toCopy: 150,
     /** mmap_write_unlock to task_newtask, and on to clone's return. */
     toNewTask: 2000,
     toExit: 53,
@@ -250,10 +264,14 @@ export function* fork(
     L.cloneEnter(tid, cpu);
     const wait = ctx.mmapWriteLock(th);
     if (wait) yield wait;
-    yield step(rng, S.toCopy);
+    // dup_mmap up to its first notifier, then the VMAs before the region's, the region's copy, the
+    // rest until mmap_write_unlock.
+    const work = draw(ctx.contention.writerWork, rng) + step(rng, S.toCopy);
+    const hold = draw(ctx.contention.writerHold, rng);
+    yield work;
     const pid = ctx.nextPid++;
     const c = R.fork(th, { tid: pid, cpu });
-    yield step(rng, S.copy);
+    yield Math.max(1, hold - work);
     ctx.mmapWriteUnlock();
     yield step(rng, S.toNewTask);
     L.forkTask(tid, cpu, pid);
