@@ -21,6 +21,10 @@ const MIRROR_FD = 3;
  */
 function gapOf(R: Region, p: number, v: WalkResult): string | null {
   if (v.holder === 'ksm' || v.holder === 'reclaim') R.taint[p] ??= `${v.holder}_lock`;
+  // The replay takes a folio try_to_migrate names as held by its migration from the batch's
+  // mm_migrate_pages_start on; a walk that locked it before the migration did (a folio the
+  // MIGRATE_ASYNC pass could not lock waits for the MIGRATE_SYNC pass) is then failed by it.
+  if (v.migrating) R.taint[p] ??= 'migration_window';
   return R.taint[p];
 }
 
@@ -143,7 +147,8 @@ export function* driver(ctx: SimContext): Generator<Yield, void, void> {
       };
       if (reach > 0) sched.at(pinAt(0), pin(0), 0);
       scheduleEnd();
-      yield k * g;
+      // GUP's return follows its last page at once: no thread waiting for this CPU comes between.
+      yield { hold: k * g };
       if (!gupDone) {
         driverWaiting = true;
         yield { block: true };

@@ -48,10 +48,27 @@ const MADV_MERGEABLE = 12;
 const REGION_BASE = 0x7f23a4200000;
 const START_NS = 100_000_000_000;
 
+/**
+ * A sink that throws past `limit` events: a simulation whose threads no longer reach the driver's
+ * next request (a bug) stops instead of filling the disk.
+ */
+function runaway(sink: LineSink, limit: number): LineSink {
+  const line = sink.line.bind(sink);
+  sink.line = (...a) => {
+    if (sink.events >= limit)
+      throw new Error(`synth: ${limit} events and the driver has not finished: a stuck simulation`);
+    return line(...a);
+  };
+  return sink;
+}
+
 export function synthesize(o: SynthOptions): SynthResult {
   const cal = o.calibration ?? LAB_CALIBRATION;
   checkRacers(o.scenario.racers);
-  const sink: LineSink = o.out ? new TraceWriter(o.out) : new NullSink();
+  const sink: LineSink = runaway(
+    o.out ? new TraceWriter(o.out) : new NullSink(),
+    o.events > 0 ? Math.max(10 * o.events, o.events + 10_000_000) : 2_000_000_000,
+  );
   const tally = new TallyTruth();
   const csv = o.out ? new CsvTruth(o.out) : null;
   const truth: TruthSink = csv

@@ -31,6 +31,8 @@ export interface Folio {
   swapSlot: number;
   /** Taken off the LRU by a migration or reclaim (isolate_lru_folio). */
   isolated: boolean;
+  /** In a migration batch that has started (mm_migrate_pages_start) and not yet locked it. */
+  migrating: boolean;
   lock: LockHolder | null;
   /** Line of the syscall that last unmapped it (the culprit of a replaced page). */
   unmappedBy: number;
@@ -68,6 +70,8 @@ export interface WalkResult {
   culprit: number;
   /** Who held the folio where folio_trylock failed. */
   holder?: LockHolder;
+  /** The walk locked a folio a started migration batch had not locked yet (see driver.ts). */
+  migrating?: boolean;
 }
 
 /** One anonymous, private, writable mapping (the race program's region) and the device mirror. */
@@ -142,6 +146,7 @@ export class Region {
       ksm: false,
       swapSlot: 0,
       isolated: false,
+      migrating: false,
       lock: null,
       unmappedBy: 0,
       waiters: [],
@@ -416,12 +421,13 @@ export class Region {
   walk(t: Thread, p: number, f: Folio): WalkResult {
     if (!this.tryLock(f, 'call'))
       return { ok: false, cause: 'trylock_failed', culprit: 0, holder: f.lock! };
+    const migrating = f.migrating;
     const mapped = f.mapcount > 0 && this.folio[p] === f && this.kind[p] === PRESENT;
     this.lines.rmapWalk(t.tid, t.cpu, f.pfn, f.mapcount > 0);
     this.lines.lockAnonVmaReturn(t.tid, t.cpu, f.pfn, f.mapcount > 0);
     if (!mapped) {
       this.unlockFolio(t, f);
-      return { ok: false, cause: 'replaced', culprit: f.unmappedBy };
+      return { ok: false, cause: 'replaced', culprit: f.unmappedBy, migrating };
     }
     this.lines.exclusiveOne(t.tid, t.cpu, f.pfn, this.va(p));
     this.lines.notifier(t.tid, t.cpu, this.va(p), this.va(p + 1), NOTIFY.EXCLUSIVE);
@@ -434,9 +440,9 @@ export class Region {
     this.lines.exclusiveOneReturn(t.tid, t.cpu, f.pfn, this.va(p), valid);
     if (!valid) {
       this.unlockFolio(t, f);
-      return { ok: false, cause: 'write_protected', culprit: this.protectedBy[p] };
+      return { ok: false, cause: 'write_protected', culprit: this.protectedBy[p], migrating };
     }
-    return { ok: true, cause: 'exclusive', culprit: 0 };
+    return { ok: true, cause: 'exclusive', culprit: 0, migrating };
   }
 
   /**
@@ -645,6 +651,7 @@ export class Region {
   /** putback_movable_pages / migrate_folio_done: the isolation's reference goes. */
   putBack(t: Thread, f: Folio): void {
     f.isolated = false;
+    f.migrating = false;
     this.put(t, f);
   }
 
@@ -690,14 +697,15 @@ export class Region {
     f.mapcount--;
     f.unmappedBy = culprit;
     f.refs--;
-    if (this.taint[p] === 'pageout_batch') this.taint[p] = null;
   }
 
   /**
    * Where the replay applies a MADV_PAGEOUT of [a, a + k): at its first notifier (or its return
    * where none came), every page then present and mapped here only is unmapped at once, though
    * reclaim unmaps each folio at its own try_to_unmap, or not at all (a folio someone holds). Those
-   * pages are marked until the kernel unmaps them too (or a zap).
+   * pages are marked until a zap: meanwhile the replay may map them back with a swap-in the trace
+   * does not show (GUP reaching a page it has unmapped), so even the kernel's own unmap later need
+   * not bring the two together again.
    */
   pageoutApplied(a: number, k: number): void {
     for (let p = a; p < a + k; p++) {

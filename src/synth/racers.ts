@@ -347,6 +347,7 @@ export function* migrate(ctx: SimContext, th: Thread, rate: Rate): Generator<Yie
       L.migratePages(tid, cpu);
       yield step(rng, S.toStart);
       L.migratePagesStart(tid, cpu);
+      for (const [, f] of isolated) f.migrating = true;
       yield step(rng, S.toFirst);
       const retry: [number, Folio][] = [];
       // migrate_folio_unmap, MIGRATE_ASYNC: a folio someone holds is left for the sync pass.
@@ -359,6 +360,7 @@ export function* migrate(ctx: SimContext, th: Thread, rate: Rate): Generator<Yie
           retry.push([p, f]);
           continue;
         }
+        f.migrating = false;
         batch.push({ p, f, dst, mapped: R.tryToMigrate(th, f, p) });
         yield step(rng, S.nextUnmap);
       }
@@ -402,6 +404,8 @@ export function* migrate(ctx: SimContext, th: Thread, rate: Rate): Generator<Yie
       batch = yield* passes(batch, 3, 0);
       for (const b of batch) {
         yield* moveOrUndo(b, false);
+        // Unlocked, left for the sync pass (the replay's window for it runs on).
+        b.f.migrating = true;
         retry.push([b.p, b.f]);
       }
       // migrate_pages_sync's fallback: one folio at a time, MIGRATE_SYNC (folio_lock sleeps).
@@ -412,6 +416,7 @@ export function* migrate(ctx: SimContext, th: Thread, rate: Rate): Generator<Yie
           f.waiters.push(() => sched.wake(ctx.thread(tid)));
           yield { block: true };
         }
+        f.migrating = false;
         const b = { p, f, dst, mapped: R.tryToMigrate(th, f, p) };
         yield step(rng, S.toMove);
         const left = yield* passes([b], 7, 2);
