@@ -2,6 +2,7 @@
 // ours (A: `kprobes/mder_*`, $argN, format files) and one written the way perf probe writes them
 // (B: `probe/<function>`, `__return`, registers, fewer fields, no format files, addresses only in
 // its trace-cmd report). Both must give the same verdict for every request, and the kernel's.
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -98,6 +99,45 @@ describe('two probe sets, one run (6.12-r2)', () => {
       const alone = path.join(tmpDir(), 'trace.txt.xz');
       fs.copyFileSync(path.join(dir, 'trace.txt.xz'), alone);
       expect(await verdicts(alone)).toEqual(v);
+    },
+  );
+
+  it(
+    "race-dontneed, probe set C alone, its kernel pointers moved as KASLR moves them (direct map, vmalloc and vmemmap bases): the vmemmap base is read off the trace, and every page's PFN and outcome are as without KASLR",
+    { timeout: 300_000 },
+    async () => {
+      const dir = path.join(ROOT, 'traces/lab/6.12-r3/race-dontneed/C');
+      const text = execFileSync('xz', ['-dc', path.join(dir, 'trace.txt.xz')], {
+        maxBuffer: 1 << 30,
+      }).toString('utf8');
+      // The lab boots with nokaslr: 0xffff888 (direct map), 0xffffc90 (vmalloc), 0xffffea0
+      // (vmemmap). kernel_randomize_memory keeps their order and aligns each base to 1 GiB.
+      const moved = text
+        .replace(/ffff888([0-9a-f]{9})\b/g, 'ffff9a8$1')
+        .replace(/ffffc90([0-9a-f]{9})\b/g, 'ffffb30$1')
+        .replace(/ffffea0([0-9a-f]{9})\b/g, 'ffffd5c$1');
+      expect(moved).not.toMatch(/ffffea0[0-9a-f]{9}\b/);
+      const file = path.join(tmpDir(), 'trace.txt');
+      fs.writeFileSync(file, moved);
+      const alone = path.join(tmpDir(), 'trace.txt.xz');
+      fs.copyFileSync(path.join(dir, 'trace.txt.xz'), alone);
+      // Every page's PFN (from the folio pointers its walk printed) and outcome, as without KASLR.
+      const pages = async (trace: string) => {
+        const { db, dbFile } = await ingestTemp([trace]);
+        db.close();
+        await replay(dbFile);
+        const d = await Db.open(dbFile);
+        try {
+          return await d.rows(
+            `SELECT call_id, idx, gup_pfn, outcome, cause FROM exclusive_pages ORDER BY ALL`,
+          );
+        } finally {
+          d.close();
+        }
+      };
+      const want = await pages(alone);
+      expect(want.filter((p) => p.gup_pfn !== null).length).toBeGreaterThan(1000);
+      expect(await pages(file)).toEqual(want);
     },
   );
 

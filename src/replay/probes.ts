@@ -17,6 +17,7 @@ import {
   type Signature,
   type Want,
 } from './probe_table.js';
+import { pfnSql, unsignedSql, vmemmapBase } from './vmemmap.js';
 
 /** Names people give an arg, beside the parameter's own. */
 const SYNONYMS: Record<string, string[]> = {
@@ -237,19 +238,12 @@ function nameByShape(
   pair();
 }
 
-const VMEMMAP_5LEVEL = 0xffd4000000000000n; // __VMEMMAP_BASE_L5
-const VMEMMAP_4LEVEL = 0xffffea0000000000n; // __VMEMMAP_BASE_L4
-
-/** A struct page / folio pointer as a PFN (vmemmap, KASLR off; 4- or 5-level base). */
-export const pfnSql = (col: string, structPage: number) =>
-  `CASE WHEN ${col} >= ${VMEMMAP_4LEVEL} THEN (${col} - ${VMEMMAP_4LEVEL}) // ${structPage} WHEN ${col} >= ${VMEMMAP_5LEVEL} THEN (${col} - ${VMEMMAP_5LEVEL}) // ${structPage} END`;
-
-function valueSql(col: string, w: Want, structPage: number): string {
+function valueSql(col: string, w: Want, structPage: number, vmemmap: bigint): string {
   const c = quoteIdent(col);
   switch (w.as) {
     case 'pfn':
       // A pointer printed in decimal and typed from its text may have wrapped to a negative BIGINT.
-      return pfnSql(`((${c}::HUGEINT + 18446744073709551616) % 18446744073709551616)`, structPage);
+      return pfnSql(unsignedSql(c), structPage, vmemmap);
     case 'page_end':
       return `${c} + 4096`;
     case 'err_sign':
@@ -286,11 +280,12 @@ async function byNameAndValue(
   sig: Signature,
   kind: 'entry' | 'return',
   role: Role,
+  vmemmap: bigint,
 ): Promise<Map<string, string>> {
   const wants = [...role.nums, ...(role.s ? [role.s] : [])];
   const key = (w: Want) => (w.path === '$retval' && w.as === 'err_sign' ? '$retval:ptr' : w.path);
   const wanted = wants.map((w) => w.path);
-  const stats = await columnStats(db, table, args);
+  const stats = await columnStats(db, table, args, vmemmap);
   const pathOf = new Map<string, string>();
   for (const s of stats) {
     const p = namePath(s.name, sig, kind, s.varchar, wanted);
@@ -335,6 +330,18 @@ export async function bindProbes(
   const best = new Map<string, { b: Binding; score: number }>();
   const unbound: Unbound[] = [];
   nameByShape(rows, columns, k);
+  const numeric = new Map<string, string[]>();
+  for (const r of rows) {
+    const cols = columns.get(tableOf(r.event));
+    if (cols)
+      numeric.set(
+        tableOf(r.event),
+        [...cols]
+          .filter(([c, t]) => t !== 'VARCHAR' && !['id', 'func', 'caller'].includes(c))
+          .map(([c]) => c),
+      );
+  }
+  const vmemmap = await vmemmapBase(db, numeric);
   for (const r of rows) {
     if (!r.func) {
       unbound.push({
@@ -360,12 +367,12 @@ export async function bindProbes(
     const args = [...cols].filter(([c]) => c !== 'id' && c !== 'func' && c !== 'caller');
     const pathOf = defs
       ? byDefinition(args, defs, sig, k)
-      : await byNameAndValue(db, table, args, sig, r.kind, role);
+      : await byNameAndValue(db, table, args, sig, r.kind, role, vmemmap);
     const missing: string[] = [];
     const nums = role.nums.map((w) => {
       const c = pathOf.get(w.path);
       if (c === undefined) missing.push(w.path);
-      return c === undefined ? '' : valueSql(c, w, structPage);
+      return c === undefined ? '' : valueSql(c, w, structPage, vmemmap);
     });
     let s: string | undefined;
     if (role.s) {
