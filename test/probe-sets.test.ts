@@ -12,20 +12,30 @@ import { ingestTemp, ROOT, tmpDir } from './helpers.js';
 
 const R2 = path.join(ROOT, 'traces/lab/6.12-r2');
 
-async function verdicts(
-  trace: string,
-): Promise<{ tid: number; start_va: bigint; npages: number; predicted_result: number }[]> {
+/** Rows of a query over a trace ingested and replayed on its own. */
+async function replayed<T>(trace: string, sql: string): Promise<T[]> {
   const { db, dbFile } = await ingestTemp([trace]);
   db.close();
   await replay(dbFile);
   const d = await Db.open(dbFile);
   try {
-    return await d.rows(
-      `SELECT tid, start_va, npages, predicted_result FROM exclusive_requests ORDER BY ts`,
-    );
+    return await d.rows<T>(sql);
   } finally {
     d.close();
   }
+}
+
+const verdicts = (trace: string) =>
+  replayed<{ tid: number; start_va: bigint; npages: number; predicted_result: number }>(
+    trace,
+    `SELECT tid, start_va, npages, predicted_result FROM exclusive_requests ORDER BY ts`,
+  );
+
+/** A copy of a trace in an empty directory: no definitions, format files or kallsyms beside it. */
+function alone(file: string): string {
+  const copy = path.join(tmpDir(), path.basename(file));
+  fs.copyFileSync(file, copy);
+  return copy;
 }
 
 /**
@@ -96,9 +106,7 @@ describe('two probe sets, one run (6.12-r2)', () => {
       expect(v.filter((r) => r.predicted_result !== 0).length).toBeGreaterThan(10);
       expect(agreeing(v, 'race-dontneed', path.join(dir, 'stdout.log'))).toBe(80);
       // Alone (no kprobe_events, no format files) its args (lo, hi, va, fol, n) bind by their values.
-      const alone = path.join(tmpDir(), 'trace.txt.xz');
-      fs.copyFileSync(path.join(dir, 'trace.txt.xz'), alone);
-      expect(await verdicts(alone)).toEqual(v);
+      expect(await verdicts(alone(path.join(dir, 'trace.txt.xz')))).toEqual(v);
     },
   );
 
@@ -119,23 +127,13 @@ describe('two probe sets, one run (6.12-r2)', () => {
       expect(moved).not.toMatch(/ffffea0[0-9a-f]{9}\b/);
       const file = path.join(tmpDir(), 'trace.txt');
       fs.writeFileSync(file, moved);
-      const alone = path.join(tmpDir(), 'trace.txt.xz');
-      fs.copyFileSync(path.join(dir, 'trace.txt.xz'), alone);
       // Every page's PFN (from the folio pointers its walk printed) and outcome, as without KASLR.
-      const pages = async (trace: string) => {
-        const { db, dbFile } = await ingestTemp([trace]);
-        db.close();
-        await replay(dbFile);
-        const d = await Db.open(dbFile);
-        try {
-          return await d.rows(
-            `SELECT call_id, idx, gup_pfn, outcome, cause FROM exclusive_pages ORDER BY ALL`,
-          );
-        } finally {
-          d.close();
-        }
-      };
-      const want = await pages(alone);
+      const pages = (trace: string) =>
+        replayed<{ gup_pfn: bigint | null }>(
+          trace,
+          `SELECT call_id, idx, gup_pfn, outcome, cause FROM exclusive_pages ORDER BY ALL`,
+        );
+      const want = await pages(alone(path.join(dir, 'trace.txt.xz')));
       expect(want.filter((p) => p.gup_pfn !== null).length).toBeGreaterThan(1000);
       expect(await pages(file)).toEqual(want);
     },
@@ -158,9 +156,7 @@ describe('two probe sets, one run (6.12-r2)', () => {
     { timeout: 300_000 },
     async () => {
       const dir = path.join(ROOT, 'traces/lab/6.12-r3/race-two_req/C');
-      const alone = path.join(tmpDir(), 'trace.txt.xz');
-      fs.copyFileSync(path.join(dir, 'trace.txt.xz'), alone);
-      const v = await verdicts(alone);
+      const v = await verdicts(alone(path.join(dir, 'trace.txt.xz')));
       expect(v.length).toBe(143);
       expect(agreeing(v, 'race-two_req', path.join(dir, 'stdout.log'))).toBeGreaterThanOrEqual(141);
     },
@@ -173,12 +169,9 @@ describe('two probe sets, one run (6.12-r2)', () => {
       const a = await verdicts(path.join(R2, 'race-dontneed/A/trace.txt.xz'));
       const dat = await verdicts(path.join(R2, 'race-dontneed/B/trace.dat.xz'));
       expect(dat).toEqual(a);
-      const alone = path.join(tmpDir(), 'trace.txt.xz');
-      fs.copyFileSync(path.join(R2, 'race-dontneed/B/trace.txt.xz'), alone);
-      expect(await verdicts(alone)).toEqual(a);
+      expect(await verdicts(alone(path.join(R2, 'race-dontneed/B/trace.txt.xz')))).toEqual(a);
       // Its trace-cmd report alone prints only addresses: perf probe's event names name the functions.
-      const report = path.join(tmpDir(), 'report.txt.xz');
-      fs.copyFileSync(path.join(R2, 'race-dontneed/B/report.txt.xz'), report);
+      const report = alone(path.join(R2, 'race-dontneed/B/report.txt.xz'));
       expect(await verdicts(report)).toEqual(a);
     },
   );

@@ -50,6 +50,7 @@ function exactPath(
 export function nameByShape(
   rows: ProbeRow[],
   columns: Map<string, Map<string, string>>,
+  arrays: Set<string>,
   k: KernelVersion,
 ): void {
   const addr = (r: ProbeRow) => {
@@ -113,6 +114,20 @@ export function nameByShape(
       r.func = found[0];
       r.source = 'shape of its args';
     }
+  }
+  // Of the calls the model reads, only make_device_exclusive_range's return has an array to show
+  // (its pages): one unnamed return probe printing one names it, and its entry by address.
+  const withArray = rows.filter(
+    (r) =>
+      !r.func &&
+      r.kind === 'return' &&
+      [...(columns.get(tableOf(r.event))?.keys() ?? [])].some((c) =>
+        arrays.has(`${tableOf(r.event)}.${c}`),
+      ),
+  );
+  if (withArray.length === 1 && signature('make_device_exclusive_range', k)) {
+    withArray[0].func = 'make_device_exclusive_range';
+    withArray[0].source = 'the page array its return prints';
   }
   pair();
 }

@@ -192,6 +192,28 @@ async function byNameAndValue(
   return pathOf;
 }
 
+/** `table.column` of the unnamed probes' columns that print `{...}` arrays. */
+async function arrayColumns(
+  db: Db,
+  rows: ProbeRow[],
+  columns: Map<string, Map<string, string>>,
+): Promise<Set<string>> {
+  const out = new Set<string>();
+  for (const r of rows) {
+    const table = tableOf(r.event);
+    if (r.func) continue;
+    for (const [c, type] of columns.get(table) ?? []) {
+      if (type !== 'VARCHAR' || c === 'func' || c === 'caller') continue;
+      const q = quoteIdent(c);
+      const [x] = await db.rows<{ all: boolean }>(
+        `SELECT count(${q}) > 0 AND count(${q}) = count(*) FILTER (WHERE ${q} LIKE '{%}') AS "all" FROM ${quoteIdent(table)}`,
+      );
+      if (x?.all) out.add(`${table}.${c}`);
+    }
+  }
+  return out;
+}
+
 /**
  * Binds each probe of a file: its function picks the role, each wanted value the column whose
  * fetch (or, without a definition, whose name) reads it. Where a trace probes a function twice
@@ -217,7 +239,7 @@ export async function bindProbes(
   }
   const best = new Map<string, { b: Binding; score: number }>();
   const unbound: Unbound[] = [];
-  nameByShape(rows, columns, k);
+  nameByShape(rows, columns, await arrayColumns(db, rows, columns), k);
   const numeric = new Map<string, string[]>();
   for (const r of rows) {
     const cols = columns.get(tableOf(r.event));
