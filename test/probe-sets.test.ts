@@ -152,6 +152,17 @@ describe('two probe sets, one run (6.12-r2)', () => {
   );
 
   it(
+    "race-ksm, probe set C alone: the kernel's verdict for all 80 (ksmd holds a folio locked from try_to_merge_one_page to its folio_unlock, and a walk's trylock fails on it)",
+    { timeout: 300_000 },
+    async () => {
+      const dir = path.join(ROOT, 'traces/lab/6.12-r3/race-ksm/C');
+      const v = await verdicts(alone(path.join(dir, 'trace.txt.xz')));
+      expect(v.length).toBe(80);
+      expect(agreeing(v, 'race-ksm', path.join(dir, 'stdout.log'))).toBe(80);
+    },
+  );
+
+  it(
     "race-two_req, probe set C alone (no vmalloc probe: the final read is estimated after the caller's mmap_read_unlock, bounded by its vfree): the kernel's verdict for at least 141 of 143",
     { timeout: 300_000 },
     async () => {
