@@ -1,7 +1,7 @@
-// Writes the model's intervals and checks into DuckDB through appenders, each row by column name
-// (columns.ts: every replay table's columns in the order of its CREATE TABLE).
-import { ChunkAppender } from '../store/chunk-appender.js';
-import type { Db } from '../store/db.js';
+// Writes the model's intervals and checks into DuckDB through column batches (replay-io.ts appends
+// them), each row by column name (columns.ts: every replay table's columns in the order of its
+// CREATE TABLE).
+import type { ColumnBatch } from '../store/column-batch.js';
 import type { AdapterOutput, CheckpointRow, PgtableRow, RssRow } from './adapter.js';
 import type { CallRow, ExclusiveOutput, PageRow, RequestRow } from './device_exclusive.js';
 import { COLUMNS, positions, type Row, type Table } from './columns.js';
@@ -14,7 +14,7 @@ const RSS = positions('rss_check');
 const PGTABLE = positions('pgtable_check');
 
 export class ReplayWriter implements Sink, AdapterOutput, ExclusiveOutput {
-  private a: Record<string, ChunkAppender> = {};
+  private a!: Record<string, ColumnBatch>;
   fileId = 0;
   design = '';
   /** false for a counterfactual design: only the exclusive_* tables are written. */
@@ -24,22 +24,18 @@ export class ReplayWriter implements Sink, AdapterOutput, ExclusiveOutput {
   violations = 0;
 
   /** The busiest tables' appenders (also in `a`). */
-  private ptes!: ChunkAppender;
-  private folios!: ChunkAppender;
-  private rssRows!: ChunkAppender;
-  private pgtables!: ChunkAppender;
+  private ptes!: ColumnBatch;
+  private folios!: ColumnBatch;
+  private rssRows!: ColumnBatch;
+  private pgtables!: ColumnBatch;
 
-  private constructor(readonly db: Db) {}
-
-  static async open(db: Db): Promise<ReplayWriter> {
-    const w = new ReplayWriter(db);
-    for (const t of Object.keys(COLUMNS))
-      w.a[t] = new ChunkAppender(await db.conn.createAppender(t));
-    w.ptes = w.a.pte_intervals;
-    w.folios = w.a.folio_intervals;
-    w.rssRows = w.a.rss_check;
-    w.pgtables = w.a.pgtable_check;
-    return w;
+  /** `tables`: where each table's rows go (ReplayIo.tables); before any row is written. */
+  attach(tables: Record<Table, ColumnBatch>): void {
+    this.a = tables;
+    this.ptes = tables.pte_intervals;
+    this.folios = tables.folio_intervals;
+    this.rssRows = tables.rss_check;
+    this.pgtables = tables.pgtable_check;
   }
 
   /** Appends one row of table t, its values by column name. */
@@ -50,7 +46,7 @@ export class ReplayWriter implements Sink, AdapterOutput, ExclusiveOutput {
     a.endRow();
   }
 
-  // The busiest writers below set each column in place by its position (ChunkAppender.set, then
+  // The busiest writers below set each column in place by its position (ColumnBatch.set, then
   // endRow), without an object per row; test/output-columns.test.ts checks each sets every column.
 
   pte(mm: Mm, vpn: number, p: Pte, end: bigint): void {
@@ -268,7 +264,8 @@ export class ReplayWriter implements Sink, AdapterOutput, ExclusiveOutput {
     });
   }
 
+  /** Hands every table's last rows on. */
   close(): void {
-    for (const a of Object.values(this.a)) a.close();
+    for (const a of Object.values(this.a)) a.flush();
   }
 }
