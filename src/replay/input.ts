@@ -64,8 +64,10 @@ export interface InputOptions {
  * reading thread runs, and the dictionaries its codes index. Structured-cloneable.
  */
 export interface InputPlan {
-  /** `_events` in insertion order: id, ts_ns, cpu, tid, tgid, comm code, name code (k). */
+  /** `_events` in insertion order: id, ts_ns, cpu, tid, tgid, comm code, event code. */
   events: string;
+  /** Per event code (_event_names): its name code (index into names), -1 for an event not replayed. */
+  kOf: number[];
   /** Per typed table: its query (id, `nums` slots, then the string slot when `s`). */
   typed: { sql: string; nums: number; s: boolean }[];
   /** Per name code: the name the model knows the event by, and its typed table (-1: none). */
@@ -188,11 +190,12 @@ export async function planInput(
     streamOf.push(k);
   }
   if (!names.length) return null;
-  // No joins, not even the one DuckDB makes of a long IN list: they may emit rows out of
-  // insertion order. Every column comes in a fixed type, NULL as NaN (or -1, or NO_TS).
-  const code = `CASE event_id ${codes.map((c, i) => `WHEN ${c} THEN ${i}`).join(' ')} END`;
-  const events = `SELECT * FROM (SELECT id, coalesce(ts_ns, ${NO_TS}) AS ts, coalesce(cpu::DOUBLE, 'NaN'::DOUBLE), coalesce(tid::DOUBLE, 'NaN'::DOUBLE), coalesce(tgid::DOUBLE, 'NaN'::DOUBLE), coalesce(comm_id, -1)::INTEGER, (${code})::INTEGER AS k FROM _events WHERE ${filter}) WHERE k IS NOT NULL`;
-  return { events, typed, names, streamOf, comms, maxBack, count: Number(f.n) };
+  // The events the model does not use are left out as they are read (an IN list or a CASE in SQL
+  // costs DuckDB more than the rows it saves; a join may emit rows out of insertion order).
+  const kOf: number[] = [];
+  for (let c = 0; c <= Math.max(...codes); c++) kOf.push(codes.indexOf(c));
+  const events = `SELECT id::BIGINT, ts_ns::BIGINT, cpu::INTEGER, tid::INTEGER, tgid::INTEGER, comm_id::INTEGER, event_id::INTEGER FROM _events WHERE ${filter}`;
+  return { events, kOf, typed, names, streamOf, comms, maxBack, count: Number(f.n) };
 }
 
 /** col as an ENUM of its values (NULL when it has none; as it is where a value holds a NUL byte,
@@ -336,6 +339,12 @@ class Cursor {
     return true;
   }
 
+  /** Column i's validity bits (null when no row of the chunk is NULL). */
+  validity(i: number): Uint8Array | null {
+    const v = duckdb.data_chunk_get_vector(this.chunk!.chunk, i);
+    return duckdb.vector_get_validity(v, Math.ceil(this.rows / 64) * 8) || null;
+  }
+
   col<T extends DuckDBValue>(i: number): DuckDBVector<T> {
     return this.chunk!.getColumnVector(i) as DuckDBVector<T>;
   }
@@ -354,6 +363,7 @@ const i32 = (b: ArrayBuffer, at: number, n: number) => new Int32Array(b, at, n);
 const i64 = (b: ArrayBuffer, at: number, n: number) => new BigInt64Array(b, at, n);
 const f64 = (b: ArrayBuffer, at: number, n: number) => new Float64Array(b, at, n);
 const TWO_32 = 2 ** 32;
+const valid = (mask: Uint8Array | null, r: number) => !mask || ((mask[r >> 3] >> (r & 7)) & 1) === 1;
 
 /** A typed table read in id order, positioned on its current row. */
 interface Typed {
@@ -479,11 +489,19 @@ export class EventReader {
   private ts = new BigInt64Array(0);
   private idw = new Int32Array(0);
   private tsw = new Int32Array(0);
-  private cpu = new Float64Array(0);
-  private tid = new Float64Array(0);
-  private tgid = new Float64Array(0);
+  private cpu = new Int32Array(0);
+  private tid = new Int32Array(0);
+  private tgid = new Int32Array(0);
   private comm = new Int32Array(0);
-  private k = new Int32Array(0);
+  private code = new Int32Array(0);
+  /** Validity masks of the nullable columns (null: no NULL in the chunk). */
+  private tsValid: Uint8Array | null = null;
+  private cpuValid: Uint8Array | null = null;
+  private tidValid: Uint8Array | null = null;
+  private tgidValid: Uint8Array | null = null;
+  private commValid: Uint8Array | null = null;
+  private codeValid: Uint8Array | null = null;
+  private readonly kOf: Int32Array;
   private strCodes = new Map<string, number>();
 
   private constructor(
@@ -491,6 +509,7 @@ export class EventReader {
     private readonly plan: InputPlan,
   ) {
     this.stage = plan.maxBack > 0n ? new Staging() : null;
+    this.kOf = Int32Array.from(plan.kOf);
   }
 
   static async open(instance: DuckDBInstance, plan: InputPlan): Promise<EventReader> {
@@ -522,11 +541,17 @@ export class EventReader {
     this.idw = new Int32Array(this.id.buffer, this.id.byteOffset, 2 * c.rows);
     this.ts = c.raw(1, 8, i64);
     this.tsw = new Int32Array(this.ts.buffer, this.ts.byteOffset, 2 * c.rows);
-    this.cpu = c.raw(2, 8, f64);
-    this.tid = c.raw(3, 8, f64);
-    this.tgid = c.raw(4, 8, f64);
+    this.cpu = c.raw(2, 4, i32);
+    this.tid = c.raw(3, 4, i32);
+    this.tgid = c.raw(4, 4, i32);
     this.comm = c.raw(5, 4, i32);
-    this.k = c.raw(6, 4, i32);
+    this.code = c.raw(6, 4, i32);
+    this.tsValid = c.validity(1);
+    this.cpuValid = c.validity(2);
+    this.tidValid = c.validity(3);
+    this.tgidValid = c.validity(4);
+    this.commValid = c.validity(5);
+    this.codeValid = c.validity(6);
     return true;
   }
 
@@ -552,7 +577,10 @@ export class EventReader {
           `replay input: event ids out of insertion order (${eid} after ${this.lastId})`,
         );
       this.lastId = eid;
-      const k = this.k[i];
+      if (!valid(this.codeValid, i)) continue;
+      const code = this.code[i];
+      const k = code < this.kOf.length ? this.kOf[code] : -1;
+      if (k < 0) continue;
       const dst = stage ? stage.b : out;
       const j = stage ? stage.slot() : out.n;
       const o = 6 * j;
@@ -575,12 +603,14 @@ export class EventReader {
       }
       dst.idw[2 * j] = this.idw[2 * i];
       dst.idw[2 * j + 1] = this.idw[2 * i + 1];
-      dst.tsw[2 * j] = this.tsw[2 * i];
-      dst.tsw[2 * j + 1] = this.tsw[2 * i + 1];
-      dst.cpu[j] = this.cpu[i];
-      dst.tid[j] = this.tid[i];
-      dst.tgid[j] = this.tgid[i];
-      dst.comm[j] = this.comm[i];
+      if (valid(this.tsValid, i)) {
+        dst.tsw[2 * j] = this.tsw[2 * i];
+        dst.tsw[2 * j + 1] = this.tsw[2 * i + 1];
+      } else dst.ts[j] = NO_TS;
+      dst.cpu[j] = valid(this.cpuValid, i) ? this.cpu[i] : NaN;
+      dst.tid[j] = valid(this.tidValid, i) ? this.tid[i] : NaN;
+      dst.tgid[j] = valid(this.tgidValid, i) ? this.tgid[i] : NaN;
+      dst.comm[j] = valid(this.commValid, i) ? this.comm[i] : -1;
       dst.k[j] = k;
       if (!stage) {
         out.s[j] = s === null ? -1 : this.intern(out, s);

@@ -19,6 +19,10 @@ export interface Sink {
   violation(rule: string, explanation: string, label: 'kernel' | 'pre-trace' | 'lost-events' | 'model' | 'untraced'): void;
 }
 
+/** Folio.unmapped of every folio nothing was unmapped from yet: shared, never written (rmap_remove
+ *  gives a folio its own map first). Most folios never need one (trackUnmaps off, or never unmapped). */
+const NO_UNMAPPED: Folio['unmapped'] = new Map();
+
 export class Model {
   tasks = new Map<number, Task>();
   mms: Mm[] = [];
@@ -130,7 +134,7 @@ export class Model {
       swapSlot: null,
       ksm: false,
       rmap: new Map(),
-      unmapped: new Map(),
+      unmapped: NO_UNMAPPED,
       since: this.now,
       sinceEvent: this.eventId,
       touched: false,
@@ -274,6 +278,7 @@ export class Model {
     this.touchFolio(f);
     const key = rmapKey(mm.id, va);
     if (this.trackUnmaps) {
+      if (f.unmapped === NO_UNMAPPED) f.unmapped = new Map();
       f.unmapped.set(key, { eventId: this.eventId, ts: this.now, tid: this.tid });
       mm.lastUnmapped.set(va, { folio: f, ts: this.now });
     }

@@ -87,4 +87,9 @@ try {
 }
 conn.closeSync();
 instance.closeSync();
+if (process.env.MMREPLAY_IO_STATS) {
+  const st = (await import('node:fs')).readFileSync('/proc/thread-self/stat', 'utf8');
+  const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+  console.error(JSON.stringify({ workerCpu: (Number(f[11]) + Number(f[12])) / 100 }));
+}
 post({ t: 'closed' });

@@ -45,7 +45,8 @@ export interface Folio {
   swapSlot: number | null;
   /** Where it is mapped: mm id and address of each PTE (rmap; the anon_vma chain finds these). */
   rmap: Map<number | string, { mm: number; va: number }>;
-  /** Which event last removed each mapping (the culprit when a pinned page is found replaced). */
+  /** Which event last removed each mapping (the culprit when a pinned page is found replaced).
+   *  Written only by Model.rmap_remove: until then it is a shared empty map. */
   unmapped: Map<number | string, { eventId: bigint; ts: bigint; tid: number }>;
   /** Open interval bookkeeping. */
   since: bigint;

@@ -173,9 +173,19 @@ export class ColumnBatch {
       case Kind.STR: {
         const s = v as string;
         if (s !== c.last) {
-          let code = c.codes.get(s);
-          if (code === undefined) {
-            code = c.strings.push(s) - 1;
+          // A column's strings are mostly a handful of constants: compared in turn (by pointer
+          // when they are the same string) before any hash lookup.
+          const strs = c.strings;
+          let code = -1;
+          if (strs.length <= 8) {
+            for (let i = 0; i < strs.length; i++)
+              if (strs[i] === s) {
+                code = i;
+                break;
+              }
+          } else code = c.codes.get(s) ?? -1;
+          if (code < 0) {
+            code = strs.push(s) - 1;
             c.codes.set(s, code);
           }
           c.last = s;
