@@ -20,7 +20,9 @@ const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
 const cpu = process.cpuUsage(cpu0);
 const cpuSeconds = (cpu.user + cpu.system) / 1e6;
 const events = runs.reduce((n, r) => n + r.events, 0);
-const rssAt = [0.25, 0.5, 0.75, 1].map((q) => samples.filter(([n]) => n <= q * events).pop()?.[1] ?? 0);
+const rssAt = [0.25, 0.5, 0.75, 1].map(
+  (q) => samples.filter(([n]) => n <= q * events).pop()?.[1] ?? 0,
+);
 console.log(
   JSON.stringify({
     seconds,

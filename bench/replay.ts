@@ -39,8 +39,7 @@ try {
       path.join(tree, 'bench/replay-child.ts'),
     );
     rows.push(row(`baseline ${base}`, run(tree)));
-  } else
-    rows.push({ replay: `baseline ${BASELINE} (figure measured then)`, ...BASELINE_FIGURE });
+  } else rows.push({ replay: `baseline ${BASELINE} (figure measured then)`, ...BASELINE_FIGURE });
   rows.push(row('this tree', run(ROOT)));
   console.table(rows);
 } finally {
@@ -92,8 +91,7 @@ function ingestInput(): void {
       if (!m) continue;
       // Shift pids (and pid fields in the text) by 100000 per copy, and time by 10 s per copy.
       const shift = (n: string) => String(Number(n) + c * 100000);
-      const ns =
-        BigInt(m[4]) * 1_000_000_000n + BigInt(m[5].padEnd(9, '0')) + BigInt(c) * spanNs;
+      const ns = BigInt(m[4]) * 1_000_000_000n + BigInt(m[5].padEnd(9, '0')) + BigInt(c) * spanNs;
       const body = m[6].replace(/\b(pid|child_pid)=(\d+)/g, (_s, k, v) => `${k}=${shift(v)}`);
       out.push(
         `${m[1]}${shift(m[2])}${m[3]}${ns / 1_000_000_000n}.${(ns % 1_000_000_000n).toString().padStart(9, '0').slice(0, 6)}${body}`,

@@ -228,7 +228,7 @@ async function typedQuery(
 }
 
 /** Events per batch of input. */
-export const EVENT_BATCH = 8192;
+export const EVENT_BATCH = 32768;
 
 /**
  * Events column-wise, as they cross from the reading thread to the model's: name and comm as codes
@@ -363,7 +363,8 @@ const i32 = (b: ArrayBuffer, at: number, n: number) => new Int32Array(b, at, n);
 const i64 = (b: ArrayBuffer, at: number, n: number) => new BigInt64Array(b, at, n);
 const f64 = (b: ArrayBuffer, at: number, n: number) => new Float64Array(b, at, n);
 const TWO_32 = 2 ** 32;
-const valid = (mask: Uint8Array | null, r: number) => !mask || ((mask[r >> 3] >> (r & 7)) & 1) === 1;
+const valid = (mask: Uint8Array | null, r: number) =>
+  !mask || ((mask[r >> 3] >> (r & 7)) & 1) === 1;
 
 /** A typed table read in id order, positioned on its current row. */
 interface Typed {

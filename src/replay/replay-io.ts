@@ -132,7 +132,7 @@ export type ToIo =
   | { t: 'abort' };
 
 /** Output batches handed over and not yet appended, at most (then the model waits). */
-const MAX_IN_FLIGHT = 24;
+const MAX_IN_FLIGHT = 8;
 
 function startWorker(data: IoWorkerData): Worker {
   const js = new URL('./replay-io-worker.js', import.meta.url);

@@ -9,8 +9,8 @@ import { DuckDBDataChunk, DuckDBTypeId, DuckDBVector, type DuckDBAppender } from
 import type { Value } from './chunk-appender.js';
 
 const CHUNK_ROWS = DuckDBVector.standardSize();
-/** Rows per batch: eight data chunks. */
-export const BATCH_ROWS = 8 * CHUNK_ROWS;
+/** Rows per batch: sixteen data chunks. */
+export const BATCH_ROWS = 16 * CHUNK_ROWS;
 /** duckdb_string_t: 16 bytes, the string inline or a pointer into its vector's string heap. */
 const STRING_T = 16;
 const TWO_32 = 2 ** 32;
