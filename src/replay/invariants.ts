@@ -35,7 +35,7 @@ function checkPtes(m: Model): void {
   for (let i = 0; i < vas.length; i++) {
     const mm = m.touchedPteMms[i];
     const va = vas[i];
-    mms.add(mm);
+    if (!mms.includes(mm)) mms.push(mm);
     const p = m.pte(mm, va);
     if (!p || p.kind === 'none') continue;
     if (!m.find_vma(mm, va) && !mm.dead) {
@@ -54,8 +54,9 @@ function checkPtes(m: Model): void {
       }
     }
   }
-  mms.clear();
+  mms.length = 0;
 }
 
-/** checkPtes' mms, reused from event to event. */
-const touchedMms = new Set<Mm>();
+/** checkPtes' mms in the order first touched, reused from event to event (an event touches one
+ *  or two: an array; clearing a Set allocates a new table each time). */
+const touchedMms: Mm[] = [];

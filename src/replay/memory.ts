@@ -68,8 +68,18 @@ function is_cow_mapping(vma: Vma): boolean {
 
 /** Allocates the folio a fault needs, taking its PFN from the trace when it shows one. */
 export function alloc_folio(m: Model, ev: FaultEvidence | null, order: number, anon: boolean): Folio {
-  const i = ev ? ev.allocs.findIndex((a) => a.order === order) : -1;
-  const a = i >= 0 ? ev!.allocs.splice(i, 1)[0] : null;
+  // The first allocation of that order, taken out (a loop and a shift: no closure, no array).
+  let a: FaultEvidence['allocs'][number] | null = null;
+  if (ev) {
+    const allocs = ev.allocs;
+    for (let i = 0; i < allocs.length; i++) {
+      if (allocs[i].order !== order) continue;
+      a = allocs[i];
+      for (let j = i + 1; j < allocs.length; j++) allocs[j - 1] = allocs[j];
+      allocs.length--;
+      break;
+    }
+  }
   const f = m.newFolio({ anon, order, refcount: 1, pfnConfidence: a ? 'observed' : 'unknown' });
   if (a) m.setPfn(f, a.pfn, 'observed');
   return f;
