@@ -197,6 +197,48 @@ export class ColumnBatch {
     }
   }
 
+  // Typed set()s for the busiest writers (the replay's per-event rows): one value type each, so
+  // each stays monomorphic; anything else (another type, a column of another kind) goes to set().
+
+  /** set() for a bigint or null. */
+  setBig(col: number, v: bigint | null): void {
+    const c = this.cols[col];
+    if (typeof v === 'bigint' && c.kind === Kind.I64) c.i64[this.row] = v;
+    else this.set(col, v);
+  }
+
+  /** set() for a number or null, into an integer column. */
+  setInt(col: number, v: number | null): void {
+    const c = this.cols[col];
+    if (typeof v === 'number') {
+      if (c.kind === Kind.I32) {
+        c.i32[this.row] = v;
+        return;
+      }
+      if (c.kind === Kind.I64) {
+        const r = 2 * this.row;
+        c.i32[r] = v;
+        c.i32[r + 1] = Math.floor(v / TWO_32);
+        return;
+      }
+    }
+    this.set(col, v);
+  }
+
+  /** set() for a boolean or null. */
+  setBool(col: number, v: boolean | null): void {
+    const c = this.cols[col];
+    if (typeof v === 'boolean' && c.kind === Kind.BOOL) c.u8[this.row] = v ? 1 : 0;
+    else this.set(col, v);
+  }
+
+  /** set() for a string or null. */
+  setStr(col: number, v: string | null): void {
+    const c = this.cols[col];
+    if (typeof v === 'string' && c.kind === Kind.STR && v === c.last) c.i32[this.row] = c.lastCode;
+    else this.set(col, v);
+  }
+
   /** set() for a number that is not null, into an INTEGER/UINTEGER column. */
   setI32(col: number, v: number): void {
     this.cols[col].i32[this.row] = v;
