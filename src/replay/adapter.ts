@@ -246,7 +246,10 @@ export class Adapter {
           exitMmap(this, t.mm, t.tid);
         if (!pf) this.dx?.pageFree(t);
         const pfn = BigInt(e.a!);
-        const i = pf ? pf.ev.allocs.findIndex((a) => a.pfn === pfn) : -1;
+        let i = -1;
+        if (pf)
+          for (let j = 0; j < pf.ev.allocs.length && i < 0; j++)
+            if (pf.ev.allocs[j].pfn === pfn) i = j;
         if (pf && i >= 0) {
           pf.ev.allocs.splice(i, 1);
           pf.backedOut = true;
