@@ -6,7 +6,7 @@ import { renderSvg } from '../src/analysis/charts.js';
 import { Db } from '../src/store/db.js';
 import { UsageError } from '../src/errors.js';
 import { ingest } from '../src/ingest/ingest.js';
-import { calibrate, calibrationJson } from '../src/synth/calibrate.js';
+import { calibrate, calibrationJson, measureContention } from '../src/synth/calibrate.js';
 import type { Calibration } from '../src/synth/costs.js';
 import { synthesize, type SynthDesign } from '../src/synth/generate.js';
 import { LAB_RUNS, readCalibrations } from '../src/synth/lab-costs.js';
@@ -33,6 +33,36 @@ interface Args {
   rates?: string;
   requests: number;
   calibrate?: string[];
+  calibrateContention?: string[];
+}
+
+/** Ingests `inputs` (traces; databases are read as they are) into one temporary database and runs `f` on it. */
+async function withDb<T>(inputs: string[], out: string, f: (db: Db) => Promise<T>): Promise<T> {
+  const dbs = inputs.filter((x) => x.endsWith('.duckdb'));
+  const traces = inputs.filter((x) => !x.endsWith('.duckdb'));
+  if (dbs.length && traces.length) throw new UsageError('give traces or one database, not both');
+  if (dbs.length > 1) throw new UsageError('one database at a time');
+  if (dbs.length) {
+    const db = await Db.open(dbs[0], { readOnly: true });
+    try {
+      return await f(db);
+    } finally {
+      db.close();
+    }
+  }
+  const dir = fs.mkdtempSync(path.join(path.dirname(path.resolve(out)), '.synth-cal-'));
+  try {
+    const tmp = path.join(dir, 'cal.duckdb');
+    await ingest(traces, { db: tmp });
+    const db = await Db.open(tmp, { readOnly: true });
+    try {
+      return await f(db);
+    } finally {
+      db.close();
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 function usage<T>(f: () => T): T {
@@ -127,8 +157,27 @@ export const synthCommand: CommandModule<object, Args> = {
         type: 'string',
         array: true,
         describe: 'measure the costs from these traces (or databases) of the race program',
+      })
+      .option('calibrate-contention', {
+        type: 'string',
+        array: true,
+        describe:
+          "measure what a writer waiting for the driver's mmap_read_lock costs (traces with mmap_lock events and an mprotect or fork racer)",
       }) as never,
   handler: async (a) => {
+    if (a.calibrateContention) {
+      if (!a.out) throw new UsageError('--calibrate-contention needs -o FILE (JSON)');
+      const c = await withDb(a.calibrateContention, a.out, measureContention);
+      const command = `mmreplay synth --calibrate-contention -o ${a.out} ${a.calibrateContention.join(' ')}`;
+      const costs = Object.entries(c.costs).map(([k, v]) => `    "${k}": ${JSON.stringify(v)}`);
+      fs.writeFileSync(
+        a.out,
+        `{\n  "command": ${JSON.stringify(command)},\n  "sources": ${JSON.stringify(c.sources)},\n  "samples": ${JSON.stringify(c.samples)},\n  "costs": {\n${costs.join(',\n')}\n  }\n}\n`,
+      );
+      process.stdout.write(formatTable([c.samples]));
+      process.stdout.write(`contention costs: ${a.out}\n`);
+      return;
+    }
     if (a.calibrate) {
       if (!a.out) throw new UsageError('--calibrate needs -o FILE (the costs, JSON)');
       const dbs = a.calibrate.filter((f) => f.endsWith('.duckdb'));

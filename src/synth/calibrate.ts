@@ -3,7 +3,13 @@
 // HMM_DMIRROR_EXCLUSIVE against a MADV_DONTNEED + refault racer under QEMU TCG, 2 vCPUs).
 // Events are found by the function their probe binds to (the `probes` table), not by name.
 import type { Db } from '../store/db.js';
-import { quantiles, type Calibration, type Costs } from './costs.js';
+import {
+  quantiles,
+  type Calibration,
+  type Contention,
+  type ContentionCalibration,
+  type Costs,
+} from './costs.js';
 
 type Role =
   | 'call'
@@ -229,4 +235,110 @@ ${cals.map(one).join(',\n')}
   ]
 }
 `;
+}
+
+/** Every file's requests pooled: the writers that waited for the driver's read lock. */
+export async function measureContention(db: Db): Promise<ContentionCalibration> {
+  const probes = await db.rows<{ event: string; func: string; kind: string }>(
+    `SELECT DISTINCT event, func, kind FROM probes`,
+  );
+  const probed = (func: string, kind: string) =>
+    probes.filter((p) => p.func === func && p.kind === kind).map((p) => p.event);
+  const roles: [string[], string][] = [
+    [probed('make_device_exclusive_range', 'entry'), 'call'],
+    [probed('vmalloc_noprof', 'return'), 'read'],
+    [probed('__mmu_notifier_invalidate_range_start', 'entry'), 'notif'],
+    [['syscalls:sys_enter_ioctl'], 'ioctl'],
+    [['syscalls:sys_exit_ioctl'], 'ioctlret'],
+  ];
+  const cases = roles
+    .flatMap(([evs, r]) => evs.map((ev) => `WHEN '${ev.replace(/'/g, "''")}' THEN '${r}'`))
+    .join(' ');
+  const lock = (t: string, role: string) =>
+    `SELECT e.file_id, e.ts_ns AS ts, e.id, e.tid, '${role}' AS role, l."write"::VARCHAR IN ('true', '1') AS w
+     FROM events e JOIN "mmap_lock_${t}" l USING (id)`;
+  const tables = new Set((await db.tables()).map(String));
+  const locks = ['mmap_lock_start_locking', 'mmap_lock_acquire_returned', 'mmap_lock_released']
+    .filter((t) => tables.has(`mmap_lock_${t}`))
+    .map((t) => lock(t, t.replace('mmap_lock_', '')));
+  const rows = await db.rows<{
+    file_id: number;
+    ts: bigint;
+    tid: number;
+    role: string;
+    w: boolean | null;
+  }>(
+    `SELECT * FROM (
+       SELECT file_id, ts_ns AS ts, id, tid, CASE event ${cases} END AS role, NULL::BOOLEAN AS w
+       FROM events WHERE event IN (${roles.flatMap(([e]) => e.map((x) => `'${x.replace(/'/g, "''")}'`)).join(', ')})
+       ${locks.map((q) => `UNION ALL ${q}`).join(' ')})
+     ORDER BY file_id, ts, id`,
+  );
+  const files = await db.rows<{ file_id: number; path: string }>(
+    `SELECT file_id, path FROM files ORDER BY file_id`,
+  );
+  const s: Record<keyof Contention, number[]> = {
+    writerWake: [],
+    writerWork: [],
+    writerHold: [],
+    readAfterWriter: [],
+  };
+  const us = (a: bigint, b: bigint) => Number(b - a) / 1000;
+  for (const { file_id: fileId } of files) {
+    const ev = rows.filter((r) => r.file_id === fileId);
+    const driver = ev.find((r) => r.role === 'call')?.tid;
+    if (driver === undefined) continue;
+    let inIoctl = false;
+    let unlock: bigint | null = null;
+    let read = false;
+    // Writers waiting for the lock (start_locking seen, acquire not yet), and those that just got it.
+    const waiting = new Set<number>();
+    let woken: { tid: number; ts: bigint; notif: boolean } | null = null;
+    let waited = false;
+    let contended = false;
+    for (const r of ev) {
+      if (r.tid === driver) {
+        if (r.role === 'ioctl') {
+          inIoctl = true;
+          unlock = null;
+          read = false;
+          waited = false;
+        } else if (r.role === 'ioctlret') inIoctl = false;
+        else if (r.role === 'released' && r.w === false && inIoctl && !read) {
+          unlock = r.ts;
+          waited = contended = waiting.size > 0;
+          woken = null;
+        } else if (r.role === 'read' && inIoctl && unlock !== null && !read) {
+          read = true;
+          if (contended) s.readAfterWriter.push(us(unlock, r.ts));
+        }
+        continue;
+      }
+      if (r.role === 'start_locking' && r.w) waiting.add(r.tid);
+      else if (r.role === 'acquire_returned' && r.w && waiting.delete(r.tid)) {
+        // The first writer to get the lock after a contended unlock is the one it woke.
+        if (unlock !== null && waited) {
+          s.writerWake.push(us(unlock, r.ts));
+          woken = { tid: r.tid, ts: r.ts, notif: false };
+          waited = false;
+        }
+      } else if (r.role === 'notif' && woken?.tid === r.tid && !woken.notif) {
+        s.writerWork.push(us(woken.ts, r.ts));
+        woken.notif = true;
+      } else if (r.role === 'released' && r.w && woken?.tid === r.tid) {
+        s.writerHold.push(us(woken.ts, r.ts));
+        woken = null;
+      }
+    }
+  }
+  return {
+    costs: Object.fromEntries(
+      Object.entries(s).map(([k, v]) => [k, quantiles(v)]),
+    ) as unknown as Contention,
+    sources: files.map((f) => f.path),
+    samples: Object.fromEntries(Object.entries(s).map(([k, v]) => [k, v.length])) as Record<
+      keyof Contention,
+      number
+    >,
+  };
 }

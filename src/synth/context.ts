@@ -1,5 +1,5 @@
 // What the simulated threads share: the clock, the kernel's state, the trace, the truth.
-import type { Costs } from './costs.js';
+import { draw, type Contention, type Costs } from './costs.js';
 import type { Region, Thread } from './kernel.js';
 import type { Lines } from './lines.js';
 import type { Rng } from './rng.js';
@@ -34,27 +34,77 @@ export class SimContext {
     readonly nextSize: () => number | null,
   ) {}
 
-  /** The driver holds mmap_read_lock; writers (mprotect) wait for its release. */
+  /**
+   * The driver holds mmap_read_lock over its calls; writers (mprotect, fork's dup_mmap) wait for
+   * its release, and the driver's next request waits for a writer's.
+   */
   private readHeld = false;
+  private writeHeld = false;
   private writers: (() => void)[] = [];
+  private readers: (() => void)[] = [];
 
-  mmapReadLock(): void {
-    this.readHeld = true;
+  /** mmap_read_lock in the driver: null when taken at once, else a wait for the writer. */
+  mmapReadLock(th: Thread): Yield | null {
+    if (!this.writeHeld) {
+      this.readHeld = true;
+      return null;
+    }
+    this.readers.push(() => {
+      this.readHeld = true;
+      this.sched.wake(this.thread(th.tid));
+    });
+    return { block: true };
   }
 
-  mmapReadUnlock(): void {
+  /**
+   * mmap_read_unlock: rwsem hands the lock to the first waiting writer, which runs `writerWake`
+   * later (the lab's measure). Returns whether one was waiting: the driver's read is then late.
+   */
+  mmapReadUnlock(): boolean {
     this.readHeld = false;
-    const w = this.writers;
-    this.writers = [];
-    for (const wake of w) wake();
+    const w = this.writers.shift();
+    if (!w) return false;
+    this.writeHeld = true;
+    this.sched.at(this.sched.now + draw(this.contention.writerWake, this.rng) * 1000, w);
+    return true;
   }
+
+  /** The driver is between its mmap_read_unlock and its final read. */
+  beforeRead = false;
+
+  /** What a writer waiting for the driver's read lock costs (set by generate.ts). */
+  contention!: Contention;
 
   /** mmap_write_lock: null when it is free (taken at once), else a wait until the read unlock. */
   mmapWriteLock(th: Thread): Yield | null {
-    if (!this.readHeld) return null;
+    if (!this.readHeld && !this.writeHeld) {
+      this.writeHeld = true;
+      return null;
+    }
     this.writers.push(() => this.sched.wake(this.thread(th.tid)));
     return { block: true };
   }
+
+  mmapWriteUnlock(): void {
+    this.writeHeld = false;
+    const w = this.writers.shift();
+    if (w) {
+      this.writeHeld = true;
+      w();
+      return;
+    }
+    const r = this.readers;
+    this.readers = [];
+    for (const wake of r) wake();
+  }
+
+  /** The request in flight: its first page and size (race.c's migrate racer reads them). */
+  request: { p0: number; n: number } | null = null;
+
+  /** Pids of processes and threads made during the run (fork children). */
+  nextPid = 0;
+  /** Starts a simulated thread (a fork child); set by generate.ts. */
+  spawn!: (tid: number, cpu: number, body: (self: Thread) => Generator<Yield, void, void>) => void;
 
   add(t: SimThread): void {
     this.threads.set(t.tid, t);

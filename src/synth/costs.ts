@@ -33,12 +33,37 @@ export interface Costs {
   racerGap: Quantiles;
 }
 
+/**
+ * What a writer waiting for the driver's mmap_read_lock costs the race, measured where the trace
+ * has the mmap_lock tracepoints (the lab's 6.12 race-mprotect, race-fork_exit and race-fork_write):
+ * under TCG the driver's final read comes milliseconds after its mmap_read_unlock when a writer was
+ * waiting (microseconds when none was), after the writer's first notifier.
+ */
+export interface Contention {
+  /** The driver's mmap_read_unlock to the waiting writer's mmap_lock_acquire_returned. */
+  writerWake: Quantiles;
+  /** The writer's acquire to its first mmu notifier (mprotect's or dup_mmap's work before it). */
+  writerWork: Quantiles;
+  /** The writer's acquire to its mmap_write_unlock (TLB flushes under TCG take milliseconds). */
+  writerHold: Quantiles;
+  /** The driver's mmap_read_unlock to its final read (vmalloc's return) where a writer waited. */
+  readAfterWriter: Quantiles;
+}
+
+export interface ContentionCalibration {
+  costs: Contention;
+  sources: string[];
+  samples: Record<keyof Contention, number>;
+}
+
 export interface Calibration {
   costs: Costs;
   /** Where the numbers come from: traces, and what each was measured from. */
   sources: string[];
   /** Samples behind each distribution. */
   samples: Record<keyof Costs, number>;
+  /** A writer's wait for the driver's read lock (default: the lab's, lab-contention.json). */
+  contention?: ContentionCalibration;
 }
 
 /** A draw from an empirical distribution, linearly interpolated, rounded to whole µs (>= 1). */

@@ -5,9 +5,9 @@ import { SimContext } from './context.js';
 import { draw, type Calibration } from './costs.js';
 import { driver } from './driver.js';
 import { Region } from './kernel.js';
-import { LAB_CALIBRATION } from './lab-costs.js';
-import { Lines } from './lines.js';
-import { dontneed, mprotect, uffdWp } from './racers.js';
+import { LAB_CALIBRATION, LAB_CONTENTION } from './lab-costs.js';
+import { KSMD_PID, Lines } from './lines.js';
+import { dontneed, fork, ksmd, migrate, mprotect, pageout, uffdWp } from './racers.js';
 import { Rng } from './rng.js';
 import { checkRacers, type Scenario } from './scenario.js';
 import { Scheduler, type SimThread, type Yield } from './scheduler.js';
@@ -27,6 +27,8 @@ export interface SynthOptions {
   /** Trace to write (ground truth beside it); absent: simulate only (sweeps). */
   out?: string;
   calibration?: Calibration;
+  /** Write kmem:mm_page_free lines (default: where a racer needs them, KSM). */
+  frees?: boolean;
 }
 
 export interface SynthResult {
@@ -42,13 +44,31 @@ export interface SynthResult {
 }
 
 const DRIVER_TID = 2672;
+const MADV_MERGEABLE = 12;
 const REGION_BASE = 0x7f23a4200000;
 const START_NS = 100_000_000_000;
+
+/**
+ * A sink that throws past `limit` events: a simulation whose threads no longer reach the driver's
+ * next request (a bug) stops instead of filling the disk.
+ */
+function runaway(sink: LineSink, limit: number): LineSink {
+  const line = sink.line.bind(sink);
+  sink.line = (...a) => {
+    if (sink.events >= limit)
+      throw new Error(`synth: ${limit} events and the driver has not finished: a stuck simulation`);
+    return line(...a);
+  };
+  return sink;
+}
 
 export function synthesize(o: SynthOptions): SynthResult {
   const cal = o.calibration ?? LAB_CALIBRATION;
   checkRacers(o.scenario.racers);
-  const sink: LineSink = o.out ? new TraceWriter(o.out) : new NullSink();
+  const sink: LineSink = runaway(
+    o.out ? new TraceWriter(o.out) : new NullSink(),
+    o.events > 0 ? Math.max(10 * o.events, o.events + 10_000_000) : 2_000_000_000,
+  );
   const tally = new TallyTruth();
   const csv = o.out ? new CsvTruth(o.out) : null;
   const truth: TruthSink = csv
@@ -61,6 +81,7 @@ export function synthesize(o: SynthOptions): SynthResult {
   const rng = new Rng(o.seed);
   const sched = new Scheduler(Math.max(1, o.cpus), START_NS);
   const lines = new Lines(sink, () => sched.now, o.out !== undefined);
+  lines.frees = o.frees ?? o.scenario.racers.some((r) => r.kind === 'ksm');
   const region = new Region(REGION_BASE, o.scenario.regionPages, lines);
   const sc = o.scenario;
   let made = 0;
@@ -81,6 +102,7 @@ export function synthesize(o: SynthOptions): SynthResult {
     );
   const ctx = new SimContext(sched, region, lines, rng, cal.costs, truth, sc, nextSize);
   ctx.design = o.design;
+  ctx.contention = (cal.contention ?? LAB_CONTENTION).costs;
   const thread = (
     tid: number,
     cpu: number,
@@ -98,6 +120,8 @@ export function synthesize(o: SynthOptions): SynthResult {
     ctx.add(t);
     return t;
   };
+  ctx.nextPid = DRIVER_TID + 1 + sc.racers.length;
+  ctx.spawn = (tid, cpu, body) => sched.spawn(thread(tid, cpu, body));
   const main = thread(DRIVER_TID, 0, () => mainThread());
   ctx.driverThread = main;
   function* mainThread(): Generator<Yield, void, void> {
@@ -105,6 +129,12 @@ export function synthesize(o: SynthOptions): SynthResult {
     // race.c: map the region, write every page, start the racers, then issue the requests.
     lines.mmapEnter(tid, cpu, sc.regionPages * 4096);
     lines.mmapExit(tid, cpu, REGION_BASE);
+    // race.c ksm: the region is MADV_MERGEABLE (ksm_enter registers the mm with ksmd).
+    if (sc.racers.some((r) => r.kind === 'ksm')) {
+      lines.madviseEnter(tid, cpu, REGION_BASE, sc.regionPages * 4096, MADV_MERGEABLE);
+      lines.ksmEnter(tid, cpu);
+      lines.madviseExit(tid, cpu);
+    }
     for (let p = 0; p < sc.regionPages; p++) {
       region.userWrite(main, p);
       yield draw(cal.costs.racerGap, rng);
@@ -118,6 +148,11 @@ export function synthesize(o: SynthOptions): SynthResult {
       const tid = DRIVER_TID + 1 + i;
       // Racers take the other CPUs in turn; with one CPU they share the driver's.
       const cpu = o.cpus > 1 ? 1 + (i % (o.cpus - 1)) : 0;
+      // ksmd is the kernel's thread, not the race program's.
+      if (r.kind === 'ksm') {
+        sched.spawn(thread(KSMD_PID, cpu, (self) => ksmd(ctx, self, r.rate)));
+        return;
+      }
       lines.clone3Enter(main.tid, main.cpu);
       lines.newTask(main.tid, main.cpu, tid);
       lines.clone3Exit(main.tid, main.cpu, tid);
@@ -137,6 +172,10 @@ export function synthesize(o: SynthOptions): SynthResult {
     if (kind === 'dontneed') yield* dontneed(ctx, self, rate);
     else if (kind === 'uffd_wp') yield* uffdWp(ctx, self, rate);
     else if (kind === 'mprotect') yield* mprotect(ctx, self, rate);
+    else if (kind === 'fork_exit' || kind === 'fork_write')
+      yield* fork(ctx, self, rate, kind === 'fork_write');
+    else if (kind === 'migrate') yield* migrate(ctx, self, rate);
+    else if (kind === 'pageout') yield* pageout(ctx, self, rate);
   }
   sched.spawn(main);
   sched.run();

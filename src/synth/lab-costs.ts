@@ -3,7 +3,9 @@
 // run is its own machine speed under TCG, so each trace is calibrated on its own.
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Calibration } from './costs.js';
+import type { Calibration, ContentionCalibration } from './costs.js';
+// Imported, not read: the build emits it beside the compiled module.
+import contention from './lab-contention.json' with { type: 'json' };
 
 export const LAB_COSTS_FILE = path.join(import.meta.dirname, 'lab-costs.json');
 
@@ -22,3 +24,10 @@ export const LAB_RUNS: Record<string, Calibration> = Object.fromEntries(
 
 /** The default: the first 6.12 record (30 requests per size, the larger sample). */
 export const LAB_CALIBRATION: Calibration = LAB_RUNS['6.12'];
+
+/**
+ * What a writer waiting for the driver's read lock costs (`mmreplay synth --calibrate-contention`
+ * on the lab's 6.12 race-mprotect, race-fork_exit and race-fork_write traces, pooled): the only
+ * runs with mmap_lock events and a writer. Every calibration uses it unless it has its own.
+ */
+export const LAB_CONTENTION: ContentionCalibration = contention as ContentionCalibration;

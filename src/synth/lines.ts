@@ -8,23 +8,51 @@ const MM = '0xffff88800014b7c0';
 const VMA = '0xffff8880034b35e8';
 const ANON_VMA = '0xffff8880007453a8';
 const PAGES = '0xffffc90002e87bc8';
-/** arch/x86/include/asm/pgtable_64.h __swp_entry, with SWP_DEVICE_EXCLUSIVE_WRITE = 29 (6.12/offsets.txt). */
+/** include/linux/swap.h in the lab build (MAX_SWAPFILES 24, no HWPOISON; 6.12/offsets.txt). */
 const SWP_DEVICE_EXCLUSIVE_WRITE = 29n;
+const SWP_MIGRATION_WRITE = 26n;
+/** SWP_MIG_YOUNG_BIT and SWP_MIG_DIRTY_BIT with 4-level paging (SWP_PFN_BITS = 46 - 12). */
+const SWP_MIG_YOUNG_DIRTY = (1n << 34n) | (1n << 35n);
+/** _PAGE_SWP_EXCLUSIVE (_PAGE_PWT) of an anonymous swap entry. */
+const PAGE_SWP_EXCLUSIVE = 8n;
 /** lib/test_hmm_uapi.h HMM_DMIRROR_EXCLUSIVE. */
 const HMM_DMIRROR_EXCLUSIVE = 'c0284805';
 /** include/uapi/linux/userfaultfd.h UFFDIO_WRITEPROTECT. */
 const UFFDIO_WRITEPROTECT = 'c018aa06';
 /** include/linux/mmu_notifier.h enum mmu_notifier_event. */
-export const NOTIFY = { UNMAP: 0, CLEAR: 1, PROTECTION_VMA: 2, EXCLUSIVE: 7 } as const;
+export const NOTIFY = {
+  UNMAP: 0,
+  CLEAR: 1,
+  PROTECTION_VMA: 2,
+  PROTECTION_PAGE: 3,
+  EXCLUSIVE: 7,
+} as const;
+/** The ksmd kernel thread (the lab guest's pid). */
+export const KSMD_PID = 34;
 
 const hex = (n: number | bigint) => `0x${n.toString(16)}`;
 /** The struct page of a PFN (pfn * 64 < 2^40 here, so plain numbers do). */
 export const pagePtr = (pfn: number) => `0xffffea${(pfn * 64).toString(16).padStart(10, '0')}`;
 
-function swpEntry(pfn: number): string {
-  const off = (~BigInt(pfn) & 0xffffffffffffffffn) << 14n;
-  return hex(((off & 0xffffffffffffffffn) >> 5n) | (SWP_DEVICE_EXCLUSIVE_WRITE << 59n));
+/** x86-64 __swp_entry(type, offset) as a PTE. */
+function swp(type: bigint, offset: bigint): bigint {
+  const off = (~offset & 0xffffffffffffffffn) << 14n;
+  return ((off & 0xffffffffffffffffn) >> 5n) | (type << 59n);
 }
+function swpEntry(pfn: number): string {
+  return hex(swp(SWP_DEVICE_EXCLUSIVE_WRITE, BigInt(pfn)));
+}
+/** A writable migration entry (young and dirty), as set_migration_pte prints it. */
+export function migrationEntry(pfn: number): bigint {
+  return swp(SWP_MIGRATION_WRITE, BigInt(pfn) | SWP_MIG_YOUNG_DIRTY);
+}
+/** An exclusive anonymous swap entry of swap type 0 (the lab's one swap device). */
+export function swapEntry(slot: number): bigint {
+  return swp(0n, BigInt(slot)) | PAGE_SWP_EXCLUSIVE;
+}
+/** A present PTE as remove_migration_pte prints it (NX, accessed, dirty, user, present, RW). */
+const presentPte = (pfn: number, write: boolean) =>
+  ((1n << 63n) | (BigInt(pfn) << 12n) | (write ? 0x67n : 0x65n)).toString(16);
 
 /** One thread's view of the trace: every method writes one line at the scheduler's time. */
 export class Lines {
@@ -40,8 +68,18 @@ export class Lines {
   }
 
   private w(tid: number, cpu: number, body: () => string, flags?: string): number {
-    return this.sink.line(this.clock(), 'race', tid, cpu, this.text ? body() : '', flags);
+    return this.sink.line(
+      this.clock(),
+      tid === KSMD_PID ? 'ksmd' : 'race',
+      tid,
+      cpu,
+      this.text ? body() : '',
+      flags,
+    );
   }
+
+  /** kmem:mm_page_free is in the recording's event set (a KSM race: the replay needs it). */
+  frees = false;
 
   marker(
     tid: number,
@@ -98,7 +136,7 @@ export class Lines {
       tid,
       cpu,
       () =>
-        `sys_madvise(start: ${start.toString(16)}, len_in: ${len.toString(16)}, behavior: ${behavior})`,
+        `sys_madvise(start: ${start.toString(16)}, len_in: ${len.toString(16)}, behavior: ${behavior.toString(16)})`,
     );
   }
   madviseExit(tid: number, cpu: number): number {
@@ -128,12 +166,27 @@ export class Lines {
       'd....',
     );
   }
-  pageAlloc(tid: number, cpu: number, pfn: number): number {
+  /** A user page: zeroed (a new anonymous page), a copy (COW), or a migration's target. */
+  pageAlloc(
+    tid: number,
+    cpu: number,
+    pfn: number,
+    what: 'zero' | 'copy' | 'migrate' = 'zero',
+  ): number {
+    const gfp = what === 'zero' ? '|__GFP_ZERO' : what === 'migrate' ? '|__GFP_THISNODE' : '';
     return this.w(
       tid,
       cpu,
       () =>
-        `mm_page_alloc: page=${pagePtr(pfn).slice(2)} pfn=${hex(pfn)} order=0 migratetype=1 gfp_flags=GFP_HIGHUSER_MOVABLE|__GFP_COMP|__GFP_ZERO`,
+        `mm_page_alloc: page=${pagePtr(pfn).slice(2)} pfn=${hex(pfn)} order=0 migratetype=1 gfp_flags=GFP_HIGHUSER_MOVABLE|__GFP_COMP${gfp}`,
+    );
+  }
+  pageFree(tid: number, cpu: number, pfn: number): number {
+    if (!this.frees) return 0;
+    return this.w(
+      tid,
+      cpu,
+      () => `mm_page_free: page=${pagePtr(pfn).slice(2)} pfn=${hex(pfn)} order=0`,
     );
   }
   newAnonRmap(tid: number, cpu: number, pfn: number, addr: number): number {
@@ -144,12 +197,20 @@ export class Lines {
         `mder_folio_add_new_anon_rmap: (folio_add_new_anon_rmap+0x4/0x121) folio=${pagePtr(pfn)} vma=${VMA} address=${hex(addr)} flags=0x1`,
     );
   }
-  doSwapPage(tid: number, cpu: number, addr: number, flags: number, pfn: number): number {
+  /** do_swap_page on a device-exclusive entry (its folio's PFN), or on any other entry (`pte`). */
+  doSwapPage(
+    tid: number,
+    cpu: number,
+    addr: number,
+    flags: number,
+    pfn: number,
+    pte?: bigint,
+  ): number {
     return this.w(
       tid,
       cpu,
       () =>
-        `mder_do_swap_page: (do_swap_page+0x4/0xec8) vma=${VMA} address=${hex(addr)} flags=${hex(flags)} orig_pte=${swpEntry(pfn)}`,
+        `mder_do_swap_page: (do_swap_page+0x4/0xec8) vma=${VMA} address=${hex(addr)} flags=${hex(flags)} orig_pte=${pte === undefined ? swpEntry(pfn) : hex(pte)}`,
     );
   }
   restoreExclusivePte(tid: number, cpu: number, addr: number, pfn: number): number {
@@ -160,12 +221,19 @@ export class Lines {
         `mder_restore_exclusive_pte: (restore_exclusive_pte+0x0/0xc4) vma=${VMA} page=${pagePtr(pfn)} address=${hex(addr)} ptep=0xffff8880034be138 pte=${swpEntry(pfn)}`,
     );
   }
-  anonRmapPtes(tid: number, cpu: number, pfn: number, addr: number): number {
+  anonRmapPtes(
+    tid: number,
+    cpu: number,
+    pfn: number,
+    addr: number,
+    flags = 0,
+    mapcount = -1,
+  ): number {
     return this.w(
       tid,
       cpu,
       () =>
-        `mder_folio_add_anon_rmap_ptes: (folio_add_anon_rmap_ptes+0x4/0xb8) folio=${pagePtr(pfn)} page=${pagePtr(pfn)} nr_pages=1 vma=${VMA} address=${hex(addr)} flags=0x0 mapcount=-1`,
+        `mder_folio_add_anon_rmap_ptes: (folio_add_anon_rmap_ptes+0x4/0xb8) folio=${pagePtr(pfn)} page=${pagePtr(pfn)} nr_pages=1 vma=${VMA} address=${hex(addr)} flags=${hex(flags)} mapcount=${mapcount}`,
     );
   }
   callEnter(tid: number, cpu: number, start: number, end: number): number {
@@ -206,12 +274,19 @@ export class Lines {
         `mder_get_user_pages_remote_ret: ([unknown/kretprobe'd] <- get_user_pages_remote) ret=${ret} mm=${MM} start=${hex(start)} nr_pages=${n}`,
     );
   }
-  rmapWalk(tid: number, cpu: number, pfn: number, mapped: boolean): number {
+  rmapWalk(
+    tid: number,
+    cpu: number,
+    pfn: number,
+    mapped: boolean,
+    rmapOne = 'page_make_device_exclusive_one+0x0/0x1eb',
+    refcount = 2,
+  ): number {
     return this.w(
       tid,
       cpu,
       () =>
-        `mder_rmap_walk: (rmap_walk+0x4/0x2e) folio=${pagePtr(pfn)} rwc=0xffffc90002e87ae8 rmap_one=page_make_device_exclusive_one+0x0/0x1eb mapcount=${mapped ? 0 : -1} refcount=2`,
+        `mder_rmap_walk: (rmap_walk+0x4/0x2e) folio=${pagePtr(pfn)} rwc=0xffffc90002e87ae8 rmap_one=${rmapOne} mapcount=${mapped ? 0 : -1} refcount=${refcount}`,
     );
   }
   lockAnonVmaReturn(tid: number, cpu: number, pfn: number, mapped: boolean): number {
@@ -298,11 +373,11 @@ export class Lines {
   mprotectExit(tid: number, cpu: number): number {
     return this.w(tid, cpu, () => `sys_mprotect -> 0x0`);
   }
-  folioUnlock(tid: number, cpu: number, pfn: number): number {
+  folioUnlock(tid: number, cpu: number, pfn: number, flags = '0x2083d'): number {
     return this.w(
       tid,
       cpu,
-      () => `mder_folio_unlock: (folio_unlock+0x4/0x17) folio=${pagePtr(pfn)} flags=0x2083d`,
+      () => `mder_folio_unlock: (folio_unlock+0x4/0x17) folio=${pagePtr(pfn)} flags=${flags}`,
     );
   }
   vmalloc(tid: number, cpu: number, size: number): number {
@@ -318,5 +393,259 @@ export class Lines {
   }
   vfree(tid: number, cpu: number): number {
     return this.w(tid, cpu, () => `mder_vfree: (vfree+0x4/0x14a) ptr=0xffffc90004bd5000`);
+  }
+
+  // --- fork (race.c fork_exit / fork_write) -----------------------------------------------------
+
+  cloneEnter(tid: number, cpu: number): number {
+    return this.w(
+      tid,
+      cpu,
+      () =>
+        `sys_clone(clone_flags: 1200011, newsp: 0, parent_tidptr: 0, child_tidptr: 7f9431fff990, tls: 0)`,
+    );
+  }
+  cloneExit(tid: number, cpu: number, ret: number): number {
+    return this.w(tid, cpu, () => `sys_clone -> ${hex(ret)}`);
+  }
+  forkTask(tid: number, cpu: number, child: number): number {
+    return this.w(
+      tid,
+      cpu,
+      () => `task_newtask: pid=${child} comm=race clone_flags=1200000 oom_score_adj=0`,
+    );
+  }
+  schedFork(tid: number, cpu: number, child: number): number {
+    return this.w(
+      tid,
+      cpu,
+      () => `sched_process_fork: comm=race pid=${tid} child_comm=race child_pid=${child}`,
+    );
+  }
+  copyPageRange(tid: number, cpu: number, start: number, end: number): number {
+    return this.w(
+      tid,
+      cpu,
+      () =>
+        `mder_copy_page_range: (copy_page_range+0x4/0xec3) dst_vma=0xffff88800a48a000 src_vma=${VMA} src_start=${hex(start)} src_end=${hex(end)}`,
+    );
+  }
+  exitGroup(tid: number, cpu: number): number {
+    return this.w(tid, cpu, () => `sys_exit_group(error_code: 0)`);
+  }
+  processExit(tid: number, cpu: number): number {
+    return this.w(tid, cpu, () => `sched_process_exit: comm=race pid=${tid} prio=120`);
+  }
+  processFree(tid: number, cpu: number, pid: number): number {
+    return this.w(tid, cpu, () => `sched_process_free: comm=race pid=${pid} prio=120`, '..s..');
+  }
+  childUnmap(tid: number, cpu: number, start: number, end: number): number {
+    return this.w(
+      tid,
+      cpu,
+      () =>
+        `mder_unmap_page_range: (unmap_page_range+0x4/0xaa4) tlb=0xffffc90002f8fd30 vma=0xffff88800a48a000 addr=${hex(start)} end=${hex(end)} details=0x0`,
+    );
+  }
+
+  // --- migration (race.c migrate: move_pages(2)) ------------------------------------------------
+
+  movePagesEnter(tid: number, cpu: number, n: number, move: boolean): number {
+    return this.w(
+      tid,
+      cpu,
+      () =>
+        `sys_move_pages(pid: 0, nr_pages: ${n}, pages: 7f9431fff040, nodes: ${move ? '7f9431fff010' : '0'}, status: 7f9431fff020, flags: ${move ? 2 : 0})`,
+    );
+  }
+  movePagesExit(tid: number, cpu: number, ret: number): number {
+    return this.w(tid, cpu, () => `sys_move_pages -> ${hex(ret)}`);
+  }
+  migratePages(tid: number, cpu: number): number {
+    return this.w(
+      tid,
+      cpu,
+      () => `mder_migrate_pages: (migrate_pages+0x4/0x348) from=0xffffc900013ffed0 mode=2 reason=3`,
+    );
+  }
+  migratePagesStart(tid: number, cpu: number): number {
+    return this.w(
+      tid,
+      cpu,
+      () => `mm_migrate_pages_start: mode=MIGRATE_SYNC reason=syscall_or_cpuset`,
+    );
+  }
+  tryToMigrate(tid: number, cpu: number, pfn: number, refcount: number): number {
+    return this.w(
+      tid,
+      cpu,
+      () =>
+        `mder_try_to_migrate: (try_to_migrate+0x4/0xac) folio=${pagePtr(pfn)} flags=0x40 mapcount=0 refcount=${refcount}`,
+    );
+  }
+  setMigrationPte(tid: number, cpu: number, addr: number, pfn: number): number {
+    return this.w(
+      tid,
+      cpu,
+      () =>
+        `set_migration_pte: addr=${addr.toString(16)}, pte=${migrationEntry(pfn).toString(16)} order=0`,
+    );
+  }
+  migrateFolio(
+    tid: number,
+    cpu: number,
+    dst: number,
+    src: number,
+    mode: number,
+    refcount: number,
+  ): number {
+    return this.w(
+      tid,
+      cpu,
+      () =>
+        `mder_migrate_folio: (migrate_folio+0x4/0x19) mapping=0x0 dst=${pagePtr(dst)} src=${pagePtr(src)} mode=${mode} src_refcount=${refcount}`,
+    );
+  }
+  migrateFolioReturn(tid: number, cpu: number, ret: number, dst: number, src: number): number {
+    return this.w(
+      tid,
+      cpu,
+      () =>
+        `mder_migrate_folio_ret: (migrate_pages_batch+0x761/0x961 <- migrate_folio) ret=${ret} dst=${pagePtr(dst)} src=${pagePtr(src)}`,
+    );
+  }
+  removeMigrationPtes(tid: number, cpu: number, src: number, dst: number): number {
+    return this.w(
+      tid,
+      cpu,
+      () =>
+        `mder_remove_migration_ptes: (remove_migration_ptes+0x4/0x63) src=${pagePtr(src)} dst=${pagePtr(dst)} flags=0x0`,
+    );
+  }
+  removeMigrationPte(tid: number, cpu: number, addr: number, pfn: number, write: boolean): number {
+    return this.w(
+      tid,
+      cpu,
+      () =>
+        `remove_migration_pte: addr=${addr.toString(16)}, pte=${presentPte(pfn, write)} order=0`,
+    );
+  }
+  migratePagesEnd(tid: number, cpu: number, succeeded: number, failed: number): number {
+    return this.w(
+      tid,
+      cpu,
+      () =>
+        `mm_migrate_pages: nr_succeeded=${succeeded} nr_failed=${failed} nr_thp_succeeded=0 nr_thp_failed=0 nr_thp_split=0 nr_split=0 mode=MIGRATE_SYNC reason=syscall_or_cpuset`,
+    );
+  }
+  migratePagesReturn(tid: number, cpu: number, ret: number): number {
+    return this.w(
+      tid,
+      cpu,
+      () => `mder_migrate_pages_ret: ([unknown/kretprobe'd] <- migrate_pages) ret=${ret} reason=3`,
+    );
+  }
+
+  // --- reclaim (race.c pageout: MADV_PAGEOUT) ---------------------------------------------------
+
+  reclaimPages(tid: number, cpu: number): number {
+    return this.w(
+      tid,
+      cpu,
+      () => `mder_reclaim_pages: (reclaim_pages+0x4/0xca) folio_list=0xffffc9000296fc50`,
+    );
+  }
+  reclaimPagesReturn(tid: number, cpu: number, ret: number): number {
+    return this.w(
+      tid,
+      cpu,
+      () => `mder_reclaim_pages_ret: ([unknown/kretprobe'd] <- reclaim_pages) ret=${ret}`,
+    );
+  }
+  tryToUnmap(tid: number, cpu: number, pfn: number, refcount: number): number {
+    return this.w(
+      tid,
+      cpu,
+      () =>
+        `mder_try_to_unmap: (try_to_unmap+0x4/0x5c) folio=${pagePtr(pfn)} flags=0x40 mapcount=0 refcount=${refcount}`,
+    );
+  }
+  lockAnonVma(tid: number, cpu: number, pfn: number): number {
+    return this.lockAnonVmaReturn(tid, cpu, pfn, true);
+  }
+  swapWritepage(tid: number, cpu: number, pfn: number, refcount: number): number {
+    return this.w(
+      tid,
+      cpu,
+      () =>
+        `mder_swap_writepage: (swap_writepage+0x4/0x145) page=${pagePtr(pfn)} flags=0x400000000030409 refcount=${refcount}`,
+    );
+  }
+  vmscanWriteFolio(tid: number, cpu: number, pfn: number): number {
+    return this.w(
+      tid,
+      cpu,
+      () =>
+        `mm_vmscan_write_folio: page=${pagePtr(pfn).slice(2)} pfn=${hex(pfn)} flags=RECLAIM_WB_ANON|RECLAIM_WB_ASYNC`,
+    );
+  }
+
+  // --- KSM (race.c ksm: ksmd merging the region's identical pages) -----------------------------
+
+  ksmEnter(tid: number, cpu: number): number {
+    return this.w(tid, cpu, () => `ksm_enter: mm ${MM.slice(2)}`);
+  }
+  ksmScan(tid: number, cpu: number, start: boolean, seq: number, size: number): number {
+    return this.w(
+      tid,
+      cpu,
+      () => `ksm_${start ? 'start' : 'stop'}_scan: seq ${seq} rmap size ${size}`,
+    );
+  }
+  tryToMerge(tid: number, cpu: number, pfn: number, kpfn: number | null, refcount: number): number {
+    return this.w(
+      tid,
+      cpu,
+      () =>
+        `mder_try_to_merge_one_page: (try_to_merge_one_page+0x0/0x379) vma=${VMA} page=${pagePtr(pfn)} kpage=${kpfn === null ? '0x0' : pagePtr(kpfn)} mapcount=0 refcount=${refcount}`,
+    );
+  }
+  tryToMergeReturn(
+    tid: number,
+    cpu: number,
+    ret: number,
+    pfn: number,
+    kpfn: number | null,
+  ): number {
+    return this.w(
+      tid,
+      cpu,
+      () =>
+        `mder_try_to_merge_one_page_ret: ([unknown/kretprobe'd] <- try_to_merge_one_page) ret=${ret} page=${pagePtr(pfn)} kpage=${kpfn === null ? '0x0' : pagePtr(kpfn)}`,
+    );
+  }
+  writeProtectPage(tid: number, cpu: number, pfn: number, refcount: number): number {
+    return this.w(
+      tid,
+      cpu,
+      () =>
+        `mder_write_protect_page: (write_protect_page+0x0/0x281) vma=${VMA} folio=${pagePtr(pfn)} mapcount=0 refcount=${refcount}`,
+    );
+  }
+  writeProtectPageReturn(tid: number, cpu: number, ret: number, pfn: number): number {
+    return this.w(
+      tid,
+      cpu,
+      () =>
+        `mder_write_protect_page_ret: (try_to_merge_one_page+0xa7/0x379 <- write_protect_page) ret=${ret} folio=${pagePtr(pfn)}`,
+    );
+  }
+  ksmMerge(tid: number, cpu: number, pfn: number, ksm: boolean, err: number): number {
+    return this.w(
+      tid,
+      cpu,
+      () =>
+        `ksm_merge_with_ksm_page: ${ksm ? 'ksm ' : ''}pfn ${pfn} rmap_item ffff88800998fa00 mm ${MM.slice(2)} error ${err}`,
+    );
   }
 }

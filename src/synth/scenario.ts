@@ -4,8 +4,18 @@
  *  back, as the lab's race program ran them while a request was in flight. 0 disables it. */
 export type Rate = number | 'lab';
 
-export type RacerKind = 'dontneed' | 'uffd_wp' | 'mprotect';
-export const RACER_KINDS: RacerKind[] = ['dontneed', 'uffd_wp', 'mprotect'];
+export type RacerKind =
+  'dontneed' | 'uffd_wp' | 'mprotect' | 'fork_exit' | 'fork_write' | 'migrate' | 'pageout' | 'ksm';
+export const RACER_KINDS: RacerKind[] = [
+  'dontneed',
+  'uffd_wp',
+  'mprotect',
+  'fork_exit',
+  'fork_write',
+  'migrate',
+  'pageout',
+  'ksm',
+];
 
 export interface Scenario {
   name: string;
@@ -54,6 +64,56 @@ export const SCENARIOS: Record<string, Scenario> = {
     order: 'random',
     perSize: 30,
   },
+  fork_exit: {
+    name: 'fork_exit',
+    describe:
+      'test_hmm requests of 1-512 pages against a thread forking a child that exits at once (race.c mode fork_exit)',
+    sizes: LAB_SIZES,
+    racers: [{ kind: 'fork_exit', rate: 'lab' }],
+    regionPages: 1024,
+    order: 'random',
+    perSize: 30,
+  },
+  fork_write: {
+    name: 'fork_write',
+    describe:
+      'test_hmm requests of 1-512 pages against a thread forking a child that writes 1-8 pages, then exits (race.c mode fork_write)',
+    sizes: LAB_SIZES,
+    racers: [{ kind: 'fork_write', rate: 'lab' }],
+    regionPages: 1024,
+    order: 'random',
+    perSize: 30,
+  },
+  migrate: {
+    name: 'migrate',
+    describe:
+      "test_hmm requests of 1-256 pages against a thread moving up to 4 of the request's present pages to the other node with move_pages (race.c mode migrate)",
+    sizes: [1, 16, 64, 256],
+    racers: [{ kind: 'migrate', rate: 'lab' }],
+    regionPages: 1024,
+    order: 'random',
+    perSize: 20,
+  },
+  pageout: {
+    name: 'pageout',
+    describe:
+      'test_hmm requests of 1-256 pages against a thread reclaiming 1-4 pages to swap with MADV_PAGEOUT (race.c mode pageout)',
+    sizes: [1, 16, 64, 256],
+    racers: [{ kind: 'pageout', rate: 'lab' }],
+    regionPages: 1024,
+    order: 'random',
+    perSize: 20,
+  },
+  ksm: {
+    name: 'ksm',
+    describe:
+      'test_hmm requests of 1-256 pages on a MADV_MERGEABLE region of identical pages that ksmd merges (race.c mode ksm)',
+    sizes: [1, 16, 64, 256],
+    racers: [{ kind: 'ksm', rate: 'lab' }],
+    regionPages: 1024,
+    order: 'random',
+    perSize: 20,
+  },
   none: {
     name: 'none',
     describe: 'test_hmm requests of 1-512 pages and no racer (race.c mode none)',
@@ -99,14 +159,29 @@ export function parseRates(specs: string[], base: Scenario['racers']): Scenario[
   return racers;
 }
 
+/** Racers the generator's kernel follows beside any other, and those it follows beside these only. */
+const OLD: RacerKind[] = ['dontneed', 'uffd_wp', 'mprotect'];
+const NEW: RacerKind[] = ['fork_exit', 'fork_write', 'migrate', 'pageout', 'ksm'];
+
 /**
  * Combinations the generator's kernel does not follow: one mprotect racer at most (its VMA splits
  * assume the region is whole when it protects), and none beside a uffd_wp racer (a restored
- * mprotect would have to keep uffd-wp pages read-only).
+ * mprotect would have to keep uffd-wp pages read-only); one ksmd and one forking thread at most;
+ * a fork, migration, reclaim or KSM racer beside DONTNEED racers (and its own kind) only: the
+ * others' entries (uffd-wp bits, split VMAs, swap and migration entries in a fork's copy, folios
+ * locked when fork restores an entry) are not simulated together.
  */
 export function checkRacers(racers: Scenario['racers']): void {
   const n = (k: RacerKind) => racers.filter((r) => r.kind === k).length;
   if (n('mprotect') > 1) throw new Error('one mprotect racer at most');
   if (n('mprotect') && n('uffd_wp'))
     throw new Error('mprotect and uffd_wp racers together are not simulated');
+  if (n('ksm') > 1) throw new Error('one ksm racer (ksmd) at most');
+  if (n('fork_exit') + n('fork_write') > 1) throw new Error('one fork racer at most');
+  const kinds = new Set(racers.map((r) => r.kind));
+  const nw = [...kinds].filter((k) => NEW.includes(k));
+  if (nw.length > 1 || (nw.length && [...kinds].some((k) => OLD.includes(k) && k !== 'dontneed')))
+    throw new Error(
+      `${[...kinds].join(' and ')} racers together are not simulated: a ${NEW.join(', ')} racer runs alone or beside dontneed racers`,
+    );
 }

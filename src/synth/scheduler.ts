@@ -4,8 +4,12 @@
 // Silent actions (GUP pinning a page between its traced anchors) run before any thread step at the
 // same time, as the replay applies them before the event at that time.
 
-/** What a thread yields: a duration in µs, or a wait for someone to wake it. */
-export type Yield = number | { block: true };
+/**
+ * What a thread yields: a duration in µs, or a wait for someone to wake it, or a duration whose end
+ * no thread waiting for the CPU may take first (`hold`: kernel work that goes on, e.g. GUP's
+ * return after its pages, whose times are already fixed).
+ */
+export type Yield = number | { block: true } | { hold: number };
 
 export interface SimThread {
   tid: number;
@@ -95,10 +99,12 @@ export class Scheduler {
 
   private step(t: SimThread): void {
     if (t.done) return;
-    // Another thread holds the CPU until its operation ends: wait for it.
+    // Another thread holds the CPU until its operation ends: wait for it, and take the CPU then
+    // before the owner's next operation (prio 0.9: after silent actions, before thread steps), so
+    // that threads sharing a CPU take turns and none starves.
     const owner = this.cpuOwner[t.cpu];
     if (owner && owner !== t && this.cpuBusyUntil[t.cpu] > this.now) {
-      this.at(this.cpuBusyUntil[t.cpu], () => this.step(t));
+      this.at(this.cpuBusyUntil[t.cpu], () => this.step(t), 0.9);
       return;
     }
     this.current = t;
@@ -109,11 +115,12 @@ export class Scheduler {
       return;
     }
     const y = r.value;
-    if (typeof y === 'number') {
-      const until = this.now + Math.max(1, Math.round(y)) * 1000;
+    if (typeof y === 'number' || 'hold' in y) {
+      const d = typeof y === 'number' ? y : y.hold;
+      const until = this.now + Math.max(1, Math.round(d)) * 1000;
       this.cpuOwner[t.cpu] = t;
       this.cpuBusyUntil[t.cpu] = until;
-      this.at(until, () => this.step(t));
+      this.at(until, () => this.step(t), typeof y === 'number' ? 1 : 0.8);
     } else {
       // Blocked threads sleep: the CPU is free.
       t.blocked = true;

@@ -112,6 +112,11 @@ const RACER_TITLES: Record<RacerKind, string> = {
   dontneed: 'a MADV_DONTNEED + refault racer',
   uffd_wp: 'a UFFDIO_WRITEPROTECT racer',
   mprotect: 'an mprotect racer',
+  fork_exit: 'a forking racer (the child exits)',
+  fork_write: 'a forking racer (the child writes 1-8 pages)',
+  migrate: 'a move_pages racer',
+  pageout: 'a MADV_PAGEOUT racer',
+  ksm: 'ksmd merging the pages',
 };
 
 const racerLabel = (rate: string) => (rate === 'lab' ? 'lab pace' : `${rate}/s`);

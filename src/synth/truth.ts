@@ -29,6 +29,11 @@ export interface PageTruth {
   culpritLine: number | null;
   pinTs: number | null;
   walkTs: number | null;
+  /**
+   * Where the truth rests on something the replay cannot see (a known gap of the model, see the
+   * README): which. Null elsewhere.
+   */
+  gap?: string | null;
 }
 
 export interface TruthSink {
@@ -40,7 +45,7 @@ export interface TruthSink {
 export const REQUEST_COLUMNS =
   'request_id,ts_ns,tid,start_va,npages,result,calls,failed_pages,enoent_pages';
 export const PAGE_COLUMNS =
-  'request_id,call_id,idx,address,gup_pfn,outcome,cause,culprit_line,pin_ts_ns,walk_ts_ns';
+  'request_id,call_id,idx,address,gup_pfn,outcome,cause,culprit_line,pin_ts_ns,walk_ts_ns,gap';
 
 class CsvFile extends ChunkFile {
   constructor(file: string, header: string) {
@@ -76,7 +81,7 @@ export class CsvTruth implements TruthSink {
   }
   page(p: PageTruth): void {
     this.pages.row(
-      `${p.requestId},${p.callId},${p.idx},${p.address},${p.pfn ?? ''},${p.outcome},${p.cause},${p.culpritLine ?? ''},${p.pinTs ?? ''},${p.walkTs ?? ''}`,
+      `${p.requestId},${p.callId},${p.idx},${p.address},${p.pfn ?? ''},${p.outcome},${p.cause},${p.culpritLine ?? ''},${p.pinTs ?? ''},${p.walkTs ?? ''},${p.gap ?? ''}`,
     );
   }
   close(): void {
