@@ -71,6 +71,7 @@ if (mode === 'generate') {
       requests: c.requests,
       pages: c.pages,
       mismatches: c.mismatches.length,
+      explained: c.explained.length,
       first: c.mismatches.slice(0, 3),
     }),
   );

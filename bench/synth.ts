@@ -55,7 +55,7 @@ try {
     `replay RSS MB at 25/50/75/100 % of its events: ${(r.rssAt as unknown as number[]).map((x) => x.toFixed(0)).join(' / ')}`,
   );
   console.log(
-    `ground truth reproduced: ${r.requests} requests and ${r.pages} pages compared, ${r.mismatches} mismatches${r.mismatches ? ` (first: ${JSON.stringify(r.first)})` : ''}`,
+    `ground truth reproduced: ${r.requests} requests and ${r.pages} pages compared, ${r.mismatches} mismatches${r.mismatches ? ` (first: ${JSON.stringify(r.first)})` : ''}, ${r.explained} on known replay gaps`,
   );
   if (r.mismatches || n.unparsed) process.exitCode = 1;
 } finally {

@@ -125,7 +125,7 @@ export const synthCommand: CommandModule<object, Args> = {
         type: 'string',
         array: true,
         describe:
-          'racer rates KIND=OPS_PER_S|lab|0, KIND dontneed, uffd_wp or mprotect: dontneed=500, uffd_wp=lab, dontneed=labx2 (two threads)',
+          'racer rates KIND=OPS_PER_S|lab|0, KIND dontneed, uffd_wp, mprotect, fork_exit, fork_write, migrate, pageout or ksm (ksmd: pages scanned per second): dontneed=500, uffd_wp=lab, dontneed=labx2 (two threads)',
       })
       .option('calibration', {
         type: 'string',

@@ -229,7 +229,7 @@ describe('synth round trip: fork, migration, reclaim and KSM racers', () => {
       kind: 'ksm',
       rate: fc.oneof(fc.constant<'lab'>('lab'), fc.integer({ min: 5000, max: 100_000 })),
       threads: 1,
-      gaps: ['ksm_lock'],
+      gaps: ['ksm_lock', 'ksm_merge'],
       lab: { scenario: SCENARIOS.ksm, seed: 3, events: 20_000, cpus: 2, design: '5.14' },
       // ksmd merged pages the requests then found read-only (GUP breaks the KSM sharing).
       reach: (t) => expect(t.ksmMerges).toBeGreaterThan(0),

@@ -94,6 +94,8 @@ export class Region {
    * (a lock it cannot see, MADV_PAGEOUT applied at once): the gap, until a zap makes both agree.
    */
   readonly taint: (string | null)[];
+  /** ksmd has write-protected (and maybe replaced) the page, and not yet reported the merge. */
+  readonly ksmPending: Uint8Array;
   private nextPfn = 0x10000;
   private nextSlot = 1;
 
@@ -110,6 +112,7 @@ export class Region {
     this.protectedBy = new Float64Array(npages);
     this.vmaReadOnly = new Uint8Array(npages);
     this.taint = new Array(npages).fill(null);
+    this.ksmPending = new Uint8Array(npages);
   }
 
   va(p: number): number {
@@ -220,6 +223,10 @@ export class Region {
   private wpFault(t: Thread, p: number, flags: number, child: Child | null = null): void {
     this.lines.doWpPage(t.tid, t.cpu, this.va(p), flags);
     const f = (child ? child.folio[p] : this.folio[p])!;
+    // A merge ksmd has made but not yet reported: the replay applies it only at
+    // ksm_merge_with_ksm_page (a merge into a KSM page at the free after it), so it still sees
+    // this PTE writable, mapping the old page, and the copy the fault makes is not where it looks.
+    if (!child && this.ksmPending[p]) this.taint[p] ??= 'ksm_merge';
     if (!f.anonExclusive && !f.ksm && f.refs === 1 + (f.swapSlot ? 1 : 0) && f.lock === null) {
       this.lines.folioUnlock(t.tid, t.cpu, f.pfn, '0x20029');
       f.anonExclusive = true;
@@ -340,7 +347,8 @@ export class Region {
    * MADV_DONTNEED over pages [a, a + k) (zap_page_range_single -> zap_pte_range): the notifier
    * (CLEAR), then every PTE and entry goes; a page GUP pinned survives on its reference, unmapped.
    * A device-exclusive entry's reference goes at once (zap_nonpresent_ptes), the present pages'
-   * after the TLB flush (tlb_finish_mmu); a swap entry frees its slot and the cached folio.
+   * after the TLB flush (tlb_finish_mmu), a page in the swap cache leaving it then
+   * (free_swap_cache); a swap entry frees its slot and the cached folio.
    */
   zap(t: Thread, a: number, k: number, culprit: number): void {
     this.lines.notifier(t.tid, t.cpu, this.va(a), this.va(a + k), NOTIFY.CLEAR);
@@ -362,7 +370,13 @@ export class Region {
       this.folio[p] = null;
       this.taint[p] = null;
     }
-    for (const f of batch) this.put(t, f);
+    for (const f of batch) {
+      if (f.swapSlot && f.mapcount === 0 && f.lock === null) {
+        f.swapSlot = 0;
+        this.put(t, f);
+      }
+      this.put(t, f);
+    }
   }
 
   /**
@@ -611,7 +625,9 @@ export class Region {
     this.lines.lockAnonVma(t.tid, t.cpu, f.pfn);
     this.lines.notifier(t.tid, t.cpu, this.va(p), this.va(p + 1), NOTIFY.CLEAR);
     this.invalidate(p, p + 1);
-    this.lines.setMigrationPte(t.tid, t.cpu, this.va(p), f.pfn);
+    // The folio leaves the address here: if a zap takes the entry before the migration puts it
+    // back, set_migration_pte is what unmapped it.
+    f.unmappedBy = this.lines.setMigrationPte(t.tid, t.cpu, this.va(p), f.pfn);
     this.kind[p] = MIGRATION;
     this.entryWrite[p] = this.write[p];
     f.mapcount--;
@@ -758,6 +774,7 @@ export class Region {
     }
     this.write[p] = 0;
     f.anonExclusive = false;
+    this.ksmPending[p] = 1;
     this.lines.writeProtectPageReturn(t.tid, t.cpu, 0, f.pfn);
     if (!kpage) f.ksm = true;
     return 0;

@@ -459,7 +459,7 @@ export function* pageout(ctx: SimContext, th: Thread, rate: Rate): Generator<Yie
     let applied = false;
     for (const [p, f] of isolated) {
       if (R.tryLock(f, 'reclaim')) {
-        const mapped = R.isPresent(p);
+        const mapped = R.isPresent(p) && R.folio[p] === f;
         if (mapped && !applied) {
           // The replay applies the whole MADV_PAGEOUT at this first notifier.
           R.pageoutApplied(a, k);
@@ -530,6 +530,8 @@ export function* ksmd(ctx: SimContext, th: Thread, rate: Rate): Generator<Yield,
       if (!err && !k) kpage = f;
       if (k) L.folioUnlock(tid, cpu, k.pfn, '0x40000000002003d');
       R.put(th, f);
+      // The replay has the merge now (the tracepoint, and the replaced page's free).
+      R.ksmPending[p] = 0;
       if (k) L.folioUnlock(tid, cpu, k.pfn, '0x40000000002003d');
       yield step(rng, S.done);
       yield step(rng, S.next);
