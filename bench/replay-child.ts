@@ -3,6 +3,7 @@ import { replay } from '../src/replay/replay.js';
 
 const [db] = process.argv.slice(2);
 const t0 = process.hrtime.bigint();
+const cpu0 = process.cpuUsage();
 // RSS every 100 k events: growth with trace length shows at 25/50/75/100 % of the events.
 const samples: [number, number][] = [];
 let next = 0;
@@ -15,6 +16,19 @@ const runs = await replay(db, {
   },
 });
 const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+// CPU time of all the process's threads during the replay (the model's, the worker's, DuckDB's, GC's).
+const cpu = process.cpuUsage(cpu0);
+const cpuSeconds = (cpu.user + cpu.system) / 1e6;
 const events = runs.reduce((n, r) => n + r.events, 0);
-const rssAt = [0.25, 0.5, 0.75, 1].map((q) => samples.filter(([n]) => n <= q * events).pop()?.[1] ?? 0);
-console.log(JSON.stringify({ seconds, events, maxRssMb: process.resourceUsage().maxRSS / 1024, rssAt }));
+const rssAt = [0.25, 0.5, 0.75, 1].map(
+  (q) => samples.filter(([n]) => n <= q * events).pop()?.[1] ?? 0,
+);
+console.log(
+  JSON.stringify({
+    seconds,
+    cpuSeconds,
+    events,
+    maxRssMb: process.resourceUsage().maxRSS / 1024,
+    rssAt,
+  }),
+);

@@ -1,37 +1,83 @@
 // `npm run bench:replay`: replays >= 10 M events and prints events/s, peak RSS and RSS at each
-// quarter of the events.
+// quarter of the events, for the replay of the baseline commit (BASELINE, the last before the
+// replay's input and output moved to a worker thread) and for this tree, in the same run, each on
+// its own copy of the same database, one after the other.
 // The input repeats the stress capture (traces/host/stress, 329,647 real events) with each copy's
 // pids shifted, so every copy is a new set of processes; it lives in the OS temp dir.
-// BENCH_DB=FILE keeps the ingested database there and, when it exists, replays it without
-// building and ingesting again (the replay tables are recreated by each run).
+// BENCH_DB=FILE keeps the ingested database there and, when it exists, replays copies of it
+// without building and ingesting again. BENCH_BASE=REV replays another commit as the baseline;
+// BENCH_BASE=none skips it (then the baseline's figure measured when this bench was written is
+// printed instead, marked as such).
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
+/** The replay before issue 15's speed work. */
+const BASELINE = '44ad950';
+/** BASELINE's figure on this bench (2026-12-06, 2-core VM shared with another job), for BENCH_BASE=none. */
+const BASELINE_FIGURE = { 'events/s': 326_451, 'peak RSS MB': 372 };
 const target = Number(process.env.BENCH_EVENTS ?? 10_000_000);
 const keep = process.env.BENCH_DB;
+const base = process.env.BENCH_BASE ?? BASELINE;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mmreplay-bench-replay-'));
 const db = keep ? path.resolve(keep) : path.join(tmp, 'bench.duckdb');
-if (!keep || !fs.existsSync(db)) ingestInput();
-const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench/replay-child.ts'), db], { encoding: 'utf8', cwd: ROOT });
-if (r.status !== 0) throw new Error(r.stderr);
-const res = JSON.parse(r.stdout.trim().split('\n').pop()!);
-console.table([
-  {
+try {
+  if (!keep || !fs.existsSync(db)) ingestInput();
+  const rows: Record<string, string | number>[] = [];
+  if (base !== 'none') {
+    const tree = path.join(tmp, 'base');
+    fs.mkdirSync(path.join(tree, 'bench'), { recursive: true });
+    execFileSync('sh', [
+      '-c',
+      `git -C '${ROOT}' archive '${base}' src package.json | tar -x -C '${tree}'`,
+    ]);
+    fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(tree, 'node_modules'));
+    fs.copyFileSync(
+      path.join(ROOT, 'bench/replay-child.ts'),
+      path.join(tree, 'bench/replay-child.ts'),
+    );
+    rows.push(row(`baseline ${base}`, run(tree)));
+  } else rows.push({ replay: `baseline ${BASELINE} (figure measured then)`, ...BASELINE_FIGURE });
+  rows.push(row('this tree', run(ROOT)));
+  console.table(rows);
+} finally {
+  fs.rmSync(tmp, { recursive: true, force: true });
+}
+
+/** One measured replay of a fresh copy of the database, in its own process (peak RSS is its own). */
+function run(tree: string) {
+  const copy = path.join(tmp, 'replay.duckdb');
+  fs.copyFileSync(db, copy);
+  const r = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', path.join(tree, 'bench/replay-child.ts'), copy],
+    { encoding: 'utf8', cwd: ROOT },
+  );
+  fs.rmSync(copy, { force: true });
+  if (r.status !== 0) throw new Error(r.stderr);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!);
+}
+
+function row(replay: string, res: Record<string, never>) {
+  return {
+    replay,
     events: res.events,
-    seconds: res.seconds.toFixed(1),
+    seconds: (res.seconds as number).toFixed(1),
     'events/s': Math.round(res.events / res.seconds),
-    'peak RSS MB': res.maxRssMb.toFixed(0),
+    // CPU seconds of all the process's threads: steadier than wall time on a shared machine.
+    'CPU s': (res.cpuSeconds as number | undefined)?.toFixed(1) ?? '',
+    'peak RSS MB': (res.maxRssMb as number).toFixed(0),
     // RSS after 25/50/75/100 % of the events: flat when memory follows live state, not trace length.
-    'RSS MB at 25/50/75/100 %': res.rssAt.map((x: number) => x.toFixed(0)).join(' / '),
-  },
-]);
-fs.rmSync(tmp, { recursive: true, force: true });
+    'RSS MB at 25/50/75/100 %': (res.rssAt as number[]).map((x) => x.toFixed(0)).join(' / '),
+  };
+}
 
 function ingestInput(): void {
-  const unit = execFileSync('xz', ['-dc', path.join(ROOT, 'traces/host/stress/trace.txt.xz')], { maxBuffer: 1 << 30 }).toString();
+  const unit = execFileSync('xz', ['-dc', path.join(ROOT, 'traces/host/stress/trace.txt.xz')], {
+    maxBuffer: 1 << 30,
+  }).toString();
   const lines = unit.split('\n').filter((l) => l && !l.startsWith('#'));
   const copies = Math.ceil(target / lines.length);
   const file = path.join(tmp, 'stress-x.txt');
@@ -47,11 +93,19 @@ function ingestInput(): void {
       const shift = (n: string) => String(Number(n) + c * 100000);
       const ns = BigInt(m[4]) * 1_000_000_000n + BigInt(m[5].padEnd(9, '0')) + BigInt(c) * spanNs;
       const body = m[6].replace(/\b(pid|child_pid)=(\d+)/g, (_s, k, v) => `${k}=${shift(v)}`);
-      out.push(`${m[1]}${shift(m[2])}${m[3]}${ns / 1_000_000_000n}.${(ns % 1_000_000_000n).toString().padStart(9, '0').slice(0, 6)}${body}`);
+      out.push(
+        `${m[1]}${shift(m[2])}${m[3]}${ns / 1_000_000_000n}.${(ns % 1_000_000_000n).toString().padStart(9, '0').slice(0, 6)}${body}`,
+      );
     }
     fs.writeSync(fd, out.join('\n') + '\n');
   }
   fs.closeSync(fd);
-  console.log(`input: ${copies} shifted copies of traces/host/stress (${(fs.statSync(file).size / 1e6).toFixed(0)} MB)`);
-  execFileSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench/ingest-child.ts'), file, db], { stdio: 'inherit', cwd: ROOT });
+  console.log(
+    `input: ${copies} shifted copies of traces/host/stress (${(fs.statSync(file).size / 1e6).toFixed(0)} MB)`,
+  );
+  execFileSync(
+    process.execPath,
+    ['--import', 'tsx', path.join(ROOT, 'bench/ingest-child.ts'), file, db],
+    { stdio: 'inherit', cwd: ROOT },
+  );
 }

@@ -39,7 +39,7 @@ describe('replay output columns', () => {
       'rss_check',
     ]);
     for (const [, name, table] of consts) {
-      const set = [...src.matchAll(new RegExp(`a\\.set\\(${name}\\.(\\w+),`, 'g'))].map(
+      const set = [...src.matchAll(new RegExp(`a\\.set\\w*\\(${name}\\.(\\w+),`, 'g'))].map(
         (m) => m[1],
       );
       expect([table, set.sort()]).toEqual([table, [...COLUMNS[table as Table]].sort()]);

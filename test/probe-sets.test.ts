@@ -2,6 +2,7 @@
 // ours (A: `kprobes/mder_*`, $argN, format files) and one written the way perf probe writes them
 // (B: `probe/<function>`, `__return`, registers, fewer fields, no format files, addresses only in
 // its trace-cmd report). Both must give the same verdict for every request, and the kernel's.
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -11,20 +12,30 @@ import { ingestTemp, ROOT, tmpDir } from './helpers.js';
 
 const R2 = path.join(ROOT, 'traces/lab/6.12-r2');
 
-async function verdicts(
-  trace: string,
-): Promise<{ tid: number; start_va: bigint; npages: number; predicted_result: number }[]> {
+/** Rows of a query over a trace ingested and replayed on its own. */
+async function replayed<T>(trace: string, sql: string): Promise<T[]> {
   const { db, dbFile } = await ingestTemp([trace]);
   db.close();
   await replay(dbFile);
   const d = await Db.open(dbFile);
   try {
-    return await d.rows(
-      `SELECT tid, start_va, npages, predicted_result FROM exclusive_requests ORDER BY ts`,
-    );
+    return await d.rows<T>(sql);
   } finally {
     d.close();
   }
+}
+
+const verdicts = (trace: string) =>
+  replayed<{ tid: number; start_va: bigint; npages: number; predicted_result: number }>(
+    trace,
+    `SELECT tid, start_va, npages, predicted_result FROM exclusive_requests ORDER BY ts`,
+  );
+
+/** A copy of a trace in an empty directory: no definitions, format files or kallsyms beside it. */
+function alone(file: string): string {
+  const copy = path.join(tmpDir(), path.basename(file));
+  fs.copyFileSync(file, copy);
+  return copy;
 }
 
 /**
@@ -95,9 +106,36 @@ describe('two probe sets, one run (6.12-r2)', () => {
       expect(v.filter((r) => r.predicted_result !== 0).length).toBeGreaterThan(10);
       expect(agreeing(v, 'race-dontneed', path.join(dir, 'stdout.log'))).toBe(80);
       // Alone (no kprobe_events, no format files) its args (lo, hi, va, fol, n) bind by their values.
-      const alone = path.join(tmpDir(), 'trace.txt.xz');
-      fs.copyFileSync(path.join(dir, 'trace.txt.xz'), alone);
-      expect(await verdicts(alone)).toEqual(v);
+      expect(await verdicts(alone(path.join(dir, 'trace.txt.xz')))).toEqual(v);
+    },
+  );
+
+  it(
+    "race-dontneed, probe set C alone, its kernel pointers moved as KASLR moves them (direct map, vmalloc and vmemmap bases): the vmemmap base is read off the trace, and every page's PFN and outcome are as without KASLR",
+    { timeout: 300_000 },
+    async () => {
+      const dir = path.join(ROOT, 'traces/lab/6.12-r3/race-dontneed/C');
+      const text = execFileSync('xz', ['-dc', path.join(dir, 'trace.txt.xz')], {
+        maxBuffer: 1 << 30,
+      }).toString('utf8');
+      // The lab boots with nokaslr: 0xffff888 (direct map), 0xffffc90 (vmalloc), 0xffffea0
+      // (vmemmap). kernel_randomize_memory keeps their order and aligns each base to 1 GiB.
+      const moved = text
+        .replace(/ffff888([0-9a-f]{9})\b/g, 'ffff9a8$1')
+        .replace(/ffffc90([0-9a-f]{9})\b/g, 'ffffb30$1')
+        .replace(/ffffea0([0-9a-f]{9})\b/g, 'ffffd5c$1');
+      expect(moved).not.toMatch(/ffffea0[0-9a-f]{9}\b/);
+      const file = path.join(tmpDir(), 'trace.txt');
+      fs.writeFileSync(file, moved);
+      // Every page's PFN (from the folio pointers its walk printed) and outcome, as without KASLR.
+      const pages = (trace: string) =>
+        replayed<{ gup_pfn: bigint | null }>(
+          trace,
+          `SELECT call_id, idx, gup_pfn, outcome, cause FROM exclusive_pages ORDER BY ALL`,
+        );
+      const want = await pages(alone(path.join(dir, 'trace.txt.xz')));
+      expect(want.filter((p) => p.gup_pfn !== null).length).toBeGreaterThan(1000);
+      expect(await pages(file)).toEqual(want);
     },
   );
 
@@ -114,13 +152,22 @@ describe('two probe sets, one run (6.12-r2)', () => {
   );
 
   it(
+    "race-ksm, probe set C alone: the kernel's verdict for all 80 (ksmd holds a folio locked from try_to_merge_one_page to its folio_unlock, and a walk's trylock fails on it)",
+    { timeout: 300_000 },
+    async () => {
+      const dir = path.join(ROOT, 'traces/lab/6.12-r3/race-ksm/C');
+      const v = await verdicts(alone(path.join(dir, 'trace.txt.xz')));
+      expect(v.length).toBe(80);
+      expect(agreeing(v, 'race-ksm', path.join(dir, 'stdout.log'))).toBe(80);
+    },
+  );
+
+  it(
     "race-two_req, probe set C alone (no vmalloc probe: the final read is estimated after the caller's mmap_read_unlock, bounded by its vfree): the kernel's verdict for at least 141 of 143",
     { timeout: 300_000 },
     async () => {
       const dir = path.join(ROOT, 'traces/lab/6.12-r3/race-two_req/C');
-      const alone = path.join(tmpDir(), 'trace.txt.xz');
-      fs.copyFileSync(path.join(dir, 'trace.txt.xz'), alone);
-      const v = await verdicts(alone);
+      const v = await verdicts(alone(path.join(dir, 'trace.txt.xz')));
       expect(v.length).toBe(143);
       expect(agreeing(v, 'race-two_req', path.join(dir, 'stdout.log'))).toBeGreaterThanOrEqual(141);
     },
@@ -133,12 +180,9 @@ describe('two probe sets, one run (6.12-r2)', () => {
       const a = await verdicts(path.join(R2, 'race-dontneed/A/trace.txt.xz'));
       const dat = await verdicts(path.join(R2, 'race-dontneed/B/trace.dat.xz'));
       expect(dat).toEqual(a);
-      const alone = path.join(tmpDir(), 'trace.txt.xz');
-      fs.copyFileSync(path.join(R2, 'race-dontneed/B/trace.txt.xz'), alone);
-      expect(await verdicts(alone)).toEqual(a);
+      expect(await verdicts(alone(path.join(R2, 'race-dontneed/B/trace.txt.xz')))).toEqual(a);
       // Its trace-cmd report alone prints only addresses: perf probe's event names name the functions.
-      const report = path.join(tmpDir(), 'report.txt.xz');
-      fs.copyFileSync(path.join(R2, 'race-dontneed/B/report.txt.xz'), report);
+      const report = alone(path.join(R2, 'race-dontneed/B/report.txt.xz'));
       expect(await verdicts(report)).toEqual(a);
     },
   );

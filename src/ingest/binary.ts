@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import { besideMetadata, releaseOf } from './beside.js';
 import type { FileSummary, IngestOptions } from './ingest.js';
 import { KPROBE_PRINTED, probeRow, probeSources } from '../parse/probes.js';
 import { ChunkAppender } from '../store/chunk-appender.js';
@@ -345,38 +346,6 @@ async function storeKallsyms(loader: Loader, fileId: number, td: TracingData): P
     a.endRow();
   });
   a.close();
-}
-
-/** The release in a `uname -a` line (`Linux vm 6.18.44-fc #1 SMP ...`). */
-function releaseOf(uname: string | null): string | undefined {
-  return uname
-    ?.trim()
-    .split(/\s+/)
-    .find((w) => /^\d+\.\d+/.test(w));
-}
-
-/**
- * What the lab saves beside its traces (uname.txt, offsets.txt, la57.txt, here or one directory
- * up), read as the text path reads it (ingest.ts); the file's own uname wins for the release.
- */
-function besideMetadata(file: string, own: Record<string, unknown>): Record<string, unknown> {
-  const besides = (name: string) =>
-    [path.dirname(file), path.dirname(path.dirname(file))]
-      .map((d) => path.join(d, name))
-      .find((p) => fs.existsSync(p));
-  const uname = besides('uname.txt');
-  const offsets = besides('offsets.txt');
-  const pageSize = offsets
-    ? /^sizeof_page (\d+)/m.exec(fs.readFileSync(offsets, 'utf8'))?.[1]
-    : undefined;
-  const la57 = besides('la57.txt');
-  return {
-    ...(own.kernel_release === undefined && uname
-      ? { kernel_release: releaseOf(fs.readFileSync(uname, 'utf8')) }
-      : {}),
-    ...(pageSize ? { struct_page_size: Number(pageSize) } : {}),
-    ...(la57 ? { paging_levels: /\bla57\b/.test(fs.readFileSync(la57, 'utf8')) ? 5 : 4 } : {}),
-  };
 }
 
 function datMetadata(dat: DatFile): Record<string, unknown> {

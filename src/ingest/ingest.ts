@@ -6,6 +6,7 @@ import { writeAtomically } from '../store/atomic.js';
 import { Db } from '../store/db.js';
 import type { ChunkAppender } from '../store/chunk-appender.js';
 import { Loader } from '../store/loader.js';
+import { besideMetadata } from './beside.js';
 import { ingestBinary, openBinary, type BinaryKind } from './binary.js';
 import { Catalogue, formatsBeside, sidecarBeside } from '../parse/catalogue.js';
 import { detectFormat, readerFor } from '../parse/detect.js';
@@ -398,36 +399,10 @@ async function ingestFile(
       }
     }
   }
-  // The lab saves `uname -a` and the kernel's struct offsets beside its traces (uname.txt,
-  // offsets.txt, here or one directory up): the release picks the replay's semantics, and
-  // sizeof(struct page) turns kprobe page pointers into PFNs (56 bytes on the 6.1 SLOB build).
-  const besides = (name: string) =>
-    [path.dirname(file), path.dirname(path.dirname(file))]
-      .map((d) => path.join(d, name))
-      .find((p) => fs.existsSync(p));
-  const uname = besides('uname.txt');
-  const offsets = besides('offsets.txt');
-  const pageSize = offsets
-    ? /^sizeof_page (\d+)/m.exec(fs.readFileSync(offsets, 'utf8'))?.[1]
-    : undefined;
-  // la57.txt holds the guest's cpuinfo la57 flag when it runs 5-level paging.
-  const la57 = besides('la57.txt');
-  const levels =
-    sidecar?.paging_levels ??
-    (la57 ? (/\bla57\b/.test(fs.readFileSync(la57, 'utf8')) ? 5 : 4) : undefined);
   s.metadata = {
     ...reader.metadata(),
-    ...(uname
-      ? {
-          kernel_release: fs
-            .readFileSync(uname, 'utf8')
-            .trim()
-            .split(/\s+/)
-            .find((w) => /^\d+\.\d+/.test(w)),
-        }
-      : {}),
-    ...(pageSize ? { struct_page_size: Number(pageSize) } : {}),
-    ...(levels ? { paging_levels: levels } : {}),
+    ...besideMetadata(file, {}),
+    ...(sidecar?.paging_levels ? { paging_levels: sidecar.paging_levels } : {}),
     formats: catalogue.sources,
     warnings,
     basename: path.basename(file),

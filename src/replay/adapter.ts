@@ -77,8 +77,9 @@ export interface AdapterOptions {
 
 export class Adapter {
   pending = new Map<number, PendingFault>();
-  /** Folios a migration still holds locked after remove_migration_pte, by PFN, until folio_unlock. */
-  migrationLocked = new Map<bigint | null, Folio>();
+  /** Folios a migration (from try_to_migrate) or ksmd (from try_to_merge_one_page) holds locked,
+   *  by PFN, until the folio_unlock that names it. */
+  lockedUntilUnlock = new Map<bigint | null, Folio>();
   /** The KSM page ksmd just merged a page into, until the free that names the page. */
   ksmReplacing = new Map<number, Folio>();
   /** The THP each task's collapse allocated, until its isolation succeeds. */
@@ -245,7 +246,10 @@ export class Adapter {
           exitMmap(this, t.mm, t.tid);
         if (!pf) this.dx?.pageFree(t);
         const pfn = BigInt(e.a!);
-        const i = pf ? pf.ev.allocs.findIndex((a) => a.pfn === pfn) : -1;
+        let i = -1;
+        if (pf)
+          for (let j = 0; j < pf.ev.allocs.length && i < 0; j++)
+            if (pf.ev.allocs[j].pfn === pfn) i = j;
         if (pf && i >= 0) {
           pf.ev.allocs.splice(i, 1);
           pf.backedOut = true;
@@ -307,21 +311,23 @@ export class Adapter {
       case 'kprobe:rmap_walk':
         this.dx?.rmapWalk(e, this.task(e));
         return;
-      case 'kprobe:try_to_migrate': {
-        // migrate_folio_unmap locked the folio before it unmaps; where folio_unlock is traced it
-        // stays locked until its unlock (else the read-ahead windows of dx.migrationLocks cover it).
+      // migrate_folio_unmap locked the folio before it unmaps (else the read-ahead windows of
+      // dx.migrationLocks cover it); try_to_merge_one_page trylocks it for write_protect_page and
+      // replace_page, which can take ms. Where folio_unlock is traced it stays locked until then.
+      case 'kprobe:try_to_migrate':
+      case 'kprobe:try_to_merge_one_page': {
         const f = e.a === null ? undefined : m.byPfn.get(BigInt(e.a));
         if (f && this.opts.folioUnlockTraced === true) {
           f.locked = true;
-          this.migrationLocked.set(f.pfn, f);
+          this.lockedUntilUnlock.set(f.pfn, f);
         }
         return;
       }
       case 'kprobe:folio_unlock': {
         if (e.a !== null) this.dx?.folioUnlock(BigInt(e.a));
-        const f = e.a === null ? undefined : this.migrationLocked.get(BigInt(e.a));
+        const f = e.a === null ? undefined : this.lockedUntilUnlock.get(BigInt(e.a));
         if (f) {
-          this.migrationLocked.delete(f.pfn);
+          this.lockedUntilUnlock.delete(f.pfn);
           f.locked = false;
         }
         return;

@@ -54,7 +54,7 @@ export function rss_batch_point(mm: Mm): void {
 /** [start, end) cut at page-table (PMD) boundaries: the kernel's batches. */
 export function pmdChunks(start: number, end: number): [number, number][] {
   const out: [number, number][] = [];
-  for (let s = start; s < end; ) {
+  for (let s = start; s < end;) {
     const e = Math.min(end, s - (s % HPAGE_PMD_SIZE) + HPAGE_PMD_SIZE);
     out.push([s, e]);
     s = e;
@@ -67,9 +67,24 @@ function is_cow_mapping(vma: Vma): boolean {
 }
 
 /** Allocates the folio a fault needs, taking its PFN from the trace when it shows one. */
-export function alloc_folio(m: Model, ev: FaultEvidence | null, order: number, anon: boolean): Folio {
-  const i = ev ? ev.allocs.findIndex((a) => a.order === order) : -1;
-  const a = i >= 0 ? ev!.allocs.splice(i, 1)[0] : null;
+export function alloc_folio(
+  m: Model,
+  ev: FaultEvidence | null,
+  order: number,
+  anon: boolean,
+): Folio {
+  // The first allocation of that order, taken out (a loop and a shift: no closure, no array).
+  let a: FaultEvidence['allocs'][number] | null = null;
+  if (ev) {
+    const allocs = ev.allocs;
+    for (let i = 0; i < allocs.length; i++) {
+      if (allocs[i].order !== order) continue;
+      a = allocs[i];
+      for (let j = i + 1; j < allocs.length; j++) allocs[j - 1] = allocs[j];
+      allocs.length--;
+      break;
+    }
+  }
   const f = m.newFolio({ anon, order, refcount: 1, pfnConfidence: a ? 'observed' : 'unknown' });
   if (a) m.setPfn(f, a.pfn, 'observed');
   return f;
@@ -85,7 +100,13 @@ export class PageCache {
     if (!f || f.freed) {
       // A page already cached before the fault shows no allocation; one read in now does.
       const a = ev?.allocs.shift();
-      f = m.newFolio({ anon: false, shmem, refcount: 1, pfnConfidence: a ? 'observed' : 'unknown', preTrace: !a });
+      f = m.newFolio({
+        anon: false,
+        shmem,
+        refcount: 1,
+        pfnConfidence: a ? 'observed' : 'unknown',
+        preTrace: !a,
+      });
       if (a) m.setPfn(f, a.pfn, 'observed');
       pages.set(index, f);
     }
@@ -101,7 +122,14 @@ export class PageCache {
     const pages = this.files.get(file);
     if (!pages) return;
     for (const [index, f] of pages) {
-      if (f.freed || (f.refcount === 1 && f.mapcount + f.entireMapcount === 0 && f.pincount === 0 && !f.locked && f.swapSlot === null)) {
+      if (
+        f.freed ||
+        (f.refcount === 1 &&
+          f.mapcount + f.entireMapcount === 0 &&
+          f.pincount === 0 &&
+          !f.locked &&
+          f.swapSlot === null)
+      ) {
         if (!f.freed) m.forgetFolio(f);
         pages.delete(index);
       }
@@ -125,9 +153,20 @@ export class PageCache {
 // --- faults -----------------------------------------------------------------------------------
 
 /** do_anonymous_page: a read maps the shared zero page read-only; a write allocates a zeroed page. */
-export function do_anonymous_page(m: Model, mm: Mm, vma: Vma, va: number, write: boolean, ev: FaultEvidence | null): void {
+export function do_anonymous_page(
+  m: Model,
+  mm: Mm,
+  vma: Vma,
+  va: number,
+  write: boolean,
+  ev: FaultEvidence | null,
+): void {
   if (!write && !(ev && ev.allocs.length)) {
-    m.set_pte_at(mm, va, presentPte(m.zeroFolio, { write: false, dirty: false, confidence: 'inferred' }));
+    m.set_pte_at(
+      mm,
+      va,
+      presentPte(m.zeroFolio, { write: false, dirty: false, confidence: 'inferred' }),
+    );
     return;
   }
   if (vma.anonVma === null) vma.anonVma = m.anonVmaId();
@@ -135,11 +174,23 @@ export function do_anonymous_page(m: Model, mm: Mm, vma: Vma, va: number, write:
   f.anonExclusive = true;
   m.rmap_add(f, mm, va);
   add_mm_counter(mm, MM_ANONPAGES, 1);
-  m.set_pte_at(mm, va, presentPte(f, { write: vma.write, dirty: write, confidence: f.pfnConfidence === 'observed' ? 'observed' : 'inferred' }));
+  m.set_pte_at(
+    mm,
+    va,
+    presentPte(f, {
+      write: vma.write,
+      dirty: write,
+      confidence: f.pfnConfidence === 'observed' ? 'observed' : 'inferred',
+    }),
+  );
 }
 
 /** THP eligibility for an anonymous fault (mm/huge_memory.c thp_vma_allowable_order, madvise mode). */
-export function thp_eligible(vma: Vma, va: number, thpMode: 'always' | 'madvise' | 'never'): boolean {
+export function thp_eligible(
+  vma: Vma,
+  va: number,
+  thpMode: 'always' | 'madvise' | 'never',
+): boolean {
   if (vma.file !== null || vma.hugepage === 'nohugepage' || thpMode === 'never') return false;
   if (thpMode === 'madvise' && vma.hugepage !== 'hugepage') return false;
   const haddr = va - (va % HPAGE_PMD_SIZE);
@@ -147,7 +198,14 @@ export function thp_eligible(vma: Vma, va: number, thpMode: 'always' | 'madvise'
 }
 
 /** do_huge_pmd_anonymous_page: one order-9 folio mapped by a PMD. */
-export function do_huge_pmd_anonymous_page(m: Model, mm: Mm, vma: Vma, va: number, write: boolean, ev: FaultEvidence | null): void {
+export function do_huge_pmd_anonymous_page(
+  m: Model,
+  mm: Mm,
+  vma: Vma,
+  va: number,
+  write: boolean,
+  ev: FaultEvidence | null,
+): void {
   if (vma.anonVma === null) vma.anonVma = m.anonVmaId();
   const haddr = va - (va % HPAGE_PMD_SIZE);
   const f = alloc_folio(m, ev, 9, true);
@@ -157,7 +215,11 @@ export function do_huge_pmd_anonymous_page(m: Model, mm: Mm, vma: Vma, va: numbe
   add_mm_counter(mm, MM_ANONPAGES, HPAGE_PMD_NR);
   const confidence: Confidence = f.pfnConfidence === 'observed' ? 'observed' : 'inferred';
   for (let i = 0; i < HPAGE_PMD_NR; i++) {
-    m.set_pte_at(mm, haddr + i * PAGE_SIZE, presentPte(f, { write: vma.write, dirty: write, pmd: true, index: i, confidence }));
+    m.set_pte_at(
+      mm,
+      haddr + i * PAGE_SIZE,
+      presentPte(f, { write: vma.write, dirty: write, pmd: true, index: i, confidence }),
+    );
   }
 }
 
@@ -183,7 +245,15 @@ export function __split_huge_pmd(m: Model, mm: Mm, va: number): void {
 }
 
 /** do_fault: a file-backed fault (read with fault-around, private write copy, shared write). */
-export function do_fault(m: Model, cache: PageCache, mm: Mm, vma: Vma, va: number, write: boolean, ev: FaultEvidence | null): void {
+export function do_fault(
+  m: Model,
+  cache: PageCache,
+  mm: Mm,
+  vma: Vma,
+  va: number,
+  write: boolean,
+  ev: FaultEvidence | null,
+): void {
   const shmem = vma.file!.startsWith('shmem:');
   const index = (va - vma.start) / PAGE_SIZE + vma.pgoff;
   if (write && !vma.shared) {
@@ -194,7 +264,15 @@ export function do_fault(m: Model, cache: PageCache, mm: Mm, vma: Vma, va: numbe
     f.anonExclusive = true;
     m.rmap_add(f, mm, va);
     add_mm_counter(mm, MM_ANONPAGES, 1);
-    m.set_pte_at(mm, va, presentPte(f, { write: true, dirty: true, confidence: f.pfnConfidence === 'observed' ? 'observed' : 'inferred' }));
+    m.set_pte_at(
+      mm,
+      va,
+      presentPte(f, {
+        write: true,
+        dirty: true,
+        confidence: f.pfnConfidence === 'observed' ? 'observed' : 'inferred',
+      }),
+    );
     return;
   }
   // do_read_fault maps the pages already cached around the address (fault_around_bytes = 64K);
@@ -207,7 +285,15 @@ export function do_fault(m: Model, cache: PageCache, mm: Mm, vma: Vma, va: numbe
     m.folio_get(f);
     m.rmap_add(f, mm, a);
     add_mm_counter(mm, shmem ? MM_SHMEMPAGES : MM_FILEPAGES, 1);
-    m.set_pte_at(mm, a, presentPte(f, { write: write && vma.shared, dirty: write, confidence: a === va ? 'inferred' : 'unknown' }));
+    m.set_pte_at(
+      mm,
+      a,
+      presentPte(f, {
+        write: write && vma.shared,
+        dirty: write,
+        confidence: a === va ? 'inferred' : 'unknown',
+      }),
+    );
   }
 }
 
@@ -216,7 +302,13 @@ export function do_fault(m: Model, cache: PageCache, mm: Mm, vma: Vma, va: numbe
  * neighbour the trace does not show): the PTE a protection fault proves. Not counted again: the
  * counts adopted from rss_stat around that fault-around already hold it.
  */
-export function map_unseen_file_page(m: Model, cache: PageCache, mm: Mm, vma: Vma, va: number): Pte {
+export function map_unseen_file_page(
+  m: Model,
+  cache: PageCache,
+  mm: Mm,
+  vma: Vma,
+  va: number,
+): Pte {
   const shmem = vma.file!.startsWith('shmem:');
   const f = cache.get(m, vma.file!, (va - vma.start) / PAGE_SIZE + vma.pgoff, shmem, null);
   m.folio_get(f);
@@ -246,7 +338,14 @@ function faultAroundWindow(vma: Vma, va: number): number[] {
 }
 
 /** do_wp_page: write to a present read-only PTE: reuse the page, or copy it (wp_page_copy). */
-export function do_wp_page(m: Model, mm: Mm, vma: Vma, va: number, pte: Pte, ev: FaultEvidence | null): 'reuse' | 'copy' | 'shared' | 'sigsegv' {
+export function do_wp_page(
+  m: Model,
+  mm: Mm,
+  vma: Vma,
+  va: number,
+  pte: Pte,
+  ev: FaultEvidence | null,
+): 'reuse' | 'copy' | 'shared' | 'sigsegv' {
   if (!vma.write) return 'sigsegv';
   const f = pte.folio!;
   if (vma.shared && !f.anon) {
@@ -263,14 +362,24 @@ export function do_wp_page(m: Model, mm: Mm, vma: Vma, va: number, pte: Pte, ev:
     // Where the page or its VMA predates the trace, its references are not all known to the model
     // and the trace simply decides; elsewhere a contradiction is the model's to explain.
     if (copied === reuse && !(f.preTrace || mm.preTrace || vma.preTrace)) {
-      m.sink.violation('wp_decision', `do_wp_page at 0x${va.toString(16)}: model says ${reuse ? 'reuse' : 'copy'}, trace shows ${copied ? 'a copy' : 'no allocation'} (folio ${f.id} refcount ${f.refcount})`, m.nearLoss ? 'lost-events' : 'model');
+      m.sink.violation(
+        'wp_decision',
+        `do_wp_page at 0x${va.toString(16)}: model says ${reuse ? 'reuse' : 'copy'}, trace shows ${copied ? 'a copy' : 'no allocation'} (folio ${f.id} refcount ${f.refcount})`,
+        m.nearLoss ? 'lost-events' : 'model',
+      );
     }
     reuse = !copied;
   }
   if (reuse) {
     m.touchFolio(f);
     f.anonExclusive = true;
-    m.set_pte_at(mm, va, { ...m.pte(mm, va)!, write: true, dirty: true, accessed: true, confidence: pte.confidence });
+    m.set_pte_at(mm, va, {
+      ...m.pte(mm, va)!,
+      write: true,
+      dirty: true,
+      accessed: true,
+      confidence: pte.confidence,
+    });
     return 'reuse';
   }
   wp_page_copy(m, mm, vma, va, ev);
@@ -278,7 +387,13 @@ export function do_wp_page(m: Model, mm: Mm, vma: Vma, va: number, pte: Pte, ev:
 }
 
 /** wp_page_copy: a new anonymous page replaces the shared (or zero) one at va. */
-export function wp_page_copy(m: Model, mm: Mm, vma: Vma, va: number, ev: FaultEvidence | null): Folio {
+export function wp_page_copy(
+  m: Model,
+  mm: Mm,
+  vma: Vma,
+  va: number,
+  ev: FaultEvidence | null,
+): Folio {
   const old = m.pte(mm, va)!;
   m.mmu_notifier_invalidate(mm, va, va + PAGE_SIZE, MMU_NOTIFY.CLEAR);
   if (vma.anonVma === null) vma.anonVma = m.anonVmaId();
@@ -291,7 +406,15 @@ export function wp_page_copy(m: Model, mm: Mm, vma: Vma, va: number, ev: FaultEv
   }
   m.rmap_add(nf, mm, va);
   add_mm_counter(mm, MM_ANONPAGES, 1);
-  m.set_pte_at(mm, va, presentPte(nf, { write: true, dirty: true, confidence: nf.pfnConfidence === 'observed' ? 'observed' : 'inferred' }));
+  m.set_pte_at(
+    mm,
+    va,
+    presentPte(nf, {
+      write: true,
+      dirty: true,
+      confidence: nf.pfnConfidence === 'observed' ? 'observed' : 'inferred',
+    }),
+  );
   if (!of.zero) m.folio_put(of);
   return nf;
 }
@@ -310,20 +433,36 @@ function vma_needs_copy(vma: Vma): boolean {
  * gets its own copy at once (copy_present_page). Device-exclusive entries are restored in the
  * parent first (try_restore_exclusive_pte); if that page is locked, fork fails (-EBUSY -> -ENOMEM).
  */
-export function copy_page_range(m: Model, dst: Mm, src: Mm, vma: Vma, restoreExclusive: (mm: Mm, va: number, pte: Pte) => boolean): boolean {
+export function copy_page_range(
+  m: Model,
+  dst: Mm,
+  src: Mm,
+  vma: Vma,
+  restoreExclusive: (mm: Mm, va: number, pte: Pte) => boolean,
+): boolean {
   if (!vma_needs_copy(vma)) return true;
   // A COW mapping is write-protected in the parent: MMU_NOTIFY_PROTECTION_PAGE over the VMA.
-  if (is_cow_mapping(vma)) m.mmu_notifier_invalidate(src, vma.start, vma.end, MMU_NOTIFY.PROTECTION_PAGE);
+  if (is_cow_mapping(vma))
+    m.mmu_notifier_invalidate(src, vma.start, vma.end, MMU_NOTIFY.PROTECTION_PAGE);
   for (const [s, e] of pmdChunks(vma.start, vma.end)) {
     // copy_pmd_range: the child gets a table wherever the parent has one, entries or not.
-    if (src.pgtables[0].has(Math.floor(s / m.geo.spans[0]))) m.pgtableAllocs += m.geo.pgtable_alloc(dst, s);
+    if (src.pgtables[0].has(Math.floor(s / m.geo.spans[0])))
+      m.pgtableAllocs += m.geo.pgtable_alloc(dst, s);
     if (!copy_pte_range(m, dst, src, vma, s, e, restoreExclusive)) return false;
     rss_batch_point(dst);
   }
   return true;
 }
 
-function copy_pte_range(m: Model, dst: Mm, src: Mm, vma: Vma, start: number, end: number, restoreExclusive: (mm: Mm, va: number, pte: Pte) => boolean): boolean {
+function copy_pte_range(
+  m: Model,
+  dst: Mm,
+  src: Mm,
+  vma: Vma,
+  start: number,
+  end: number,
+  restoreExclusive: (mm: Mm, va: number, pte: Pte) => boolean,
+): boolean {
   const cow = is_cow_mapping(vma);
   for (const vpn of m.ptesIn(src, start, end)) {
     const va = vaOf(vpn);
@@ -342,7 +481,11 @@ function copy_pte_range(m: Model, dst: Mm, src: Mm, vma: Vma, start: number, end
         m.rmap_add(pte.folio, dst, va);
       }
       if (pte.kind === 'swap') swap_duplicate(m, pte);
-      add_mm_counter(dst, pte.kind === 'swap' ? MM_SWAPENTS : pte.folio ? mm_counter(pte.folio) : MM_ANONPAGES, 1);
+      add_mm_counter(
+        dst,
+        pte.kind === 'swap' ? MM_SWAPENTS : pte.folio ? mm_counter(pte.folio) : MM_ANONPAGES,
+        1,
+      );
       m.set_pte_at(dst, va, { ...pte, entryWrite: w, preTrace: pte.preTrace });
       continue;
     }
@@ -359,10 +502,19 @@ function copy_pte_range(m: Model, dst: Mm, src: Mm, vma: Vma, start: number, end
     }
     if (f.anon && f.pincount > 0) {
       // copy_present_page: a pinned page stays with the parent; the child gets a copy now.
-      const nf = m.newFolio({ anon: true, refcount: 1, anonExclusive: true, pfnConfidence: 'unknown' });
+      const nf = m.newFolio({
+        anon: true,
+        refcount: 1,
+        anonExclusive: true,
+        pfnConfidence: 'unknown',
+      });
       m.rmap_add(nf, dst, va);
       add_mm_counter(dst, MM_ANONPAGES, 1);
-      m.set_pte_at(dst, va, presentPte(nf, { write: pte.write, dirty: true, confidence: 'inferred' }));
+      m.set_pte_at(
+        dst,
+        va,
+        presentPte(nf, { write: pte.write, dirty: true, confidence: 'inferred' }),
+      );
       continue;
     }
     if (!f.zero) {
@@ -379,7 +531,13 @@ function copy_pte_range(m: Model, dst: Mm, src: Mm, vma: Vma, start: number, end
       m.modify_pte(src, va, { write: false });
       write = false;
     }
-    m.set_pte_at(dst, va, { ...pte, write, accessed: false, uffdWp: false, confidence: pte.confidence === 'observed' ? 'inferred' : pte.confidence });
+    m.set_pte_at(dst, va, {
+      ...pte,
+      write,
+      accessed: false,
+      uffdWp: false,
+      confidence: pte.confidence === 'observed' ? 'inferred' : pte.confidence,
+    });
   }
   return true;
 }
@@ -399,7 +557,12 @@ function copy_huge_pmd(m: Model, dst: Mm, src: Mm, vma: Vma, haddr: number, head
     const p = m.pte(src, a);
     if (!p) continue;
     if (cow && p.write) m.modify_pte(src, a, { write: false });
-    m.set_pte_at(dst, a, { ...p, write: cow ? false : p.write, accessed: false, confidence: 'inferred' });
+    m.set_pte_at(dst, a, {
+      ...p,
+      write: cow ? false : p.write,
+      accessed: false,
+      confidence: 'inferred',
+    });
   }
 }
 
@@ -410,7 +573,13 @@ function copy_huge_pmd(m: Model, dst: Mm, src: Mm, vma: Vma, haddr: number, head
  * its mapping, its reference and its RSS count. A PMD that the range only partly covers is split
  * first (zap_huge_pmd / __split_huge_pmd).
  */
-export function zap_pte_range(m: Model, mm: Mm, start: number, end: number, event: number = MMU_NOTIFY.CLEAR): number {
+export function zap_pte_range(
+  m: Model,
+  mm: Mm,
+  start: number,
+  end: number,
+  event: number = MMU_NOTIFY.CLEAR,
+): number {
   m.mmu_notifier_invalidate(mm, start, end, event);
   rss_batch_begin(mm);
   let n = 0;
@@ -463,7 +632,13 @@ function zap_chunk(m: Model, mm: Mm, start: number, end: number): number {
   return n;
 }
 
-function __split_huge_pmd_if_partial(m: Model, mm: Mm, va: number, start: number, end: number): void {
+function __split_huge_pmd_if_partial(
+  m: Model,
+  mm: Mm,
+  va: number,
+  start: number,
+  end: number,
+): void {
   const haddr = va - (va % HPAGE_PMD_SIZE);
   if (haddr < start || haddr + HPAGE_PMD_SIZE > end) __split_huge_pmd(m, mm, va);
 }
@@ -482,7 +657,15 @@ export function split_huge_page(m: Model, f: Folio): Folio[] {
   m.touchFolio(f);
   if (f.pfn !== null && m.byPfn.get(f.pfn) === f) m.byPfn.delete(f.pfn);
   for (let i = 0; i < nr; i++) {
-    const p = m.newFolio({ anon: f.anon, shmem: f.shmem, order: 0, anonExclusive: f.anonExclusive, lru: f.lru, dirty: f.dirty, preTrace: f.preTrace });
+    const p = m.newFolio({
+      anon: f.anon,
+      shmem: f.shmem,
+      order: 0,
+      anonExclusive: f.anonExclusive,
+      lru: f.lru,
+      dirty: f.dirty,
+      preTrace: f.preTrace,
+    });
     if (f.pfn !== null) m.setPfn(p, f.pfn + BigInt(i), f.pfnConfidence);
     parts.push(p);
   }

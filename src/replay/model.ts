@@ -3,21 +3,53 @@
 import type { KernelSemantics } from './kernel.js';
 import { PagingGeometry } from './pgtable.js';
 import type { SwapSlot } from './swap.js';
-import { PAGE_SHIFT, type Confidence, type Folio, type Mm, type Pte, type PteKind, type Task, type Vma } from './types.js';
+import {
+  PAGE_SHIFT,
+  type Confidence,
+  type Folio,
+  type Mm,
+  type Pte,
+  type PteKind,
+  type Task,
+  type Vma,
+} from './types.js';
 
 /** include/linux/mmu_notifier.h enum mmu_notifier_event. */
-export const MMU_NOTIFY = { UNMAP: 0, CLEAR: 1, PROTECTION_VMA: 2, PROTECTION_PAGE: 3, SOFT_DIRTY: 4, RELEASE: 5, MIGRATE: 6, EXCLUSIVE: 7 } as const;
+export const MMU_NOTIFY = {
+  UNMAP: 0,
+  CLEAR: 1,
+  PROTECTION_VMA: 2,
+  PROTECTION_PAGE: 3,
+  SOFT_DIRTY: 4,
+  RELEASE: 5,
+  MIGRATE: 6,
+  EXCLUSIVE: 7,
+} as const;
 
 /** A subscriber to mmu notifier invalidations (a device mirror). `owner` null: nobody's. */
-export type InvalidateListener = (mm: Mm, start: number, end: number, event: number, owner: string | null) => void;
+export type InvalidateListener = (
+  mm: Mm,
+  start: number,
+  end: number,
+  event: number,
+  owner: string | null,
+) => void;
 
 export interface Sink {
   pte(mm: Mm, vpn: number, pte: Pte, end: bigint): void;
   /** end null: the interval runs to the end of the trace (the model no longer follows the folio). */
   folio(f: Folio, end: bigint | null): void;
   vma(mm: Mm, vma: Vma, end: bigint): void;
-  violation(rule: string, explanation: string, label: 'kernel' | 'pre-trace' | 'lost-events' | 'model' | 'untraced'): void;
+  violation(
+    rule: string,
+    explanation: string,
+    label: 'kernel' | 'pre-trace' | 'lost-events' | 'model' | 'untraced',
+  ): void;
 }
+
+/** Folio.unmapped of every folio nothing was unmapped from yet: shared, never written (rmap_remove
+ *  gives a folio its own map first). Most folios never need one (trackUnmaps off, or never unmapped). */
+const NO_UNMAPPED: Folio['unmapped'] = new Map();
 
 export class Model {
   tasks = new Map<number, Task>();
@@ -62,12 +94,23 @@ export class Model {
     readonly sink: Sink,
     readonly geo: PagingGeometry = new PagingGeometry(4),
   ) {
-    this.zeroFolio = this.newFolio({ anon: false, zero: true, preTrace: true, pfnConfidence: 'unknown' });
+    this.zeroFolio = this.newFolio({
+      anon: false,
+      zero: true,
+      preTrace: true,
+      pfnConfidence: 'unknown',
+    });
     this.zeroFolio.refcount = 1;
   }
 
   /** mmu_notifier_invalidate_range_start: every registered mirror hears of [start, end). */
-  mmu_notifier_invalidate(mm: Mm, start: number, end: number, event: number, owner: string | null = null): void {
+  mmu_notifier_invalidate(
+    mm: Mm,
+    start: number,
+    end: number,
+    event: number,
+    owner: string | null = null,
+  ): void {
     for (const l of this.listeners) l(mm, start, end, event, owner);
   }
 
@@ -130,7 +173,7 @@ export class Model {
       swapSlot: null,
       ksm: false,
       rmap: new Map(),
-      unmapped: new Map(),
+      unmapped: NO_UNMAPPED,
       since: this.now,
       sinceEvent: this.eventId,
       touched: false,
@@ -159,7 +202,11 @@ export class Model {
     f.pfnConfidence = confidence;
     const prev = this.byPfn.get(pfn);
     if (prev && prev !== f && !prev.freed && prev.mapcount > 0) {
-      this.sink.violation('pfn_reused_while_mapped', `pfn 0x${pfn.toString(16)} allocated again while folio ${prev.id} still maps it`, this.label(prev.preTrace));
+      this.sink.violation(
+        'pfn_reused_while_mapped',
+        `pfn 0x${pfn.toString(16)} allocated again while folio ${prev.id} still maps it`,
+        this.label(prev.preTrace),
+      );
     }
     this.claimPfn(pfn, f);
   }
@@ -217,7 +264,11 @@ export class Model {
     this.touchFolio(f);
     f.refcount -= n;
     if (f.refcount < 0) {
-      this.sink.violation('refcount_negative', `folio ${f.id} (pfn ${fmtPfn(f)}) refcount ${f.refcount}`, this.label(f.preTrace));
+      this.sink.violation(
+        'refcount_negative',
+        `folio ${f.id} (pfn ${fmtPfn(f)}) refcount ${f.refcount}`,
+        this.label(f.preTrace),
+      );
       f.refcount = 0;
     }
     if (f.refcount === 0) this.freeFolio(f);
@@ -274,15 +325,24 @@ export class Model {
     this.touchFolio(f);
     const key = rmapKey(mm.id, va);
     if (this.trackUnmaps) {
+      if (f.unmapped === NO_UNMAPPED) f.unmapped = new Map();
       f.unmapped.set(key, { eventId: this.eventId, ts: this.now, tid: this.tid });
       mm.lastUnmapped.set(va, { folio: f, ts: this.now });
     }
     if (!f.rmap.delete(key)) {
-      this.sink.violation('rmap_missing', `folio ${f.id} not mapped at ${mm.id}:0x${va.toString(16)}`, this.label(f.preTrace));
+      this.sink.violation(
+        'rmap_missing',
+        `folio ${f.id} not mapped at ${mm.id}:0x${va.toString(16)}`,
+        this.label(f.preTrace),
+      );
     }
     f.mapcount--;
     if (f.mapcount < 0) {
-      this.sink.violation('mapcount_negative', `folio ${f.id} mapcount ${f.mapcount}`, this.label(f.preTrace));
+      this.sink.violation(
+        'mapcount_negative',
+        `folio ${f.id} mapcount ${f.mapcount}`,
+        this.label(f.preTrace),
+      );
       f.mapcount = 0;
     }
   }
@@ -389,7 +449,9 @@ export class Model {
  * `mm:va`. Numbers and strings never meet as Map keys; PMD mappings use `mm:va:pmd` strings.
  */
 export function rmapKey(mmId: number, va: number): number | string {
-  return va % 4096 === 0 && va >= 0 && va < 2 ** 47 && mmId >= 0 && mmId < 2 ** 18 ? mmId * 2 ** 35 + va / 4096 : `${mmId}:${va}`;
+  return va % 4096 === 0 && va >= 0 && va < 2 ** 47 && mmId >= 0 && mmId < 2 ** 18
+    ? mmId * 2 ** 35 + va / 4096
+    : `${mmId}:${va}`;
 }
 
 export function fmtPfn(f: Folio): string {
@@ -400,7 +462,10 @@ export function vaOf(vpn: number): number {
   return vpn * 2 ** PAGE_SHIFT;
 }
 
-export function presentPte(folio: Folio, p: Partial<Pte> & { write: boolean; confidence: Confidence; index?: number }): Omit<Pte, 'since' | 'sinceEvent'> {
+export function presentPte(
+  folio: Folio,
+  p: Partial<Pte> & { write: boolean; confidence: Confidence; index?: number },
+): Omit<Pte, 'since' | 'sinceEvent'> {
   return {
     kind: 'present' as PteKind,
     folio,

@@ -1,7 +1,7 @@
-// Writes the model's intervals and checks into DuckDB through appenders, each row by column name
-// (columns.ts: every replay table's columns in the order of its CREATE TABLE).
-import { ChunkAppender } from '../store/chunk-appender.js';
-import type { Db } from '../store/db.js';
+// Writes the model's intervals and checks into DuckDB through column batches (replay-io.ts appends
+// them), each row by column name (columns.ts: every replay table's columns in the order of its
+// CREATE TABLE).
+import type { ColumnBatch } from '../store/column-batch.js';
 import type { AdapterOutput, CheckpointRow, PgtableRow, RssRow } from './adapter.js';
 import type { CallRow, ExclusiveOutput, PageRow, RequestRow } from './device_exclusive.js';
 import { COLUMNS, positions, type Row, type Table } from './columns.js';
@@ -14,7 +14,7 @@ const RSS = positions('rss_check');
 const PGTABLE = positions('pgtable_check');
 
 export class ReplayWriter implements Sink, AdapterOutput, ExclusiveOutput {
-  private a: Record<string, ChunkAppender> = {};
+  private a!: Record<string, ColumnBatch>;
   fileId = 0;
   design = '';
   /** false for a counterfactual design: only the exclusive_* tables are written. */
@@ -24,22 +24,18 @@ export class ReplayWriter implements Sink, AdapterOutput, ExclusiveOutput {
   violations = 0;
 
   /** The busiest tables' appenders (also in `a`). */
-  private ptes!: ChunkAppender;
-  private folios!: ChunkAppender;
-  private rssRows!: ChunkAppender;
-  private pgtables!: ChunkAppender;
+  private ptes!: ColumnBatch;
+  private folios!: ColumnBatch;
+  private rssRows!: ColumnBatch;
+  private pgtables!: ColumnBatch;
 
-  private constructor(readonly db: Db) {}
-
-  static async open(db: Db): Promise<ReplayWriter> {
-    const w = new ReplayWriter(db);
-    for (const t of Object.keys(COLUMNS))
-      w.a[t] = new ChunkAppender(await db.conn.createAppender(t));
-    w.ptes = w.a.pte_intervals;
-    w.folios = w.a.folio_intervals;
-    w.rssRows = w.a.rss_check;
-    w.pgtables = w.a.pgtable_check;
-    return w;
+  /** `tables`: where each table's rows go (ReplayIo.tables); before any row is written. */
+  attach(tables: Record<Table, ColumnBatch>): void {
+    this.a = tables;
+    this.ptes = tables.pte_intervals;
+    this.folios = tables.folio_intervals;
+    this.rssRows = tables.rss_check;
+    this.pgtables = tables.pgtable_check;
   }
 
   /** Appends one row of table t, its values by column name. */
@@ -50,7 +46,7 @@ export class ReplayWriter implements Sink, AdapterOutput, ExclusiveOutput {
     a.endRow();
   }
 
-  // The busiest writers below set each column in place by its position (ChunkAppender.set, then
+  // The busiest writers below set each column in place by its position (ColumnBatch's typed set()s, then
   // endRow), without an object per row; test/output-columns.test.ts checks each sets every column.
 
   pte(mm: Mm, vpn: number, p: Pte, end: bigint): void {
@@ -58,45 +54,45 @@ export class ReplayWriter implements Sink, AdapterOutput, ExclusiveOutput {
     const f = p.folio;
     const pfn = f && f.pfn !== null ? (p.index === 0 ? f.pfn : f.pfn + BigInt(p.index)) : null;
     const a = this.ptes;
-    a.set(PTE.file_id, this.fileId);
-    a.set(PTE.ts, p.since);
-    a.set(PTE.dur, end - p.since);
-    a.set(PTE.mm, mm.id);
-    a.set(PTE.va, vpn * 4096);
-    a.set(PTE.kind, p.kind);
-    a.set(PTE.pfn, pfn);
-    a.set(PTE.folio, f?.id ?? null);
-    a.set(PTE.write, p.kind === 'present' ? p.write : p.entryWrite);
-    a.set(PTE.dirty, p.dirty);
-    a.set(PTE.soft_dirty, p.softDirty);
-    a.set(PTE.uffd_wp, p.uffdWp);
-    a.set(PTE.pmd, p.pmd);
-    a.set(PTE.zero_page, f?.zero ?? false);
-    a.set(PTE.source_event, p.sinceEvent);
-    a.set(PTE.confidence, p.kind === 'present' && f && !f.zero ? f.pfnConfidence : p.confidence);
+    a.setInt(PTE.file_id, this.fileId);
+    a.setBig(PTE.ts, p.since);
+    a.setBig(PTE.dur, end - p.since);
+    a.setInt(PTE.mm, mm.id);
+    a.setInt(PTE.va, vpn * 4096);
+    a.setStr(PTE.kind, p.kind);
+    a.setBig(PTE.pfn, pfn);
+    a.setInt(PTE.folio, f?.id ?? null);
+    a.setBool(PTE.write, p.kind === 'present' ? p.write : p.entryWrite);
+    a.setBool(PTE.dirty, p.dirty);
+    a.setBool(PTE.soft_dirty, p.softDirty);
+    a.setBool(PTE.uffd_wp, p.uffdWp);
+    a.setBool(PTE.pmd, p.pmd);
+    a.setBool(PTE.zero_page, f?.zero ?? false);
+    a.setBig(PTE.source_event, p.sinceEvent);
+    a.setStr(PTE.confidence, p.kind === 'present' && f && !f.zero ? f.pfnConfidence : p.confidence);
     a.endRow();
   }
 
   folio(f: Folio, end: bigint | null): void {
     if (!this.full) return;
     const a = this.folios;
-    a.set(FOLIO.file_id, this.fileId);
-    a.set(FOLIO.ts, f.since);
-    a.set(FOLIO.dur, end === null ? null : end - f.since);
-    a.set(FOLIO.folio, f.id);
-    a.set(FOLIO.pfn, f.pfn);
-    a.set(FOLIO.pfn_confidence, f.pfnConfidence);
-    a.set(FOLIO.order, f.order);
-    a.set(FOLIO.anon, f.anon);
-    a.set(FOLIO.refcount, f.refcount);
-    a.set(FOLIO.mapcount, f.mapcount);
-    a.set(FOLIO.entire_mapcount, f.entireMapcount);
-    a.set(FOLIO.pincount, f.pincount);
-    a.set(FOLIO.locked, f.locked);
-    a.set(FOLIO.anon_exclusive, f.anonExclusive);
-    a.set(FOLIO.lru, f.lru);
-    a.set(FOLIO.freed, f.freed);
-    a.set(FOLIO.source_event, f.sinceEvent);
+    a.setInt(FOLIO.file_id, this.fileId);
+    a.setBig(FOLIO.ts, f.since);
+    a.setBig(FOLIO.dur, end === null ? null : end - f.since);
+    a.setInt(FOLIO.folio, f.id);
+    a.setBig(FOLIO.pfn, f.pfn);
+    a.setStr(FOLIO.pfn_confidence, f.pfnConfidence);
+    a.setInt(FOLIO.order, f.order);
+    a.setBool(FOLIO.anon, f.anon);
+    a.setInt(FOLIO.refcount, f.refcount);
+    a.setInt(FOLIO.mapcount, f.mapcount);
+    a.setInt(FOLIO.entire_mapcount, f.entireMapcount);
+    a.setInt(FOLIO.pincount, f.pincount);
+    a.setBool(FOLIO.locked, f.locked);
+    a.setBool(FOLIO.anon_exclusive, f.anonExclusive);
+    a.setBool(FOLIO.lru, f.lru);
+    a.setBool(FOLIO.freed, f.freed);
+    a.setBig(FOLIO.source_event, f.sinceEvent);
     a.endRow();
   }
 
@@ -142,29 +138,29 @@ export class ReplayWriter implements Sink, AdapterOutput, ExclusiveOutput {
   rss(r: RssRow): void {
     if (!this.full) return;
     const a = this.rssRows;
-    a.set(RSS.file_id, this.fileId);
-    a.set(RSS.event_id, r.eventId);
-    a.set(RSS.ts, r.ts);
-    a.set(RSS.mm, r.mm);
-    a.set(RSS.member, r.member);
-    a.set(RSS.kernel_value, r.kernel);
-    a.set(RSS.model_value, r.model);
-    a.set(RSS.match, r.match);
-    a.set(RSS.note, r.note);
+    a.setInt(RSS.file_id, this.fileId);
+    a.setBig(RSS.event_id, r.eventId);
+    a.setBig(RSS.ts, r.ts);
+    a.setInt(RSS.mm, r.mm);
+    a.setStr(RSS.member, r.member);
+    a.setInt(RSS.kernel_value, r.kernel);
+    a.setInt(RSS.model_value, r.model);
+    a.setBool(RSS.match, r.match);
+    a.setStr(RSS.note, r.note);
     a.endRow();
   }
 
   pgtable(r: PgtableRow): void {
     if (!this.full) return;
     const a = this.pgtables;
-    a.set(PGTABLE.file_id, this.fileId);
-    a.set(PGTABLE.event_id, r.eventId);
-    a.set(PGTABLE.mm, r.mm);
-    a.set(PGTABLE.va, r.va);
-    a.set(PGTABLE.kernel_tables, r.kernel);
-    a.set(PGTABLE.model_tables, r.model);
-    a.set(PGTABLE.match, r.match);
-    a.set(PGTABLE.note, r.note);
+    a.setInt(PGTABLE.file_id, this.fileId);
+    a.setBig(PGTABLE.event_id, r.eventId);
+    a.setInt(PGTABLE.mm, r.mm);
+    a.setInt(PGTABLE.va, r.va);
+    a.setInt(PGTABLE.kernel_tables, r.kernel);
+    a.setInt(PGTABLE.model_tables, r.model);
+    a.setBool(PGTABLE.match, r.match);
+    a.setStr(PGTABLE.note, r.note);
     a.endRow();
   }
 
@@ -268,7 +264,8 @@ export class ReplayWriter implements Sink, AdapterOutput, ExclusiveOutput {
     });
   }
 
+  /** Hands every table's last rows on. */
   close(): void {
-    for (const a of Object.values(this.a)) a.close();
+    for (const a of Object.values(this.a)) a.flush();
   }
 }

@@ -6,6 +6,7 @@
 // column's values fit what the parameter holds.
 import { quoteIdent, type Db } from '../store/db.js';
 import type { Signature } from './probe_table.js';
+import { unsignedSql, VMEMMAP_SPAN } from './vmemmap.js';
 
 /** What a wanted value holds. */
 type Kind = 'user' | 'page' | 'small' | 'array' | 'any';
@@ -28,17 +29,12 @@ export interface ColumnStats {
   array: number;
 }
 
-const U64 = '18446744073709551616';
-const VMEMMAP = [
-  [0xffffea0000000000n, 0xffffec0000000000n], // __VMEMMAP_BASE_L4
-  [0xffd4000000000000n, 0xffd6000000000000n], // __VMEMMAP_BASE_L5
-];
-
 /** Each candidate column's value spread, in one pass over the table. */
 export async function columnStats(
   db: Db,
   table: string,
   cols: [string, string][],
+  vmemmap: bigint,
 ): Promise<ColumnStats[]> {
   if (!cols.length) return [];
   const parts: string[] = [];
@@ -51,14 +47,14 @@ export async function columnStats(
       );
       continue;
     }
-    const uv = `((${q}::HUGEINT + ${U64}) % ${U64})`;
-    const page = VMEMMAP.map(([lo, hi]) => `(${uv} >= ${lo} AND ${uv} < ${hi})`);
+    const uv = unsignedSql(q);
+    const page = [`(${uv} >= ${vmemmap} AND ${uv} < ${vmemmap + VMEMMAP_SPAN})`];
     parts.push(
       `count(${q}) AS "n:${c}"`,
       `count(${q}) FILTER (WHERE ${uv} <> 0) AS "nonzero:${c}"`,
       `count(${q}) FILTER (WHERE ${uv} >= 4096 AND ${uv} < 72057594037927936) AS "user:${c}"`,
       `count(${q}) FILTER (WHERE ${page.join(' OR ')}) AS "page:${c}"`,
-      `count(${q}) FILTER (WHERE ${uv} <> 0 AND (${uv} < 4294967296 OR ${uv} >= ${U64} - 4096)) AS "small:${c}"`,
+      `count(${q}) FILTER (WHERE ${uv} <> 0 AND (${uv} < 4294967296 OR ${uv} >= 18446744073709547520)) AS "small:${c}"`,
       `count(${q}) FILTER (WHERE ${uv} <> 0 AND ${uv} < 1048576) AS "tiny:${c}"`,
       `count(${q}) FILTER (WHERE ${uv} >= 4294967296 AND ${uv} < 72057594037927936) AS "high:${c}"`,
     );

@@ -63,6 +63,10 @@ export function signature(func: string, k: KernelVersion): Signature | null {
       return { params: ['folio'] };
     case 'try_to_migrate': // mm/rmap.c
       return { params: ['folio', 'flags'] };
+    case 'try_to_merge_one_page': // mm/ksm.c; 6.13 made it (vma, folio, rmap_item, kfolio)
+      return {
+        params: k === '6.18' ? ['vma', 'page', 'rmap_item', 'kpage'] : ['vma', 'page', 'kpage'],
+      };
     case 'unlock_page':
       return { params: ['page'] };
     case 'handle_mm_fault': // mm/memory.c
@@ -229,6 +233,13 @@ export const ROLES: Role[] = [
     why: 'when a migration lets go of the folios it locked (a make_device_exclusive_range trylock fails until then)',
     kind: 'entry',
     nums: [{ path: 'folio', as: 'pfn' }],
+  },
+  {
+    role: 'kprobe:try_to_merge_one_page',
+    funcs: ['try_to_merge_one_page'],
+    why: 'which folio ksmd holds locked while it write-protects and merges it (a make_device_exclusive_range trylock fails on it)',
+    kind: 'entry',
+    nums: [{ path: 'page', as: 'pfn' }],
   },
   {
     role: 'kprobe:try_to_migrate',

@@ -8,6 +8,7 @@
 import { quoteIdent, type Db } from '../store/db.js';
 import type { KernelVersion } from './kernel.js';
 import { alignByValues, columnStats, fits, orderPairs } from './probe_fit.js';
+import { nameByShape, tableOf, type ProbeRow } from './probe_names.js';
 import {
   ARG_REGS,
   ROLES,
@@ -17,6 +18,7 @@ import {
   type Signature,
   type Want,
 } from './probe_table.js';
+import { pfnSql, unsignedSql, vmemmapBase } from './vmemmap.js';
 
 /** Names people give an arg, beside the parameter's own. */
 const SYNONYMS: Record<string, string[]> = {
@@ -72,30 +74,6 @@ export function fetchPath(fetch: string, sig: Signature, k: KernelVersion): stri
   return null;
 }
 
-const SHAPE_ROLES = new Set([
-  'kprobe:make_device_exclusive_range',
-  'kretprobe:make_device_exclusive_range',
-  'kprobe:get_user_pages_remote',
-  'kretprobe:get_user_pages_remote',
-]);
-
-/** The path an arg named exactly after a parameter (or param_member, argN, ret) reads. */
-function exactPath(
-  name: string,
-  sig: Signature,
-  kind: 'entry' | 'return',
-  isArray: boolean,
-): string | null {
-  const n = name.toLowerCase();
-  if (kind === 'return' && (n === 'ret' || n === 'retval' || n === 'arg1')) return '$retval';
-  const m = /^arg(\d+)$/.exec(n);
-  if (m) return sig.params[Number(m[1]) - 1] ?? null;
-  if (sig.params.includes(n)) return isArray ? `*${n}` : n;
-  const arrow = /^(\w+?)(?:->|_)(\w+)$/.exec(n);
-  if (arrow && sig.structs?.[arrow[1]]) return `${arrow[1]}->${arrow[2]}`;
-  return null;
-}
-
 /** The path an arg most likely reads, from its name alone (no definition known). */
 function namePath(
   name: string,
@@ -148,108 +126,12 @@ export interface Unbound {
   reason: string;
 }
 
-interface ProbeRow {
-  event: string;
-  kind: 'entry' | 'return';
-  func: string | null;
-  args: string | null;
-  printed: string;
-  source: string | null;
-}
-
-const tableOf = (event: string) => event.replace(/[^A-Za-z0-9_]+/g, '_').toLowerCase();
-
-/**
- * The last resort for probes printed only as addresses with no definition or symbol table: an
- * event named after a function the model reads (perf probe's default), an
- * entry whose arg names fit one function the model reads better than any other (`start`, `end`,
- * `pages` are make_device_exclusive_range's), and a probe at the same address as one already named
- * (a return probe prints the function's address, its entry probe the same address or a few bytes
- * in). Ambiguous shapes stay unnamed.
- */
-function nameByShape(
-  rows: ProbeRow[],
-  columns: Map<string, Map<string, string>>,
-  k: KernelVersion,
-): void {
-  const addr = (r: ProbeRow) => {
-    const m = /^\(([0-9a-f]{8,16})/.exec(r.printed);
-    return m ? BigInt('0x' + m[1]) : null;
-  };
-  const pair = () => {
-    const known = rows
-      .filter((r) => r.func && addr(r) !== null)
-      .map((r) => ({ a: addr(r)!, func: r.func! }));
-    for (const r of rows) {
-      const a = addr(r);
-      if (r.func || a === null) continue;
-      const hit = known.find((x) => (x.a > a ? x.a - a : a - x.a) <= 16n);
-      if (hit) {
-        r.func = hit.func;
-        r.source = 'address of a probe already named';
-      }
-    }
-  };
-  pair();
-  // perf probe names an event after its function (`probe:do_wp_page`, `..._1` for a second one).
-  for (const r of rows) {
-    const name = r.event
-      .replace(/^[^:]*:/, '')
-      .replace(/__return$/, '')
-      .replace(/_\d+$/, '');
-    if (!r.func && signature(name, k)) {
-      r.func = name;
-      r.source = 'its event name (perf probe names events after their function)';
-    }
-  }
-  for (const r of rows) {
-    const cols = columns.get(tableOf(r.event));
-    if (r.func || !cols) continue;
-    let bestScore = 1;
-    let found: string[] = [];
-    const args = [...cols].filter(([c]) => c !== 'id' && c !== 'func' && c !== 'caller');
-    for (const role of ROLES) {
-      // Only the calls whose parameter lists are distinctive, and names exactly the parameters'.
-      if (role.kind !== r.kind || !SHAPE_ROLES.has(role.role)) continue;
-      const wanted = [...role.nums, ...(role.s ? [role.s] : [])].map((w) => w.path);
-      for (const f of role.funcs) {
-        const sig = signature(f, k);
-        if (!sig) continue;
-        const paths = args.map(([c, type]) => exactPath(c, sig, r.kind, type === 'VARCHAR'));
-        const hits = new Set(paths.filter((p): p is string => p !== null && wanted.includes(p)));
-        // Every value the role reads, and nearly every arg one of the function's.
-        if (
-          hits.size < wanted.length ||
-          paths.filter(Boolean).length < 0.8 * args.length ||
-          hits.size < bestScore
-        )
-          continue;
-        if (hits.size > bestScore) found = [];
-        bestScore = hits.size;
-        found.push(f);
-      }
-    }
-    if (found.length === 1) {
-      r.func = found[0];
-      r.source = 'shape of its args';
-    }
-  }
-  pair();
-}
-
-const VMEMMAP_5LEVEL = 0xffd4000000000000n; // __VMEMMAP_BASE_L5
-const VMEMMAP_4LEVEL = 0xffffea0000000000n; // __VMEMMAP_BASE_L4
-
-/** A struct page / folio pointer as a PFN (vmemmap, KASLR off; 4- or 5-level base). */
-export const pfnSql = (col: string, structPage: number) =>
-  `CASE WHEN ${col} >= ${VMEMMAP_4LEVEL} THEN (${col} - ${VMEMMAP_4LEVEL}) // ${structPage} WHEN ${col} >= ${VMEMMAP_5LEVEL} THEN (${col} - ${VMEMMAP_5LEVEL}) // ${structPage} END`;
-
-function valueSql(col: string, w: Want, structPage: number): string {
+function valueSql(col: string, w: Want, structPage: number, vmemmap: bigint): string {
   const c = quoteIdent(col);
   switch (w.as) {
     case 'pfn':
       // A pointer printed in decimal and typed from its text may have wrapped to a negative BIGINT.
-      return pfnSql(`((${c}::HUGEINT + 18446744073709551616) % 18446744073709551616)`, structPage);
+      return pfnSql(unsignedSql(c), structPage, vmemmap);
     case 'page_end':
       return `${c} + 4096`;
     case 'err_sign':
@@ -286,11 +168,12 @@ async function byNameAndValue(
   sig: Signature,
   kind: 'entry' | 'return',
   role: Role,
+  vmemmap: bigint,
 ): Promise<Map<string, string>> {
   const wants = [...role.nums, ...(role.s ? [role.s] : [])];
   const key = (w: Want) => (w.path === '$retval' && w.as === 'err_sign' ? '$retval:ptr' : w.path);
   const wanted = wants.map((w) => w.path);
-  const stats = await columnStats(db, table, args);
+  const stats = await columnStats(db, table, args, vmemmap);
   const pathOf = new Map<string, string>();
   for (const s of stats) {
     const p = namePath(s.name, sig, kind, s.varchar, wanted);
@@ -307,6 +190,28 @@ async function byNameAndValue(
   for (const [p, c] of fitted) pathOf.set(p === '$retval:ptr' ? '$retval' : p, c);
   await orderPairs(db, table, pathOf);
   return pathOf;
+}
+
+/** `table.column` of the unnamed probes' columns that print `{...}` arrays. */
+async function arrayColumns(
+  db: Db,
+  rows: ProbeRow[],
+  columns: Map<string, Map<string, string>>,
+): Promise<Set<string>> {
+  const out = new Set<string>();
+  for (const r of rows) {
+    const table = tableOf(r.event);
+    if (r.func) continue;
+    for (const [c, type] of columns.get(table) ?? []) {
+      if (type !== 'VARCHAR' || c === 'func' || c === 'caller') continue;
+      const q = quoteIdent(c);
+      const [x] = await db.rows<{ all: boolean }>(
+        `SELECT count(${q}) > 0 AND count(${q}) = count(*) FILTER (WHERE ${q} LIKE '{%}') AS "all" FROM ${quoteIdent(table)}`,
+      );
+      if (x?.all) out.add(`${table}.${c}`);
+    }
+  }
+  return out;
 }
 
 /**
@@ -334,7 +239,19 @@ export async function bindProbes(
   }
   const best = new Map<string, { b: Binding; score: number }>();
   const unbound: Unbound[] = [];
-  nameByShape(rows, columns, k);
+  nameByShape(rows, columns, await arrayColumns(db, rows, columns), k);
+  const numeric = new Map<string, string[]>();
+  for (const r of rows) {
+    const cols = columns.get(tableOf(r.event));
+    if (cols)
+      numeric.set(
+        tableOf(r.event),
+        [...cols]
+          .filter(([c, t]) => t !== 'VARCHAR' && !['id', 'func', 'caller'].includes(c))
+          .map(([c]) => c),
+      );
+  }
+  const vmemmap = await vmemmapBase(db, numeric);
   for (const r of rows) {
     if (!r.func) {
       unbound.push({
@@ -360,12 +277,12 @@ export async function bindProbes(
     const args = [...cols].filter(([c]) => c !== 'id' && c !== 'func' && c !== 'caller');
     const pathOf = defs
       ? byDefinition(args, defs, sig, k)
-      : await byNameAndValue(db, table, args, sig, r.kind, role);
+      : await byNameAndValue(db, table, args, sig, r.kind, role, vmemmap);
     const missing: string[] = [];
     const nums = role.nums.map((w) => {
       const c = pathOf.get(w.path);
       if (c === undefined) missing.push(w.path);
-      return c === undefined ? '' : valueSql(c, w, structPage);
+      return c === undefined ? '' : valueSql(c, w, structPage, vmemmap);
     });
     let s: string | undefined;
     if (role.s) {

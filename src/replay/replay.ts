@@ -4,8 +4,8 @@ import fs from 'node:fs';
 import { writeAtomically } from '../store/atomic.js';
 import { Db, quoteString, sqlFile } from '../store/db.js';
 import { DatabaseError, ReplayCrash } from '../errors.js';
-import { Adapter } from './adapter.js';
-import { readEvents } from './input.js';
+import { Adapter, type ReplayEvent } from './adapter.js';
+import { eventAt, planInput } from './input.js';
 import { checkInvariants } from './invariants.js';
 import {
   semantics,
@@ -18,10 +18,14 @@ import { Model } from './model.js';
 import { PagingGeometry, type PagingLevels } from './pgtable.js';
 import { bindProbes, roleSql, type Binding } from './probes.js';
 import { ReplayWriter } from './output.js';
+import { InlineIo, WorkerIo, type ReplayIo } from './replay-io.js';
 
 /** DuckDB's memory limit for the replay's queries, and while the events stream through the model. */
 const MEMORY_LIMIT = '2GB';
-const STREAM_MEMORY_LIMIT = '64MB';
+/** The replay's settings: one DuckDB thread, scans in insertion order (see input.ts). */
+const SETTINGS = 'SET threads = 1; SET preserve_insertion_order = true';
+/** From this many events on, a file's input and appends run on a worker thread (replay-io.ts). */
+const WORKER_MIN_EVENTS = 200_000;
 
 export interface ReplayOptions {
   kernel?: KernelVersion;
@@ -34,6 +38,12 @@ export interface ReplayOptions {
   /** Paging levels of the traced machine: 5 with LA57 (default: the recording's, else 4). */
   levels?: PagingLevels;
   onProgress?: (p: { fileId: number; events: number }) => void;
+  /**
+   * Where DuckDB's reads and appends run while events stream: `worker`, a worker thread (a
+   * database file only), `inline`, the model's; `auto` (default): the worker from
+   * WORKER_MIN_EVENTS events on. MMREPLAY_REPLAY_IO sets the default.
+   */
+  io?: 'auto' | 'worker' | 'inline';
   /** Sees the model's state once a file's events are replayed (tests). */
   inspect?: (m: Model, adapter: Adapter) => void;
 }
@@ -215,9 +225,7 @@ export async function replayDb(db: Db, opts: ReplayOptions = {}): Promise<Replay
   await db.requireOurs();
   {
     // The input is read in insertion order (see input.ts), never sorted.
-    await db.run(
-      `SET memory_limit = '${MEMORY_LIMIT}'; SET threads = 1; SET preserve_insertion_order = true`,
-    );
+    await db.run(`SET memory_limit = '${MEMORY_LIMIT}'; ${SETTINGS}`);
     await db.run(sqlFile('replay.sql'));
     await db.run(sqlFile('exclusive.sql'));
     await db.run(sqlFile('exclusive_views.sql'));
@@ -278,7 +286,7 @@ async function replayFile(
   structPage: number,
 ): Promise<ReplaySummary> {
   const t0 = performance.now();
-  const w = await ReplayWriter.open(db);
+  const w = new ReplayWriter();
   w.fileId = fileId;
   w.design = design;
   w.full = full;
@@ -374,63 +382,82 @@ async function replayFile(
   let firstTs: bigint | null = null;
   let n = 0;
   const pidFilter = opts.pid;
-  let streaming = false;
-  for await (const batch of readEvents(db, fileId, { ...opts, probes })) {
-    if (!streaming) {
-      // The input's own queries have run; from here DuckDB scans and appends. The output tables'
-      // blocks, once written, are dropped from the buffer pool instead of cached, which would grow
-      // it with the trace.
-      await db.run(`SET memory_limit = '${STREAM_MEMORY_LIMIT}'`);
-      streaming = true;
-    }
-    for (const e of batch) {
-      if (pidFilter !== undefined) {
-        const t = m.tasks.get(e.tid);
-        if (
-          e.tid !== pidFilter &&
-          e.tgid !== pidFilter &&
-          t?.tgid !== pidFilter &&
-          e.event !== 'task:task_newtask'
-        )
-          continue;
+  const plan = await planInput(db, fileId, { ...opts, probes });
+  const mode = opts.io ?? (process.env.MMREPLAY_REPLAY_IO as ReplayOptions['io']) ?? 'auto';
+  const file = db.fileForHandoff;
+  const io: ReplayIo =
+    file !== null &&
+    plan !== null &&
+    (mode === 'worker' || (mode === 'auto' && plan.count >= WORKER_MIN_EVENTS))
+      ? await WorkerIo.open(db, file, plan, SETTINGS)
+      : await InlineIo.open(db, plan);
+  w.attach(io.tables);
+  let crash: { e: ReplayEvent; err: unknown } | null = null;
+  try {
+    stream: for (;;) {
+      const batch = await io.next();
+      if (batch.n === 0) break;
+      for (let i = 0; i < batch.n; i++) {
+        const e = eventAt(batch, i, plan!);
+        if (pidFilter !== undefined) {
+          const t = m.tasks.get(e.tid);
+          if (
+            e.tid !== pidFilter &&
+            e.tgid !== pidFilter &&
+            t?.tgid !== pidFilter &&
+            e.event !== 'task:task_newtask'
+          )
+            continue;
+        }
+        firstTs ??= e.ts;
+        m.now = w.now = e.ts;
+        m.eventId = w.eventId = e.id;
+        m.tid = e.tid;
+        while (lossIdx < losses.length && (losses[lossIdx] ?? firstTs) + LOSS_WINDOW < e.ts)
+          lossIdx++;
+        m.nearLoss = lossIdx < losses.length && (losses[lossIdx] ?? firstTs) <= e.ts;
+        try {
+          adapter.handle(e);
+          checkInvariants(m);
+        } catch (err) {
+          crash = { e, err };
+          break stream;
+        }
+        n++;
       }
-      firstTs ??= e.ts;
-      m.now = w.now = e.ts;
-      m.eventId = w.eventId = e.id;
-      m.tid = e.tid;
-      while (lossIdx < losses.length && (losses[lossIdx] ?? firstTs) + LOSS_WINDOW < e.ts)
-        lossIdx++;
-      m.nearLoss = lossIdx < losses.length && (losses[lossIdx] ?? firstTs) <= e.ts;
-      try {
-        adapter.handle(e);
-        checkInvariants(m);
-      } catch (err) {
-        throw new ReplayCrash(await whereIs(db, e.id), e.event, err);
-      }
-      n++;
+      opts.onProgress?.({ fileId, events: n });
+      await io.drain();
     }
-    opts.onProgress?.({ fileId, events: n });
+    if (!crash) {
+      adapter.flush();
+      if (full) opts.inspect?.(m, adapter);
+      const end = m.now;
+      for (const mm of m.mms) {
+        for (const [vpn, p] of mm.ptes) w.pte(mm, vpn, p, end);
+        for (const v of mm.vmas) w.vma(mm, v, end);
+        w.mm({
+          file_id: fileId,
+          mm: mm.id,
+          tgid: mm.tgid,
+          mm_id: mm.mmId,
+          first_ts: mm.start,
+          pre_trace: mm.preTrace,
+        });
+      }
+      for (const f of m.folios.values()) if (!f.zero) w.folio(f, end);
+      for (const f of m.parkedFolios()) w.folio(f, end);
+      for (const t of m.tasks.values()) w.task(t);
+      w.close();
+    }
+  } catch (err) {
+    await io.abort();
+    throw err;
   }
-  if (streaming) await db.run(`SET memory_limit = '${MEMORY_LIMIT}'`);
-  adapter.flush();
-  if (full) opts.inspect?.(m, adapter);
+  if (crash) await io.abort();
+  else await io.close();
+  await db.run(`SET memory_limit = '${MEMORY_LIMIT}'; ${SETTINGS}`);
+  if (crash) throw new ReplayCrash(await whereIs(db, crash.e.id), crash.e.event, crash.err);
   const end = m.now;
-  for (const mm of m.mms) {
-    for (const [vpn, p] of mm.ptes) w.pte(mm, vpn, p, end);
-    for (const v of mm.vmas) w.vma(mm, v, end);
-    w.mm({
-      file_id: fileId,
-      mm: mm.id,
-      tgid: mm.tgid,
-      mm_id: mm.mmId,
-      first_ts: mm.start,
-      pre_trace: mm.preTrace,
-    });
-  }
-  for (const f of m.folios.values()) if (!f.zero) w.folio(f, end);
-  for (const f of m.parkedFolios()) w.folio(f, end);
-  for (const t of m.tasks.values()) w.task(t);
-  w.close();
   // Rows of state the model stopped following before the end (forgetFolio) run to the end.
   if (full)
     await db.run(

@@ -8,14 +8,27 @@ export const HPAGE_PMD_SIZE = PAGE_SIZE * HPAGE_PMD_NR;
 /** How the model knows a value: seen in an event, derived by a written rule, or not known. */
 export type Confidence = 'observed' | 'inferred' | 'unknown';
 
-export type PteKind = 'none' | 'present' | 'swap' | 'migration' | 'device_private' | 'device_exclusive' | 'hwpoison' | 'marker';
+export type PteKind =
+  | 'none'
+  | 'present'
+  | 'swap'
+  | 'migration'
+  | 'device_private'
+  | 'device_exclusive'
+  | 'hwpoison'
+  | 'marker';
 
 /** include/linux/mm_types.h NR_MM_COUNTERS, in rss_stat's member order. */
 export const MM_FILEPAGES = 0;
 export const MM_ANONPAGES = 1;
 export const MM_SWAPENTS = 2;
 export const MM_SHMEMPAGES = 3;
-export const RSS_MEMBERS = ['MM_FILEPAGES', 'MM_ANONPAGES', 'MM_SWAPENTS', 'MM_SHMEMPAGES'] as const;
+export const RSS_MEMBERS = [
+  'MM_FILEPAGES',
+  'MM_ANONPAGES',
+  'MM_SWAPENTS',
+  'MM_SHMEMPAGES',
+] as const;
 
 export interface Folio {
   id: number;
@@ -45,7 +58,8 @@ export interface Folio {
   swapSlot: number | null;
   /** Where it is mapped: mm id and address of each PTE (rmap; the anon_vma chain finds these). */
   rmap: Map<number | string, { mm: number; va: number }>;
-  /** Which event last removed each mapping (the culprit when a pinned page is found replaced). */
+  /** Which event last removed each mapping (the culprit when a pinned page is found replaced).
+   *  Written only by Model.rmap_remove: until then it is a shared empty map. */
   unmapped: Map<number | string, { eventId: bigint; ts: bigint; tid: number }>;
   /** Open interval bookkeeping. */
   since: bigint;

@@ -15,10 +15,40 @@ export function sqlFile(name: string): string {
 export class Db {
   private constructor(
     readonly path: string,
-    readonly instance: DuckDBInstance,
-    readonly conn: DuckDBConnection,
+    private _instance: DuckDBInstance,
+    private _conn: DuckDBConnection,
     private readonly spill: string | null = null,
+    /** The file and configuration it was opened with (for resume). */
+    private readonly file: string = path,
+    private readonly config: Record<string, string> = {},
   ) {}
+
+  get instance(): DuckDBInstance {
+    return this._instance;
+  }
+
+  get conn(): DuckDBConnection {
+    return this._conn;
+  }
+
+  /** The database file, for another thread to open while this one is suspended; null in memory. */
+  get fileForHandoff(): string | null {
+    return this.file === ':memory:' || Object.keys(this.config).length ? null : this.file;
+  }
+
+  /**
+   * Closes the database (checkpointing it) so that another thread of the process can open the
+   * file alone; resume() opens it again once that one closed it. Settings made with SET are lost.
+   */
+  suspend(): void {
+    this._conn.closeSync();
+    this._instance.closeSync();
+  }
+
+  async resume(): Promise<void> {
+    this._instance = await DuckDBInstance.create(this.file, this.config);
+    this._conn = await this._instance.connect();
+  }
 
   /**
    * Opens a database. `readOnly` opens it READ_ONLY; `sandbox` also takes away every file outside
@@ -73,7 +103,7 @@ export class Db {
         `SET allowed_paths = [${paths}]; SET enable_external_access = false; SET lock_configuration = true`,
       );
     }
-    return new Db(opts.as ?? file, instance, conn, spill);
+    return new Db(opts.as ?? file, instance, conn, spill, file, config);
   }
 
   /** Refuses a database mmreplay did not make (ingest writes `files` and `_events`); returns its tables. */

@@ -29,6 +29,7 @@ export function callEnter(dx: DeviceExclusive, e: ReplayEvent, t: Task): void {
   r.readMissing = null;
   r.readTimed = false;
   r.readAt = null;
+  r.readEarliest = null;
   r.readRace = false;
   const npages = Math.round((e.b! - start) / PAGE_SIZE);
   r.start ??= start;
@@ -133,7 +134,7 @@ export function finishCall(
           ? EOPNOTSUPP
           : EBUSY;
   } else if (mapped < c.npages && r.predicted === null) r.predicted = EBUSY;
-  if (r.predicted === null) r.readMissing = missing(dx, r);
+  if (r.predicted === null) r.readMissing = r.readEarliest = missing(dx, r);
   slots.forEach((s, i) => {
     if (i < c.npages && (observedRet === null || i < observedRet) && c.results[i])
       c.results[i]!.observed = /^0x0+$|^0$/.test(s) ? 'failed' : 'exclusive';

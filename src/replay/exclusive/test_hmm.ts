@@ -63,6 +63,7 @@ function newRequest(
     readMissing: null,
     readTimed: false,
     readAt: null,
+    readEarliest: null,
     readRace: false,
     implicit,
     nextStart: null,
@@ -192,11 +193,10 @@ export function finishRequest(
     enoent = r.readMissing ?? atExit;
     r.predicted = enoent ? ENOENT : 0;
   }
+  // Traced, the read can only race what lands during it; estimated, anything after the last call.
+  const read = r.readTimed ? r.readMissing : r.readEarliest;
   const ambiguous =
-    !r.implicit &&
-    r.predicted !== EBUSY &&
-    r.readMissing !== null &&
-    r.readMissing > 0 !== atExit > 0;
+    !r.implicit && r.predicted !== EBUSY && read !== null && read > 0 !== atExit > 0;
   dx.out.request({
     requestId: r.id,
     ts: r.ts,

@@ -149,10 +149,12 @@ export interface Request {
   /** Without it traced, when the read is taken: READ_DELAY_NS after the caller's last event
    *  that precedes it, or at its first page free (vfree of the bounce buffer), if sooner. */
   readAt: bigint | null;
+  /** Missing mirror pages at the last call's return, the earliest the read can come: where the
+   *  read is not traced and this differs from the count at the ioctl's return, an invalidation
+   *  fell where the read may have been, so the trace cannot settle the verdict exactly. */
+  readEarliest: number | null;
   /** An invalidation erased some of its pages within READ_RACE_NS before the final read. */
   readRace: boolean;
-  /** Missing pages at the ioctl's return; differing from readMissing means an invalidation fell
-   *  between the read and the return, so the trace cannot settle the verdict exactly. */
   /** No ioctl event opens it (a trace without syscall tracepoints, or a caller other than
    *  test_hmm): its calls, chained chunk after chunk, are the request. */
   implicit: boolean;

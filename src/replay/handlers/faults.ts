@@ -143,7 +143,8 @@ export function handle_mm_fault(
   next: ReplayEvent | null,
 ): void {
   const m = ad.m;
-  const saved = [m.now, m.eventId];
+  const savedNow = m.now;
+  const savedEventId = m.eventId;
   m.eventId = pf.eventId;
   const va = pf.va - (pf.va % PAGE_SIZE);
   const write = (pf.errorCode & X86_PF_WRITE) !== 0;
@@ -199,7 +200,8 @@ export function handle_mm_fault(
       pf.ev,
     );
   }
-  [m.now, m.eventId] = saved as [bigint, bigint];
+  m.now = savedNow;
+  m.eventId = savedEventId;
 }
 
 /** A fault on a non-present entry (do_swap_page): swap-in, or a device-exclusive entry restored. */

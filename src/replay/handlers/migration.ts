@@ -40,7 +40,7 @@ export function migrationPte(ad: Adapter, e: ReplayEvent, set: boolean): void {
   // folio_unlock is traced, each stays locked until its own unlock.
   const held = ad.opts.folioUnlockTraced === true;
   old.locked = held;
-  if (held) ad.migrationLocked.set(old.pfn, old);
+  if (held) ad.lockedUntilUnlock.set(old.pfn, old);
   if (old.pfn === pfn) {
     // Migration failed (an extra reference, e.g. a GUP pin): the old page is mapped back.
     m.rmap_add(old, mm, va);
@@ -55,7 +55,7 @@ export function migrationPte(ad: Adapter, e: ReplayEvent, set: boolean): void {
   });
   m.setPfn(nf, pfn, 'observed');
   nf.locked = held;
-  if (held) ad.migrationLocked.set(pfn, nf);
+  if (held) ad.lockedUntilUnlock.set(pfn, nf);
   m.rmap_add(nf, mm, va);
   m.set_pte_at(mm, va, {
     ...p,

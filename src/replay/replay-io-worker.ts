@@ -1,0 +1,95 @@
+// The replay's input/output thread (replay-io.ts WorkerIo): holds the database while the events
+// stream, reads them a few batches ahead of the model, and appends the rows it is handed.
+import { parentPort, workerData } from 'node:worker_threads';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { BatchAppender } from '../store/column-batch.js';
+import type { Table } from './columns.js';
+import { batchBuffers, eventBatch, EventReader, type EventBatch } from './input.js';
+import { STREAM_MEMORY_LIMIT, type FromIo, type IoWorkerData, type ToIo } from './replay-io.js';
+
+const data = workerData as IoWorkerData;
+const port = parentPort!;
+const post = (m: FromIo, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
+
+const instance = await DuckDBInstance.create(data.file);
+const conn = await instance.connect();
+const appenders = new Map<Table, BatchAppender>();
+let reader: EventReader | null = null;
+/** Event batches back from the model, to fill again. */
+const free: EventBatch[] = [];
+let stop: 'close' | 'abort' | null = null;
+let wake: (() => void) | null = null;
+const notify = () => {
+  const w = wake;
+  wake = null;
+  w?.();
+};
+
+port.on('message', (m: ToIo) => {
+  try {
+    switch (m.t) {
+      case 'rows': {
+        appenders.get(m.table)!.append(m.rows);
+        post({ t: 'recycle', table: m.table, values: m.rows.values }, m.rows.values);
+        break;
+      }
+      case 'ack':
+        free.push(m.batch);
+        break;
+      case 'close':
+      case 'abort':
+        stop = m.t;
+        break;
+    }
+  } catch (e) {
+    fail(e);
+  }
+  notify();
+});
+
+let failed = false;
+function fail(e: unknown): void {
+  if (failed) return;
+  failed = true;
+  stop = 'abort';
+  const err = e instanceof Error ? e : new Error(String(e));
+  post({ t: 'error', message: err.message, stack: err.stack });
+}
+
+try {
+  await conn.run(data.setup);
+  for (const t of data.tables) appenders.set(t, new BatchAppender(await conn.createAppender(t)));
+  reader = await EventReader.open(instance, data.plan);
+  await conn.run(`SET memory_limit = '${STREAM_MEMORY_LIMIT}'`);
+  for (let i = 0; i < data.ahead; i++) free.push(eventBatch());
+  // Read ahead while the model has batches to give back; the end of the input is an empty batch.
+  let eof = false;
+  while (!eof && stop === null) {
+    const b = free.pop();
+    if (!b) {
+      await new Promise<void>((resolve) => (wake = resolve));
+      continue;
+    }
+    await reader.next(b);
+    eof = b.n === 0;
+    post({ t: 'events', batch: b }, batchBuffers(b));
+  }
+  while (stop === null) await new Promise<void>((resolve) => (wake = resolve));
+} catch (e) {
+  fail(e);
+}
+// The model is done (or gave up): every batch of rows it sent came before its close.
+try {
+  await reader?.close();
+  for (const a of appenders.values()) a.close();
+} catch (e) {
+  fail(e);
+}
+conn.closeSync();
+instance.closeSync();
+if (process.env.MMREPLAY_IO_STATS) {
+  const st = (await import('node:fs')).readFileSync('/proc/thread-self/stat', 'utf8');
+  const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+  console.error(JSON.stringify({ workerCpu: (Number(f[11]) + Number(f[12])) / 100 }));
+}
+post({ t: 'closed' });

@@ -1,0 +1,286 @@
+// The replay's traffic with DuckDB while events stream through the model: events in (input.ts
+// EventReader), rows out (column-batch.ts). `InlineIo` does both on the model's thread;
+// `WorkerIo` on a worker thread (replay-io-worker.ts) that holds the database meanwhile, so that
+// DuckDB's scans and appends run on the second core while the model runs on the first. Either way
+// the same batches cross, in the same order: the tables come out the same.
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { Db } from '../store/db.js';
+import {
+  BatchAppender,
+  ColumnBatch,
+  kindsOf,
+  transferables,
+  type BatchData,
+  type Kind,
+} from '../store/column-batch.js';
+import { COLUMNS, type Table } from './columns.js';
+import { batchBuffers, eventBatch, EventReader, type EventBatch, type InputPlan } from './input.js';
+
+/** DuckDB's memory limit while the events stream (see replay.ts). */
+export const STREAM_MEMORY_LIMIT = '64MB';
+
+export interface ReplayIo {
+  /** One ColumnBatch per replay table: the model's rows go there. */
+  readonly tables: Record<Table, ColumnBatch>;
+  /** The next events (n = 0 at the end); the batch is valid until the next call. */
+  next(): Promise<EventBatch>;
+  /** Waits while the rows handed over are far ahead of their appends (call between batches). */
+  drain(): Promise<void>;
+  /** Appends the last rows and lets go of the input; the database is the caller's again. */
+  close(): Promise<void>;
+  /** After an error: stops, and gives the database back (rows may be lost). */
+  abort(): Promise<void>;
+}
+
+/** The column kinds of every replay table, from its appender. */
+async function tableKinds(db: Db): Promise<Record<Table, Kind[]>> {
+  const out = {} as Record<Table, Kind[]>;
+  for (const t of Object.keys(COLUMNS) as Table[]) {
+    const a = await db.conn.createAppender(t);
+    out[t] = kindsOf(Array.from({ length: a.columnCount }, (_, i) => a.columnType(i).typeId));
+    a.closeSync();
+  }
+  return out;
+}
+
+/** Input and appends on the calling thread (an in-memory database, short traces). */
+export class InlineIo implements ReplayIo {
+  readonly tables = {} as Record<Table, ColumnBatch>;
+  private appenders: BatchAppender[] = [];
+  private batch = eventBatch();
+  private first = true;
+
+  private constructor(
+    private readonly db: Db,
+    private readonly reader: EventReader | null,
+  ) {}
+
+  /** plan null: a file without events (rows may still be written). */
+  static async open(db: Db, plan: InputPlan | null): Promise<InlineIo> {
+    const io = new InlineIo(db, plan && (await EventReader.open(db.instance, plan)));
+    for (const t of Object.keys(COLUMNS) as Table[]) {
+      const a = new BatchAppender(await db.conn.createAppender(t));
+      io.appenders.push(a);
+      const b: ColumnBatch = new ColumnBatch(a.kinds, (rows) => {
+        a.append(rows);
+        b.recycle(rows.values);
+      });
+      io.tables[t] = b;
+    }
+    return io;
+  }
+
+  async next(): Promise<EventBatch> {
+    if (this.reader) await this.reader.next(this.batch);
+    else this.batch.n = 0;
+    if (this.first) {
+      // The input's own queries have run; from here DuckDB scans and appends. The output tables'
+      // blocks, once written, are dropped from the buffer pool instead of cached, which would
+      // grow it with the trace.
+      this.first = false;
+      await this.db.run(`SET memory_limit = '${STREAM_MEMORY_LIMIT}'`);
+    }
+    return this.batch;
+  }
+
+  async drain(): Promise<void> {}
+
+  async close(): Promise<void> {
+    for (const b of Object.values(this.tables)) b.flush();
+    for (const a of this.appenders) a.close();
+    await this.reader?.close();
+  }
+
+  async abort(): Promise<void> {
+    for (const a of this.appenders) {
+      try {
+        a.close();
+      } catch {
+        // the error being reported comes first
+      }
+    }
+    await this.reader?.close();
+  }
+}
+
+/** What the worker is given. */
+export interface IoWorkerData {
+  file: string;
+  plan: InputPlan;
+  /** SQL run on opening (the replay's settings). */
+  setup: string;
+  tables: Table[];
+  /** Event batches read ahead. */
+  ahead: number;
+}
+
+/** Worker to model thread. */
+export type FromIo =
+  | { t: 'events'; batch: EventBatch }
+  | { t: 'recycle'; table: Table; values: ArrayBuffer[] }
+  | { t: 'closed' }
+  | { t: 'error'; message: string; stack?: string };
+
+/** Model thread to worker. */
+export type ToIo =
+  | { t: 'ack'; batch: EventBatch }
+  | { t: 'rows'; table: Table; rows: BatchData }
+  | { t: 'close' }
+  | { t: 'abort' };
+
+/** Output batches handed over and not yet appended, at most (then the model waits). */
+const MAX_IN_FLIGHT = 8;
+
+function startWorker(data: IoWorkerData): Worker {
+  const js = new URL('./replay-io-worker.js', import.meta.url);
+  if (fs.existsSync(fileURLToPath(js))) return new Worker(js, { workerData: data });
+  // Run from the TypeScript sources (tsx, vitest): the worker loads them through tsx as well.
+  const ts = new URL('./replay-io-worker.ts', import.meta.url).href;
+  // tsx's ESM API (require.resolve finds its CommonJS twin beside it).
+  const cjs = createRequire(import.meta.url).resolve('tsx/esm/api');
+  const mjs = cjs.replace(/\.cjs$/, '.mjs');
+  const tsx = pathToFileURL(fs.existsSync(mjs) ? mjs : cjs).href;
+  return new Worker(
+    `import(${JSON.stringify(tsx)}).then((m) => { (m.register ?? m.default.register)(); return import(${JSON.stringify(ts)}); });`,
+    { eval: true, workerData: data },
+  );
+}
+
+/**
+ * Input and appends on a worker thread, which opens the database file while this thread has it
+ * suspended (DuckDB objects cannot cross threads, and two instances must not share a file).
+ */
+export class WorkerIo implements ReplayIo {
+  readonly tables = {} as Record<Table, ColumnBatch>;
+  private events: EventBatch[] = [];
+  private current: EventBatch | null = null;
+  private inFlight = 0;
+  private failure: Error | null = null;
+  private closed = false;
+  /** Resolved (and cleared) whenever a message arrives. */
+  private wake: (() => void) | null = null;
+
+  private constructor(
+    private readonly db: Db,
+    private readonly worker: Worker,
+  ) {
+    worker.on('message', (m: FromIo) => this.receive(m));
+    worker.on('error', (e) => {
+      this.failure ??= e;
+      this.notify();
+    });
+    worker.on('exit', () => {
+      if (!this.closed) this.failure ??= new Error('replay: the input/output worker exited');
+      this.closed = true;
+      this.notify();
+    });
+  }
+
+  /** Hands the database over to a new worker; the caller's Db is suspended until close/abort. */
+  static async open(db: Db, file: string, plan: InputPlan, setup: string): Promise<WorkerIo> {
+    const kinds = await tableKinds(db);
+    db.suspend();
+    let io: WorkerIo;
+    try {
+      const tables = Object.keys(COLUMNS) as Table[];
+      io = new WorkerIo(db, startWorker({ file, plan, setup, tables, ahead: 3 }));
+      for (const t of tables) io.tables[t] = new ColumnBatch(kinds[t], (rows) => io.send(t, rows));
+    } catch (e) {
+      await db.resume();
+      throw e;
+    }
+    return io;
+  }
+
+  private notify(): void {
+    const w = this.wake;
+    this.wake = null;
+    w?.();
+  }
+
+  private until(): Promise<void> {
+    return new Promise((resolve) => (this.wake = resolve));
+  }
+
+  private receive(m: FromIo): void {
+    switch (m.t) {
+      case 'events':
+        this.events.push(m.batch);
+        break;
+      case 'recycle':
+        this.inFlight--;
+        this.tables[m.table].recycle(m.values);
+        break;
+      case 'closed':
+        this.closed = true;
+        break;
+      case 'error': {
+        const e = new Error(m.message);
+        if (m.stack) e.stack = m.stack;
+        this.failure ??= e;
+        break;
+      }
+    }
+    this.notify();
+  }
+
+  stats = { waitNext: 0, waitDrain: 0, postRows: 0, postAck: 0, rowsMsgs: 0 };
+  private send(table: Table, rows: BatchData): void {
+    this.inFlight++;
+    const t0 = performance.now();
+    this.worker.postMessage({ t: 'rows', table, rows } satisfies ToIo, transferables(rows));
+    this.stats.postRows += performance.now() - t0;
+    this.stats.rowsMsgs++;
+  }
+
+  async next(): Promise<EventBatch> {
+    if (this.current) {
+      const batch = this.current;
+      this.current = null;
+      const t0 = performance.now();
+      this.worker.postMessage({ t: 'ack', batch } satisfies ToIo, batchBuffers(batch));
+      this.stats.postAck += performance.now() - t0;
+    }
+    const t1 = performance.now();
+    while (!this.events.length) {
+      if (this.failure) throw this.failure;
+      if (this.closed) throw new Error('replay: the input/output worker stopped');
+      await this.until();
+    }
+    this.stats.waitNext += performance.now() - t1;
+    this.current = this.events.shift()!;
+    return this.current;
+  }
+
+  async drain(): Promise<void> {
+    const t1 = performance.now();
+    while (this.inFlight > MAX_IN_FLIGHT) {
+      if (this.failure) throw this.failure;
+      await this.until();
+    }
+    this.stats.waitDrain += performance.now() - t1;
+  }
+
+  private async finish(msg: ToIo): Promise<void> {
+    if (!this.closed) this.worker.postMessage(msg);
+    while (!this.closed) await this.until();
+    await this.worker.terminate();
+    await this.db.resume();
+  }
+
+  async close(): Promise<void> {
+    for (const b of Object.values(this.tables)) b.flush();
+    const t1 = performance.now();
+    await this.finish({ t: 'close' });
+    if (process.env.MMREPLAY_IO_STATS)
+      console.error(JSON.stringify({ ...this.stats, close: performance.now() - t1 }));
+    if (this.failure) throw this.failure;
+  }
+
+  async abort(): Promise<void> {
+    await this.finish({ t: 'abort' });
+  }
+}
