@@ -387,7 +387,7 @@ export class Adapter {
         migrationPte(this, e, false);
         return;
       case 'ksm:ksm_merge_with_ksm_page': {
-        if (e.b !== 0) return;
+        if (e.b !== 0 || e.a === null) return;
         const f = m.byPfn.get(BigInt(e.a!));
         if (!f || f.freed) return;
         // Without "ksm " the page itself became the KSM page; with it, some page was replaced by

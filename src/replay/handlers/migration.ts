@@ -12,8 +12,8 @@ export function migrationPte(ad: Adapter, e: ReplayEvent, set: boolean): void {
   const m = ad.m;
   const t = ad.task(e);
   const mm = t.mm;
-  if (!mm) return;
-  const va = e.a! - (e.a! % PAGE_SIZE);
+  if (!mm || e.a === null) return;
+  const va = e.a - (e.a % PAGE_SIZE);
   const p = m.pte(mm, va);
   if (set) {
     if (p?.kind !== 'present' || !p.folio) return;
@@ -32,9 +32,9 @@ export function migrationPte(ad: Adapter, e: ReplayEvent, set: boolean): void {
     split_huge_page(m, p.folio);
     return;
   }
-  if (p?.kind !== 'migration' || !p.folio) return;
+  if (p?.kind !== 'migration' || !p.folio || e.b === null) return;
   // remove_migration_pte: the entry becomes a present PTE to the new folio; the old one goes.
-  const pfn = BigInt(e.b!);
+  const pfn = BigInt(e.b);
   const old = p.folio;
   // migrate_pages_batch unlocks source and destination after remove_migration_ptes: where
   // folio_unlock is traced, each stays locked until its own unlock.
