@@ -97,6 +97,11 @@ export class Region {
   /** ksmd has write-protected (and maybe replaced) the page, and not yet reported the merge. */
   readonly ksmPending: Uint8Array;
   private nextPfn = 0x10000;
+  /**
+   * Freed PFNs, the last freed first (the page allocator's per-CPU lists hand a freed page out
+   * again soon): the PFNs in use stay bounded however long the run, as on a real machine.
+   */
+  private freePfns: number[] = [];
   private nextSlot = 1;
 
   constructor(
@@ -142,7 +147,7 @@ export class Region {
 
   private newFolio(): Folio {
     return {
-      pfn: this.nextPfn++,
+      pfn: this.freePfns.pop() ?? this.nextPfn++,
       mapcount: 0,
       refs: 1,
       anonExclusive: true,
@@ -166,6 +171,7 @@ export class Region {
     if (--f.refs > 0) return;
     f.freed = true;
     this.lines.pageFree(t.tid, t.cpu, f.pfn);
+    this.freePfns.push(f.pfn);
   }
 
   /** folio_trylock. */
