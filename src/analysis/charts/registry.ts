@@ -355,7 +355,7 @@ const rangeTimeline: ChartDef = {
       title: {
         text: `Request ${r0.request_id} (${r0.npages} pages) under design ${r0.design}: ${r0.result}, kernel ${r0.kernel_result ?? 'not traced'}`,
         subtitle:
-          'PTE state of each page over time (blank: no PTE); | GUP pin, ▲ walk (red: page failed), ✕ the event that took the pinned page',
+          'PTE state of each page over time (blank: no PTE); | GUP pin, ▶ walk (red: page failed), ✕ the event that took the pinned page',
       },
       width: 720,
       height: h,
