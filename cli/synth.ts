@@ -1,12 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { CommandModule } from 'yargs';
-import { pngOf } from '../src/analysis/charts/render.js';
-import { renderSvg } from '../src/analysis/charts.js';
-import { Db } from '../src/store/db.js';
+import type { Db } from '../src/store/db.js';
 import { UsageError } from '../src/errors.js';
-import { ingest } from '../src/ingest/ingest.js';
-import { calibrate, calibrationJson, measureContention } from '../src/synth/calibrate.js';
 import type { Calibration } from '../src/synth/costs.js';
 import { synthesize, type SynthDesign } from '../src/synth/generate.js';
 import { LAB_RUNS, readCalibrations } from '../src/synth/lab-costs.js';
@@ -38,6 +34,9 @@ interface Args {
 
 /** Ingests `inputs` (traces; databases are read as they are) into one temporary database and runs `f` on it. */
 async function withDb<T>(inputs: string[], out: string, f: (db: Db) => Promise<T>): Promise<T> {
+  // DuckDB loads here, not at start: `mmreplay --help` starts in a tenth of the time.
+  const { Db } = await import('../src/store/db.js');
+  const { ingest } = await import('../src/ingest/ingest.js');
   const dbs = inputs.filter((x) => x.endsWith('.duckdb'));
   const traces = inputs.filter((x) => !x.endsWith('.duckdb'));
   if (dbs.length && traces.length) throw new UsageError('give traces or one database, not both');
@@ -165,6 +164,8 @@ export const synthCommand: CommandModule<object, Args> = {
           "measure what a writer waiting for the driver's mmap_read_lock costs (traces with mmap_lock events and an mprotect or fork racer)",
       }) as never,
   handler: async (a) => {
+    const { calibrate, calibrationJson, measureContention } =
+      await import('../src/synth/calibrate.js');
     if (a.calibrateContention) {
       if (!a.out) throw new UsageError('--calibrate-contention needs -o FILE (JSON)');
       const c = await withDb(a.calibrateContention, a.out, measureContention);
@@ -183,25 +184,8 @@ export const synthCommand: CommandModule<object, Args> = {
       const dbs = a.calibrate.filter((f) => f.endsWith('.duckdb'));
       const traces = a.calibrate.filter((f) => !f.endsWith('.duckdb'));
       const cals: Calibration[] = [];
-      if (traces.length) {
-        const tmp = path.join(
-          fs.mkdtempSync(path.join(path.dirname(path.resolve(a.out)), '.synth-cal-')),
-          'cal.duckdb',
-        );
-        try {
-          await ingest(traces, { db: tmp });
-          const db = await Db.open(tmp, { readOnly: true });
-          cals.push(...(await calibrate(db)));
-          db.close();
-        } finally {
-          fs.rmSync(path.dirname(tmp), { recursive: true, force: true });
-        }
-      }
-      for (const f of dbs) {
-        const db = await Db.open(f, { readOnly: true });
-        cals.push(...(await calibrate(db)));
-        db.close();
-      }
+      if (traces.length) cals.push(...(await withDb(traces, a.out, calibrate)));
+      for (const f of dbs) cals.push(...(await withDb([f], a.out, calibrate)));
       fs.writeFileSync(
         a.out,
         calibrationJson(cals, `mmreplay synth --calibrate -o ${a.out} ${a.calibrate.join(' ')}`),
@@ -267,6 +251,8 @@ export const synthCommand: CommandModule<object, Args> = {
             })
           : [];
       const spec = sweepSpec(rows, lab, kind);
+      const { renderSvg } = await import('../src/analysis/charts.js');
+      const { pngOf } = await import('../src/analysis/charts/render.js');
       const svg = await renderSvg(spec);
       fs.writeFileSync(path.join(a.out, 'failure-surface.svg'), svg);
       fs.writeFileSync(path.join(a.out, 'failure-surface.png'), pngOf(svg));
