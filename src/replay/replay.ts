@@ -84,6 +84,12 @@ async function gupPlans(db: Db, fileId: number, probes: Binding[]): Promise<Map<
   const fault = roleSql(probes, 'kprobe:handle_mm_fault', fileId);
   const ret = roleSql(probes, 'kretprobe:get_user_pages_remote', fileId);
   const callRet = roleSql(probes, 'kretprobe:make_device_exclusive_range', fileId);
+  // Untraced GUP has returned by the first walk of its call.
+  const walks = gup
+    ? []
+    : ['kprobe:rmap_walk', 'kprobe:page_make_device_exclusive_one']
+        .map((role) => roleSql(probes, role, fileId))
+        .filter((q) => q !== null);
   // A fault's notifier (restoring an entry, breaking COW) fires after its entry probe: the later anchor.
   const reached = [
     'kprobe:handle_mm_fault',
@@ -109,7 +115,8 @@ async function gupPlans(db: Db, fileId: number, probes: Binding[]): Promise<Map<
        ${ret ? `UNION ALL SELECT id, ts, tid, 'ret', NULL, NULL FROM (${ret})` : ''}
        ${callRet ? `UNION ALL SELECT id, ts, tid, 'callret', NULL, NULL FROM (${callRet})` : ''}
        ${anon ? `UNION ALL SELECT id, ts, tid, 'fault', b, NULL FROM (${anon})` : ''}
-       ${reached.map((q) => `UNION ALL SELECT id, ts, tid, 'reached', a, NULL FROM (${q})`).join(' ')}) ORDER BY ts, id`,
+       ${reached.map((q) => `UNION ALL SELECT id, ts, tid, 'reached', a, NULL FROM (${q})`).join(' ')}
+       ${walks.map((q) => `UNION ALL SELECT id, ts, tid, 'ret', NULL, NULL FROM (${q})`).join(' ')}) ORDER BY ts, id`,
   );
   const open = new Map<
     number,
