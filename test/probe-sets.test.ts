@@ -187,3 +187,47 @@ describe('two probe sets, one run (6.12-r2)', () => {
     },
   );
 });
+
+/**
+ * A probe set with fewer probes, derived from a captured set C trace by dropping every line of the
+ * named events (the capture itself is untouched): what a user who probes less would record.
+ */
+function without(file: string, events: string[]): string {
+  const drop = new RegExp(` (${events.join('|')}): `);
+  const text = execFileSync('xz', ['-dc', file], { maxBuffer: 1 << 28 }).toString();
+  const kept = text.split('\n').filter((l) => !drop.test(l));
+  const out = path.join(tmpDir(), 'trace.txt');
+  fs.writeFileSync(out, kept.join('\n'));
+  return out;
+}
+
+describe('fewer probes (6.12-r3 set C, events dropped)', () => {
+  const dir = path.join(ROOT, 'traces/lab/6.12-r3/race-dontneed/C');
+  const log = path.join(dir, 'stdout.log');
+
+  it(
+    'race-dontneed without get_user_pages_remote probes: GUP runs from the call entry to its first walk, and every verdict is the one the full set gives',
+    { timeout: 300_000 },
+    async () => {
+      const full = await verdicts(alone(path.join(dir, 'trace.txt.xz')));
+      const v = await verdicts(without(path.join(dir, 'trace.txt.xz'), ['gup_in', 'gup_out']));
+      expect(v).toEqual(full);
+    },
+  );
+
+  it(
+    "race-dontneed with only the call probes, syscalls and tracepoints: GUP pins at the call entry, walks are interpolated, and most verdicts are still the kernel's",
+    { timeout: 300_000 },
+    async () => {
+      const kprobes = ['gup_in', 'gup_out', 'walk_in', 'walk_out', 'excl_vma', 'excl_vma_done'];
+      const more = ['pg_unlock', 'pg_lock_slow', 'flt_enter', 'flt_exit', 'flt_swapin', 'flt_wp'];
+      const rest = ['unexcl', 'zap_range', 'notif_start', 'mirror_inval', 'mirror_read'];
+      const v = await verdicts(
+        without(path.join(dir, 'trace.txt.xz'), [...kprobes, ...more, ...rest, 'mm_page_free']),
+      );
+      expect(v.length).toBe(80);
+      // 25/80 when an untraced GUP pinned nothing.
+      expect(agreeing(v, 'race-dontneed', log)).toBeGreaterThanOrEqual(68);
+    },
+  );
+});

@@ -81,6 +81,8 @@ export class DeviceExclusive {
   rmapAhead = new Map<string, bigint>();
   /** Probes the trace lacks, and what the verdicts lose for it: noted on every request. */
   missingEvidence: string | null = null;
+  /** get_user_pages_remote is traced; where not, GUP pins a call's range at its entry. */
+  gupTraced = true;
   /** rmap_walk is traced: page_make_device_exclusive_one is then no walk anchor of its own. */
   rmapWalkTraced = false;
   /** page_make_device_exclusive_one is traced: it, not rmap_walk, shows when a page's PTEs are read. */

@@ -76,13 +76,20 @@ async function whereIs(db: Db, eventId: bigint): Promise<string> {
 async function gupPlans(db: Db, fileId: number, probes: Binding[]): Promise<Map<bigint, GupPlan>> {
   const plans = new Map<bigint, GupPlan>();
   const call = roleSql(probes, 'kprobe:make_device_exclusive_range', fileId);
+  // Where GUP is not probed, it runs from the call's entry, which anchors its plan.
   const gup = roleSql(probes, 'kprobe:get_user_pages_remote', fileId);
-  if (!call || !gup) return plans;
+  if (!call) return plans;
   const anon = roleSql(probes, 'kprobe:folio_add_new_anon_rmap', fileId);
   // handle_mm_fault(vma, address, ...) shows every fault GUP takes, whatever it maps.
   const fault = roleSql(probes, 'kprobe:handle_mm_fault', fileId);
   const ret = roleSql(probes, 'kretprobe:get_user_pages_remote', fileId);
   const callRet = roleSql(probes, 'kretprobe:make_device_exclusive_range', fileId);
+  // Untraced GUP has returned by the first walk of its call.
+  const walks = gup
+    ? []
+    : ['kprobe:rmap_walk', 'kprobe:page_make_device_exclusive_one']
+        .map((role) => roleSql(probes, role, fileId))
+        .filter((q) => q !== null);
   // A fault's notifier (restoring an entry, breaking COW) fires after its entry probe: the later anchor.
   const reached = [
     'kprobe:handle_mm_fault',
@@ -104,20 +111,23 @@ async function gupPlans(db: Db, fileId: number, probes: Binding[]): Promise<Map<
   }>(
     `SELECT * FROM (
        SELECT id, ts, tid, 'call' AS kind, a, b FROM (${call})
-       UNION ALL SELECT id, ts, tid, 'gup', a, b FROM (${gup})
+       ${gup ? `UNION ALL SELECT id, ts, tid, 'gup', a, b FROM (${gup})` : ''}
        ${ret ? `UNION ALL SELECT id, ts, tid, 'ret', NULL, NULL FROM (${ret})` : ''}
        ${callRet ? `UNION ALL SELECT id, ts, tid, 'callret', NULL, NULL FROM (${callRet})` : ''}
        ${anon ? `UNION ALL SELECT id, ts, tid, 'fault', b, NULL FROM (${anon})` : ''}
-       ${reached.map((q) => `UNION ALL SELECT id, ts, tid, 'reached', a, NULL FROM (${q})`).join(' ')}) ORDER BY ts, id`,
+       ${reached.map((q) => `UNION ALL SELECT id, ts, tid, 'reached', a, NULL FROM (${q})`).join(' ')}
+       ${walks.map((q) => `UNION ALL SELECT id, ts, tid, 'ret', NULL, NULL FROM (${q})`).join(' ')}) ORDER BY ts, id`,
   );
   const open = new Map<
     number,
     { start: number | null; end: number | null; plan: GupPlan | null }
   >();
   for (const r of rows) {
-    const o = open.get(r.tid);
     if (r.kind === 'call') open.set(r.tid, { start: r.a, end: r.b, plan: null });
-    else if (r.kind === 'gup' && o && !o.plan) {
+    const o = open.get(r.tid);
+    if (!o) continue;
+    if (r.kind === 'gup' || (r.kind === 'call' && !gup)) {
+      if (o.plan) continue;
       o.start ??= r.a;
       const npages =
         o.end !== null && o.start !== null ? Math.round((o.end - o.start) / 4096) : (r.b ?? 0);
@@ -133,7 +143,7 @@ async function gupPlans(db: Db, fileId: number, probes: Binding[]): Promise<Map<
       plans.set(r.id, o.plan);
     } else if (
       (r.kind === 'fault' || r.kind === 'reached') &&
-      o?.plan &&
+      o.plan &&
       o.plan.end === null &&
       o.start !== null &&
       r.a !== null
@@ -142,8 +152,8 @@ async function gupPlans(db: Db, fileId: number, probes: Binding[]): Promise<Map<
         index: Math.floor((r.a - o.start) / 4096),
         ts: r.ts,
       });
-    else if (r.kind === 'ret' && o?.plan && o.plan.end === null) o.plan.end = r.ts;
-    else if (r.kind === 'callret' && o?.plan && !o.plan.callEnd) o.plan.callEnd = r.ts;
+    else if (r.kind === 'ret' && o.plan && o.plan.end === null) o.plan.end = r.ts;
+    else if (r.kind === 'callret' && o.plan && !o.plan.callEnd) o.plan.callEnd = r.ts;
   }
   return plans;
 }
@@ -352,6 +362,7 @@ async function replayFile(
   adapter.dx?.setGupPlans(await gupPlans(db, fileId, probes));
   if (adapter.dx) adapter.dx.migrationLocks = await migrationLocks(db, fileId, probes);
   if (adapter.dx) {
+    adapter.dx.gupTraced = probes.some((b) => b.role === 'kprobe:get_user_pages_remote');
     adapter.dx.rmapWalkTraced = probes.some((b) => b.role === 'kprobe:rmap_walk');
     adapter.dx.mappingTraced = probes.some(
       (b) => b.role === 'kprobe:page_make_device_exclusive_one',
