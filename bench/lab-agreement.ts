@@ -2,8 +2,11 @@
 // as it lies (with whatever is beside it) or, with --alone, copied alone into an empty directory
 // (no format files, definitions or kallsyms), replayed under the kernel's own design, and each
 // request's predicted result compared with the race program's RACE_CALL log (ret, errno), matched
-// by thread, address and size in order. Misses are listed with the replay's reason.
-// Usage: node --import tsx bench/lab-agreement.ts [--alone] [--file trace.txt.xz|report.txt.xz] DIR...
+// by thread, address and size in order. Misses are listed with the replay's reason. --drop E1,E2
+// derives, from tracefs or report text, the trace a user who probed less would have recorded: every
+// line of those events is left out (the file on disk is untouched); it implies --alone.
+// Usage: node --import tsx bench/lab-agreement.ts [--alone] [--drop E,...] [--file trace.txt.xz|report.txt.xz] DIR...
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,10 +15,14 @@ import { ingest } from '../src/ingest/ingest.js';
 import { replay } from '../src/replay/replay.js';
 
 const args = process.argv.slice(2);
-const alone = args.includes('--alone');
-const fi = args.indexOf('--file');
-const file = fi >= 0 ? args[fi + 1] : 'trace.txt.xz';
-const dirs = args.filter((a, i) => !a.startsWith('--') && (fi < 0 || i !== fi + 1));
+const value = (flag: string) => (args.includes(flag) ? args[args.indexOf(flag) + 1] : null);
+const file = value('--file') ?? 'trace.txt.xz';
+const drop = value('--drop')?.split(',') ?? [];
+const alone = args.includes('--alone') || drop.length > 0;
+const dirs = args.filter(
+  (a, i) => !a.startsWith('--') && !['--file', '--drop'].includes(args[i - 1]),
+);
+const dropped = new RegExp(` (${drop.join('|')}): `);
 
 interface Call {
   tid: number;
@@ -46,8 +53,15 @@ for (const dir of dirs) {
   let trace = path.join(dir, file);
   if (alone) {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lab-alone-'));
-    fs.copyFileSync(trace, path.join(tmp, file));
-    trace = path.join(tmp, file);
+    if (drop.length) {
+      const text = execFileSync('xz', ['-dc', trace], { maxBuffer: 1 << 30 }).toString();
+      const kept = text.split('\n').filter((l) => !dropped.test(l));
+      trace = path.join(tmp, file.replace(/\.xz$/, ''));
+      fs.writeFileSync(trace, kept.join('\n'));
+    } else {
+      fs.copyFileSync(trace, path.join(tmp, file));
+      trace = path.join(tmp, file);
+    }
   }
   const db = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'lab-agree-')), 'x.duckdb');
   await ingest([trace], { db });
