@@ -184,9 +184,23 @@ async function migrationLocks(
 }
 
 /** What the device-exclusive verdicts of a file lose to the probes it lacks, for each request's note. */
-function missingEvidence(probes: Binding[], syscallsTraced: boolean): string | null {
+function missingEvidence(
+  probes: Binding[],
+  syscallsTraced: boolean,
+  uffdWriteProtects: number,
+): string | null {
   const has = (role: string) => probes.some((b) => b.role === role);
   const lost: string[] = [];
+  // The ioctl's range lies in user memory; only a probe or the PROTECTION_VMA notifier shows it.
+  if (
+    uffdWriteProtects > 0 &&
+    !['uffd_wp_range', 'change_protection', 'mmu_notifier_invalidate_range_start'].some((f) =>
+      has(`kprobe:${f}`),
+    )
+  )
+    lost.push(
+      `${uffdWriteProtects} UFFDIO_WRITEPROTECT ioctls and no uffd_wp_range, change_protection or mmu notifier probe: their write-protections are not applied`,
+    );
   if (!has('kretprobe:make_device_exclusive_range'))
     lost.push("no return probe on the call: a call ends at its request's next event");
   if (!has('kprobe:get_user_pages_remote'))
@@ -368,7 +382,17 @@ async function replayFile(
       (b) => b.role === 'kprobe:page_make_device_exclusive_one',
     );
     adapter.dx.walkUntraced = !adapter.dx.rmapWalkTraced && !adapter.dx.mappingTraced;
-    adapter.dx.missingEvidence = missingEvidence(probes, syscallsTraced);
+    // UFFDIO_WRITEPROTECT: _IOWR(0xAA, 0x06, struct uffdio_writeprotect), include/uapi/linux/userfaultfd.h.
+    const uffdWriteProtects = tables.has('syscalls_sys_enter_ioctl')
+      ? Number(
+          (
+            await db.rows<{ n: bigint }>(
+              `SELECT count(*) AS n FROM syscalls_sys_enter_ioctl JOIN events USING (id) WHERE file_id = ${fileId} AND cmd = ${0xc018aa06}`,
+            )
+          )[0].n,
+        )
+      : 0;
+    adapter.dx.missingEvidence = missingEvidence(probes, syscallsTraced, uffdWriteProtects);
     adapter.dx.unlockTraced = probes.some(
       (b) => b.role === 'kprobe:folio_unlock' && b.nums[0] !== '',
     );
