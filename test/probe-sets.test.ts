@@ -230,4 +230,19 @@ describe('fewer probes (6.12-r3 set C, events dropped)', () => {
       expect(agreeing(v, 'race-dontneed', log)).toBeGreaterThanOrEqual(68);
     },
   );
+
+  it(
+    'race-uffd_wp without its protection probes: the notes say its UFFDIO_WRITEPROTECT ioctls are seen but not applied',
+    { timeout: 300_000 },
+    async () => {
+      const uffd = path.join(ROOT, 'traces/lab/6.12-r3/race-uffd_wp/C/trace.txt.xz');
+      const notes = await replayed<{ note: string | null }>(
+        without(uffd, ['prot_change', 'uffd_wp', 'notif_start', 'mirror_inval']),
+        'SELECT DISTINCT note FROM exclusive_requests',
+      );
+      expect(notes.map((n) => n.note)).toEqual([
+        expect.stringMatching(/^untraced: 8576 UFFDIO_WRITEPROTECT ioctls .* are not applied/),
+      ]);
+    },
+  );
 });
