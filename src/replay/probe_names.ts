@@ -40,6 +40,29 @@ function exactPath(
 }
 
 /**
+ * A probe at the same address as one already named probes its function: a return probe prints the
+ * function's address, its entry probe the same address or a few bytes in.
+ */
+export function pairByAddress(rows: ProbeRow[]): void {
+  const addr = (r: ProbeRow) => {
+    const m = /^\(([0-9a-f]{8,16})/.exec(r.printed);
+    return m ? BigInt('0x' + m[1]) : null;
+  };
+  const known = rows
+    .filter((r) => r.func && addr(r) !== null)
+    .map((r) => ({ a: addr(r)!, func: r.func! }));
+  for (const r of rows) {
+    const a = addr(r);
+    if (r.func || a === null) continue;
+    const hit = known.find((x) => (x.a > a ? x.a - a : a - x.a) <= 16n);
+    if (hit) {
+      r.func = hit.func;
+      r.source = 'address of a probe already named';
+    }
+  }
+}
+
+/**
  * The last resort for probes printed only as addresses with no definition or symbol table: an
  * event named after a function the model reads (perf probe's default), an
  * entry whose arg names fit one function the model reads better than any other (`start`, `end`,
@@ -53,34 +76,28 @@ export function nameByShape(
   arrays: Set<string>,
   k: KernelVersion,
 ): void {
-  const addr = (r: ProbeRow) => {
-    const m = /^\(([0-9a-f]{8,16})/.exec(r.printed);
-    return m ? BigInt('0x' + m[1]) : null;
-  };
-  const pair = () => {
-    const known = rows
-      .filter((r) => r.func && addr(r) !== null)
-      .map((r) => ({ a: addr(r)!, func: r.func! }));
-    for (const r of rows) {
-      const a = addr(r);
-      if (r.func || a === null) continue;
-      const hit = known.find((x) => (x.a > a ? x.a - a : a - x.a) <= 16n);
-      if (hit) {
-        r.func = hit.func;
-        r.source = 'address of a probe already named';
-      }
-    }
-  };
-  pair();
-  // perf probe names an event after its function (`probe:do_wp_page`, `..._1` for a second one).
+  pairByAddress(rows);
+  // perf probe names an event after its function (`probe:do_wp_page`, `..._1` for a second one);
+  // people name theirs so too, behind a prefix or before a suffix of their own (`my_rmap_walk`,
+  // `rmap_walk_ret`). The longest function name the model reads that ends the name wins.
   for (const r of rows) {
+    if (r.func) continue;
     const name = r.event
       .replace(/^[^:]*:/, '')
-      .replace(/__return$/, '')
-      .replace(/_\d+$/, '');
-    if (!r.func && signature(name, k)) {
-      r.func = name;
-      r.source = 'its event name (perf probe names events after their function)';
+      .replace(/_\d+$/, '')
+      .replace(/_{1,2}(?:return|ret|entry|enter|exit)$/, '');
+    const words = name.split('_');
+    for (let i = 0; i < words.length; i++) {
+      const tail = words.slice(i).join('_');
+      // `__mmu_notifier_invalidate_range_start` is the function mmu_notifier_... calls.
+      const func = [tail, `__${tail}`].find((f) => tail && signature(f, k));
+      if (!func) continue;
+      r.func = func;
+      r.source =
+        i === 0
+          ? 'its event name (perf probe names events after their function)'
+          : 'its event name, which ends with the name of a function the model reads';
+      break;
     }
   }
   for (const r of rows) {
@@ -129,5 +146,5 @@ export function nameByShape(
     withArray[0].func = 'make_device_exclusive_range';
     withArray[0].source = 'the page array its return prints';
   }
-  pair();
+  pairByAddress(rows);
 }

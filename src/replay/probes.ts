@@ -8,7 +8,8 @@
 import { quoteIdent, type Db } from '../store/db.js';
 import type { KernelVersion } from './kernel.js';
 import { alignByValues, columnStats, fits, orderPairs } from './probe_fit.js';
-import { nameByShape, tableOf, type ProbeRow } from './probe_names.js';
+import { nameByBehaviour } from './probe_behaviour.js';
+import { nameByShape, pairByAddress, tableOf, type ProbeRow } from './probe_names.js';
 import {
   ARG_REGS,
   ROLES,
@@ -252,6 +253,8 @@ export async function bindProbes(
       );
   }
   const vmemmap = await vmemmapBase(db, numeric);
+  await nameByBehaviour(db, fileId, rows, numeric, vmemmap);
+  pairByAddress(rows);
   for (const r of rows) {
     if (!r.func) {
       unbound.push({
