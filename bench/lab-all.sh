@@ -8,7 +8,7 @@ run() { echo "== $1"; shift; node --import tsx bench/lab-agreement.ts "$@" | gre
 C=(traces/lab/6.12-r3/race-*/C)
 run "sets A, B (6.12-r2) and C (6.12-r3), in place" traces/lab/6.12-r2/race-*/B traces/lab/6.12-r2/race-*/A "${C[@]}"
 run "set C, the text alone" --alone "${C[@]}"
-run "set C, its trace-cmd report alone (addresses)" --alone --file report.txt.xz "${C[@]}"
+run "sets A and C, their trace-cmd reports alone (addresses)" --alone --file report.txt.xz traces/lab/6.12-r2/race-*/A "${C[@]}"
 # Fewer probes: set C's traces with some of their events left out (what a user who probed less
 # would have recorded).
 run "set C without GUP probes" --drop gup_in,gup_out "${C[@]}"
