@@ -268,4 +268,26 @@ describe('fewer probes (6.12-r3 set C, events dropped)', () => {
       expect(agreeing(await verdicts(report), 'race-dontneed', log)).toBeGreaterThanOrEqual(75);
     },
   );
+
+  it(
+    "race-uffd_wp, set C's report alone: handle_mm_fault named as the probe at every user fault's address, mwriteprotect_range as the one inside every UFFDIO_WRITEPROTECT ioctl; at least 76 of 80 verdicts are the kernel's",
+    { timeout: 300_000 },
+    async () => {
+      const uffd = path.join(ROOT, 'traces/lab/6.12-r3/race-uffd_wp/C');
+      const report = alone(path.join(uffd, 'report.txt.xz'));
+      const { db } = await ingestTemp([report]);
+      try {
+        const { bound } = await bindProbes(db, 0, '6.12', 64);
+        expect(Object.fromEntries(bound.map((b) => [b.event, b.func]))).toMatchObject({
+          'kprobes:flt_enter': 'handle_mm_fault',
+          'kprobes:uffd_wp': 'mwriteprotect_range',
+        });
+      } finally {
+        db.close();
+      }
+      // 52/80 without its write-protections.
+      const log = path.join(uffd, 'stdout.log');
+      expect(agreeing(await verdicts(report), 'race-uffd_wp', log)).toBeGreaterThanOrEqual(76);
+    },
+  );
 });

@@ -3,8 +3,11 @@
 // its return prints), the probes that fire inside its calls, on the calling thread, are told apart
 // by what the kernel does there (mm/rmap.c, 5.14-6.14): get_user_pages_remote once per call,
 // before anything else the call probes; then, per page, rmap_walk (a folio, no user address) and
-// page_make_device_exclusive_one (a folio and the page's user address). A role with more than one
-// candidate names none.
+// page_make_device_exclusive_one (a folio and the page's user address). And handle_mm_fault, which
+// every user fault (exceptions:page_fault_user) enters on its thread right after, at its address.
+// And the userfaultfd write-protection inside UFFDIO_WRITEPROTECT ioctls: change_protection(tlb,
+// vma, start, end, cp_flags), whose end lies above its start, or mwriteprotect_range(ctx, start,
+// len, mode). A role with more than one candidate names none.
 import type { Db } from '../store/db.js';
 import { quoteIdent, quoteString } from '../store/quote.js';
 import { tableOf, type ProbeRow } from './probe_names.js';
@@ -29,6 +32,91 @@ interface Fired {
   lead: number;
 }
 
+/** Share of user faults a probe must follow at their address to be handle_mm_fault. */
+const FAULTS = 0.9;
+/** How soon after the fault's tracepoint (ns). */
+const FAULT_LAG = 1_000_000;
+
+/** handle_mm_fault(vma, address, flags, regs): the probe that follows nearly every user fault. */
+async function nameFaultHandler(
+  db: Db,
+  fileId: number,
+  rows: ProbeRow[],
+  numeric: Map<string, string[]>,
+): Promise<void> {
+  if (!(await db.tables()).includes('exceptions_page_fault_user')) return;
+  const faults = `SELECT e.tid, e.ts_ns AS ts, f.address FROM events e JOIN exceptions_page_fault_user f USING (id) WHERE e.file_id = ${fileId}`;
+  const found: ProbeRow[] = [];
+  for (const r of rows) {
+    const cols = numeric.get(tableOf(r.event)) ?? [];
+    if (r.func || r.kind !== 'entry' || !cols.length) continue;
+    const at = cols.map((c) => `p.${quoteIdent(c)} = f.address`).join(' OR ');
+    const [hit] = await db.rows<{ n: number; hit: number }>(
+      `WITH f AS (${faults}),
+         p AS (SELECT e.tid, e.ts_ns AS ts, t.* FROM events e JOIN ${quoteIdent(tableOf(r.event))} t USING (id) WHERE e.file_id = ${fileId})
+       SELECT count(*)::INT AS n, count(*) FILTER (WHERE p.ts - f.ts < ${FAULT_LAG} AND (${at}))::INT AS hit
+       FROM f ASOF LEFT JOIN p ON f.tid = p.tid AND p.ts >= f.ts`,
+    );
+    if (hit.n >= 10 && hit.hit >= FAULTS * hit.n) found.push(r);
+  }
+  if (found.length !== 1) return;
+  found[0].func = 'handle_mm_fault';
+  found[0].source = 'when it fires: at every user fault, on its thread, at its address';
+}
+
+/** UFFDIO_WRITEPROTECT: _IOWR(0xAA, 0x06, struct uffdio_writeprotect), uapi/linux/userfaultfd.h. */
+const UFFDIO_WRITEPROTECT = 0xc018aa06;
+
+/** The probes inside nearly every UFFDIO_WRITEPROTECT ioctl, on its thread. */
+async function nameProtection(
+  db: Db,
+  fileId: number,
+  rows: ProbeRow[],
+  numeric: Map<string, string[]>,
+): Promise<void> {
+  const tables = await db.tables();
+  if (!tables.includes('syscalls_sys_enter_ioctl') || !tables.includes('syscalls_sys_exit_ioctl'))
+    return;
+  const sys = (t: string, where: string) =>
+    `SELECT e.tid, e.ts_ns AS ts FROM events e JOIN ${t} USING (id) WHERE e.file_id = ${fileId}${where}`;
+  const windows = `SELECT i.tid, i.ts AS t0, o.ts AS t1 FROM (${sys('syscalls_sys_enter_ioctl', ` AND cmd = ${UFFDIO_WRITEPROTECT}`)}) i
+    ASOF JOIN (${sys('syscalls_sys_exit_ioctl', '')}) o ON i.tid = o.tid AND o.ts >= i.ts`;
+  const [{ n }] = await db.rows<{ n: number }>(`SELECT count(*)::INT AS n FROM (${windows})`);
+  if (n < 10) return;
+  const byFunc = new Map<string, ProbeRow[]>();
+  for (const r of rows) {
+    const cols = numeric.get(tableOf(r.event)) ?? [];
+    if (r.func || r.kind !== 'entry' || !cols.length) continue;
+    const t = quoteIdent(tableOf(r.event));
+    const [hit] = await db.rows<{ hit: number }>(
+      `WITH w AS (${windows}), p AS (${sys(t, '')})
+       SELECT count(DISTINCT w.t0)::INT AS hit FROM w JOIN p ON p.tid = w.tid AND p.ts BETWEEN w.t0 AND w.t1`,
+    );
+    if (hit.hit < CALLS * n) continue;
+    const user = [];
+    for (const c of cols) {
+      const uv = unsignedSql(quoteIdent(c));
+      const [u] = await db.rows<{ u: number }>(
+        `SELECT avg((${uv} >= 4096 AND ${uv} < ${USER_TOP} AND ${uv} % 4096 = 0)::INT)::DOUBLE AS u FROM ${t}`,
+      );
+      if (u.u >= INSIDE) user.push(quoteIdent(c));
+    }
+    if (!user.length) continue;
+    // An end above the start in every row: a range's bounds, not a start and a length.
+    const [ordered] =
+      user.length >= 2
+        ? await db.rows<{ o: boolean }>(`SELECT bool_and(${user[1]} > ${user[0]}) AS o FROM ${t}`)
+        : [{ o: false }];
+    const func = ordered.o ? 'change_protection' : 'mwriteprotect_range';
+    byFunc.set(func, [...(byFunc.get(func) ?? []), r]);
+  }
+  for (const [func, found] of byFunc) {
+    if (found.length !== 1) continue;
+    found[0].func = func;
+    found[0].source = 'when it fires: inside UFFDIO_WRITEPROTECT ioctls, on their thread';
+  }
+}
+
 export async function nameByBehaviour(
   db: Db,
   fileId: number,
@@ -38,6 +126,8 @@ export async function nameByBehaviour(
 ): Promise<void> {
   const named = (kind: string) =>
     rows.find((r) => r.kind === kind && r.func === 'make_device_exclusive_range');
+  await nameFaultHandler(db, fileId, rows, numeric);
+  await nameProtection(db, fileId, rows, numeric);
   const call = named('entry');
   const ret = named('return');
   const unnamed = rows.filter((r) => !r.func && r.kind === 'entry');
