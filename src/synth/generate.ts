@@ -80,7 +80,7 @@ export function synthesize(o: SynthOptions): SynthResult {
     : tally;
   const rng = new Rng(o.seed);
   const sched = new Scheduler(Math.max(1, o.cpus), START_NS);
-  const lines = new Lines(sink, () => sched.now, o.out !== undefined);
+  const lines = new Lines(sink, () => sched.now);
   lines.frees = o.frees ?? o.scenario.racers.some((r) => r.kind === 'ksm');
   const region = new Region(REGION_BASE, o.scenario.regionPages, lines);
   const sc = o.scenario;
