@@ -29,6 +29,7 @@ interface Args {
   rate?: string[];
   calibration: string;
   out?: string;
+  format?: 'text' | 'dat';
   sweep?: boolean;
   rates?: string;
   requests: number;
@@ -137,6 +138,12 @@ export const synthCommand: CommandModule<object, Args> = {
         type: 'string',
         describe:
           'the trace to write (truth beside it); with --sweep a directory; with --calibrate the costs file',
+      })
+      .option('format', {
+        type: 'string',
+        choices: ['text', 'dat'],
+        describe:
+          'the trace: tracefs text (gzip for a .gz name) or a trace-cmd .dat, version 6 (default: dat for a .dat name, else text)',
       })
       .option('sweep', {
         type: 'boolean',
@@ -301,6 +308,7 @@ export const synthCommand: CommandModule<object, Args> = {
       cpus: a.cpus,
       design: designs[0],
       out: a.out,
+      format: a.format,
       calibration,
     });
     const s = (performance.now() - t0) / 1000;

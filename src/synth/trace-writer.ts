@@ -18,12 +18,9 @@ const HEADER = [
   '#              | |         |   |||||     |         |',
 ];
 
-/**
- * A field value for the `.dat`: a number or BigInt; for an integer field, text is hex (`0x…`) or a
- * kernel symbol (`name+0xoff/0xsize`, an address through the file's kallsyms); for a char field,
- * the string; for an array field, its elements.
- */
-export type Field = number | bigint | string | Field[];
+/** A field value for the `.dat` (tracecmd-dat-writer.ts says how each kind is written). */
+export type { RecordValue as Field } from '../parse/binary/tracecmd-dat-writer.js';
+import type { RecordValue as Field } from '../parse/binary/tracecmd-dat-writer.js';
 
 /** Where events go: tracefs text, a `.dat` (dat-sink.ts), or nowhere (a sweep needs only the
  *  outcomes). */
