@@ -15,7 +15,15 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { recordEncoder, DatWriter } from '../src/parse/binary/tracecmd-dat-writer.js';
 import { binaryFormat } from '../src/parse/binary/tracing-data.js';
-import { eventDifferences, HOST, ingestTemp, ROOT, tmpDir, typedDifferences } from './helpers.js';
+import {
+  eventDifferences,
+  traceCmd,
+  HOST,
+  ingestTemp,
+  ROOT,
+  tmpDir,
+  typedDifferences,
+} from './helpers.js';
 
 const LAB = path.join(ROOT, 'traces/lab');
 
@@ -164,9 +172,6 @@ describe('.dat variants', () => {
     db.close();
   }, 180_000);
 });
-
-/** trace-cmd, when installed (.ci/run installs it): reads a file back independently of us. */
-export const traceCmd = spawnSync('trace-cmd', ['-h']).error === undefined;
 
 describe('.dat writer', () => {
   it('writes ring-buffer pages our reader and trace-cmd read back: deltas, time extends, long records, an idle CPU', async () => {
