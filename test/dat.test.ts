@@ -257,6 +257,9 @@ describe('.dat writer', () => {
       const lines = r.stdout.toString().trimEnd().split('\n');
       expect(lines[0]).toBe('cpus=3');
       expect(lines.length).toBe(1 + 3020);
+      // The clock after the CPU offsets, where trace-cmd's reader of v6 files takes it from.
+      const dump = spawnSync('trace-cmd', ['dump', '--clock', '-i', file]);
+      expect(dump.stdout.toString()).toMatch(/\[Tracing clock\]\s+\[local\]/);
       // Its nanoseconds (-t) are ours: the deltas and time extends mean the same to trace-cmd.
       const t = spawnSync('trace-cmd', ['report', '-t', '-i', file], { maxBuffer: 1 << 26 });
       const printed = [

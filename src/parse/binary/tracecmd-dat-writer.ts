@@ -338,13 +338,18 @@ export class DatWriter {
     p.option(OPT.CPUCOUNT, count);
     p.u16(OPT.DONE);
     p.push(Buffer.from('flyrecord\0', 'latin1'));
-    // The CPU data starts at the first page boundary after the header and its offsets.
-    let offset = Math.ceil((p.length + 16 * this.cpus.length) / this.pageSize) * this.pageSize;
+    // After the CPUs' offsets and sizes, trace-cmd's v6 files hold the selected clock (8-byte size,
+    // `[local]`), which its reader takes the clock from; the man page leaves it out.
+    const selected = `[${h.clock}]`;
+    // The CPU data starts at the first page boundary after all that.
+    const end = p.length + 16 * this.cpus.length + 8 + selected.length;
+    let offset = Math.ceil(end / this.pageSize) * this.pageSize;
     for (const c of this.cpus) {
       p.u64(offset);
       p.u64(c.size);
       offset += c.size;
     }
+    p.sized(selected, 8);
     const fd = fs.openSync(this.file, 'w');
     try {
       for (const b of p.parts) fs.writeSync(fd, b);
