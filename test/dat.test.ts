@@ -270,4 +270,13 @@ describe('.dat writer', () => {
       );
     }
   }, 60_000);
+
+  it('leaves nothing behind when the run is given up', () => {
+    const sub = fs.mkdtempSync(path.join(dir, 'discard-'));
+    const w = new DatWriter(path.join(sub, 'x.dat'), 2);
+    w.event(1, 100e9, Buffer.alloc(16), 16);
+    expect(fs.readdirSync(sub).length).toBe(2);
+    w.discard();
+    expect(fs.readdirSync(sub)).toEqual([]);
+  });
 });

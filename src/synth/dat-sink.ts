@@ -82,6 +82,11 @@ export class DatSink implements LineSink {
     return ++this.events;
   }
 
+  /** The run failed: no `.dat`, and no temporary files left beside it. */
+  discard(): void {
+    this.out.discard();
+  }
+
   close(): void {
     this.out.close({
       headerPage: kernel.headerPage,

@@ -68,6 +68,11 @@ function runaway(sink: LineSink, limit: number): LineSink {
 export function synthesize(o: SynthOptions): SynthResult {
   const cal = o.calibration ?? LAB_CALIBRATION;
   checkRacers(o.scenario.racers);
+  // Before any file is opened.
+  if (o.design === '6.15' && o.out)
+    throw new Error(
+      'design 6.15: the generator simulates it (--sweep) but does not write its traces (make_device_exclusive probes) yet',
+    );
   const format = o.format ?? (o.out?.endsWith('.dat') ? 'dat' : 'text');
   const sink: LineSink = runaway(
     !o.out
@@ -104,10 +109,6 @@ export function synthesize(o: SynthOptions): SynthResult {
     made++;
     return rng.pick(sc.sizes);
   };
-  if (o.design === '6.15' && o.out)
-    throw new Error(
-      'design 6.15: the generator simulates it (--sweep) but does not write its traces (make_device_exclusive probes) yet',
-    );
   const ctx = new SimContext(sched, region, lines, rng, cal.costs, truth, sc, nextSize);
   ctx.design = o.design;
   ctx.contention = (cal.contention ?? LAB_CONTENTION).costs;
@@ -186,7 +187,13 @@ export function synthesize(o: SynthOptions): SynthResult {
     else if (kind === 'pageout') yield* pageout(ctx, self, rate);
   }
   sched.spawn(main);
-  sched.run();
+  try {
+    sched.run();
+  } catch (e) {
+    // A .dat's pages wait in temporary files beside it until close(): remove them.
+    if (sink instanceof DatSink) sink.discard();
+    throw e;
+  }
   sink.close();
   truth.close();
   const files: string[] = [];

@@ -127,6 +127,12 @@ class CpuPages {
     this.flush();
     fs.closeSync(this.fd);
   }
+
+  /** Drops the pages: closes and removes the temporary file. */
+  discard(): void {
+    fs.closeSync(this.fd);
+    fs.rmSync(this.tmp, { force: true });
+  }
 }
 
 /** A Number (|v| < 2^53, negative ones as two's complement) as 8 little-endian bytes. */
@@ -296,6 +302,11 @@ export class DatWriter {
     } finally {
       for (const c of this.cpus) fs.rmSync(c.tmp, { force: true });
     }
+  }
+
+  /** Gives up the file (the run failed): removes the temporary files, writes nothing. */
+  discard(): void {
+    for (const c of this.cpus) c.discard();
   }
 
   private assemble(h: DatHeader): void {
