@@ -25,6 +25,7 @@ interface Args {
   rate?: string[];
   calibration: string;
   out?: string;
+  format?: 'text' | 'dat';
   sweep?: boolean;
   rates?: string;
   requests: number;
@@ -136,6 +137,12 @@ export const synthCommand: CommandModule<object, Args> = {
         type: 'string',
         describe:
           'the trace to write (truth beside it); with --sweep a directory; with --calibrate the costs file',
+      })
+      .option('format', {
+        type: 'string',
+        choices: ['text', 'dat'],
+        describe:
+          'the trace: tracefs text (gzip for a .gz name) or a trace-cmd .dat, version 6 (default: dat for a .dat name, else text)',
       })
       .option('sweep', {
         type: 'boolean',
@@ -287,6 +294,7 @@ export const synthCommand: CommandModule<object, Args> = {
       cpus: a.cpus,
       design: designs[0],
       out: a.out,
+      format: a.format,
       calibration,
     });
     const s = (performance.now() - t0) / 1000;

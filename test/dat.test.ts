@@ -11,10 +11,19 @@
 // - traces/host's kernel hashes %p pointers in tracefs text (no `no_hash_pointers`).
 import fs from 'node:fs';
 import path from 'node:path';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { Db } from '../src/store/db.js';
-import { HOST, ingestTemp, ROOT, tmpDir } from './helpers.js';
+import { recordEncoder, DatWriter } from '../src/parse/binary/tracecmd-dat-writer.js';
+import { binaryFormat } from '../src/parse/binary/tracing-data.js';
+import {
+  eventDifferences,
+  traceCmd,
+  HOST,
+  ingestTemp,
+  ROOT,
+  tmpDir,
+  typedDifferences,
+} from './helpers.js';
 
 const LAB = path.join(ROOT, 'traces/lab');
 
@@ -24,58 +33,6 @@ function headerLines(file: string): number {
     ? execFileSync('xz', ['-dc', file], { maxBuffer: 1 << 28 }).toString('utf8', 0, 4096)
     : fs.readFileSync(file, 'utf8').slice(0, 4096);
   return text.split('\n').findIndex((l) => !l.startsWith('#'));
-}
-
-/** Rows of file 0 (.dat) that file 1 (text) lacks, per typed table, over the comparable columns. */
-async function typedDifferences(
-  db: Db,
-  skip: (table: string, column: string) => boolean,
-  ts1 = 'e.ts_ns // 1000',
-  ts0 = '(e.ts_ns + 500) // 1000',
-): Promise<Record<string, number>> {
-  const tables = await db.rows<{ t: string }>(
-    `SELECT DISTINCT table_name AS t FROM information_schema.columns WHERE column_name = 'id' AND table_name NOT IN ('_events', 'events', 'other_events', 'field_errors') ORDER BY 1`,
-  );
-  const out: Record<string, number> = {};
-  for (const { t } of tables) {
-    const cols = (
-      await db.rows<{ c: string }>(
-        `SELECT column_name AS c FROM information_schema.columns WHERE table_name = '${t}' AND column_name <> 'id' ORDER BY ordinal_position`,
-      )
-    )
-      .map((r) => r.c)
-      .filter(
-        (c, _i, all) => !c.startsWith('__probe_') && !all.includes(`${c}_sym`) && !skip(t, c),
-      );
-    const sel = (file: number, ts: string) =>
-      `SELECT ${ts} AS t, e.cpu, e.tid${cols.map((c) => `, x."${c}"`).join('')}, ${file} AS f FROM "${t}" x JOIN events e USING (id) WHERE e.file_id = ${file}`;
-    const keys = ['t', 'cpu', 'tid', ...cols.map((c) => `"${c}"`)].join(', ');
-    // Each distinct row as often in one file as in the other (EXCEPT ALL both ways, in one pass).
-    const [{ a, n }] = await db.rows<{ a: bigint; n: bigint }>(
-      `SELECT coalesce(sum(abs(n0 - n1)), 0)::BIGINT AS a, coalesce(sum(n0), 0)::BIGINT AS n FROM (
-         SELECT ${keys}, count(*) FILTER (WHERE f = 0) AS n0, count(*) FILTER (WHERE f = 1) AS n1
-         FROM (${sel(0, ts0)} UNION ALL ${sel(1, ts1)}) GROUP BY ${keys})`,
-    );
-    out[t] = Number(a);
-    expect(Number(n), t).toBeGreaterThan(0);
-  }
-  return out;
-}
-
-/** Events of file 0 and file 1 side by side in input order: the number that disagree. */
-async function eventDifferences(
-  db: Db,
-  textHeader: number,
-  ts0 = '(a.ts_ns + 500) // 1000',
-  ts1 = 'b.ts_ns // 1000',
-  flags = true,
-  other = 1,
-): Promise<number> {
-  const [{ bad }] = await db.rows<{ bad: bigint }>(
-    `SELECT count(*) AS bad FROM events a FULL JOIN events b ON a.file_id = 0 AND b.file_id = ${other} AND a.line_no + ${textHeader} = b.line_no
-     WHERE (a.file_id = 0 OR b.file_id = ${other}) AND (a.id IS NULL OR b.id IS NULL OR ${ts0} <> ${ts1} OR a.cpu <> b.cpu OR a.tid <> b.tid OR a.comm <> b.comm${flags ? ' OR a.flags IS DISTINCT FROM b.flags' : ''} OR a.event <> b.event)`,
-  );
-  return Number(bad);
 }
 
 const dir = tmpDir();
@@ -214,4 +171,112 @@ describe('.dat variants', () => {
     ]);
     db.close();
   }, 180_000);
+});
+
+describe('.dat writer', () => {
+  it('writes ring-buffer pages our reader and trace-cmd read back: deltas, time extends, long records, an idle CPU', async () => {
+    const kernel = JSON.parse(
+      fs.readFileSync(path.join(ROOT, 'src/synth/dat-kernel.json'), 'utf8'),
+    ) as { formats: Record<string, string>; headerPage: string; headerEvent: string };
+    const fmt = (e: string) => binaryFormat(kernel.formats[e], e.slice(0, e.indexOf(':')));
+    const print = fmt('ftrace:print');
+    const ret = fmt('kprobes:mder_make_device_exclusive_range_ret');
+    const noSymbols = (s: string): bigint => {
+      throw new Error(`no symbol ${s}`);
+    };
+    const marker = recordEncoder(print, { ip: '0xffffffff810cd492' }, noSymbols);
+    const call = recordEncoder(
+      ret,
+      { __probe_func: '0xffffffff81145049', __probe_ret_ip: '0xffffffff8103b87e' },
+      noSymbols,
+    );
+    const file = path.join(dir, 'writer.dat');
+    const w = new DatWriter(file, 3);
+    const rec = Buffer.alloc(4096);
+    // CPU 0: markers 1 ns apart, then the largest delta a header holds, the smallest that needs a
+    // time extend, and 7 s; enough of them to fill many pages.
+    const gaps = [1, 2 ** 27 - 1, 2 ** 27, 7e9, 1];
+    const markers: { ts: number; buf: string }[] = [];
+    let ts = 100e9;
+    for (let i = 0; i < 3000; i++) {
+      ts += gaps[i % gaps.length];
+      const buf = `m ${i}${'x'.repeat(i % 150)}`;
+      w.event(0, ts, rec, marker(rec, 1, 0, 0, [buf + '\n']));
+      markers.push({ ts, buf });
+    }
+    // CPU 1: records longer than a type_len can say (548 bytes), a negative return value.
+    const pages = Array.from({ length: 64 }, (_, i) => (i < 3 ? `0xffffea00004003${i}0` : 0));
+    for (let i = 0; i < 20; i++)
+      w.event(
+        1,
+        100e9 + i * 1000,
+        rec,
+        call(rec, 2, 1, 0, [i % 2 ? -16 : 64, 0x7f0000 + i, pages]),
+      );
+    w.close({
+      headerPage: kernel.headerPage,
+      headerEvent: kernel.headerEvent,
+      formats: [print, ret],
+      kallsyms: '',
+      printk: '',
+      comms: new Map([
+        [1, 'one'],
+        [2, 'two'],
+      ]),
+      clock: 'local',
+      uname: null,
+    });
+    expect(fs.readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    const { db, files } = await ingestTemp([file]);
+    expect(files[0]).toMatchObject({ format: 'trace-cmd-dat', events: 3020, unparsed: 0, lost: 0 });
+    expect(files[0].metadata).toMatchObject({ file_version: 6, clock: 'local', cpus: 3 });
+    const got = await db.rows<{ ts: bigint; buf: string; comm: string; flags: string }>(
+      `SELECT e.ts_ns AS ts, p.buf, e.comm, e.flags FROM ftrace_print p JOIN events e USING (id) ORDER BY e.line_no`,
+    );
+    expect(got.map((r) => ({ ts: Number(r.ts), buf: r.buf }))).toEqual(markers);
+    expect(new Set(got.map((r) => `${r.comm} ${r.flags}`))).toEqual(new Set(['one .....']));
+    const calls = await db.rows<{
+      ret: bigint;
+      start: bigint;
+      pages: string;
+      comm: string;
+      flags: string;
+    }>(
+      `SELECT k.ret, k.start, k.pages, e.comm, e.flags FROM kprobes_mder_make_device_exclusive_range_ret k JOIN events e USING (id) WHERE e.cpu = 1 ORDER BY e.ts_ns`,
+    );
+    expect(calls.map((c) => Number(c.ret))).toEqual(
+      Array.from({ length: 20 }, (_, i) => (i % 2 ? -16 : 64)),
+    );
+    expect(calls[19]).toMatchObject({ start: 0x7f0013n, comm: 'two', flags: 'd....' });
+    expect(calls[0].pages).toBe(`{${pages.map((p) => (p === 0 ? '0x0' : p)).join(',')}}`);
+    db.close();
+    if (traceCmd) {
+      const r = spawnSync('trace-cmd', ['report', '-i', file], { maxBuffer: 1 << 26 });
+      expect(r.status).toBe(0);
+      expect(r.stderr.toString()).toBe('');
+      const lines = r.stdout.toString().trimEnd().split('\n');
+      expect(lines[0]).toBe('cpus=3');
+      expect(lines.length).toBe(1 + 3020);
+      // The clock after the CPU offsets, where trace-cmd's reader of v6 files takes it from.
+      const dump = spawnSync('trace-cmd', ['dump', '--clock', '-i', file]);
+      expect(dump.stdout.toString()).toMatch(/\[Tracing clock\]\s+\[local\]/);
+      // Its nanoseconds (-t) are ours: the deltas and time extends mean the same to trace-cmd.
+      const t = spawnSync('trace-cmd', ['report', '-t', '-i', file], { maxBuffer: 1 << 26 });
+      const printed = [
+        ...t.stdout.toString().matchAll(/ (\d+)\.(\d{9}): +print: +(\S+: )?m (\d+)/g),
+      ];
+      expect(printed.map((m) => Number(m[1]) * 1e9 + Number(m[2]))).toEqual(
+        markers.map((m) => m.ts),
+      );
+    }
+  }, 60_000);
+
+  it('leaves nothing behind when the run is given up', () => {
+    const sub = fs.mkdtempSync(path.join(dir, 'discard-'));
+    const w = new DatWriter(path.join(sub, 'x.dat'), 2);
+    w.event(1, 100e9, Buffer.alloc(16), 16);
+    expect(fs.readdirSync(sub).length).toBe(2);
+    w.discard();
+    expect(fs.readdirSync(sub)).toEqual([]);
+  });
 });

@@ -1,4 +1,4 @@
-// `mmreplay synth`: one scenario simulated and written as a tracefs text trace, with its ground
+// `mmreplay synth`: one scenario simulated and written as a trace (tracefs text or a trace-cmd `.dat`), with its ground
 // truth beside it (truth.ts), streaming: nothing of the trace is kept in memory.
 import fs from 'node:fs';
 import { SimContext } from './context.js';
@@ -12,6 +12,7 @@ import { Rng } from './rng.js';
 import { checkRacers, type Scenario } from './scenario.js';
 import { Scheduler, type SimThread, type Yield } from './scheduler.js';
 import { NullSink, TraceWriter, type LineSink } from './trace-writer.js';
+import { DatSink } from './dat-sink.js';
 import { CsvTruth, TallyTruth, truthFiles, type TruthSink } from './truth.js';
 
 /** The kernel's design: 6.15 is simulated only (sweeps); its traces are not written yet. */
@@ -26,6 +27,8 @@ export interface SynthOptions {
   design: SynthDesign;
   /** Trace to write (ground truth beside it); absent: simulate only (sweeps). */
   out?: string;
+  /** tracefs text, or a trace-cmd `.dat` (default: `dat` for a `.dat` name). */
+  format?: 'text' | 'dat';
   calibration?: Calibration;
   /** Write kmem:mm_page_free lines (default: where a racer needs them, KSM). */
   frees?: boolean;
@@ -65,8 +68,18 @@ function runaway(sink: LineSink, limit: number): LineSink {
 export function synthesize(o: SynthOptions): SynthResult {
   const cal = o.calibration ?? LAB_CALIBRATION;
   checkRacers(o.scenario.racers);
+  // Before any file is opened.
+  if (o.design === '6.15' && o.out)
+    throw new Error(
+      'design 6.15: the generator simulates it (--sweep) but does not write its traces (make_device_exclusive probes) yet',
+    );
+  const format = o.format ?? (o.out?.endsWith('.dat') ? 'dat' : 'text');
   const sink: LineSink = runaway(
-    o.out ? new TraceWriter(o.out) : new NullSink(),
+    !o.out
+      ? new NullSink()
+      : format === 'dat'
+        ? new DatSink(o.out, Math.max(1, o.cpus))
+        : new TraceWriter(o.out),
     o.events > 0 ? Math.max(10 * o.events, o.events + 10_000_000) : 2_000_000_000,
   );
   const tally = new TallyTruth();
@@ -80,7 +93,7 @@ export function synthesize(o: SynthOptions): SynthResult {
     : tally;
   const rng = new Rng(o.seed);
   const sched = new Scheduler(Math.max(1, o.cpus), START_NS);
-  const lines = new Lines(sink, () => sched.now, o.out !== undefined);
+  const lines = new Lines(sink, () => sched.now);
   lines.frees = o.frees ?? o.scenario.racers.some((r) => r.kind === 'ksm');
   const region = new Region(REGION_BASE, o.scenario.regionPages, lines);
   const sc = o.scenario;
@@ -96,10 +109,6 @@ export function synthesize(o: SynthOptions): SynthResult {
     made++;
     return rng.pick(sc.sizes);
   };
-  if (o.design === '6.15' && o.out)
-    throw new Error(
-      'design 6.15: the generator simulates it (--sweep) but does not write its traces (make_device_exclusive probes) yet',
-    );
   const ctx = new SimContext(sched, region, lines, rng, cal.costs, truth, sc, nextSize);
   ctx.design = o.design;
   ctx.contention = (cal.contention ?? LAB_CONTENTION).costs;
@@ -178,7 +187,13 @@ export function synthesize(o: SynthOptions): SynthResult {
     else if (kind === 'pageout') yield* pageout(ctx, self, rate);
   }
   sched.spawn(main);
-  sched.run();
+  try {
+    sched.run();
+  } catch (e) {
+    // A .dat's pages wait in temporary files beside it until close(): remove them.
+    if (sink instanceof DatSink) sink.discard();
+    throw e;
+  }
   sink.close();
   truth.close();
   const files: string[] = [];
@@ -193,6 +208,7 @@ export function synthesize(o: SynthOptions): SynthResult {
           seed: o.seed,
           cpus: o.cpus,
           design: o.design,
+          format,
           kernel: '6.12 (make_device_exclusive_range, lib/test_hmm.c 64-page chunks)',
           events: sink.events,
           requests: made,

@@ -18,19 +18,37 @@ const HEADER = [
   '#              | |         |   |||||     |         |',
 ];
 
-/** Where lines go: a file, or nowhere (a sweep needs only the outcomes). */
+/** A field value for the `.dat` (tracecmd-dat-writer.ts says how each kind is written). */
+export type { RecordValue as Field } from '../parse/binary/tracecmd-dat-writer.js';
+import type { RecordValue as Field } from '../parse/binary/tracecmd-dat-writer.js';
+
+/** Where events go: tracefs text, a `.dat` (dat-sink.ts), or nowhere (a sweep needs only the
+ *  outcomes). */
 export interface LineSink {
-  /** 1-based number of the next line to be written (the header counts). */
-  readonly nextLine: number;
-  /** Events written so far (lines after the header). */
+  /** Events written so far. */
   readonly events: number;
-  line(ts: number, comm: string, pid: number, cpu: number, body: string, flags?: string): number;
+  /**
+   * Writes one event at `ts` (ns, a whole number of µs) and returns its line number as ingest
+   * will number it (`events.line_no`). The sink calls the thunk it needs: `body` (the text after
+   * `TIMESTAMP: `) or `fields` (values in the format file's field order, probe address fields
+   * left out).
+   */
+  line(
+    ts: number,
+    comm: string,
+    pid: number,
+    cpu: number,
+    event: string,
+    fields: () => Field[],
+    body: () => string,
+    flags?: string,
+  ): number;
   close(): void;
 }
 
 export class TraceWriter implements LineSink {
   private out: ChunkFile;
-  nextLine = 1;
+  private nextLine = 1;
   events = 0;
 
   constructor(readonly file: string) {
@@ -38,13 +56,21 @@ export class TraceWriter implements LineSink {
     for (const h of HEADER) this.push(h);
   }
 
-  /** Writes one event at `ts` (ns, a whole number of µs) and returns its line number. */
-  line(ts: number, comm: string, pid: number, cpu: number, body: string, flags = '.....'): number {
+  line(
+    ts: number,
+    comm: string,
+    pid: number,
+    cpu: number,
+    _event: string,
+    _fields: () => Field[],
+    body: () => string,
+    flags = '.....',
+  ): number {
     const sec = Math.floor(ts / 1e9);
     const usec = Math.floor((ts % 1e9) / 1000);
     this.events++;
     return this.push(
-      `${comm.padStart(16)}-${String(pid).padEnd(7)} [${String(cpu).padStart(3, '0')}] ${flags} ${String(sec).padStart(5)}.${String(usec).padStart(6, '0')}: ${body}`,
+      `${comm.padStart(16)}-${String(pid).padEnd(7)} [${String(cpu).padStart(3, '0')}] ${flags} ${String(sec).padStart(5)}.${String(usec).padStart(6, '0')}: ${body()}`,
     );
   }
 
@@ -60,7 +86,7 @@ export class TraceWriter implements LineSink {
 
 /** Counts lines without writing them (sweeps, and the calibration check). */
 export class NullSink implements LineSink {
-  nextLine = HEADER.length + 1;
+  private nextLine = HEADER.length + 1;
   events = 0;
   line(): number {
     this.events++;

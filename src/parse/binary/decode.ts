@@ -408,3 +408,14 @@ export function latencyFlags(flags: number, preempt: number): string {
   const migrate = preempt & 0xf0 ? ((preempt >> 4) & 0xf).toString(16) : '.';
   return irqsOff + resched + irq + depth + migrate;
 }
+
+/**
+ * The inverse of latencyFlags: the smallest common_flags and common_preempt_count that print as
+ * `text` (a writer of records takes the flags column text tracefs prints); null when none does.
+ */
+export function latencyBits(text: string): [number, number] | null {
+  for (let flags = 0; flags < 256; flags++)
+    for (let preempt = 0; preempt < 256; preempt++)
+      if (latencyFlags(flags, preempt) === text) return [flags, preempt];
+  return null;
+}

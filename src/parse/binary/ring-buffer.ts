@@ -8,10 +8,12 @@
 const RB_MISSED_EVENTS = 0x80000000;
 const RB_MISSED_STORED = 0x40000000;
 const COMMIT_MASK = (1 << 27) - 1;
-const TS_SHIFT = 27;
+export const TS_SHIFT = 27;
 const PADDING = 29;
-const TIME_EXTEND = 30;
+export const TIME_EXTEND = 30;
 const TIME_STAMP = 31;
+/** The largest type_len of a data event; longer ones have type_len 0 and their length in array[0]. */
+export const MAX_DATA_TYPE_LEN = 28;
 const SAFE = Number.MAX_SAFE_INTEGER;
 
 /** Where a page came from, for errors: a file offset, or the compressed chunk's. */

@@ -10,7 +10,7 @@ import { TracingData } from './tracing-data.js';
 export const DAT_MAGIC = Buffer.from([0x17, 0x08, 0x44, ...Buffer.from('tracing')]);
 
 /** Option and section ids (trace-cmd's enum tracecmd_file_options). */
-const OPT = {
+export const OPT = {
   DONE: 0,
   DATE: 1,
   CPUSTAT: 2,

@@ -30,6 +30,9 @@ export class TracingData {
   readonly printk = new Map<bigint, string>();
   /** saved_cmdlines: pid to comm. */
   readonly comms = new Map<number, string>();
+  /** The header_page and header_event files as stored. */
+  headerPage = '';
+  headerEvent = '';
 
   /** Format texts keyed `system:name`, as a Catalogue takes them. */
   formatTexts(): Record<string, string> {
@@ -42,6 +45,7 @@ export class TracingData {
   readHeaders(c: Cursor): void {
     expectTag(c, 'header_page');
     const page = c.text(c.u64('header_page size'), 'header_page');
+    this.headerPage = page;
     const commit = /field:\s*local_t commit;\s*offset:(\d+);\s*size:(\d+);/.exec(page);
     const data = /field:\s*char data;\s*offset:(\d+);/.exec(page);
     if (!commit || !data) c.fail('header_page has no commit or data field');
@@ -50,7 +54,7 @@ export class TracingData {
       c.fail(`header_page commit size ${this.longSize}, expected 4 or 8`);
     this.pageDataOffset = +data[1];
     expectTag(c, 'header_event');
-    c.skip(c.u64('header_event size'), 'header_event');
+    this.headerEvent = c.text(c.u64('header_event size'), 'header_event');
   }
 
   /** The ftrace system's formats: count, then size and text of each. */
@@ -72,26 +76,13 @@ export class TracingData {
   private addFormat(c: Cursor, system: string): void {
     const at = c.offset;
     const text = c.text(c.u64('format file size'), `format file of system ${system}`);
-    let format: EventFormat;
+    let f: BinaryFormat;
     try {
-      format = parseFormatFile(text, system);
+      f = binaryFormat(text, system);
     } catch (e) {
       c.file.fail(at, `format file of system ${system}: ${(e as Error).message}`);
     }
-    if (format.id === null) c.file.fail(at, `format file ${system}:${format.name} has no ID`);
-    const common = (name: string, dflt: number) => {
-      const m = new RegExp(`field:[^;]*\\b${name};\\s*offset:(\\d+);`).exec(text);
-      return m ? +m[1] : dflt;
-    };
-    this.formats.set(format.id, {
-      id: format.id,
-      event: `${system}:${format.name}`,
-      format,
-      text,
-      pidOffset: common('common_pid', 4),
-      flagsOffset: common('common_flags', 2),
-      preemptOffset: common('common_preempt_count', 3),
-    });
+    this.formats.set(f.id, f);
   }
 
   /** 4-byte size, then /proc/kallsyms. */
@@ -121,6 +112,25 @@ export class TracingData {
       if (m) this.comms.set(+m[1], m[2]);
     }
   }
+}
+
+/** An event's format file as the binary decoder (and the `.dat` writer) use it. */
+export function binaryFormat(text: string, system: string): BinaryFormat {
+  const format = parseFormatFile(text, system);
+  if (format.id === null) throw new Error(`${format.name} has no ID`);
+  const common = (name: string, dflt: number) => {
+    const m = new RegExp(`field:[^;]*\\b${name};\\s*offset:(\\d+);`).exec(text);
+    return m ? +m[1] : dflt;
+  };
+  return {
+    id: format.id,
+    event: `${system}:${format.name}`,
+    format,
+    text,
+    pidOffset: common('common_pid', 4),
+    flagsOffset: common('common_flags', 2),
+    preemptOffset: common('common_preempt_count', 3),
+  };
 }
 
 function expectTag(c: Cursor, tag: string): void {
