@@ -152,3 +152,16 @@ describe('synth --format dat', () => {
     600_000,
   );
 });
+
+describe('one database, two sources of the same events', () => {
+  it('a .dat and a text trace typed differently: a typed error naming the file and line, not a crash or rows in the wrong columns', async () => {
+    const { text, dat } = both(run('dontneed', [], 3000), 'mixed');
+    for (const files of [
+      [dat, text],
+      [text, dat],
+    ])
+      await expect(ingestTemp(files)).rejects.toThrow(
+        /^\S+(:\d+|: record \d+): kprobes:\S+ is typed \(.*\) unlike the rows already in table/,
+      );
+  });
+});

@@ -282,7 +282,8 @@ export async function ingestBinary(
         kind.spec = kind.bf ? typer.spec(kind.event) : null;
         const cf = kind.spec ? catalogue.compiledFormat(kind.event) : null;
         if (kind.spec && cf && kind.bf) {
-          await loader.ensureTable(kind.spec);
+          const differs = await loader.ensureTable(kind.spec);
+          if (differs) throw new TraceInputError(file, null, `record ${ordinal}: ${differs}`);
           kind.appender = loader.typedAppender(kind.spec);
           kind.row = binaryRow(kind.spec, kind.bf, cf, td.kallsyms, le);
           kind.probe = kind.spec.columns.some(

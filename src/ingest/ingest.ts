@@ -334,7 +334,8 @@ async function ingestFile(
         }
         kind.spec = spec;
         if (spec) {
-          await loader.ensureTable(spec);
+          const differs = await loader.ensureTable(spec);
+          if (differs) throw new TraceInputError(file, lineNo, differs);
           kind.appender = loader.typedAppender(spec);
         }
       }

@@ -60,6 +60,8 @@ export class Loader {
   readonly eventNames = new Dictionary('_event_names', 'event_id', 'event');
   private other!: ChunkAppender;
   private typed = new Map<string, ChunkAppender>();
+  /** Each typed table's columns as the database has them (`name TYPE, ...`). */
+  private shapes = new Map<string, string>();
   private rareAppenders = new Map<RareTable, DuckDBAppender>();
 
   constructor(readonly db: Db) {}
@@ -80,15 +82,31 @@ export class Loader {
   }
 
   /** Creates the typed table of an event (if new) and its appender. */
-  async ensureTable(spec: TableSpec): Promise<void> {
-    if (this.typed.has(spec.table)) return;
-    const cols = spec.columns.map((c) => `${quoteIdent(c.name)} ${c.type}`).join(', ');
-    await this.db.run(
-      `CREATE TABLE IF NOT EXISTS ${quoteIdent(spec.table)} (id BIGINT${cols ? ', ' + cols : ''});` +
-        `COMMENT ON TABLE ${quoteIdent(spec.table)} IS ${sqlString(`Fields of ${spec.event}, typed from its format file; id joins events.id`)}`,
-    );
-    const appender = await this.db.conn.createAppender(spec.table);
-    this.typed.set(spec.table, new ChunkAppender(appender));
+  /**
+   * Creates spec's typed table where it is missing. A table that holds the event with other columns
+   * (typed from another source: a .dat's format file, or a kprobe's printed line) cannot take these
+   * rows by position: returns what differs, for the caller's error, else null.
+   */
+  async ensureTable(spec: TableSpec): Promise<string | null> {
+    const shape = ['id BIGINT', ...spec.columns.map((c) => `${c.name} ${c.type}`)].join(', ');
+    let have = this.shapes.get(spec.table);
+    if (have === undefined) {
+      const cols = spec.columns.map((c) => `${quoteIdent(c.name)} ${c.type}`).join(', ');
+      await this.db.run(
+        `CREATE TABLE IF NOT EXISTS ${quoteIdent(spec.table)} (id BIGINT${cols ? ', ' + cols : ''});` +
+          `COMMENT ON TABLE ${quoteIdent(spec.table)} IS ${sqlString(`Fields of ${spec.event}, typed from its format file; id joins events.id`)}`,
+      );
+      const rows = await this.db.rows<{ c: string; t: string }>(
+        `SELECT column_name AS c, data_type AS t FROM information_schema.columns WHERE table_schema = 'main' AND table_name = ${sqlString(spec.table)} ORDER BY ordinal_position`,
+      );
+      have = rows.map((r) => `${r.c} ${r.t}`).join(', ');
+      this.shapes.set(spec.table, have);
+    }
+    if (have !== shape)
+      return `${spec.event} is typed (${shape}) unlike the rows already in table ${spec.table} (${have}); ingest this trace into a database of its own`;
+    if (!this.typed.has(spec.table))
+      this.typed.set(spec.table, new ChunkAppender(await this.db.conn.createAppender(spec.table)));
+    return null;
   }
 
   /** A database made before `events` became a view: its table, recoded into `_events`. */
