@@ -6,6 +6,7 @@ import type { DuckDBAppender } from '@duckdb/node-api';
 import type { FieldValue } from '../parse/format.js';
 import type { TableSpec } from '../parse/fields.js';
 import { ChunkAppender } from './chunk-appender.js';
+import { BatchAppender } from './column-batch.js';
 import { quoteIdent, sqlFile, type Db } from './db.js';
 
 /**
@@ -37,6 +38,20 @@ export class Dictionary {
     this.appender = await db.conn.createAppender(this.table);
   }
 
+  /** Its strings and codes, and the next code: for a parser on another thread to go on with. */
+  snapshot(): { entries: [string, number][]; next: number } {
+    return { entries: [...this.codes], next: this.next };
+  }
+
+  /** A code another thread gave a new string (continuing from snapshot()). */
+  add(code: number, s: string): void {
+    this.codes.set(s, code);
+    if (code >= this.next) this.next = code + 1;
+    this.appender.appendInteger(code);
+    this.appender.appendVarchar(s);
+    this.appender.endRow();
+  }
+
   code(s: string): number {
     const c = this.codes.get(s);
     if (c !== undefined) return c;
@@ -60,6 +75,8 @@ export class Loader {
   readonly eventNames = new Dictionary('_event_names', 'event_id', 'event');
   private other!: ChunkAppender;
   private typed = new Map<string, ChunkAppender>();
+  private created = new Set<string>();
+  private batchAppenders = new Map<string, BatchAppender>();
   private rareAppenders = new Map<RareTable, DuckDBAppender>();
 
   constructor(readonly db: Db) {}
@@ -82,13 +99,37 @@ export class Loader {
   /** Creates the typed table of an event (if new) and its appender. */
   async ensureTable(spec: TableSpec): Promise<void> {
     if (this.typed.has(spec.table)) return;
+    await this.createTable(spec);
+    this.typed.set(spec.table, new ChunkAppender(await this.db.conn.createAppender(spec.table)));
+  }
+
+  /** Creates the typed table of an event, if new. */
+  async createTable(spec: Pick<TableSpec, 'table' | 'event' | 'columns'>): Promise<void> {
+    if (this.created.has(spec.table)) return;
+    this.created.add(spec.table);
     const cols = spec.columns.map((c) => `${quoteIdent(c.name)} ${c.type}`).join(', ');
     await this.db.run(
       `CREATE TABLE IF NOT EXISTS ${quoteIdent(spec.table)} (id BIGINT${cols ? ', ' + cols : ''});` +
         `COMMENT ON TABLE ${quoteIdent(spec.table)} IS ${sqlString(`Fields of ${spec.event}, typed from its format file; id joins events.id`)}`,
     );
-    const appender = await this.db.conn.createAppender(spec.table);
-    this.typed.set(spec.table, new ChunkAppender(appender));
+  }
+
+  /** An appender of column batches to `table` (any of the bulk tables), made once. */
+  async batchAppender(table: string): Promise<BatchAppender> {
+    let a = this.batchAppenders.get(table);
+    if (!a) {
+      a = new BatchAppender(await this.db.conn.createAppender(table));
+      this.batchAppenders.set(table, a);
+    }
+    return a;
+  }
+
+  /** The DuckDB types of every table's columns, in order (information_schema's names). */
+  async columnTypes(): Promise<Record<string, string[]>> {
+    const rows = await this.db.rows<{ t: string; types: string[] }>(
+      `SELECT table_name AS t, list(data_type ORDER BY ordinal_position) AS types FROM information_schema.columns WHERE table_schema = 'main' GROUP BY table_name`,
+    );
+    return Object.fromEntries(rows.map((r) => [r.t, r.types]));
   }
 
   /** A database made before `events` became a view: its table, recoded into `_events`. */
@@ -194,6 +235,7 @@ export class Loader {
     this.other.close();
     for (const a of this.rareAppenders.values()) a.closeSync();
     for (const t of this.typed.values()) t.close();
+    for (const a of this.batchAppenders.values()) a.close();
   }
 }
 
