@@ -20,7 +20,8 @@ export interface EventFormat {
   printArgs: string[];
 }
 
-export type SqlType = 'BIGINT' | 'UBIGINT' | 'INTEGER' | 'UINTEGER' | 'SMALLINT' | 'BOOLEAN' | 'VARCHAR';
+export type SqlType =
+  'BIGINT' | 'UBIGINT' | 'INTEGER' | 'UINTEGER' | 'SMALLINT' | 'BOOLEAN' | 'VARCHAR';
 
 export function parseFormatFile(text: string, system: string): EventFormat {
   const name = /^name:\s*(\S+)/m.exec(text)?.[1];
@@ -33,7 +34,13 @@ export function parseFormatFile(text: string, system: string): EventFormat {
     if (!fm) continue;
     const fname = fm[2];
     if (fname.startsWith('common_')) continue;
-    fields.push({ name: fname, ctype: (fm[1].trim() + (fm[3] ?? '')).trim(), offset: +m[2], size: +m[3], signed: m[4] === '1' });
+    fields.push({
+      name: fname,
+      ctype: (fm[1].trim() + (fm[3] ?? '')).trim(),
+      offset: +m[2],
+      size: +m[3],
+      signed: m[4] === '1',
+    });
   }
   const pf = /^print fmt:\s*(.*)$/m.exec(text)?.[1] ?? '""';
   const [printFmt, rest] = readCString(pf);
@@ -118,7 +125,10 @@ function stripCasts(expr: string): string {
   let e = expr.trim();
   for (;;) {
     const before = e;
-    e = e.replace(/^\(\s*(?:const\s+)?(?:unsigned\s+|signed\s+|struct\s+)?[A-Za-z_]\w*(?:\s+[A-Za-z_]\w*)*\s*\**\s*\)\s*/, '');
+    e = e.replace(
+      /^\(\s*(?:const\s+)?(?:unsigned\s+|signed\s+|struct\s+)?[A-Za-z_]\w*(?:\s+[A-Za-z_]\w*)*\s*\**\s*\)\s*/,
+      '',
+    );
     if (e.startsWith('(') && matchingParen(e, 0) === e.length - 1) e = e.slice(1, -1).trim();
     if (e === before) return e;
   }
@@ -149,7 +159,12 @@ function classify(arg: string, conv: string): Capture {
   if (m) {
     if (conv === 's') return { kind: 'str', field: m[1] };
     if (conv.startsWith('p')) return { kind: 'ptr', field: m[1], symbol: /^p[sSB]/.test(conv) };
-    return { kind: 'num', field: m[1], radix: /[xX]$/.test(conv) ? 16 : 10, signed: /[di]$/.test(conv) };
+    return {
+      kind: 'num',
+      field: m[1],
+      radix: /[xX]$/.test(conv) ? 16 : 10,
+      signed: /[di]$/.test(conv),
+    };
   }
   m = /^__get_str\((\w+)\)$/.exec(e);
   if (m) return { kind: 'str', field: m[1] };
@@ -231,7 +246,12 @@ export function compileFormat(format: EventFormat): CompiledFormat {
     if (cap.kind === 'bit') {
       // A trailing " " alternative may have been trimmed by whoever saved the text.
       re += `(${escapeRe(cap.on)}|${escapeRe(cap.off)})?`;
-    } else if (conv === 's' || cap.kind === 'skip' || cap.kind === 'symbolic' || cap.kind === 'flags') {
+    } else if (
+      conv === 's' ||
+      cap.kind === 'skip' ||
+      cap.kind === 'symbolic' ||
+      cap.kind === 'flags'
+    ) {
       re += last ? '([^]*)' : '([^]*?)';
     } else if (conv.startsWith('p')) {
       re += '(\\S*)';
@@ -248,14 +268,21 @@ export function compileFormat(format: EventFormat): CompiledFormat {
   for (const f of format.fields) {
     const caps = captures.filter((c) => c.kind !== 'skip' && c.field === f.name);
     if (!caps.length) continue;
-    const numeric = caps.some((c) => c.kind === 'num' || c.kind === 'ptr' || c.kind === 'bit' || c.kind === 'symbolic');
+    const numeric = caps.some(
+      (c) => c.kind === 'num' || c.kind === 'ptr' || c.kind === 'bit' || c.kind === 'symbolic',
+    );
     // A field printed with %d/%ld reads as signed whatever its C type (tlb_flush's pages:-1).
     const printedSigned = caps.some((c) => c.kind === 'num' && c.signed);
-    columns.push({ name: f.name, type: numeric ? sqlTypeOf(printedSigned ? { ...f, signed: true } : f) : 'VARCHAR', field: f });
+    columns.push({
+      name: f.name,
+      type: numeric ? sqlTypeOf(printedSigned ? { ...f, signed: true } : f) : 'VARCHAR',
+      field: f,
+    });
     if (caps.some((c) => c.kind === 'symbolic' || c.kind === 'flags')) {
       if (numeric) columns.push({ name: `${f.name}_name`, type: 'VARCHAR', field: null });
     }
-    if (caps.some((c) => c.kind === 'ptr' && c.symbol)) columns.push({ name: `${f.name}_sym`, type: 'VARCHAR', field: null });
+    if (caps.some((c) => c.kind === 'ptr' && c.symbol))
+      columns.push({ name: `${f.name}_sym`, type: 'VARCHAR', field: null });
   }
   return { format, regex: new RegExp(re), captures, conversions, columns };
 }
@@ -329,7 +356,10 @@ function smallInt(s: string, radix: 10 | 16): number {
  * Returns false when the text does not fit the print fmt. With `numbers`, BIGINT and UBIGINT
  * values below 2^53 in magnitude come as Numbers (see toValue), else always as BigInts.
  */
-export function makeExtractor(cf: CompiledFormat, numbers = false): (text: string, out: FieldValue[]) => boolean {
+export function makeExtractor(
+  cf: CompiledFormat,
+  numbers = false,
+): (text: string, out: FieldValue[]) => boolean {
   const col = new Map(cf.columns.map((c, i) => [c.name, i]));
   const steps = cf.captures.map((cap) => {
     if (cap.kind === 'skip') return null;
@@ -337,13 +367,26 @@ export function makeExtractor(cf: CompiledFormat, numbers = false): (text: strin
     const ni = col.get(`${cap.field}_name`) ?? col.get(`${cap.field}_sym`);
     const type = i === undefined ? ('VARCHAR' as SqlType) : cf.columns[i].type;
     // A symbolic field's values, converted once.
-    const symbols = cap.kind === 'symbolic' ? new Map([...cap.table].map(([name, n]) => [name, toValue(String(n), 10, type, numbers)])) : null;
+    const symbols =
+      cap.kind === 'symbolic'
+        ? new Map([...cap.table].map(([name, n]) => [name, toValue(String(n), 10, type, numbers)]))
+        : null;
     const bit = cap.kind === 'bit' ? (cap.mask === -1n ? 1 : Number(cap.mask & 0x7fffffffn)) : 0;
     return { cap, i: i ?? -1, ni: ni ?? -1, type, symbols, bit };
   });
-  const bitFields = [...new Set(cf.captures.filter((c) => c.kind === 'bit').map((c) => col.get((c as { field: string }).field)!))];
+  const bitFields = [
+    ...new Set(
+      cf.captures
+        .filter((c) => c.kind === 'bit')
+        .map((c) => col.get((c as { field: string }).field)!),
+    ),
+  ];
   // Flag bits gather in a Number when every mask is one of the low 31 bits (or a bool's -1).
-  const smallBits = numbers && cf.captures.every((c) => c.kind !== 'bit' || c.mask === -1n || (c.mask > 0n && c.mask < 1n << 31n));
+  const smallBits =
+    numbers &&
+    cf.captures.every(
+      (c) => c.kind !== 'bit' || c.mask === -1n || (c.mask > 0n && c.mask < 1n << 31n),
+    );
   const nullPtr = steps.map((st) => (st ? toValue('0', 16, st.type, numbers) : null));
   return (text, out) => {
     const m = cf.regex.exec(text);
@@ -385,7 +428,10 @@ export function makeExtractor(cf: CompiledFormat, numbers = false): (text: strin
           break;
       }
     }
-    for (const b of bitFields) out[b] = smallBits ? coerceSmallBits(out[b] as number, cf.columns[b].type) : coerceBits(out[b] as bigint, cf.columns[b].type);
+    for (const b of bitFields)
+      out[b] = smallBits
+        ? coerceSmallBits(out[b] as number, cf.columns[b].type)
+        : coerceBits(out[b] as bigint, cf.columns[b].type);
     return true;
   };
 }
