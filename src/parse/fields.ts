@@ -4,6 +4,7 @@ import type { Catalogue } from './catalogue.js';
 import {
   makeExtractor,
   parseInt64,
+  toValue,
   type CompiledFormat,
   type FieldValue,
   type SqlType,
@@ -23,7 +24,8 @@ export interface TableSpec {
   extract(body: string): FieldValue[] | string;
   /**
    * extract() for the loader, which takes a Number for a BIGINT/UBIGINT: values below 2^53 in
-   * magnitude may come as Numbers instead of BigInts (each of which costs ~100 ns to make).
+   * magnitude may come as Numbers instead of BigInts (each of which costs ~100 ns to make), and
+   * a value of 2^64 - 2^53 or more as the negative Number of the same 64 bits (a kernel address).
    * The row is reused by the next call.
    */
   extractRow(body: string): FieldValue[] | string;
@@ -226,17 +228,69 @@ function kprobeTable(event: string, table: string, args: Column[]): TableSpec {
     { name: 'caller', type: 'VARCHAR' },
     ...args,
   ];
-  const spec: TableSpec = {
+  return {
     table,
     event,
     columns,
-    extractRow: (body) => spec.extract(body),
+    extractRow: kprobeRowExtractor(columns),
     extract(body) {
       const k = parseKprobeBody(body);
       return k ? kprobeRow(columns, k) : KPROBE_SHAPE;
     },
   };
-  return spec;
+}
+
+/**
+ * extract() of a kprobe table for the loader, over one reused row: the values as parseKprobeBody
+ * and kprobeRow give them, without a Map per line, and as Numbers below 2^53 (toValue), not
+ * BigInts: kprobe events are most of a lab trace's lines.
+ */
+function kprobeRowExtractor(columns: Column[]): (body: string) => FieldValue[] | string {
+  const index = new Map(columns.slice(2).map((c, i) => [c.name, i + 2]));
+  const row: FieldValue[] = new Array(columns.length).fill(null);
+  const printed: (string | undefined)[] = new Array(columns.length);
+  return (body) => {
+    const m = KPROBE_HEAD.exec(body);
+    if (!m) return KPROBE_SHAPE;
+    if (!m[2]) {
+      row[0] = m[1];
+      row[1] = null;
+    } else if (BARE_HEX.test(m[1]) && BARE_HEX.test(m[2])) {
+      row[0] = m[1];
+      row[1] = m[2];
+    } else {
+      row[0] = m[2];
+      row[1] = m[1];
+    }
+    printed.fill(undefined);
+    KV.lastIndex = m[0].length;
+    for (let a; (a = KV.exec(body));) {
+      const i = index.get(a[1]);
+      if (i !== undefined) printed[i] = a[2];
+    }
+    for (let i = 2; i < columns.length; i++) {
+      const s = printed[i];
+      const type = columns[i].type;
+      row[i] =
+        s === undefined
+          ? null
+          : type === 'VARCHAR'
+            ? s
+            : toValue(s, isDecimal(s) ? 10 : 16, type, true);
+    }
+    return row;
+  };
+}
+
+/** /^-?\d+$/ */
+function isDecimal(s: string): boolean {
+  let i = s.charCodeAt(0) === 45 /* - */ ? 1 : 0;
+  if (i === s.length) return false;
+  for (; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
 }
 
 export class FieldTyper {

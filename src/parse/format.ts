@@ -292,9 +292,10 @@ export type FieldValue = bigint | number | string | boolean | null;
 /**
  * Text to a column value of the given type; null when it is not a number of that radix. With
  * `numbers`, a BIGINT or UBIGINT value whose magnitude is below 2^53 comes as a Number (exact;
- * making a BigInt costs more than parsing the digits).
+ * making a BigInt costs more than parsing the digits), and so does a kernel address (kernelHalf:
+ * the negative Number of its 64 bits).
  */
-function toValue(text: string, radix: 10 | 16, type: SqlType, numbers = false): FieldValue {
+export function toValue(text: string, radix: 10 | 16, type: SqlType, numbers = false): FieldValue {
   if (type === 'VARCHAR') return text;
   const n = smallInt(text, radix);
   // Below 2^53 a Number is exact and wraps like BigInt.asIntN/asUintN through JS's int32 ops.
@@ -315,6 +316,12 @@ function toValue(text: string, radix: 10 | 16, type: SqlType, numbers = false): 
     }
   }
   if (type === 'BIGINT' || type === 'UBIGINT') {
+    if (numbers) {
+      const w = kernelHalf(text, radix);
+      if (w === w) return w;
+      // Any other `0x` and 16 digits at most (an address, a PTE): BigInt reads it as it stands.
+      if (type === 'UBIGINT' && isHex0x(text)) return BigInt(text);
+    }
     const v = parseInt64(text, radix);
     return v === null ? null : type === 'BIGINT' ? BigInt.asIntN(64, v) : BigInt.asUintN(64, v);
   }
@@ -337,8 +344,11 @@ function smallInt(s: string, radix: 10 | 16): number {
     i += 2;
     radix = 16;
   }
+  if (i === s.length) return NaN;
+  // Leading zeros (a hashed pointer: 00000000dc573416) do not count.
+  while (i < s.length - 1 && s.charCodeAt(i) === 48) i++;
   const digits = s.length - i;
-  if (digits === 0 || digits > (radix === 16 ? 13 : 15)) return NaN;
+  if (digits > (radix === 16 ? 13 : 15)) return NaN;
   let v = 0;
   for (; i < s.length; i++) {
     const c = s.charCodeAt(i);
@@ -352,9 +362,52 @@ function smallInt(s: string, radix: 10 | 16): number {
 }
 
 /**
+ * A 64-bit hex value of the kernel's upper half (`ffff888104b1c000`, ≥ 2^64 - 2^53: its
+ * addresses) as the negative Number with the same 64 bits, exact, which the loader stores as
+ * those bits in a BIGINT or UBIGINT column without a BigInt. NaN for anything else.
+ */
+function kernelHalf(s: string, radix: 10 | 16): number {
+  let i = 0;
+  if (s.charCodeAt(0) === 48 /* 0 */ && (s.charCodeAt(1) | 0x20) === 120 /* x */) i = 2;
+  else if (radix !== 16) return NaN;
+  if (s.length - i !== 16) return NaN;
+  const hi = hex8(s, i);
+  const lo = hex8(s, i + 8);
+  // The value is at least 2^64 - 2^53 when hi | 0 is at least -2^21.
+  if (hi !== hi || lo !== lo || (hi | 0) >= 0 || (hi | 0) < -0x200000) return NaN;
+  return (hi | 0) * 2 ** 32 + lo;
+}
+
+/** `0x` and 1 to 16 hex digits. */
+function isHex0x(s: string): boolean {
+  if (s.length < 3 || s.length > 18 || s.charCodeAt(0) !== 48 || s.charCodeAt(1) !== 120)
+    return false;
+  for (let k = 2; k < s.length; k++) {
+    const c = s.charCodeAt(k) | 0x20;
+    if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return false;
+  }
+  return true;
+}
+
+/** Eight hex digits at s[i..], NaN if any is not one. */
+function hex8(s: string, i: number): number {
+  let v = 0;
+  for (let k = i; k < i + 8; k++) {
+    const c = s.charCodeAt(k) | 0x20;
+    let d: number;
+    if (c >= 48 && c <= 57) d = c - 48;
+    else if (c >= 97 && c <= 102) d = c - 87;
+    else return NaN;
+    v = v * 16 + d;
+  }
+  return v;
+}
+
+/**
  * Builds the function that parses one event's text into `out` (column order of cf.columns).
  * Returns false when the text does not fit the print fmt. With `numbers`, BIGINT and UBIGINT
- * values below 2^53 in magnitude come as Numbers (see toValue), else always as BigInts.
+ * values below 2^53 in magnitude and kernel addresses come as Numbers (see toValue), else always
+ * as BigInts.
  */
 export function makeExtractor(
   cf: CompiledFormat,
