@@ -6,7 +6,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Sidecar } from '../record/record.js';
-import { ColumnBatch, Kind, transferables, type BatchData } from '../store/column-batch.js';
+import {
+  BATCH_ROWS,
+  ColumnBatch,
+  Kind,
+  transferables,
+  type BatchData,
+} from '../store/column-batch.js';
 import { besideMetadata } from './beside.js';
 import type { FileSummary, IngestFilter } from './ingest.js';
 import { Catalogue, formatsBeside, sidecarBeside } from '../parse/catalogue.js';
@@ -83,6 +89,8 @@ const MAX_IN_FLIGHT = 6;
  * each) have gone by: a row's strings are slices that keep their piece of the text alive.
  */
 const MAX_AGE_BATCHES = 64;
+/** Rows per batch of a typed table or other_events (four data chunks). */
+const TYPED_BATCH_ROWS = 8192;
 const TS_LIMIT = 1n << 63n;
 const INT_MAX = 0x7fffffff;
 
@@ -171,10 +179,15 @@ export class TextParser {
     if (!b) {
       const types = this.job.types[table] ?? columns;
       if (!types) throw new Error(`text ingest: no table ${table}`);
-      b = new ColumnBatch(types.map(kindOfType), (rows) => {
-        this.inFlight++;
-        this.post({ t: 'rows', table, rows }, transferables(rows));
-      });
+      b = new ColumnBatch(
+        types.map(kindOfType),
+        (rows) => {
+          this.inFlight++;
+          this.post({ t: 'rows', table, rows }, transferables(rows));
+        },
+        // One row per event goes to _events, to each typed table only its event's share.
+        table === '_events' ? BATCH_ROWS : TYPED_BATCH_ROWS,
+      );
       this.batches.set(table, b);
     }
     return b;
