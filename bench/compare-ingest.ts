@@ -82,11 +82,17 @@ try {
   console.log(
     `${traces.length} traces; base ${git('rev-parse', '--short', base).trim()} against this tree (${git('rev-parse', '--short', 'HEAD').trim()}${dirty ? ' + uncommitted changes' : ''}), modes ${modes.join(', ')}`,
   );
+  // This tree's sources as they are now, so that edits made during the run do not mix in.
+  const headTree = path.join(tmp, 'head');
+  fs.mkdirSync(headTree);
+  fs.cpSync(path.join(ROOT, 'src'), path.join(headTree, 'src'), { recursive: true });
+  fs.copyFileSync(path.join(ROOT, 'package.json'), path.join(headTree, 'package.json'));
+  fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(headTree, 'node_modules'));
   console.log(`base: ${side(baseTree, path.join(tmp, 'a'))} s`);
   let differing = 0;
   for (const mode of modes) {
     const dir = path.join(tmp, `b-${mode}`);
-    console.log(`${mode}: ${side(ROOT, dir, { MMREPLAY_INGEST_WORKER: mode })} s`);
+    console.log(`${mode}: ${side(headTree, dir, { MMREPLAY_INGEST_WORKER: mode })} s`);
     for (const [i, trace] of traces.entries()) {
       const a = path.join(tmp, 'a', `t${i}`);
       const b = path.join(dir, `t${i}`);
