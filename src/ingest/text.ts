@@ -12,8 +12,6 @@ import { TextParser, type FromParser, type SentError, type TextJob } from './tex
 
 /** Below this size on disk (compressed: a tenth of it) a file is parsed on this thread. */
 const INLINE_BYTES = 4 << 20;
-/** A table's appender stores its rows once it holds this many. */
-const FLUSH_ROWS = 32 << 10;
 
 export async function ingestText(
   file: string,
@@ -100,8 +98,6 @@ async function stop(worker: Worker): Promise<void> {
 class TextStore {
   ack: (a: { table: string; values: ArrayBuffer[] }, transfer: ArrayBuffer[]) => void = () => {};
   private queue: FromParser[] = [];
-  /** Rows appended to each table since its appender last stored them. */
-  private pending = new Map<string, number>();
   private pumping = false;
   private settled = false;
   private resolve!: (s: FileSummary) => void;
@@ -146,13 +142,7 @@ class TextStore {
     const loader = this.loader;
     switch (m.t) {
       case 'rows': {
-        const a = await loader.batchAppender(m.table);
-        a.append(m.rows);
-        // A table's rows are stored as they come, not all when the appenders close: the worker
-        // keeps parsing meanwhile (the close would wait alone for every small table).
-        const n = (this.pending.get(m.table) ?? 0) + m.rows.rows;
-        if (n >= FLUSH_ROWS) a.flush();
-        this.pending.set(m.table, n >= FLUSH_ROWS ? 0 : n);
+        (await loader.batchAppender(m.table)).append(m.rows);
         this.ack({ table: m.table, values: m.rows.values }, m.rows.values);
         break;
       }

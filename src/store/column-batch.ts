@@ -326,11 +326,6 @@ export class BatchAppender {
     }
   }
 
-  /** Stores the rows appended so far (DuckDB's appender holds up to 100 chunks until then). */
-  flush(): void {
-    this.appender.flushSync();
-  }
-
   close(): void {
     this.appender.closeSync();
   }
