@@ -44,10 +44,11 @@ export async function ingestText(
     void parser.run();
     return store.result();
   }
-  // A young generation of 8 MB, not V8's default: peak RSS on the 117 MB lab trace 324 MB against
-  // 348 MB, for no more CPU that could be measured (its garbage dies young either way).
+  // A young generation of 4 MB, not V8's default: peak RSS 287-296 MB against 300-306 MB at 8 MB
+  // and 348 MB at V8's on the bench's 137 MB trace-cmd report text (311, 324, 348 MB on the 117 MB
+  // lab text), for no more CPU that could be measured (its garbage dies young either way).
   const worker = startWorker(new URL('./text-worker.js', import.meta.url), job, {
-    maxYoungGenerationSizeMb: 8,
+    maxYoungGenerationSizeMb: 4,
   });
   store.ack = (a, transfer) => worker.postMessage(a, transfer);
   worker.on('message', (m: FromParser) => store.receive(m));
