@@ -1,10 +1,11 @@
-// `node --import tsx bench/compare-ingest.ts [--base REV] [--modes worker,inline] [TRACE...]`:
+// `node --import tsx bench/compare-ingest.ts [--base REV] [--modes auto,worker,inline] [TRACE...]`:
 // ingests each trace (default: every bundled trace under traces/, text and binary, compressed or
 // not) with the source tree of commit REV (default: the merge base with main) and with this
-// working tree, once per text-ingest mode (MMREPLAY_INGEST_WORKER), each side in its own process,
+// working tree, once per text-ingest mode (default auto: by size; worker, inline: forced through
+// MMREPLAY_INGEST_WORKER), each side in its own process and all at once,
 // and compares every table and view of the two databases with EXCEPT ALL both ways. Prints the
 // traces and tables that differ (or a line saying all agree) and exits 1 when any does.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -43,7 +44,7 @@ function bundled(): string[] {
 }
 
 const base = opt('--base') ?? git('merge-base', 'HEAD', 'main').trim();
-const modes = (opt('--modes') ?? 'worker,inline').split(',');
+const modes = (opt('--modes') ?? 'auto').split(',');
 const traces = args.length ? args : bundled();
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mmreplay-compare-ingest-'));
 
@@ -56,18 +57,24 @@ for (const [i, f] of files.entries()) {
 }
 `;
 
-function side(tree: string, out: string, env: Record<string, string> = {}): number {
+/** Ingests every trace with the tree's sources, in a process of its own; resolves to its seconds. */
+function side(tree: string, out: string, env: Record<string, string> = {}): Promise<number> {
   fs.mkdirSync(out);
-  fs.writeFileSync(path.join(tree, '.compare-ingest-run.ts'), RUNNER);
+  const runner = path.join(tree, `.compare-ingest-run-${path.basename(out)}.ts`);
+  fs.writeFileSync(runner, RUNNER);
   const t0 = Date.now();
-  const r = spawnSync(
+  const child = spawn(
     process.execPath,
-    ['--import', 'tsx', '.compare-ingest-run.ts', out, ...traces.map((t) => path.resolve(ROOT, t))],
+    ['--import', 'tsx', runner, out, ...traces.map((t) => path.resolve(ROOT, t))],
     { cwd: tree, stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, ...env } },
   );
-  fs.rmSync(path.join(tree, '.compare-ingest-run.ts'));
-  if (r.status !== 0) throw new Error(`ingest in ${tree} exited ${r.status}`);
-  return (Date.now() - t0) / 1000;
+  return new Promise((resolve, reject) =>
+    child.on('exit', (code) => {
+      fs.rmSync(runner);
+      if (code !== 0) reject(new Error(`ingest in ${tree} exited ${code}`));
+      else resolve((Date.now() - t0) / 1000);
+    }),
+  );
 }
 
 try {
@@ -88,11 +95,23 @@ try {
   fs.cpSync(path.join(ROOT, 'src'), path.join(headTree, 'src'), { recursive: true });
   fs.copyFileSync(path.join(ROOT, 'package.json'), path.join(headTree, 'package.json'));
   fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(headTree, 'node_modules'));
-  console.log(`base: ${side(baseTree, path.join(tmp, 'a'))} s`);
+  // Every side at once: the machine's cores share them out.
+  const seconds = await Promise.all([
+    side(baseTree, path.join(tmp, 'a')),
+    ...modes.map((mode) =>
+      side(
+        headTree,
+        path.join(tmp, `b-${mode}`),
+        mode === 'auto' ? {} : { MMREPLAY_INGEST_WORKER: mode },
+      ),
+    ),
+  ]);
+  console.log(
+    `seconds: base ${seconds[0]}, ${modes.map((m, i) => `${m} ${seconds[i + 1]}`).join(', ')}`,
+  );
   let differing = 0;
   for (const mode of modes) {
     const dir = path.join(tmp, `b-${mode}`);
-    console.log(`${mode}: ${side(headTree, dir, { MMREPLAY_INGEST_WORKER: mode })} s`);
     for (const [i, trace] of traces.entries()) {
       const a = path.join(tmp, 'a', `t${i}`);
       const b = path.join(dir, `t${i}`);

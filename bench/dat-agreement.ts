@@ -1,6 +1,6 @@
 // `node --import tsx bench/dat-agreement.ts [.DAT...]`: for each trace-cmd .dat (default: every one
 // under traces/), ingests it and what `trace-cmd report -t` prints for it (parsed by the text
-// reader) into one database and counts, in time order, the events whose ns timestamp, CPU, pid,
+// reader) and counts, in time order, the events whose ns timestamp, CPU, pid,
 // comm or event differ, the typed rows of each table that differ (every column both sides have:
 // not `__probe_*`, which text lacks, nor an address text prints as a symbol), and the lost-events
 // rows (CPU and count) that differ. Prints a row per file; exits 1 when any differs. Needs
@@ -42,37 +42,49 @@ try {
     });
     fs.closeSync(fd);
     if (r.status !== 0) throw new Error(`trace-cmd report -t -i ${f} exited ${r.status}`);
+    // Two databases: a kprobe's table typed from the .dat's format files and the one typed from
+    // the report's text have different columns, which one database cannot hold (both ingested
+    // into one fail with an internal error, a bug left to its own issue).
     const dbFile = path.join(tmp, `t${i}.duckdb`);
-    const [a, b] = await ingest([dat, report], { db: dbFile });
-    const db = await Db.open(dbFile);
-    const side = (n: number) =>
-      `SELECT *, row_number() OVER (ORDER BY line_no) AS r FROM events WHERE file_id = ${n}`;
+    const [a] = await ingest([dat], { db: `${dbFile}.a` });
+    const [b] = await ingest([report], { db: `${dbFile}.b` });
+    const db = await Db.open(':memory:', { create: true });
+    await db.run(`ATTACH '${dbFile}.a' AS a (READ_ONLY); ATTACH '${dbFile}.b' AS b (READ_ONLY)`);
+    const side = (x: string) =>
+      `SELECT *, row_number() OVER (ORDER BY line_no) AS r FROM ${x}.events`;
     const [{ ev }] = await db.rows<{ ev: bigint }>(
-      `SELECT count(*) AS ev FROM (${side(0)}) a FULL JOIN (${side(1)}) b USING (r)
+      `SELECT count(*) AS ev FROM (${side('a')}) a FULL JOIN (${side('b')}) b USING (r)
        WHERE a.id IS NULL OR b.id IS NULL OR a.ts_ns <> b.ts_ns OR a.cpu <> b.cpu OR a.tid <> b.tid OR a.comm <> b.comm OR a.event <> b.event`,
     );
     const tables = await db.rows<{ t: string }>(
-      `SELECT DISTINCT table_name AS t FROM information_schema.columns WHERE column_name = 'id' AND table_name NOT IN ('_events', 'events', 'other_events', 'field_errors') ORDER BY 1`,
+      `SELECT DISTINCT table_name AS t FROM information_schema.columns WHERE table_catalog = 'a' AND column_name = 'id' AND table_name NOT IN ('_events', 'events', 'other_events', 'field_errors') ORDER BY 1`,
     );
     const typed: string[] = [];
     for (const { t } of tables) {
-      const cols = (
-        await db.rows<{ c: string }>(
-          `SELECT column_name AS c FROM information_schema.columns WHERE table_name = '${t}' AND column_name <> 'id' ORDER BY ordinal_position`,
-        )
-      )
-        .map((r) => r.c)
-        .filter((c, _i, cs) => !c.startsWith('__probe_') && !cs.includes(`${c}_sym`));
-      const sel = (n: number) =>
-        `SELECT e.ts_ns, e.cpu${cols.map((c) => `, x."${c}"`).join('')} FROM "${t}" x JOIN events e USING (id) WHERE e.file_id = ${n}`;
+      const colsOf = async (x: string) =>
+        (
+          await db.rows<{ c: string }>(
+            `SELECT column_name AS c FROM information_schema.columns WHERE table_catalog = '${x}' AND table_name = '${t}' AND column_name <> 'id' ORDER BY ordinal_position`,
+          )
+        ).map((r) => r.c);
+      const inB = await colsOf('b');
+      if (!inB.length) {
+        typed.push(`${t} not in the report`);
+        continue;
+      }
+      const cols = (await colsOf('a')).filter(
+        (c, _i, cs) => !c.startsWith('__probe_') && !cs.includes(`${c}_sym`) && inB.includes(c),
+      );
+      const sel = (x: string) =>
+        `SELECT e.ts_ns, e.cpu${cols.map((c) => `, t."${c}"::VARCHAR`).join('')} FROM ${x}."${t}" t JOIN ${x}.events e USING (id)`;
       const [{ d }] = await db.rows<{ d: bigint }>(
-        `SELECT (SELECT count(*) FROM (${sel(0)} EXCEPT ALL ${sel(1)})) + (SELECT count(*) FROM (${sel(1)} EXCEPT ALL ${sel(0)})) AS d`,
+        `SELECT (SELECT count(*) FROM (${sel('a')} EXCEPT ALL ${sel('b')})) + (SELECT count(*) FROM (${sel('b')} EXCEPT ALL ${sel('a')})) AS d`,
       );
       if (d) typed.push(`${t} ${d}`);
     }
-    const lost = (n: number) => `SELECT cpu, count FROM lost_events WHERE file_id = ${n}`;
+    const lost = (x: string) => `SELECT cpu, count FROM ${x}.lost_events`;
     const [{ l }] = await db.rows<{ l: bigint }>(
-      `SELECT (SELECT count(*) FROM (${lost(0)} EXCEPT ALL ${lost(1)})) + (SELECT count(*) FROM (${lost(1)} EXCEPT ALL ${lost(0)})) AS l`,
+      `SELECT (SELECT count(*) FROM (${lost('a')} EXCEPT ALL ${lost('b')})) + (SELECT count(*) FROM (${lost('b')} EXCEPT ALL ${lost('a')})) AS l`,
     );
     db.close();
     const differs = Number(ev) > 0 || typed.length > 0 || Number(l) > 0;
@@ -85,7 +97,7 @@ try {
       'lost rows differing': Number(l),
       'typed rows differing': typed.join(', ') || 0,
     });
-    for (const x of [dat, report, dbFile]) fs.rmSync(x, { force: true });
+    for (const x of [dat, report, `${dbFile}.a`, `${dbFile}.b`]) fs.rmSync(x, { force: true });
     console.error(
       `${i + 1}/${files.length} ${path.relative(ROOT, f)}${differs ? ': differs' : ''}`,
     );
