@@ -2,7 +2,8 @@
 // under traces/), ingests it and what `trace-cmd report -t` prints for it (parsed by the text
 // reader) and counts, in time order, the events whose ns timestamp, CPU, pid,
 // comm or event differ, the typed rows of each table that differ (every column both sides have:
-// not `__probe_*`, which text lacks, nor an address text prints as a symbol), and the lost-events
+// not `__probe_*`, which text lacks, nor an address text prints as a symbol, nor a kprobe's
+// func and caller, which trace-cmd prints as addresses), and the lost-events
 // rows (CPU and count) that differ. Prints a row per file; exits 1 when any differs. Needs
 // trace-cmd.
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -47,7 +48,17 @@ try {
     // into one fail with an internal error, a bug left to its own issue).
     const dbFile = path.join(tmp, `t${i}.duckdb`);
     const [a] = await ingest([dat], { db: `${dbFile}.a` });
-    const [b] = await ingest([report], { db: `${dbFile}.b` });
+    // The report read as the .dat's own directory would have it: its probe definitions and formats.
+    const beside = (name: string) => {
+      const p = path.join(path.dirname(f), name);
+      return fs.existsSync(p) ? p : undefined;
+    };
+    const probes = beside('kprobe_events');
+    const [b] = await ingest([report], {
+      db: `${dbFile}.b`,
+      probes: probes ? [probes] : undefined,
+      formatsDir: beside('formats'),
+    });
     const db = await Db.open(':memory:', { create: true });
     await db.run(`ATTACH '${dbFile}.a' AS a (READ_ONLY); ATTACH '${dbFile}.b' AS b (READ_ONLY)`);
     const side = (x: string) =>
@@ -72,8 +83,15 @@ try {
         typed.push(`${t} not in the report`);
         continue;
       }
-      const cols = (await colsOf('a')).filter(
-        (c, _i, cs) => !c.startsWith('__probe_') && !cs.includes(`${c}_sym`) && inB.includes(c),
+      const all = await colsOf('a');
+      // A kprobe's func and caller: trace-cmd prints addresses where the binary reader has names.
+      const kprobe = all.some((c) => c.startsWith('__probe_'));
+      const cols = all.filter(
+        (c) =>
+          !c.startsWith('__probe_') &&
+          !all.includes(`${c}_sym`) &&
+          !(kprobe && (c === 'func' || c === 'caller')) &&
+          inB.includes(c),
       );
       const sel = (x: string) =>
         `SELECT e.ts_ns, e.cpu${cols.map((c) => `, t."${c}"::VARCHAR`).join('')} FROM ${x}."${t}" t JOIN ${x}.events e USING (id)`;
