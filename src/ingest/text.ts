@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import type { Worker } from 'node:worker_threads';
 import { TraceInputError } from '../parse/errors.js';
+import { detectCompression } from '../parse/input.js';
 import type { Loader } from '../store/loader.js';
 import { startWorker } from '../worker-thread.js';
 import type { FileSummary, IngestOptions } from './ingest.js';
@@ -76,11 +77,10 @@ function inline(file: string, parseOn: IngestOptions['parseOn']): boolean {
   try {
     const fd = fs.openSync(file, 'r');
     try {
-      const head = Buffer.alloc(2);
-      fs.readSync(fd, head, 0, 2, 0);
+      const head = Buffer.alloc(8);
+      fs.readSync(fd, head, 0, 8, 0);
       size = fs.fstatSync(fd).size;
-      // Any compression magic (gzip, xz, zstd) starts with a byte past ASCII.
-      if (head[0] > 0x7f || head[0] === 0x28) size *= 10;
+      if (detectCompression(head) !== 'none') size *= 10;
     } finally {
       fs.closeSync(fd);
     }
