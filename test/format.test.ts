@@ -180,6 +180,12 @@ describe('print fmt typing', () => {
       ],
       ['(f+0x0/0x10) a=-1 b=12345678901234567890', '(f+0x0/0x10) b=zz', { a: 'u64' }],
     ];
+    // A control character inside hex digits (fuzz-found: 0x10 | 0x20 reads as "0").
+    cases.push([
+      '(f+0x0/0x10) a=0x1 b=0x2',
+      '(f+0x0/0x10) a=0x5ff5\u0010abefe b=ffff\u00108881\u00110000000',
+      { a: 'x64', b: 'x64' },
+    ]);
     for (const [first, other, types] of cases) {
       const spec = kprobeTextSpec('kprobes:t', first, new Map(Object.entries(types)))!;
       for (const body of [first, other]) {

@@ -383,8 +383,9 @@ function isHex0x(s: string): boolean {
   if (s.length < 3 || s.length > 18 || s.charCodeAt(0) !== 48 || s.charCodeAt(1) !== 120)
     return false;
   for (let k = 2; k < s.length; k++) {
-    const c = s.charCodeAt(k) | 0x20;
-    if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return false;
+    const c = s.charCodeAt(k);
+    // The letter test folds case (| 0x20); the digit test must not (0x10 | 0x20 is "0").
+    if (!((c >= 48 && c <= 57) || ((c | 0x20) >= 97 && (c | 0x20) <= 102))) return false;
   }
   return true;
 }
@@ -393,10 +394,10 @@ function isHex0x(s: string): boolean {
 function hex8(s: string, i: number): number {
   let v = 0;
   for (let k = i; k < i + 8; k++) {
-    const c = s.charCodeAt(k) | 0x20;
+    const c = s.charCodeAt(k);
     let d: number;
     if (c >= 48 && c <= 57) d = c - 48;
-    else if (c >= 97 && c <= 102) d = c - 87;
+    else if ((c | 0x20) >= 97 && (c | 0x20) <= 102) d = (c | 0x20) - 87;
     else return NaN;
     v = v * 16 + d;
   }
