@@ -3,6 +3,7 @@
 // batch at a time into one trace file of one format, then ingested and replayed in process into an
 // in-memory DuckDB. A failure must be a typed error (MmreplayError) that names a place in the input;
 // anything else is a crash.
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -270,4 +271,51 @@ export function tempDir(): string {
   const shm = '/dev/shm';
   const base = fs.existsSync(shm) && fs.statSync(shm).isDirectory() ? shm : os.tmpdir();
   return fs.mkdtempSync(path.join(base, 'mmreplay-fuzz-'));
+}
+
+/** The binary traces the binary fuzz mutates: small perf.data and .dat files of traces/host. */
+export function loadBinaryCorpus(): { name: string; data: Buffer }[] {
+  const xz = (f: string) => execFileSync('xz', ['-dc', f], { maxBuffer: 1 << 28 });
+  return [
+    ['anon/perf.data', (f: string) => fs.readFileSync(f)],
+    ['perf-lost/perf.data', (f: string) => fs.readFileSync(f)],
+    ['dat/lost.dat', (f: string) => fs.readFileSync(f)],
+    ['dontneed/trace.dat.xz', xz],
+  ].map(([name, read]) => ({
+    name: name as string,
+    data: (read as (f: string) => Buffer)(path.join(HOST, name as string)),
+  }));
+}
+
+/**
+ * A mutated copy of a binary trace: cut short anywhere, or up to eight bytes, 32-bit or 64-bit
+ * fields overwritten with random values (mostly in the first 8 KiB: headers, sections, formats).
+ */
+export function mutateBinary(data: Buffer, r: () => number): Buffer {
+  const pick = (n: number) => Math.floor(r() * n);
+  const how = pick(4);
+  if (how === 0) return data.subarray(0, pick(data.length));
+  const b = Buffer.from(data);
+  for (let k = 1 + pick(8); k > 0; k--) {
+    const at = r() < 0.7 ? pick(Math.min(b.length, 8192)) : pick(b.length);
+    if (how === 1) b[at] = pick(256);
+    else if (how === 2 && at + 8 <= b.length)
+      b.writeBigUInt64LE(BigInt.asUintN(64, BigInt(pick(2 ** 32)) << BigInt(pick(33))), at);
+    else if (at + 4 <= b.length) b.writeUInt32LE(pick(2 ** 32), at);
+  }
+  return b;
+}
+
+/** Ingests one (mutated) binary trace into a fresh in-memory database: its error, if any. */
+export async function ingestBinaryOnce(file: string): Promise<Error | null> {
+  const db = await Db.open(':memory:');
+  await db.run('SET threads = 1');
+  try {
+    await ingestDb(db, [file], {});
+    return null;
+  } catch (e) {
+    return e as Error;
+  } finally {
+    db.close();
+  }
 }

@@ -1,9 +1,18 @@
-// `npm run bench`: ingest throughput and peak memory on >= 100 MB of real trace text, beside
-// `trace-cmd report` turning the same kind of trace (.dat) into text on this machine.
+// `npm run bench:ingest`: ingest throughput, CPU and peak memory, each input in its own process,
+// beside the tool that turns the same binary trace into text, in one table:
 //
-// The big input repeats the stress capture (traces/host/stress: 329,647 events, in tracefs,
-// trace-cmd report and perf script text) until it passes the target size; it lives in the OS
-// temp dir, not the repo. The reference is trace-cmd report on the same run's .dat.
+// - text (tracefs, trace-cmd report, perf script): the stress capture (traces/host/stress:
+//   329,647 events in each format) repeated past BENCH_MB (default 100) MB; MB/s against
+//   `trace-cmd report` producing text from the stress run's .dat (its MB/s of text out);
+// - the stress run's .dat itself, events/s against `trace-cmd report` on that file;
+// - a perf.data, events/s against `perf script` on that file: one recorded here (`perf record` of
+//   the kmem/exceptions/tlb/pagemap events of a process touching BENCH_PERF_MB of memory) when
+//   perf can record, else the largest bundled one (traces/host/*/perf.data, a few hundred events:
+//   start-up costs dominate both sides).
+//
+// Each reference runs three times, best taken. `s` and the rates are the ingest() call alone
+// (start-up and module loading left out); `CPU s` is all of the process's threads for that call
+// (the parsing worker's included), `proc CPU s` the whole process, start-up included.
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -11,24 +20,22 @@ import path from 'node:path';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const HOST = path.join(ROOT, 'traces/host');
+const STRESS = path.join(HOST, 'stress');
 const targetMb = Number(process.env.BENCH_MB ?? 100);
+const perfMb = Number(process.env.BENCH_PERF_MB ?? 1000);
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mmreplay-bench-'));
 
-function text(file: string): string {
-  return file.endsWith('.xz') ? execFileSync('xz', ['-dc', file], { maxBuffer: 1 << 30 }).toString() : fs.readFileSync(file, 'utf8');
-}
-
-const STRESS = path.join(HOST, 'stress');
+const xzText = (file: string) => execFileSync('xz', ['-dc', file], { maxBuffer: 1 << 30 });
 
 /** The stress capture's text in one format, repeated until it passes the target size. */
 function build(name: string, base: string): { file: string; bytes: number } {
-  const unit = text(path.join(STRESS, `${base}.xz`));
+  const unit = xzText(path.join(STRESS, `${base}.xz`));
   const file = path.join(tmp, name);
   const fd = fs.openSync(file, 'w');
   let bytes = 0;
   while (bytes < targetMb * 1e6) {
     fs.writeSync(fd, unit);
-    bytes += Buffer.byteLength(unit);
+    bytes += unit.length;
   }
   fs.closeSync(fd);
   return { file, bytes };
@@ -37,6 +44,7 @@ function build(name: string, base: string): { file: string; bytes: number } {
 interface Run {
   seconds: number;
   cpuSeconds: number;
+  ingestCpuSeconds: number;
   maxRssMb: number;
   events: number;
 }
@@ -44,62 +52,68 @@ interface Run {
 function runIngest(file: string): Run {
   const db = path.join(tmp, 'bench.duckdb');
   fs.rmSync(db, { force: true });
-  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench/ingest-child.ts'), file, db], { encoding: 'utf8', cwd: ROOT });
+  const r = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', path.join(ROOT, 'bench/ingest-child.ts'), file, db],
+    { encoding: 'utf8', cwd: ROOT },
+  );
   if (r.status !== 0) throw new Error(`ingest failed: ${r.stderr}`);
+  fs.rmSync(db, { force: true });
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as Run;
 }
 
-/** trace-cmd report turning the same run's .dat into text: the reference, best of three. */
-function traceCmdReport(): { mbps: number; note: string } | null {
-  if (spawnSync('trace-cmd', ['--version']).error) return null;
-  const dat = path.join(tmp, 'stress.dat');
-  fs.writeFileSync(dat, execFileSync('xz', ['-dc', path.join(STRESS, 'trace.dat.xz')], { maxBuffer: 1 << 30 }));
-  let best = Infinity;
-  let bytes = 0;
+/** A tool's best of three: seconds and what it printed. */
+function best(cmd: string, args: string[]): { seconds: number; out: Buffer } | null {
+  if (spawnSync(cmd, ['--version']).error) return null;
+  let seconds = Infinity;
+  let out = Buffer.alloc(0);
   for (let i = 0; i < 3; i++) {
     const t0 = process.hrtime.bigint();
-    const r = spawnSync('trace-cmd', ['report', '-i', dat], { maxBuffer: 1 << 30 });
-    best = Math.min(best, Number(process.hrtime.bigint() - t0) / 1e9);
-    bytes = r.stdout.length;
+    const r = spawnSync(cmd, args, { maxBuffer: 1 << 30 });
+    seconds = Math.min(seconds, Number(process.hrtime.bigint() - t0) / 1e9);
+    out = r.stdout;
   }
-  return { mbps: bytes / 1e6 / best, note: `traces/host/stress/trace.dat: ${(bytes / 1e6).toFixed(1)} MB of text in ${best.toFixed(2)} s` };
+  return { seconds, out };
 }
 
-function benchDat(): Record<string, string> | null {
-  const dat = path.join(tmp, 'stress-ingest.dat');
-  fs.writeFileSync(dat, execFileSync('xz', ['-dc', path.join(STRESS, 'trace.dat.xz')], { maxBuffer: 1 << 30 }));
-  const bytes = fs.statSync(dat).size;
-  const r = runIngest(dat);
-  let reportEps: number | null = null;
-  if (!spawnSync('trace-cmd', ['--version']).error) {
-    let best = Infinity;
-    let events = 0;
-    for (let i = 0; i < 3; i++) {
-      const t0 = process.hrtime.bigint();
-      const out = spawnSync('trace-cmd', ['report', '-i', dat], { maxBuffer: 1 << 30 });
-      best = Math.min(best, Number(process.hrtime.bigint() - t0) / 1e9);
-      events = out.stdout.toString('latin1').split('\n').filter((l) => l && !l.startsWith('cpus=')).length;
-    }
-    reportEps = events / best;
-  }
-  fs.rmSync(dat);
-  const eps = r.events / r.seconds;
+/** Lines that are events (not blank, not trace-cmd's `cpus=` header). */
+function eventLines(out: Buffer): number {
+  let n = 0;
+  for (const l of out.toString('latin1').split('\n')) if (l && !l.startsWith('cpus=')) n++;
+  return n;
+}
+
+const fmt = (x: number, d = 1) => x.toFixed(d);
+
+function row(input: string, bytes: number, r: Run): Record<string, string> {
   return {
-    input: 'trace-cmd .dat (binary)',
-    MB: (bytes / 1e6).toFixed(1),
+    input,
+    MB: fmt(bytes / 1e6),
     events: String(r.events),
-    s: r.seconds.toFixed(1),
-    'CPU s': r.cpuSeconds.toFixed(1),
-    'MB/s': (bytes / 1e6 / r.seconds).toFixed(1),
-    'Mevents/s': (eps / 1e6).toFixed(2),
-    'peak RSS MB': r.maxRssMb.toFixed(0),
-    'trace-cmd report Mevents/s': reportEps ? (reportEps / 1e6).toFixed(2) : 'n/a',
-    'vs trace-cmd report': reportEps ? `${(eps / reportEps).toFixed(2)}x` : 'n/a',
+    s: fmt(r.seconds, 2),
+    'CPU s': fmt(r.ingestCpuSeconds, 2),
+    'proc CPU s': fmt(r.cpuSeconds, 2),
+    'MB/s': fmt(bytes / 1e6 / r.seconds),
+    'Mevents/s': fmt(r.events / r.seconds / 1e6, 3),
+    'peak RSS MB': fmt(r.maxRssMb, 0),
   };
 }
 
 const rows: Record<string, string>[] = [];
-const ref = traceCmdReport();
+const notes: string[] = [];
+
+// The reference for text: trace-cmd report producing the stress run's text from its .dat.
+const dat = path.join(tmp, 'stress.dat');
+fs.writeFileSync(dat, xzText(path.join(STRESS, 'trace.dat.xz')));
+const report = best('trace-cmd', ['report', '-i', dat]);
+const reportMbps = report ? report.out.length / 1e6 / report.seconds : null;
+const reportEps = report ? eventLines(report.out) / report.seconds : null;
+if (report && reportMbps && reportEps)
+  notes.push(
+    `trace-cmd report -i stress.dat: ${fmt(report.out.length / 1e6)} MB of text, ${eventLines(report.out)} events in ${fmt(report.seconds, 2)} s: ${fmt(reportMbps)} MB/s, ${fmt(reportEps / 1e6, 3)} Mevents/s`,
+  );
+else notes.push('trace-cmd not installed: no reference for text and .dat');
+
 for (const [label, name, base] of [
   ['tracefs trace text', 'big-trace.txt', 'trace.txt'],
   ['trace-cmd report text', 'big-report.txt', 'report.txt'],
@@ -109,23 +123,73 @@ for (const [label, name, base] of [
   const r = runIngest(file);
   const mbps = bytes / 1e6 / r.seconds;
   rows.push({
-    input: label,
-    MB: (bytes / 1e6).toFixed(0),
-    events: String(r.events),
-    's': r.seconds.toFixed(1),
-    'CPU s': r.cpuSeconds.toFixed(1),
-    'MB/s': mbps.toFixed(1),
-    'Mevents/s': (r.events / r.seconds / 1e6).toFixed(2),
-    'peak RSS MB': r.maxRssMb.toFixed(0),
-    'vs trace-cmd report': ref ? `${(mbps / ref.mbps).toFixed(2)}x` : 'n/a',
+    ...row(label, bytes, r),
+    reference: 'trace-cmd report MB/s',
+    'ref rate': reportMbps ? fmt(reportMbps) : 'n/a',
+    ratio: reportMbps ? `${fmt(mbps / reportMbps, 2)}x` : 'n/a',
   });
   fs.rmSync(file);
 }
-// The binary reader on the stress run's own .dat, against trace-cmd report reading the same
-// file (events per second: the two produce different things from the same input).
-const datRow = benchDat();
+
+{
+  const r = runIngest(dat);
+  const eps = r.events / r.seconds;
+  rows.push({
+    ...row('trace-cmd .dat (binary)', fs.statSync(dat).size, r),
+    reference: 'trace-cmd report Mev/s',
+    'ref rate': reportEps ? fmt(reportEps / 1e6, 3) : 'n/a',
+    ratio: reportEps ? `${fmt(eps / reportEps, 2)}x` : 'n/a',
+  });
+}
+
+{
+  const perfData = recordPerf() ?? largestBundledPerf();
+  const r = runIngest(perfData.file);
+  const ref = best('perf', ['script', '-i', perfData.file]);
+  const refEps = ref ? eventLines(ref.out) / ref.seconds : null;
+  const eps = r.events / r.seconds;
+  rows.push({
+    ...row(`perf.data (${perfData.what})`, fs.statSync(perfData.file).size, r),
+    reference: 'perf script Mev/s',
+    'ref rate': refEps ? fmt(refEps / 1e6, 3) : 'n/a',
+    ratio: refEps ? `${fmt(eps / refEps, 2)}x` : 'n/a',
+  });
+  if (ref)
+    notes.push(
+      `perf script -i ${perfData.what}: ${eventLines(ref.out)} events in ${fmt(ref.seconds, 2)} s`,
+    );
+}
+
 console.table(rows);
-if (datRow) console.table([datRow]);
-if (ref) console.log(`trace-cmd report (.dat -> text): ${ref.mbps.toFixed(1)} MB/s of text (${ref.note}); ratio = our MB/s of text ingested / its MB/s of text produced`);
-else console.log('trace-cmd not installed: no reference ratio');
+for (const n of notes) console.log(n);
+console.log(
+  `ratios: text MB/s ingested / trace-cmd report's MB/s of text produced; binary: events/s ingested / events/s the tool prints; load average at the end ${os
+    .loadavg()
+    .map((x) => fmt(x, 2))
+    .join(' ')} on ${os.cpus().length} CPUs`,
+);
 fs.rmSync(tmp, { recursive: true, force: true });
+
+/** perf record of a process touching perfMb of memory, when perf can record here. */
+function recordPerf(): { file: string; what: string } | null {
+  const file = path.join(tmp, 'perf.data');
+  const events =
+    'kmem:mm_page_alloc,kmem:mm_page_free,kmem:rss_stat,exceptions:page_fault_user,tlb:tlb_flush,pagemap:mm_lru_insertion';
+  const touch = `for (let i = 0; i < ${Math.ceil(perfMb / 4)}; i++) Buffer.alloc(4 << 20).fill(1)`;
+  const r = spawnSync(
+    'perf',
+    ['record', '-q', '-m', '2048', '-e', events, '-o', file, '--', process.execPath, '-e', touch],
+    { encoding: 'utf8' },
+  );
+  if (r.error || r.status !== 0 || !fs.existsSync(file)) return null;
+  return { file, what: `recorded here, ${perfMb} MB touched` };
+}
+
+function largestBundledPerf(): { file: string; what: string } {
+  const all = fs
+    .readdirSync(HOST)
+    .map((d) => path.join(HOST, d, 'perf.data'))
+    .filter((f) => fs.existsSync(f));
+  const file = all.sort((a, b) => fs.statSync(b).size - fs.statSync(a).size)[0];
+  return { file, what: path.relative(ROOT, file) };
+}

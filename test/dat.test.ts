@@ -12,7 +12,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
+import zlib from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
+import { BinaryFile, inflate, MAX_INFLATED } from '../src/parse/binary/bytes.js';
 import { recordEncoder, DatWriter } from '../src/parse/binary/tracecmd-dat-writer.js';
 import { binaryFormat } from '../src/parse/binary/tracing-data.js';
 import {
@@ -33,6 +35,11 @@ function headerLines(file: string): number {
     ? execFileSync('xz', ['-dc', file], { maxBuffer: 1 << 28 }).toString('utf8', 0, 4096)
     : fs.readFileSync(file, 'utf8').slice(0, 4096);
   return text.split('\n').findIndex((l) => !l.startsWith('#'));
+}
+
+/** `n` zero bytes, zstd-compressed by the zstd tool (a few hundred bytes). */
+function zstdCompress(n: number): Buffer {
+  return execFileSync('zstd', ['-q', '-c'], { input: Buffer.alloc(n), maxBuffer: 1 << 20 });
 }
 
 const dir = tmpDir();
@@ -127,6 +134,21 @@ describe('bad .dat input', () => {
     await expect(ingestTemp([write('v9.dat', bad)])).rejects.toThrow(
       /v9\.dat: byte 10: .*file version "9"/,
     );
+  });
+
+  it('refuses a compression bomb: a declared size over the limit, data that inflates past it', () => {
+    const file = new BinaryFile(write('bomb.dat', good.subarray(0, 64)));
+    const bomb = zlib.deflateSync(Buffer.alloc(64 << 20));
+    expect(() => inflate(file, 40, 'zlib', bomb, MAX_INFLATED + 1, 'section')).toThrow(
+      /bomb\.dat: byte 40: section: decompressed size \d+ is over the \d+-byte limit/,
+    );
+    expect(() => inflate(file, 40, 'zlib', bomb, 4096, 'section')).toThrow(
+      /bomb\.dat: byte 40: section: zlib data does not decompress/,
+    );
+    expect(() => inflate(file, 40, 'zstd', zstdCompress(64 << 20), 4096, 'section')).toThrow(
+      /bomb\.dat: byte 40: section: zstd data does not decompress/,
+    );
+    file.close();
   });
 
   it('names a section whose header is wrong', async () => {

@@ -46,7 +46,12 @@ const dir = tmpDir();
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 describe('perf.data', () => {
-  for (const w of ['fork_cow']) {
+  // Every host capture with a perf.data (perf-lost has its own test below).
+  const captures = fs
+    .readdirSync(HOST)
+    .filter((w) => w !== 'perf-lost' && fs.existsSync(path.join(HOST, w, 'perf.data')));
+  it('covers every bundled perf.data', () => expect(captures.length).toBeGreaterThanOrEqual(8));
+  for (const w of captures) {
     it(`host ${w}: perf.data = perf script, event for event and field for field`, async () => {
       const d = path.join(HOST, w);
       const { db, files } = await ingestTemp([

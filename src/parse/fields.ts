@@ -1,7 +1,14 @@
 // Turns an event's printed fields into typed values, per event: tracefs syscall shapes, kprobes,
 // and everything else through its compiled print fmt.
 import type { Catalogue } from './catalogue.js';
-import { makeExtractor, parseInt64, type CompiledFormat, type FieldValue, type SqlType } from './format.js';
+import {
+  makeExtractor,
+  parseInt64,
+  toValue,
+  type CompiledFormat,
+  type FieldValue,
+  type SqlType,
+} from './format.js';
 
 export interface Column {
   name: string;
@@ -17,7 +24,8 @@ export interface TableSpec {
   extract(body: string): FieldValue[] | string;
   /**
    * extract() for the loader, which takes a Number for a BIGINT/UBIGINT: values below 2^53 in
-   * magnitude may come as Numbers instead of BigInts (each of which costs ~100 ns to make).
+   * magnitude may come as Numbers instead of BigInts (each of which costs ~100 ns to make), and
+   * a value of 2^64 - 2^53 or more as the negative Number of the same 64 bits (a kernel address).
    * The row is reused by the next call.
    */
   extractRow(body: string): FieldValue[] | string;
@@ -33,17 +41,41 @@ export function coerce(v: FieldValue, type: SqlType): FieldValue {
     case 'VARCHAR':
       return typeof v === 'string' ? v : String(v);
     case 'BOOLEAN':
-      return typeof v === 'bigint' ? v !== 0n : typeof v === 'string' ? v === 'true' || v === '1' : Boolean(v);
+      return typeof v === 'bigint'
+        ? v !== 0n
+        : typeof v === 'string'
+          ? v === 'true' || v === '1'
+          : Boolean(v);
     case 'BIGINT':
-      return typeof v === 'bigint' ? BigInt.asIntN(64, v) : typeof v === 'number' ? BigInt(v) : null;
+      return typeof v === 'bigint'
+        ? BigInt.asIntN(64, v)
+        : typeof v === 'number'
+          ? BigInt(v)
+          : null;
     case 'UBIGINT':
-      return typeof v === 'bigint' ? BigInt.asUintN(64, v) : typeof v === 'number' ? BigInt(v) : null;
+      return typeof v === 'bigint'
+        ? BigInt.asUintN(64, v)
+        : typeof v === 'number'
+          ? BigInt(v)
+          : null;
     case 'INTEGER':
-      return typeof v === 'bigint' ? Number(BigInt.asIntN(32, v)) : typeof v === 'number' ? v : null;
+      return typeof v === 'bigint'
+        ? Number(BigInt.asIntN(32, v))
+        : typeof v === 'number'
+          ? v
+          : null;
     case 'UINTEGER':
-      return typeof v === 'bigint' ? Number(BigInt.asUintN(32, v)) : typeof v === 'number' ? v : null;
+      return typeof v === 'bigint'
+        ? Number(BigInt.asUintN(32, v))
+        : typeof v === 'number'
+          ? v
+          : null;
     case 'SMALLINT':
-      return typeof v === 'bigint' ? Number(BigInt.asIntN(16, v)) : typeof v === 'number' ? v : null;
+      return typeof v === 'bigint'
+        ? Number(BigInt.asIntN(16, v))
+        : typeof v === 'number'
+          ? v
+          : null;
   }
 }
 
@@ -64,7 +96,7 @@ function syscallSpec(cf: CompiledFormat, table: string): TableSpec {
       if (body.charCodeAt(0) === 40 /* ( */) {
         const vals = new Map<string, FieldValue>();
         SYS_ARG.lastIndex = 0;
-        for (let m; (m = SYS_ARG.exec(body)); ) vals.set(m[1], parseInt64(m[2], 16));
+        for (let m; (m = SYS_ARG.exec(body));) vals.set(m[1], parseInt64(m[2], 16));
         return columns.map((c) => (vals.has(c.name) ? coerce(vals.get(c.name)!, c.type) : null));
       }
       if (isExit && fields.length === 1) {
@@ -80,7 +112,10 @@ function syscallSpec(cf: CompiledFormat, table: string): TableSpec {
 }
 
 /** The print-fmt extractor over one reused row (the loader copies values out at once). */
-function printFmtExtractor(cf: CompiledFormat, numbers = false): (body: string) => FieldValue[] | string {
+function printFmtExtractor(
+  cf: CompiledFormat,
+  numbers = false,
+): (body: string) => FieldValue[] | string {
   const extract = makeExtractor(cf, numbers);
   const row: FieldValue[] = new Array(cf.columns.length).fill(null);
   const reason = `fields do not match print fmt "${cf.format.printFmt}"`;
@@ -100,14 +135,18 @@ const BARE_HEX = /^[0-9a-f]{8,16}$/;
  * `(caller <- func)`; the print fmt that trace-cmd and perf use prints `(func_addr <- ret_ip)`
  * (kernel/trace/trace_kprobe.c __set_print_fmt).
  */
-export function parseKprobeBody(body: string): { func: string; caller: string | null; args: Map<string, string> } | null {
+export function parseKprobeBody(
+  body: string,
+): { func: string; caller: string | null; args: Map<string, string> } | null {
   const m = KPROBE_HEAD.exec(body);
   if (!m) return null;
   const args = new Map<string, string>();
   KV.lastIndex = m[0].length;
-  for (let a; (a = KV.exec(body)); ) args.set(a[1], a[2]);
+  for (let a; (a = KV.exec(body));) args.set(a[1], a[2]);
   if (!m[2]) return { func: m[1], caller: null, args };
-  return BARE_HEX.test(m[1]) && BARE_HEX.test(m[2]) ? { func: m[1], caller: m[2], args } : { func: m[2], caller: m[1], args };
+  return BARE_HEX.test(m[1]) && BARE_HEX.test(m[2])
+    ? { func: m[1], caller: m[2], args }
+    : { func: m[2], caller: m[1], args };
 }
 
 /** A kprobe fetch type's column: strings, symbols and arrays as text, signed or unsigned integers. */
@@ -123,12 +162,21 @@ function kprobeColumnType(type: string | null, printed: string): SqlType {
 }
 
 /** A kprobe's args as typed values, in the order of `columns` after func and caller. */
-function kprobeRow(columns: Column[], k: NonNullable<ReturnType<typeof parseKprobeBody>>): FieldValue[] {
+function kprobeRow(
+  columns: Column[],
+  k: NonNullable<ReturnType<typeof parseKprobeBody>>,
+): FieldValue[] {
   const out: FieldValue[] = [k.func, k.caller];
   for (let i = 2; i < columns.length; i++) {
     const c = columns[i];
     const s = k.args.get(c.name);
-    out.push(s === undefined ? null : c.type === 'VARCHAR' ? s : coerce(parseInt64(s, /^-?\d+$/.test(s) ? 10 : 16), c.type));
+    out.push(
+      s === undefined
+        ? null
+        : c.type === 'VARCHAR'
+          ? s
+          : coerce(parseInt64(s, /^-?\d+$/.test(s) ? 10 : 16), c.type),
+    );
   }
   return out;
 }
@@ -140,43 +188,109 @@ const KPROBE_SHAPE = 'expected `(SYMBOL+OFF/SIZE) NAME=VALUE...` or `(CALLER <- 
  * the probe definition where one is known, else by how the value is printed (0x... unsigned,
  * decimal signed, anything else text).
  */
-export function kprobeTextSpec(event: string, firstBody: string, types: Map<string, string | null> = new Map()): TableSpec | null {
+export function kprobeTextSpec(
+  event: string,
+  firstBody: string,
+  types: Map<string, string | null> = new Map(),
+): TableSpec | null {
   const k = parseKprobeBody(firstBody);
   if (!k) return null;
-  return kprobeTable(event, tableName(event), [...k.args].map(([name, v]) => ({ name, type: kprobeColumnType(types.get(name) ?? null, v) })));
+  return kprobeTable(
+    event,
+    tableName(event),
+    [...k.args].map(([name, v]) => ({ name, type: kprobeColumnType(types.get(name) ?? null, v) })),
+  );
 }
 
 function kprobeSpec(cf: CompiledFormat, event: string, table: string): TableSpec {
   const fields = cf.format.fields.filter((f) => !f.name.startsWith('__probe_'));
-  return kprobeTable(
-    event,
-    table,
-    [
-      ...fields.map((f) => ({
-        name: f.name,
-        type: (/\[/.test(f.ctype) || /char/.test(f.ctype) ? 'VARCHAR' : f.signed ? 'BIGINT' : 'UBIGINT') as SqlType,
-      })),
-      // The probe's addresses (`__probe_ip`; a return probe's `__probe_func`, `__probe_ret_ip`):
-      // binary traces carry them, text prints symbols instead, so they are NULL from text.
-      ...cf.format.fields.filter((f) => f.name.startsWith('__probe_')).map((f) => ({ name: f.name, type: 'UBIGINT' as SqlType })),
-    ],
-  );
+  return kprobeTable(event, table, [
+    ...fields.map((f) => ({
+      name: f.name,
+      type: (/\[/.test(f.ctype) || /char/.test(f.ctype)
+        ? 'VARCHAR'
+        : f.signed
+          ? 'BIGINT'
+          : 'UBIGINT') as SqlType,
+    })),
+    // The probe's addresses (`__probe_ip`; a return probe's `__probe_func`, `__probe_ret_ip`):
+    // binary traces carry them, text prints symbols instead, so they are NULL from text.
+    ...cf.format.fields
+      .filter((f) => f.name.startsWith('__probe_'))
+      .map((f) => ({ name: f.name, type: 'UBIGINT' as SqlType })),
+  ]);
 }
 
 /** A kprobe's table: the probed function and caller as printed, then its args. */
 function kprobeTable(event: string, table: string, args: Column[]): TableSpec {
-  const columns: Column[] = [{ name: 'func', type: 'VARCHAR' }, { name: 'caller', type: 'VARCHAR' }, ...args];
-  const spec: TableSpec = {
+  const columns: Column[] = [
+    { name: 'func', type: 'VARCHAR' },
+    { name: 'caller', type: 'VARCHAR' },
+    ...args,
+  ];
+  return {
     table,
     event,
     columns,
-    extractRow: (body) => spec.extract(body),
+    extractRow: kprobeRowExtractor(columns),
     extract(body) {
       const k = parseKprobeBody(body);
       return k ? kprobeRow(columns, k) : KPROBE_SHAPE;
     },
   };
-  return spec;
+}
+
+/**
+ * extract() of a kprobe table for the loader, over one reused row: the values as parseKprobeBody
+ * and kprobeRow give them, without a Map per line, and as Numbers below 2^53 (toValue), not
+ * BigInts: kprobe events are most of a lab trace's lines.
+ */
+function kprobeRowExtractor(columns: Column[]): (body: string) => FieldValue[] | string {
+  const index = new Map(columns.slice(2).map((c, i) => [c.name, i + 2]));
+  const row: FieldValue[] = new Array(columns.length).fill(null);
+  const printed: (string | undefined)[] = new Array(columns.length);
+  return (body) => {
+    const m = KPROBE_HEAD.exec(body);
+    if (!m) return KPROBE_SHAPE;
+    if (!m[2]) {
+      row[0] = m[1];
+      row[1] = null;
+    } else if (BARE_HEX.test(m[1]) && BARE_HEX.test(m[2])) {
+      row[0] = m[1];
+      row[1] = m[2];
+    } else {
+      row[0] = m[2];
+      row[1] = m[1];
+    }
+    printed.fill(undefined);
+    KV.lastIndex = m[0].length;
+    for (let a; (a = KV.exec(body));) {
+      const i = index.get(a[1]);
+      if (i !== undefined) printed[i] = a[2];
+    }
+    for (let i = 2; i < columns.length; i++) {
+      const s = printed[i];
+      const type = columns[i].type;
+      row[i] =
+        s === undefined
+          ? null
+          : type === 'VARCHAR'
+            ? s
+            : toValue(s, isDecimal(s) ? 10 : 16, type, true);
+    }
+    return row;
+  };
+}
+
+/** /^-?\d+$/ */
+function isDecimal(s: string): boolean {
+  let i = s.charCodeAt(0) === 45 /* - */ ? 1 : 0;
+  if (i === s.length) return false;
+  for (; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
 }
 
 export class FieldTyper {
@@ -214,9 +328,16 @@ export class FieldTyper {
   private fromFormat(event: string, cf: CompiledFormat): TableSpec {
     const table = tableName(event);
     if (event.startsWith('syscalls:')) return syscallSpec(cf, table);
-    if (cf.format.fields.some((f) => f.name.startsWith('__probe_'))) return kprobeSpec(cf, event, table);
+    if (cf.format.fields.some((f) => f.name.startsWith('__probe_')))
+      return kprobeSpec(cf, event, table);
     const columns = cf.columns.map(({ name, type }) => ({ name, type }));
-    return { table, event, columns, extract: printFmtExtractor(cf), extractRow: printFmtExtractor(cf, true) };
+    return {
+      table,
+      event,
+      columns,
+      extract: printFmtExtractor(cf),
+      extractRow: printFmtExtractor(cf, true),
+    };
   }
 }
 
@@ -265,6 +386,9 @@ export function genericFields(body: string): Record<string, string> {
   }
   // A name starts only where no name character precedes it: a long run of them is scanned once,
   // not once per position (quadratic on a 1 MB line).
-  for (const m of body.matchAll(/(?<![\w.])([A-Za-z_][\w.]*)(?:=|: ?)("(?:[^"\\]|\\.)*"|\{[^}]*\}|[^\s,]*)/g)) out[m[1]] = m[2];
+  for (const m of body.matchAll(
+    /(?<![\w.])([A-Za-z_][\w.]*)(?:=|: ?)("(?:[^"\\]|\\.)*"|\{[^}]*\}|[^\s,]*)/g,
+  ))
+    out[m[1]] = m[2];
   return out;
 }

@@ -20,7 +20,8 @@ export interface EventFormat {
   printArgs: string[];
 }
 
-export type SqlType = 'BIGINT' | 'UBIGINT' | 'INTEGER' | 'UINTEGER' | 'SMALLINT' | 'BOOLEAN' | 'VARCHAR';
+export type SqlType =
+  'BIGINT' | 'UBIGINT' | 'INTEGER' | 'UINTEGER' | 'SMALLINT' | 'BOOLEAN' | 'VARCHAR';
 
 export function parseFormatFile(text: string, system: string): EventFormat {
   const name = /^name:\s*(\S+)/m.exec(text)?.[1];
@@ -33,7 +34,13 @@ export function parseFormatFile(text: string, system: string): EventFormat {
     if (!fm) continue;
     const fname = fm[2];
     if (fname.startsWith('common_')) continue;
-    fields.push({ name: fname, ctype: (fm[1].trim() + (fm[3] ?? '')).trim(), offset: +m[2], size: +m[3], signed: m[4] === '1' });
+    fields.push({
+      name: fname,
+      ctype: (fm[1].trim() + (fm[3] ?? '')).trim(),
+      offset: +m[2],
+      size: +m[3],
+      signed: m[4] === '1',
+    });
   }
   const pf = /^print fmt:\s*(.*)$/m.exec(text)?.[1] ?? '""';
   const [printFmt, rest] = readCString(pf);
@@ -118,7 +125,10 @@ function stripCasts(expr: string): string {
   let e = expr.trim();
   for (;;) {
     const before = e;
-    e = e.replace(/^\(\s*(?:const\s+)?(?:unsigned\s+|signed\s+|struct\s+)?[A-Za-z_]\w*(?:\s+[A-Za-z_]\w*)*\s*\**\s*\)\s*/, '');
+    e = e.replace(
+      /^\(\s*(?:const\s+)?(?:unsigned\s+|signed\s+|struct\s+)?[A-Za-z_]\w*(?:\s+[A-Za-z_]\w*)*\s*\**\s*\)\s*/,
+      '',
+    );
     if (e.startsWith('(') && matchingParen(e, 0) === e.length - 1) e = e.slice(1, -1).trim();
     if (e === before) return e;
   }
@@ -149,7 +159,12 @@ function classify(arg: string, conv: string): Capture {
   if (m) {
     if (conv === 's') return { kind: 'str', field: m[1] };
     if (conv.startsWith('p')) return { kind: 'ptr', field: m[1], symbol: /^p[sSB]/.test(conv) };
-    return { kind: 'num', field: m[1], radix: /[xX]$/.test(conv) ? 16 : 10, signed: /[di]$/.test(conv) };
+    return {
+      kind: 'num',
+      field: m[1],
+      radix: /[xX]$/.test(conv) ? 16 : 10,
+      signed: /[di]$/.test(conv),
+    };
   }
   m = /^__get_str\((\w+)\)$/.exec(e);
   if (m) return { kind: 'str', field: m[1] };
@@ -231,7 +246,12 @@ export function compileFormat(format: EventFormat): CompiledFormat {
     if (cap.kind === 'bit') {
       // A trailing " " alternative may have been trimmed by whoever saved the text.
       re += `(${escapeRe(cap.on)}|${escapeRe(cap.off)})?`;
-    } else if (conv === 's' || cap.kind === 'skip' || cap.kind === 'symbolic' || cap.kind === 'flags') {
+    } else if (
+      conv === 's' ||
+      cap.kind === 'skip' ||
+      cap.kind === 'symbolic' ||
+      cap.kind === 'flags'
+    ) {
       re += last ? '([^]*)' : '([^]*?)';
     } else if (conv.startsWith('p')) {
       re += '(\\S*)';
@@ -248,14 +268,21 @@ export function compileFormat(format: EventFormat): CompiledFormat {
   for (const f of format.fields) {
     const caps = captures.filter((c) => c.kind !== 'skip' && c.field === f.name);
     if (!caps.length) continue;
-    const numeric = caps.some((c) => c.kind === 'num' || c.kind === 'ptr' || c.kind === 'bit' || c.kind === 'symbolic');
+    const numeric = caps.some(
+      (c) => c.kind === 'num' || c.kind === 'ptr' || c.kind === 'bit' || c.kind === 'symbolic',
+    );
     // A field printed with %d/%ld reads as signed whatever its C type (tlb_flush's pages:-1).
     const printedSigned = caps.some((c) => c.kind === 'num' && c.signed);
-    columns.push({ name: f.name, type: numeric ? sqlTypeOf(printedSigned ? { ...f, signed: true } : f) : 'VARCHAR', field: f });
+    columns.push({
+      name: f.name,
+      type: numeric ? sqlTypeOf(printedSigned ? { ...f, signed: true } : f) : 'VARCHAR',
+      field: f,
+    });
     if (caps.some((c) => c.kind === 'symbolic' || c.kind === 'flags')) {
       if (numeric) columns.push({ name: `${f.name}_name`, type: 'VARCHAR', field: null });
     }
-    if (caps.some((c) => c.kind === 'ptr' && c.symbol)) columns.push({ name: `${f.name}_sym`, type: 'VARCHAR', field: null });
+    if (caps.some((c) => c.kind === 'ptr' && c.symbol))
+      columns.push({ name: `${f.name}_sym`, type: 'VARCHAR', field: null });
   }
   return { format, regex: new RegExp(re), captures, conversions, columns };
 }
@@ -265,9 +292,10 @@ export type FieldValue = bigint | number | string | boolean | null;
 /**
  * Text to a column value of the given type; null when it is not a number of that radix. With
  * `numbers`, a BIGINT or UBIGINT value whose magnitude is below 2^53 comes as a Number (exact;
- * making a BigInt costs more than parsing the digits).
+ * making a BigInt costs more than parsing the digits), and so does a kernel address (kernelHalf:
+ * the negative Number of its 64 bits).
  */
-function toValue(text: string, radix: 10 | 16, type: SqlType, numbers = false): FieldValue {
+export function toValue(text: string, radix: 10 | 16, type: SqlType, numbers = false): FieldValue {
   if (type === 'VARCHAR') return text;
   const n = smallInt(text, radix);
   // Below 2^53 a Number is exact and wraps like BigInt.asIntN/asUintN through JS's int32 ops.
@@ -288,6 +316,12 @@ function toValue(text: string, radix: 10 | 16, type: SqlType, numbers = false): 
     }
   }
   if (type === 'BIGINT' || type === 'UBIGINT') {
+    if (numbers) {
+      const w = kernelHalf(text, radix);
+      if (w === w) return w;
+      // Any other `0x` and 16 digits at most (an address, a PTE): BigInt reads it as it stands.
+      if (type === 'UBIGINT' && isHex0x(text)) return BigInt(text);
+    }
     const v = parseInt64(text, radix);
     return v === null ? null : type === 'BIGINT' ? BigInt.asIntN(64, v) : BigInt.asUintN(64, v);
   }
@@ -310,8 +344,11 @@ function smallInt(s: string, radix: 10 | 16): number {
     i += 2;
     radix = 16;
   }
+  if (i === s.length) return NaN;
+  // Leading zeros (a hashed pointer: 00000000dc573416) do not count.
+  while (i < s.length - 1 && s.charCodeAt(i) === 48) i++;
   const digits = s.length - i;
-  if (digits === 0 || digits > (radix === 16 ? 13 : 15)) return NaN;
+  if (digits > (radix === 16 ? 13 : 15)) return NaN;
   let v = 0;
   for (; i < s.length; i++) {
     const c = s.charCodeAt(i);
@@ -325,11 +362,58 @@ function smallInt(s: string, radix: 10 | 16): number {
 }
 
 /**
+ * A 64-bit hex value of the kernel's upper half (`ffff888104b1c000`, ≥ 2^64 - 2^53: its
+ * addresses) as the negative Number with the same 64 bits, exact, which the loader stores as
+ * those bits in a BIGINT or UBIGINT column without a BigInt. NaN for anything else.
+ */
+function kernelHalf(s: string, radix: 10 | 16): number {
+  let i = 0;
+  if (s.charCodeAt(0) === 48 /* 0 */ && (s.charCodeAt(1) | 0x20) === 120 /* x */) i = 2;
+  else if (radix !== 16) return NaN;
+  if (s.length - i !== 16) return NaN;
+  const hi = hex8(s, i);
+  const lo = hex8(s, i + 8);
+  // The value is at least 2^64 - 2^53 when hi | 0 is at least -2^21.
+  if (hi !== hi || lo !== lo || (hi | 0) >= 0 || (hi | 0) < -0x200000) return NaN;
+  return (hi | 0) * 2 ** 32 + lo;
+}
+
+/** `0x` and 1 to 16 hex digits. */
+function isHex0x(s: string): boolean {
+  if (s.length < 3 || s.length > 18 || s.charCodeAt(0) !== 48 || s.charCodeAt(1) !== 120)
+    return false;
+  for (let k = 2; k < s.length; k++) {
+    const c = s.charCodeAt(k);
+    // The letter test folds case (| 0x20); the digit test must not (0x10 | 0x20 is "0").
+    if (!((c >= 48 && c <= 57) || ((c | 0x20) >= 97 && (c | 0x20) <= 102))) return false;
+  }
+  return true;
+}
+
+/** Eight hex digits at s[i..], NaN if any is not one. */
+function hex8(s: string, i: number): number {
+  let v = 0;
+  for (let k = i; k < i + 8; k++) {
+    const c = s.charCodeAt(k);
+    let d: number;
+    if (c >= 48 && c <= 57) d = c - 48;
+    else if ((c | 0x20) >= 97 && (c | 0x20) <= 102) d = (c | 0x20) - 87;
+    else return NaN;
+    v = v * 16 + d;
+  }
+  return v;
+}
+
+/**
  * Builds the function that parses one event's text into `out` (column order of cf.columns).
  * Returns false when the text does not fit the print fmt. With `numbers`, BIGINT and UBIGINT
- * values below 2^53 in magnitude come as Numbers (see toValue), else always as BigInts.
+ * values below 2^53 in magnitude and kernel addresses come as Numbers (see toValue), else always
+ * as BigInts.
  */
-export function makeExtractor(cf: CompiledFormat, numbers = false): (text: string, out: FieldValue[]) => boolean {
+export function makeExtractor(
+  cf: CompiledFormat,
+  numbers = false,
+): (text: string, out: FieldValue[]) => boolean {
   const col = new Map(cf.columns.map((c, i) => [c.name, i]));
   const steps = cf.captures.map((cap) => {
     if (cap.kind === 'skip') return null;
@@ -337,13 +421,26 @@ export function makeExtractor(cf: CompiledFormat, numbers = false): (text: strin
     const ni = col.get(`${cap.field}_name`) ?? col.get(`${cap.field}_sym`);
     const type = i === undefined ? ('VARCHAR' as SqlType) : cf.columns[i].type;
     // A symbolic field's values, converted once.
-    const symbols = cap.kind === 'symbolic' ? new Map([...cap.table].map(([name, n]) => [name, toValue(String(n), 10, type, numbers)])) : null;
+    const symbols =
+      cap.kind === 'symbolic'
+        ? new Map([...cap.table].map(([name, n]) => [name, toValue(String(n), 10, type, numbers)]))
+        : null;
     const bit = cap.kind === 'bit' ? (cap.mask === -1n ? 1 : Number(cap.mask & 0x7fffffffn)) : 0;
     return { cap, i: i ?? -1, ni: ni ?? -1, type, symbols, bit };
   });
-  const bitFields = [...new Set(cf.captures.filter((c) => c.kind === 'bit').map((c) => col.get((c as { field: string }).field)!))];
+  const bitFields = [
+    ...new Set(
+      cf.captures
+        .filter((c) => c.kind === 'bit')
+        .map((c) => col.get((c as { field: string }).field)!),
+    ),
+  ];
   // Flag bits gather in a Number when every mask is one of the low 31 bits (or a bool's -1).
-  const smallBits = numbers && cf.captures.every((c) => c.kind !== 'bit' || c.mask === -1n || (c.mask > 0n && c.mask < 1n << 31n));
+  const smallBits =
+    numbers &&
+    cf.captures.every(
+      (c) => c.kind !== 'bit' || c.mask === -1n || (c.mask > 0n && c.mask < 1n << 31n),
+    );
   const nullPtr = steps.map((st) => (st ? toValue('0', 16, st.type, numbers) : null));
   return (text, out) => {
     const m = cf.regex.exec(text);
@@ -385,7 +482,10 @@ export function makeExtractor(cf: CompiledFormat, numbers = false): (text: strin
           break;
       }
     }
-    for (const b of bitFields) out[b] = smallBits ? coerceSmallBits(out[b] as number, cf.columns[b].type) : coerceBits(out[b] as bigint, cf.columns[b].type);
+    for (const b of bitFields)
+      out[b] = smallBits
+        ? coerceSmallBits(out[b] as number, cf.columns[b].type)
+        : coerceBits(out[b] as bigint, cf.columns[b].type);
     return true;
   };
 }

@@ -99,8 +99,8 @@ const NO_I16 = new Int16Array(0);
 const NO_F64 = new Float64Array(0);
 const NO_U8 = new Uint8Array(0);
 
-function columnBuffer(kind: Kind, buffer: ArrayBuffer | undefined): ColumnBuffer {
-  const b = buffer ?? new ArrayBuffer(BATCH_ROWS * WIDTH[kind]);
+function columnBuffer(kind: Kind, buffer: ArrayBuffer | undefined, rows: number): ColumnBuffer {
+  const b = buffer ?? new ArrayBuffer(rows * WIDTH[kind]);
   return {
     kind,
     buffer: b,
@@ -127,11 +127,13 @@ export class ColumnBatch {
   private row = 0;
   private spare: ArrayBuffer[][] = [];
 
+  /** `rows`: rows per batch (fewer for a table that fills slowly, to hold less memory). */
   constructor(
     readonly kinds: Kind[],
     private readonly emit: (b: BatchData) => void,
+    private readonly rows = BATCH_ROWS,
   ) {
-    this.cols = kinds.map((k) => columnBuffer(k, undefined));
+    this.cols = kinds.map((k) => columnBuffer(k, undefined, rows));
   }
 
   /** Buffers of an emitted batch, back from whoever appended it. */
@@ -148,7 +150,7 @@ export class ColumnBatch {
     const c = this.cols[col];
     const r = this.row;
     if (v === null) {
-      (c.nulls ??= new Uint8Array(BATCH_ROWS))[r] = 1;
+      (c.nulls ??= new Uint8Array(this.rows))[r] = 1;
       return;
     }
     switch (c.kind) {
@@ -253,7 +255,7 @@ export class ColumnBatch {
   }
 
   endRow(): void {
-    if (++this.row === BATCH_ROWS) this.flush();
+    if (++this.row === this.rows) this.flush();
   }
 
   /** A whole row, in column order. */
@@ -274,7 +276,7 @@ export class ColumnBatch {
       strings: cols.map((c) => c.strings),
     };
     const spare = this.spare.pop();
-    this.cols = this.kinds.map((k, i) => columnBuffer(k, spare?.[i]));
+    this.cols = this.kinds.map((k, i) => columnBuffer(k, spare?.[i], this.rows));
     this.row = 0;
     this.emit(batch);
   }

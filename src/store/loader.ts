@@ -6,6 +6,8 @@ import type { DuckDBAppender } from '@duckdb/node-api';
 import type { FieldValue } from '../parse/format.js';
 import type { TableSpec } from '../parse/fields.js';
 import { ChunkAppender } from './chunk-appender.js';
+import { tableDiffers } from './quote.js';
+import { BatchAppender } from './column-batch.js';
 import { quoteIdent, sqlFile, type Db } from './db.js';
 
 /**
@@ -37,6 +39,20 @@ export class Dictionary {
     this.appender = await db.conn.createAppender(this.table);
   }
 
+  /** Its strings and codes, and the next code: for a parser on another thread to go on with. */
+  snapshot(): { entries: [string, number][]; next: number } {
+    return { entries: [...this.codes], next: this.next };
+  }
+
+  /** A code another thread gave a new string (continuing from snapshot()). */
+  add(code: number, s: string): void {
+    this.codes.set(s, code);
+    if (code >= this.next) this.next = code + 1;
+    this.appender.appendInteger(code);
+    this.appender.appendVarchar(s);
+    this.appender.endRow();
+  }
+
   code(s: string): number {
     const c = this.codes.get(s);
     if (c !== undefined) return c;
@@ -62,6 +78,7 @@ export class Loader {
   private typed = new Map<string, ChunkAppender>();
   /** Each typed table's columns as the database has them (`name TYPE, ...`). */
   private shapes = new Map<string, string>();
+  private batchAppenders = new Map<string, BatchAppender>();
   private rareAppenders = new Map<RareTable, DuckDBAppender>();
 
   constructor(readonly db: Db) {}
@@ -81,13 +98,21 @@ export class Loader {
     }
   }
 
-  /** Creates the typed table of an event (if new) and its appender. */
   /**
-   * Creates spec's typed table where it is missing. A table that holds the event with other columns
-   * (typed from another source: a .dat's format file, or a kprobe's printed line) cannot take these
-   * rows by position: returns what differs, for the caller's error, else null.
+   * Creates spec's typed table where it is missing, and its appender. A table that holds the event
+   * with other columns (typed from another source: a .dat's format file, or a kprobe's printed line)
+   * cannot take these rows by position: returns what differs, for the caller's error, else null.
    */
   async ensureTable(spec: TableSpec): Promise<string | null> {
+    const differs = await this.createTable(spec);
+    if (differs) return differs;
+    if (!this.typed.has(spec.table))
+      this.typed.set(spec.table, new ChunkAppender(await this.db.conn.createAppender(spec.table)));
+    return null;
+  }
+
+  /** Creates the typed table of an event, if new; what differs where it exists otherwise (ensureTable). */
+  async createTable(spec: Pick<TableSpec, 'table' | 'event' | 'columns'>): Promise<string | null> {
     const shape = ['id BIGINT', ...spec.columns.map((c) => `${c.name} ${c.type}`)].join(', ');
     let have = this.shapes.get(spec.table);
     if (have === undefined) {
@@ -102,11 +127,25 @@ export class Loader {
       have = rows.map((r) => `${r.c} ${r.t}`).join(', ');
       this.shapes.set(spec.table, have);
     }
-    if (have !== shape)
-      return `${spec.event} is typed (${shape}) unlike the rows already in table ${spec.table} (${have}); ingest this trace into a database of its own`;
-    if (!this.typed.has(spec.table))
-      this.typed.set(spec.table, new ChunkAppender(await this.db.conn.createAppender(spec.table)));
-    return null;
+    return have === shape ? null : tableDiffers(spec.event, spec.table, shape, have);
+  }
+
+  /** An appender of column batches to `table` (any of the bulk tables), made once. */
+  async batchAppender(table: string): Promise<BatchAppender> {
+    let a = this.batchAppenders.get(table);
+    if (!a) {
+      a = new BatchAppender(await this.db.conn.createAppender(table));
+      this.batchAppenders.set(table, a);
+    }
+    return a;
+  }
+
+  /** The DuckDB types of every table's columns, in order (information_schema's names). */
+  async columnTypes(): Promise<Record<string, string[]>> {
+    const rows = await this.db.rows<{ t: string; types: string[] }>(
+      `SELECT table_name AS t, list(data_type ORDER BY ordinal_position) AS types FROM information_schema.columns WHERE table_schema = 'main' GROUP BY table_name`,
+    );
+    return Object.fromEntries(rows.map((r) => [r.t, r.types]));
   }
 
   /** A database made before `events` became a view: its table, recoded into `_events`. */
@@ -212,6 +251,7 @@ export class Loader {
     this.other.close();
     for (const a of this.rareAppenders.values()) a.closeSync();
     for (const t of this.typed.values()) t.close();
+    for (const a of this.batchAppenders.values()) a.close();
   }
 }
 

@@ -1,0 +1,537 @@
+// Text ingest's parsing half: trace text (decompressed here) to column batches of the tables it
+// fills, with the strings of `_events` coded through the database's dictionaries. It runs on a
+// worker thread (text-worker.ts) while text.ts, on the main thread, only creates tables and
+// appends what it is sent; the same messages cross, in the same order, when a small file is
+// parsed inline.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Sidecar } from '../record/record.js';
+import {
+  BATCH_ROWS,
+  ColumnBatch,
+  Kind,
+  transferables,
+  type BatchData,
+} from '../store/column-batch.js';
+import { besideMetadata } from './beside.js';
+import type { FileSummary, IngestFilter } from './ingest.js';
+import { Catalogue, formatsBeside, sidecarBeside } from '../parse/catalogue.js';
+import { detectFormat, readerFor } from '../parse/detect.js';
+import { TraceInputError } from '../parse/errors.js';
+import {
+  FieldTyper,
+  genericFields,
+  kprobeTextSpec,
+  type Column,
+  type TableSpec,
+} from '../parse/fields.js';
+import { openTrace } from '../parse/input.js';
+import { readLines } from '../parse/lines.js';
+import { KPROBE_PRINTED, probeRow, probeSources, type ProbeDefinition } from '../parse/probes.js';
+import { newHeader, type LineReader, type TraceFormat } from '../parse/record.js';
+import { tableDiffers } from '../store/quote.js';
+
+export type DictName = 'comms' | 'flags' | 'eventNames';
+export type RareTable = 'lost_events' | 'unparsed' | 'field_errors';
+export type RareValue = string | number | bigint | null;
+
+/** What the parser is given (structured-cloneable: it crosses to the worker). */
+export interface TextJob {
+  file: string;
+  fileId: number;
+  /** events.id of the file's first event. */
+  firstId: number;
+  format?: TraceFormat;
+  formatsDir?: string;
+  probes?: string[];
+  kallsyms?: string;
+  filter: IngestFilter;
+  /** The database's dictionaries as they stand: the parser codes new strings after them. */
+  dicts: Record<DictName, { entries: [string, number][]; next: number }>;
+  /** Column types of the tables that exist (information_schema names), in column order. */
+  types: Record<string, string[]>;
+  progress: boolean;
+}
+
+/** Parser to store. */
+export type FromParser =
+  /** Create a typed table; comes before its first rows. */
+  | { t: 'table'; table: string; event: string; columns: Column[]; line: number }
+  | { t: 'rows'; table: string; rows: BatchData }
+  | { t: 'rare'; table: RareTable; values: RareValue[] }
+  /** A string new to a dictionary, and its code. */
+  | { t: 'dict'; dict: DictName; code: number; value: string }
+  | { t: 'progress'; bytesRead: number; bytes: number; events: number }
+  | { t: 'warning'; message: string }
+  | { t: 'done'; summary: FileSummary }
+  | { t: 'error'; error: SentError };
+
+/** An error as it crosses threads: enough to throw the same class with the same message. */
+export interface SentError {
+  name: string;
+  message: string;
+  stack?: string;
+  path?: string;
+  line?: number | null;
+  problem?: string;
+  byteOffset?: number;
+}
+
+/** Store to parser: a batch appended, its buffers back to fill again. */
+export interface Ack {
+  table: string;
+  values: ArrayBuffer[];
+}
+
+/** Row batches sent and not yet appended, at most: then the parser waits (bounds memory). */
+const MAX_IN_FLIGHT = 6;
+/**
+ * Every table's rows are sent, full batch or not, once this many line batches (64 KiB of text
+ * each) have gone by: a row's strings are slices that keep their piece of the text alive.
+ */
+const MAX_AGE_BATCHES = 64;
+/** Rows per batch of a typed table or other_events (four data chunks). */
+const TYPED_BATCH_ROWS = 8192;
+const TS_LIMIT = 1n << 63n;
+const INT_MAX = 0x7fffffff;
+
+function kindOfType(t: string): Kind {
+  switch (t) {
+    case 'BIGINT':
+    case 'UBIGINT':
+      return Kind.I64;
+    case 'INTEGER':
+    case 'UINTEGER':
+      return Kind.I32;
+    case 'SMALLINT':
+      return Kind.I16;
+    case 'DOUBLE':
+      return Kind.F64;
+    case 'BOOLEAN':
+      return Kind.BOOL;
+    case 'VARCHAR':
+    case 'JSON':
+      return Kind.STR;
+    default:
+      throw new Error(`text ingest: no column batch for DuckDB type ${t}`);
+  }
+}
+
+/** A dictionary of the database's, continued on this thread; new strings are sent as coded. */
+class Codes {
+  private readonly codes: Map<string, number>;
+  private next: number;
+
+  constructor(
+    private readonly name: DictName,
+    from: { entries: [string, number][]; next: number },
+    private readonly post: (m: FromParser) => void,
+  ) {
+    this.codes = new Map(from.entries);
+    this.next = from.next;
+  }
+
+  code(s: string): number {
+    const c = this.codes.get(s);
+    if (c !== undefined) return c;
+    const n = this.next++;
+    this.codes.set(s, n);
+    this.post({ t: 'dict', dict: this.name, code: n, value: s });
+    return n;
+  }
+}
+
+interface EventKind {
+  /** system:name */
+  event: string;
+  /** _event_names.event_id, -1 until the first event kept. */
+  code: number;
+  /** Its typed table, null for none, undefined until the first event kept. */
+  spec: TableSpec | null | undefined;
+  rows: ColumnBatch | null;
+}
+
+/** Parses one text trace, sending what it finds through `post`; ack() takes batches back. */
+export class TextParser {
+  private readonly batches = new Map<string, ColumnBatch>();
+  private inFlight = 0;
+  private wake: (() => void) | null = null;
+
+  constructor(
+    private readonly job: TextJob,
+    private readonly post: (m: FromParser, transfer?: ArrayBuffer[]) => void,
+  ) {}
+
+  /** A batch the store appended: its buffers are filled again. */
+  ack(a: Ack): void {
+    this.inFlight--;
+    this.batches.get(a.table)?.recycle(a.values);
+    const w = this.wake;
+    this.wake = null;
+    w?.();
+  }
+
+  private async drain(): Promise<void> {
+    while (this.inFlight > MAX_IN_FLIGHT) await new Promise<void>((r) => (this.wake = r));
+  }
+
+  private table(table: string, columns?: string[]): ColumnBatch {
+    let b = this.batches.get(table);
+    if (!b) {
+      const types = this.job.types[table] ?? columns;
+      if (!types) throw new Error(`text ingest: no table ${table}`);
+      b = new ColumnBatch(
+        types.map(kindOfType),
+        (rows) => {
+          this.inFlight++;
+          this.post({ t: 'rows', table, rows }, transferables(rows));
+        },
+        // One row per event goes to _events, to each typed table only its event's share.
+        table === '_events' ? BATCH_ROWS : TYPED_BATCH_ROWS,
+      );
+      this.batches.set(table, b);
+    }
+    return b;
+  }
+
+  private flushAll(): void {
+    for (const b of this.batches.values()) b.flush();
+  }
+
+  private rare(table: RareTable, values: RareValue[]): void {
+    this.post({ t: 'rare', table, values });
+  }
+
+  async run(): Promise<void> {
+    try {
+      const summary = await this.parse();
+      this.flushAll();
+      this.post({ t: 'done', summary });
+    } catch (e) {
+      this.post({ t: 'error', error: sendError(e) });
+    }
+  }
+
+  private async parse(): Promise<FileSummary> {
+    const { file, fileId, firstId } = this.job;
+    const opts = this.job;
+    const catalogue = new Catalogue();
+    const fdir = opts.formatsDir ?? formatsBeside(file);
+    if (fdir) catalogue.addFormatsDir(fdir);
+    const sidecarFile = sidecarBeside(file);
+    const sidecar = sidecarFile
+      ? (JSON.parse(fs.readFileSync(sidecarFile, 'utf8')) as Partial<Sidecar>)
+      : null;
+    if (sidecar?.formats && !opts.formatsDir) catalogue.addFormats(sidecar.formats, sidecarFile!);
+    const typer = new FieldTyper(catalogue);
+    const probes = await probeSources(file, opts);
+    const opened = openTrace(file);
+    const f = opts.filter;
+    const filtering =
+      f.pid !== undefined || f.comm !== undefined || f.fromNs !== undefined || f.toNs !== undefined;
+    const s: FileSummary = {
+      fileId,
+      path: file,
+      format: opts.format ?? 'ftrace',
+      compression: opened.compression,
+      lines: 0,
+      headerLines: 0,
+      bytes: opened.bytes,
+      events: 0,
+      filtered: 0,
+      unparsed: 0,
+      lost: 0,
+      metadata: {},
+      probes: [],
+    };
+    const post = (m: FromParser) => this.post(m);
+    const comms = new Codes('comms', opts.dicts.comms, post);
+    const flagCodes = new Codes('flags', opts.dicts.flags, post);
+    const eventNames = new Codes('eventNames', opts.dicts.eventNames, post);
+    const events = this.table('_events');
+    const other = this.table('other_events');
+    let reader: LineReader | null = opts.format ? readerFor(opts.format) : null;
+    const h = newHeader();
+    // Per printed event name (or perf's system:name): its system:name, code and typed table.
+    const kinds = new Map<string, EventKind>();
+    let id = firstId;
+    let lastTs: number | bigint | null = null;
+    const lastTsCpu = new Map<number, number | bigint>();
+    let backwards = 0;
+    let cutLast: string | null = null;
+    let backwardsCpu = 0;
+    let firstBackwards: number | null = null;
+    const unknownEvents = new Set<string>();
+    let lastReport = 0;
+    let age = 0;
+    // The previous event's comm and flags, and their codes: runs of one task skip the lookups.
+    let lastComm: string | null = null;
+    let commCode = -1;
+    let lastFlags: string | null | undefined;
+    let flagsCode = -1;
+
+    for await (const batch of readLines(file, opened.stream)) {
+      if (!reader) {
+        const fmt = detectFormat(batch.lines.slice(0, 400));
+        if (!fmt) {
+          throw new TraceInputError(
+            file,
+            batch.firstLineNo,
+            `not a trace this tool reads: expected tracefs trace/trace_pipe text, trace-cmd report or perf script output (first line: ${JSON.stringify(batch.lines[0]?.slice(0, 80))}); use --format to force one`,
+          );
+        }
+        reader = readerFor(fmt);
+      }
+      s.format = reader.format;
+      const lines = batch.lines;
+      for (let i = 0; i < lines.length; i++) {
+        const lineNo = batch.firstLineNo + i;
+        const line = lines[i];
+        let r = reader.parse(line, h);
+        // ts_ns is a BIGINT: a time past 2^63 ns (292 years) is damage, not a time.
+        if (r.kind === 'event' && typeof h.tsNs === 'bigint' && h.tsNs >= TS_LIMIT)
+          r = { kind: 'unparsed', reason: 'timestamp beyond 2^63 ns' };
+        // cpu, pid and tgid columns are INTEGERs; a lost count is a BIGINT.
+        else if (
+          r.kind === 'event' &&
+          (h.cpu > INT_MAX || h.tid > INT_MAX || (h.tgid ?? 0) > INT_MAX)
+        )
+          r = { kind: 'unparsed', reason: 'cpu, pid or tgid beyond 2^31' };
+        else if (
+          r.kind === 'lost' &&
+          ((r.cpu ?? 0) > INT_MAX || (r.count ?? 0) > Number.MAX_SAFE_INTEGER)
+        )
+          r = { kind: 'unparsed', reason: 'lost-events marker with cpu or count out of range' };
+        if (r.kind !== 'event') {
+          if (r.kind === 'header') s.headerLines++;
+          else if (r.kind === 'lost') {
+            this.rare('lost_events', [fileId, lineNo, r.cpu, r.count, lastTs]);
+            s.lost += r.count ?? 0;
+          } else {
+            const reason =
+              batch.truncatedLast && i === lines.length - 1
+                ? `truncated last line (no newline at end of file); ${r.reason}`
+                : r.reason;
+            if (batch.truncatedLast && i === lines.length - 1)
+              cutLast = `line ${lineNo}, cut short, was kept as unparsed`;
+            this.rare('unparsed', [fileId, lineNo, line, reason]);
+            s.unparsed++;
+          }
+          continue;
+        }
+        const key = h.event ?? h.name;
+        let kind = kinds.get(key);
+        if (kind === undefined) {
+          const event = h.event ?? resolveEvent(key, h.body, catalogue, probes.byName);
+          if (event.startsWith('unknown:')) unknownEvents.add(key);
+          kind = { event, code: -1, spec: undefined, rows: null };
+          kinds.set(key, kind);
+        }
+        // tracefs prints trace_marker writes under the ip's symbol, not the event name.
+        if (h.event === null && key === 'tracing_mark_write') h.body = `${key}: ${h.body}`;
+        if (filtering) {
+          if (
+            (f.pid !== undefined && h.tid !== f.pid && h.tgid !== f.pid) ||
+            (f.comm !== undefined && h.comm !== f.comm) ||
+            (f.fromNs !== undefined && h.tsNs < f.fromNs) ||
+            (f.toNs !== undefined && h.tsNs > f.toNs)
+          ) {
+            s.filtered++;
+            continue;
+          }
+        }
+        if (lastTs !== null && h.tsNs < lastTs) {
+          backwards++;
+          firstBackwards ??= lineNo;
+          const prev = lastTsCpu.get(h.cpu);
+          if (prev !== undefined && h.tsNs < prev) backwardsCpu++;
+        }
+        lastTs = h.tsNs;
+        lastTsCpu.set(h.cpu, h.tsNs);
+        if (kind.code < 0) kind.code = eventNames.code(kind.event);
+        if (h.comm !== lastComm) {
+          lastComm = h.comm;
+          commCode = comms.code(h.comm);
+        }
+        if (h.flags !== lastFlags) {
+          lastFlags = h.flags;
+          flagsCode = h.flags === null ? -1 : flagCodes.code(h.flags);
+        }
+        events.setI64(0, id);
+        events.setI32(1, fileId);
+        events.setI64(2, lineNo);
+        if (typeof h.tsNs === 'number') events.setI64(3, h.tsNs);
+        else events.set(3, h.tsNs);
+        events.setI32(4, h.cpu);
+        events.setI32(5, h.tid);
+        if (h.tgid === null) events.set(6, null);
+        else events.setI32(6, h.tgid);
+        events.setI32(7, commCode);
+        if (flagsCode < 0) events.set(8, null);
+        else events.setI32(8, flagsCode);
+        events.setI32(9, kind.code);
+        events.endRow();
+        let spec = kind.spec;
+        if (spec === undefined) {
+          spec = typer.spec(kind.event, h.body);
+          // A kprobe without a format file: typed from its first line (and its definition's types).
+          const head =
+            spec?.columns[0]?.name === 'func' || !spec ? KPROBE_PRINTED.exec(h.body) : null;
+          if (head) {
+            const def = probes.byName.get(kind.event) ?? probes.byName.get(key) ?? null;
+            spec ??= kprobeTextSpec(
+              kind.event,
+              h.body,
+              new Map(def?.args.map((a) => [a.name, a.type])),
+            );
+            s.probes.push(probeRow(kind.event, head, def, probes.kallsyms));
+          }
+          kind.spec = spec;
+          if (spec) {
+            // A table an earlier file typed otherwise (a .dat's format file, a printed kprobe line)
+            // cannot take these rows by position.
+            const have = this.job.types[spec.table];
+            const want = ['BIGINT', ...spec.columns.map((c) => c.type)];
+            if (have && have.join() !== want.join())
+              throw new TraceInputError(
+                file,
+                lineNo,
+                tableDiffers(spec.event, spec.table, want.join(', '), have.join(', ')),
+              );
+            if (!this.batches.has(spec.table) && !have)
+              this.post({
+                t: 'table',
+                table: spec.table,
+                event: spec.event,
+                columns: spec.columns,
+                line: lineNo,
+              });
+            kind.rows = this.table(spec.table, ['BIGINT', ...spec.columns.map((c) => c.type)]);
+          }
+        }
+        const event = kind.event;
+        if (spec) {
+          const vals = spec.extractRow(h.body);
+          if (typeof vals === 'string') {
+            this.rare('field_errors', [id, event, `${file}:${lineNo}: ${vals}`]);
+            if (batch.truncatedLast && i === lines.length - 1)
+              cutLast = `line ${lineNo}, cut short, became a field error (${event}): ${vals}`;
+            otherRow(other, id, event, h.body);
+          } else {
+            const a = kind.rows!;
+            a.setI64(0, id);
+            for (let k = 0; k < vals.length; k++) a.set(k + 1, vals[k]);
+            a.endRow();
+          }
+        } else otherRow(other, id, event, h.body);
+        id++;
+        s.events++;
+      }
+      s.lines = batch.firstLineNo + lines.length - 1;
+      if (++age >= MAX_AGE_BATCHES) {
+        age = 0;
+        this.flushAll();
+      }
+      await this.drain();
+
+      if (opts.progress) {
+        const now = Date.now();
+        if (now - lastReport > 200) {
+          lastReport = now;
+          this.post({
+            t: 'progress',
+            bytesRead: opened.bytesRead(),
+            bytes: opened.bytes,
+            events: s.events,
+          });
+        }
+      }
+    }
+    if (!reader) throw new TraceInputError(file, null, 'empty file, expected trace text');
+    if (opts.progress)
+      this.post({ t: 'progress', bytesRead: opened.bytes, bytes: opened.bytes, events: s.events });
+    const warnings: string[] = [];
+    if (cutLast)
+      warnings.push(`the last line has no newline (the trace was cut short?): ${cutLast}`);
+    if (backwards) {
+      warnings.push(
+        `${backwards} timestamps go backwards (first at line ${firstBackwards})${backwardsCpu ? `, ${backwardsCpu} of them within one CPU's buffer` : ', all across CPUs (per-CPU buffers merged out of order)'}; events keep input order, sort by ts_ns`,
+      );
+    }
+    if (typer.alternateFormats.size) {
+      warnings.push(
+        `typed by another kernel's format (the default catalogue's did not fit): ${[...typer.alternateFormats].map(([e, r]) => `${e} (${r})`).join(', ')}`,
+      );
+    }
+    if (unknownEvents.size) {
+      warnings.push(
+        `events no catalogue knows, kept as unknown:NAME in other_events: ${[...unknownEvents].slice(0, 20).join(', ')}`,
+      );
+    }
+    for (const w of warnings) this.post({ t: 'warning', message: `${file}: ${w}` });
+    // Overruns the recorder counted but the text could not mark (it only sees what survived).
+    if (sidecar?.stats && s.lost === 0) {
+      for (const c of sidecar.stats) {
+        const n = c.overrun + c.dropped_events;
+        if (n > 0) {
+          this.rare('lost_events', [fileId, null, c.cpu, n, null]);
+          s.lost += n;
+        }
+      }
+    }
+    s.metadata = {
+      ...reader.metadata(),
+      ...besideMetadata(file, {}),
+      ...(sidecar?.paging_levels ? { paging_levels: sidecar.paging_levels } : {}),
+      formats: catalogue.sources,
+      warnings,
+      basename: path.basename(file),
+      ...(sidecar
+        ? {
+            recorded: {
+              sidecar: sidecarFile,
+              kernel_release: sidecar.kernel_release,
+              clock: sidecar.clock,
+              command: sidecar.command,
+              stats: sidecar.stats,
+            },
+          }
+        : {}),
+    };
+    return s;
+  }
+}
+
+function otherRow(a: ColumnBatch, id: number, event: string, body: string): void {
+  a.setI64(0, id);
+  a.set(1, event);
+  a.set(2, body);
+  a.set(3, JSON.stringify(genericFields(body)));
+  a.endRow();
+}
+
+function resolveEvent(
+  name: string,
+  body: string,
+  catalogue: Catalogue,
+  probes: Map<string, ProbeDefinition>,
+): string {
+  // tracefs prints a trace_marker write under the ip's symbol, trace-cmd report as `print:`.
+  if (name === 'tracing_mark_write' || name === 'print') return 'ftrace:print';
+  const sys = catalogue.systemOf(name);
+  if (sys) return `${sys}:${name}`;
+  if (/^\(\S+( <- \S+)?\)/.test(body)) return probes.get(name)?.event ?? `kprobes:${name}`;
+  return `unknown:${name}`;
+}
+
+function sendError(e: unknown): SentError {
+  const err = e instanceof Error ? e : new Error(String(e));
+  const out: SentError = { name: err.name, message: err.message, stack: err.stack };
+  if (err instanceof TraceInputError) {
+    out.path = err.path;
+    out.line = err.line;
+    out.problem = err.problem;
+    out.byteOffset = err.byteOffset;
+  }
+  return out;
+}
