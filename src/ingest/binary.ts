@@ -201,6 +201,7 @@ export async function ingestBinary(
     const flagCodes = new Map<number, number>();
     const commCodes = new Map<string, number>();
     const unknownIds = new Set<number>();
+    const otherTyped = new Set<string>();
     let id = firstId;
     let ordinal = 0;
     let lastTs: number | bigint | null = null;
@@ -281,9 +282,10 @@ export async function ingestBinary(
       if (kind.spec === undefined) {
         kind.spec = kind.bf ? typer.spec(kind.event) : null;
         const cf = kind.spec ? catalogue.compiledFormat(kind.event) : null;
-        if (kind.spec && cf && kind.bf) {
-          const differs = await loader.ensureTable(kind.spec);
-          if (differs) throw new TraceInputError(file, null, `record ${ordinal}: ${differs}`);
+        // A table an earlier file made with other columns keeps these records raw in other_events.
+        const differs = kind.spec && cf && kind.bf ? await loader.ensureTable(kind.spec) : null;
+        if (differs) otherTyped.add(differs);
+        if (kind.spec && cf && kind.bf && !differs) {
           kind.appender = loader.typedAppender(kind.spec);
           kind.row = binaryRow(kind.spec, kind.bf, cf, td.kallsyms, le);
           kind.probe = kind.spec.columns.some(
@@ -318,6 +320,10 @@ export async function ingestBinary(
     if (unknownIds.size)
       warnings.push(
         `events whose format the file does not hold, kept in other_events as unknown:idN (raw bytes in args): ids ${[...unknownIds].slice(0, 20).join(', ')}`,
+      );
+    if (otherTyped.size)
+      warnings.push(
+        `events whose fields differ from the typed table an earlier file made, kept raw in other_events: ${[...otherTyped].join('; ')}`,
       );
     for (const w of warnings) opts.onWarning?.(`${file}: ${w}`);
     s.lines = ordinal;

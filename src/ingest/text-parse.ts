@@ -29,7 +29,6 @@ import { openTrace } from '../parse/input.js';
 import { readLines } from '../parse/lines.js';
 import { KPROBE_PRINTED, probeRow, probeSources, type ProbeDefinition } from '../parse/probes.js';
 import { newHeader, type LineReader, type TraceFormat } from '../parse/record.js';
-import { tableDiffers } from '../store/quote.js';
 
 export type DictName = 'comms' | 'flags' | 'eventNames';
 export type RareTable = 'lost_events' | 'unparsed' | 'field_errors';
@@ -48,7 +47,8 @@ export interface TextJob {
   filter: IngestFilter;
   /** The database's dictionaries as they stand: the parser codes new strings after them. */
   dicts: Record<DictName, { entries: [string, number][]; next: number }>;
-  /** Column types of the tables that exist (information_schema names), in column order. */
+  /** Column names and types of the tables that exist (information_schema names), in column order. */
+  names: Record<string, string[]>;
   types: Record<string, string[]>;
   progress: boolean;
 }
@@ -262,6 +262,7 @@ export class TextParser {
     let backwardsCpu = 0;
     let firstBackwards: number | null = null;
     const unknownEvents = new Set<string>();
+    const otherTyped = new Set<string>();
     let lastReport = 0;
     let age = 0;
     // The previous event's comm and flags, and their codes: runs of one task skip the lookups.
@@ -386,18 +387,17 @@ export class TextParser {
             );
             s.probes.push(probeRow(kind.event, head, def, probes.kallsyms));
           }
+          // A table an earlier file made with other columns (another kernel's format, a .dat's
+          // format file beside a printed kprobe line) cannot take these rows by position: they
+          // are kept whole in other_events. Another kernel's types for the same columns are taken
+          // as the table has them.
+          const have = spec ? this.job.names[spec.table] : undefined;
+          if (spec && have && have.join() !== ['id', ...spec.columns.map((c) => c.name)].join()) {
+            otherTyped.add(`${spec.event} (its table ${spec.table} has ${have.join(', ')})`);
+            spec = null;
+          }
           kind.spec = spec;
           if (spec) {
-            // A table an earlier file typed otherwise (a .dat's format file, a printed kprobe line)
-            // cannot take these rows by position.
-            const have = this.job.types[spec.table];
-            const want = ['BIGINT', ...spec.columns.map((c) => c.type)];
-            if (have && have.join() !== want.join())
-              throw new TraceInputError(
-                file,
-                lineNo,
-                tableDiffers(spec.event, spec.table, want.join(', '), have.join(', ')),
-              );
             if (!this.batches.has(spec.table) && !have)
               this.post({
                 t: 'table',
@@ -468,6 +468,10 @@ export class TextParser {
         `events no catalogue knows, kept as unknown:NAME in other_events: ${[...unknownEvents].slice(0, 20).join(', ')}`,
       );
     }
+    if (otherTyped.size)
+      warnings.push(
+        `events whose fields differ from the typed table an earlier file made, kept in other_events: ${[...otherTyped].join('; ')}`,
+      );
     for (const w of warnings) this.post({ t: 'warning', message: `${file}: ${w}` });
     // Overruns the recorder counted but the text could not mark (it only sees what survived).
     if (sidecar?.stats && s.lost === 0) {

@@ -35,7 +35,7 @@ export async function ingestText(
       flags: loader.flags.snapshot(),
       eventNames: loader.eventNames.snapshot(),
     },
-    types: await loader.columnTypes(),
+    ...(await loader.columns()),
     progress: !!opts.onProgress,
   };
   const store = new TextStore(file, loader, opts);
@@ -148,8 +148,10 @@ class TextStore {
         break;
       }
       case 'table': {
+        // The parser sends only tables missing when the file began, which match their spec.
         const differs = await loader.createTable(m);
-        if (differs) throw new TraceInputError(this.file, m.line, differs);
+        if (differs)
+          throw new TraceInputError(this.file, m.line, `table made meanwhile: ${differs}`);
         break;
       }
       case 'rare':

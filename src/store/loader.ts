@@ -6,7 +6,6 @@ import type { DuckDBAppender } from '@duckdb/node-api';
 import type { FieldValue } from '../parse/format.js';
 import type { TableSpec } from '../parse/fields.js';
 import { ChunkAppender } from './chunk-appender.js';
-import { tableDiffers } from './quote.js';
 import { BatchAppender } from './column-batch.js';
 import { quoteIdent, sqlFile, type Db } from './db.js';
 
@@ -101,7 +100,7 @@ export class Loader {
   /**
    * Creates spec's typed table where it is missing, and its appender. A table that holds the event
    * with other columns (typed from another source: a .dat's format file, or a kprobe's printed line)
-   * cannot take these rows by position: returns what differs, for the caller's error, else null.
+   * cannot take these rows by position: returns what differs, for the caller's warning, else null.
    */
   async ensureTable(spec: TableSpec): Promise<string | null> {
     const differs = await this.createTable(spec);
@@ -127,7 +126,7 @@ export class Loader {
       have = rows.map((r) => `${r.c} ${r.t}`).join(', ');
       this.shapes.set(spec.table, have);
     }
-    return have === shape ? null : tableDiffers(spec.event, spec.table, shape, have);
+    return have === shape ? null : `${spec.event} (${shape}; its table ${spec.table} has ${have})`;
   }
 
   /** An appender of column batches to `table` (any of the bulk tables), made once. */
@@ -140,12 +139,15 @@ export class Loader {
     return a;
   }
 
-  /** The DuckDB types of every table's columns, in order (information_schema's names). */
-  async columnTypes(): Promise<Record<string, string[]>> {
-    const rows = await this.db.rows<{ t: string; types: string[] }>(
-      `SELECT table_name AS t, list(data_type ORDER BY ordinal_position) AS types FROM information_schema.columns WHERE table_schema = 'main' GROUP BY table_name`,
+  /** The names and DuckDB types of every table's columns, in order (information_schema's names). */
+  async columns(): Promise<{ names: Record<string, string[]>; types: Record<string, string[]> }> {
+    const rows = await this.db.rows<{ t: string; names: string[]; types: string[] }>(
+      `SELECT table_name AS t, list(column_name ORDER BY ordinal_position) AS names, list(data_type ORDER BY ordinal_position) AS types FROM information_schema.columns WHERE table_schema = 'main' GROUP BY table_name`,
     );
-    return Object.fromEntries(rows.map((r) => [r.t, r.types]));
+    return {
+      names: Object.fromEntries(rows.map((r) => [r.t, r.names])),
+      types: Object.fromEntries(rows.map((r) => [r.t, r.types])),
+    };
   }
 
   /** A database made before `events` became a view: its table, recoded into `_events`. */
