@@ -156,8 +156,8 @@ export class Adapter {
       !(e.event === 'kmem:rss_stat' && this.m.k.splitRssCounting)
     )
       finishFault(this, pf, e);
-    if (e.event === 'mmap_lock:mmap_lock_acquire_returned' && e.b === 1) {
-      if (e.a === 0) {
+    if (e.event === 'mmap_lock:mmap_lock_acquire_returned' && e.success === 1) {
+      if (e.write === 0) {
         if (pf) pf.holdsLock = true;
       } else finishLockHolders(this, e);
     }
@@ -185,7 +185,7 @@ export class Adapter {
     if (
       work &&
       STARTS_SYSCALL_WORK.has(e.event) &&
-      !(e.event === 'mmap_lock:mmap_lock_acquire_returned' && e.a === 0 && !work.readLock)
+      !(e.event === 'mmap_lock:mmap_lock_acquire_returned' && e.write === 0 && !work.readLock)
     ) {
       this.deferred.delete(e.tid);
       work.run();
@@ -208,13 +208,13 @@ export class Adapter {
       case 'exceptions:page_fault_user': {
         // Kernel addresses (vmalloc, a bad pointer) are not the model's; a kernel-mode access to
         // user memory (put_user, copy_to_user) faults like a user access.
-        if (e.a! >= USER_VA_END) return;
+        if (e.address! >= USER_VA_END) return;
         const t = this.task(e);
         check_sync_rss_stat(this, t);
         this.pending.set(e.tid, {
           task: t,
-          va: e.a!,
-          errorCode: e.b!,
+          va: e.address!,
+          errorCode: e.error_code!,
           eventId: e.id,
           ev: { allocs: [], allocsTraced: this.opts.allocsTraced, pgtables: 0 },
         });
@@ -222,22 +222,23 @@ export class Adapter {
       }
       case 'kmem:mm_page_alloc': {
         // vmalloc'ed kernel buffers (GFP_KERNEL|__GFP_HIGHMEM, not movable): test_hmm's bounce buffer.
-        if (!pf && e.s && /__GFP_HIGHMEM/.test(e.s) && !/MOVABLE/.test(e.s))
+        const gfp = e.gfp_flags;
+        if (!pf && gfp && /__GFP_HIGHMEM/.test(gfp) && !/MOVABLE/.test(gfp))
           this.dx?.readNotBefore(this.task(e));
         // A user page allocated inside a task's fault is that fault's page (GFP_HIGHUSER_MOVABLE
         // for 4K pages, GFP_TRANSHUGE* for THPs); page-table pages are GFP_KERNEL and ignored.
-        if (pf && e.s && /MOVABLE|TRANSHUGE/.test(e.s))
-          pf.ev.allocs.push({ pfn: BigInt(e.a!), order: e.b! });
+        if (pf && gfp && /MOVABLE|TRANSHUGE/.test(gfp))
+          pf.ev.allocs.push({ pfn: BigInt(e.pfn!), order: e.order! });
         // A THP allocated outside a fault is a collapse's (khugepaged or MADV_COLLAPSE).
-        else if (!pf && e.b === 9 && e.s && /TRANSHUGE/.test(e.s))
-          this.collapse.set(e.tid, { pfn: BigInt(e.a!) });
+        else if (!pf && e.order === 9 && gfp && /TRANSHUGE/.test(gfp))
+          this.collapse.set(e.tid, { pfn: BigInt(e.pfn!) });
         // GFP_PGTABLE_USER (GFP_KERNEL_ACCOUNT|__GFP_ZERO, with __GFP_COMP where the kernel adds it,
         // in either order): a page-table page the fault needed.
-        else if (pf && e.b === 0 && e.s && PGTABLE_GFP.test(e.s)) pf.ev.pgtables++;
+        else if (pf && e.order === 0 && gfp && PGTABLE_GFP.test(gfp)) pf.ev.pgtables++;
         return;
       }
       case 'mmap_lock:mmap_lock_released':
-        if (e.a === 0) this.dx?.readNotBefore(this.task(e));
+        if (e.write === 0) this.dx?.readNotBefore(this.task(e));
         return;
       case 'kmem:mm_page_free': {
         // Before 6.16 sched_process_exit comes after exit_mm: an exiting task's frees are its exit_mmap.
@@ -245,7 +246,7 @@ export class Adapter {
         if (t.mm?.exiting && !t.mm.dead && t.mm.users <= 1 && !this.m.k.exitTracepointBeforeExitMm)
           exitMmap(this, t.mm, t.tid);
         if (!pf) this.dx?.pageFree(t);
-        const pfn = BigInt(e.a!);
+        const pfn = BigInt(e.pfn!);
         let i = -1;
         if (pf)
           for (let j = 0; j < pf.ev.allocs.length && i < 0; j++)
@@ -269,7 +270,7 @@ export class Adapter {
         return;
       }
       case 'pagemap:mm_lru_insertion': {
-        const f = m.byPfn.get(BigInt(e.a!));
+        const f = m.byPfn.get(BigInt(e.pfn!));
         if (f && !f.lru) {
           m.touchFolio(f);
           f.lru = true;
@@ -292,8 +293,8 @@ export class Adapter {
         exit(this, e);
         return;
       case 'ftrace:print':
-        if (e.s?.startsWith('MMREPLAY_CKPT ')) checkpoint(this, e);
-        else if (e.s?.startsWith('RACE_BEGIN ') || e.s?.startsWith('RACE_END '))
+        if (e.buf?.startsWith('MMREPLAY_CKPT ')) checkpoint(this, e);
+        else if (e.buf?.startsWith('RACE_BEGIN ') || e.buf?.startsWith('RACE_END '))
           this.dx?.marker(e, this.task(e));
         return;
       case 'kprobe:make_device_exclusive_range':
@@ -316,7 +317,8 @@ export class Adapter {
       // replace_page, which can take ms. Where folio_unlock is traced it stays locked until then.
       case 'kprobe:try_to_migrate':
       case 'kprobe:try_to_merge_one_page': {
-        const f = e.a === null ? undefined : m.byPfn.get(BigInt(e.a));
+        const pfn = e.pfn;
+        const f = pfn === null ? undefined : m.byPfn.get(BigInt(pfn));
         if (f && this.opts.folioUnlockTraced === true) {
           f.locked = true;
           this.lockedUntilUnlock.set(f.pfn, f);
@@ -324,8 +326,9 @@ export class Adapter {
         return;
       }
       case 'kprobe:folio_unlock': {
-        if (e.a !== null) this.dx?.folioUnlock(BigInt(e.a));
-        const f = e.a === null ? undefined : this.lockedUntilUnlock.get(BigInt(e.a));
+        const pfn = e.pfn === null ? null : BigInt(e.pfn);
+        if (pfn !== null) this.dx?.folioUnlock(pfn);
+        const f = pfn === null ? undefined : this.lockedUntilUnlock.get(pfn);
         if (f) {
           this.lockedUntilUnlock.delete(f.pfn);
           f.locked = false;
@@ -345,23 +348,26 @@ export class Adapter {
         kernelWpFault(this, e, pf);
         return;
       case 'kprobe:copy_page_range':
-        finishLockHolders(this, e, e.a ?? 0, e.b ?? Infinity);
-        copyPageRange(this, e.tid, e.a, false, e.b);
+        finishLockHolders(this, e, e.vm_start ?? 0, e.vm_end ?? Infinity);
+        copyPageRange(this, e.tid, e.vm_start, false, e.vm_end);
         return;
       case 'kprobe:uffd_wp_range': {
         if (this.opts.changeProtectionTraced) return;
         const mm = this.task(e).mm;
-        const [a, b, c] = [e.a, e.b, e.c];
-        if (mm && a !== null && b !== null && c !== null)
-          this.protect(e, () => uffd_wp_range(this.m, mm, a, a + b, c !== 0));
+        const { start, len, enable_wp } = e;
+        if (mm && start !== null && len !== null && enable_wp !== null)
+          this.protect(e, () => uffd_wp_range(this.m, mm, start, start + len, enable_wp !== 0));
         return;
       }
       case 'kprobe:change_protection': {
         // mprotect's calls are replayed from its syscall; userfaultfd's carry MM_CP_UFFD_WP(_RESOLVE).
         const mm = this.task(e).mm;
-        const [a, b, flags] = [e.a, e.b, e.c ?? 0];
-        if (mm && a !== null && b !== null && flags & (MM_CP_UFFD_WP | MM_CP_UFFD_WP_RESOLVE))
-          this.protect(e, () => uffd_wp_range(this.m, mm, a, b, (flags & MM_CP_UFFD_WP) !== 0));
+        const { start, end } = e;
+        const flags = e.cp_flags ?? 0;
+        if (mm && start !== null && end !== null && flags & (MM_CP_UFFD_WP | MM_CP_UFFD_WP_RESOLVE))
+          this.protect(e, () =>
+            uffd_wp_range(this.m, mm, start, end, (flags & MM_CP_UFFD_WP) !== 0),
+          );
         return;
       }
       case 'kprobe:mmu_notifier_invalidate_range_start': {
@@ -373,13 +379,15 @@ export class Adapter {
         }
         return;
       }
-      case 'kprobe:unmap_page_range':
+      case 'kprobe:unmap_page_range': {
         // Without syscall events, unmap_single_vma's zaps (MADV_DONTNEED, munmap) show only here.
-        if (!this.opts.syscallsTraced && e.a !== null && e.b !== null) {
+        const { addr, end } = e;
+        if (!this.opts.syscallsTraced && addr !== null && end !== null) {
           const t = this.task(e);
-          if (t.mm && !t.mm.exiting && !t.exited) zap_pte_range(this.m, t.mm, e.a, e.b);
+          if (t.mm && !t.mm.exiting && !t.exited) zap_pte_range(this.m, t.mm, addr, end);
         }
         return;
+      }
       case 'migrate:set_migration_pte':
         migrationPte(this, e, true);
         return;
@@ -387,12 +395,12 @@ export class Adapter {
         migrationPte(this, e, false);
         return;
       case 'ksm:ksm_merge_with_ksm_page': {
-        if (e.b !== 0 || e.a === null) return;
-        const f = m.byPfn.get(BigInt(e.a!));
+        if (e.err !== 0 || e.pfn === null) return;
+        const f = m.byPfn.get(BigInt(e.pfn));
         if (!f || f.freed) return;
         // Without "ksm " the page itself became the KSM page; with it, some page was replaced by
         // this KSM page, and which one the free that follows tells (the event names no address).
-        if (e.c === 0) write_protect_page(m, f);
+        if (e.ksm_page === 0) write_protect_page(m, f);
         else this.ksmReplacing.set(e.tid, f);
         return;
       }

@@ -13,53 +13,8 @@ import type {
 } from '@duckdb/node-api';
 import { quoteIdent, quoteString, type Db } from '../store/db.js';
 import { tableName } from '../parse/fields.js';
-import type { ReplayEvent } from './adapter.js';
+import { fieldsOf } from './fields.js';
 import type { Binding } from './probes.js';
-
-/** Which columns of each typed table feed the six numeric slots (a..f) and the string slot (s). */
-/** A 64-bit column as unsigned, whether typed UBIGINT or (printed in decimal, wrapped) BIGINT. */
-const U64 = (col: string) =>
-  `((${col}::HUGEINT + 18446744073709551616) % 18446744073709551616)::UBIGINT`;
-
-const PROJECTIONS: Record<string, { nums: string[]; s?: string; dict?: true }> = {
-  'exceptions:page_fault_user': { nums: ['address', 'error_code', 'ip'] },
-  'exceptions:page_fault_kernel': { nums: ['address', 'error_code', 'ip'] },
-  // One allocation in five events, and a handful of distinct flag strings: read as an ENUM.
-  'kmem:mm_page_alloc': { nums: ['pfn', '"order"'], s: 'gfp_flags', dict: true },
-  'kmem:mm_page_free': { nums: ['pfn', '"order"'] },
-  'kmem:rss_stat': { nums: ['mm_id', 'member', 'size', 'curr'] },
-  'pagemap:mm_lru_insertion': { nums: ['pfn', 'lru'] },
-  'task:task_newtask': { nums: ['pid', 'clone_flags'], s: 'comm' },
-  'sched:sched_process_fork': { nums: ['child_pid'] },
-  'sched:sched_process_exec': { nums: ['pid', 'old_pid'], s: 'filename' },
-  'sched:sched_process_exit': { nums: ['pid'] },
-  // Each PTE's PFN, exact (a 64-bit PTE as a DOUBLE loses its low bits): a migration entry keeps
-  // it inverted above the swap type (x86-64 __swp_offset), with its young and dirty bits at bit 34
-  // (SWP_MIG_YOUNG_BIT with 4-level paging); the present PTE remove_migration_pte installs has it
-  // at bit 12 (PTE_PFN_MASK).
-  'migrate:set_migration_pte': {
-    nums: ['addr', `(~(${U64('pte')}) >> 9) & 17179869183`, '"order"'],
-  },
-  'migrate:remove_migration_pte': {
-    nums: ['addr', `(${U64('pte')} >> 12) & 68719476735`, '"order"'],
-  },
-  'huge_memory:mm_collapse_huge_page_isolate': { nums: ['pfn'], s: 'status_name' },
-  'ksm:ksm_merge_with_ksm_page': { nums: ['pfn', 'err', 'ksm_page'] },
-  'ftrace:print': { nums: [], s: 'buf' },
-  'mmap_lock:mmap_lock_acquire_returned': { nums: ['"write"::INTEGER', 'success::INTEGER'] },
-  'mmap_lock:mmap_lock_released': { nums: ['"write"::INTEGER'] },
-};
-
-const SYSCALL_ARGS: Record<string, string[]> = {
-  mmap: ['addr', 'len', 'prot', 'flags', 'fd', '"off"'],
-  munmap: ['addr', 'len'],
-  mprotect: ['"start"', 'len', 'prot'],
-  madvise: ['"start"', 'len_in', 'behavior'],
-  mremap: ['addr', 'old_len', 'new_len', 'flags', 'new_addr'],
-  brk: ['brk'],
-  clone: ['clone_flags'],
-  ioctl: ['fd', 'cmd', 'arg'],
-};
 
 /** Events the model uses that carry no fields it reads. */
 const UNTYPED = new Set(['sched:sched_process_free']);
@@ -94,7 +49,7 @@ export interface InputPlan {
 }
 
 /** ts_ns NULL, as it is read. */
-const NO_TS = -(2n ** 63n);
+export const NO_TS = -(2n ** 63n);
 
 /**
  * Plans the replay input of a file: its events in (ts_ns, id) order, each with up to six numeric
@@ -156,18 +111,14 @@ export async function planInput(
     const col = /^"?(\w+)"?/.exec(expr)?.[1];
     return !col || columns.get(t)?.has(col) !== false;
   };
-  const projection = (t: string): { nums: string[]; s?: string; dict?: true } | null => {
-    if (!tables.has(t)) return null;
-    const m = /^syscalls_sys_(enter|exit)_(\w+)$/.exec(t);
-    if (m) return { nums: m[1] === 'exit' ? ['ret'] : (SYSCALL_ARGS[m[2]] ?? []) };
-    const p = Object.entries(PROJECTIONS).find(([ev]) => tableName(ev) === t)?.[1];
-    return p
-      ? {
-          nums: p.nums.map((x) => (has(t, x) ? x : '')),
-          s: p.s && has(t, p.s) ? p.s : undefined,
-          dict: p.dict,
-        }
-      : null;
+  const projection = (
+    name: string,
+    t: string,
+  ): { nums: string[]; s?: string; dict?: true } | null => {
+    const p = fieldsOf(name);
+    if (!tables.has(t) || !p) return null;
+    const s = p.sSql !== null && has(t, p.sSql) ? p.sSql : undefined;
+    return { nums: p.sql.map((x) => (has(t, x) ? x : '')), s, dict: p.dict || undefined };
   };
   const bound = new Map((o.probes ?? []).map((b) => [b.event, b]));
 
@@ -185,7 +136,7 @@ export async function planInput(
     const name = b?.role ?? traced;
     const t = b?.table ?? tableName(name);
     const untyped = UNTYPED.has(name) || (b !== undefined && !b.nums.length && !b.s);
-    const p = untyped ? null : b ? { nums: b.nums, s: b.s } : projection(t);
+    const p = untyped ? null : b ? { nums: b.nums, s: b.s } : projection(name, t);
     if (!p && !untyped) continue;
     let k = -1;
     if (p) {
@@ -239,6 +190,9 @@ async function typedQuery(
   return { sql: `SELECT id${slots.join('')}${s} ${rows}`, nums: p.nums.length, s: s !== '' };
 }
 
+/** Numeric slots per event: the most fields any event has (mmap's six arguments). */
+export const SLOTS = 6;
+
 /** Events per batch of input. */
 export const EVENT_BATCH = 32768;
 
@@ -259,7 +213,7 @@ export interface EventBatch {
   tgid: Float64Array;
   comm: Int32Array;
   k: Int32Array;
-  /** Six per event: a..f. */
+  /** SLOTS per event: its numeric fields in the order fields.ts names them. */
   slots: Float64Array;
   s: Int32Array;
   strs: string[];
@@ -279,7 +233,7 @@ export function eventBatch(capacity = EVENT_BATCH): EventBatch {
     tgid: new Float64Array(capacity),
     comm: new Int32Array(capacity),
     k: new Int32Array(capacity),
-    slots: new Float64Array(6 * capacity),
+    slots: new Float64Array(SLOTS * capacity),
     s: new Int32Array(capacity),
     strs: [],
   };
@@ -289,32 +243,6 @@ export function batchBuffers(b: EventBatch): ArrayBuffer[] {
   return [b.id, b.ts, b.cpu, b.tid, b.tgid, b.comm, b.k, b.slots, b.s].map(
     (a) => a.buffer as ArrayBuffer,
   );
-}
-
-const num = (v: number) => (v !== v ? null : v);
-
-/** Event i of a batch, as the model takes it. */
-export function eventAt(b: EventBatch, i: number, plan: InputPlan): ReplayEvent {
-  const ts = b.ts[i];
-  const s = b.s[i];
-  const o = 6 * i;
-  const sl = b.slots;
-  return {
-    id: b.id[i],
-    ts: (ts === NO_TS ? null : ts) as bigint,
-    cpu: num(b.cpu[i]) as number,
-    tid: num(b.tid[i]) as number,
-    tgid: num(b.tgid[i]),
-    comm: plan.comms[b.comm[i]],
-    event: plan.names[b.k[i]],
-    a: num(sl[o]),
-    b: num(sl[o + 1]),
-    c: num(sl[o + 2]),
-    d: num(sl[o + 3]),
-    e: num(sl[o + 4]),
-    f: num(sl[o + 5]),
-    s: s < 0 ? null : b.strs[s],
-  };
 }
 
 /** One query's chunks, the next one already being fetched while this one is used. */
@@ -596,8 +524,8 @@ export class EventReader {
       if (k < 0) continue;
       const dst = stage ? stage.b : out;
       const j = stage ? stage.slot() : out.n;
-      const o = 6 * j;
-      dst.slots.fill(NaN, o, o + 6);
+      const o = SLOTS * j;
+      dst.slots.fill(NaN, o, o + SLOTS);
       let s: string | null = null;
       const si = this.plan.streamOf[k];
       // An event whose fields did not parse has no typed row, and is not replayed.
@@ -660,7 +588,7 @@ export class EventReader {
       out.tgid[n] = b.tgid[j];
       out.comm[n] = b.comm[j];
       out.k[n] = b.k[j];
-      out.slots.set(b.slots.subarray(6 * j, 6 * j + 6), 6 * n);
+      out.slots.set(b.slots.subarray(SLOTS * j, SLOTS * j + SLOTS), SLOTS * n);
       const s = stage.str[j];
       out.s[n] = s === null ? -1 : this.intern(out, s);
       stage.release(j);
@@ -720,7 +648,7 @@ function fill(t: Typed, eid: number, slots: Float64Array, o: number): number {
     const r = c.row++;
     // A row of an event outside --from/--to.
     if (id < eid) continue;
-    for (let j = 0; j < t.nums && j < 6; j++) slots[o + j] = t.slots[j][r];
+    for (let j = 0; j < t.nums && j < SLOTS; j++) slots[o + j] = t.slots[j][r];
     return 1;
   }
 }

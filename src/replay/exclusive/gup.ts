@@ -198,12 +198,13 @@ export function get_user_pages_remote(
 /** folio_add_new_anon_rmap(folio, vma, address): the PFN of a page a (GUP) fault just mapped. */
 export function newAnonRmap(dx: DeviceExclusive, e: ReplayEvent, t: Task): void {
   const mm = t.mm;
-  if (!mm || e.a === null || e.b === null) return;
-  const va = e.b - (e.b % PAGE_SIZE);
+  const { pfn, address } = e;
+  if (!mm || pfn === null || address === null) return;
+  const va = address - (address % PAGE_SIZE);
   const p = dx.m.pte(mm, va);
   if (p?.kind === 'present' && p.folio && !p.folio.zero) {
-    if (p.folio.pfnConfidence !== 'observed') dx.m.setPfn(p.folio, BigInt(e.a), 'observed');
-  } else dx.rmapAhead.set(`${mm.id}:${va}`, BigInt(e.a));
+    if (p.folio.pfnConfidence !== 'observed') dx.m.setPfn(p.folio, BigInt(pfn), 'observed');
+  } else dx.rmapAhead.set(`${mm.id}:${va}`, BigInt(pfn));
 }
 
 /** The PFN a GUP fault mapped, when its rmap kprobe fired before the model's GUP reached va. */

@@ -105,7 +105,9 @@ export function wakeOn(dx: DeviceExclusive, e: ReplayEvent): void {
   const notifier = e.event === 'kprobe:mmu_notifier_invalidate_range_start';
   const swap = e.event === 'kprobe:do_swap_page';
   const covers = (w: Waiter) =>
-    notifier ? e.a !== null && e.b !== null && e.a <= w.va && w.va < e.b : e.a === w.va;
+    notifier
+      ? e.start !== null && e.end !== null && e.start <= w.va && w.va < e.end
+      : e.address === w.va;
   const shows = dx.notifierTraced ? notifier : dx.swapTraced ? swap : true;
   if (!shows) return;
   const keep: Waiter[] = [];

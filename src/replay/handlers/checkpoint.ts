@@ -9,7 +9,7 @@ import { finishFault } from './faults.js';
 
 export function checkpoint(ad: Adapter, e: ReplayEvent): void {
   const m = ad.m;
-  const kv = Object.fromEntries([...e.s!.matchAll(/(\w+)=(\S+)/g)].map((x) => [x[1], x[2]]));
+  const kv = Object.fromEntries([...e.buf!.matchAll(/(\w+)=(\S+)/g)].map((x) => [x[1], x[2]]));
   // A marker cut short (the trace's last line) or damaged is not a checkpoint.
   if (
     !/^\d+$/.test(kv.pid ?? '') ||

@@ -53,8 +53,9 @@ export function finishLockHolders(ad: Adapter, e: ReplayEvent, start = 0, end = 
  * that one is still pending): those end first. GUP's (REMOTE) are the device-exclusive model's.
  */
 export function kernelWpFault(ad: Adapter, e: ReplayEvent, pf: PendingFault | undefined): void {
-  const kernelMode = e.b !== null && (e.b & (FAULT_FLAG_USER | FAULT_FLAG_REMOTE)) === 0;
-  if (ad.opts.kernelFaultsTraced || !kernelMode || e.a === null || e.a >= USER_VA_END) {
+  const { address, flags } = e;
+  const kernelMode = flags !== null && (flags & (FAULT_FLAG_USER | FAULT_FLAG_REMOTE)) === 0;
+  if (ad.opts.kernelFaultsTraced || !kernelMode || address === null || address >= USER_VA_END) {
     if (pf) pf.holdsLock = true;
     return;
   }
@@ -63,7 +64,7 @@ export function kernelWpFault(ad: Adapter, e: ReplayEvent, pf: PendingFault | un
   check_sync_rss_stat(ad, t);
   ad.pending.set(e.tid, {
     task: t,
-    va: e.a,
+    va: address,
     errorCode: X86_PF_PROT | X86_PF_WRITE,
     eventId: e.id,
     ev: { allocs: [], allocsTraced: ad.opts.allocsTraced, pgtables: 0 },
@@ -278,7 +279,7 @@ export function gupHandleMmFault(
  * unless the rss_stat that ends the fault counts a file page.
  */
 export function vmaOnFirstSight(ad: Adapter, mm: Mm, va: number, next: ReplayEvent | null): Vma {
-  const fileBacked = next?.event === 'kmem:rss_stat' && next.b === 0;
+  const fileBacked = next?.event === 'kmem:rss_stat' && next.member === 0;
   // A file mapping is assumed to span the fault-around window (16 pages), clipped by neighbours.
   let start = va;
   let end = va + PAGE_SIZE;
@@ -319,8 +320,8 @@ export function vmaOnFirstSight(ad: Adapter, mm: Mm, va: number, next: ReplayEve
 export function collapseHugePage(ad: Adapter, e: ReplayEvent): void {
   const c = ad.collapse.get(e.tid);
   ad.collapse.delete(e.tid);
-  if (e.s !== 'succeeded' || !c) return;
-  const scanPfn = BigInt(e.a!);
+  if (e.status_name !== 'succeeded' || !c) return;
+  const scanPfn = BigInt(e.pfn!);
   const old = ad.m.byPfn.get(scanPfn);
   const at = old && !old.freed ? [...old.rmap.values()][0] : undefined;
   if (!at) {

@@ -12,13 +12,14 @@ export function migrationPte(ad: Adapter, e: ReplayEvent, set: boolean): void {
   const m = ad.m;
   const t = ad.task(e);
   const mm = t.mm;
-  if (!mm || e.a === null) return;
-  const va = e.a - (e.a % PAGE_SIZE);
+  const { addr, pte_pfn } = e;
+  if (!mm || addr === null) return;
+  const va = addr - (addr % PAGE_SIZE);
   const p = m.pte(mm, va);
   if (set) {
     if (p?.kind !== 'present' || !p.folio) return;
     // The entry names the folio: a trace without allocation events learns its PFN here.
-    if (p.folio.pfn === null && e.b !== null) m.setPfn(p.folio, BigInt(e.b), 'observed');
+    if (p.folio.pfn === null && pte_pfn !== null) m.setPfn(p.folio, BigInt(pte_pfn), 'observed');
     // migrate_folio_unmap holds the folio lock from unmapping until the PTEs are restored.
     m.touchFolio(p.folio);
     p.folio.locked = true;
@@ -32,9 +33,9 @@ export function migrationPte(ad: Adapter, e: ReplayEvent, set: boolean): void {
     split_huge_page(m, p.folio);
     return;
   }
-  if (p?.kind !== 'migration' || !p.folio || e.b === null) return;
+  if (p?.kind !== 'migration' || !p.folio || pte_pfn === null) return;
   // remove_migration_pte: the entry becomes a present PTE to the new folio; the old one goes.
-  const pfn = BigInt(e.b);
+  const pfn = BigInt(pte_pfn);
   const old = p.folio;
   // migrate_pages_batch unlocks source and destination after remove_migration_ptes: where
   // folio_unlock is traced, each stays locked until its own unlock.
@@ -76,7 +77,7 @@ export function migrationPte(ad: Adapter, e: ReplayEvent, set: boolean): void {
  */
 export function freedWhileMapped(ad: Adapter, f: Folio, e: ReplayEvent): void {
   const m = ad.m;
-  const what = `mm_page_free pfn 0x${e.a!.toString(16)} while the model maps folio ${f.id} ${f.mapcount} times`;
+  const what = `mm_page_free pfn 0x${e.pfn!.toString(16)} while the model maps folio ${f.id} ${f.mapcount} times`;
   // Only another process's free says the mappers left copied it: the freeing task's own mapping
   // going unseen is a different story (GUP timing, a race) the model cannot settle ad way.
   const freer = ad.m.tasks.get(e.tid)?.mm;

@@ -31,21 +31,20 @@ export function sync_mm_rss(ad: Adapter, t: Task): void {
 export function rssStat(ad: Adapter, e: ReplayEvent): void {
   const m = ad.m;
   // A member the model does not count (another kernel's, or a damaged line) or a field missing.
-  if (e.a === null || e.c === null) {
+  const { mm_id: mmId, member, size } = e;
+  if (mmId === null || size === null) {
     ad.skip(e, 'rss_stat without mm_id or size');
     return;
   }
-  if (e.b === null || RSS_MEMBERS[e.b] === undefined) {
+  if (member === null || RSS_MEMBERS[member] === undefined) {
     ad.skip(
       e,
-      `rss_stat member ${e.b ?? '(a name the format does not list)'} is not one the model counts (${RSS_MEMBERS.join(', ')})`,
+      `rss_stat member ${member ?? '(a name the format does not list)'} is not one the model counts (${RSS_MEMBERS.join(', ')})`,
     );
     return;
   }
   const t = ad.task(e);
-  const mmId = e.a!;
-  const member = e.b!;
-  const kernel = Math.round(e.c! / PAGE_SIZE);
+  const kernel = Math.round(size / PAGE_SIZE);
   if (mmId === 0) {
     const mm = unhashedMm(ad, e, t, member, kernel);
     if (mm) checkRss(ad, e, t, mm, member, kernel);
@@ -104,7 +103,7 @@ export function unhashedMm(
   member: number,
   kernel: number,
 ): Mm | null {
-  if (e.d === 1) return t.mm;
+  if (e.curr === 1) return t.mm;
   const b = ad.building.get(t.tid);
   if (b?.kind === 'fork') return b.mm;
   if (b?.kind === 'exec') {
