@@ -1,6 +1,6 @@
 // From trace events to model operations. Where a trace does not say something, the rule used is
 // written next to the code, and what it produced is marked `inferred` (or `unknown`).
-import { zap_pte_range, PageCache } from './memory.js';
+import { zap_pte_range } from './memory.js';
 import { DeviceExclusive, type Design, type ExclusiveOutput } from './device_exclusive.js';
 import { Model } from './model.js';
 import { delete_from_swap_cache } from './swap.js';
@@ -41,6 +41,7 @@ import {
 import { invalidateRangeStart, sysEnter, sysExit } from './handlers/syscalls.js';
 import { freedWhileMapped, migrationPte } from './handlers/migration.js';
 import { checkpoint } from './handlers/checkpoint.js';
+import { PageCache } from './filemap.js';
 export type {
   AdapterOutput,
   CheckpointRow,

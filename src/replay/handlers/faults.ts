@@ -1,18 +1,12 @@
 // Page faults (mm/memory.c handle_mm_fault): a fault is settled once its task moves on, with the
 // allocations and page-table pages the trace showed inside it; GUP's faults come from the model.
 import type { Adapter } from '../adapter.js';
+import { do_huge_pmd_anonymous_page, thp_eligible } from '../huge_memory.js';
+import { forget_guessed_pte, map_unseen_file_page } from '../filemap.js';
+import { find_vma, insertVma, touchVma } from '../vma.js';
 // From trace events to model operations. Where a trace does not say something, the rule used is
 // written next to the code, and what it produced is marked `inferred` (or `unknown`).
-import {
-  do_anonymous_page,
-  do_fault,
-  forget_guessed_pte,
-  map_unseen_file_page,
-  do_huge_pmd_anonymous_page,
-  do_wp_page,
-  thp_eligible,
-  type FaultEvidence,
-} from '../memory.js';
+import { do_anonymous_page, do_fault, do_wp_page, type FaultEvidence } from '../memory.js';
 import { LEVEL_NAMES } from '../pgtable.js';
 import { do_swap_page } from '../swap.js';
 import { collapse_huge_page } from '../khugepaged.js';
@@ -150,12 +144,12 @@ export function handle_mm_fault(
   const va = pf.va - (pf.va % PAGE_SIZE);
   const write = (pf.errorCode & X86_PF_WRITE) !== 0;
   const protection = (pf.errorCode & X86_PF_PROT) !== 0;
-  let vma = m.find_vma(mm, va);
+  let vma = find_vma(mm, va);
   if (!vma) vma = vmaOnFirstSight(ad, mm, va, next);
   // A write fault a VMA the model never saw created did not SIGSEGV on proves it writable
   // (a private file mapping's data, written copy-on-write).
   if (vma.preTrace && write && !vma.write) {
-    m.touchVma(mm, vma);
+    touchVma(m, mm, vma);
     vma.write = true;
   }
   let pte = m.pte(mm, va);
@@ -307,7 +301,7 @@ export function vmaOnFirstSight(ad: Adapter, mm: Mm, va: number, next: ReplayEve
     dontfork: false,
     preTrace: true,
   });
-  ad.m.insertVma(mm, vma);
+  insertVma(ad.m, mm, vma);
   return vma;
 }
 
@@ -334,6 +328,6 @@ export function collapseHugePage(ad: Adapter, e: ReplayEvent): void {
   }
   const mm = ad.m.mms[at.mm];
   const haddr = at.va - (at.va % HPAGE_PMD_SIZE);
-  const vma = ad.m.find_vma(mm, haddr);
+  const vma = find_vma(mm, haddr);
   if (vma) collapse_huge_page(ad.m, mm, vma, haddr, c.pfn);
 }

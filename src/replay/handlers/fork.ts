@@ -1,8 +1,10 @@
 // Tasks and address spaces: fork (kernel/fork.c dup_mm, copy_page_range), exec and exit.
 import type { Adapter } from '../adapter.js';
+import { copy_page_range } from '../copy_page_range.js';
+import { insertVma } from '../vma.js';
 // From trace events to model operations. Where a trace does not say something, the rule used is
 // written next to the code, and what it produced is marked `inferred` (or `unknown`).
-import { copy_page_range, rss_batch_begin } from '../memory.js';
+import { rss_batch_begin } from '../memory.js';
 import { exit_mmap } from '../mmap.js';
 import type { Mm, Pte, Task, Vma } from '../types.js';
 
@@ -73,7 +75,7 @@ export function dup_mm(ad: Adapter, parent: Task): Mm | null {
   for (const vma of src.vmas) {
     if (vma.dontfork) continue;
     const child = m.newVma({ ...vma, anonVma: vma.anonVma === null ? null : m.anonVmaId() });
-    m.insertVma(dst, child);
+    insertVma(m, dst, child);
     copies.push(vma);
   }
   // dup_mmap copies VMA by VMA; where the trace shows each copy_page_range (a kprobe with the

@@ -1,8 +1,10 @@
 // Migration PTEs (migrate:set_migration_pte / remove_migration_pte) and pages freed while mapped.
 import type { Adapter } from '../adapter.js';
+import { split_huge_page } from '../huge_memory.js';
+import { find_vma } from '../vma.js';
 // From trace events to model operations. Where a trace does not say something, the rule used is
 // written next to the code, and what it produced is marked `inferred` (or `unknown`).
-import { split_huge_page, wp_page_copy } from '../memory.js';
+import { wp_page_copy } from '../memory.js';
 import { PAGE_SIZE, type Folio } from '../types.js';
 
 import { ReplayEvent } from './events.js';
@@ -94,7 +96,7 @@ export function freedWhileMapped(ad: Adapter, f: Folio, e: ReplayEvent): void {
   }
   for (const { mm: id, va } of [...f.rmap.values()]) {
     const mm = m.mms[id];
-    const vma = m.find_vma(mm, va);
+    const vma = find_vma(mm, va);
     if (vma) wp_page_copy(m, mm, vma, va, null);
   }
   m.sink.violation(

@@ -1,6 +1,7 @@
 // Syscalls' page-table work (munmap, mprotect, madvise, mremap, mmap, brk, fork...), run when the
 // trace shows it begin.
 import type { Adapter } from '../adapter.js';
+import { find_vma } from '../vma.js';
 // From trace events to model operations. Where a trace does not say something, the rule used is
 // written next to the code, and what it produced is marked `inferred` (or `unknown`).
 import {
@@ -180,7 +181,7 @@ export function covered(ad: Adapter, mm: Mm, start: number, len: number): boolea
   let at = start;
   const end = start + len;
   while (at < end) {
-    const v = ad.m.find_vma(mm, at);
+    const v = find_vma(mm, at);
     if (!v || v.preTrace) return false;
     at = v.end;
   }
