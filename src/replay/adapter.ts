@@ -3,8 +3,6 @@
 import { zap_pte_range } from './memory.js';
 import { DeviceExclusive, type Design, type ExclusiveOutput } from './device_exclusive.js';
 import { Model } from './model.js';
-import { delete_from_swap_cache } from './swap.js';
-import { replace_page, write_protect_page } from './ksm.js';
 import { uffd_wp_range } from './userfaultfd.js';
 import type { Folio, Mm, Task, Vma } from './types.js';
 
@@ -17,7 +15,6 @@ import {
   STARTS_SYSCALL_WORK,
   MM_CP_UFFD_WP,
   MM_CP_UFFD_WP_RESOLVE,
-  PGTABLE_GFP,
   KERNEL_THREAD,
   USER_VA_END,
   WITHIN_BULK,
@@ -30,18 +27,17 @@ import {
   kernelWpFault,
 } from './handlers/faults.js';
 import { check_sync_rss_stat, rssStat } from './handlers/rss.js';
-import {
-  copyPageRange,
-  exec,
-  exit,
-  exitMmap,
-  forkWithoutNewTask,
-  newTask,
-} from './handlers/fork.js';
+import { copyPageRange, exec, exit, forkWithoutNewTask, newTask } from './handlers/fork.js';
 import { invalidateRangeStart, sysEnter, sysExit } from './handlers/syscalls.js';
-import { freedWhileMapped, migrationPte } from './handlers/migration.js';
+import {
+  folioLocked,
+  folioUnlock,
+  ksm_merge_with_ksm_page,
+  migrationPte,
+} from './handlers/migration.js';
 import { checkpoint } from './handlers/checkpoint.js';
 import { PageCache } from './filemap.js';
+import { mm_lru_insertion, mm_page_alloc, mm_page_free } from './handlers/kmem.js';
 export type {
   AdapterOutput,
   CheckpointRow,
@@ -148,7 +144,6 @@ export class Adapter {
   }
 
   handle(e: ReplayEvent): void {
-    const m = this.m;
     const pf = this.pending.get(e.tid);
     // 6.1's rss_stat inside a fault is handle_mm_fault's check_sync_rss_stat, before the fault's work.
     if (
@@ -221,63 +216,18 @@ export class Adapter {
         });
         return;
       }
-      case 'kmem:mm_page_alloc': {
-        // vmalloc'ed kernel buffers (GFP_KERNEL|__GFP_HIGHMEM, not movable): test_hmm's bounce buffer.
-        const gfp = e.gfp_flags;
-        if (!pf && gfp && /__GFP_HIGHMEM/.test(gfp) && !/MOVABLE/.test(gfp))
-          this.dx?.readNotBefore(this.task(e));
-        // A user page allocated inside a task's fault is that fault's page (GFP_HIGHUSER_MOVABLE
-        // for 4K pages, GFP_TRANSHUGE* for THPs); page-table pages are GFP_KERNEL and ignored.
-        if (pf && gfp && /MOVABLE|TRANSHUGE/.test(gfp))
-          pf.ev.allocs.push({ pfn: BigInt(e.pfn!), order: e.order! });
-        // A THP allocated outside a fault is a collapse's (khugepaged or MADV_COLLAPSE).
-        else if (!pf && e.order === 9 && gfp && /TRANSHUGE/.test(gfp))
-          this.collapse.set(e.tid, { pfn: BigInt(e.pfn!) });
-        // GFP_PGTABLE_USER (GFP_KERNEL_ACCOUNT|__GFP_ZERO, with __GFP_COMP where the kernel adds it,
-        // in either order): a page-table page the fault needed.
-        else if (pf && e.order === 0 && gfp && PGTABLE_GFP.test(gfp)) pf.ev.pgtables++;
+      case 'kmem:mm_page_alloc':
+        mm_page_alloc(this, e, pf);
         return;
-      }
       case 'mmap_lock:mmap_lock_released':
         if (e.write === 0) this.dx?.readNotBefore(this.task(e));
         return;
-      case 'kmem:mm_page_free': {
-        // Before 6.16 sched_process_exit comes after exit_mm: an exiting task's frees are its exit_mmap.
-        const t = this.task(e);
-        if (t.mm?.exiting && !t.mm.dead && t.mm.users <= 1 && !this.m.k.exitTracepointBeforeExitMm)
-          exitMmap(this, t.mm, t.tid);
-        if (!pf) this.dx?.pageFree(t);
-        const pfn = BigInt(e.pfn!);
-        let i = -1;
-        if (pf)
-          for (let j = 0; j < pf.ev.allocs.length && i < 0; j++)
-            if (pf.ev.allocs[j].pfn === pfn) i = j;
-        if (pf && i >= 0) {
-          pf.ev.allocs.splice(i, 1);
-          pf.backedOut = true;
-          return;
-        }
-        const kpage = this.ksmReplacing.get(e.tid);
-        this.ksmReplacing.delete(e.tid);
-        const f = m.byPfn.get(pfn);
-        if (!f || f.freed) return;
-        // ksmd frees the page it just replaced by a KSM page (the merge event came first).
-        if (kpage && f.mapcount === 1 && !f.ksm) {
-          const at = [...f.rmap.values()][0];
-          replace_page(m, m.mms[at.mm], at.va, kpage);
-        } else if (f.mapcount + f.entireMapcount > 0) freedWhileMapped(this, f, e);
-        // Reclaim frees a swapped-out page once written (__remove_mapping): it leaves the swap cache.
-        else if (f.swapSlot !== null) delete_from_swap_cache(m, f);
+      case 'kmem:mm_page_free':
+        mm_page_free(this, e, pf);
         return;
-      }
-      case 'pagemap:mm_lru_insertion': {
-        const f = m.byPfn.get(BigInt(e.pfn!));
-        if (f && !f.lru) {
-          m.touchFolio(f);
-          f.lru = true;
-        }
+      case 'pagemap:mm_lru_insertion':
+        mm_lru_insertion(this, e);
         return;
-      }
       case 'kmem:rss_stat':
         rssStat(this, e);
         return;
@@ -313,29 +263,13 @@ export class Adapter {
       case 'kprobe:rmap_walk':
         this.dx?.rmapWalk(e, this.task(e));
         return;
-      // migrate_folio_unmap locked the folio before it unmaps (else the read-ahead windows of
-      // dx.migrationLocks cover it); try_to_merge_one_page trylocks it for write_protect_page and
-      // replace_page, which can take ms. Where folio_unlock is traced it stays locked until then.
       case 'kprobe:try_to_migrate':
-      case 'kprobe:try_to_merge_one_page': {
-        const pfn = e.pfn;
-        const f = pfn === null ? undefined : m.byPfn.get(BigInt(pfn));
-        if (f && this.opts.folioUnlockTraced === true) {
-          f.locked = true;
-          this.lockedUntilUnlock.set(f.pfn, f);
-        }
+      case 'kprobe:try_to_merge_one_page':
+        folioLocked(this, e);
         return;
-      }
-      case 'kprobe:folio_unlock': {
-        const pfn = e.pfn === null ? null : BigInt(e.pfn);
-        if (pfn !== null) this.dx?.folioUnlock(pfn);
-        const f = pfn === null ? undefined : this.lockedUntilUnlock.get(pfn);
-        if (f) {
-          this.lockedUntilUnlock.delete(f.pfn);
-          f.locked = false;
-        }
+      case 'kprobe:folio_unlock':
+        folioUnlock(this, e);
         return;
-      }
       case 'kprobe:page_make_device_exclusive_one':
         this.dx?.walkReached(e, this.task(e));
         return;
@@ -395,16 +329,9 @@ export class Adapter {
       case 'migrate:remove_migration_pte':
         migrationPte(this, e, false);
         return;
-      case 'ksm:ksm_merge_with_ksm_page': {
-        if (e.err !== 0 || e.pfn === null) return;
-        const f = m.byPfn.get(BigInt(e.pfn));
-        if (!f || f.freed) return;
-        // Without "ksm " the page itself became the KSM page; with it, some page was replaced by
-        // this KSM page, and which one the free that follows tells (the event names no address).
-        if (e.ksm_page === 0) write_protect_page(m, f);
-        else this.ksmReplacing.set(e.tid, f);
+      case 'ksm:ksm_merge_with_ksm_page':
+        ksm_merge_with_ksm_page(this, e);
         return;
-      }
       case 'huge_memory:mm_collapse_huge_page_isolate':
         collapseHugePage(this, e);
         return;

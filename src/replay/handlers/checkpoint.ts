@@ -1,7 +1,5 @@
 // MMREPLAY_CKPT markers: the kernel's pagemap at a point, against the model's page tables.
 import type { Adapter } from '../adapter.js';
-// From trace events to model operations. Where a trace does not say something, the rule used is
-// written next to the code, and what it produced is marked `inferred` (or `unknown`).
 import { PAGE_SIZE } from '../types.js';
 
 import { ReplayEvent } from './events.js';

@@ -4,8 +4,6 @@ import type { Adapter } from '../adapter.js';
 import { do_huge_pmd_anonymous_page, thp_eligible } from '../huge_memory.js';
 import { forget_guessed_pte, map_unseen_file_page } from '../filemap.js';
 import { find_vma, insertVma, touchVma } from '../vma.js';
-// From trace events to model operations. Where a trace does not say something, the rule used is
-// written next to the code, and what it produced is marked `inferred` (or `unknown`).
 import { do_anonymous_page, do_fault, do_wp_page, type FaultEvidence } from '../memory.js';
 import { LEVEL_NAMES } from '../pgtable.js';
 import { do_swap_page } from '../swap.js';

@@ -2,8 +2,6 @@
 import type { Adapter } from '../adapter.js';
 import { copy_page_range } from '../copy_page_range.js';
 import { insertVma } from '../vma.js';
-// From trace events to model operations. Where a trace does not say something, the rule used is
-// written next to the code, and what it produced is marked `inferred` (or `unknown`).
 import { rss_batch_begin } from '../memory.js';
 import { exit_mmap } from '../mmap.js';
 import type { Mm, Pte, Task, Vma } from '../types.js';

@@ -1,9 +1,9 @@
-// Migration PTEs (migrate:set_migration_pte / remove_migration_pte) and pages freed while mapped.
+// Migration PTEs (migrate:set_migration_pte / remove_migration_pte), pages freed while mapped, the
+// folio locks migration and ksmd hold (folio_unlock ends them), and KSM merges.
 import type { Adapter } from '../adapter.js';
 import { split_huge_page } from '../huge_memory.js';
 import { find_vma } from '../vma.js';
-// From trace events to model operations. Where a trace does not say something, the rule used is
-// written next to the code, and what it produced is marked `inferred` (or `unknown`).
+import { write_protect_page } from '../ksm.js';
 import { wp_page_copy } from '../memory.js';
 import { PAGE_SIZE, type Folio } from '../types.js';
 
@@ -104,4 +104,43 @@ export function freedWhileMapped(ad: Adapter, f: Folio, e: ReplayEvent): void {
     `${what}: replayed as an unseen copy-on-write (a kernel-mode write, page_fault_kernel not traced, or a GUP FOLL_WRITE placed later than it ran)`,
     m.nearLoss ? 'lost-events' : 'untraced',
   );
+}
+
+/**
+ * try_to_migrate / try_to_merge_one_page: migrate_folio_unmap locked the folio before it unmaps
+ * (else the read-ahead windows of dx.migrationLocks cover it); try_to_merge_one_page trylocks it
+ * for write_protect_page and replace_page, which can take ms. Where folio_unlock is traced it
+ * stays locked until then.
+ */
+export function folioLocked(ad: Adapter, e: ReplayEvent): void {
+  const pfn = e.pfn;
+  const f = pfn === null ? undefined : ad.m.byPfn.get(BigInt(pfn));
+  if (f && ad.opts.folioUnlockTraced === true) {
+    f.locked = true;
+    ad.lockedUntilUnlock.set(f.pfn, f);
+  }
+}
+
+/** folio_unlock: a folio a migration, ksmd or a device-exclusive caller held is let go. */
+export function folioUnlock(ad: Adapter, e: ReplayEvent): void {
+  const pfn = e.pfn === null ? null : BigInt(e.pfn);
+  if (pfn !== null) ad.dx?.folioUnlock(pfn);
+  const f = pfn === null ? undefined : ad.lockedUntilUnlock.get(pfn);
+  if (f) {
+    ad.lockedUntilUnlock.delete(f.pfn);
+    f.locked = false;
+  }
+}
+
+/**
+ * ksm:ksm_merge_with_ksm_page: without "ksm " the page itself became the KSM page; with it, some
+ * page was replaced by this KSM page, and which one the free that follows tells (the event names
+ * no address).
+ */
+export function ksm_merge_with_ksm_page(ad: Adapter, e: ReplayEvent): void {
+  if (e.err !== 0 || e.pfn === null) return;
+  const f = ad.m.byPfn.get(BigInt(e.pfn));
+  if (!f || f.freed) return;
+  if (e.ksm_page === 0) write_protect_page(ad.m, f);
+  else ad.ksmReplacing.set(e.tid, f);
 }

@@ -1,7 +1,5 @@
 // rss_stat against the model's counters (mm/memory.c add_mm_counter, the per-task cache of 6.1).
 import type { Adapter } from '../adapter.js';
-// From trace events to model operations. Where a trace does not say something, the rule used is
-// written next to the code, and what it produced is marked `inferred` (or `unknown`).
 import { PAGE_SIZE, RSS_MEMBERS, type Mm, type Task } from '../types.js';
 
 import { ReplayEvent, RssRow } from './events.js';

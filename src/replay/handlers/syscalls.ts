@@ -2,8 +2,6 @@
 // trace shows it begin.
 import type { Adapter } from '../adapter.js';
 import { find_vma } from '../vma.js';
-// From trace events to model operations. Where a trace does not say something, the rule used is
-// written next to the code, and what it produced is marked `inferred` (or `unknown`).
 import {
   do_brk,
   do_madvise,
