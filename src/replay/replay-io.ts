@@ -14,8 +14,8 @@ import {
   kindsOf,
   transferables,
   type BatchData,
-  type Kind,
 } from '../store/column-batch.js';
+import type { Kind } from '../store/row-builder.js';
 import { COLUMNS, type Table } from './columns.js';
 import { batchBuffers, eventBatch, type EventBatch, type InputPlan } from './input.js';
 import { EventReader } from './event_reader.js';
