@@ -10,7 +10,7 @@ import {
   type Vma,
   type Folio,
 } from './types.js';
-import { type FaultEvidence, add_mm_counter, alloc_folio, is_cow_mapping } from './memory.js';
+import { add_mm_counter, alloc_anon_folio, is_cow_mapping, type FaultEvidence } from './memory.js';
 import { MMU_NOTIFY, presentPte, type Model } from './model.js';
 
 /** THP eligibility for an anonymous fault (mm/huge_memory.c thp_vma_allowable_order, madvise mode). */
@@ -34,10 +34,8 @@ export function do_huge_pmd_anonymous_page(
   write: boolean,
   ev: FaultEvidence | null,
 ): void {
-  if (vma.anonVma === null) vma.anonVma = m.anonVmaId();
   const haddr = va - (va % HPAGE_PMD_SIZE);
-  const f = alloc_folio(m, ev, 9, true);
-  f.anonExclusive = true;
+  const f = alloc_anon_folio(m, vma, ev, 9);
   f.entireMapcount = 1;
   f.rmap.set(`${mm.id}:${haddr}:pmd`, { mm: mm.id, va: haddr });
   add_mm_counter(mm, MM_ANONPAGES, HPAGE_PMD_NR);

@@ -91,6 +91,22 @@ export function alloc_folio(
   return f;
 }
 
+/**
+ * alloc_anon_folio (6.12 mm/memory.c, after vmf_anon_prepare's anon_vma_prepare): a new anonymous
+ * folio of that order, the faulting mm's alone.
+ */
+export function alloc_anon_folio(
+  m: Model,
+  vma: Vma,
+  ev: FaultEvidence | null,
+  order: number,
+): Folio {
+  if (vma.anonVma === null) vma.anonVma = m.anonVmaId();
+  const f = alloc_folio(m, ev, order, true);
+  f.anonExclusive = true;
+  return f;
+}
+
 // --- faults -----------------------------------------------------------------------------------
 
 /** do_anonymous_page: a read maps the shared zero page read-only; a write allocates a zeroed page. */
@@ -110,9 +126,7 @@ export function do_anonymous_page(
     );
     return;
   }
-  if (vma.anonVma === null) vma.anonVma = m.anonVmaId();
-  const f = alloc_folio(m, ev, 0, true);
-  f.anonExclusive = true;
+  const f = alloc_anon_folio(m, vma, ev, 0);
   m.rmap_add(f, mm, va);
   add_mm_counter(mm, MM_ANONPAGES, 1);
   m.set_pte_at(
@@ -141,9 +155,7 @@ export function do_fault(
   if (write && !vma.shared) {
     // do_cow_fault: a private copy of the file page, never the page itself.
     cache.get(m, vma.file!, index, shmem, null);
-    if (vma.anonVma === null) vma.anonVma = m.anonVmaId();
-    const f = alloc_folio(m, ev, 0, true);
-    f.anonExclusive = true;
+    const f = alloc_anon_folio(m, vma, ev, 0);
     m.rmap_add(f, mm, va);
     add_mm_counter(mm, MM_ANONPAGES, 1);
     m.set_pte_at(
@@ -238,9 +250,7 @@ export function wp_page_copy(
 ): Folio {
   const old = m.pte(mm, va)!;
   m.mmu_notifier_invalidate(mm, va, va + PAGE_SIZE, MMU_NOTIFY.CLEAR);
-  if (vma.anonVma === null) vma.anonVma = m.anonVmaId();
-  const nf = alloc_folio(m, ev, 0, true);
-  nf.anonExclusive = true;
+  const nf = alloc_anon_folio(m, vma, ev, 0);
   const of = old.folio!;
   if (!of.zero) {
     m.rmap_remove(of, mm, va);
