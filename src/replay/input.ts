@@ -42,8 +42,8 @@ export interface InputPlan {
 export const NO_TS = -(2n ** 63n);
 
 /**
- * Plans the replay input of a file: its events in (ts_ns, id) order, each with up to six numeric
- * slots and a string. null when the file has no event in the window.
+ * Plans the replay input of a file: its events in (ts_ns, id) order, each with its fields (fields.ts)
+ * in up to SLOTS numeric slots and a string. null when the file has no event in the window.
  */
 export async function planInput(
   db: Db,
