@@ -11,27 +11,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { ingest } from '../src/ingest/ingest.js';
+import { REPLAY_TABLES, replayColumns, replayDiff } from '../src/replay/diff.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
-
-/** The tables a replay writes (src/store/sql/replay.sql, exclusive.sql). */
-const TABLES = [
-  'replay_runs',
-  'tasks',
-  'mm',
-  'vma_intervals',
-  'pte_intervals',
-  'folio_intervals',
-  'rss_check',
-  'pgtable_check',
-  'invariant_violations',
-  'pagemap_check',
-  'exclusive_requests',
-  'exclusive_calls',
-  'exclusive_pages',
-];
-/** Columns that differ from run to run whatever the model does. */
-const VOLATILE: Record<string, string[]> = { replay_runs: ['seconds'] };
 
 const args = process.argv.slice(2);
 const opt = (name: string): string | undefined => {
@@ -80,9 +62,9 @@ try {
     fs.copyFileSync(db, b);
     const ta = replayWith(baseTree, a);
     const tb = replayWith(ROOT, b);
-    const diffs = await compare(a, b);
+    const diffs = await replayDiff(a, b);
     const rows = diffs.reduce((n, d) => n + d.rows, 0);
-    const bad = diffs.filter((d) => d.onlyBase || d.onlyHead);
+    const bad = diffs.filter((d) => d.onlyA || d.onlyB);
     differing += bad.length;
     summary.push({
       trace: path.relative(ROOT, path.resolve(trace)),
@@ -94,7 +76,7 @@ try {
     });
     for (const d of bad)
       console.log(
-        `${trace}: ${d.table}: ${d.onlyBase} rows only in base, ${d.onlyHead} only in this tree`,
+        `${trace}: ${d.table}: ${d.onlyA} rows only in base, ${d.onlyB} only in this tree`,
       );
     fs.rmSync(db, { force: true });
     fs.rmSync(a, { force: true });
@@ -104,7 +86,7 @@ try {
   console.log(
     differing
       ? `${differing} table(s) differ`
-      : `all ${TABLES.length} replay tables identical (EXCEPT ALL both ways) on ${traces.length} trace(s)`,
+      : `all ${REPLAY_TABLES.length} replay tables identical (EXCEPT ALL both ways) on ${traces.length} trace(s)`,
   );
   process.exitCode = differing ? 1 : 0;
 } finally {
@@ -140,59 +122,6 @@ console.log(JSON.stringify({ events: runs.reduce((n, r) => n + r.events, 0), sec
   }
 }
 
-interface TableDiff {
-  table: string;
-  rows: number;
-  onlyBase: number;
-  onlyHead: number;
-}
-
-async function columns(c: Awaited<ReturnType<DuckDBInstance['connect']>>, db: string, t: string) {
-  const r = await c.runAndReadAll(
-    `SELECT column_name FROM information_schema.columns WHERE table_catalog = '${db}' AND table_name = '${t}' ORDER BY ordinal_position`,
-  );
-  return r
-    .getRows()
-    .map((x) => String(x[0]))
-    .filter((col) => !VOLATILE[t]?.includes(col));
-}
-
-/** EXCEPT ALL both ways on every replay table of two databases. */
-async function compare(a: string, b: string): Promise<TableDiff[]> {
-  const inst = await DuckDBInstance.create(':memory:');
-  const c = await inst.connect();
-  try {
-    await c.run(`ATTACH '${a}' AS base (READ_ONLY); ATTACH '${b}' AS head (READ_ONLY)`);
-    const out: TableDiff[] = [];
-    for (const t of TABLES) {
-      const ca = await columns(c, 'base', t);
-      const cb = await columns(c, 'head', t);
-      if (!ca.length && !cb.length) continue;
-      if (ca.join() !== cb.join()) {
-        out.push({ table: `${t} (columns ${ca} vs ${cb})`, rows: 0, onlyBase: 1, onlyHead: 1 });
-        continue;
-      }
-      const cols = ca.map((x) => `"${x}"`).join(', ');
-      const n = async (sql: string) =>
-        Number((await c.runAndReadAll(sql)).getRows()[0][0] as bigint);
-      out.push({
-        table: t,
-        rows: await n(`SELECT count(*) FROM base."${t}"`),
-        onlyBase: await n(
-          `SELECT count(*) FROM (SELECT ${cols} FROM base."${t}" EXCEPT ALL SELECT ${cols} FROM head."${t}")`,
-        ),
-        onlyHead: await n(
-          `SELECT count(*) FROM (SELECT ${cols} FROM head."${t}" EXCEPT ALL SELECT ${cols} FROM base."${t}")`,
-        ),
-      });
-    }
-    return out;
-  } finally {
-    c.closeSync();
-    inst.closeSync();
-  }
-}
-
 /** Every replay table of db as OUT/<table>.parquet, rows sorted by all columns. */
 async function dump(db: string, out: string): Promise<void> {
   fs.mkdirSync(out, { recursive: true });
@@ -200,8 +129,8 @@ async function dump(db: string, out: string): Promise<void> {
   const c = await inst.connect();
   try {
     await c.run(`ATTACH '${db}' AS d (READ_ONLY)`);
-    for (const t of TABLES) {
-      const cols = await columns(c, 'd', t);
+    for (const t of REPLAY_TABLES) {
+      const cols = await replayColumns(c, 'd', t);
       if (!cols.length) continue;
       const list = cols.map((x) => `"${x}"`).join(', ');
       await c.run(

@@ -2,6 +2,9 @@
 // model as the events a trace would carry (the lab's kprobe names), each step commented.
 import { describe, expect, it } from 'vitest';
 import { Adapter, type ReplayEvent } from '../src/replay/adapter.js';
+import { EventView } from '../src/replay/event_view.js';
+
+type Fields = Parameters<typeof EventView.of>[2];
 import {
   HMM_DMIRROR_EXCLUSIVE,
   type CallRow,
@@ -36,26 +39,10 @@ function harness() {
   const a = new Adapter(m, out, { thp: 'madvise', allocsTraced: false, design: '5.14' });
   let ts = 1_000_000n;
   let id = 0n;
-  const ev = (tid: number, event: string, f: Partial<ReplayEvent> = {}): ReplayEvent => {
+  const ev = (tid: number, event: string, f: Fields = {}): ReplayEvent => {
     ts += 1000n;
     id++;
-    const e: ReplayEvent = {
-      id,
-      ts,
-      cpu: 0,
-      tid,
-      tgid: 100,
-      comm: 'race',
-      event,
-      a: null,
-      b: null,
-      c: null,
-      d: null,
-      e: null,
-      f: null,
-      s: null,
-      ...f,
-    };
+    const e = EventView.of(event, { id, ts, cpu: 0, tid, tgid: 100, comm: 'race' }, f);
     m.now = e.ts;
     m.eventId = e.id;
     m.tid = tid;
@@ -65,21 +52,29 @@ function harness() {
   };
   // A process (tid 100) with a racer thread (101), and an anonymous region of 8 written pages.
   const setup = (flags = 0x22) => {
-    ev(100, 'task:task_newtask', { a: 101, b: 0x3d0f00, s: 'race' });
-    ev(100, 'syscalls:sys_enter_mmap', { a: 0, b: 8 * P, c: 3, d: flags, e: -1, f: 0 });
-    ev(100, 'syscalls:sys_exit_mmap', { a: BASE });
-    for (let i = 0; i < 8; i++) ev(100, 'exceptions:page_fault_user', { a: BASE + i * P, b: 6 });
+    ev(100, 'task:task_newtask', { pid: 101, clone_flags: 0x3d0f00, child_comm: 'race' });
+    ev(100, 'syscalls:sys_enter_mmap', {
+      addr: 0,
+      len: 8 * P,
+      prot: 3,
+      flags: flags,
+      fd: -1,
+      off: 0,
+    });
+    ev(100, 'syscalls:sys_exit_mmap', { ret: BASE });
+    for (let i = 0; i < 8; i++)
+      ev(100, 'exceptions:page_fault_user', { address: BASE + i * P, error_code: 6 });
   };
   // test_hmm's ioctl over [BASE, BASE + n pages): one chunk, GUP, then `between`, then the walks.
   const request = (n: number, between: () => void) => {
-    ev(100, 'syscalls:sys_enter_ioctl', { a: 3, b: HMM_DMIRROR_EXCLUSIVE });
-    ev(100, 'kprobe:make_device_exclusive_range', { a: BASE, b: BASE + n * P });
-    ev(100, 'kprobe:get_user_pages_remote', { a: BASE, b: n });
-    ev(100, 'kretprobe:get_user_pages_remote', { a: n, b: BASE });
+    ev(100, 'syscalls:sys_enter_ioctl', { fd: 3, cmd: HMM_DMIRROR_EXCLUSIVE });
+    ev(100, 'kprobe:make_device_exclusive_range', { start: BASE, end: BASE + n * P });
+    ev(100, 'kprobe:get_user_pages_remote', { start: BASE, nr_pages: n });
+    ev(100, 'kretprobe:get_user_pages_remote', { ret: n, start: BASE });
     between();
-    for (let i = 0; i < n; i++) ev(100, 'kprobe:rmap_walk', { a: null });
-    ev(100, 'kretprobe:make_device_exclusive_range', { a: n, b: BASE });
-    ev(100, 'syscalls:sys_exit_ioctl', { a: 0 });
+    for (let i = 0; i < n; i++) ev(100, 'kprobe:rmap_walk', { pfn: null });
+    ev(100, 'kretprobe:make_device_exclusive_range', { ret: n, start: BASE });
+    ev(100, 'syscalls:sys_exit_ioctl', { ret: 0 });
   };
   return { ev, setup, request, pages, calls, requests, violations, m };
 }
@@ -103,9 +98,9 @@ describe('device-exclusive causes, hand-checked interleavings (design 5.14, as 6
     h.setup();
     let zap: ReplayEvent | undefined;
     h.request(4, () => {
-      zap = h.ev(101, 'syscalls:sys_enter_madvise', { a: BASE + P, b: P, c: 4 });
-      h.ev(101, 'syscalls:sys_exit_madvise', { a: 0 });
-      h.ev(101, 'exceptions:page_fault_user', { a: BASE + P, b: 6 });
+      zap = h.ev(101, 'syscalls:sys_enter_madvise', { start: BASE + P, len_in: P, behavior: 4 });
+      h.ev(101, 'syscalls:sys_exit_madvise', { ret: 0 });
+      h.ev(101, 'exceptions:page_fault_user', { address: BASE + P, error_code: 6 });
     });
     expect(h.pages.map((p) => p.cause)).toEqual([
       'exclusive',
@@ -122,8 +117,8 @@ describe('device-exclusive causes, hand-checked interleavings (design 5.14, as 6
     h.setup();
     let wp: ReplayEvent | undefined;
     h.request(4, () => {
-      wp = h.ev(101, 'syscalls:sys_enter_mprotect', { a: BASE + 2 * P, b: P, c: 1 });
-      h.ev(101, 'syscalls:sys_exit_mprotect', { a: 0 });
+      wp = h.ev(101, 'syscalls:sys_enter_mprotect', { start: BASE + 2 * P, len: P, prot: 1 });
+      h.ev(101, 'syscalls:sys_exit_mprotect', { ret: 0 });
     });
     expect(h.pages.map((p) => p.cause)).toEqual([
       'exclusive',
@@ -138,13 +133,13 @@ describe('device-exclusive causes, hand-checked interleavings (design 5.14, as 6
     const h = harness();
     h.setup();
     h.request(2, () => {
-      h.ev(101, 'migrate:set_migration_pte', { a: BASE, b: 0 });
+      h.ev(101, 'migrate:set_migration_pte', { addr: BASE, pte_pfn: 0 });
     });
     expect(h.pages.map((p) => p.cause)).toEqual(['trylock_failed', 'exclusive']);
     // The pin made the migration fail; the same page comes back.
     h.ev(101, 'migrate:remove_migration_pte', {
-      a: BASE,
-      b: Number(h.m.pte(h.m.mms[0], BASE)!.folio!.pfn ?? 0) * 4096,
+      addr: BASE,
+      pte_pfn: Number(h.m.pte(h.m.mms[0], BASE)!.folio!.pfn ?? 0) * 4096,
     });
   });
 
@@ -158,14 +153,14 @@ describe('device-exclusive causes, hand-checked interleavings (design 5.14, as 6
   it('gup_short: a range running past the VMA pins only what is mapped; test_hmm returns -EBUSY', () => {
     const h = harness();
     h.setup();
-    h.ev(100, 'syscalls:sys_enter_ioctl', { a: 3, b: HMM_DMIRROR_EXCLUSIVE });
-    h.ev(100, 'kprobe:make_device_exclusive_range', { a: BASE + 6 * P, b: BASE + 10 * P });
-    h.ev(100, 'kprobe:get_user_pages_remote', { a: BASE + 6 * P, b: 4 });
-    h.ev(100, 'kretprobe:get_user_pages_remote', { a: 2, b: BASE + 6 * P });
+    h.ev(100, 'syscalls:sys_enter_ioctl', { fd: 3, cmd: HMM_DMIRROR_EXCLUSIVE });
+    h.ev(100, 'kprobe:make_device_exclusive_range', { start: BASE + 6 * P, end: BASE + 10 * P });
+    h.ev(100, 'kprobe:get_user_pages_remote', { start: BASE + 6 * P, nr_pages: 4 });
+    h.ev(100, 'kretprobe:get_user_pages_remote', { ret: 2, start: BASE + 6 * P });
     h.ev(100, 'kprobe:rmap_walk', {});
     h.ev(100, 'kprobe:rmap_walk', {});
-    h.ev(100, 'kretprobe:make_device_exclusive_range', { a: 2, b: BASE + 6 * P });
-    h.ev(100, 'syscalls:sys_exit_ioctl', { a: -16 });
+    h.ev(100, 'kretprobe:make_device_exclusive_range', { ret: 2, start: BASE + 6 * P });
+    h.ev(100, 'syscalls:sys_exit_ioctl', { ret: -16 });
     expect(h.pages.map((p) => p.cause)).toEqual([
       'exclusive',
       'exclusive',

@@ -21,7 +21,7 @@ import { CpuEvents } from '../parse/binary/ring-buffer.js';
 import { cpuPages, DAT_MAGIC, readDat, type DatFile } from '../parse/binary/tracecmd-dat.js';
 import { PERF_MAGIC, readPerf, type PerfFile } from '../parse/binary/perf-data.js';
 import type { BinaryFormat, TracingData } from '../parse/binary/tracing-data.js';
-import type { BinaryCursor } from '../parse/binary/binary-cursor.js';
+import { binaryCursor, type BinaryCursor } from '../parse/binary/binary-cursor.js';
 
 export type BinaryKind = 'trace-cmd-dat' | 'perf-data';
 
@@ -455,57 +455,48 @@ function datCursor(file: BinaryFile, dat: DatFile): BinaryCursor {
   const pidOffset = new Map<number, number>();
   for (const f of dat.td.formats.values()) pidOffset.set(f.id, f.pidOffset);
   const le = dat.littleEndian;
-  const cur: BinaryCursor = {
-    kind: 'event',
-    ts: 0,
-    cpu: 0,
-    tid: 0,
-    tgid: null,
-    comm: null,
-    buf: Buffer.alloc(0),
-    rec: 0,
-    len: 0,
-    lost: 0,
-    next() {
-      if (lostFirst) {
-        // The event after a lost marker: the stream is already on it.
-        lostFirst = false;
-        return emit(current!);
+  const cur = binaryCursor(() => {
+    if (lostFirst) {
+      // The event after a lost marker: the stream is already on it.
+      lostFirst = false;
+      return emit(current!);
+    }
+    if (current && !current.next()) {
+      if (current.pending) {
+        const c = current;
+        live.splice(live.indexOf(c), 1);
+        const n = c.pending;
+        c.pending = 0;
+        current = null;
+        return lost(c.cpu, n);
       }
-      if (current && !current.next()) {
-        if (current.pending) {
-          const c = current;
-          live.splice(live.indexOf(c), 1);
-          cur.kind = 'lost';
-          cur.cpu = c.cpu;
-          cur.lost = c.pending;
-          c.pending = 0;
-          current = null;
-          return true;
-        }
-        live.splice(live.indexOf(current), 1);
-      }
-      while (pending.length) {
-        const s = pending.pop()!;
-        if (s.next()) live.push(s);
-      }
-      if (!live.length) return false;
-      let best = live[0];
-      for (let i = 1; i < live.length; i++) {
-        const s = live[i];
-        if (s.ts < best.ts || (s.ts === best.ts && s.cpu < best.cpu)) best = s;
-      }
-      current = best;
-      if (best.missed) {
-        cur.kind = 'lost';
-        cur.cpu = best.cpu;
-        cur.lost = best.missed;
-        best.missed = 0;
-        lostFirst = true;
-        return true;
-      }
-      return emit(best);
-    },
+      live.splice(live.indexOf(current), 1);
+    }
+    while (pending.length) {
+      const s = pending.pop()!;
+      if (s.next()) live.push(s);
+    }
+    if (!live.length) return false;
+    let best = live[0];
+    for (let i = 1; i < live.length; i++) {
+      const s = live[i];
+      if (s.ts < best.ts || (s.ts === best.ts && s.cpu < best.cpu)) best = s;
+    }
+    current = best;
+    if (best.missed) {
+      const n = best.missed;
+      best.missed = 0;
+      lostFirst = true;
+      return lost(best.cpu, n);
+    }
+    return emit(best);
+  });
+  /** A lost-events record: n events dropped on cpu. */
+  const lost = (cpu: number, n: number): boolean => {
+    cur.kind = 'lost';
+    cur.cpu = cpu;
+    cur.lost = n;
+    return true;
   };
   const emit = (s: CpuEvents): boolean => {
     cur.kind = 'event';

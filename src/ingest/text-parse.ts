@@ -6,13 +6,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Sidecar } from '../record/record.js';
-import {
-  BATCH_ROWS,
-  ColumnBatch,
-  Kind,
-  transferables,
-  type BatchData,
-} from '../store/column-batch.js';
+import { BATCH_ROWS, ColumnBatch, transferables, type BatchData } from '../store/column-batch.js';
+import { Kind } from '../store/row-builder.js';
 import { besideMetadata } from './beside.js';
 import type { FileSummary, IngestFilter } from './ingest.js';
 import { Catalogue, formatsBeside, sidecarBeside } from '../parse/catalogue.js';

@@ -1,10 +1,8 @@
 // From trace events to model operations. Where a trace does not say something, the rule used is
 // written next to the code, and what it produced is marked `inferred` (or `unknown`).
-import { zap_pte_range, PageCache } from './memory.js';
+import { zap_pte_range } from './memory.js';
 import { DeviceExclusive, type Design, type ExclusiveOutput } from './device_exclusive.js';
 import { Model } from './model.js';
-import { delete_from_swap_cache } from './swap.js';
-import { replace_page, write_protect_page } from './ksm.js';
 import { uffd_wp_range } from './userfaultfd.js';
 import type { Folio, Mm, Task, Vma } from './types.js';
 
@@ -17,7 +15,6 @@ import {
   STARTS_SYSCALL_WORK,
   MM_CP_UFFD_WP,
   MM_CP_UFFD_WP_RESOLVE,
-  PGTABLE_GFP,
   KERNEL_THREAD,
   USER_VA_END,
   WITHIN_BULK,
@@ -30,17 +27,17 @@ import {
   kernelWpFault,
 } from './handlers/faults.js';
 import { check_sync_rss_stat, rssStat } from './handlers/rss.js';
-import {
-  copyPageRange,
-  exec,
-  exit,
-  exitMmap,
-  forkWithoutNewTask,
-  newTask,
-} from './handlers/fork.js';
+import { copyPageRange, exec, exit, forkWithoutNewTask, newTask } from './handlers/fork.js';
 import { invalidateRangeStart, sysEnter, sysExit } from './handlers/syscalls.js';
-import { freedWhileMapped, migrationPte } from './handlers/migration.js';
+import {
+  folioLocked,
+  folioUnlock,
+  ksm_merge_with_ksm_page,
+  migrationPte,
+} from './handlers/migration.js';
 import { checkpoint } from './handlers/checkpoint.js';
+import { PageCache } from './filemap.js';
+import { mm_lru_insertion, mm_page_alloc, mm_page_free } from './handlers/kmem.js';
 export type {
   AdapterOutput,
   CheckpointRow,
@@ -147,7 +144,6 @@ export class Adapter {
   }
 
   handle(e: ReplayEvent): void {
-    const m = this.m;
     const pf = this.pending.get(e.tid);
     // 6.1's rss_stat inside a fault is handle_mm_fault's check_sync_rss_stat, before the fault's work.
     if (
@@ -156,8 +152,8 @@ export class Adapter {
       !(e.event === 'kmem:rss_stat' && this.m.k.splitRssCounting)
     )
       finishFault(this, pf, e);
-    if (e.event === 'mmap_lock:mmap_lock_acquire_returned' && e.b === 1) {
-      if (e.a === 0) {
+    if (e.event === 'mmap_lock:mmap_lock_acquire_returned' && e.success === 1) {
+      if (e.write === 0) {
         if (pf) pf.holdsLock = true;
       } else finishLockHolders(this, e);
     }
@@ -185,7 +181,7 @@ export class Adapter {
     if (
       work &&
       STARTS_SYSCALL_WORK.has(e.event) &&
-      !(e.event === 'mmap_lock:mmap_lock_acquire_returned' && e.a === 0 && !work.readLock)
+      !(e.event === 'mmap_lock:mmap_lock_acquire_returned' && e.write === 0 && !work.readLock)
     ) {
       this.deferred.delete(e.tid);
       work.run();
@@ -208,74 +204,30 @@ export class Adapter {
       case 'exceptions:page_fault_user': {
         // Kernel addresses (vmalloc, a bad pointer) are not the model's; a kernel-mode access to
         // user memory (put_user, copy_to_user) faults like a user access.
-        if (e.a! >= USER_VA_END) return;
+        if (e.address! >= USER_VA_END) return;
         const t = this.task(e);
         check_sync_rss_stat(this, t);
         this.pending.set(e.tid, {
           task: t,
-          va: e.a!,
-          errorCode: e.b!,
+          va: e.address!,
+          errorCode: e.error_code!,
           eventId: e.id,
           ev: { allocs: [], allocsTraced: this.opts.allocsTraced, pgtables: 0 },
         });
         return;
       }
-      case 'kmem:mm_page_alloc': {
-        // vmalloc'ed kernel buffers (GFP_KERNEL|__GFP_HIGHMEM, not movable): test_hmm's bounce buffer.
-        if (!pf && e.s && /__GFP_HIGHMEM/.test(e.s) && !/MOVABLE/.test(e.s))
-          this.dx?.readNotBefore(this.task(e));
-        // A user page allocated inside a task's fault is that fault's page (GFP_HIGHUSER_MOVABLE
-        // for 4K pages, GFP_TRANSHUGE* for THPs); page-table pages are GFP_KERNEL and ignored.
-        if (pf && e.s && /MOVABLE|TRANSHUGE/.test(e.s))
-          pf.ev.allocs.push({ pfn: BigInt(e.a!), order: e.b! });
-        // A THP allocated outside a fault is a collapse's (khugepaged or MADV_COLLAPSE).
-        else if (!pf && e.b === 9 && e.s && /TRANSHUGE/.test(e.s))
-          this.collapse.set(e.tid, { pfn: BigInt(e.a!) });
-        // GFP_PGTABLE_USER (GFP_KERNEL_ACCOUNT|__GFP_ZERO, with __GFP_COMP where the kernel adds it,
-        // in either order): a page-table page the fault needed.
-        else if (pf && e.b === 0 && e.s && PGTABLE_GFP.test(e.s)) pf.ev.pgtables++;
+      case 'kmem:mm_page_alloc':
+        mm_page_alloc(this, e, pf);
         return;
-      }
       case 'mmap_lock:mmap_lock_released':
-        if (e.a === 0) this.dx?.readNotBefore(this.task(e));
+        if (e.write === 0) this.dx?.readNotBefore(this.task(e));
         return;
-      case 'kmem:mm_page_free': {
-        // Before 6.16 sched_process_exit comes after exit_mm: an exiting task's frees are its exit_mmap.
-        const t = this.task(e);
-        if (t.mm?.exiting && !t.mm.dead && t.mm.users <= 1 && !this.m.k.exitTracepointBeforeExitMm)
-          exitMmap(this, t.mm, t.tid);
-        if (!pf) this.dx?.pageFree(t);
-        const pfn = BigInt(e.a!);
-        let i = -1;
-        if (pf)
-          for (let j = 0; j < pf.ev.allocs.length && i < 0; j++)
-            if (pf.ev.allocs[j].pfn === pfn) i = j;
-        if (pf && i >= 0) {
-          pf.ev.allocs.splice(i, 1);
-          pf.backedOut = true;
-          return;
-        }
-        const kpage = this.ksmReplacing.get(e.tid);
-        this.ksmReplacing.delete(e.tid);
-        const f = m.byPfn.get(pfn);
-        if (!f || f.freed) return;
-        // ksmd frees the page it just replaced by a KSM page (the merge event came first).
-        if (kpage && f.mapcount === 1 && !f.ksm) {
-          const at = [...f.rmap.values()][0];
-          replace_page(m, m.mms[at.mm], at.va, kpage);
-        } else if (f.mapcount + f.entireMapcount > 0) freedWhileMapped(this, f, e);
-        // Reclaim frees a swapped-out page once written (__remove_mapping): it leaves the swap cache.
-        else if (f.swapSlot !== null) delete_from_swap_cache(m, f);
+      case 'kmem:mm_page_free':
+        mm_page_free(this, e, pf);
         return;
-      }
-      case 'pagemap:mm_lru_insertion': {
-        const f = m.byPfn.get(BigInt(e.a!));
-        if (f && !f.lru) {
-          m.touchFolio(f);
-          f.lru = true;
-        }
+      case 'pagemap:mm_lru_insertion':
+        mm_lru_insertion(this, e);
         return;
-      }
       case 'kmem:rss_stat':
         rssStat(this, e);
         return;
@@ -292,8 +244,8 @@ export class Adapter {
         exit(this, e);
         return;
       case 'ftrace:print':
-        if (e.s?.startsWith('MMREPLAY_CKPT ')) checkpoint(this, e);
-        else if (e.s?.startsWith('RACE_BEGIN ') || e.s?.startsWith('RACE_END '))
+        if (e.buf?.startsWith('MMREPLAY_CKPT ')) checkpoint(this, e);
+        else if (e.buf?.startsWith('RACE_BEGIN ') || e.buf?.startsWith('RACE_END '))
           this.dx?.marker(e, this.task(e));
         return;
       case 'kprobe:make_device_exclusive_range':
@@ -311,27 +263,13 @@ export class Adapter {
       case 'kprobe:rmap_walk':
         this.dx?.rmapWalk(e, this.task(e));
         return;
-      // migrate_folio_unmap locked the folio before it unmaps (else the read-ahead windows of
-      // dx.migrationLocks cover it); try_to_merge_one_page trylocks it for write_protect_page and
-      // replace_page, which can take ms. Where folio_unlock is traced it stays locked until then.
       case 'kprobe:try_to_migrate':
-      case 'kprobe:try_to_merge_one_page': {
-        const f = e.a === null ? undefined : m.byPfn.get(BigInt(e.a));
-        if (f && this.opts.folioUnlockTraced === true) {
-          f.locked = true;
-          this.lockedUntilUnlock.set(f.pfn, f);
-        }
+      case 'kprobe:try_to_merge_one_page':
+        folioLocked(this, e);
         return;
-      }
-      case 'kprobe:folio_unlock': {
-        if (e.a !== null) this.dx?.folioUnlock(BigInt(e.a));
-        const f = e.a === null ? undefined : this.lockedUntilUnlock.get(BigInt(e.a));
-        if (f) {
-          this.lockedUntilUnlock.delete(f.pfn);
-          f.locked = false;
-        }
+      case 'kprobe:folio_unlock':
+        folioUnlock(this, e);
         return;
-      }
       case 'kprobe:page_make_device_exclusive_one':
         this.dx?.walkReached(e, this.task(e));
         return;
@@ -345,23 +283,26 @@ export class Adapter {
         kernelWpFault(this, e, pf);
         return;
       case 'kprobe:copy_page_range':
-        finishLockHolders(this, e, e.a ?? 0, e.b ?? Infinity);
-        copyPageRange(this, e.tid, e.a, false, e.b);
+        finishLockHolders(this, e, e.vm_start ?? 0, e.vm_end ?? Infinity);
+        copyPageRange(this, e.tid, e.vm_start, false, e.vm_end);
         return;
       case 'kprobe:uffd_wp_range': {
         if (this.opts.changeProtectionTraced) return;
         const mm = this.task(e).mm;
-        const [a, b, c] = [e.a, e.b, e.c];
-        if (mm && a !== null && b !== null && c !== null)
-          this.protect(e, () => uffd_wp_range(this.m, mm, a, a + b, c !== 0));
+        const { start, len, enable_wp } = e;
+        if (mm && start !== null && len !== null && enable_wp !== null)
+          this.protect(e, () => uffd_wp_range(this.m, mm, start, start + len, enable_wp !== 0));
         return;
       }
       case 'kprobe:change_protection': {
         // mprotect's calls are replayed from its syscall; userfaultfd's carry MM_CP_UFFD_WP(_RESOLVE).
         const mm = this.task(e).mm;
-        const [a, b, flags] = [e.a, e.b, e.c ?? 0];
-        if (mm && a !== null && b !== null && flags & (MM_CP_UFFD_WP | MM_CP_UFFD_WP_RESOLVE))
-          this.protect(e, () => uffd_wp_range(this.m, mm, a, b, (flags & MM_CP_UFFD_WP) !== 0));
+        const { start, end } = e;
+        const flags = e.cp_flags ?? 0;
+        if (mm && start !== null && end !== null && flags & (MM_CP_UFFD_WP | MM_CP_UFFD_WP_RESOLVE))
+          this.protect(e, () =>
+            uffd_wp_range(this.m, mm, start, end, (flags & MM_CP_UFFD_WP) !== 0),
+          );
         return;
       }
       case 'kprobe:mmu_notifier_invalidate_range_start': {
@@ -373,29 +314,24 @@ export class Adapter {
         }
         return;
       }
-      case 'kprobe:unmap_page_range':
+      case 'kprobe:unmap_page_range': {
         // Without syscall events, unmap_single_vma's zaps (MADV_DONTNEED, munmap) show only here.
-        if (!this.opts.syscallsTraced && e.a !== null && e.b !== null) {
+        const { addr, end } = e;
+        if (!this.opts.syscallsTraced && addr !== null && end !== null) {
           const t = this.task(e);
-          if (t.mm && !t.mm.exiting && !t.exited) zap_pte_range(this.m, t.mm, e.a, e.b);
+          if (t.mm && !t.mm.exiting && !t.exited) zap_pte_range(this.m, t.mm, addr, end);
         }
         return;
+      }
       case 'migrate:set_migration_pte':
         migrationPte(this, e, true);
         return;
       case 'migrate:remove_migration_pte':
         migrationPte(this, e, false);
         return;
-      case 'ksm:ksm_merge_with_ksm_page': {
-        if (e.b !== 0 || e.a === null) return;
-        const f = m.byPfn.get(BigInt(e.a!));
-        if (!f || f.freed) return;
-        // Without "ksm " the page itself became the KSM page; with it, some page was replaced by
-        // this KSM page, and which one the free that follows tells (the event names no address).
-        if (e.c === 0) write_protect_page(m, f);
-        else this.ksmReplacing.set(e.tid, f);
+      case 'ksm:ksm_merge_with_ksm_page':
+        ksm_merge_with_ksm_page(this, e);
         return;
-      }
       case 'huge_memory:mm_collapse_huge_page_isolate':
         collapseHugePage(this, e);
         return;

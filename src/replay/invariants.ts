@@ -1,6 +1,7 @@
 // Invariants checked after every event, on what that event changed.
 import { fmtPfn, type Model } from './model.js';
 import type { Mm } from './types.js';
+import { find_vma } from './vma.js';
 
 export function checkInvariants(m: Model): void {
   const folios = m.touchedFolios;
@@ -52,7 +53,7 @@ function checkPtes(m: Model): void {
     if (!mms.includes(mm)) mms.push(mm);
     const p = m.pte(mm, va);
     if (!p || p.kind === 'none') continue;
-    if (!m.find_vma(mm, va) && !mm.dead) {
+    if (!find_vma(mm, va) && !mm.dead) {
       m.sink.violation(
         'pte_outside_vma',
         `mm ${mm.id} has a ${p.kind} entry at 0x${va.toString(16)} outside every VMA`,

@@ -3,6 +3,7 @@ import { zap_pte_range, mm_counter, add_mm_counter } from './memory.js';
 import { madvise_pageout } from './swap.js';
 import { MMU_NOTIFY, vaOf, type Model } from './model.js';
 import { PAGE_SIZE, type Mm, type Vma } from './types.js';
+import { find_vma, insertVma, removeVma, splitRange, touchVma } from './vma.js';
 
 export const PROT_READ = 1;
 export const PROT_WRITE = 2;
@@ -41,16 +42,23 @@ export function vma_merge(m: Model, mm: Mm, start: number, end: number): void {
     const b = v[i];
     if (a.end !== b.start || b.end < start || a.start > end) continue;
     const same =
-      a.read === b.read && a.write === b.write && a.exec === b.exec && a.shared === b.shared && a.file === b.file &&
-      a.growsdown === b.growsdown && a.hugepage === b.hugepage && a.mergeable === b.mergeable && a.dontfork === b.dontfork &&
+      a.read === b.read &&
+      a.write === b.write &&
+      a.exec === b.exec &&
+      a.shared === b.shared &&
+      a.file === b.file &&
+      a.growsdown === b.growsdown &&
+      a.hugepage === b.hugepage &&
+      a.mergeable === b.mergeable &&
+      a.dontfork === b.dontfork &&
       a.preTrace === b.preTrace &&
       (a.file === null || b.pgoff === a.pgoff + (a.end - a.start) / PAGE_SIZE) &&
       (a.anonVma === null || b.anonVma === null || a.anonVma === b.anonVma);
     if (!same) continue;
-    m.touchVma(mm, a);
+    touchVma(m, mm, a);
     a.end = b.end;
     a.anonVma ??= b.anonVma;
-    m.removeVma(mm, b);
+    removeVma(m, mm, b);
     i--;
   }
 }
@@ -58,17 +66,27 @@ export function vma_merge(m: Model, mm: Mm, start: number, end: number): void {
 /** do_vmi_munmap: zap the range's pages, then drop or trim its VMAs. */
 export function do_munmap(m: Model, mm: Mm, start: number, len: number): void {
   const end = start + pageAlign(len);
-  for (const vma of m.splitRange(mm, start, end)) {
+  for (const vma of splitRange(m, mm, start, end)) {
     zap_pte_range(m, mm, vma.start, vma.end, MMU_NOTIFY.UNMAP);
-    m.removeVma(mm, vma);
+    removeVma(m, mm, vma);
   }
   m.geo.free_pgtables(mm, start, end);
 }
 
 /** do_mmap, applied once the syscall returned the address. */
-export function do_mmap(m: Model, mm: Mm, addr: number, len: number, prot: number, flags: number, fd: number, off: number, fileId: string | null): Vma {
+export function do_mmap(
+  m: Model,
+  mm: Mm,
+  addr: number,
+  len: number,
+  prot: number,
+  flags: number,
+  fd: number,
+  off: number,
+  fileId: string | null,
+): Vma {
   const end = addr + pageAlign(len);
-  if (m.splitRange(mm, addr, end).length) do_munmap(m, mm, addr, end - addr);
+  if (splitRange(m, mm, addr, end).length) do_munmap(m, mm, addr, end - addr);
   const anon = (flags & MAP_ANONYMOUS) !== 0 || fd < 0;
   const shared = (flags & MAP_SHARED) !== 0;
   const vma = m.newVma({
@@ -87,9 +105,9 @@ export function do_mmap(m: Model, mm: Mm, addr: number, len: number, prot: numbe
     dontfork: false,
     preTrace: false,
   });
-  m.insertVma(mm, vma);
+  insertVma(m, mm, vma);
   vma_merge(m, mm, addr, end);
-  return m.find_vma(mm, addr) ?? vma;
+  return find_vma(mm, addr) ?? vma;
 }
 
 /**
@@ -99,9 +117,9 @@ export function do_mmap(m: Model, mm: Mm, addr: number, len: number, prot: numbe
  */
 export function do_mprotect(m: Model, mm: Mm, start: number, len: number, prot: number): void {
   const end = start + pageAlign(len);
-  for (const vma of m.splitRange(mm, start, end)) {
+  for (const vma of splitRange(m, mm, start, end)) {
     m.mmu_notifier_invalidate(mm, vma.start, vma.end, MMU_NOTIFY.PROTECTION_VMA);
-    m.touchVma(mm, vma);
+    touchVma(m, mm, vma);
     vma.read = (prot & PROT_READ) !== 0;
     vma.write = (prot & PROT_WRITE) !== 0;
     vma.exec = (prot & PROT_EXEC) !== 0;
@@ -115,7 +133,11 @@ export function do_mprotect(m: Model, mm: Mm, start: number, len: number, prot: 
           const ok = vma.shared ? p.dirty : f.anon && !f.zero && f.anonExclusive;
           if (ok) m.modify_pte(mm, va, { write: true });
         }
-      } else if ((p.kind === 'device_exclusive' || p.kind === 'migration' || p.kind === 'device_private') && !vma.write && p.entryWrite) {
+      } else if (
+        (p.kind === 'device_exclusive' || p.kind === 'migration' || p.kind === 'device_private') &&
+        !vma.write &&
+        p.entryWrite
+      ) {
         m.modify_pte(mm, va, { entryWrite: false });
       }
     }
@@ -124,18 +146,25 @@ export function do_mprotect(m: Model, mm: Mm, start: number, len: number, prot: 
 }
 
 /** mremap: shrink unmaps the tail; grow extends in place or moves (move_page_tables). */
-export function do_mremap(m: Model, mm: Mm, addr: number, oldLen: number, newLen: number, result: number): void {
+export function do_mremap(
+  m: Model,
+  mm: Mm,
+  addr: number,
+  oldLen: number,
+  newLen: number,
+  result: number,
+): void {
   oldLen = pageAlign(oldLen);
   newLen = pageAlign(newLen);
   if (newLen < oldLen) {
     do_munmap(m, mm, addr + newLen, oldLen - newLen);
     oldLen = newLen;
   }
-  const vmas = m.splitRange(mm, addr, addr + oldLen);
+  const vmas = splitRange(m, mm, addr, addr + oldLen);
   if (!vmas.length) return;
   if (result === addr) {
     const last = vmas[vmas.length - 1];
-    m.touchVma(mm, last);
+    touchVma(m, mm, last);
     last.end = addr + newLen;
     return;
   }
@@ -162,10 +191,15 @@ export function do_mremap(m: Model, mm: Mm, addr: number, oldLen: number, newLen
       }
       m.set_pte_at(mm, va + delta, { ...p });
     }
-    m.removeVma(mm, vma);
-    const moved = m.newVma({ ...vma, start: vma.start + delta, end: vma.end + delta, anonVma: vma.anonVma });
+    removeVma(m, mm, vma);
+    const moved = m.newVma({
+      ...vma,
+      start: vma.start + delta,
+      end: vma.end + delta,
+      anonVma: vma.anonVma,
+    });
     if (vma === vmas[vmas.length - 1]) moved.end = result + newLen;
-    m.insertVma(mm, moved);
+    insertVma(m, mm, moved);
   }
   // The old range's tables go as munmap's would. (move_normal_pmd, which moves whole PTE tables
   // when both ranges are PMD-aligned, is not modelled: the model allocates new ones.)
@@ -184,12 +218,30 @@ export function do_brk(m: Model, mm: Mm, newBrk: number): void {
     return;
   }
   if (newEnd === oldEnd) return;
-  const heap = m.find_vma(mm, oldEnd - 1);
+  const heap = find_vma(mm, oldEnd - 1);
   if (heap && heap.end === oldEnd && heap.file === null) {
-    m.touchVma(mm, heap);
+    touchVma(m, mm, heap);
     heap.end = newEnd;
   } else {
-    m.insertVma(mm, m.newVma({ start: oldEnd, end: newEnd, read: true, write: true, exec: false, shared: false, file: null, pgoff: 0, growsdown: false, hugepage: 'default', mergeable: false, dontfork: false, preTrace: false }));
+    insertVma(
+      m,
+      mm,
+      m.newVma({
+        start: oldEnd,
+        end: newEnd,
+        read: true,
+        write: true,
+        exec: false,
+        shared: false,
+        file: null,
+        pgoff: 0,
+        growsdown: false,
+        hugepage: 'default',
+        mergeable: false,
+        dontfork: false,
+        preTrace: false,
+      }),
+    );
   }
 }
 
@@ -201,14 +253,16 @@ export function do_madvise(m: Model, mm: Mm, start: number, len: number, behavio
     case MADV.DONTNEED_LOCKED:
     case MADV.REMOVE:
       // madvise_dontneed_single_vma -> zap_page_range_single; the VMAs stay whole.
-      for (const vma of mm.vmas.filter((v) => v.end > start && v.start < end)) zap_pte_range(m, mm, Math.max(start, vma.start), Math.min(end, vma.end));
+      for (const vma of mm.vmas.filter((v) => v.end > start && v.start < end))
+        zap_pte_range(m, mm, Math.max(start, vma.start), Math.min(end, vma.end));
       return;
     case MADV.FREE:
       // madvise_free_pte_range: exclusive anon pages become lazily freeable (clean, old); shared
       // ones are left alone. Reclaim may drop them later; the model keeps them until it sees that.
       for (const vpn of m.ptesIn(mm, start, end)) {
         const p = mm.ptes.get(vpn)!;
-        if (p.kind === 'present' && p.folio?.anon && p.folio.mapcount === 1) m.modify_pte(mm, vaOf(vpn), { dirty: false, accessed: false });
+        if (p.kind === 'present' && p.folio?.anon && p.folio.mapcount === 1)
+          m.modify_pte(mm, vaOf(vpn), { dirty: false, accessed: false });
       }
       return;
     case MADV.HUGEPAGE:
@@ -217,8 +271,8 @@ export function do_madvise(m: Model, mm: Mm, start: number, len: number, behavio
     case MADV.UNMERGEABLE:
     case MADV.DONTFORK:
     case MADV.DOFORK:
-      for (const vma of m.splitRange(mm, start, end)) {
-        m.touchVma(mm, vma);
+      for (const vma of splitRange(m, mm, start, end)) {
+        touchVma(m, mm, vma);
         if (behavior === MADV.HUGEPAGE) vma.hugepage = 'hugepage';
         if (behavior === MADV.NOHUGEPAGE) vma.hugepage = 'nohugepage';
         if (behavior === MADV.MERGEABLE) vma.mergeable = true;
@@ -233,7 +287,9 @@ export function do_madvise(m: Model, mm: Mm, start: number, len: number, behavio
       return;
     case MADV.PAGEOUT:
       // Anonymous pages go to swap where there is swap; file pages are left (not modelled).
-      if (m.swapOn) for (const vma of mm.vmas.filter((v) => v.end > start && v.start < end && v.file === null)) madvise_pageout(m, mm, Math.max(start, vma.start), Math.min(end, vma.end));
+      if (m.swapOn)
+        for (const vma of mm.vmas.filter((v) => v.end > start && v.start < end && v.file === null))
+          madvise_pageout(m, mm, Math.max(start, vma.start), Math.min(end, vma.end));
       return;
   }
 }
@@ -242,7 +298,7 @@ export function do_madvise(m: Model, mm: Mm, start: number, len: number, behavio
 export function exit_mmap(m: Model, mm: Mm): void {
   for (const vma of [...mm.vmas]) {
     zap_pte_range(m, mm, vma.start, vma.end, MMU_NOTIFY.UNMAP);
-    m.removeVma(mm, vma);
+    removeVma(m, mm, vma);
   }
   // Entries outside any VMA the model knew (pre-trace state) go too.
   for (const vpn of [...mm.ptes.keys()]) {
@@ -258,4 +314,3 @@ export function exit_mmap(m: Model, mm: Mm): void {
   mm.dead = true;
   mm.lastUnmapped.clear();
 }
-

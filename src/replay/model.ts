@@ -85,7 +85,7 @@ export class Model {
   pgtableAllocs = 0;
   /** VMAs that map each file identity, all mms: a file no VMA maps any more is never faulted on
    *  again (identities are per mmap call), and the page cache lets go of its pages. */
-  private fileVmas = new Map<string, number>();
+  readonly fileVmas = new Map<string, number>();
   /** Called when the last VMA of a file identity goes. */
   onFileUnmapped: ((file: string) => void) | null = null;
 
@@ -345,88 +345,6 @@ export class Model {
       );
       f.mapcount = 0;
     }
-  }
-
-  // --- VMAs ---
-
-  find_vma(mm: Mm, va: number): Vma | undefined {
-    // vmas are sorted and few per mm: binary search
-    const v = mm.vmas;
-    let lo = 0;
-    let hi = v.length - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      if (va < v[mid].start) hi = mid - 1;
-      else if (va >= v[mid].end) lo = mid + 1;
-      else return v[mid];
-    }
-    return undefined;
-  }
-
-  insertVma(mm: Mm, vma: Vma): void {
-    if (vma.file !== null) this.fileVmas.set(vma.file, (this.fileVmas.get(vma.file) ?? 0) + 1);
-    const i = mm.vmas.findIndex((v) => v.start > vma.start);
-    if (i < 0) mm.vmas.push(vma);
-    else mm.vmas.splice(i, 0, vma);
-  }
-
-  /** Splits VMAs so that [start, end) is covered by whole VMAs, then returns those (vma.c __split_vma). */
-  splitRange(mm: Mm, start: number, end: number): Vma[] {
-    const out: Vma[] = [];
-    for (const v of [...mm.vmas]) {
-      if (v.end <= start || v.start >= end) continue;
-      let cur = v;
-      if (cur.start < start) this.vma_adjust_trans_huge(mm, cur, start);
-      if (cur.end > end) this.vma_adjust_trans_huge(mm, cur, end);
-      if (cur.start < start) {
-        const right = this.newVma({ ...cur, start, anonVma: cur.anonVma });
-        right.since = cur.since;
-        cur.end = start;
-        this.insertVma(mm, right);
-        cur = right;
-      }
-      if (cur.end > end) {
-        const right = this.newVma({ ...cur, start: end, anonVma: cur.anonVma });
-        right.since = cur.since;
-        cur.end = end;
-        this.insertVma(mm, right);
-      }
-      out.push(cur);
-    }
-    return out;
-  }
-
-  /**
-   * vma_adjust_trans_huge -> split_huge_pmd_address (6.12 mm/huge_memory.c): splitting a VMA at an
-   * address inside a PMD-sized range it covers calls __split_huge_pmd there, which starts an
-   * MMU_NOTIFY_CLEAR over the whole 2 MiB before it even looks whether the PMD is huge. It runs
-   * only where a page table exists (mm_find_pmd); the model takes any entry in the range as one.
-   */
-  vma_adjust_trans_huge(mm: Mm, vma: Vma, address: number): void {
-    const size = 512 * 4096;
-    const haddr = address - (address % size);
-    if (haddr === address || haddr < vma.start || haddr + size > vma.end) return;
-    if (!this.ptesIn(mm, haddr, haddr + size).length) return;
-    this.mmu_notifier_invalidate(mm, haddr, haddr + size, MMU_NOTIFY.CLEAR);
-  }
-
-  removeVma(mm: Mm, vma: Vma): void {
-    this.sink.vma(mm, vma, this.now);
-    mm.vmas.splice(mm.vmas.indexOf(vma), 1);
-    if (vma.file !== null) {
-      const n = (this.fileVmas.get(vma.file) ?? 0) - 1;
-      if (n > 0) this.fileVmas.set(vma.file, n);
-      else {
-        this.fileVmas.delete(vma.file);
-        this.onFileUnmapped?.(vma.file);
-      }
-    }
-  }
-
-  /** Closes a VMA's interval because its attributes change now. */
-  touchVma(mm: Mm, vma: Vma): void {
-    if (vma.since !== this.now) this.sink.vma(mm, vma, this.now);
-    vma.since = this.now;
   }
 
   ptesIn(mm: Mm, start: number, end: number): number[] {

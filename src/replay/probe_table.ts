@@ -118,7 +118,7 @@ export interface Role {
   s?: Want;
 }
 
-/** Every probed call the model reads, and the values it reads from each, in slot order (a, b, ...). */
+/** Every probed call the model reads, and the values it reads from each, in the order fields.ts PROBE_FIELDS names them. */
 export const ROLES: Role[] = [
   {
     role: 'kprobe:make_device_exclusive_range',

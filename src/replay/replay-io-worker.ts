@@ -4,8 +4,9 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { BatchAppender } from '../store/column-batch.js';
 import type { Table } from './columns.js';
-import { batchBuffers, eventBatch, EventReader, type EventBatch } from './input.js';
+import { batchBuffers, eventBatch, type EventBatch } from './input.js';
 import { STREAM_MEMORY_LIMIT, type FromIo, type IoWorkerData, type ToIo } from './replay-io.js';
+import { EventReader } from './event_reader.js';
 
 const data = workerData as IoWorkerData;
 const port = parentPort!;

@@ -14,10 +14,11 @@ import {
   kindsOf,
   transferables,
   type BatchData,
-  type Kind,
 } from '../store/column-batch.js';
+import type { Kind } from '../store/row-builder.js';
 import { COLUMNS, type Table } from './columns.js';
-import { batchBuffers, eventBatch, EventReader, type EventBatch, type InputPlan } from './input.js';
+import { batchBuffers, eventBatch, type EventBatch, type InputPlan } from './input.js';
+import { EventReader } from './event_reader.js';
 
 /** DuckDB's memory limit while the events stream (see replay.ts). */
 export const STREAM_MEMORY_LIMIT = '64MB';

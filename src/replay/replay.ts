@@ -5,7 +5,8 @@ import { writeAtomically } from '../store/atomic.js';
 import { Db, quoteString, sqlFile } from '../store/db.js';
 import { DatabaseError, ReplayCrash } from '../errors.js';
 import { Adapter, type ReplayEvent } from './adapter.js';
-import { eventAt, planInput } from './input.js';
+import { EventView } from './event_view.js';
+import { planInput } from './input.js';
 import { checkInvariants } from './invariants.js';
 import {
   semantics,
@@ -428,12 +429,13 @@ async function replayFile(
       : await InlineIo.open(db, plan);
   w.attach(io.tables);
   let crash: { e: ReplayEvent; err: unknown } | null = null;
+  const view = new EventView(plan?.names, plan?.comms);
   try {
     stream: for (;;) {
       const batch = await io.next();
       if (batch.n === 0) break;
       for (let i = 0; i < batch.n; i++) {
-        const e = eventAt(batch, i, plan!);
+        const e = view.at(batch, i);
         if (pidFilter !== undefined) {
           const t = m.tasks.get(e.tid);
           if (

@@ -2,6 +2,7 @@
 // 6.12): the PTE changes a UFFDIO_WRITEPROTECT makes inside a device-exclusive window.
 import { MMU_NOTIFY, type Model } from './model.js';
 import { PAGE_SIZE, type Mm } from './types.js';
+import { find_vma } from './vma.js';
 
 /** include/uapi/linux/userfaultfd.h: UFFDIO_WRITEPROTECT = _IOWR(0xAA, 0x06, struct uffdio_writeprotect). */
 export const UFFDIO_WRITEPROTECT = 0xc018aa06;
@@ -25,7 +26,7 @@ export function uffd_wp_range(
   for (let va = start; va < end; va += PAGE_SIZE) {
     const p = m.pte(mm, va);
     if (!p) continue;
-    const vma = m.find_vma(mm, va);
+    const vma = find_vma(mm, va);
     if (p.kind === 'present') {
       if (enable_wp) {
         if (p.write || !p.uffdWp) m.modify_pte(mm, va, { write: false, uffdWp: true });

@@ -2,6 +2,7 @@
 // value, a chunk one per column (numbers) or per distinct string.
 import duckdb from '@duckdb/node-bindings';
 import { DuckDBDataChunk, DuckDBTypeId, DuckDBVector, type DuckDBAppender } from '@duckdb/node-api';
+import { Kind, RowBuilder, type NumericColumn } from './row-builder.js';
 
 export type Value = string | number | bigint | boolean | null;
 
@@ -14,31 +15,13 @@ const STRING_T = 16;
  */
 const MAX_AGE_BATCHES = 16;
 
-const enum Kind {
-  /** BIGINT, UBIGINT: 64-bit, from bigint or (without allocating one) from number. */
-  I64,
-  /** INTEGER, UINTEGER: the same 32 bits either way. */
-  I32,
-  I16,
-  F64,
-  BOOL,
-  STR,
-}
-
 const NONE = new Int32Array(0);
 
 /**
  * One column of a chunk being filled: values by row, and the rows that are NULL. Every column has
  * every field (unused ones empty), so `set` sees one object shape whatever the type.
  */
-interface ColumnBuffer {
-  kind: Kind;
-  /** I64 as two int32 halves (little-endian), I32, and BOOL as 0/1. */
-  i32: Int32Array;
-  /** I64 from a bigint: the same memory as i32. */
-  i64: BigInt64Array;
-  i16: Int16Array;
-  f64: Float64Array;
+interface ColumnBuffer extends NumericColumn {
   strs: (string | null)[];
   /** The bytes copied into the vector, per row. */
   bytes: Uint8Array;
@@ -100,8 +83,6 @@ function columnBuffer(t: DuckDBTypeId): ColumnBuffer {
   }
 }
 
-const TWO_32 = 2 ** 32;
-
 /**
  * Fills a data chunk row by row and appends it when full: the row appender cost one N-API call per
  * value and per row. Numeric columns are JS typed arrays copied into the chunk with one call each;
@@ -109,77 +90,26 @@ const TWO_32 = 2 ** 32;
  * flags, event names), the other rows copying the first one's duckdb_string_t. The chunk is reset
  * and reused.
  */
-export class ChunkAppender {
+export class ChunkAppender extends RowBuilder<ColumnBuffer> {
   private readonly chunk: DuckDBDataChunk;
-  private readonly cols: ColumnBuffer[];
-  private row = 0;
+  protected readonly cols: ColumnBuffer[];
   private age = 0;
 
   /** Columns are the appender's table's, in order. */
   constructor(private readonly appender: DuckDBAppender) {
+    super(CHUNK_ROWS);
     const types = Array.from({ length: appender.columnCount }, (_, i) => appender.columnType(i));
     this.chunk = DuckDBDataChunk.create(types, CHUNK_ROWS);
     this.cols = types.map((t) => columnBuffer(t.typeId));
   }
 
-  /**
-   * Sets column `col` of the current row (null is NULL). A typed array takes a value out of the
-   * column's range modulo its width, as the appender's appendX did; integers come as number or
-   * bigint (a number above 2^53 is taken as it stands).
-   */
-  set(col: number, v: Value): void {
-    const c = this.cols[col];
-    const r = this.row;
-    if (v === null) {
-      c.nulls.push(r);
-      return;
-    }
-    switch (c.kind) {
-      case Kind.I64:
-        if (typeof v === 'number') {
-          c.i32[2 * r] = v;
-          c.i32[2 * r + 1] = Math.floor(v / TWO_32);
-        } else c.i64[r] = typeof v === 'bigint' ? v : BigInt(v as never);
-        break;
-      case Kind.I32:
-        c.i32[r] = typeof v === 'bigint' ? Number(BigInt.asIntN(32, v)) : (v as number);
-        break;
-      case Kind.I16:
-        c.i16[r] = typeof v === 'bigint' ? Number(BigInt.asIntN(16, v)) : (v as number);
-        break;
-      case Kind.F64:
-        c.f64[r] = typeof v === 'bigint' ? Number(v) : (v as number);
-        break;
-      case Kind.BOOL:
-        c.bytes[r] = v ? 1 : 0;
-        break;
-      case Kind.STR:
-        c.strs[r] = v as string;
-        break;
-    }
+  protected setNull(c: ColumnBuffer, r: number): void {
+    c.nulls.push(r);
   }
 
-  /** set() for a number that is not null, into an INTEGER/UINTEGER column. */
-  setI32(col: number, v: number): void {
-    this.cols[col].i32[this.row] = v;
-  }
-
-  /** set() for an integer number below 2^53 in magnitude, into a BIGINT/UBIGINT column. */
-  setI64(col: number, v: number): void {
-    const a = this.cols[col].i32;
-    const r = 2 * this.row;
-    a[r] = v;
-    a[r + 1] = Math.floor(v / TWO_32);
-  }
-
-  endRow(): void {
-    if (++this.row === CHUNK_ROWS) this.flush();
-  }
-
-  /** A whole row, in column order. */
-  put(vals: Value[]): void {
-    for (let i = 0; i < vals.length; i++) this.set(i, vals[i]);
-    this.endRow();
+  protected setOther(c: ColumnBuffer, r: number, v: Value): void {
+    if (c.kind === Kind.BOOL) c.bytes[r] = v ? 1 : 0;
+    else c.strs[r] = v as string;
   }
 
   /** Called once per line batch. */

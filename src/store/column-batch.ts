@@ -7,26 +7,13 @@
 import duckdb from '@duckdb/node-bindings';
 import { DuckDBDataChunk, DuckDBTypeId, DuckDBVector, type DuckDBAppender } from '@duckdb/node-api';
 import type { Value } from './chunk-appender.js';
+import { Kind, RowBuilder, TWO_32, type NumericColumn } from './row-builder.js';
 
 const CHUNK_ROWS = DuckDBVector.standardSize();
 /** Rows per batch: sixteen data chunks. */
 export const BATCH_ROWS = 16 * CHUNK_ROWS;
 /** duckdb_string_t: 16 bytes, the string inline or a pointer into its vector's string heap. */
 const STRING_T = 16;
-const TWO_32 = 2 ** 32;
-
-export const enum Kind {
-  /** BIGINT, UBIGINT: 64-bit, from bigint or (without allocating one) from number. */
-  I64,
-  /** INTEGER, UINTEGER: the same 32 bits either way. */
-  I32,
-  I16,
-  F64,
-  BOOL,
-  /** VARCHAR: an Int32 code per row into the batch's strings for the column. */
-  STR,
-}
-
 /** Column kinds of a table's DuckDB types, in column order. */
 export function kindsOf(types: DuckDBTypeId[]): Kind[] {
   return types.map((t) => {
@@ -75,14 +62,9 @@ export function transferables(b: BatchData): ArrayBuffer[] {
  * One column being filled. Every column has every field (unused ones empty), so `set` sees one
  * object shape whatever the type.
  */
-interface ColumnBuffer {
-  kind: Kind;
+interface ColumnBuffer extends NumericColumn {
   buffer: ArrayBuffer;
-  /** I64 as two int32 halves (little-endian), I32, STR codes, BOOL as 0/1 (in u8). */
-  i32: Int32Array;
-  i64: BigInt64Array;
-  i16: Int16Array;
-  f64: Float64Array;
+  /** BOOL as 0/1 (STR codes are in i32). */
   u8: Uint8Array;
   nulls: Uint8Array | null;
   /** STR: string to code in this batch, and the codes' strings. */
@@ -122,9 +104,8 @@ function columnBuffer(kind: Kind, buffer: ArrayBuffer | undefined, rows: number)
  * the same calls as ChunkAppender's, without any N-API call per row or per batch. The batch's
  * buffers go with it; `recycle` gives spent ones back for the next batch.
  */
-export class ColumnBatch {
-  private cols: ColumnBuffer[];
-  private row = 0;
+export class ColumnBatch extends RowBuilder<ColumnBuffer> {
+  protected cols: ColumnBuffer[];
   private spare: ArrayBuffer[][] = [];
 
   /** `rows`: rows per batch (fewer for a table that fills slowly, to hold less memory). */
@@ -133,6 +114,7 @@ export class ColumnBatch {
     private readonly emit: (b: BatchData) => void,
     private readonly rows = BATCH_ROWS,
   ) {
+    super(rows);
     this.cols = kinds.map((k) => columnBuffer(k, undefined, rows));
   }
 
@@ -141,34 +123,12 @@ export class ColumnBatch {
     if (this.spare.length < 4) this.spare.push(values);
   }
 
-  /**
-   * Sets column `col` of the current row (null is NULL). A typed array takes a value out of the
-   * column's range modulo its width, as the appender's appendX did; integers come as number or
-   * bigint (a number above 2^53 is taken as it stands).
-   */
-  set(col: number, v: Value): void {
-    const c = this.cols[col];
-    const r = this.row;
-    if (v === null) {
-      (c.nulls ??= new Uint8Array(this.rows))[r] = 1;
-      return;
-    }
+  protected setNull(c: ColumnBuffer, r: number): void {
+    (c.nulls ??= new Uint8Array(this.rows))[r] = 1;
+  }
+
+  protected setOther(c: ColumnBuffer, r: number, v: Value): void {
     switch (c.kind) {
-      case Kind.I64:
-        if (typeof v === 'number') {
-          c.i32[2 * r] = v;
-          c.i32[2 * r + 1] = Math.floor(v / TWO_32);
-        } else c.i64[r] = typeof v === 'bigint' ? v : BigInt(v as never);
-        break;
-      case Kind.I32:
-        c.i32[r] = typeof v === 'bigint' ? Number(BigInt.asIntN(32, v)) : (v as number);
-        break;
-      case Kind.I16:
-        c.i16[r] = typeof v === 'bigint' ? Number(BigInt.asIntN(16, v)) : (v as number);
-        break;
-      case Kind.F64:
-        c.f64[r] = typeof v === 'bigint' ? Number(v) : (v as number);
-        break;
       case Kind.BOOL:
         c.u8[r] = v ? 1 : 0;
         break;
@@ -239,29 +199,6 @@ export class ColumnBatch {
     const c = this.cols[col];
     if (typeof v === 'string' && c.kind === Kind.STR && v === c.last) c.i32[this.row] = c.lastCode;
     else this.set(col, v);
-  }
-
-  /** set() for a number that is not null, into an INTEGER/UINTEGER column. */
-  setI32(col: number, v: number): void {
-    this.cols[col].i32[this.row] = v;
-  }
-
-  /** set() for an integer number below 2^53 in magnitude, into a BIGINT/UBIGINT column. */
-  setI64(col: number, v: number): void {
-    const a = this.cols[col].i32;
-    const r = 2 * this.row;
-    a[r] = v;
-    a[r + 1] = Math.floor(v / TWO_32);
-  }
-
-  endRow(): void {
-    if (++this.row === this.rows) this.flush();
-  }
-
-  /** A whole row, in column order. */
-  put(vals: Value[]): void {
-    for (let i = 0; i < vals.length; i++) this.set(i, vals[i]);
-    this.endRow();
   }
 
   /** Hands the rows filled so far to `emit` (none: nothing). */

@@ -16,3 +16,20 @@ export interface BinaryCursor {
   len: number;
   lost: number;
 }
+
+/** A cursor on no record yet, moved on by `next` (which sets the cursor's fields). */
+export function binaryCursor(next: () => boolean): BinaryCursor {
+  return {
+    kind: 'event',
+    ts: 0,
+    cpu: 0,
+    tid: 0,
+    tgid: null,
+    comm: null,
+    buf: Buffer.alloc(0),
+    rec: 0,
+    len: 0,
+    lost: 0,
+    next,
+  };
+}

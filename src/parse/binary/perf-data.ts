@@ -5,7 +5,7 @@
 // COMM/FORK give task names; LOST and LOST_SAMPLES become lost_events. Records are put in time
 // order as perf does (tools/perf/util/ordered-events.c): at each FINISHED_ROUND, what is older
 // than the previous round's newest time is final.
-import type { BinaryCursor } from './binary-cursor.js';
+import { binaryCursor, type BinaryCursor } from './binary-cursor.js';
 import { BinaryFile, Cursor } from './bytes.js';
 import { TracingData } from './tracing-data.js';
 
@@ -455,67 +455,55 @@ function perfCursor(
     queue = queue.slice(k);
   };
 
-  const cur: BinaryCursor = {
-    kind: 'event',
-    ts: 0,
-    cpu: 0,
-    tid: 0,
-    tgid: null,
-    comm: null,
-    buf: Buffer.alloc(0),
-    rec: 0,
-    len: 0,
-    lost: 0,
-    next() {
-      for (;;) {
-        while (readyAt >= ready.length) {
-          if (done) return false;
-          const r = record();
-          if (!r) {
-            done = true;
-            flush(Infinity);
-            continue;
-          }
-          parse(r.type, r.buf, r.at, r.size);
-        }
-        const it = ready[readyAt++];
-        if (it.kind === 'comm') {
-          comms.set(it.tid, it.comm);
+  const cur = binaryCursor(() => {
+    for (;;) {
+      while (readyAt >= ready.length) {
+        if (done) return false;
+        const r = record();
+        if (!r) {
+          done = true;
+          flush(Infinity);
           continue;
         }
-        if (it.kind === 'lost') {
-          // perf record (6.x) ends with a LOST_SAMPLES per event from the counters' lost counts:
-          // the same losses its LOST records already reported. Those are kept in the metadata.
-          if (it.pid === LOST_SAMPLES) {
-            lostSamples += it.lost;
-            meta.lost_samples = lostSamples;
-            if (lostRecords) continue;
-          } else {
-            lostRecords += it.lost;
-            meta.lost_records = lostRecords;
-          }
+        parse(r.type, r.buf, r.at, r.size);
+      }
+      const it = ready[readyAt++];
+      if (it.kind === 'comm') {
+        comms.set(it.tid, it.comm);
+        continue;
+      }
+      if (it.kind === 'lost') {
+        // perf record (6.x) ends with a LOST_SAMPLES per event from the counters' lost counts:
+        // the same losses its LOST records already reported. Those are kept in the metadata.
+        if (it.pid === LOST_SAMPLES) {
+          lostSamples += it.lost;
+          meta.lost_samples = lostSamples;
+          if (lostRecords) continue;
+        } else {
+          lostRecords += it.lost;
+          meta.lost_records = lostRecords;
         }
-        if (it.kind === 'fork') {
-          const c = comms.get(it.pid);
-          if (c !== undefined) comms.set(it.tid, c);
-          continue;
-        }
-        cur.kind = it.kind;
-        cur.ts = it.ts;
-        cur.cpu = it.cpu;
-        if (it.kind === 'lost') {
-          cur.lost = it.lost;
-          return true;
-        }
-        cur.tid = it.tid;
-        cur.tgid = it.pid;
-        cur.comm = comms.get(it.tid) ?? `:${it.tid}`;
-        cur.buf = it.raw!;
-        cur.rec = 0;
-        cur.len = it.raw!.length;
+      }
+      if (it.kind === 'fork') {
+        const c = comms.get(it.pid);
+        if (c !== undefined) comms.set(it.tid, c);
+        continue;
+      }
+      cur.kind = it.kind;
+      cur.ts = it.ts;
+      cur.cpu = it.cpu;
+      if (it.kind === 'lost') {
+        cur.lost = it.lost;
         return true;
       }
-    },
-  };
+      cur.tid = it.tid;
+      cur.tgid = it.pid;
+      cur.comm = comms.get(it.tid) ?? `:${it.tid}`;
+      cur.buf = it.raw!;
+      cur.rec = 0;
+      cur.len = it.raw!.length;
+      return true;
+    }
+  });
   return cur;
 }

@@ -5,6 +5,7 @@ import { PAGE_SIZE } from '../types.js';
 import { releaseWaiters } from './restore.js';
 import { result } from './make_device_exclusive_range.js';
 import type { Call, Cause, GupPage } from './types.js';
+import { find_vma } from '../vma.js';
 
 /**
  * folio_make_device_exclusive (6.12): an rmap walk converts every present mapping of the folio,
@@ -29,7 +30,7 @@ export function folio_make_device_exclusive(
     const owner = m.mms[mmId];
     const p = m.pte(owner, va);
     if (!p || p.kind !== 'present' || p.folio !== f) continue;
-    const vma = m.find_vma(owner, va);
+    const vma = find_vma(owner, va);
     // page_make_device_exclusive_one: notifier EXCLUSIVE (owner: test_hmm passes NULL).
     m.mmu_notifier_invalidate(
       owner,

@@ -2,12 +2,14 @@
 // pinned when the trace shows GUP reach it, faulting in what is missing or read-only.
 import type { DeviceExclusive } from '../device_exclusive.js';
 import type { ReplayEvent } from '../adapter.js';
-import { __split_huge_pmd, rss_batch_begin, rss_batch_point } from '../memory.js';
+import { rss_batch_begin, rss_batch_point } from '../memory.js';
 import { PAGE_SIZE, type Mm, type Task } from '../types.js';
 import { pinTime, pinWindow, type GupPlan } from './gup_plan.js';
 import { remove_device_exclusive_entry, wakeOn } from './restore.js';
 import { walkNext } from './make_device_exclusive_range.js';
 import type { Call, GupPage } from './types.js';
+import { __split_huge_pmd } from '../huge_memory.js';
+import { find_vma } from '../vma.js';
 
 /** Entry of get_user_pages_remote inside a call: pinning begins (FOLL_GET|FOLL_WRITE|FOLL_SPLIT_PMD). */
 export function gupEnter(dx: DeviceExclusive, e: ReplayEvent, t: Task): void {
@@ -145,7 +147,7 @@ export function follow_page(
 ): GupPage | null | 'wait' {
   const m = dx.m;
   const mm = task.mm!;
-  const vma = m.find_vma(mm, va);
+  const vma = find_vma(mm, va);
   // check_vma_flags: FOLL_WRITE needs VM_WRITE.
   if (!vma || !vma.write) return null;
   let pte = m.pte(mm, va);
@@ -198,12 +200,13 @@ export function get_user_pages_remote(
 /** folio_add_new_anon_rmap(folio, vma, address): the PFN of a page a (GUP) fault just mapped. */
 export function newAnonRmap(dx: DeviceExclusive, e: ReplayEvent, t: Task): void {
   const mm = t.mm;
-  if (!mm || e.a === null || e.b === null) return;
-  const va = e.b - (e.b % PAGE_SIZE);
+  const { pfn, address } = e;
+  if (!mm || pfn === null || address === null) return;
+  const va = address - (address % PAGE_SIZE);
   const p = dx.m.pte(mm, va);
   if (p?.kind === 'present' && p.folio && !p.folio.zero) {
-    if (p.folio.pfnConfidence !== 'observed') dx.m.setPfn(p.folio, BigInt(e.a), 'observed');
-  } else dx.rmapAhead.set(`${mm.id}:${va}`, BigInt(e.a));
+    if (p.folio.pfnConfidence !== 'observed') dx.m.setPfn(p.folio, BigInt(pfn), 'observed');
+  } else dx.rmapAhead.set(`${mm.id}:${va}`, BigInt(pfn));
 }
 
 /** The PFN a GUP fault mapped, when its rmap kprobe fired before the model's GUP reached va. */

@@ -15,7 +15,7 @@ import { EBUSY, EFAULT, EOPNOTSUPP, type Call, type Cause, type GupPage } from '
 export function callEnter(dx: DeviceExclusive, e: ReplayEvent, t: Task): void {
   let r = dx.requests.get(t.tid);
   if (r?.call) finishCall(dx, r.call, e);
-  const start = e.a!;
+  const start = e.start!;
   // An implicit request goes on while its calls chain (dmirror_exclusive's next chunk starts
   // where the last ended, within the announced range where a marker gave one).
   if (
@@ -31,7 +31,7 @@ export function callEnter(dx: DeviceExclusive, e: ReplayEvent, t: Task): void {
   r.readAt = null;
   r.readEarliest = null;
   r.readRace = false;
-  const npages = Math.round((e.b! - start) / PAGE_SIZE);
+  const npages = Math.round((e.end! - start) / PAGE_SIZE);
   r.start ??= start;
   if (!r.announced && start >= r.start)
     r.npages = Math.max(r.npages ?? 0, Math.round((start - r.start) / PAGE_SIZE) + npages);
@@ -69,8 +69,8 @@ export function callReturn(dx: DeviceExclusive, e: ReplayEvent, t: Task): void {
   const c = dx.requests.get(t.tid)?.call;
   if (!c) return;
   // Observed only: ret and the page array (NULL slot = failed page).
-  const slots = (e.s ?? '').replace(/[{}]/g, '').split(',').filter(Boolean);
-  finishCall(dx, c, e, e.a, slots);
+  const slots = (e.pages ?? '').replace(/[{}]/g, '').split(',').filter(Boolean);
+  finishCall(dx, c, e, e.ret, slots);
 }
 
 export function finishCall(
@@ -192,14 +192,15 @@ export function walkReached(dx: DeviceExclusive, e: ReplayEvent, t: Task): void 
     const f = g?.folio;
     if (!g || !f) return;
     // The walked folio, by its PFN; where the trace never named it (no allocation events), by address.
-    if (f.pfn !== null ? e.a !== null && f.pfn === BigInt(e.a) : e.b === g.va) {
-      if (f.pfn === null && e.a !== null) dx.m.setPfn(f, BigInt(e.a), 'observed');
+    const { pfn, address } = e;
+    if (f.pfn !== null ? pfn !== null && f.pfn === BigInt(pfn) : address === g.va) {
+      if (f.pfn === null && pfn !== null) dx.m.setPfn(f, BigInt(pfn), 'observed');
       settle(dx, c, e.ts);
     }
     return;
   }
-  if (e.b === null) return;
-  const idx = Math.floor((e.b - c.start) / PAGE_SIZE);
+  if (e.address === null) return;
+  const idx = Math.floor((e.address - c.start) / PAGE_SIZE);
   if (idx < c.next || idx >= c.npages) return;
   c.walkTiming = 'rmap_walk';
   while (c.next <= idx && c.next < c.gup.length) walkNext(dx, c, e, true);

@@ -6,6 +6,7 @@ import { do_wp_page } from '../memory.js';
 import { MMU_NOTIFY, presentPte } from '../model.js';
 import { PAGE_SIZE, type Folio, type Mm, type Pte, type Vma } from '../types.js';
 import type { Request, Waiter } from './types.js';
+import { find_vma } from '../vma.js';
 
 /**
  * A CPU fault (`cpu`) or GUP fault on a non-present entry. Returns true if it was device-exclusive.
@@ -81,7 +82,7 @@ export function restoreForFork(dx: DeviceExclusive, mm: Mm, va: number, pte: Pte
   const f = pte.folio!;
   // v8 waited for the lock (sleeping lock_page); 5.14+ trylocks and fails the fork (-ENOMEM).
   if (f.locked && dx.design !== 'v8') return false;
-  const vma = dx.m.find_vma(mm, va);
+  const vma = find_vma(mm, va);
   if (!vma) return true;
   remove_device_exclusive_entry(dx, mm, vma, va, pte);
   return true;
@@ -105,7 +106,9 @@ export function wakeOn(dx: DeviceExclusive, e: ReplayEvent): void {
   const notifier = e.event === 'kprobe:mmu_notifier_invalidate_range_start';
   const swap = e.event === 'kprobe:do_swap_page';
   const covers = (w: Waiter) =>
-    notifier ? e.a !== null && e.b !== null && e.a <= w.va && w.va < e.b : e.a === w.va;
+    notifier
+      ? e.start !== null && e.end !== null && e.start <= w.va && w.va < e.end
+      : e.address === w.va;
   const shows = dx.notifierTraced ? notifier : dx.swapTraced ? swap : true;
   if (!shows) return;
   const keep: Waiter[] = [];
@@ -113,7 +116,7 @@ export function wakeOn(dx: DeviceExclusive, e: ReplayEvent): void {
     if (!mine(w)) keep.push(w);
     else if (dx.notifierTraced || dx.swapTraced ? covers(w) : true) {
       const p = dx.m.pte(w.mm, w.va);
-      const vma = dx.m.find_vma(w.mm, w.va);
+      const vma = find_vma(w.mm, w.va);
       if (p?.kind === 'device_exclusive' && p.folio === w.folio && vma)
         swapFault(dx, w.mm, vma, w.va, p, w.write);
     }

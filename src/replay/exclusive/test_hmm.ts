@@ -31,10 +31,10 @@ export function mirrorOf(dx: DeviceExclusive, mm: Mm, fd: number): Set<number> {
 
 /** sys_enter_ioctl(fd, cmd, arg): a driver request begins. */
 export function ioctlEnter(dx: DeviceExclusive, e: ReplayEvent, t: Task): void {
-  if (e.b !== HMM_DMIRROR_EXCLUSIVE || !t.mm) return;
+  if (e.cmd !== HMM_DMIRROR_EXCLUSIVE || !t.mm) return;
   const open = dx.requests.get(t.tid);
   if (open?.implicit) finishRequest(dx, open, open.lastReturn ?? e.ts, null);
-  newRequest(dx, e, t, mirrorOf(dx, t.mm, e.a ?? -1), false);
+  newRequest(dx, e, t, mirrorOf(dx, t.mm, e.fd ?? -1), false);
 }
 
 /** A request of task t, over the range its RACE_BEGIN marker announced if any. */
@@ -137,7 +137,7 @@ export function bounceAllocated(dx: DeviceExclusive, t: Task): void {
  * written after it returned, ends a request no ioctl event closes.
  */
 export function marker(dx: DeviceExclusive, e: ReplayEvent, t: Task): void {
-  const m = /^RACE_BEGIN .*addr=0x([0-9a-f]+) npages=(\d+)/.exec(e.s ?? '');
+  const m = /^RACE_BEGIN .*addr=0x([0-9a-f]+) npages=(\d+)/.exec(e.buf ?? '');
   if (m) {
     const open = dx.requests.get(t.tid);
     if (open?.implicit) finishRequest(dx, open, open.lastReturn ?? e.ts, null);
@@ -145,7 +145,7 @@ export function marker(dx: DeviceExclusive, e: ReplayEvent, t: Task): void {
     return;
   }
   const r = dx.requests.get(t.tid);
-  if (r?.implicit && e.s?.startsWith('RACE_END ')) {
+  if (r?.implicit && e.buf?.startsWith('RACE_END ')) {
     if (r.call) finishCall(dx, r.call, e);
     finishRequest(dx, r, e.ts, null);
   }
@@ -156,7 +156,7 @@ export function ioctlExit(dx: DeviceExclusive, e: ReplayEvent, t: Task): void {
   const r = dx.requests.get(t.tid);
   if (!r) return;
   if (r.call) finishCall(dx, r.call, e);
-  finishRequest(dx, r, e.ts, e.a);
+  finishRequest(dx, r, e.ts, e.ret);
 }
 
 /** Requests no ioctl return or marker closed (end of the trace). */

@@ -1,7 +1,5 @@
 // MMREPLAY_CKPT markers: the kernel's pagemap at a point, against the model's page tables.
 import type { Adapter } from '../adapter.js';
-// From trace events to model operations. Where a trace does not say something, the rule used is
-// written next to the code, and what it produced is marked `inferred` (or `unknown`).
 import { PAGE_SIZE } from '../types.js';
 
 import { ReplayEvent } from './events.js';
@@ -9,7 +7,7 @@ import { finishFault } from './faults.js';
 
 export function checkpoint(ad: Adapter, e: ReplayEvent): void {
   const m = ad.m;
-  const kv = Object.fromEntries([...e.s!.matchAll(/(\w+)=(\S+)/g)].map((x) => [x[1], x[2]]));
+  const kv = Object.fromEntries([...e.buf!.matchAll(/(\w+)=(\S+)/g)].map((x) => [x[1], x[2]]));
   // A marker cut short (the trace's last line) or damaged is not a checkpoint.
   if (
     !/^\d+$/.test(kv.pid ?? '') ||

@@ -2,24 +2,9 @@
 // sets and kernel constants that decide how events group (inside a fault, a bulk operation...).
 import type { FaultEvidence } from '../memory.js';
 import type { Task } from '../types.js';
+import type { ReplayEvent } from '../event_view.js';
 
-/** One event as the replay reads it: common columns plus up to six numeric slots and a string. */
-export interface ReplayEvent {
-  id: bigint;
-  ts: bigint;
-  cpu: number;
-  tid: number;
-  tgid: number | null;
-  comm: string;
-  event: string;
-  a: number | null;
-  b: number | null;
-  c: number | null;
-  d: number | null;
-  e: number | null;
-  f: number | null;
-  s: string | null;
-}
+export type { ReplayEvent } from '../event_view.js';
 
 export interface RssRow {
   eventId: bigint;

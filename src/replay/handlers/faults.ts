@@ -1,18 +1,10 @@
 // Page faults (mm/memory.c handle_mm_fault): a fault is settled once its task moves on, with the
 // allocations and page-table pages the trace showed inside it; GUP's faults come from the model.
 import type { Adapter } from '../adapter.js';
-// From trace events to model operations. Where a trace does not say something, the rule used is
-// written next to the code, and what it produced is marked `inferred` (or `unknown`).
-import {
-  do_anonymous_page,
-  do_fault,
-  forget_guessed_pte,
-  map_unseen_file_page,
-  do_huge_pmd_anonymous_page,
-  do_wp_page,
-  thp_eligible,
-  type FaultEvidence,
-} from '../memory.js';
+import { do_huge_pmd_anonymous_page, thp_eligible } from '../huge_memory.js';
+import { forget_guessed_pte, map_unseen_file_page } from '../filemap.js';
+import { find_vma, insertVma, touchVma } from '../vma.js';
+import { do_anonymous_page, do_fault, do_wp_page, type FaultEvidence } from '../memory.js';
 import { LEVEL_NAMES } from '../pgtable.js';
 import { do_swap_page } from '../swap.js';
 import { collapse_huge_page } from '../khugepaged.js';
@@ -53,8 +45,9 @@ export function finishLockHolders(ad: Adapter, e: ReplayEvent, start = 0, end = 
  * that one is still pending): those end first. GUP's (REMOTE) are the device-exclusive model's.
  */
 export function kernelWpFault(ad: Adapter, e: ReplayEvent, pf: PendingFault | undefined): void {
-  const kernelMode = e.b !== null && (e.b & (FAULT_FLAG_USER | FAULT_FLAG_REMOTE)) === 0;
-  if (ad.opts.kernelFaultsTraced || !kernelMode || e.a === null || e.a >= USER_VA_END) {
+  const { address, flags } = e;
+  const kernelMode = flags !== null && (flags & (FAULT_FLAG_USER | FAULT_FLAG_REMOTE)) === 0;
+  if (ad.opts.kernelFaultsTraced || !kernelMode || address === null || address >= USER_VA_END) {
     if (pf) pf.holdsLock = true;
     return;
   }
@@ -63,7 +56,7 @@ export function kernelWpFault(ad: Adapter, e: ReplayEvent, pf: PendingFault | un
   check_sync_rss_stat(ad, t);
   ad.pending.set(e.tid, {
     task: t,
-    va: e.a,
+    va: address,
     errorCode: X86_PF_PROT | X86_PF_WRITE,
     eventId: e.id,
     ev: { allocs: [], allocsTraced: ad.opts.allocsTraced, pgtables: 0 },
@@ -149,12 +142,12 @@ export function handle_mm_fault(
   const va = pf.va - (pf.va % PAGE_SIZE);
   const write = (pf.errorCode & X86_PF_WRITE) !== 0;
   const protection = (pf.errorCode & X86_PF_PROT) !== 0;
-  let vma = m.find_vma(mm, va);
+  let vma = find_vma(mm, va);
   if (!vma) vma = vmaOnFirstSight(ad, mm, va, next);
   // A write fault a VMA the model never saw created did not SIGSEGV on proves it writable
   // (a private file mapping's data, written copy-on-write).
   if (vma.preTrace && write && !vma.write) {
-    m.touchVma(mm, vma);
+    touchVma(m, mm, vma);
     vma.write = true;
   }
   let pte = m.pte(mm, va);
@@ -278,7 +271,7 @@ export function gupHandleMmFault(
  * unless the rss_stat that ends the fault counts a file page.
  */
 export function vmaOnFirstSight(ad: Adapter, mm: Mm, va: number, next: ReplayEvent | null): Vma {
-  const fileBacked = next?.event === 'kmem:rss_stat' && next.b === 0;
+  const fileBacked = next?.event === 'kmem:rss_stat' && next.member === 0;
   // A file mapping is assumed to span the fault-around window (16 pages), clipped by neighbours.
   let start = va;
   let end = va + PAGE_SIZE;
@@ -306,7 +299,7 @@ export function vmaOnFirstSight(ad: Adapter, mm: Mm, va: number, next: ReplayEve
     dontfork: false,
     preTrace: true,
   });
-  ad.m.insertVma(mm, vma);
+  insertVma(ad.m, mm, vma);
   return vma;
 }
 
@@ -319,8 +312,8 @@ export function vmaOnFirstSight(ad: Adapter, mm: Mm, va: number, next: ReplayEve
 export function collapseHugePage(ad: Adapter, e: ReplayEvent): void {
   const c = ad.collapse.get(e.tid);
   ad.collapse.delete(e.tid);
-  if (e.s !== 'succeeded' || !c) return;
-  const scanPfn = BigInt(e.a!);
+  if (e.status_name !== 'succeeded' || !c) return;
+  const scanPfn = BigInt(e.pfn!);
   const old = ad.m.byPfn.get(scanPfn);
   const at = old && !old.freed ? [...old.rmap.values()][0] : undefined;
   if (!at) {
@@ -333,6 +326,6 @@ export function collapseHugePage(ad: Adapter, e: ReplayEvent): void {
   }
   const mm = ad.m.mms[at.mm];
   const haddr = at.va - (at.va % HPAGE_PMD_SIZE);
-  const vma = ad.m.find_vma(mm, haddr);
+  const vma = find_vma(mm, haddr);
   if (vma) collapse_huge_page(ad.m, mm, vma, haddr, c.pfn);
 }

@@ -1,19 +1,29 @@
 // Tasks and address spaces: fork (kernel/fork.c dup_mm, copy_page_range), exec and exit.
 import type { Adapter } from '../adapter.js';
-// From trace events to model operations. Where a trace does not say something, the rule used is
-// written next to the code, and what it produced is marked `inferred` (or `unknown`).
-import { copy_page_range, rss_batch_begin } from '../memory.js';
+import { copy_page_range } from '../copy_page_range.js';
+import { insertVma } from '../vma.js';
+import { rss_batch_begin } from '../memory.js';
 import { exit_mmap } from '../mmap.js';
 import type { Mm, Pte, Task, Vma } from '../types.js';
 
 import { ReplayEvent, CLONE_VM, CLONE_THREAD, CLONE_VFORK, SIGCHLD } from './events.js';
 import { sync_mm_rss, uncertain } from './rss.js';
 
+/** task_newtask(pid, clone_flags, comm) in the parent. */
 export function newTask(ad: Adapter, e: ReplayEvent): void {
+  copy_process(ad, e, e.pid!, e.clone_flags!, e.child_comm);
+}
+
+/** kernel/fork.c copy_process: task pid, made by e's task; its mm by the clone flags. */
+function copy_process(
+  ad: Adapter,
+  e: ReplayEvent,
+  pid: number,
+  flags: number,
+  comm: string | null,
+): void {
   const m = ad.m;
   const parent = ad.task(e);
-  const pid = e.a!;
-  const flags = e.b!;
   const thread = (flags & CLONE_THREAD) !== 0;
   let mm: Mm | null;
   if (flags & CLONE_VM) mm = parent.mm;
@@ -39,7 +49,7 @@ export function newTask(ad: Adapter, e: ReplayEvent): void {
     tid: pid,
     tgid,
     mm,
-    comm: e.s ?? parent.comm,
+    comm: comm ?? parent.comm,
     first: e.ts,
     last: e.ts,
     preTrace: false,
@@ -63,7 +73,7 @@ export function dup_mm(ad: Adapter, parent: Task): Mm | null {
   for (const vma of src.vmas) {
     if (vma.dontfork) continue;
     const child = m.newVma({ ...vma, anonVma: vma.anonVma === null ? null : m.anonVmaId() });
-    m.insertVma(dst, child);
+    insertVma(m, dst, child);
     copies.push(vma);
   }
   // dup_mmap copies VMA by VMA; where the trace shows each copy_page_range (a kprobe with the
@@ -167,15 +177,15 @@ export function exitMmap(ad: Adapter, mm: Mm, tid: number): void {
  * them (its fork() calls clone), an inference the row's mm says nothing against.
  */
 export function forkWithoutNewTask(ad: Adapter, e: ReplayEvent): void {
-  if (e.a === null) return;
+  if (e.child_pid === null) return;
   const call = ad.syscalls.get(e.tid);
   const flags =
     call?.name === 'clone'
-      ? call.e.a
+      ? call.e.clone_flags
       : call?.name === 'vfork'
         ? CLONE_VM | CLONE_VFORK
         : call?.name === 'clone3'
           ? CLONE_VM | CLONE_THREAD
           : SIGCHLD;
-  newTask(ad, { ...e, a: e.a, b: flags ?? SIGCHLD });
+  copy_process(ad, e, e.child_pid, flags ?? SIGCHLD, null);
 }

@@ -1,8 +1,10 @@
-// Migration PTEs (migrate:set_migration_pte / remove_migration_pte) and pages freed while mapped.
+// Migration PTEs (migrate:set_migration_pte / remove_migration_pte), pages freed while mapped, the
+// folio locks migration and ksmd hold (folio_unlock ends them), and KSM merges.
 import type { Adapter } from '../adapter.js';
-// From trace events to model operations. Where a trace does not say something, the rule used is
-// written next to the code, and what it produced is marked `inferred` (or `unknown`).
-import { split_huge_page, wp_page_copy } from '../memory.js';
+import { split_huge_page } from '../huge_memory.js';
+import { find_vma } from '../vma.js';
+import { write_protect_page } from '../ksm.js';
+import { wp_page_copy } from '../memory.js';
 import { PAGE_SIZE, type Folio } from '../types.js';
 
 import { ReplayEvent } from './events.js';
@@ -12,13 +14,14 @@ export function migrationPte(ad: Adapter, e: ReplayEvent, set: boolean): void {
   const m = ad.m;
   const t = ad.task(e);
   const mm = t.mm;
-  if (!mm || e.a === null) return;
-  const va = e.a - (e.a % PAGE_SIZE);
+  const { addr, pte_pfn } = e;
+  if (!mm || addr === null) return;
+  const va = addr - (addr % PAGE_SIZE);
   const p = m.pte(mm, va);
   if (set) {
     if (p?.kind !== 'present' || !p.folio) return;
     // The entry names the folio: a trace without allocation events learns its PFN here.
-    if (p.folio.pfn === null && e.b !== null) m.setPfn(p.folio, BigInt(e.b), 'observed');
+    if (p.folio.pfn === null && pte_pfn !== null) m.setPfn(p.folio, BigInt(pte_pfn), 'observed');
     // migrate_folio_unmap holds the folio lock from unmapping until the PTEs are restored.
     m.touchFolio(p.folio);
     p.folio.locked = true;
@@ -32,9 +35,9 @@ export function migrationPte(ad: Adapter, e: ReplayEvent, set: boolean): void {
     split_huge_page(m, p.folio);
     return;
   }
-  if (p?.kind !== 'migration' || !p.folio || e.b === null) return;
+  if (p?.kind !== 'migration' || !p.folio || pte_pfn === null) return;
   // remove_migration_pte: the entry becomes a present PTE to the new folio; the old one goes.
-  const pfn = BigInt(e.b);
+  const pfn = BigInt(pte_pfn);
   const old = p.folio;
   // migrate_pages_batch unlocks source and destination after remove_migration_ptes: where
   // folio_unlock is traced, each stays locked until its own unlock.
@@ -76,7 +79,7 @@ export function migrationPte(ad: Adapter, e: ReplayEvent, set: boolean): void {
  */
 export function freedWhileMapped(ad: Adapter, f: Folio, e: ReplayEvent): void {
   const m = ad.m;
-  const what = `mm_page_free pfn 0x${e.a!.toString(16)} while the model maps folio ${f.id} ${f.mapcount} times`;
+  const what = `mm_page_free pfn 0x${e.pfn!.toString(16)} while the model maps folio ${f.id} ${f.mapcount} times`;
   // Only another process's free says the mappers left copied it: the freeing task's own mapping
   // going unseen is a different story (GUP timing, a race) the model cannot settle ad way.
   const freer = ad.m.tasks.get(e.tid)?.mm;
@@ -93,7 +96,7 @@ export function freedWhileMapped(ad: Adapter, f: Folio, e: ReplayEvent): void {
   }
   for (const { mm: id, va } of [...f.rmap.values()]) {
     const mm = m.mms[id];
-    const vma = m.find_vma(mm, va);
+    const vma = find_vma(mm, va);
     if (vma) wp_page_copy(m, mm, vma, va, null);
   }
   m.sink.violation(
@@ -101,4 +104,43 @@ export function freedWhileMapped(ad: Adapter, f: Folio, e: ReplayEvent): void {
     `${what}: replayed as an unseen copy-on-write (a kernel-mode write, page_fault_kernel not traced, or a GUP FOLL_WRITE placed later than it ran)`,
     m.nearLoss ? 'lost-events' : 'untraced',
   );
+}
+
+/**
+ * try_to_migrate / try_to_merge_one_page: migrate_folio_unmap locked the folio before it unmaps
+ * (else the read-ahead windows of dx.migrationLocks cover it); try_to_merge_one_page trylocks it
+ * for write_protect_page and replace_page, which can take ms. Where folio_unlock is traced it
+ * stays locked until then.
+ */
+export function folioLocked(ad: Adapter, e: ReplayEvent): void {
+  const pfn = e.pfn;
+  const f = pfn === null ? undefined : ad.m.byPfn.get(BigInt(pfn));
+  if (f && ad.opts.folioUnlockTraced === true) {
+    f.locked = true;
+    ad.lockedUntilUnlock.set(f.pfn, f);
+  }
+}
+
+/** folio_unlock: a folio a migration, ksmd or a device-exclusive caller held is let go. */
+export function folioUnlock(ad: Adapter, e: ReplayEvent): void {
+  const pfn = e.pfn === null ? null : BigInt(e.pfn);
+  if (pfn !== null) ad.dx?.folioUnlock(pfn);
+  const f = pfn === null ? undefined : ad.lockedUntilUnlock.get(pfn);
+  if (f) {
+    ad.lockedUntilUnlock.delete(f.pfn);
+    f.locked = false;
+  }
+}
+
+/**
+ * ksm:ksm_merge_with_ksm_page: without "ksm " the page itself became the KSM page; with it, some
+ * page was replaced by this KSM page, and which one the free that follows tells (the event names
+ * no address).
+ */
+export function ksm_merge_with_ksm_page(ad: Adapter, e: ReplayEvent): void {
+  if (e.err !== 0 || e.pfn === null) return;
+  const f = ad.m.byPfn.get(BigInt(e.pfn));
+  if (!f || f.freed) return;
+  if (e.ksm_page === 0) write_protect_page(ad.m, f);
+  else ad.ksmReplacing.set(e.tid, f);
 }

@@ -1,7 +1,5 @@
 // rss_stat against the model's counters (mm/memory.c add_mm_counter, the per-task cache of 6.1).
 import type { Adapter } from '../adapter.js';
-// From trace events to model operations. Where a trace does not say something, the rule used is
-// written next to the code, and what it produced is marked `inferred` (or `unknown`).
 import { PAGE_SIZE, RSS_MEMBERS, type Mm, type Task } from '../types.js';
 
 import { ReplayEvent, RssRow } from './events.js';
@@ -31,21 +29,20 @@ export function sync_mm_rss(ad: Adapter, t: Task): void {
 export function rssStat(ad: Adapter, e: ReplayEvent): void {
   const m = ad.m;
   // A member the model does not count (another kernel's, or a damaged line) or a field missing.
-  if (e.a === null || e.c === null) {
+  const { mm_id: mmId, member, size } = e;
+  if (mmId === null || size === null) {
     ad.skip(e, 'rss_stat without mm_id or size');
     return;
   }
-  if (e.b === null || RSS_MEMBERS[e.b] === undefined) {
+  if (member === null || RSS_MEMBERS[member] === undefined) {
     ad.skip(
       e,
-      `rss_stat member ${e.b ?? '(a name the format does not list)'} is not one the model counts (${RSS_MEMBERS.join(', ')})`,
+      `rss_stat member ${member ?? '(a name the format does not list)'} is not one the model counts (${RSS_MEMBERS.join(', ')})`,
     );
     return;
   }
   const t = ad.task(e);
-  const mmId = e.a!;
-  const member = e.b!;
-  const kernel = Math.round(e.c! / PAGE_SIZE);
+  const kernel = Math.round(size / PAGE_SIZE);
   if (mmId === 0) {
     const mm = unhashedMm(ad, e, t, member, kernel);
     if (mm) checkRss(ad, e, t, mm, member, kernel);
@@ -104,7 +101,7 @@ export function unhashedMm(
   member: number,
   kernel: number,
 ): Mm | null {
-  if (e.d === 1) return t.mm;
+  if (e.curr === 1) return t.mm;
   const b = ad.building.get(t.tid);
   if (b?.kind === 'fork') return b.mm;
   if (b?.kind === 'exec') {

@@ -1,8 +1,7 @@
 // Syscalls' page-table work (munmap, mprotect, madvise, mremap, mmap, brk, fork...), run when the
 // trace shows it begin.
 import type { Adapter } from '../adapter.js';
-// From trace events to model operations. Where a trace does not say something, the rule used is
-// written next to the code, and what it produced is marked `inferred` (or `unknown`).
+import { find_vma } from '../vma.js';
 import {
   do_brk,
   do_madvise,
@@ -36,12 +35,16 @@ export function sysEnter(ad: Adapter, e: ReplayEvent): void {
   const name = e.event.slice('syscalls:sys_enter_'.length);
   // A range past the top of user space, which the kernel refuses, is a damaged line (the model
   // would build a VMA of 2^64 bytes): skipped and located.
-  const len = name === 'mremap' ? Math.max(e.b ?? 0, e.c ?? 0) : (e.b ?? 0);
-  if (RANGE_SYSCALLS.has(name) && (name === 'mmap' ? 0 : (e.a ?? 0)) + len > USER_VA_END) {
+  const addr = e.addr ?? e.start;
+  const len = name === 'mremap' ? e.old_len : (e.len ?? e.len_in);
+  const reach = name === 'mremap' ? Math.max(len ?? 0, e.new_len ?? 0) : (len ?? 0);
+  if (RANGE_SYSCALLS.has(name) && (name === 'mmap' ? 0 : (addr ?? 0)) + reach > USER_VA_END) {
     ad.syscalls.delete(e.tid);
     return ad.skip(e, `${name} of a range past the top of user space`);
   }
-  ad.syscalls.set(e.tid, { name, e });
+  // Its arguments as they were: the work below runs, and sys_exit reads them, at later events.
+  const call = e.detach();
+  ad.syscalls.set(e.tid, { name, e: call });
   const mm = t.mm;
   if (!mm) return;
   if (
@@ -49,8 +52,8 @@ export function sysEnter(ad: Adapter, e: ReplayEvent): void {
     (name === 'munmap' ||
       name === 'madvise' ||
       name === 'mremap' ||
-      (name === 'mmap' && e.d! & MAP_FIXED)) &&
-    !covered(ad, mm, e.a!, name === 'mremap' ? e.b! : e.b!)
+      (name === 'mmap' && e.flags! & MAP_FIXED)) &&
+    !covered(ad, mm, addr!, len!)
   ) {
     uncertain(ad, mm, t.tid, `${name} over VMAs mapped before the trace`);
   }
@@ -58,7 +61,7 @@ export function sysEnter(ad: Adapter, e: ReplayEvent): void {
     ad.deferred.set(t.tid, {
       run: () => {
         const saved = [m.now, m.eventId] as const;
-        m.eventId = e.id;
+        m.eventId = call.id;
         work();
         m.eventId = saved[1];
       },
@@ -66,32 +69,32 @@ export function sysEnter(ad: Adapter, e: ReplayEvent): void {
     });
   switch (name) {
     case 'munmap':
-      later(() => do_munmap(m, mm, e.a!, e.b!));
+      later(() => do_munmap(m, mm, call.addr!, call.len!));
       return;
     case 'mprotect':
-      later(() => do_mprotect(m, mm, e.a!, e.b!, e.c!));
+      later(() => do_mprotect(m, mm, call.start!, call.len!, call.prot!));
       return;
     case 'madvise':
       // MADV_COLD/PAGEOUT isolate what is mapped as soon as they hold the read lock
       // (madvise_cold_or_pageout_pte_range); reclaim can come much later.
       later(
-        () => do_madvise(m, mm, e.a!, e.b!, e.c! | 0),
-        e.c === MADV.COLD || e.c === MADV.PAGEOUT,
+        () => do_madvise(m, mm, call.start!, call.len_in!, call.behavior! | 0),
+        e.behavior === MADV.COLD || e.behavior === MADV.PAGEOUT,
       );
       return;
     case 'mremap':
-      if (e.c! < e.b!) do_munmap(m, mm, e.a! + e.c!, e.b! - e.c!);
+      if (e.new_len! < e.old_len!) do_munmap(m, mm, e.addr! + e.new_len!, e.old_len! - e.new_len!);
       return;
     case 'mmap':
-      if ((e.d! & MAP_FIXED) !== 0 && (e.d! & MAP_FIXED_NOREPLACE) === 0)
-        do_munmap(m, mm, e.a!, e.b!);
+      if ((e.flags! & MAP_FIXED) !== 0 && (e.flags! & MAP_FIXED_NOREPLACE) === 0)
+        do_munmap(m, mm, e.addr!, e.len!);
       return;
     case 'clone':
     case 'fork': {
       // dup_mmap copies the page tables once it holds the parent's mmap_write_lock, which a
       // driver holding the read lock delays; rss_stat for the child's copy comes before
       // task_newtask. So the copy is made when the trace shows it begin (see STARTS_SYSCALL_WORK).
-      const flags = name === 'fork' ? SIGCHLD : e.a!;
+      const flags = name === 'fork' ? SIGCHLD : e.clone_flags!;
       if (flags & CLONE_VM) return;
       const b = { kind: 'fork' as const, mm: null as Mm | null, flags };
       ad.building.set(t.tid, b);
@@ -130,7 +133,7 @@ export function sysExit(ad: Adapter, e: ReplayEvent): void {
     ad.deferred.delete(e.tid);
     work.run();
   }
-  const ret = e.a!;
+  const ret = e.ret!;
   const failed = ret < 0 && ret > -4096;
   if (name === 'ioctl') ad.dx?.ioctlExit(e, t);
   if (!call || call.name !== name || !t.mm) return;
@@ -143,16 +146,16 @@ export function sysExit(ad: Adapter, e: ReplayEvent): void {
           m,
           mm,
           ret,
-          a.b!,
-          a.c!,
-          a.d!,
-          a.e! | 0,
-          a.f!,
-          `file:${t.tgid}:fd${a.e! | 0}:${ad.fileSeq++}`,
+          a.len!,
+          a.prot!,
+          a.flags!,
+          a.fd! | 0,
+          a.off!,
+          `file:${t.tgid}:fd${a.fd! | 0}:${ad.fileSeq++}`,
         );
       return;
     case 'mremap':
-      if (!failed) do_mremap(m, mm, a.a!, a.b!, a.c!, ret);
+      if (!failed) do_mremap(m, mm, a.addr!, a.old_len!, a.new_len!, ret);
       return;
     case 'brk':
       if (mm.brk === null) mm.brk = ret;
@@ -176,7 +179,7 @@ export function covered(ad: Adapter, mm: Mm, start: number, len: number): boolea
   let at = start;
   const end = start + len;
   while (at < end) {
-    const v = ad.m.find_vma(mm, at);
+    const v = find_vma(mm, at);
     if (!v || v.preTrace) return false;
     at = v.end;
   }
@@ -193,11 +196,12 @@ export function invalidateRangeStart(
   e: ReplayEvent,
   pf: PendingFault | undefined,
 ): void {
-  if (e.a === null || e.b === null || e.c !== MMU_NOTIFY.PROTECTION_VMA || ad.opts.uffdTraced || pf)
-    return;
+  const { start, end } = e;
+  if (start === null || end === null || e.range_event !== MMU_NOTIFY.PROTECTION_VMA) return;
+  if (ad.opts.uffdTraced || pf) return;
   const t = ad.task(e);
   const call = ad.syscalls.get(e.tid);
-  const inUffd = call?.name === 'ioctl' && call.e.b === UFFDIO_WRITEPROTECT;
+  const inUffd = call?.name === 'ioctl' && call.e.cmd === UFFDIO_WRITEPROTECT;
   if (!t.mm || !(inUffd || (!ad.opts.syscallsTraced && !call))) return;
-  uffd_wp_range(ad.m, t.mm, e.a, e.b, uffd_wp_guess(ad.m, t.mm, e.a, e.b));
+  uffd_wp_range(ad.m, t.mm, start, end, uffd_wp_guess(ad.m, t.mm, start, end));
 }
