@@ -13,7 +13,8 @@ import {
   versionForRelease,
   type KernelVersion,
 } from './kernel.js';
-import type { Design, GupPlan } from './device_exclusive.js';
+import type { Design } from './device_exclusive.js';
+import { anchorPlan } from './gup-plans.js';
 import { Model } from './model.js';
 import { PagingGeometry, type PagingLevels } from './pgtable.js';
 import { bindProbes, roleSql, type Binding } from './probes.js';
@@ -66,86 +67,6 @@ async function whereIs(db: Db, eventId: bigint): Promise<string> {
     `SELECT f.path, e.line_no FROM _events e JOIN files f USING (file_id) WHERE e.id = ${eventId}`,
   );
   return r ? `${r.path}:${r.line_no}` : `event ${eventId}`;
-}
-
-/**
- * Reads ahead, per get_user_pages_remote call made inside make_device_exclusive_range, its start,
- * its return and the faults it took (folio_add_new_anon_rmap, handle_mm_fault, do_swap_page,
- * do_wp_page and their notifiers in the same task, by address): the anchors GUP's progress is interpolated between. None of these tell a call's outcome.
- */
-async function gupPlans(db: Db, fileId: number, probes: Binding[]): Promise<Map<bigint, GupPlan>> {
-  const plans = new Map<bigint, GupPlan>();
-  const call = roleSql(probes, 'kprobe:make_device_exclusive_range', fileId);
-  const gup = roleSql(probes, 'kprobe:get_user_pages_remote', fileId);
-  if (!call || !gup) return plans;
-  const anon = roleSql(probes, 'kprobe:folio_add_new_anon_rmap', fileId);
-  // handle_mm_fault(vma, address, ...) shows every fault GUP takes, whatever it maps.
-  const fault = roleSql(probes, 'kprobe:handle_mm_fault', fileId);
-  const ret = roleSql(probes, 'kretprobe:get_user_pages_remote', fileId);
-  const callRet = roleSql(probes, 'kretprobe:make_device_exclusive_range', fileId);
-  // A fault's notifier (restoring an entry, breaking COW) fires after its entry probe: the later anchor.
-  const reached = [
-    'kprobe:handle_mm_fault',
-    'kprobe:do_swap_page',
-    'kprobe:do_wp_page',
-    'kprobe:mmu_notifier_invalidate_range_start',
-  ]
-    .map((role) => roleSql(probes, role, fileId))
-    .filter((q) => q !== null);
-  // A GUP fault's address is the rmap's second value; the GUP entry's start and count stand in for
-  // a call entry that does not fetch them.
-  const rows = await db.rows<{
-    id: bigint;
-    ts: bigint;
-    tid: number;
-    kind: string;
-    a: number | null;
-    b: number | null;
-  }>(
-    `SELECT * FROM (
-       SELECT id, ts, tid, 'call' AS kind, a, b FROM (${call})
-       UNION ALL SELECT id, ts, tid, 'gup', a, b FROM (${gup})
-       ${ret ? `UNION ALL SELECT id, ts, tid, 'ret', NULL, NULL FROM (${ret})` : ''}
-       ${callRet ? `UNION ALL SELECT id, ts, tid, 'callret', NULL, NULL FROM (${callRet})` : ''}
-       ${anon ? `UNION ALL SELECT id, ts, tid, 'fault', b, NULL FROM (${anon})` : ''}
-       ${reached.map((q) => `UNION ALL SELECT id, ts, tid, 'reached', a, NULL FROM (${q})`).join(' ')}) ORDER BY ts, id`,
-  );
-  const open = new Map<
-    number,
-    { start: number | null; end: number | null; plan: GupPlan | null }
-  >();
-  for (const r of rows) {
-    const o = open.get(r.tid);
-    if (r.kind === 'call') open.set(r.tid, { start: r.a, end: r.b, plan: null });
-    else if (r.kind === 'gup' && o && !o.plan) {
-      o.start ??= r.a;
-      const npages =
-        o.end !== null && o.start !== null ? Math.round((o.end - o.start) / 4096) : (r.b ?? 0);
-      o.plan = {
-        start: r.ts,
-        end: null,
-        npages,
-        faults: [],
-        reached: [],
-        faultsTraced: anon !== null || fault !== null,
-        newAnonTraced: anon !== null,
-      };
-      plans.set(r.id, o.plan);
-    } else if (
-      (r.kind === 'fault' || r.kind === 'reached') &&
-      o?.plan &&
-      o.plan.end === null &&
-      o.start !== null &&
-      r.a !== null
-    )
-      o.plan[r.kind === 'fault' ? 'faults' : 'reached'].push({
-        index: Math.floor((r.a - o.start) / 4096),
-        ts: r.ts,
-      });
-    else if (r.kind === 'ret' && o?.plan && o.plan.end === null) o.plan.end = r.ts;
-    else if (r.kind === 'callret' && o?.plan && !o.plan.callEnd) o.plan.callEnd = r.ts;
-  }
-  return plans;
 }
 
 /**
@@ -349,7 +270,6 @@ async function replayFile(
         b.role === 'kprobe:mmu_notifier_invalidate_range_start' && b.nums.every((n) => n !== ''),
     ),
   });
-  adapter.dx?.setGupPlans(await gupPlans(db, fileId, probes));
   if (adapter.dx) adapter.dx.migrationLocks = await migrationLocks(db, fileId, probes);
   if (adapter.dx) {
     adapter.dx.rmapWalkTraced = probes.some((b) => b.role === 'kprobe:rmap_walk');
@@ -383,20 +303,27 @@ async function replayFile(
   let n = 0;
   const pidFilter = opts.pid;
   const plan = await planInput(db, fileId, { ...opts, probes });
+  // GUP plans are read from the whole file: a GUP near a --from/--to edge keeps its anchors.
+  const whole =
+    opts.fromNs === undefined && opts.toNs === undefined
+      ? plan
+      : await planInput(db, fileId, { probes });
+  const anchors = adapter.dx && whole ? anchorPlan(whole, probes) : null;
   const mode = opts.io ?? (process.env.MMREPLAY_REPLAY_IO as ReplayOptions['io']) ?? 'auto';
   const file = db.fileForHandoff;
   const io: ReplayIo =
     file !== null &&
     plan !== null &&
     (mode === 'worker' || (mode === 'auto' && plan.count >= WORKER_MIN_EVENTS))
-      ? await WorkerIo.open(db, file, plan, SETTINGS)
-      : await InlineIo.open(db, plan);
+      ? await WorkerIo.open(db, file, plan, anchors, SETTINGS)
+      : await InlineIo.open(db, plan, anchors);
   w.attach(io.tables);
   let crash: { e: ReplayEvent; err: unknown } | null = null;
   try {
     stream: for (;;) {
       const batch = await io.next();
       if (batch.n === 0) break;
+      adapter.dx?.setGupPlans(io.plans);
       for (let i = 0; i < batch.n; i++) {
         const e = eventAt(batch, i, plan!);
         if (pidFilter !== undefined) {

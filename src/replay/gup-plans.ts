@@ -1,0 +1,202 @@
+// The anchors of each get_user_pages_remote call made inside make_device_exclusive_range (its
+// start, the faults it took, its return: exclusive/gup_plan.ts), read alongside the events by a
+// second reader over the anchor events alone, a bounded way ahead of the model: each batch of
+// events comes with the plans of the GUPs that begin in it, read up to where each plan is final.
+// None of these tell a call's outcome.
+import type { DuckDBInstance } from '@duckdb/node-api';
+import type { GupPlan } from './exclusive/gup_plan.js';
+import { eventAt, eventBatch, EventReader, type EventBatch, type InputPlan } from './input.js';
+import type { Binding } from './probes.js';
+
+type Kind = 'call' | 'gup' | 'ret' | 'callret' | 'fault' | 'reached';
+
+/**
+ * The anchor roles. folio_add_new_anon_rmap's second value is a GUP fault's address; a fault's
+ * notifier (restoring an entry, breaking COW) fires after its entry probe: the later anchor.
+ * handle_mm_fault(vma, address, ...) shows every fault GUP takes, whatever it maps.
+ */
+const KINDS: Record<string, Kind> = {
+  'kprobe:make_device_exclusive_range': 'call',
+  'kprobe:get_user_pages_remote': 'gup',
+  'kretprobe:get_user_pages_remote': 'ret',
+  'kretprobe:make_device_exclusive_range': 'callret',
+  'kprobe:folio_add_new_anon_rmap': 'fault',
+  'kprobe:handle_mm_fault': 'reached',
+  'kprobe:do_swap_page': 'reached',
+  'kprobe:do_wp_page': 'reached',
+  'kprobe:mmu_notifier_invalidate_range_start': 'reached',
+};
+
+/** What the anchor reader is given: structured-cloneable, for the input/output worker. */
+export interface AnchorPlan {
+  input: InputPlan;
+  /** Per name code of `input`: its anchor kind. */
+  kinds: Kind[];
+  faultsTraced: boolean;
+  newAnonTraced: boolean;
+  /** make_device_exclusive_range's return is traced: a plan is final once it is seen. */
+  callRetTraced: boolean;
+}
+
+/**
+ * The anchor events' input, cut from a file's input planned without a --from/--to window (GUPs
+ * near its edges keep the anchors outside it); null when the file's calls or GUPs are not traced.
+ */
+export function anchorPlan(whole: InputPlan, probes: Binding[]): AnchorPlan | null {
+  const has = (role: string) => probes.some((b) => b.role === role);
+  if (!has('kprobe:make_device_exclusive_range') || !has('kprobe:get_user_pages_remote'))
+    return null;
+  const names: string[] = [];
+  const kinds: Kind[] = [];
+  const streamOf: number[] = [];
+  const typed: InputPlan['typed'] = [];
+  const typedOf = new Map<number, number>();
+  const kOf = whole.kOf.map((k) => {
+    const kind = k < 0 ? undefined : KINDS[whole.names[k]];
+    if (!kind) return -1;
+    const s = whole.streamOf[k];
+    if (s >= 0 && !typedOf.has(s)) typedOf.set(s, typed.push(whole.typed[s]) - 1);
+    kinds.push(kind);
+    streamOf.push(s < 0 ? -1 : typedOf.get(s)!);
+    return names.push(whole.names[k]) - 1;
+  });
+  const codes = kOf.flatMap((k, code) => (k < 0 ? [] : [code]));
+  if (!codes.length) return null;
+  return {
+    // A filter keeps the scan's insertion order; the disorder of the whole file bounds the anchors'.
+    input: {
+      ...whole,
+      events: `${whole.events} AND event_id IN (${codes.join(', ')})`,
+      kOf,
+      names,
+      streamOf,
+      typed,
+    },
+    kinds,
+    faultsTraced: has('kprobe:folio_add_new_anon_rmap') || has('kprobe:handle_mm_fault'),
+    newAnonTraced: has('kprobe:folio_add_new_anon_rmap'),
+    callRetTraced: has('kretprobe:make_device_exclusive_range'),
+  };
+}
+
+/** A task's current call, as its anchors are read. */
+interface Open {
+  start: number | null;
+  end: number | null;
+  plan: GupPlan | null;
+}
+
+/** A GUP whose plan is read: where it begins in the trace, and the call it belongs to. */
+interface Pending {
+  id: bigint;
+  ts: bigint;
+  tid: number;
+  open: Open;
+}
+
+/** Anchors per read of the anchor input. */
+const ANCHOR_BATCH = 4096;
+
+/**
+ * Builds GUP plans from the anchors in (ts, id) order, reading only as far as the plans of the
+ * GUPs begun by a given event need: what it holds is the calls in flight, not the trace.
+ */
+export class GupPlanner {
+  private open = new Map<number, Open>();
+  private pending: Pending[] = [];
+  private batch: EventBatch = eventBatch(ANCHOR_BATCH);
+  private i = 0;
+  private eof = false;
+
+  private constructor(
+    private readonly reader: EventReader,
+    private readonly a: AnchorPlan,
+  ) {}
+
+  static async open(instance: DuckDBInstance, a: AnchorPlan): Promise<GupPlanner> {
+    return new GupPlanner(await EventReader.open(instance, a.input), a);
+  }
+
+  /**
+   * The plans of the GUPs that begin at or before (ts, id) (the last event of a batch, as its
+   * reader gives ts and id) and after the previous call's bound, each final: no later anchor
+   * changes it.
+   */
+  async through(ts: bigint, id: bigint): Promise<Map<bigint, GupPlan>> {
+    const upTo = (p: { ts: bigint; id: bigint }) => p.ts < ts || (p.ts === ts && p.id <= id);
+    for (;;) {
+      if (this.i === this.batch.n) {
+        if (this.eof) break;
+        await this.reader.next(this.batch);
+        this.i = 0;
+        this.eof = this.batch.n === 0;
+        continue;
+      }
+      const b = this.batch;
+      if (!upTo({ ts: b.ts[this.i], id: b.id[this.i] }) && !this.unsettled(upTo)) break;
+      this.take(this.i++);
+    }
+    const out = new Map<bigint, GupPlan>();
+    while (this.pending.length && upTo(this.pending[0])) {
+      const p = this.pending.shift()!;
+      out.set(p.id, p.open.plan!);
+    }
+    return out;
+  }
+
+  /** Whether a plan begun by the bound may still change (its call is the task's current one). */
+  private unsettled(upTo: (p: { ts: bigint; id: bigint }) => boolean): boolean {
+    for (const p of this.pending) {
+      if (!upTo(p)) return false;
+      const plan = p.open.plan!;
+      if (
+        this.open.get(p.tid) === p.open &&
+        (plan.end === null || (this.a.callRetTraced && !plan.callEnd))
+      )
+        return true;
+    }
+    return false;
+  }
+
+  private take(i: number): void {
+    const b = this.batch;
+    const r = eventAt(b, i, this.a.input);
+    const kind = this.a.kinds[b.k[i]];
+    const o = this.open.get(r.tid);
+    // A fault's address: folio_add_new_anon_rmap's second value, the others' first.
+    const addr = kind === 'fault' ? r.b : r.a;
+    if (kind === 'call') this.open.set(r.tid, { start: r.a, end: r.b, plan: null });
+    else if (kind === 'gup' && o && !o.plan) {
+      // The GUP entry's start and count stand in for a call entry that does not fetch them.
+      o.start ??= r.a;
+      const npages =
+        o.end !== null && o.start !== null ? Math.round((o.end - o.start) / 4096) : (r.b ?? 0);
+      o.plan = {
+        start: r.ts,
+        end: null,
+        npages,
+        faults: [],
+        reached: [],
+        faultsTraced: this.a.faultsTraced,
+        newAnonTraced: this.a.newAnonTraced,
+      };
+      this.pending.push({ id: b.id[i], ts: b.ts[i], tid: r.tid, open: o });
+    } else if (
+      (kind === 'fault' || kind === 'reached') &&
+      o?.plan &&
+      o.plan.end === null &&
+      o.start !== null &&
+      addr !== null
+    )
+      o.plan[kind === 'fault' ? 'faults' : 'reached'].push({
+        index: Math.floor((addr - o.start) / 4096),
+        ts: r.ts,
+      });
+    else if (kind === 'ret' && o?.plan && o.plan.end === null) o.plan.end = r.ts;
+    else if (kind === 'callret' && o?.plan && !o.plan.callEnd) o.plan.callEnd = r.ts;
+  }
+
+  async close(): Promise<void> {
+    await this.reader.close();
+  }
+}
