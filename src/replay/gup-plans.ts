@@ -118,12 +118,15 @@ export class GupPlanner {
   }
 
   /**
-   * The plans of the GUPs that begin at or before (ts, id) (the last event of a batch, as its
-   * reader gives ts and id) and after the previous call's bound, each final: no later anchor
-   * changes it.
+   * The plans of the GUPs that begin within a batch of events (n > 0), each final: no later
+   * anchor changes it. Those that begin before it (before a --from window) are dropped.
    */
-  async through(ts: bigint, id: bigint): Promise<Map<bigint, GupPlan>> {
+  async through(events: EventBatch): Promise<Map<bigint, GupPlan>> {
+    const ts = events.ts[events.n - 1];
+    const id = events.id[events.n - 1];
     const upTo = (p: { ts: bigint; id: bigint }) => p.ts < ts || (p.ts === ts && p.id <= id);
+    const [ts0, id0] = [events.ts[0], events.id[0]];
+    const before = (p: { ts: bigint; id: bigint }) => p.ts < ts0 || (p.ts === ts0 && p.id < id0);
     for (;;) {
       if (this.i === this.batch.n) {
         if (this.eof) break;
@@ -139,7 +142,7 @@ export class GupPlanner {
     const out = new Map<bigint, GupPlan>();
     while (this.pending.length && upTo(this.pending[0])) {
       const p = this.pending.shift()!;
-      out.set(p.id, p.open.plan!);
+      if (!before(p)) out.set(p.id, p.open.plan!);
     }
     return out;
   }

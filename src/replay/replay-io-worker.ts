@@ -75,7 +75,7 @@ try {
     }
     await reader.next(b);
     eof = b.n === 0;
-    const plans = planner && b.n ? await planner.through(b.ts[b.n - 1], b.id[b.n - 1]) : new Map();
+    const plans = planner && b.n ? await planner.through(b) : new Map();
     post({ t: 'events', batch: b, plans }, batchBuffers(b));
   }
   while (stop === null) await new Promise<void>((resolve) => (wake = resolve));

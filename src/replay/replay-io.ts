@@ -87,7 +87,7 @@ export class InlineIo implements ReplayIo {
     const b = this.batch;
     if (this.reader) await this.reader.next(b);
     else b.n = 0;
-    if (this.planner && b.n) this.plans = await this.planner.through(b.ts[b.n - 1], b.id[b.n - 1]);
+    if (this.planner && b.n) this.plans = await this.planner.through(b);
     if (this.first) {
       // The input's own queries have run; from here DuckDB scans and appends. The output tables'
       // blocks, once written, are dropped from the buffer pool instead of cached, which would
