@@ -63,10 +63,12 @@ export function anchorPlan(whole: InputPlan, probes: Binding[]): AnchorPlan | nu
   const codes = kOf.flatMap((k, code) => (k < 0 ? [] : [code]));
   if (!codes.length) return null;
   return {
-    // A filter keeps the scan's insertion order; the disorder of the whole file bounds the anchors'.
+    // A filter keeps the scan's insertion order, but DuckDB makes an IN list of more than four
+    // codes a join, which may not: list_contains stays a filter. The disorder of the whole file
+    // bounds the anchors'.
     input: {
       ...whole,
-      events: `${whole.events} AND event_id IN (${codes.join(', ')})`,
+      events: `${whole.events} AND list_contains([${codes.join(', ')}], event_id)`,
       kOf,
       names,
       streamOf,
