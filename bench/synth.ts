@@ -45,7 +45,7 @@ try {
   console.table([
     row('generate', g, g.events),
     row('ingest', n, n.events),
-    row('replay + compare', r, r.events),
+    row('replay', r, r.events),
   ]);
   const total = g.seconds + n.seconds + r.seconds;
   console.log(
