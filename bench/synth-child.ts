@@ -40,27 +40,27 @@ if (mode === 'generate') {
   );
 } else if (mode === 'replay') {
   const [db, trace] = args;
-  // RSS every 1 M events: growth with the trace's length shows at 25/50/75/100 % of it.
-  const samples: [number, number][] = [];
-  let next = 0;
+  // RSS and the model thread's heap after every batch of events: growth with the trace's length
+  // shows at 25/50/75/100 % of it.
+  const samples: [number, number, number][] = [];
   const runs = await replay(db, {
     designs: ['5.14'],
     onProgress: ({ events }) => {
-      if (events < next) return;
-      next = events + 1_000_000;
-      samples.push([events, process.memoryUsage.rss() / 1048576]);
+      const m = process.memoryUsage();
+      samples.push([events, m.rss / 1048576, m.heapUsed / 1048576]);
     },
   });
   const events = runs.reduce((n, r) => n + r.events, 0);
-  const rssAt = [0.25, 0.5, 0.75, 1].map(
-    (q) => samples.filter(([n]) => n <= q * events).pop()?.[1] ?? 0,
-  );
+  const at = (q: number) => samples.filter(([n]) => n <= q * events).pop() ?? [0, 0, 0];
+  const rssAt = [0.25, 0.5, 0.75, 1].map((q) => at(q)[1]);
+  const heapAt = [0.25, 0.5, 0.75, 1].map((q) => at(q)[2]);
   const replayed = {
     seconds: seconds(),
     cpuSeconds: cpuSeconds(),
     maxRssMb: maxRssMb(),
     events,
     rssAt,
+    heapAt,
   };
   const d = await Db.open(db, { readOnly: true });
   const c = await compareTruth(d, trace, 0);

@@ -45,14 +45,14 @@ try {
   console.table([
     row('generate', g, g.events),
     row('ingest', n, n.events),
-    row('replay + compare', r, r.events),
+    row('replay', r, r.events),
   ]);
   const total = g.seconds + n.seconds + r.seconds;
   console.log(
     `end to end: ${g.events} events in ${total.toFixed(1)} s, ${Math.round(g.events / total)} events/s; unparsed lines: ${n.unparsed}`,
   );
   console.log(
-    `replay RSS MB at 25/50/75/100 % of its events: ${(r.rssAt as unknown as number[]).map((x) => x.toFixed(0)).join(' / ')}`,
+    `replay RSS MB at 25/50/75/100 % of its events: ${(r.rssAt as unknown as number[]).map((x) => x.toFixed(0)).join(' / ')} (the model thread's heap: ${(r.heapAt as unknown as number[]).map((x) => x.toFixed(0)).join(' / ')})`,
   );
   console.log(
     `ground truth reproduced: ${r.requests} requests and ${r.pages} pages compared, ${r.mismatches} mismatches${r.mismatches ? ` (first: ${JSON.stringify(r.first)})` : ''}, ${r.explained} on known replay gaps`,

@@ -187,7 +187,7 @@ export class DeviceExclusive {
     if (r && this.reading.has(r)) readDue(this, r);
   }
 
-  /** Anchors of each GUP, read ahead from the trace. */
+  /** The plans of the GUPs that begin in the current batch of events. */
   setGupPlans(plans: Map<bigint, GupPlan>): void {
     setGupPlans(this, plans);
   }

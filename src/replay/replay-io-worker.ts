@@ -5,6 +5,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { BatchAppender } from '../store/column-batch.js';
 import type { Table } from './columns.js';
 import { batchBuffers, eventBatch, type EventBatch } from './input.js';
+import { GupPlanner } from './gup-plans.js';
 import { STREAM_MEMORY_LIMIT, type FromIo, type IoWorkerData, type ToIo } from './replay-io.js';
 import { EventReader } from './event_reader.js';
 
@@ -16,6 +17,7 @@ const instance = await DuckDBInstance.create(data.file);
 const conn = await instance.connect();
 const appenders = new Map<Table, BatchAppender>();
 let reader: EventReader | null = null;
+let planner: GupPlanner | null = null;
 /** Event batches back from the model, to fill again. */
 const free: EventBatch[] = [];
 let stop: 'close' | 'abort' | null = null;
@@ -61,6 +63,7 @@ try {
   await conn.run(data.setup);
   for (const t of data.tables) appenders.set(t, new BatchAppender(await conn.createAppender(t)));
   reader = await EventReader.open(instance, data.plan);
+  if (data.anchors) planner = await GupPlanner.open(instance, data.anchors);
   await conn.run(`SET memory_limit = '${STREAM_MEMORY_LIMIT}'`);
   for (let i = 0; i < data.ahead; i++) free.push(eventBatch());
   // Read ahead while the model has batches to give back; the end of the input is an empty batch.
@@ -73,7 +76,8 @@ try {
     }
     await reader.next(b);
     eof = b.n === 0;
-    post({ t: 'events', batch: b }, batchBuffers(b));
+    const plans = planner && b.n ? await planner.through(b) : new Map();
+    post({ t: 'events', batch: b, plans }, batchBuffers(b));
   }
   while (stop === null) await new Promise<void>((resolve) => (wake = resolve));
 } catch (e) {
@@ -82,6 +86,7 @@ try {
 // The model is done (or gave up): every batch of rows it sent came before its close.
 try {
   await reader?.close();
+  await planner?.close();
   for (const a of appenders.values()) a.close();
 } catch (e) {
   fail(e);

@@ -19,6 +19,8 @@ import type { Kind } from '../store/row-builder.js';
 import { COLUMNS, type Table } from './columns.js';
 import { batchBuffers, eventBatch, type EventBatch, type InputPlan } from './input.js';
 import { EventReader } from './event_reader.js';
+import type { GupPlan } from './exclusive/gup_plan.js';
+import { GupPlanner, type AnchorPlan } from './gup-plans.js';
 
 /** DuckDB's memory limit while the events stream (see replay.ts). */
 export const STREAM_MEMORY_LIMIT = '64MB';
@@ -28,6 +30,8 @@ export interface ReplayIo {
   readonly tables: Record<Table, ColumnBatch>;
   /** The next events (n = 0 at the end); the batch is valid until the next call. */
   next(): Promise<EventBatch>;
+  /** The plans of the GUPs that begin in the batch last returned (gup-plans.ts). */
+  readonly plans: Map<bigint, GupPlan>;
   /** Waits while the rows handed over are far ahead of their appends (call between batches). */
   drain(): Promise<void>;
   /** Appends the last rows and lets go of the input; the database is the caller's again. */
@@ -50,6 +54,7 @@ async function tableKinds(db: Db): Promise<Record<Table, Kind[]>> {
 /** Input and appends on the calling thread (an in-memory database, short traces). */
 export class InlineIo implements ReplayIo {
   readonly tables = {} as Record<Table, ColumnBatch>;
+  plans = new Map<bigint, GupPlan>();
   private appenders: BatchAppender[] = [];
   private batch = eventBatch();
   private first = true;
@@ -57,11 +62,16 @@ export class InlineIo implements ReplayIo {
   private constructor(
     private readonly db: Db,
     private readonly reader: EventReader | null,
+    private readonly planner: GupPlanner | null,
   ) {}
 
   /** plan null: a file without events (rows may still be written). */
-  static async open(db: Db, plan: InputPlan | null): Promise<InlineIo> {
-    const io = new InlineIo(db, plan && (await EventReader.open(db.instance, plan)));
+  static async open(db: Db, plan: InputPlan | null, anchors: AnchorPlan | null): Promise<InlineIo> {
+    const io = new InlineIo(
+      db,
+      plan && (await EventReader.open(db.instance, plan)),
+      plan && anchors && (await GupPlanner.open(db.instance, anchors)),
+    );
     for (const t of Object.keys(COLUMNS) as Table[]) {
       const a = new BatchAppender(await db.conn.createAppender(t));
       io.appenders.push(a);
@@ -75,8 +85,10 @@ export class InlineIo implements ReplayIo {
   }
 
   async next(): Promise<EventBatch> {
-    if (this.reader) await this.reader.next(this.batch);
-    else this.batch.n = 0;
+    const b = this.batch;
+    if (this.reader) await this.reader.next(b);
+    else b.n = 0;
+    if (this.planner && b.n) this.plans = await this.planner.through(b);
     if (this.first) {
       // The input's own queries have run; from here DuckDB scans and appends. The output tables'
       // blocks, once written, are dropped from the buffer pool instead of cached, which would
@@ -93,6 +105,7 @@ export class InlineIo implements ReplayIo {
     for (const b of Object.values(this.tables)) b.flush();
     for (const a of this.appenders) a.close();
     await this.reader?.close();
+    await this.planner?.close();
   }
 
   async abort(): Promise<void> {
@@ -104,6 +117,7 @@ export class InlineIo implements ReplayIo {
       }
     }
     await this.reader?.close();
+    await this.planner?.close();
   }
 }
 
@@ -111,6 +125,7 @@ export class InlineIo implements ReplayIo {
 export interface IoWorkerData {
   file: string;
   plan: InputPlan;
+  anchors: AnchorPlan | null;
   /** SQL run on opening (the replay's settings). */
   setup: string;
   tables: Table[];
@@ -120,7 +135,7 @@ export interface IoWorkerData {
 
 /** Worker to model thread. */
 export type FromIo =
-  | { t: 'events'; batch: EventBatch }
+  | { t: 'events'; batch: EventBatch; plans: Map<bigint, GupPlan> }
   | { t: 'recycle'; table: Table; values: ArrayBuffer[] }
   | { t: 'closed' }
   | { t: 'error'; message: string; stack?: string };
@@ -156,7 +171,8 @@ function startWorker(data: IoWorkerData): Worker {
  */
 export class WorkerIo implements ReplayIo {
   readonly tables = {} as Record<Table, ColumnBatch>;
-  private events: EventBatch[] = [];
+  plans = new Map<bigint, GupPlan>();
+  private events: { batch: EventBatch; plans: Map<bigint, GupPlan> }[] = [];
   private current: EventBatch | null = null;
   private inFlight = 0;
   private failure: Error | null = null;
@@ -181,13 +197,19 @@ export class WorkerIo implements ReplayIo {
   }
 
   /** Hands the database over to a new worker; the caller's Db is suspended until close/abort. */
-  static async open(db: Db, file: string, plan: InputPlan, setup: string): Promise<WorkerIo> {
+  static async open(
+    db: Db,
+    file: string,
+    plan: InputPlan,
+    anchors: AnchorPlan | null,
+    setup: string,
+  ): Promise<WorkerIo> {
     const kinds = await tableKinds(db);
     db.suspend();
     let io: WorkerIo;
     try {
       const tables = Object.keys(COLUMNS) as Table[];
-      io = new WorkerIo(db, startWorker({ file, plan, setup, tables, ahead: 3 }));
+      io = new WorkerIo(db, startWorker({ file, plan, anchors, setup, tables, ahead: 3 }));
       for (const t of tables) io.tables[t] = new ColumnBatch(kinds[t], (rows) => io.send(t, rows));
     } catch (e) {
       await db.resume();
@@ -209,7 +231,7 @@ export class WorkerIo implements ReplayIo {
   private receive(m: FromIo): void {
     switch (m.t) {
       case 'events':
-        this.events.push(m.batch);
+        this.events.push({ batch: m.batch, plans: m.plans });
         break;
       case 'recycle':
         this.inFlight--;
@@ -252,8 +274,10 @@ export class WorkerIo implements ReplayIo {
       await this.until();
     }
     this.stats.waitNext += performance.now() - t1;
-    this.current = this.events.shift()!;
-    return this.current;
+    const { batch, plans } = this.events.shift()!;
+    this.plans = plans;
+    this.current = batch;
+    return batch;
   }
 
   async drain(): Promise<void> {

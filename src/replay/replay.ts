@@ -2,24 +2,20 @@
 // reconstructed state into the database.
 import fs from 'node:fs';
 import { writeAtomically } from '../store/atomic.js';
-import { Db, quoteString, sqlFile } from '../store/db.js';
+import { Db, sqlFile } from '../store/db.js';
 import { DatabaseError, ReplayCrash } from '../errors.js';
-import { Adapter, type ReplayEvent } from './adapter.js';
-import { EventView } from './event_view.js';
+import { Adapter } from './adapter.js';
+import type { Design } from './device_exclusive.js';
+import { dxEvidence, probedVersion, traced } from './evidence.js';
+import { anchorPlan } from './gup-plans.js';
 import { planInput } from './input.js';
-import { checkInvariants } from './invariants.js';
-import {
-  semantics,
-  versionForProbedFunctions,
-  versionForRelease,
-  type KernelVersion,
-} from './kernel.js';
-import type { Design, GupPlan } from './device_exclusive.js';
+import { semantics, versionForRelease, type KernelVersion } from './kernel.js';
 import { Model } from './model.js';
-import { PagingGeometry, type PagingLevels } from './pgtable.js';
-import { bindProbes, roleSql, type Binding } from './probes.js';
 import { ReplayWriter } from './output.js';
+import { PagingGeometry, type PagingLevels } from './pgtable.js';
+import { bindProbes } from './probes.js';
 import { InlineIo, WorkerIo, type ReplayIo } from './replay-io.js';
+import { streamEvents } from './stream.js';
 
 /** DuckDB's memory limit for the replay's queries, and while the events stream through the model. */
 const MEMORY_LIMIT = '2GB';
@@ -67,168 +63,6 @@ async function whereIs(db: Db, eventId: bigint): Promise<string> {
     `SELECT f.path, e.line_no FROM _events e JOIN files f USING (file_id) WHERE e.id = ${eventId}`,
   );
   return r ? `${r.path}:${r.line_no}` : `event ${eventId}`;
-}
-
-/**
- * Reads ahead, per get_user_pages_remote call made inside make_device_exclusive_range, its start,
- * its return and the faults it took (folio_add_new_anon_rmap, handle_mm_fault, do_swap_page,
- * do_wp_page and their notifiers in the same task, by address): the anchors GUP's progress is interpolated between. None of these tell a call's outcome.
- */
-async function gupPlans(db: Db, fileId: number, probes: Binding[]): Promise<Map<bigint, GupPlan>> {
-  const plans = new Map<bigint, GupPlan>();
-  const call = roleSql(probes, 'kprobe:make_device_exclusive_range', fileId);
-  // Where GUP is not probed, it runs from the call's entry, which anchors its plan.
-  const gup = roleSql(probes, 'kprobe:get_user_pages_remote', fileId);
-  if (!call) return plans;
-  const anon = roleSql(probes, 'kprobe:folio_add_new_anon_rmap', fileId);
-  // handle_mm_fault(vma, address, ...) shows every fault GUP takes, whatever it maps.
-  const fault = roleSql(probes, 'kprobe:handle_mm_fault', fileId);
-  const ret = roleSql(probes, 'kretprobe:get_user_pages_remote', fileId);
-  const callRet = roleSql(probes, 'kretprobe:make_device_exclusive_range', fileId);
-  // Untraced GUP has returned by the first walk of its call.
-  const walks = gup
-    ? []
-    : ['kprobe:rmap_walk', 'kprobe:page_make_device_exclusive_one']
-        .map((role) => roleSql(probes, role, fileId))
-        .filter((q) => q !== null);
-  // A fault's notifier (restoring an entry, breaking COW) fires after its entry probe: the later anchor.
-  const reached = [
-    'kprobe:handle_mm_fault',
-    'kprobe:do_swap_page',
-    'kprobe:do_wp_page',
-    'kprobe:mmu_notifier_invalidate_range_start',
-  ]
-    .map((role) => roleSql(probes, role, fileId))
-    .filter((q) => q !== null);
-  // A GUP fault's address is the rmap's second value; the GUP entry's start and count stand in for
-  // a call entry that does not fetch them.
-  const rows = await db.rows<{
-    id: bigint;
-    ts: bigint;
-    tid: number;
-    kind: string;
-    a: number | null;
-    b: number | null;
-  }>(
-    `SELECT * FROM (
-       SELECT id, ts, tid, 'call' AS kind, a, b FROM (${call})
-       ${gup ? `UNION ALL SELECT id, ts, tid, 'gup', a, b FROM (${gup})` : ''}
-       ${ret ? `UNION ALL SELECT id, ts, tid, 'ret', NULL, NULL FROM (${ret})` : ''}
-       ${callRet ? `UNION ALL SELECT id, ts, tid, 'callret', NULL, NULL FROM (${callRet})` : ''}
-       ${anon ? `UNION ALL SELECT id, ts, tid, 'fault', b, NULL FROM (${anon})` : ''}
-       ${reached.map((q) => `UNION ALL SELECT id, ts, tid, 'reached', a, NULL FROM (${q})`).join(' ')}
-       ${walks.map((q) => `UNION ALL SELECT id, ts, tid, 'ret', NULL, NULL FROM (${q})`).join(' ')}) ORDER BY ts, id`,
-  );
-  const open = new Map<
-    number,
-    { start: number | null; end: number | null; plan: GupPlan | null }
-  >();
-  for (const r of rows) {
-    if (r.kind === 'call') open.set(r.tid, { start: r.a, end: r.b, plan: null });
-    const o = open.get(r.tid);
-    if (!o) continue;
-    if (r.kind === 'gup' || (r.kind === 'call' && !gup)) {
-      if (o.plan) continue;
-      o.start ??= r.a;
-      const npages =
-        o.end !== null && o.start !== null ? Math.round((o.end - o.start) / 4096) : (r.b ?? 0);
-      o.plan = {
-        start: r.ts,
-        end: null,
-        npages,
-        faults: [],
-        reached: [],
-        faultsTraced: anon !== null || fault !== null,
-        newAnonTraced: anon !== null,
-      };
-      plans.set(r.id, o.plan);
-    } else if (
-      (r.kind === 'fault' || r.kind === 'reached') &&
-      o.plan &&
-      o.plan.end === null &&
-      o.start !== null &&
-      r.a !== null
-    )
-      o.plan[r.kind === 'fault' ? 'faults' : 'reached'].push({
-        index: Math.floor((r.a - o.start) / 4096),
-        ts: r.ts,
-      });
-    else if (r.kind === 'ret' && o.plan && o.plan.end === null) o.plan.end = r.ts;
-    else if (r.kind === 'callret' && o.plan && !o.plan.callEnd) o.plan.callEnd = r.ts;
-  }
-  return plans;
-}
-
-/**
- * Read ahead: each folio a try_to_migrate kprobe names, and the window from its batch's
- * migrate:mm_migrate_pages_start (in the same task) to that call, in which the migration already
- * held the folio locked (mm/migrate.c migrate_folio_unmap locks before it unmaps).
- */
-async function migrationLocks(
-  db: Db,
-  fileId: number,
-  probes: Binding[],
-): Promise<Map<bigint, [bigint, bigint][]>> {
-  const out = new Map<bigint, [bigint, bigint][]>();
-  const ttm = roleSql(probes, 'kprobe:try_to_migrate', fileId);
-  if (!ttm || !(await db.tables()).includes('migrate_mm_migrate_pages_start')) return out;
-  const rows = await db.rows<{ pfn: number | null; lo: bigint | null; hi: bigint }>(
-    `SELECT t.a AS pfn, (SELECT max(e.ts_ns) FROM events e JOIN migrate_mm_migrate_pages_start USING (id) WHERE e.file_id = ${fileId} AND e.tid = t.tid AND e.ts_ns <= t.ts) AS lo, t.ts AS hi FROM (${ttm}) t`,
-  );
-  for (const r of rows) {
-    if (r.pfn === null || r.lo === null) continue;
-    const pfn = BigInt(r.pfn);
-    if (!out.has(pfn)) out.set(pfn, []);
-    out.get(pfn)!.push([r.lo, r.hi]);
-  }
-  return out;
-}
-
-/** What the device-exclusive verdicts of a file lose to the probes it lacks, for each request's note. */
-function missingEvidence(
-  probes: Binding[],
-  syscallsTraced: boolean,
-  uffdWriteProtects: number,
-): string | null {
-  const has = (role: string) => probes.some((b) => b.role === role);
-  const lost: string[] = [];
-  // The ioctl's range lies in user memory; only a probe or the PROTECTION_VMA notifier shows it.
-  if (
-    uffdWriteProtects > 0 &&
-    !['uffd_wp_range', 'change_protection', 'mmu_notifier_invalidate_range_start'].some((f) =>
-      has(`kprobe:${f}`),
-    )
-  )
-    lost.push(
-      `${uffdWriteProtects} UFFDIO_WRITEPROTECT ioctls and no uffd_wp_range, change_protection or mmu notifier probe: their write-protections are not applied`,
-    );
-  if (!has('kretprobe:make_device_exclusive_range'))
-    lost.push("no return probe on the call: a call ends at its request's next event");
-  if (!has('kprobe:get_user_pages_remote'))
-    lost.push("no get_user_pages_remote probe: pages are pinned at the call's entry");
-  else if (!has('kretprobe:get_user_pages_remote'))
-    lost.push('no get_user_pages_remote return probe: the pinning end is not traced');
-  if (!has('kprobe:rmap_walk') && !has('kprobe:page_make_device_exclusive_one'))
-    lost.push(
-      "no rmap_walk or page_make_device_exclusive_one probe: walk times are interpolated between GUP's return and the call's",
-    );
-  if (!has('kprobe:folio_add_new_anon_rmap') && !has('kprobe:handle_mm_fault'))
-    lost.push(
-      "no folio_add_new_anon_rmap or handle_mm_fault probe: GUP's faults are not seen, pin times are interpolated",
-    );
-  if (!syscallsTraced && !has('kprobe:unmap_page_range'))
-    lost.push('no syscall events and no unmap_page_range probe: zaps are not seen');
-  return lost.length ? `untraced: ${lost.join('; ')} (mmreplay probes)` : null;
-}
-
-/** The kernel version a file's probed functions imply (kernel.ts), when its release is unknown. */
-async function probedVersion(db: Db, fileId: number): Promise<KernelVersion | null> {
-  // Bound as 6.12 only to learn the functions (a name by shape or address is not in `probes`).
-  const { bound, unbound } = await bindProbes(db, fileId, '6.12', 64);
-  return versionForProbedFunctions([
-    ...bound.map((b) => b.func),
-    ...unbound.flatMap((u) => (u.func ? [u.func] : [])),
-  ]);
 }
 
 /** Replays every file of the database; the tables are written into a copy renamed over it on success. */
@@ -316,182 +150,41 @@ async function replayFile(
   w.design = design;
   w.full = full;
   const m = new Model(semantics(kernel), w, new PagingGeometry(opts.levels ?? 4));
-  const [{ allocs }] = await db.rows<{ allocs: bigint }>(
-    `SELECT count(*) AS allocs FROM events WHERE file_id = ${fileId} AND event = 'kmem:mm_page_alloc'`,
-  );
-  const tables = new Set(await db.tables());
-  // A machine swaps if any process's swap-entry count rose above zero in the trace, or the trace
-  // shows a page written to swap (vmscan's write tracepoint, a swap_writepage kprobe).
-  const swapEvidence = [
-    tables.has('kmem_rss_stat')
-      ? `SELECT 1 FROM kmem_rss_stat JOIN events USING (id) WHERE file_id = ${fileId} AND member = 2 AND size > 0`
-      : null,
-    `SELECT 1 FROM events WHERE file_id = ${fileId} AND event = 'vmscan:mm_vmscan_write_folio'`,
-    tables.has('probes')
-      ? `SELECT 1 FROM probes WHERE file_id = ${fileId} AND func = 'swap_writepage'`
-      : null,
-  ].filter((q) => q !== null);
-  m.swapOn =
-    (await db.rows(`SELECT 1 FROM (${swapEvidence.join(' UNION ALL ')}) LIMIT 1`)).length > 0;
   const { bound: probes } = await bindProbes(db, fileId, kernel, structPage);
-  const copy = probes.find((b) => b.role === 'kprobe:copy_page_range');
-  const copyTraced = copy !== undefined && copy.nums.every((x) => x !== '');
-  // Only make_device_exclusive_range's calls read who unmapped a page (culprits, GUP's passes).
-  const call = probes.find((b) => b.role === 'kprobe:make_device_exclusive_range');
-  m.trackUnmaps =
-    call !== undefined &&
-    (
-      await db.rows(
-        `SELECT 1 FROM events WHERE file_id = ${fileId} AND event = ${quoteString(call.event)} LIMIT 1`,
-      )
-    ).length > 0;
-  const syscallsTraced =
-    (
-      await db.rows(
-        `SELECT 1 FROM _events JOIN _event_names USING (event_id) WHERE file_id = ${fileId} AND event LIKE 'syscalls:%' LIMIT 1`,
-      )
-    ).length > 0;
-  const uffdTraced = probes.some(
-    (b) =>
-      (b.role === 'kprobe:uffd_wp_range' || b.role === 'kprobe:change_protection') &&
-      b.nums.every((x) => x !== ''),
-  );
-  const adapter = new Adapter(m, w, {
-    thp: opts.thp ?? 'madvise',
-    allocsTraced: allocs > 0n,
-    kernelFaultsTraced: tables.has('exceptions_page_fault_kernel'),
-    design,
-    copyPageRangeTraced: copyTraced,
-    syscallsTraced,
-    uffdTraced,
-    newTaskTraced: tables.has('task_task_newtask'),
-    folioUnlockTraced: probes.some((b) => b.role === 'kprobe:folio_unlock' && b.nums[0] !== ''),
-    changeProtectionTraced: probes.some(
-      (b) => b.role === 'kprobe:change_protection' && b.nums.every((n) => n !== ''),
-    ),
-    protectionNotifierTraced: probes.some(
-      (b) =>
-        b.role === 'kprobe:mmu_notifier_invalidate_range_start' && b.nums.every((n) => n !== ''),
-    ),
-  });
-  adapter.dx?.setGupPlans(await gupPlans(db, fileId, probes));
-  if (adapter.dx) adapter.dx.migrationLocks = await migrationLocks(db, fileId, probes);
-  if (adapter.dx) {
-    adapter.dx.gupTraced = probes.some((b) => b.role === 'kprobe:get_user_pages_remote');
-    adapter.dx.rmapWalkTraced = probes.some((b) => b.role === 'kprobe:rmap_walk');
-    adapter.dx.mappingTraced = probes.some(
-      (b) => b.role === 'kprobe:page_make_device_exclusive_one',
-    );
-    adapter.dx.walkUntraced = !adapter.dx.rmapWalkTraced && !adapter.dx.mappingTraced;
-    // UFFDIO_WRITEPROTECT: _IOWR(0xAA, 0x06, struct uffdio_writeprotect), include/uapi/linux/userfaultfd.h.
-    const uffdWriteProtects = tables.has('syscalls_sys_enter_ioctl')
-      ? Number(
-          (
-            await db.rows<{ n: bigint }>(
-              `SELECT count(*) AS n FROM syscalls_sys_enter_ioctl JOIN events USING (id) WHERE file_id = ${fileId} AND cmd = ${0xc018aa06}`,
-            )
-          )[0].n,
-        )
-      : 0;
-    adapter.dx.missingEvidence = missingEvidence(probes, syscallsTraced, uffdWriteProtects);
-    adapter.dx.unlockTraced = probes.some(
-      (b) => b.role === 'kprobe:folio_unlock' && b.nums[0] !== '',
-    );
-    adapter.dx.notifierTraced = probes.some(
-      (b) =>
-        b.role === 'kprobe:mmu_notifier_invalidate_range_start' &&
-        b.nums[0] !== '' &&
-        b.nums[1] !== '',
-    );
-    adapter.dx.swapTraced = probes.some(
-      (b) => b.role === 'kprobe:do_swap_page' && b.nums[0] !== '',
-    );
-  }
+  const t = await traced(db, fileId, probes);
+  m.swapOn = t.swapOn;
+  m.trackUnmaps = t.trackUnmaps;
+  const adapter = new Adapter(m, w, { thp: opts.thp ?? 'madvise', design, ...t.adapter });
+  if (adapter.dx) await dxEvidence(adapter.dx, db, fileId, probes, t.adapter.syscallsTraced);
   // Events within 50 ms after a lost-events marker are labelled as such when they break invariants.
   const losses = (
     await db.rows<{ ts: bigint | null }>(
       `SELECT ts_ns AS ts FROM lost_events WHERE file_id = ${fileId} ORDER BY ts_ns NULLS FIRST`,
     )
   ).map((r) => r.ts);
-  const LOSS_WINDOW = 50_000_000n;
-  let lossIdx = 0;
-  let firstTs: bigint | null = null;
-  let n = 0;
-  const pidFilter = opts.pid;
   const plan = await planInput(db, fileId, { ...opts, probes });
+  // GUP plans are read from the whole file: a GUP near a --from/--to edge keeps its anchors.
+  const whole =
+    opts.fromNs === undefined && opts.toNs === undefined
+      ? plan
+      : await planInput(db, fileId, { probes });
+  const anchors = adapter.dx && whole ? anchorPlan(whole, probes) : null;
   const mode = opts.io ?? (process.env.MMREPLAY_REPLAY_IO as ReplayOptions['io']) ?? 'auto';
   const file = db.fileForHandoff;
   const io: ReplayIo =
     file !== null &&
     plan !== null &&
     (mode === 'worker' || (mode === 'auto' && plan.count >= WORKER_MIN_EVENTS))
-      ? await WorkerIo.open(db, file, plan, SETTINGS)
-      : await InlineIo.open(db, plan);
+      ? await WorkerIo.open(db, file, plan, anchors, SETTINGS)
+      : await InlineIo.open(db, plan, anchors);
   w.attach(io.tables);
-  let crash: { e: ReplayEvent; err: unknown } | null = null;
-  const view = new EventView(plan?.names, plan?.comms);
-  try {
-    stream: for (;;) {
-      const batch = await io.next();
-      if (batch.n === 0) break;
-      for (let i = 0; i < batch.n; i++) {
-        const e = view.at(batch, i);
-        if (pidFilter !== undefined) {
-          const t = m.tasks.get(e.tid);
-          if (
-            e.tid !== pidFilter &&
-            e.tgid !== pidFilter &&
-            t?.tgid !== pidFilter &&
-            e.event !== 'task:task_newtask'
-          )
-            continue;
-        }
-        firstTs ??= e.ts;
-        m.now = w.now = e.ts;
-        m.eventId = w.eventId = e.id;
-        m.tid = e.tid;
-        while (lossIdx < losses.length && (losses[lossIdx] ?? firstTs) + LOSS_WINDOW < e.ts)
-          lossIdx++;
-        m.nearLoss = lossIdx < losses.length && (losses[lossIdx] ?? firstTs) <= e.ts;
-        try {
-          adapter.handle(e);
-          checkInvariants(m);
-        } catch (err) {
-          crash = { e, err };
-          break stream;
-        }
-        n++;
-      }
-      opts.onProgress?.({ fileId, events: n });
-      await io.drain();
-    }
-    if (!crash) {
-      adapter.flush();
-      if (full) opts.inspect?.(m, adapter);
-      const end = m.now;
-      for (const mm of m.mms) {
-        for (const [vpn, p] of mm.ptes) w.pte(mm, vpn, p, end);
-        for (const v of mm.vmas) w.vma(mm, v, end);
-        w.mm({
-          file_id: fileId,
-          mm: mm.id,
-          tgid: mm.tgid,
-          mm_id: mm.mmId,
-          first_ts: mm.start,
-          pre_trace: mm.preTrace,
-        });
-      }
-      for (const f of m.folios.values()) if (!f.zero) w.folio(f, end);
-      for (const f of m.parkedFolios()) w.folio(f, end);
-      for (const t of m.tasks.values()) w.task(t);
-      w.close();
-    }
-  } catch (err) {
-    await io.abort();
-    throw err;
-  }
-  if (crash) await io.abort();
-  else await io.close();
+  const { n, firstTs, crash } = await streamEvents(io, plan, m, w, adapter, {
+    fileId,
+    pid: opts.pid,
+    losses,
+    inspect: full && opts.inspect ? () => opts.inspect!(m, adapter) : undefined,
+    onProgress: opts.onProgress,
+  });
   await db.run(`SET memory_limit = '${MEMORY_LIMIT}'; ${SETTINGS}`);
   if (crash) throw new ReplayCrash(await whereIs(db, crash.e.id), crash.e.event, crash.err);
   const end = m.now;

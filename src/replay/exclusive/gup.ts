@@ -83,7 +83,7 @@ export function advanceTo(dx: DeviceExclusive, e: ReplayEvent): void {
   }
 }
 
-/** Anchors of each GUP (keyed by its entry event id), read ahead from the trace. */
+/** The plans of the GUPs that begin in the current batch of events, by entry event id (gup-plans.ts). */
 export function setGupPlans(dx: DeviceExclusive, plans: Map<bigint, GupPlan>): void {
   dx.gupPlans = plans;
 }
