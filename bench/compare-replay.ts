@@ -12,17 +12,9 @@ import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { ingest } from '../src/ingest/ingest.js';
 import { REPLAY_TABLES, replayColumns, replayDiff } from '../src/replay/diff.js';
+import { args, opt } from './args.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
-
-const args = process.argv.slice(2);
-const opt = (name: string): string | undefined => {
-  const i = args.indexOf(name);
-  if (i < 0) return undefined;
-  const v = args[i + 1];
-  args.splice(i, 2);
-  return v;
-};
 
 if (args[0] === '--dump') {
   await dump(args[1], args[2]);

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { besideMetadata, releaseOf } from './beside.js';
 import type { FileSummary, IngestOptions } from './ingest.js';
+import { newSummary } from './summary.js';
 import { KPROBE_PRINTED, probeRow, probeSources } from '../parse/probes.js';
 import { ChunkAppender } from '../store/chunk-appender.js';
 import type { Loader } from '../store/loader.js';
@@ -178,21 +179,7 @@ export async function ingestBinary(
     const typer = new FieldTyper(catalogue);
     if (td.kallsyms) await storeKallsyms(loader, fileId, td);
 
-    const s: FileSummary = {
-      fileId,
-      path: file,
-      format: opened.kind,
-      compression: opened.compression,
-      lines: 0,
-      headerLines: 0,
-      bytes: fs.statSync(file).size,
-      events: 0,
-      filtered: 0,
-      unparsed: 0,
-      lost: 0,
-      metadata: {},
-      probes: [],
-    };
+    const s = newSummary(fileId, file, opened.kind, opened.compression, fs.statSync(file).size);
     const probes = await probeSources(file, opts);
     const f = opts.filter ?? {};
     const filtering =

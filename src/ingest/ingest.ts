@@ -3,11 +3,12 @@ import fs from 'node:fs';
 import { writeAtomically } from '../store/atomic.js';
 import { Db } from '../store/db.js';
 import { Loader } from '../store/loader.js';
-import { ingestBinary, openBinary, type BinaryKind } from './binary.js';
+import { ingestBinary, openBinary } from './binary.js';
 import { ingestText } from './text.js';
 import { UsageError } from '../errors.js';
 import type { ProbeRow } from '../parse/probes.js';
 import type { TraceFormat } from '../parse/record.js';
+import type { FileSummary } from './summary.js';
 
 export interface IngestFilter {
   pid?: number;
@@ -39,22 +40,7 @@ export interface IngestOptions {
 
 export type { ProbeRow };
 
-export interface FileSummary {
-  fileId: number;
-  path: string;
-  format: TraceFormat | BinaryKind;
-  compression: string;
-  lines: number;
-  headerLines: number;
-  bytes: number;
-  events: number;
-  filtered: number;
-  unparsed: number;
-  lost: number;
-  metadata: Record<string, unknown>;
-  /** Each kprobe event of the file and the function it probes (the `probes` table). */
-  probes: ProbeRow[];
-}
+export type { FileSummary } from './summary.js';
 
 /** Parses `3835.535258` (seconds) or `3835535258000ns` into exact ns. */
 export function parseTimeArg(s: string): bigint {

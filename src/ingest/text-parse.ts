@@ -9,7 +9,8 @@ import type { Sidecar } from '../record/record.js';
 import { BATCH_ROWS, ColumnBatch, transferables, type BatchData } from '../store/column-batch.js';
 import { Kind } from '../store/row-builder.js';
 import { besideMetadata } from './beside.js';
-import type { FileSummary, IngestFilter } from './ingest.js';
+import type { IngestFilter } from './ingest.js';
+import { newSummary, type FileSummary } from './summary.js';
 import { Catalogue, formatsBeside, sidecarBeside } from '../parse/catalogue.js';
 import { detectFormat, readerFor } from '../parse/detect.js';
 import { TraceInputError } from '../parse/errors.js';
@@ -224,21 +225,7 @@ export class TextParser {
     const f = opts.filter;
     const filtering =
       f.pid !== undefined || f.comm !== undefined || f.fromNs !== undefined || f.toNs !== undefined;
-    const s: FileSummary = {
-      fileId,
-      path: file,
-      format: opts.format ?? 'ftrace',
-      compression: opened.compression,
-      lines: 0,
-      headerLines: 0,
-      bytes: opened.bytes,
-      events: 0,
-      filtered: 0,
-      unparsed: 0,
-      lost: 0,
-      metadata: {},
-      probes: [],
-    };
+    const s = newSummary(fileId, file, opts.format ?? 'ftrace', opened.compression, opened.bytes);
     const post = (m: FromParser) => this.post(m);
     const comms = new Codes('comms', opts.dicts.comms, post);
     const flagCodes = new Codes('flags', opts.dicts.flags, post);
