@@ -196,7 +196,7 @@ async function replayFile(
   const seconds = (performance.now() - t0) / 1000;
   if (full)
     await db.run(
-      `INSERT INTO replay_runs VALUES (${fileId}, '${kernel}', '${design}', ${m.geo.levels}, ${n}, ${seconds}, ${firstTs ?? 'NULL'}, ${firstTs === null ? 'NULL' : end})`,
+      `INSERT INTO replay_runs (file_id, kernel, design, levels, events, seconds, first_ts, last_ts) VALUES (${fileId}, '${kernel}', '${design}', ${m.geo.levels}, ${n}, ${seconds}, ${firstTs ?? 'NULL'}, ${firstTs === null ? 'NULL' : end})`,
     );
   const sk = adapter.skipped;
   const firstSkipped = sk.first ? `${await whereIs(db, sk.first.eventId)}: ${sk.first.why}` : null;
