@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { expect } from 'vitest';
+import { afterAll, expect } from 'vitest';
 import { Db } from '../src/store/db.js';
 import { ingest, type FileSummary, type IngestOptions } from '../src/ingest/ingest.js';
 
@@ -12,8 +12,16 @@ export const HOST = path.join(ROOT, 'traces/host');
 export const traceCmd = spawnSync('trace-cmd', ['-h']).error === undefined;
 
 export function tmpDir(prefix = 'mmreplay-test-'): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  made.push(dir);
+  return dir;
 }
+
+/** The directories tmpDir made, removed after the test file that imports this module. */
+const made: string[] = [];
+afterAll(() => {
+  for (const dir of made.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+});
 
 /** Ingests files into a fresh database and returns it open, with the per-file summaries. */
 export async function ingestTemp(
