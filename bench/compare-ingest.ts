@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { args, opt } from './args.js';
+import { args, baseTree, opt } from './args.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 
@@ -71,13 +71,7 @@ function side(tree: string, out: string, env: Record<string, string> = {}): Prom
 }
 
 try {
-  const baseTree = path.join(tmp, 'base');
-  fs.mkdirSync(baseTree);
-  execFileSync('sh', [
-    '-c',
-    `git -C '${ROOT}' archive '${base}' src package.json | tar -x -C '${baseTree}'`,
-  ]);
-  fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(baseTree, 'node_modules'));
+  const tree = baseTree(ROOT, base, tmp);
   const dirty = git('status', '--porcelain', '--untracked-files=no', 'src').trim() !== '';
   console.log(
     `${traces.length} traces; base ${git('rev-parse', '--short', base).trim()} against this tree (${git('rev-parse', '--short', 'HEAD').trim()}${dirty ? ' + uncommitted changes' : ''}), modes ${modes.join(', ')}`,
@@ -90,7 +84,7 @@ try {
   fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(headTree, 'node_modules'));
   // Every side at once: the machine's cores share them out.
   const seconds = await Promise.all([
-    side(baseTree, path.join(tmp, 'a')),
+    side(tree, path.join(tmp, 'a')),
     ...modes.map((mode) =>
       side(
         headTree,

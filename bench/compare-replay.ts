@@ -12,7 +12,7 @@ import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { ingest } from '../src/ingest/ingest.js';
 import { REPLAY_TABLES, replayColumns, replayDiff } from '../src/replay/diff.js';
-import { args, opt } from './args.js';
+import { args, baseTree, opt } from './args.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 
@@ -30,13 +30,7 @@ if (!traces.length) {
 }
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mmreplay-compare-'));
 try {
-  const baseTree = path.join(tmp, 'base');
-  fs.mkdirSync(baseTree);
-  execFileSync('sh', [
-    '-c',
-    `git -C '${ROOT}' archive '${base}' src package.json | tar -x -C '${baseTree}'`,
-  ]);
-  fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(baseTree, 'node_modules'));
+  const tree = baseTree(ROOT, base, tmp);
   const baseRev = git('rev-parse', '--short', base).trim();
   const headRev = git('rev-parse', '--short', 'HEAD').trim();
   const dirty = git('status', '--porcelain', '--untracked-files=no', 'src').trim() !== '';
@@ -52,7 +46,7 @@ try {
     const b = path.join(tmp, `t${i}.head.duckdb`);
     fs.copyFileSync(db, a);
     fs.copyFileSync(db, b);
-    const ta = replayWith(baseTree, a);
+    const ta = replayWith(tree, a);
     const tb = replayWith(ROOT, b);
     const diffs = await replayDiff(a, b);
     const rows = diffs.reduce((n, d) => n + d.rows, 0);
