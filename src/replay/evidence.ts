@@ -6,6 +6,7 @@ import type { AdapterOptions } from './adapter.js';
 import type { DeviceExclusive } from './device_exclusive.js';
 import { versionForProbedFunctions, type KernelVersion } from './kernel.js';
 import { bindProbes, roleSql, type Binding } from './probes.js';
+import { UFFDIO_WRITEPROTECT } from './userfaultfd.js';
 
 export interface Traced {
   /** The adapter's options but the THP mode and the design (the caller's). */
@@ -83,12 +84,11 @@ export async function dxEvidence(
   dx.rmapWalkTraced = probes.some((b) => b.role === 'kprobe:rmap_walk');
   dx.mappingTraced = probes.some((b) => b.role === 'kprobe:page_make_device_exclusive_one');
   dx.walkUntraced = !dx.rmapWalkTraced && !dx.mappingTraced;
-  // UFFDIO_WRITEPROTECT: _IOWR(0xAA, 0x06, struct uffdio_writeprotect), include/uapi/linux/userfaultfd.h.
   const uffdWriteProtects = (await db.tables()).includes('syscalls_sys_enter_ioctl')
     ? Number(
         (
           await db.rows<{ n: bigint }>(
-            `SELECT count(*) AS n FROM syscalls_sys_enter_ioctl JOIN events USING (id) WHERE file_id = ${fileId} AND cmd = ${0xc018aa06}`,
+            `SELECT count(*) AS n FROM syscalls_sys_enter_ioctl JOIN events USING (id) WHERE file_id = ${fileId} AND cmd = ${UFFDIO_WRITEPROTECT}`,
           )
         )[0].n,
       )

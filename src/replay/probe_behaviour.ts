@@ -11,6 +11,7 @@
 import type { Db } from '../store/db.js';
 import { quoteIdent, quoteString } from '../store/quote.js';
 import { tableOf, type ProbeRow } from './probe_names.js';
+import { UFFDIO_WRITEPROTECT } from './userfaultfd.js';
 import { unsignedSql, VMEMMAP_SPAN } from './vmemmap.js';
 
 /** Share of a probe's events inside calls, on the calling thread, for it to be the call's. */
@@ -18,6 +19,26 @@ const INSIDE = 0.8;
 /** Share of the calls in which it fires. */
 const CALLS = 0.9;
 const USER_TOP = 1n << 47n;
+
+/** A page-aligned user address (an unsigned value's SQL). */
+const userAddress = (uv: string) => `${uv} >= 4096 AND ${uv} < ${USER_TOP} AND ${uv} % 4096 = 0`;
+
+/**
+ * The columns of a table whose values nearly all satisfy `what` (a probe can fire outside the
+ * calls too: GUP for execve's arguments), in one pass over the table.
+ */
+async function columnsWhere(
+  db: Db,
+  table: string,
+  cols: string[],
+  what: (uv: string) => string,
+): Promise<string[]> {
+  if (!cols.length) return [];
+  const [row] = await db.rows<Record<string, number | null>>(
+    `SELECT ${cols.map((c, i) => `avg((${what(unsignedSql(quoteIdent(c)))})::INT)::DOUBLE AS c${i}`).join(', ')} FROM ${quoteIdent(table)}`,
+  );
+  return cols.filter((_, i) => (row[`c${i}`] ?? 0) >= INSIDE).map(quoteIdent);
+}
 
 interface Fired {
   event: string;
@@ -64,9 +85,6 @@ async function nameFaultHandler(
   found[0].source = 'when it fires: at every user fault, on its thread, at its address';
 }
 
-/** UFFDIO_WRITEPROTECT: _IOWR(0xAA, 0x06, struct uffdio_writeprotect), uapi/linux/userfaultfd.h. */
-const UFFDIO_WRITEPROTECT = 0xc018aa06;
-
 /** The probes inside nearly every UFFDIO_WRITEPROTECT ioctl, on its thread. */
 async function nameProtection(
   db: Db,
@@ -93,14 +111,7 @@ async function nameProtection(
        SELECT count(DISTINCT w.t0)::INT AS hit FROM w JOIN p ON p.tid = w.tid AND p.ts BETWEEN w.t0 AND w.t1`,
     );
     if (hit.hit < CALLS * n) continue;
-    const user = [];
-    for (const c of cols) {
-      const uv = unsignedSql(quoteIdent(c));
-      const [u] = await db.rows<{ u: number }>(
-        `SELECT avg((${uv} >= 4096 AND ${uv} < ${USER_TOP} AND ${uv} % 4096 = 0)::INT)::DOUBLE AS u FROM ${t}`,
-      );
-      if (u.u >= INSIDE) user.push(quoteIdent(c));
-    }
+    const user = await columnsWhere(db, tableOf(r.event), cols, userAddress);
     if (!user.length) continue;
     // An end above the start in every row: a range's bounds, not a start and a length.
     const [ordered] =
@@ -156,20 +167,16 @@ export async function nameByBehaviour(
     (await db.rows<{ n: bigint }>(`SELECT count(*) AS n FROM (${on(call)})`))[0].n,
   );
   const candidates = fired.filter((f) => f.inside >= INSIDE * f.n && f.calls >= CALLS * calls);
-  const holds = async (f: Fired, what: (uv: string) => string) => {
-    const cols = numeric.get(tableOf(f.event)) ?? [];
-    if (!cols.length) return false;
-    const t = quoteIdent(tableOf(f.event));
-    // Nearly every value: a probe can fire outside the calls too (GUP for execve's arguments).
-    const [row] = await db.rows<Record<string, number | null>>(
-      `SELECT ${cols.map((c, i) => `avg((${what(unsignedSql(quoteIdent(c)))})::INT)::DOUBLE AS c${i}`).join(', ')} FROM ${t}`,
-    );
-    return Object.values(row).some((v) => v !== null && v >= INSIDE);
-  };
+  const holds = async (f: Fired, what: (uv: string) => string) =>
+    (await columnsWhere(db, tableOf(f.event), numeric.get(tableOf(f.event)) ?? [], what)).length >
+    0;
   const page = (uv: string) => `${uv} >= ${vmemmap} AND ${uv} < ${vmemmap + VMEMMAP_SPAN}`;
-  const user = (uv: string) => `${uv} >= 4096 AND ${uv} < ${USER_TOP} AND ${uv} % 4096 = 0`;
   const traits = await Promise.all(
-    candidates.map(async (f) => ({ f, page: await holds(f, page), user: await holds(f, user) })),
+    candidates.map(async (f) => ({
+      f,
+      page: await holds(f, page),
+      user: await holds(f, userAddress),
+    })),
   );
   const gup = traits.filter(
     (t) => !t.page && t.user && t.f.once >= CALLS * t.f.calls && t.f.leads >= CALLS * t.f.calls,
