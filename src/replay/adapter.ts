@@ -86,7 +86,8 @@ export class Adapter {
   building = new Map<number, { kind: 'fork' | 'exec'; mm: Mm | null; flags: number | null }>();
   byMmId = new Map<number, Mm>();
   readonly cache = new PageCache();
-  uncertainMms = new Set<Mm>();
+  /** The mms a task's bulk work made uncertain (rss.ts uncertain), by that task: cleared by its next other event. */
+  uncertainByTid = new Map<number, Mm[]>();
   retiredMmIds: Mm[] = [];
   /** A syscall's page-table work, run when the trace shows it begin; `readLock`: it begins once the read lock is held. */
   deferred = new Map<number, { run: () => void; readLock: boolean }>();
@@ -191,12 +192,11 @@ export class Adapter {
         if (mm.mmId !== null && this.byMmId.get(mm.mmId) === mm) this.byMmId.delete(mm.mmId);
       this.retiredMmIds.length = 0;
     }
-    if (this.uncertainMms.size && !WITHIN_BULK.has(e.event)) {
-      for (const mm of this.uncertainMms) {
-        if (mm.uncertain?.tid === e.tid) {
-          mm.uncertain = null;
-          this.uncertainMms.delete(mm);
-        }
+    if (this.uncertainByTid.size && !WITHIN_BULK.has(e.event)) {
+      const mms = this.uncertainByTid.get(e.tid);
+      if (mms) {
+        this.uncertainByTid.delete(e.tid);
+        for (const mm of mms) if (mm.uncertain?.tid === e.tid) mm.uncertain = null;
       }
     }
     switch (e.event) {

@@ -190,7 +190,9 @@ export function checkRss(
 /** Marks mm's coming rss_stat rows (from tid, until its next other event) as not checkable. */
 export function uncertain(ad: Adapter, mm: Mm, tid: number, why: string): void {
   mm.uncertain = { tid, why };
-  ad.uncertainMms.add(mm);
+  const mms = ad.uncertainByTid.get(tid);
+  if (mms) mms.push(mm);
+  else ad.uncertainByTid.set(tid, [mm]);
 }
 
 export function explainRss(ad: Adapter, mm: Mm, t: Task): string {
