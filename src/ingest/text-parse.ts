@@ -177,7 +177,7 @@ export class TextParser {
       const types = this.job.types[table] ?? columns;
       if (!types) throw new Error(`text ingest: no table ${table}`);
       b = new ColumnBatch(
-        types.map(kindOfType),
+        { kinds: types.map(kindOfType), enums: [] },
         (rows) => {
           this.inFlight++;
           this.post({ t: 'rows', table, rows }, transferables(rows));

@@ -11,11 +11,11 @@ import type { Db } from '../store/db.js';
 import {
   BatchAppender,
   ColumnBatch,
-  kindsOf,
+  layoutOf,
   transferables,
   type BatchData,
+  type TableLayout,
 } from '../store/column-batch.js';
-import type { Kind } from '../store/row-builder.js';
 import { COLUMNS, type Table } from './columns.js';
 import { batchBuffers, eventBatch, type EventBatch, type InputPlan } from './input.js';
 import { EventReader } from './event_reader.js';
@@ -40,12 +40,12 @@ export interface ReplayIo {
   abort(): Promise<void>;
 }
 
-/** The column kinds of every replay table, from its appender. */
-async function tableKinds(db: Db): Promise<Record<Table, Kind[]>> {
-  const out = {} as Record<Table, Kind[]>;
+/** The column layout of every replay table, from its appender. */
+async function tableLayouts(db: Db): Promise<Record<Table, TableLayout>> {
+  const out = {} as Record<Table, TableLayout>;
   for (const t of Object.keys(COLUMNS) as Table[]) {
     const a = await db.conn.createAppender(t);
-    out[t] = kindsOf(Array.from({ length: a.columnCount }, (_, i) => a.columnType(i).typeId));
+    out[t] = layoutOf(a);
     a.closeSync();
   }
   return out;
@@ -75,7 +75,7 @@ export class InlineIo implements ReplayIo {
     for (const t of Object.keys(COLUMNS) as Table[]) {
       const a = new BatchAppender(await db.conn.createAppender(t));
       io.appenders.push(a);
-      const b: ColumnBatch = new ColumnBatch(a.kinds, (rows) => {
+      const b: ColumnBatch = new ColumnBatch(a.layout, (rows) => {
         a.append(rows);
         b.recycle(rows.values);
       });
@@ -204,13 +204,14 @@ export class WorkerIo implements ReplayIo {
     anchors: AnchorPlan | null,
     setup: string,
   ): Promise<WorkerIo> {
-    const kinds = await tableKinds(db);
+    const layouts = await tableLayouts(db);
     db.suspend();
     let io: WorkerIo;
     try {
       const tables = Object.keys(COLUMNS) as Table[];
       io = new WorkerIo(db, startWorker({ file, plan, anchors, setup, tables, ahead: 3 }));
-      for (const t of tables) io.tables[t] = new ColumnBatch(kinds[t], (rows) => io.send(t, rows));
+      for (const t of tables)
+        io.tables[t] = new ColumnBatch(layouts[t], (rows) => io.send(t, rows));
     } catch (e) {
       await db.resume();
       throw e;

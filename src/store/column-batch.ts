@@ -5,7 +5,13 @@
 // a full batch into data chunks and appends them. Strings are coded per batch and column: each
 // distinct string crosses once, and is assigned to a chunk's vector once.
 import duckdb from '@duckdb/node-bindings';
-import { DuckDBDataChunk, DuckDBTypeId, DuckDBVector, type DuckDBAppender } from '@duckdb/node-api';
+import {
+  DuckDBDataChunk,
+  DuckDBEnumType,
+  DuckDBTypeId,
+  DuckDBVector,
+  type DuckDBAppender,
+} from '@duckdb/node-api';
 import type { Value } from './chunk-appender.js';
 import { Kind, RowBuilder, TWO_32, type NumericColumn } from './row-builder.js';
 
@@ -14,8 +20,29 @@ const CHUNK_ROWS = DuckDBVector.standardSize();
 export const BATCH_ROWS = 16 * CHUNK_ROWS;
 /** duckdb_string_t: 16 bytes, the string inline or a pointer into its vector's string heap. */
 const STRING_T = 16;
+/** A table's columns as a ColumnBatch fills them, in column order. */
+export interface TableLayout {
+  kinds: Kind[];
+  /** An ENUM column's values, by code (null for the other columns). */
+  enums: (readonly string[] | null)[];
+}
+
+/** The layout of the table an appender appends to. */
+export function layoutOf(appender: DuckDBAppender): TableLayout {
+  const types = Array.from({ length: appender.columnCount }, (_, i) => appender.columnType(i));
+  return {
+    kinds: kindsOf(types.map((t) => t.typeId)),
+    enums: types.map((t) => {
+      if (!(t instanceof DuckDBEnumType)) return null;
+      // A longer ENUM's codes are two bytes wide.
+      if (t.values.length > 255) throw new Error(`ColumnBatch: ENUM of ${t.values.length} values`);
+      return t.values;
+    }),
+  };
+}
+
 /** Column kinds of a table's DuckDB types, in column order. */
-export function kindsOf(types: DuckDBTypeId[]): Kind[] {
+function kindsOf(types: DuckDBTypeId[]): Kind[] {
   return types.map((t) => {
     switch (t) {
       case DuckDBTypeId.BIGINT:
@@ -32,13 +59,15 @@ export function kindsOf(types: DuckDBTypeId[]): Kind[] {
         return Kind.BOOL;
       case DuckDBTypeId.VARCHAR:
         return Kind.STR;
+      case DuckDBTypeId.ENUM:
+        return Kind.ENUM;
       default:
         throw new Error(`ColumnBatch: no column buffer for DuckDB type ${DuckDBTypeId[t]}`);
     }
   });
 }
 
-const WIDTH = [8, 4, 2, 8, 1, 4];
+const WIDTH = [8, 4, 2, 8, 1, 4, 1];
 
 /** A full batch as it crosses between threads: `buffers` are transferable. */
 export interface BatchData {
@@ -64,8 +93,10 @@ export function transferables(b: BatchData): ArrayBuffer[] {
  */
 interface ColumnBuffer extends NumericColumn {
   buffer: ArrayBuffer;
-  /** BOOL as 0/1 (STR codes are in i32). */
+  /** BOOL as 0/1, ENUM codes (STR codes are in i32). */
   u8: Uint8Array;
+  /** ENUM: its values, by code. */
+  values: readonly string[];
   nulls: Uint8Array | null;
   /** STR: string to code in this batch, and the codes' strings. */
   codes: Map<string, number>;
@@ -81,7 +112,12 @@ const NO_I16 = new Int16Array(0);
 const NO_F64 = new Float64Array(0);
 const NO_U8 = new Uint8Array(0);
 
-function columnBuffer(kind: Kind, buffer: ArrayBuffer | undefined, rows: number): ColumnBuffer {
+function columnBuffer(
+  kind: Kind,
+  values: readonly string[] | null,
+  buffer: ArrayBuffer | undefined,
+  rows: number,
+): ColumnBuffer {
   const b = buffer ?? new ArrayBuffer(rows * WIDTH[kind]);
   return {
     kind,
@@ -90,7 +126,8 @@ function columnBuffer(kind: Kind, buffer: ArrayBuffer | undefined, rows: number)
     i64: kind === Kind.I64 ? new BigInt64Array(b) : NO_I64,
     i16: kind === Kind.I16 ? new Int16Array(b) : NO_I16,
     f64: kind === Kind.F64 ? new Float64Array(b) : NO_F64,
-    u8: kind === Kind.BOOL ? new Uint8Array(b) : NO_U8,
+    u8: kind === Kind.BOOL || kind === Kind.ENUM ? new Uint8Array(b) : NO_U8,
+    values: values ?? [],
     nulls: null,
     codes: new Map(),
     strings: [],
@@ -110,12 +147,17 @@ export class ColumnBatch extends RowBuilder<ColumnBuffer> {
 
   /** `rows`: rows per batch (fewer for a table that fills slowly, to hold less memory). */
   constructor(
-    readonly kinds: Kind[],
+    readonly layout: TableLayout,
     private readonly emit: (b: BatchData) => void,
     private readonly rows = BATCH_ROWS,
   ) {
     super(rows);
-    this.cols = kinds.map((k) => columnBuffer(k, undefined, rows));
+    this.cols = this.buffers();
+  }
+
+  private buffers(spare?: ArrayBuffer[]): ColumnBuffer[] {
+    const { kinds, enums } = this.layout;
+    return kinds.map((k, i) => columnBuffer(k, enums[i], spare?.[i], this.rows));
   }
 
   /** Buffers of an emitted batch, back from whoever appended it. */
@@ -154,6 +196,14 @@ export class ColumnBatch extends RowBuilder<ColumnBuffer> {
           c.lastCode = code;
         }
         c.i32[r] = c.lastCode;
+        break;
+      }
+      case Kind.ENUM: {
+        // A handful of values, compared in turn (by pointer when they are the same string).
+        const i = c.values.indexOf(v as string);
+        if (i < 0)
+          throw new Error(`ColumnBatch: '${String(v)}' is not one of ENUM(${c.values.join(', ')})`);
+        c.u8[r] = i;
         break;
       }
     }
@@ -198,6 +248,7 @@ export class ColumnBatch extends RowBuilder<ColumnBuffer> {
   setStr(col: number, v: string | null): void {
     const c = this.cols[col];
     if (typeof v === 'string' && c.kind === Kind.STR && v === c.last) c.i32[this.row] = c.lastCode;
+    else if (typeof v === 'string' && c.kind === Kind.ENUM) this.setOther(c, this.row, v);
     else this.set(col, v);
   }
 
@@ -213,7 +264,7 @@ export class ColumnBatch extends RowBuilder<ColumnBuffer> {
       strings: cols.map((c) => c.strings),
     };
     const spare = this.spare.pop();
-    this.cols = this.kinds.map((k, i) => columnBuffer(k, spare?.[i], this.rows));
+    this.cols = this.buffers(spare);
     this.row = 0;
     this.emit(batch);
   }
@@ -225,12 +276,14 @@ export class ColumnBatch extends RowBuilder<ColumnBuffer> {
  */
 export class BatchAppender {
   private readonly chunk: DuckDBDataChunk;
-  readonly kinds: Kind[];
+  readonly layout: TableLayout;
+  private readonly kinds: Kind[];
 
   constructor(private readonly appender: DuckDBAppender) {
     const types = Array.from({ length: appender.columnCount }, (_, i) => appender.columnType(i));
     this.chunk = DuckDBDataChunk.create(types, CHUNK_ROWS);
-    this.kinds = kindsOf(types.map((t) => t.typeId));
+    this.layout = layoutOf(appender);
+    this.kinds = this.layout.kinds;
   }
 
   append(b: BatchData): void {

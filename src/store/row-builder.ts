@@ -12,6 +12,8 @@ export const enum Kind {
   F64,
   BOOL,
   STR,
+  /** ENUM (up to 255 values): a string set as its value's code, one byte. */
+  ENUM,
 }
 
 export const TWO_32 = 2 ** 32;

@@ -58,7 +58,7 @@ CREATE TABLE pte_intervals (
   file_id INTEGER, ts BIGINT, dur BIGINT,
   mm INTEGER,
   va BIGINT,               -- page address
-  kind VARCHAR,            -- none | present | swap | migration | device_private | device_exclusive | hwpoison | marker
+  kind ENUM('none', 'present', 'swap', 'migration', 'device_private', 'device_exclusive', 'hwpoison', 'marker'),
   pfn BIGINT,              -- page frame (folio pfn + index), NULL when not known
   folio INTEGER,           -- folio_intervals.folio
   write BOOLEAN,           -- writable (for swap-type entries: the entry's write flavour)
@@ -68,13 +68,13 @@ CREATE TABLE pte_intervals (
   pmd BOOLEAN,             -- mapped by a PMD (THP)
   zero_page BOOLEAN,       -- maps the shared zero page
   source_event BIGINT,     -- events.id of the event that installed it
-  confidence VARCHAR       -- observed | inferred | unknown: how the model knows the pfn
+  confidence ENUM('observed', 'inferred', 'unknown') -- how the model knows the pfn
 );
 
 -- Folios over time.
 CREATE TABLE folio_intervals (
   file_id INTEGER, ts BIGINT, dur BIGINT,
-  folio INTEGER, pfn BIGINT, pfn_confidence VARCHAR, "order" INTEGER, anon BOOLEAN,
+  folio INTEGER, pfn BIGINT, pfn_confidence ENUM('observed', 'inferred', 'unknown'), "order" INTEGER, anon BOOLEAN,
   refcount INTEGER,        -- references the model accounts for (mappings, GUP, entries)
   mapcount INTEGER,        -- PTE mappings
   entire_mapcount INTEGER, -- PMD mappings
