@@ -9,7 +9,6 @@ import {
   type Folio,
   type Mm,
   type Pte,
-  type PteKind,
   type Task,
   type Vma,
 } from './types.js';
@@ -380,21 +379,26 @@ export function vaOf(vpn: number): number {
   return vpn * 2 ** PAGE_SHIFT;
 }
 
-export function presentPte(
-  folio: Folio,
-  p: Partial<Pte> & { write: boolean; confidence: Confidence; index?: number },
-): Omit<Pte, 'since' | 'sinceEvent'> {
+type PresentOptions = Pick<Pte, 'write' | 'confidence'> &
+  Partial<Pick<Pte, 'dirty' | 'accessed' | 'softDirty' | 'uffdWp' | 'pmd' | 'index'>>;
+
+/** A present entry mapping `folio`: every field set in one order, so all entries share one shape. */
+export function presentPte(folio: Folio, p: PresentOptions): Pte {
   return {
-    kind: 'present' as PteKind,
+    kind: 'present',
     folio,
-    dirty: p.write,
-    accessed: true,
-    softDirty: false,
-    uffdWp: false,
-    pmd: false,
-    index: 0,
+    write: p.write,
+    dirty: p.dirty ?? p.write,
+    accessed: p.accessed ?? true,
+    softDirty: p.softDirty ?? false,
+    uffdWp: p.uffdWp ?? false,
+    pmd: p.pmd ?? false,
+    index: p.index ?? 0,
+    confidence: p.confidence,
     entryWrite: false,
+    swapSlot: undefined,
+    since: 0n,
+    sinceEvent: 0n,
     preTrace: false,
-    ...p,
   };
 }
