@@ -9,7 +9,7 @@ import type { Folio, Mm, Task, Vma } from './types.js';
 import {
   ReplayEvent,
   AdapterOutput,
-  PendingFault,
+  PendingFaults,
   Syscall,
   WITHIN_FAULT,
   STARTS_SYSCALL_WORK,
@@ -73,7 +73,7 @@ export interface AdapterOptions {
 }
 
 export class Adapter {
-  pending = new Map<number, PendingFault>();
+  pending = new PendingFaults();
   /** Folios a migration (from try_to_migrate) or ksmd (from try_to_merge_one_page) holds locked,
    *  by PFN, until the folio_unlock that names it. */
   lockedUntilUnlock = new Map<bigint | null, Folio>();
@@ -207,12 +207,14 @@ export class Adapter {
         if (e.address! >= USER_VA_END) return;
         const t = this.task(e);
         check_sync_rss_stat(this, t);
-        this.pending.set(e.tid, {
+        this.pending.set({
           task: t,
           va: e.address!,
           errorCode: e.error_code!,
           eventId: e.id,
           ev: { allocs: [], allocsTraced: this.opts.allocsTraced, pgtables: 0 },
+          backedOut: false,
+          holdsLock: false,
         });
         return;
       }
@@ -364,7 +366,7 @@ export class Adapter {
 
   /** Ends every fault still waiting for follow-up events (end of trace). */
   flush(): void {
-    for (const pf of [...this.pending.values()]) finishFault(this, pf, null);
+    for (const pf of this.pending.values()) finishFault(this, pf, null);
     this.dx?.flush();
   }
 }

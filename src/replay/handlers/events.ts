@@ -61,9 +61,47 @@ export interface PendingFault {
   ev: FaultEvidence;
   /** The fault freed the page it allocated: it lost a race (pte_same failed), someone else mapped
    *  the address first, and the fault maps nothing. */
-  backedOut?: boolean;
+  backedOut: boolean;
   /** The fault holds its mmap_lock (read) or VMA lock: the trace showed it taken, or do_wp_page run. */
-  holdsLock?: boolean;
+  holdsLock: boolean;
+}
+
+/**
+ * The faults under way, at most one per task: a few at a time (one per CPU), kept in an array
+ * searched by tid, which a fault's start and end leave without allocating (a Map's table is
+ * reallocated as it fills and empties, twice per fault).
+ */
+export class PendingFaults {
+  private list: PendingFault[] = [];
+
+  get(tid: number): PendingFault | undefined {
+    const l = this.list;
+    for (let i = 0; i < l.length; i++) if (l[i].task.tid === tid) return l[i];
+    return undefined;
+  }
+
+  /** Starts pf, in place of its task's pending fault if any. */
+  set(pf: PendingFault): void {
+    const l = this.list;
+    for (let i = 0; i < l.length; i++)
+      if (l[i].task.tid === pf.task.tid) {
+        l[i] = pf;
+        return;
+      }
+    l.push(pf);
+  }
+
+  delete(pf: PendingFault): void {
+    const i = this.list.indexOf(pf);
+    if (i < 0) return;
+    this.list[i] = this.list[this.list.length - 1];
+    this.list.pop();
+  }
+
+  /** The pending faults at this moment (a copy: ending them as they are visited is safe). */
+  values(): PendingFault[] {
+    return this.list.slice();
+  }
 }
 
 export interface Syscall {

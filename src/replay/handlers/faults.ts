@@ -54,18 +54,19 @@ export function kernelWpFault(ad: Adapter, e: ReplayEvent, pf: PendingFault | un
   if (pf) finishFault(ad, pf, e);
   const t = ad.task(e);
   check_sync_rss_stat(ad, t);
-  ad.pending.set(e.tid, {
+  ad.pending.set({
     task: t,
     va: address,
     errorCode: X86_PF_PROT | X86_PF_WRITE,
     eventId: e.id,
     ev: { allocs: [], allocsTraced: ad.opts.allocsTraced, pgtables: 0 },
+    backedOut: false,
     holdsLock: true,
   });
 }
 
 export function finishFault(ad: Adapter, pf: PendingFault, next: ReplayEvent | null): void {
-  ad.pending.delete(pf.task.tid);
+  ad.pending.delete(pf);
   const m = ad.m;
   const mm = pf.task.mm;
   if (!mm) return;
