@@ -3,11 +3,9 @@
 // `WorkerIo` on a worker thread (replay-io-worker.ts) that holds the database meanwhile, so that
 // DuckDB's scans and appends run on the second core while the model runs on the first. Either way
 // the same batches cross, in the same order: the tables come out the same.
-import fs from 'node:fs';
-import { createRequire } from 'node:module';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { Db } from '../store/db.js';
+import { startWorker } from '../worker-thread.js';
 import {
   BatchAppender,
   ColumnBatch,
@@ -150,21 +148,6 @@ export type ToIo =
 /** Output batches handed over and not yet appended, at most (then the model waits). */
 const MAX_IN_FLIGHT = 8;
 
-function startWorker(data: IoWorkerData): Worker {
-  const js = new URL('./replay-io-worker.js', import.meta.url);
-  if (fs.existsSync(fileURLToPath(js))) return new Worker(js, { workerData: data });
-  // Run from the TypeScript sources (tsx, vitest): the worker loads them through tsx as well.
-  const ts = new URL('./replay-io-worker.ts', import.meta.url).href;
-  // tsx's ESM API (require.resolve finds its CommonJS twin beside it).
-  const cjs = createRequire(import.meta.url).resolve('tsx/esm/api');
-  const mjs = cjs.replace(/\.cjs$/, '.mjs');
-  const tsx = pathToFileURL(fs.existsSync(mjs) ? mjs : cjs).href;
-  return new Worker(
-    `import(${JSON.stringify(tsx)}).then((m) => { (m.register ?? m.default.register)(); return import(${JSON.stringify(ts)}); });`,
-    { eval: true, workerData: data },
-  );
-}
-
 /**
  * Input and appends on a worker thread, which opens the database file while this thread has it
  * suspended (DuckDB objects cannot cross threads, and two instances must not share a file).
@@ -209,7 +192,17 @@ export class WorkerIo implements ReplayIo {
     let io: WorkerIo;
     try {
       const tables = Object.keys(COLUMNS) as Table[];
-      io = new WorkerIo(db, startWorker({ file, plan, anchors, setup, tables, ahead: 3 }));
+      io = new WorkerIo(
+        db,
+        startWorker(new URL('./replay-io-worker.js', import.meta.url), {
+          file,
+          plan,
+          anchors,
+          setup,
+          tables,
+          ahead: 3,
+        } satisfies IoWorkerData),
+      );
       for (const t of tables)
         io.tables[t] = new ColumnBatch(layouts[t], (rows) => io.send(t, rows));
     } catch (e) {
