@@ -11,7 +11,8 @@ import {
   type Folio,
 } from './types.js';
 import { add_mm_counter, alloc_anon_folio, is_cow_mapping, type FaultEvidence } from './memory.js';
-import { MMU_NOTIFY, presentPte, type Model } from './model.js';
+import { presentPte, type Model } from './model.js';
+import { MMU_NOTIFY } from './mmu_notifier.js';
 
 /** THP eligibility for an anonymous fault (mm/huge_memory.c thp_vma_allowable_order, madvise mode). */
 export function thp_eligible(

@@ -1,15 +1,29 @@
 // mm/khugepaged.c collapse_huge_page: 512 small anonymous pages become one PMD-mapped THP, whether
 // khugepaged found them or MADV_COLLAPSE (6.1+) asked for them.
 import { add_mm_counter } from './memory.js';
-import { MMU_NOTIFY, presentPte, type Model } from './model.js';
-import { HPAGE_PMD_NR, HPAGE_PMD_SIZE, MM_ANONPAGES, PAGE_SIZE, type Mm, type Vma } from './types.js';
+import { presentPte, type Model } from './model.js';
+import { MMU_NOTIFY } from './mmu_notifier.js';
+import {
+  HPAGE_PMD_NR,
+  HPAGE_PMD_SIZE,
+  MM_ANONPAGES,
+  PAGE_SIZE,
+  type Mm,
+  type Vma,
+} from './types.js';
 
 /**
  * collapse_huge_page at haddr: the old PTEs go (pmdp_collapse_flush, MMU_NOTIFY_CLEAR), each small
  * page is copied and freed (__collapse_huge_page_copy_succeeded), the PTE table is deposited and a
  * PMD maps the new folio. Empty and zero-page PTEs become mapped pages: MM_ANONPAGES grows by them.
  */
-export function collapse_huge_page(m: Model, mm: Mm, vma: Vma, haddr: number, pfn: bigint | null): void {
+export function collapse_huge_page(
+  m: Model,
+  mm: Mm,
+  vma: Vma,
+  haddr: number,
+  pfn: bigint | null,
+): void {
   m.mmu_notifier_invalidate(mm, haddr, haddr + HPAGE_PMD_SIZE, MMU_NOTIFY.CLEAR);
   const f = m.newFolio({ anon: true, order: 9, refcount: 1, anonExclusive: true });
   if (pfn !== null) m.setPfn(f, pfn, 'observed');
@@ -22,7 +36,17 @@ export function collapse_huge_page(m: Model, mm: Mm, vma: Vma, haddr: number, pf
       m.rmap_remove(old.folio, mm, va);
       m.folio_put(old.folio);
     }
-    m.set_pte_at(mm, va, presentPte(f, { write: vma.write, dirty: true, pmd: true, index: i, confidence: f.pfnConfidence === 'observed' ? 'observed' : 'inferred' }));
+    m.set_pte_at(
+      mm,
+      va,
+      presentPte(f, {
+        write: vma.write,
+        dirty: true,
+        pmd: true,
+        index: i,
+        confidence: f.pfnConfidence === 'observed' ? 'observed' : 'inferred',
+      }),
+    );
   }
   m.touchFolio(f);
   f.entireMapcount = 1;

@@ -1,5 +1,6 @@
 // mm/ksm.c: ksmd merging identical anonymous pages into one write-protected KSM page.
-import { MMU_NOTIFY, presentPte, type Model } from './model.js';
+import { presentPte, type Model } from './model.js';
+import { MMU_NOTIFY } from './mmu_notifier.js';
 import { PAGE_SIZE, type Folio, type Mm } from './types.js';
 
 /**
@@ -28,6 +29,15 @@ export function replace_page(m: Model, mm: Mm, va: number, kpage: Folio): void {
   m.rmap_remove(old, mm, va);
   m.folio_get(kpage);
   m.rmap_add(kpage, mm, va);
-  m.set_pte_at(mm, va, presentPte(kpage, { write: false, dirty: false, softDirty: pte.softDirty, confidence: kpage.pfnConfidence === 'observed' ? 'observed' : 'inferred' }));
+  m.set_pte_at(
+    mm,
+    va,
+    presentPte(kpage, {
+      write: false,
+      dirty: false,
+      softDirty: pte.softDirty,
+      confidence: kpage.pfnConfidence === 'observed' ? 'observed' : 'inferred',
+    }),
+  );
   m.folio_put(old);
 }

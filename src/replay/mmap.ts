@@ -1,7 +1,8 @@
 // mm/mmap.c, mm/vma.c, mm/mprotect.c, mm/mremap.c, mm/madvise.c: address-space operations.
 import { zap_pte_range, mm_counter, add_mm_counter } from './memory.js';
 import { madvise_pageout } from './swap.js';
-import { MMU_NOTIFY, vaOf, type Model } from './model.js';
+import { vaOf, type Model } from './model.js';
+import { MMU_NOTIFY } from './mmu_notifier.js';
 import { PAGE_SIZE, type Mm, type Vma } from './types.js';
 import { find_vma, insertVma, removeVma, splitRange, touchVma } from './vma.js';
 

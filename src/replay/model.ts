@@ -12,27 +12,7 @@ import {
   type Task,
   type Vma,
 } from './types.js';
-
-/** include/linux/mmu_notifier.h enum mmu_notifier_event. */
-export const MMU_NOTIFY = {
-  UNMAP: 0,
-  CLEAR: 1,
-  PROTECTION_VMA: 2,
-  PROTECTION_PAGE: 3,
-  SOFT_DIRTY: 4,
-  RELEASE: 5,
-  MIGRATE: 6,
-  EXCLUSIVE: 7,
-} as const;
-
-/** A subscriber to mmu notifier invalidations (a device mirror). `owner` null: nobody's. */
-export type InvalidateListener = (
-  mm: Mm,
-  start: number,
-  end: number,
-  event: number,
-  owner: string | null,
-) => void;
+import type { InvalidateListener } from './mmu_notifier.js';
 
 export interface Sink {
   pte(mm: Mm, vpn: number, pte: Pte, end: bigint): void;
@@ -379,11 +359,12 @@ export function vaOf(vpn: number): number {
   return vpn * 2 ** PAGE_SHIFT;
 }
 
-type PresentOptions = Pick<Pte, 'write' | 'confidence'> &
-  Partial<Pick<Pte, 'dirty' | 'accessed' | 'softDirty' | 'uffdWp' | 'pmd' | 'index'>>;
-
 /** A present entry mapping `folio`: every field set in one order, so all entries share one shape. */
-export function presentPte(folio: Folio, p: PresentOptions): Pte {
+export function presentPte(
+  folio: Folio,
+  p: Pick<Pte, 'write' | 'confidence'> &
+    Partial<Pick<Pte, 'dirty' | 'accessed' | 'softDirty' | 'uffdWp' | 'pmd' | 'index'>>,
+): Pte {
   return {
     kind: 'present',
     folio,

@@ -6,9 +6,24 @@
 // folio is in the swap cache, leads back to it: a fault on the entry then maps that same folio (the
 // same PFN, no allocation), else the page is read into a new one.
 import type { KernelSemantics } from './kernel.js';
-import { alloc_folio, add_mm_counter, rss_batch_begin, rss_batch_point, type FaultEvidence } from './memory.js';
-import { MMU_NOTIFY, presentPte, type Model } from './model.js';
-import { MM_ANONPAGES, MM_SWAPENTS, PAGE_SIZE, type Folio, type Mm, type Pte, type Vma } from './types.js';
+import {
+  alloc_folio,
+  add_mm_counter,
+  rss_batch_begin,
+  rss_batch_point,
+  type FaultEvidence,
+} from './memory.js';
+import { presentPte, type Model } from './model.js';
+import { MMU_NOTIFY } from './mmu_notifier.js';
+import {
+  MM_ANONPAGES,
+  MM_SWAPENTS,
+  PAGE_SIZE,
+  type Folio,
+  type Mm,
+  type Pte,
+  type Vma,
+} from './types.js';
 
 export interface SwapSlot {
   id: number;
@@ -39,7 +54,15 @@ function try_to_unmap(m: Model, f: Folio, slot: SwapSlot): void {
     const pte = m.pte(mm, va)!;
     m.mmu_notifier_invalidate(mm, va, va + PAGE_SIZE, MMU_NOTIFY.CLEAR);
     m.rmap_remove(f, mm, va);
-    m.set_pte_at(mm, va, { ...pte, kind: 'swap', folio: null, write: false, entryWrite: exclusive, swapSlot: slot.id, confidence: 'inferred' });
+    m.set_pte_at(mm, va, {
+      ...pte,
+      kind: 'swap',
+      folio: null,
+      write: false,
+      entryWrite: exclusive,
+      swapSlot: slot.id,
+      confidence: 'inferred',
+    });
     slot.count++;
     add_mm_counter(mm, MM_ANONPAGES, -1);
     add_mm_counter(mm, MM_SWAPENTS, 1);
@@ -60,7 +83,17 @@ export function madvise_pageout(m: Model, mm: Mm, start: number, end: number): v
   for (const vpn of m.ptesIn(mm, start, end)) {
     const pte = mm.ptes.get(vpn)!;
     const f = pte.folio;
-    if (pte.kind !== 'present' || !f || !f.anon || f.zero || pte.pmd || f.order > 0 || f.mapcount !== 1 || f.pincount > 0) continue;
+    if (
+      pte.kind !== 'present' ||
+      !f ||
+      !f.anon ||
+      f.zero ||
+      pte.pmd ||
+      f.order > 0 ||
+      f.mapcount !== 1 ||
+      f.pincount > 0
+    )
+      continue;
     // A folio still in the swap cache (swapped in, not written since) keeps its slot.
     const cached = f.swapSlot === null ? undefined : m.swapSlots.get(f.swapSlot);
     try_to_unmap(m, f, cached ?? add_to_swap(m, f));
@@ -107,7 +140,16 @@ export function free_swap_and_cache(m: Model, pte: Pte): void {
  * else a new page read in (swapin_readahead adds it to the cache). Exclusive entries map
  * exclusive, and writable on a write fault (and from 6.12 on a read fault too, in a writable VMA).
  */
-export function do_swap_page(m: Model, k: KernelSemantics, mm: Mm, vma: Vma, va: number, pte: Pte, write: boolean, ev: FaultEvidence | null): void {
+export function do_swap_page(
+  m: Model,
+  k: KernelSemantics,
+  mm: Mm,
+  vma: Vma,
+  va: number,
+  pte: Pte,
+  write: boolean,
+  ev: FaultEvidence | null,
+): void {
   const slot = pte.swapSlot === undefined ? undefined : m.swapSlots.get(pte.swapSlot);
   let f = slot?.folio ?? null;
   if (!f) {
@@ -131,5 +173,15 @@ export function do_swap_page(m: Model, k: KernelSemantics, mm: Mm, vma: Vma, va:
   m.touchFolio(f);
   f.anonExclusive = exclusive;
   m.rmap_add(f, mm, va);
-  m.set_pte_at(mm, va, presentPte(f, { write: writable, dirty: write, softDirty: pte.softDirty, uffdWp: pte.uffdWp, confidence: f.pfnConfidence === 'observed' ? 'observed' : 'inferred' }));
+  m.set_pte_at(
+    mm,
+    va,
+    presentPte(f, {
+      write: writable,
+      dirty: write,
+      softDirty: pte.softDirty,
+      uffdWp: pte.uffdWp,
+      confidence: f.pfnConfidence === 'observed' ? 'observed' : 'inferred',
+    }),
+  );
 }

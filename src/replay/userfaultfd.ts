@@ -1,6 +1,7 @@
 // userfaultfd write-protection (mm/userfaultfd.c uffd_wp_range -> mm/mprotect.c change_pte_range,
 // 6.12): the PTE changes a UFFDIO_WRITEPROTECT makes inside a device-exclusive window.
-import { MMU_NOTIFY, type Model } from './model.js';
+import { type Model } from './model.js';
+import { MMU_NOTIFY } from './mmu_notifier.js';
 import { PAGE_SIZE, type Mm } from './types.js';
 import { find_vma } from './vma.js';
 

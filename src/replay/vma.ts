@@ -1,5 +1,6 @@
 // The VMAs of an mm (mm/vma.c, mm/mmap.c): lookup, insertion, splits and removal.
-import { MMU_NOTIFY, Model } from './model.js';
+import { Model } from './model.js';
+import { MMU_NOTIFY } from './mmu_notifier.js';
 import { type Mm, type Vma } from './types.js';
 
 export function find_vma(mm: Mm, va: number): Vma | undefined {

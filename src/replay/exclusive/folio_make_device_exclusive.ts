@@ -1,6 +1,6 @@
 // folio_make_device_exclusive with page_make_device_exclusive_one as its rmap_one (6.12 mm/rmap.c).
 import type { DeviceExclusive } from '../device_exclusive.js';
-import { MMU_NOTIFY } from '../model.js';
+import { MMU_NOTIFY } from '../mmu_notifier.js';
 import { PAGE_SIZE } from '../types.js';
 import { releaseWaiters } from './restore.js';
 import { result } from './make_device_exclusive_range.js';

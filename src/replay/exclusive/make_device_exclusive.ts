@@ -2,7 +2,7 @@
 // lock, retried until the PTE maps that page writably, so nothing slips in between.
 import type { DeviceExclusive } from '../device_exclusive.js';
 import type { ReplayEvent } from '../adapter.js';
-import { MMU_NOTIFY } from '../model.js';
+import { MMU_NOTIFY } from '../mmu_notifier.js';
 import { PAGE_SIZE } from '../types.js';
 import { get_user_pages_remote } from './gup.js';
 import { result } from './make_device_exclusive_range.js';

@@ -3,7 +3,7 @@
 // dmirror_interval_invalidate, and the final read (dmirror_do_read) that settles -ENOENT.
 import type { DeviceExclusive } from '../device_exclusive.js';
 import type { ReplayEvent } from '../adapter.js';
-import { MMU_NOTIFY } from '../model.js';
+import { MMU_NOTIFY } from '../mmu_notifier.js';
 import { PAGE_SIZE, type Mm, type Task } from '../types.js';
 import { unlock } from './restore.js';
 import { finishCall } from './make_device_exclusive_range.js';

@@ -13,7 +13,7 @@ import {
   MAP_FIXED,
   MAP_FIXED_NOREPLACE,
 } from '../mmap.js';
-import { MMU_NOTIFY } from '../model.js';
+import { MMU_NOTIFY } from '../mmu_notifier.js';
 import { uffd_wp_guess, uffd_wp_range, UFFDIO_WRITEPROTECT } from '../userfaultfd.js';
 import type { Mm } from '../types.js';
 
