@@ -5,7 +5,7 @@ import { find_vma } from './vma.js';
 
 export function checkInvariants(m: Model): void {
   const folios = m.touchedFolios;
-  for (let i = 0; i < folios.length; i++) {
+  for (let i = 0; i < m.nTouchedFolios; i++) {
     const f = folios[i];
     f.touched = false;
     const label = m.label(f.preTrace);
@@ -34,20 +34,16 @@ export function checkInvariants(m: Model): void {
         label,
       );
   }
+  m.nTouchedFolios = 0;
   // Most events change no entry: no set to build.
-  if (m.touchedPteVas.length) checkPtes(m);
-  // Most events touch nothing: setting an array's length is a runtime call, skipped then.
-  if (folios.length) folios.length = 0;
-  if (m.touchedPteVas.length) {
-    m.touchedPteMms.length = 0;
-    m.touchedPteVas.length = 0;
-  }
+  if (m.nTouchedPtes) checkPtes(m);
+  m.nTouchedPtes = 0;
 }
 
 function checkPtes(m: Model): void {
   const mms = touchedMms;
   const vas = m.touchedPteVas;
-  for (let i = 0; i < vas.length; i++) {
+  for (let i = 0; i < m.nTouchedPtes; i++) {
     const mm = m.touchedPteMms[i];
     const va = vas[i];
     if (!mms.includes(mm)) mms.push(mm);

@@ -43,11 +43,14 @@ export class Model {
   private nextAnonVma = 1;
   /** Set while the events being replayed follow a lost-events marker closely. */
   nearLoss = false;
-  /** What the current event changed, for the invariant sweep that follows it. */
+  /** What the current event changed, for the invariant sweep that follows it: the first
+   *  nTouchedFolios (arrays reused from event to event: emptying one is a runtime call). */
   touchedFolios: Folio[] = [];
-  /** Entries the current event set, as (touchedPteMms[i], touchedPteVas[i]): two arrays, no pair per entry. */
+  nTouchedFolios = 0;
+  /** Entries the current event set, as (touchedPteMms[i], touchedPteVas[i]) for i < nTouchedPtes. */
   touchedPteMms: Mm[] = [];
   touchedPteVas: number[] = [];
+  nTouchedPtes = 0;
   /** Whether rmap_remove records who unmapped what (Folio.unmapped, Mm.lastUnmapped): only the
    *  device-exclusive calls read these, so a trace without them can skip it. */
   trackUnmaps = true;
@@ -168,7 +171,7 @@ export class Model {
     if (f.zero) return;
     if (!f.touched) {
       f.touched = true;
-      this.touchedFolios.push(f);
+      this.touchedFolios[this.nTouchedFolios++] = f;
     }
     if (f.since !== this.now) this.sink.folio(f, this.now);
     f.since = this.now;
@@ -278,8 +281,8 @@ export class Model {
     p.sinceEvent = this.eventId;
     if (!prev) this.pgtableAllocs += this.geo.pgtable_alloc(mm, va);
     mm.ptes.set(vpn, p);
-    this.touchedPteMms.push(mm);
-    this.touchedPteVas.push(va);
+    this.touchedPteMms[this.nTouchedPtes] = mm;
+    this.touchedPteVas[this.nTouchedPtes++] = va;
     return p;
   }
 
