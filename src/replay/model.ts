@@ -13,6 +13,7 @@ import {
   type Vma,
 } from './types.js';
 import type { InvalidateListener } from './mmu_notifier.js';
+import { Rmap } from './rmap.js';
 
 export interface Sink {
   pte(mm: Mm, vpn: number, pte: Pte, end: bigint): void;
@@ -154,7 +155,7 @@ export class Model {
       preTrace: false,
       swapSlot: null,
       ksm: false,
-      rmap: new Map(),
+      rmap: new Rmap(),
       unmapped: NO_UNMAPPED,
       since: this.now,
       sinceEvent: this.eventId,

@@ -1,4 +1,5 @@
 // The model's objects, named after the kernel's: mm_struct, vm_area_struct, folio, PTE.
+import type { Rmap } from './rmap.js';
 
 export const PAGE_SHIFT = 12;
 export const PAGE_SIZE = 4096;
@@ -57,7 +58,7 @@ export interface Folio {
   /** Its swap slot while it is in the swap cache (PG_swapcache), else null. */
   swapSlot: number | null;
   /** Where it is mapped: mm id and address of each PTE (rmap; the anon_vma chain finds these). */
-  rmap: Map<number | string, { mm: number; va: number }>;
+  rmap: Rmap;
   /** Which event last removed each mapping (the culprit when a pinned page is found replaced).
    *  Written only by Model.rmap_remove: until then it is a shared empty map. */
   unmapped: Map<number | string, { eventId: bigint; ts: bigint; tid: number }>;
