@@ -7,21 +7,46 @@ import { PGTABLE_GFP, type PendingFault, type ReplayEvent } from './events.js';
 import { exitMmap } from './fork.js';
 import { freedWhileMapped } from './migration.js';
 
+/** What a gfp_flags string says of its allocation: a trace has a handful of them, each tested once. */
+interface GfpClass {
+  /** vmalloc'ed kernel buffers (GFP_KERNEL|__GFP_HIGHMEM, not movable): test_hmm's bounce buffer. */
+  vmalloc: boolean;
+  /** A user page: GFP_HIGHUSER_MOVABLE for 4K pages, GFP_TRANSHUGE* for THPs. */
+  user: boolean;
+  thp: boolean;
+  /** GFP_PGTABLE_USER (GFP_KERNEL_ACCOUNT|__GFP_ZERO, with __GFP_COMP where the kernel adds it,
+   *  in either order): a page-table page. */
+  pgtable: boolean;
+}
+
+const gfpClasses = new Map<string, GfpClass>();
+
+function gfpClass(gfp: string): GfpClass {
+  let c = gfpClasses.get(gfp);
+  if (!c) {
+    c = {
+      vmalloc: /__GFP_HIGHMEM/.test(gfp) && !/MOVABLE/.test(gfp),
+      user: /MOVABLE|TRANSHUGE/.test(gfp),
+      thp: /TRANSHUGE/.test(gfp),
+      pgtable: PGTABLE_GFP.test(gfp),
+    };
+    gfpClasses.set(gfp, c);
+  }
+  return c;
+}
+
 export function mm_page_alloc(ad: Adapter, e: ReplayEvent, pf: PendingFault | undefined): void {
-  // vmalloc'ed kernel buffers (GFP_KERNEL|__GFP_HIGHMEM, not movable): test_hmm's bounce buffer.
   const gfp = e.gfp_flags;
-  if (!pf && gfp && /__GFP_HIGHMEM/.test(gfp) && !/MOVABLE/.test(gfp))
-    ad.dx?.readNotBefore(ad.task(e));
-  // A user page allocated inside a task's fault is that fault's page (GFP_HIGHUSER_MOVABLE
-  // for 4K pages, GFP_TRANSHUGE* for THPs); page-table pages are GFP_KERNEL and ignored.
-  if (pf && gfp && /MOVABLE|TRANSHUGE/.test(gfp))
-    pf.ev.allocs.push({ pfn: BigInt(e.pfn!), order: e.order! });
+  if (!gfp) return;
+  const c = gfpClass(gfp);
+  if (!pf && c.vmalloc) ad.dx?.readNotBefore(ad.task(e));
+  // A user page allocated inside a task's fault is that fault's page; page-table pages are
+  // GFP_KERNEL and ignored.
+  if (pf && c.user) pf.ev.allocs.push({ pfn: BigInt(e.pfn!), order: e.order! });
   // A THP allocated outside a fault is a collapse's (khugepaged or MADV_COLLAPSE).
-  else if (!pf && e.order === 9 && gfp && /TRANSHUGE/.test(gfp))
-    ad.collapse.set(e.tid, { pfn: BigInt(e.pfn!) });
-  // GFP_PGTABLE_USER (GFP_KERNEL_ACCOUNT|__GFP_ZERO, with __GFP_COMP where the kernel adds it,
-  // in either order): a page-table page the fault needed.
-  else if (pf && e.order === 0 && gfp && PGTABLE_GFP.test(gfp)) pf.ev.pgtables++;
+  else if (!pf && e.order === 9 && c.thp) ad.collapse.set(e.tid, { pfn: BigInt(e.pfn!) });
+  // A page-table page the fault needed.
+  else if (pf && e.order === 0 && c.pgtable) pf.ev.pgtables++;
 }
 
 export function mm_page_free(ad: Adapter, e: ReplayEvent, pf: PendingFault | undefined): void {
