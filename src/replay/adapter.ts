@@ -275,6 +275,9 @@ export class Adapter {
       case 'kprobe:page_make_device_exclusive_one':
         this.dx?.walkReached(e, this.task(e));
         return;
+      case 'tlb:tlb_flush':
+        this.dx?.walkFlushed(e, this.task(e));
+        return;
       case 'kprobe:folio_add_new_anon_rmap':
         this.dx?.newAnonRmap(e, this.task(e));
         return;

@@ -25,6 +25,7 @@ import {
   callEnter,
   callReturn,
   rmapWalk,
+  walkFlushed,
   walkReached,
 } from './exclusive/make_device_exclusive_range.js';
 import { folioUnlock, restoreForFork, swapFault } from './exclusive/restore.js';
@@ -89,7 +90,9 @@ export class DeviceExclusive {
   mappingTraced = false;
   /** Neither rmap_walk nor page_make_device_exclusive_one is traced: walks are interpolated. */
   walkUntraced = false;
-  /** Calls past GUP whose pages are walked at interpolated times (walkUntraced). */
+  /** walkUntraced, and tlb:tlb_flush is traced: the caller's flushes show the walk (walkFlushed). */
+  walkClock = false;
+  /** Calls past GUP whose pages are walked at interpolated times (walkUntraced, no walkClock). */
   walking = new Set<Call>();
 
   constructor(
@@ -163,6 +166,11 @@ export class DeviceExclusive {
   /** page_make_device_exclusive_one: the walk reads a folio's PTEs. */
   walkReached(e: ReplayEvent, t: Task): void {
     walkReached(this, e, t);
+  }
+
+  /** A TLB flush in the caller: where no probe shows the walk, a page it made exclusive. */
+  walkFlushed(e: ReplayEvent, t: Task): void {
+    walkFlushed(this, e, t);
   }
 
   /** Entry of get_user_pages_remote inside a call. */

@@ -84,7 +84,12 @@ export async function dxEvidence(
   dx.rmapWalkTraced = probes.some((b) => b.role === 'kprobe:rmap_walk');
   dx.mappingTraced = probes.some((b) => b.role === 'kprobe:page_make_device_exclusive_one');
   dx.walkUntraced = !dx.rmapWalkTraced && !dx.mappingTraced;
-  const uffdWriteProtects = (await db.tables()).includes('syscalls_sys_enter_ioctl')
+  const tables = await db.tables();
+  dx.walkClock =
+    dx.walkUntraced &&
+    tables.includes('tlb_tlb_flush') &&
+    probes.some((b) => b.role === 'kprobe:make_device_exclusive_range');
+  const uffdWriteProtects = tables.includes('syscalls_sys_enter_ioctl')
     ? Number(
         (
           await db.rows<{ n: bigint }>(
@@ -93,7 +98,7 @@ export async function dxEvidence(
         )[0].n,
       )
     : 0;
-  dx.missingEvidence = missingEvidence(probes, syscallsTraced, uffdWriteProtects);
+  dx.missingEvidence = missingEvidence(probes, syscallsTraced, uffdWriteProtects, dx.walkClock);
   dx.unlockTraced = probes.some((b) => b.role === 'kprobe:folio_unlock' && b.nums[0] !== '');
   dx.notifierTraced = probes.some(
     (b) =>
@@ -134,6 +139,7 @@ function missingEvidence(
   probes: Binding[],
   syscallsTraced: boolean,
   uffdWriteProtects: number,
+  walkClock: boolean,
 ): string | null {
   const has = (role: string) => probes.some((b) => b.role === role);
   const lost: string[] = [];
@@ -155,7 +161,9 @@ function missingEvidence(
     lost.push('no get_user_pages_remote return probe: the pinning end is not traced');
   if (!has('kprobe:rmap_walk') && !has('kprobe:page_make_device_exclusive_one'))
     lost.push(
-      "no rmap_walk or page_make_device_exclusive_one probe: walk times are interpolated between GUP's return and the call's",
+      walkClock
+        ? "no rmap_walk or page_make_device_exclusive_one probe: a page is walked by the caller's TLB flush of the page it makes exclusive, the rest at the call's return"
+        : "no rmap_walk or page_make_device_exclusive_one probe: walk times are interpolated between GUP's return and the call's",
     );
   if (!has('kprobe:folio_add_new_anon_rmap') && !has('kprobe:handle_mm_fault'))
     lost.push(

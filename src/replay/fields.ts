@@ -60,6 +60,8 @@ export const TRACEPOINTS = {
     nums: { write: '"write"::INTEGER', success: 'success::INTEGER' },
   },
   'mmap_lock:mmap_lock_released': { nums: { write: '"write"::INTEGER' } },
+  // Read only where no probe shows the device-exclusive walk (input.ts walkClock).
+  'tlb:tlb_flush': { nums: { tlb_reason: 'reason', tlb_pages: 'pages' } },
 } as const satisfies Record<string, Projection>;
 
 /** syscalls:sys_enter_NAME's arguments the model reads; every sys_exit_NAME's is `ret`. */

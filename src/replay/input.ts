@@ -14,6 +14,8 @@ export interface InputOptions {
   toNs?: bigint;
   /** The file's kprobe events bound to the roles the model reads (probes.ts): each is replayed under its role's name. */
   probes?: Binding[];
+  /** Read tlb:tlb_flush, the walk's clock where no probe shows it (make_device_exclusive_range.ts walkFlushed). */
+  walkClock?: boolean;
 }
 
 /**
@@ -121,6 +123,7 @@ export async function planInput(
   for (const code of f.codes ?? []) {
     const traced = eventName.get(code);
     if (traced === undefined) continue;
+    if (traced === 'tlb:tlb_flush' && !o.walkClock) continue;
     const b = bound.get(traced);
     // A bound kprobe is replayed under its role's name, whatever the trace called it.
     const name = b?.role ?? traced;

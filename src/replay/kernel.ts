@@ -20,11 +20,29 @@ export interface KernelSemantics {
 export function semantics(v: KernelVersion): KernelSemantics {
   switch (v) {
     case '6.1':
-      return { version: v, splitRssCounting: true, exitTracepointBeforeExitMm: false, swapinMapsWritableOnRead: false, deviceExclusive: '5.14' };
+      return {
+        version: v,
+        splitRssCounting: true,
+        exitTracepointBeforeExitMm: false,
+        swapinMapsWritableOnRead: false,
+        deviceExclusive: '5.14',
+      };
     case '6.12':
-      return { version: v, splitRssCounting: false, exitTracepointBeforeExitMm: false, swapinMapsWritableOnRead: true, deviceExclusive: '5.14' };
+      return {
+        version: v,
+        splitRssCounting: false,
+        exitTracepointBeforeExitMm: false,
+        swapinMapsWritableOnRead: true,
+        deviceExclusive: '5.14',
+      };
     case '6.18':
-      return { version: v, splitRssCounting: false, exitTracepointBeforeExitMm: true, swapinMapsWritableOnRead: true, deviceExclusive: '6.15' };
+      return {
+        version: v,
+        splitRssCounting: false,
+        exitTracepointBeforeExitMm: true,
+        swapinMapsWritableOnRead: true,
+        deviceExclusive: '6.15',
+      };
   }
 }
 

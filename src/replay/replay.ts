@@ -162,12 +162,13 @@ async function replayFile(
       `SELECT ts_ns AS ts FROM lost_events WHERE file_id = ${fileId} ORDER BY ts_ns NULLS FIRST`,
     )
   ).map((r) => r.ts);
-  const plan = await planInput(db, fileId, { ...opts, probes });
+  const walkClock = adapter.dx?.walkClock;
+  const plan = await planInput(db, fileId, { ...opts, probes, walkClock });
   // GUP plans are read from the whole file: a GUP near a --from/--to edge keeps its anchors.
   const whole =
     opts.fromNs === undefined && opts.toNs === undefined
       ? plan
-      : await planInput(db, fileId, { probes });
+      : await planInput(db, fileId, { probes, walkClock });
   const anchors = adapter.dx && whole ? anchorPlan(whole, probes) : null;
   const mode = opts.io ?? (process.env.MMREPLAY_REPLAY_IO as ReplayOptions['io']) ?? 'auto';
   const file = db.fileForHandoff;

@@ -206,6 +206,27 @@ export function walkReached(dx: DeviceExclusive, e: ReplayEvent, t: Task): void 
   while (c.next <= idx && c.next < c.gup.length) walkNext(dx, c, e, true);
 }
 
+/** arch/x86/include/asm/tlbflush.h TLB_LOCAL_MM_SHOOTDOWN: a flush of the current mm on this CPU. */
+const TLB_LOCAL_MM_SHOOTDOWN = 3;
+
+/**
+ * tlb:tlb_flush of one page in the caller, past GUP, where no probe shows the walk:
+ * page_make_device_exclusive_one's ptep_clear_flush of a page it is making exclusive (a page
+ * whose PTE no longer maps the pinned folio is skipped without one). So the walk has reached,
+ * by now, the first page from c.next the model finds it can make exclusive: that page and every
+ * page before it are decided now. Pages after the last flush are decided at the call's return.
+ */
+export function walkFlushed(dx: DeviceExclusive, e: ReplayEvent, t: Task): void {
+  if (!dx.walkClock || e.tlb_reason !== TLB_LOCAL_MM_SHOOTDOWN || e.tlb_pages !== 1) return;
+  const c = dx.requests.get(t.tid)?.call;
+  if (!c || c.gupDone === null || dx.design === '6.15') return;
+  c.walkTiming = 'tlb_flush';
+  while (c.next < c.gup.length) {
+    walkNext(dx, c, e, true);
+    if (c.results[c.next - 1]?.outcome === 'exclusive') return;
+  }
+}
+
 /**
  * Decides pages in order up to and including the next one whose walk reaches rmap_walk; with
  * `one` false, decides every remaining page.

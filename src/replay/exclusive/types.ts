@@ -60,7 +60,7 @@ export interface CallRow {
   failedPages: number;
   observedResult: number | null;
   observedFailed: number | null;
-  walkTiming: 'rmap_walk' | 'interpolated' | 'call_return';
+  walkTiming: 'rmap_walk' | 'tlb_flush' | 'interpolated' | 'call_return';
 }
 
 export interface RequestRow {

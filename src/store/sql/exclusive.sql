@@ -33,7 +33,7 @@ CREATE TABLE exclusive_calls (
   failed_pages INTEGER,     -- predicted NULL slots
   observed_result INTEGER,  -- kretprobe $retval
   observed_failed_pages INTEGER, -- NULL slots in the kretprobe's page array
-  walk_timing VARCHAR       -- rmap_walk (each page walked at its traced rmap_walk or page_make_device_exclusive_one) | interpolated (no walk probe: times spread evenly from GUP's return to the call's) | call_return (walked at return)
+  walk_timing VARCHAR       -- rmap_walk (each page walked at its traced rmap_walk or page_make_device_exclusive_one) | tlb_flush (no walk probe: each page the walk made exclusive at the caller's TLB flush, ptep_clear_flush) | interpolated (no walk probe: times spread evenly from GUP's return to the call's) | call_return (walked at return)
 );
 
 -- One row per page of each call.
