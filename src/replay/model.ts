@@ -13,6 +13,7 @@ import {
   type Vma,
 } from './types.js';
 import type { InvalidateListener } from './mmu_notifier.js';
+import { PteTable } from './pte_table.js';
 import { Rmap } from './rmap.js';
 
 export interface Sink {
@@ -106,7 +107,7 @@ export class Model {
       id: this.mms.length,
       mmId: null,
       vmas: [],
-      ptes: new Map(),
+      ptes: new PteTable(),
       pgtables: this.geo.spans.map(() => new Set<number>()),
       pgtablesFromStart: !preTrace,
       rss: [0, 0, 0, 0],

@@ -1,4 +1,5 @@
 // The model's objects, named after the kernel's: mm_struct, vm_area_struct, folio, PTE.
+import type { PteTable } from './pte_table.js';
 import type { Rmap } from './rmap.js';
 
 export const PAGE_SHIFT = 12;
@@ -118,7 +119,7 @@ export interface Mm {
   mmId: number | null;
   vmas: Vma[];
   /** Keyed by virtual page number. */
-  ptes: Map<number, Pte>;
+  ptes: PteTable;
   /** Page-table pages that exist, per level below the PGD (pte, pmd, pud[, p4d]), keyed by
    *  va / span (pgtable.ts). Before the trace they are unknown: pre-trace mms start empty. */
   pgtables: Set<number>[];

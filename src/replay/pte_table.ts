@@ -1,0 +1,76 @@
+// An mm's entries by virtual page number, kept as the kernel keeps them: a 512-entry table per
+// PMD (PTRS_PER_PTE), found by the PMD's index. A page number above 2^31 is a heap number, which a
+// Map keyed by it allocates on every lookup; a PMD's index (page number / 512) stays a small
+// integer. Map's methods; iteration visits the tables in the order they were made, each in address
+// order.
+import type { Pte } from './types.js';
+
+const PTRS_PER_PTE = 512;
+
+/** One PTE table: its entries by index, and how many are set. */
+interface Table {
+  n: number;
+  e: (Pte | undefined)[];
+}
+
+export class PteTable {
+  private readonly tables = new Map<number, Table>();
+  /** Entries held. */
+  size = 0;
+
+  get(vpn: number): Pte | undefined {
+    return this.tables.get(Math.floor(vpn / PTRS_PER_PTE))?.e[vpn % PTRS_PER_PTE];
+  }
+
+  has(vpn: number): boolean {
+    return this.get(vpn) !== undefined;
+  }
+
+  set(vpn: number, p: Pte): this {
+    const pmd = Math.floor(vpn / PTRS_PER_PTE);
+    let t = this.tables.get(pmd);
+    if (!t) {
+      t = { n: 0, e: new Array<Pte | undefined>(PTRS_PER_PTE).fill(undefined) };
+      this.tables.set(pmd, t);
+    }
+    const i = vpn % PTRS_PER_PTE;
+    if (t.e[i] === undefined) {
+      t.n++;
+      this.size++;
+    }
+    t.e[i] = p;
+    return this;
+  }
+
+  delete(vpn: number): boolean {
+    const pmd = Math.floor(vpn / PTRS_PER_PTE);
+    const t = this.tables.get(pmd);
+    const i = vpn % PTRS_PER_PTE;
+    if (!t || t.e[i] === undefined) return false;
+    t.e[i] = undefined;
+    this.size--;
+    // An empty table goes: the model's memory follows live state.
+    if (--t.n === 0) this.tables.delete(pmd);
+    return true;
+  }
+
+  *entries(): IterableIterator<[number, Pte]> {
+    for (const [pmd, t] of this.tables)
+      for (let i = 0; i < PTRS_PER_PTE; i++) {
+        const p = t.e[i];
+        if (p !== undefined) yield [pmd * PTRS_PER_PTE + i, p];
+      }
+  }
+
+  *keys(): IterableIterator<number> {
+    for (const [vpn] of this.entries()) yield vpn;
+  }
+
+  *values(): IterableIterator<Pte> {
+    for (const [, p] of this.entries()) yield p;
+  }
+
+  [Symbol.iterator](): IterableIterator<[number, Pte]> {
+    return this.entries();
+  }
+}
