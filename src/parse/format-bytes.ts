@@ -1,0 +1,265 @@
+// A compiled print fmt matched over the bytes of an event's printed fields, without a string per
+// line: numbers read from the bytes, text values interned (interner.ts). It reads the pieces the
+// regex is built from (format.ts compileFormat) and takes, at each step, the choice the regex
+// would try first (or, after a number, the one it would try first that can go on); where that
+// choice fails it gives up (null) rather than backtrack, and the caller asks the regex. So when it
+// answers, the regex would have answered the same; the values are made by the same row filler.
+import { Interner } from './interner.js';
+import {
+  makeRowFiller,
+  smallIntBytes,
+  type Captured,
+  type CompiledFormat,
+  type FieldValue,
+  type Piece,
+} from './format.js';
+
+const SPACE = 32;
+/** Literal tokens besides a byte: a run of spaces (`\s*`), and `:` or `=` (a `name:` or `name=`). */
+const WS = -1;
+const COLON_OR_EQ = -2;
+
+const enum T {
+  Lit,
+  Lazy,
+  Rest,
+  NonSpace,
+  Char,
+  Num,
+  Bit,
+}
+
+/** One step; every field in every op, so the matcher sees one shape. */
+interface Op {
+  t: T;
+  /** Lit: its tokens; Bit: `on` and `off` as bytes. */
+  tokens: number[];
+  off: number[];
+  /** The capture's index, its value read as a number of this radix (0: not), its texts (null: unused). */
+  k: number;
+  radix: number;
+  strings: Interner | null;
+  /** Lazy: the first token after it, and whether spaces may come before that. */
+  anchor: number;
+  spaces: boolean;
+  /** Num: a hex digit the next literal starts with, where the regex gives digits back to it (-1: none). */
+  giveBack: number;
+  /** Bit: the alternatives' texts. */
+  onText: string;
+  offText: string;
+}
+
+function op(t: T, fields: Partial<Op>): Op {
+  return {
+    t,
+    tokens: [],
+    off: [],
+    k: -1,
+    radix: 0,
+    strings: null,
+    anchor: 0,
+    spaces: false,
+    giveBack: -1,
+    onText: '',
+    offText: '',
+    ...fields,
+  };
+}
+
+/** The tokens of a literal, as format.ts's literalRegex reads it. */
+function tokens(lit: string): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < lit.length; i++) {
+    if (lit.charCodeAt(i) === SPACE) {
+      while (lit.charCodeAt(i + 1) === SPACE) i++;
+      out.push(WS);
+    } else out.push(lit.charCodeAt(i));
+  }
+  if (/\w[:=]$/.test(lit)) out[out.length - 1] = COLON_OR_EQ;
+  return out;
+}
+
+const bytesOf = (s: string) => [...s].map((c) => c.charCodeAt(0));
+
+/**
+ * The byte matcher of `cf` over a reused row, values as makeExtractor(cf, true) gives them; null
+ * where the print fmt has a shape it does not take (a lazy capture not followed by literal text
+ * that is not all spaces).
+ * The text it is given must be ASCII whose only whitespace is ' ' (lines.ts `plain`).
+ */
+export function makeByteExtractor(
+  cf: CompiledFormat,
+): ((b: Buffer, s: number, e: number) => FieldValue[] | null) | null {
+  const ops: Op[] = [];
+  const pieces: Piece[] = cf.pieces;
+  const columnOf = new Map(cf.columns.map((c) => [c.name, c]));
+  let k = 0;
+  for (let p = 0; p < pieces.length; p++) {
+    const piece = pieces[p];
+    if ('lit' in piece) {
+      ops.push(op(T.Lit, { tokens: tokens(piece.lit) }));
+      continue;
+    }
+    const cap = cf.captures[k];
+    // Whether the filler uses this capture, and whether as a number read here.
+    const column = cap.kind === 'skip' ? undefined : columnOf.get(cap.field);
+    const strings = column ? new Interner() : null;
+    const radix =
+      column && column.type !== 'VARCHAR' && (piece.cap === 'num' || piece.cap === 'nonspace')
+        ? cap.kind === 'num'
+          ? cap.radix
+          : cap.kind === 'ptr'
+            ? 16
+            : 0
+        : 0;
+    const next = pieces[p + 1];
+    const after = next && 'lit' in next ? tokens(next.lit) : null;
+    switch (piece.cap) {
+      case 'bit':
+        ops.push(
+          op(T.Bit, {
+            k,
+            tokens: bytesOf(piece.on),
+            off: bytesOf(piece.off),
+            onText: piece.on,
+            offText: piece.off,
+          }),
+        );
+        break;
+      case 'lazy': {
+        // Where it ends: before the first place the next literal's first token matches.
+        const anchor = after?.find((x) => x !== WS);
+        if (anchor === undefined) return null;
+        ops.push(op(T.Lazy, { k, strings, anchor, spaces: after![0] === WS }));
+        break;
+      }
+      case 'num': {
+        const c = after?.[0] ?? -1;
+        const giveBack = c >= 0 && isHex(c) ? c : -1;
+        ops.push(op(T.Num, { k, strings, radix, giveBack }));
+        break;
+      }
+      case 'rest':
+        ops.push(op(T.Rest, { k, strings }));
+        break;
+      case 'nonspace':
+        ops.push(op(T.NonSpace, { k, strings, radix }));
+        break;
+      case 'char':
+        ops.push(op(T.Char, { k, strings }));
+        break;
+    }
+    k++;
+  }
+  const fill = makeRowFiller(cf, true);
+  const caps: Captured[] = new Array(k).fill(undefined);
+  const row: FieldValue[] = new Array(cf.columns.length).fill(null);
+
+  /** A capture's value: a number read here where the filler takes one, else its text. */
+  const capture = (o: Op, b: Buffer, s: number, e: number) => {
+    const strings = o.strings;
+    if (strings === null) return;
+    if (o.radix !== 0) {
+      const n = smallIntBytes(b, s, e, o.radix as 10 | 16);
+      if (n === n) {
+        caps[o.k] = n;
+        return;
+      }
+    }
+    caps[o.k] = strings.get(b, s, e);
+  };
+
+  return (b, s, e) => {
+    let at = s;
+    for (let i = 0; i < k; i++) caps[i] = undefined;
+    for (let x = 0; x < ops.length; x++) {
+      const o = ops[x];
+      switch (o.t) {
+        case T.Lit: {
+          const t = o.tokens;
+          for (let i = 0; i < t.length; i++) {
+            const want = t[i];
+            if (want === WS) {
+              while (at < e && b[at] === SPACE) at++;
+            } else if (at >= e) return null;
+            else if (want === COLON_OR_EQ) {
+              if (b[at] !== 58 && b[at] !== 61) return null;
+              at++;
+            } else if (b[at++] !== want) return null;
+          }
+          break;
+        }
+        case T.Num: {
+          while (at < e && b[at] === SPACE) at++;
+          const from = at;
+          if (at < e && b[at] === 45 /* - */) at++;
+          if (at + 1 < e && b[at] === 48 && b[at + 1] === 120 /* 0x */) {
+            at += 2;
+            if (at >= e || !isHex(b[at])) return null;
+          }
+          const digits = at;
+          while (at < e && isHex(b[at])) at++;
+          if (at === digits) return null;
+          // `size=%luB`: the greedy digits give back to the literal up to its last place in them.
+          if (o.giveBack >= 0) {
+            let p = at - 1;
+            while (p > digits && b[p] !== o.giveBack) p--;
+            if (p === digits) return null;
+            at = p;
+          }
+          capture(o, b, from, at);
+          break;
+        }
+        case T.NonSpace: {
+          const from = at;
+          while (at < e && b[at] !== SPACE) at++;
+          capture(o, b, from, at);
+          break;
+        }
+        case T.Char: {
+          const from = at;
+          if (at < e) at++;
+          capture(o, b, from, at);
+          break;
+        }
+        case T.Rest:
+          capture(o, b, at, e);
+          at = e;
+          break;
+        case T.Lazy: {
+          const from = at;
+          const a = o.anchor;
+          while (at < e && !(a === COLON_OR_EQ ? b[at] === 58 || b[at] === 61 : b[at] === a)) at++;
+          if (at >= e) return null;
+          // The spaces before it are the literal's `\s*`, not the capture's.
+          if (o.spaces) while (at > from && b[at - 1] === SPACE) at--;
+          capture(o, b, from, at);
+          break;
+        }
+        case T.Bit:
+          if (startsWith(b, at, e, o.tokens)) {
+            at += o.tokens.length;
+            caps[o.k] = o.onText;
+          } else if (startsWith(b, at, e, o.off)) {
+            at += o.off.length;
+            caps[o.k] = o.offText;
+          }
+          break;
+      }
+    }
+    while (at < e && b[at] === SPACE) at++;
+    if (at !== e) return null;
+    fill(caps, 0, row);
+    return row;
+  };
+}
+
+function isHex(c: number): boolean {
+  return (c >= 48 && c <= 57) || ((c | 0x20) >= 97 && (c | 0x20) <= 102);
+}
+
+function startsWith(b: Uint8Array, at: number, e: number, want: number[]): boolean {
+  if (e - at < want.length) return false;
+  for (let i = 0; i < want.length; i++) if (b[at + i] !== want[i]) return false;
+  return true;
+}
