@@ -499,18 +499,30 @@ export function makeRowFiller(
   numbers: boolean,
 ): (caps: ArrayLike<Captured>, base: number, out: FieldValue[]) => void {
   const col = new Map(cf.columns.map((c, i) => [c.name, i]));
+  // One flat shape for every step (not the Capture kinds' several): the filler runs per event.
   const steps = cf.captures.map((cap) => {
-    if (cap.kind === 'skip') return null;
-    const i = col.get(cap.field);
-    const ni = col.get(`${cap.field}_name`) ?? col.get(`${cap.field}_sym`);
+    const i = cap.kind === 'skip' ? undefined : col.get(cap.field);
+    const field = cap.kind === 'skip' ? '' : cap.field;
+    const ni = col.get(`${field}_name`) ?? col.get(`${field}_sym`);
     const type = i === undefined ? ('VARCHAR' as SqlType) : cf.columns[i].type;
-    // A symbolic field's values, converted once.
-    const symbols =
-      cap.kind === 'symbolic'
-        ? new Map([...cap.table].map(([name, n]) => [name, toValue(String(n), 10, type, numbers)]))
-        : null;
-    const bit = cap.kind === 'bit' ? (cap.mask === -1n ? 1 : Number(cap.mask & 0x7fffffffn)) : 0;
-    return { cap, i: i ?? -1, ni: ni ?? -1, type, symbols, bit };
+    return {
+      kind: cap.kind,
+      i: i ?? -1,
+      ni: ni ?? -1,
+      type,
+      radix: cap.kind === 'num' ? cap.radix : 16,
+      // A symbolic field's values, converted once.
+      symbols:
+        cap.kind === 'symbolic'
+          ? new Map(
+              [...cap.table].map(([name, n]) => [name, toValue(String(n), 10, type, numbers)]),
+            )
+          : null,
+      on: cap.kind === 'bit' ? cap.on : '',
+      mask: cap.kind === 'bit' ? (cap.mask === -1n ? 1n : cap.mask) : 0n,
+      bit: cap.kind === 'bit' ? (cap.mask === -1n ? 1 : Number(cap.mask & 0x7fffffffn)) : 0,
+      nullPtr: i === undefined ? null : toValue('0', 16, type, numbers),
+    };
   });
   const bitFields = [
     ...new Set(
@@ -519,34 +531,32 @@ export function makeRowFiller(
         .map((c) => col.get((c as { field: string }).field)!),
     ),
   ];
+  const bitTypes = bitFields.map((b) => cf.columns[b].type);
   // Flag bits gather in a Number when every mask is one of the low 31 bits (or a bool's -1).
   const smallBits =
     numbers &&
     cf.captures.every(
       (c) => c.kind !== 'bit' || c.mask === -1n || (c.mask > 0n && c.mask < 1n << 31n),
     );
-  const nullPtr = steps.map((st) => (st ? toValue('0', 16, st.type, numbers) : null));
   return (caps, base, out) => {
-    out.fill(null);
-    for (const b of bitFields) out[b] = smallBits ? 0 : 0n;
+    for (let c = 0; c < out.length; c++) out[c] = null;
+    for (let j = 0; j < bitFields.length; j++) out[bitFields[j]] = smallBits ? 0 : 0n;
     for (let k = 0; k < steps.length; k++) {
       const st = steps[k];
-      if (!st || st.i < 0) continue;
+      if (st.i < 0) continue;
       const c = caps[base + k];
       if (typeof c === 'number') {
         // Only a num's or ptr's text that smallInt reads, for a column that is no VARCHAR.
-        if (st.cap.kind === 'ptr' || out[st.i] === null)
-          out[st.i] = smallValue(c, st.type, numbers);
+        if (st.kind === 'ptr' || out[st.i] === null) out[st.i] = smallValue(c, st.type, numbers);
         continue;
       }
       const s = c ?? '';
-      const cap = st.cap;
-      switch (cap.kind) {
+      switch (st.kind) {
         case 'num':
-          if (out[st.i] === null) out[st.i] = toValue(s, cap.radix, st.type, numbers);
+          if (out[st.i] === null) out[st.i] = toValue(s, st.radix, st.type, numbers);
           break;
         case 'ptr':
-          out[st.i] = s === '(null)' ? nullPtr[k] : toValue(s, 16, st.type, numbers);
+          out[st.i] = s === '(null)' ? st.nullPtr : toValue(s, 16, st.type, numbers);
           // A symbol has no address in the text: keep its name.
           if (st.ni >= 0 && out[st.i] === null) out[st.ni] = s;
           break;
@@ -564,17 +574,19 @@ export function makeRowFiller(
           if (st.type === 'VARCHAR') out[st.i] = s;
           break;
         case 'bit':
-          if (s === cap.on) {
+          if (s === st.on) {
             if (smallBits) out[st.i] = (out[st.i] as number) | st.bit;
-            else out[st.i] = (out[st.i] as bigint) | (cap.mask === -1n ? 1n : cap.mask);
+            else out[st.i] = (out[st.i] as bigint) | st.mask;
           }
           break;
       }
     }
-    for (const b of bitFields)
+    for (let j = 0; j < bitFields.length; j++) {
+      const b = bitFields[j];
       out[b] = smallBits
-        ? coerceSmallBits(out[b] as number, cf.columns[b].type)
-        : coerceBits(out[b] as bigint, cf.columns[b].type);
+        ? coerceSmallBits(out[b] as number, bitTypes[j])
+        : coerceBits(out[b] as bigint, bitTypes[j]);
+    }
   };
 }
 

@@ -43,6 +43,7 @@ function isPlain(b: Buffer): boolean {
 export async function* readLines(path: string, stream: Readable): AsyncGenerator<LineBatch> {
   let carry: Buffer | null = null;
   let first = true;
+  let yielded = false;
   for await (const chunk of stream as AsyncIterable<Buffer>) {
     if (first) {
       first = false;
@@ -51,11 +52,28 @@ export async function* readLines(path: string, stream: Readable): AsyncGenerator
         throw new TraceInputError(path, null, 'binary data where trace text was expected', at);
       }
     }
-    const buf: Buffer = carry ? Buffer.concat([carry, chunk]) : chunk;
+    let buf = chunk;
+    let from = 0;
+    if (carry && !yielded) {
+      // Until a first batch, whole chunks: format detection samples the lines it always did.
+      buf = Buffer.concat([carry, chunk]);
+    } else if (carry) {
+      // The line cut at the end of the last chunk, whole, as a small batch of its own (a copy of
+      // the chunk would be one more chunk of garbage each time).
+      const nl = chunk.indexOf(10);
+      if (nl < 0) {
+        carry = Buffer.concat([carry, chunk]);
+        continue;
+      }
+      const line = Buffer.concat([carry, chunk.subarray(0, nl + 1)]);
+      yield { bytes: line, truncatedLast: false, plain: isPlain(line) };
+      from = nl + 1;
+    }
     const end = buf.lastIndexOf(10) + 1;
-    carry = end < buf.length ? buf.subarray(end) : null;
-    if (end === 0) continue;
-    const bytes = buf.subarray(0, end);
+    carry = end < buf.length ? buf.subarray(Math.max(end, from)) : null;
+    if (end <= from) continue;
+    const bytes = buf.subarray(from, end);
+    yielded = true;
     yield { bytes, truncatedLast: false, plain: isPlain(bytes) };
   }
   if (carry) yield { bytes: carry, truncatedLast: true, plain: isPlain(carry) };
