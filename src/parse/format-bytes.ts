@@ -4,6 +4,7 @@
 // would try first (or, after a number, the one it would try first that can go on); where that
 // choice fails it gives up (null) rather than backtrack, and the caller asks the regex. So when it
 // answers, the regex would have answered the same; the values are made by the same row filler.
+// test/raw-lines.test.ts holds it to that on real, damaged and printed-from-the-fmt text.
 import { Interner } from './interner.js';
 import {
   makeRowFiller,
@@ -29,7 +30,7 @@ const enum T {
   Bit,
 }
 
-/** One step; every field in every op, so the matcher sees one shape. */
+/** One step of the matcher, as its source is generated from (matcherSource). */
 interface Op {
   t: T;
   /** Lit: its tokens; Bit: `on` and `off` as bytes. */
