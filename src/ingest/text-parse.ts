@@ -22,9 +22,11 @@ import {
   type TableSpec,
 } from '../parse/fields.js';
 import { openTrace } from '../parse/input.js';
-import { readLines } from '../parse/lines.js';
+import type { FieldValue } from '../parse/format.js';
+import { Interner } from '../parse/interner.js';
+import { lineText, readLines } from '../parse/lines.js';
 import { KPROBE_PRINTED, probeRow, probeSources, type ProbeDefinition } from '../parse/probes.js';
-import { newHeader, type LineReader, type TraceFormat } from '../parse/record.js';
+import { newHeader, newRawHeader, type LineReader, type TraceFormat } from '../parse/record.js';
 
 export type DictName = 'comms' | 'flags' | 'eventNames';
 export type RareTable = 'lost_events' | 'unparsed' | 'field_errors';
@@ -82,10 +84,10 @@ export interface Ack {
 /** Row batches sent and not yet appended, at most: then the parser waits (bounds memory). */
 const MAX_IN_FLIGHT = 6;
 /**
- * Every table's rows are sent, full batch or not, once this many line batches (64 KiB of text
- * each) have gone by: a row's strings are slices that keep their piece of the text alive.
+ * Every table's rows are sent, full batch or not, once this much text has gone by: a row's
+ * strings may be slices that keep their line's text alive.
  */
-const MAX_AGE_BATCHES = 64;
+const FLUSH_BYTES = 4 << 20;
 /** Rows per batch of a typed table or other_events (four data chunks). */
 const TYPED_BATCH_ROWS = 8192;
 const TS_LIMIT = 1n << 63n;
@@ -246,172 +248,219 @@ export class TextParser {
     const unknownEvents = new Set<string>();
     const otherTyped = new Set<string>();
     let lastReport = 0;
-    let age = 0;
     // The previous event's comm and flags, and their codes: runs of one task skip the lookups.
     let lastComm: string | null = null;
     let commCode = -1;
     let lastFlags: string | null | undefined;
     let flagsCode = -1;
+    // The byte path's header, and its strings made once per distinct value.
+    const raw = newRawHeader();
+    const keys = new Interner();
+    const commStrings = new Interner();
+    const flagStrings = new Interner();
 
+    /** A line the reader parses from its text: an event, or a header, lost or unparsed row. */
+    const textLine = (line: string, lineNo: number, cut: boolean): void => {
+      let r = reader!.parse(line, h);
+      // ts_ns is a BIGINT: a time past 2^63 ns (292 years) is damage, not a time.
+      if (r.kind === 'event' && typeof h.tsNs === 'bigint' && h.tsNs >= TS_LIMIT)
+        r = { kind: 'unparsed', reason: 'timestamp beyond 2^63 ns' };
+      // cpu, pid and tgid columns are INTEGERs; a lost count is a BIGINT.
+      else if (
+        r.kind === 'event' &&
+        (h.cpu > INT_MAX || h.tid > INT_MAX || (h.tgid ?? 0) > INT_MAX)
+      )
+        r = { kind: 'unparsed', reason: 'cpu, pid or tgid beyond 2^31' };
+      else if (
+        r.kind === 'lost' &&
+        ((r.cpu ?? 0) > INT_MAX || (r.count ?? 0) > Number.MAX_SAFE_INTEGER)
+      )
+        r = { kind: 'unparsed', reason: 'lost-events marker with cpu or count out of range' };
+      if (r.kind !== 'event') {
+        if (r.kind === 'header') s.headerLines++;
+        else if (r.kind === 'lost') {
+          this.rare('lost_events', [fileId, lineNo, r.cpu, r.count, lastTs]);
+          s.lost += r.count ?? 0;
+        } else {
+          const reason = cut
+            ? `truncated last line (no newline at end of file); ${r.reason}`
+            : r.reason;
+          if (cut) cutLast = `line ${lineNo}, cut short, was kept as unparsed`;
+          this.rare('unparsed', [fileId, lineNo, line, reason]);
+          s.unparsed++;
+        }
+        return;
+      }
+      const key = h.event ?? h.name;
+      let kind = kinds.get(key);
+      if (kind === undefined) {
+        const event = h.event ?? resolveEvent(key, h.body, catalogue, probes.byName);
+        if (event.startsWith('unknown:')) unknownEvents.add(key);
+        kind = { event, code: -1, spec: undefined, rows: null };
+        kinds.set(key, kind);
+      }
+      // tracefs prints trace_marker writes under the ip's symbol, not the event name.
+      if (h.event === null && key === 'tracing_mark_write') h.body = `${key}: ${h.body}`;
+      if (!keep(kind, lineNo)) return;
+      if (kind.spec === undefined) newKind(kind, key, lineNo);
+      fields(kind, h.body, lineNo, cut);
+    };
+
+    /** Filters the event in `h`, and writes its `_events` row when it is kept. */
+    const keep = (kind: EventKind, lineNo: number): boolean => {
+      if (filtering) {
+        if (
+          (f.pid !== undefined && h.tid !== f.pid && h.tgid !== f.pid) ||
+          (f.comm !== undefined && h.comm !== f.comm) ||
+          (f.fromNs !== undefined && h.tsNs < f.fromNs) ||
+          (f.toNs !== undefined && h.tsNs > f.toNs)
+        ) {
+          s.filtered++;
+          return false;
+        }
+      }
+      if (lastTs !== null && h.tsNs < lastTs) {
+        backwards++;
+        firstBackwards ??= lineNo;
+        const prev = lastTsCpu.get(h.cpu);
+        if (prev !== undefined && h.tsNs < prev) backwardsCpu++;
+      }
+      lastTs = h.tsNs;
+      lastTsCpu.set(h.cpu, h.tsNs);
+      if (kind.code < 0) kind.code = eventNames.code(kind.event);
+      if (h.comm !== lastComm) {
+        lastComm = h.comm;
+        commCode = comms.code(h.comm);
+      }
+      if (h.flags !== lastFlags) {
+        lastFlags = h.flags;
+        flagsCode = h.flags === null ? -1 : flagCodes.code(h.flags);
+      }
+      events.setI64(0, id);
+      events.setI32(1, fileId);
+      events.setI64(2, lineNo);
+      if (typeof h.tsNs === 'number') events.setI64(3, h.tsNs);
+      else events.set(3, h.tsNs);
+      events.setI32(4, h.cpu);
+      events.setI32(5, h.tid);
+      if (h.tgid === null) events.set(6, null);
+      else events.setI32(6, h.tgid);
+      events.setI32(7, commCode);
+      if (flagsCode < 0) events.set(8, null);
+      else events.setI32(8, flagsCode);
+      events.setI32(9, kind.code);
+      events.endRow();
+      return true;
+    };
+
+    /** An event's typed table, on its first kept line (`h`). */
+    const newKind = (kind: EventKind, key: string, lineNo: number): void => {
+      let spec = typer.spec(kind.event, h.body);
+      // A kprobe without a format file: typed from its first line (and its definition's types).
+      const head = spec?.columns[0]?.name === 'func' || !spec ? KPROBE_PRINTED.exec(h.body) : null;
+      if (head) {
+        const def = probes.byName.get(kind.event) ?? probes.byName.get(key) ?? null;
+        spec ??= kprobeTextSpec(
+          kind.event,
+          h.body,
+          new Map(def?.args.map((a) => [a.name, a.type])),
+        );
+        s.probes.push(probeRow(kind.event, head, def, probes.kallsyms));
+      }
+      // A table an earlier file made with other columns (another kernel's format, a .dat's
+      // format file beside a printed kprobe line) cannot take these rows by position: they
+      // are kept whole in other_events. Another kernel's types for the same columns are taken
+      // as the table has them.
+      const have = spec ? this.job.names[spec.table] : undefined;
+      if (spec && have && have.join() !== ['id', ...spec.columns.map((c) => c.name)].join()) {
+        otherTyped.add(`${spec.event} (its table ${spec.table} has ${have.join(', ')})`);
+        spec = null;
+      }
+      kind.spec = spec;
+      if (spec) {
+        if (!this.batches.has(spec.table) && !have)
+          this.post({
+            t: 'table',
+            table: spec.table,
+            event: spec.event,
+            columns: spec.columns,
+            line: lineNo,
+          });
+        kind.rows = this.table(spec.table, ['BIGINT', ...spec.columns.map((c) => c.type)]);
+      }
+    };
+
+    /** A kept event's fields: its typed row, or its other_events row. */
+    const fields = (kind: EventKind, body: string, lineNo: number, cut: boolean): void => {
+      const spec = kind.spec;
+      const event = kind.event;
+      if (spec) {
+        const vals = spec.extractRow(body);
+        if (typeof vals === 'string') {
+          this.rare('field_errors', [id, event, `${file}:${lineNo}: ${vals}`]);
+          if (cut) cutLast = `line ${lineNo}, cut short, became a field error (${event}): ${vals}`;
+          otherRow(other, id, event, body);
+        } else typedRow(kind.rows!, id, vals);
+      } else otherRow(other, id, event, body);
+      id++;
+      s.events++;
+    };
+
+    /**
+     * A line read from its bytes where the reader's scan takes it and its event has been seen (its
+     * first line, trace_marker writes and anything unusual go by textLine): false when it does not.
+     */
+    const rawLine = (b: Buffer, from: number, end: number, lineNo: number): boolean => {
+      if (!reader!.scan(b, from, end, raw)) return false;
+      const key = keys.get(b, raw.keyStart, raw.keyEnd);
+      const kind = kinds.get(key);
+      if (kind === undefined || kind.spec === undefined || key === 'tracing_mark_write')
+        return false;
+      h.comm = commStrings.get(b, raw.commStart, raw.commEnd);
+      h.tid = raw.tid;
+      h.tgid = raw.tgid < 0 ? null : raw.tgid;
+      h.cpu = raw.cpu;
+      h.flags = raw.flagsStart < 0 ? null : flagStrings.get(b, raw.flagsStart, raw.flagsEnd);
+      h.tsNs = raw.tsNs;
+      if (!keep(kind, lineNo)) return true;
+      const vals = kind.spec?.extractBytes?.(b, raw.bodyStart, end);
+      if (vals) {
+        typedRow(kind.rows!, id, vals);
+        id++;
+        s.events++;
+      } else fields(kind, b.toString('latin1', raw.bodyStart, end), lineNo, false);
+      return true;
+    };
+
+    let lineNo = 1;
+    let bytesSinceFlush = 0;
     for await (const batch of readLines(file, opened.stream)) {
+      const b = batch.bytes;
       if (!reader) {
-        const fmt = detectFormat(batch.lines.slice(0, 400));
+        const sample = firstLines(b, 400);
+        const fmt = detectFormat(sample);
         if (!fmt) {
           throw new TraceInputError(
             file,
-            batch.firstLineNo,
-            `not a trace this tool reads: expected tracefs trace/trace_pipe text, trace-cmd report or perf script output (first line: ${JSON.stringify(batch.lines[0]?.slice(0, 80))}); use --format to force one`,
+            lineNo,
+            `not a trace this tool reads: expected tracefs trace/trace_pipe text, trace-cmd report or perf script output (first line: ${JSON.stringify(sample[0]?.slice(0, 80))}); use --format to force one`,
           );
         }
         reader = readerFor(fmt);
       }
       s.format = reader.format;
-      const lines = batch.lines;
-      for (let i = 0; i < lines.length; i++) {
-        const lineNo = batch.firstLineNo + i;
-        const line = lines[i];
-        let r = reader.parse(line, h);
-        // ts_ns is a BIGINT: a time past 2^63 ns (292 years) is damage, not a time.
-        if (r.kind === 'event' && typeof h.tsNs === 'bigint' && h.tsNs >= TS_LIMIT)
-          r = { kind: 'unparsed', reason: 'timestamp beyond 2^63 ns' };
-        // cpu, pid and tgid columns are INTEGERs; a lost count is a BIGINT.
-        else if (
-          r.kind === 'event' &&
-          (h.cpu > INT_MAX || h.tid > INT_MAX || (h.tgid ?? 0) > INT_MAX)
-        )
-          r = { kind: 'unparsed', reason: 'cpu, pid or tgid beyond 2^31' };
-        else if (
-          r.kind === 'lost' &&
-          ((r.cpu ?? 0) > INT_MAX || (r.count ?? 0) > Number.MAX_SAFE_INTEGER)
-        )
-          r = { kind: 'unparsed', reason: 'lost-events marker with cpu or count out of range' };
-        if (r.kind !== 'event') {
-          if (r.kind === 'header') s.headerLines++;
-          else if (r.kind === 'lost') {
-            this.rare('lost_events', [fileId, lineNo, r.cpu, r.count, lastTs]);
-            s.lost += r.count ?? 0;
-          } else {
-            const reason =
-              batch.truncatedLast && i === lines.length - 1
-                ? `truncated last line (no newline at end of file); ${r.reason}`
-                : r.reason;
-            if (batch.truncatedLast && i === lines.length - 1)
-              cutLast = `line ${lineNo}, cut short, was kept as unparsed`;
-            this.rare('unparsed', [fileId, lineNo, line, reason]);
-            s.unparsed++;
-          }
-          continue;
-        }
-        const key = h.event ?? h.name;
-        let kind = kinds.get(key);
-        if (kind === undefined) {
-          const event = h.event ?? resolveEvent(key, h.body, catalogue, probes.byName);
-          if (event.startsWith('unknown:')) unknownEvents.add(key);
-          kind = { event, code: -1, spec: undefined, rows: null };
-          kinds.set(key, kind);
-        }
-        // tracefs prints trace_marker writes under the ip's symbol, not the event name.
-        if (h.event === null && key === 'tracing_mark_write') h.body = `${key}: ${h.body}`;
-        if (filtering) {
-          if (
-            (f.pid !== undefined && h.tid !== f.pid && h.tgid !== f.pid) ||
-            (f.comm !== undefined && h.comm !== f.comm) ||
-            (f.fromNs !== undefined && h.tsNs < f.fromNs) ||
-            (f.toNs !== undefined && h.tsNs > f.toNs)
-          ) {
-            s.filtered++;
-            continue;
-          }
-        }
-        if (lastTs !== null && h.tsNs < lastTs) {
-          backwards++;
-          firstBackwards ??= lineNo;
-          const prev = lastTsCpu.get(h.cpu);
-          if (prev !== undefined && h.tsNs < prev) backwardsCpu++;
-        }
-        lastTs = h.tsNs;
-        lastTsCpu.set(h.cpu, h.tsNs);
-        if (kind.code < 0) kind.code = eventNames.code(kind.event);
-        if (h.comm !== lastComm) {
-          lastComm = h.comm;
-          commCode = comms.code(h.comm);
-        }
-        if (h.flags !== lastFlags) {
-          lastFlags = h.flags;
-          flagsCode = h.flags === null ? -1 : flagCodes.code(h.flags);
-        }
-        events.setI64(0, id);
-        events.setI32(1, fileId);
-        events.setI64(2, lineNo);
-        if (typeof h.tsNs === 'number') events.setI64(3, h.tsNs);
-        else events.set(3, h.tsNs);
-        events.setI32(4, h.cpu);
-        events.setI32(5, h.tid);
-        if (h.tgid === null) events.set(6, null);
-        else events.setI32(6, h.tgid);
-        events.setI32(7, commCode);
-        if (flagsCode < 0) events.set(8, null);
-        else events.setI32(8, flagsCode);
-        events.setI32(9, kind.code);
-        events.endRow();
-        let spec = kind.spec;
-        if (spec === undefined) {
-          spec = typer.spec(kind.event, h.body);
-          // A kprobe without a format file: typed from its first line (and its definition's types).
-          const head =
-            spec?.columns[0]?.name === 'func' || !spec ? KPROBE_PRINTED.exec(h.body) : null;
-          if (head) {
-            const def = probes.byName.get(kind.event) ?? probes.byName.get(key) ?? null;
-            spec ??= kprobeTextSpec(
-              kind.event,
-              h.body,
-              new Map(def?.args.map((a) => [a.name, a.type])),
-            );
-            s.probes.push(probeRow(kind.event, head, def, probes.kallsyms));
-          }
-          // A table an earlier file made with other columns (another kernel's format, a .dat's
-          // format file beside a printed kprobe line) cannot take these rows by position: they
-          // are kept whole in other_events. Another kernel's types for the same columns are taken
-          // as the table has them.
-          const have = spec ? this.job.names[spec.table] : undefined;
-          if (spec && have && have.join() !== ['id', ...spec.columns.map((c) => c.name)].join()) {
-            otherTyped.add(`${spec.event} (its table ${spec.table} has ${have.join(', ')})`);
-            spec = null;
-          }
-          kind.spec = spec;
-          if (spec) {
-            if (!this.batches.has(spec.table) && !have)
-              this.post({
-                t: 'table',
-                table: spec.table,
-                event: spec.event,
-                columns: spec.columns,
-                line: lineNo,
-              });
-            kind.rows = this.table(spec.table, ['BIGINT', ...spec.columns.map((c) => c.type)]);
-          }
-        }
-        const event = kind.event;
-        if (spec) {
-          const vals = spec.extractRow(h.body);
-          if (typeof vals === 'string') {
-            this.rare('field_errors', [id, event, `${file}:${lineNo}: ${vals}`]);
-            if (batch.truncatedLast && i === lines.length - 1)
-              cutLast = `line ${lineNo}, cut short, became a field error (${event}): ${vals}`;
-            otherRow(other, id, event, h.body);
-          } else {
-            const a = kind.rows!;
-            a.setI64(0, id);
-            for (let k = 0; k < vals.length; k++) a.set(k + 1, vals[k]);
-            a.endRow();
-          }
-        } else otherRow(other, id, event, h.body);
-        id++;
-        s.events++;
+      for (let from = 0; from < b.length; lineNo++) {
+        let end = b.indexOf(10, from);
+        if (end < 0) end = b.length;
+        if (batch.truncatedLast) textLine(lineText(b, from, end), lineNo, true);
+        else if (!batch.plain || !rawLine(b, from, end, lineNo))
+          textLine(lineText(b, from, end), lineNo, false);
+        from = end + 1;
       }
-      s.lines = batch.firstLineNo + lines.length - 1;
-      if (++age >= MAX_AGE_BATCHES) {
-        age = 0;
+      s.lines = lineNo - 1;
+      bytesSinceFlush += b.length;
+      if (bytesSinceFlush >= FLUSH_BYTES) {
+        bytesSinceFlush = 0;
         this.flushAll();
       }
       await this.drain();
@@ -486,6 +535,25 @@ export class TextParser {
     };
     return s;
   }
+}
+
+function typedRow(a: ColumnBatch, id: number, vals: FieldValue[]): void {
+  a.setI64(0, id);
+  for (let k = 0; k < vals.length; k++) a.set(k + 1, vals[k]);
+  a.endRow();
+}
+
+/** The first n lines of a batch, as text (what format detection samples). */
+function firstLines(b: Buffer, n: number): string[] {
+  // A batch ends with a newline, but the last of a truncated input (no newline at all).
+  let end = b.indexOf(10);
+  if (end < 0) return [lineText(b, 0, b.length)];
+  for (let i = 1; i < n; i++) {
+    const next = b.indexOf(10, end + 1);
+    if (next < 0) break;
+    end = next;
+  }
+  return lineText(b, 0, end).split('\n');
 }
 
 function otherRow(a: ColumnBatch, id: number, event: string, body: string): void {

@@ -1,6 +1,7 @@
 // Turns an event's printed fields into typed values, per event: tracefs syscall shapes, kprobes,
 // and everything else through its compiled print fmt.
 import type { Catalogue } from './catalogue.js';
+import { makeByteExtractor } from './format-bytes.js';
 import {
   makeExtractor,
   parseInt64,
@@ -29,6 +30,11 @@ export interface TableSpec {
    * The row is reused by the next call.
    */
   extractRow(body: string): FieldValue[] | string;
+  /**
+   * extractRow() over the bytes [s, e) of a body of printable ASCII, where the spec has a byte
+   * matcher (format-bytes.ts): its row, or null where only the text's extractRow can tell.
+   */
+  extractBytes?(b: Buffer, s: number, e: number): FieldValue[] | null;
 }
 
 export function tableName(event: string): string {
@@ -337,6 +343,7 @@ export class FieldTyper {
       columns,
       extract: printFmtExtractor(cf),
       extractRow: printFmtExtractor(cf, true),
+      extractBytes: makeByteExtractor(cf) ?? undefined,
     };
   }
 }

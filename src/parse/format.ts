@@ -113,6 +113,8 @@ export type Capture =
 export interface CompiledFormat {
   format: EventFormat;
   regex: RegExp;
+  /** The text's shape, whose captures are `captures` in order. */
+  pieces: Piece[];
   captures: Capture[];
   /** Each capture's printf conversion (`d`, `lx`→`x`, `s`, `pS`, ...) and its print argument. */
   conversions: { conv: string; arg: string }[];
@@ -190,21 +192,52 @@ function escapeRe(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
+/**
+ * What a print fmt's text is made of, in order: literal text (as the fmt has it) and the captures
+ * of its conversions, each with the shape of text it takes. The regex (compileFormat) and the
+ * byte matcher (format-bytes.ts) are both built from these, so they read the same text alike.
+ */
+export type Piece =
+  | { lit: string }
+  /** bit: `on`, `off` or nothing; lazy: any text up to what follows; rest: all that is left;
+   *  nonspace: `\S*`; char: one character or none; num: `\s*` then `-?(0x)?[0-9a-fA-F]+`. */
+  | { cap: 'bit'; on: string; off: string }
+  | { cap: 'lazy' | 'rest' | 'nonspace' | 'char' | 'num' };
+
+/** A literal's regex: runs of spaces as `\s*` and a trailing `name:` or `name=` as either. */
+function literalRegex(lit: string): string {
+  // Kernel and libtraceevent agree on literal text except runs of spaces, and libtraceevent
+  // prints some `name:%d` pairs as `name=%d` (tlb_flush); be lenient there.
+  return escapeRe(lit)
+    .replace(/ +/g, '\\s*')
+    .replace(/(\w)[:=]$/, '$1[:=]');
+}
+
+function regexOf(pieces: Piece[]): RegExp {
+  let re = '^';
+  for (const p of pieces) {
+    if ('lit' in p) re += literalRegex(p.lit);
+    else if (p.cap === 'bit') re += `(${escapeRe(p.on)}|${escapeRe(p.off)})?`;
+    else if (p.cap === 'lazy') re += '([^]*?)';
+    else if (p.cap === 'rest') re += '([^]*)';
+    else if (p.cap === 'nonspace') re += '(\\S*)';
+    else if (p.cap === 'char') re += '([^]?)';
+    else re += '\\s*(-?(?:0x)?[0-9a-fA-F]+)';
+  }
+  return new RegExp(re + '\\s*$');
+}
+
 /** Compiles a print fmt into a regex whose groups are the conversions, in order. */
 export function compileFormat(format: EventFormat): CompiledFormat {
   const fmt = format.printFmt;
   const captures: Capture[] = [];
   const conversions: CompiledFormat['conversions'] = [];
-  let re = '^';
+  const pieces: Piece[] = [];
   let argi = 0;
   let i = 0;
   let lit = '';
   const flushLit = () => {
-    // Kernel and libtraceevent agree on literal text except runs of spaces, and libtraceevent
-    // prints some `name:%d` pairs as `name=%d` (tlb_flush); be lenient there.
-    re += escapeRe(lit)
-      .replace(/ +/g, '\\s*')
-      .replace(/(\w)[:=]$/, '$1[:=]');
+    if (lit) pieces.push({ lit });
     lit = '';
   };
   while (i < fmt.length) {
@@ -245,24 +278,23 @@ export function compileFormat(format: EventFormat): CompiledFormat {
     const last = i >= fmt.length;
     if (cap.kind === 'bit') {
       // A trailing " " alternative may have been trimmed by whoever saved the text.
-      re += `(${escapeRe(cap.on)}|${escapeRe(cap.off)})?`;
+      pieces.push({ cap: 'bit', on: cap.on, off: cap.off });
     } else if (
       conv === 's' ||
       cap.kind === 'skip' ||
       cap.kind === 'symbolic' ||
       cap.kind === 'flags'
     ) {
-      re += last ? '([^]*)' : '([^]*?)';
+      pieces.push({ cap: last ? 'rest' : 'lazy' });
     } else if (conv.startsWith('p')) {
-      re += '(\\S*)';
+      pieces.push({ cap: 'nonspace' });
     } else if (conv === 'c') {
-      re += '([^]?)';
+      pieces.push({ cap: 'char' });
     } else {
-      re += '\\s*(-?(?:0x)?[0-9a-fA-F]+)';
+      pieces.push({ cap: 'num' });
     }
   }
   flushLit();
-  re += '\\s*$';
 
   const columns: CompiledFormat['columns'] = [];
   for (const f of format.fields) {
@@ -284,7 +316,7 @@ export function compileFormat(format: EventFormat): CompiledFormat {
     if (caps.some((c) => c.kind === 'ptr' && c.symbol))
       columns.push({ name: `${f.name}_sym`, type: 'VARCHAR', field: null });
   }
-  return { format, regex: new RegExp(re), captures, conversions, columns };
+  return { format, regex: regexOf(pieces), pieces, captures, conversions, columns };
 }
 
 export type FieldValue = bigint | number | string | boolean | null;
@@ -298,23 +330,7 @@ export type FieldValue = bigint | number | string | boolean | null;
 export function toValue(text: string, radix: 10 | 16, type: SqlType, numbers = false): FieldValue {
   if (type === 'VARCHAR') return text;
   const n = smallInt(text, radix);
-  // Below 2^53 a Number is exact and wraps like BigInt.asIntN/asUintN through JS's int32 ops.
-  if (n === n) {
-    switch (type) {
-      case 'BIGINT':
-        return numbers ? n : BigInt(n);
-      case 'UBIGINT':
-        return n < 0 ? BigInt.asUintN(64, BigInt(n)) : numbers ? n : BigInt(n);
-      case 'INTEGER':
-        return n | 0;
-      case 'UINTEGER':
-        return n >>> 0;
-      case 'SMALLINT':
-        return (n << 16) >> 16;
-      case 'BOOLEAN':
-        return n !== 0;
-    }
-  }
+  if (n === n) return smallValue(n, type, numbers);
   if (type === 'BIGINT' || type === 'UBIGINT') {
     if (numbers) {
       const w = kernelHalf(text, radix);
@@ -330,6 +346,27 @@ export function toValue(text: string, radix: 10 | 16, type: SqlType, numbers = f
   if (type === 'BOOLEAN') return v !== 0n;
   const bits = type === 'SMALLINT' ? 16 : 32;
   return Number(type === 'UINTEGER' ? BigInt.asUintN(bits, v) : BigInt.asIntN(bits, v));
+}
+
+/** toValue of text whose smallInt() is `n` (not NaN), for a type other than VARCHAR. */
+export function smallValue(n: number, type: SqlType, numbers: boolean): FieldValue {
+  // Below 2^53 a Number is exact and wraps like BigInt.asIntN/asUintN through JS's int32 ops.
+  switch (type) {
+    case 'BIGINT':
+      return numbers ? n : BigInt(n);
+    case 'UBIGINT':
+      return n < 0 ? BigInt.asUintN(64, BigInt(n)) : numbers ? n : BigInt(n);
+    case 'INTEGER':
+      return n | 0;
+    case 'UINTEGER':
+      return n >>> 0;
+    case 'SMALLINT':
+      return (n << 16) >> 16;
+    case 'BOOLEAN':
+      return n !== 0;
+    case 'VARCHAR':
+      throw new Error('smallValue: a VARCHAR keeps its text');
+  }
 }
 
 /**
@@ -352,6 +389,30 @@ function smallInt(s: string, radix: 10 | 16): number {
   let v = 0;
   for (; i < s.length; i++) {
     const c = s.charCodeAt(i);
+    let d: number;
+    if (c >= 48 && c <= 57) d = c - 48;
+    else if (radix === 16 && (c | 0x20) >= 97 && (c | 0x20) <= 102) d = (c | 0x20) - 87;
+    else return NaN;
+    v = v * radix + d;
+  }
+  return neg ? -v : v;
+}
+
+/** smallInt() of the ASCII text in bytes [s, e). */
+export function smallIntBytes(b: Uint8Array, s: number, e: number, radix: 10 | 16): number {
+  let i = s;
+  const neg = i < e && b[i] === 45; /* - */
+  if (neg) i++;
+  if (i + 1 < e && b[i] === 48 /* 0 */ && (b[i + 1] | 0x20) === 120 /* x */) {
+    i += 2;
+    radix = 16;
+  }
+  if (i === e) return NaN;
+  while (i < e - 1 && b[i] === 48) i++;
+  if (e - i > (radix === 16 ? 13 : 15)) return NaN;
+  let v = 0;
+  for (; i < e; i++) {
+    const c = b[i];
     let d: number;
     if (c >= 48 && c <= 57) d = c - 48;
     else if (radix === 16 && (c | 0x20) >= 97 && (c | 0x20) <= 102) d = (c | 0x20) - 87;
@@ -414,19 +475,54 @@ export function makeExtractor(
   cf: CompiledFormat,
   numbers = false,
 ): (text: string, out: FieldValue[]) => boolean {
+  const fill = makeRowFiller(cf, numbers);
+  return (text, out) => {
+    const m = cf.regex.exec(text);
+    if (!m) return false;
+    fill(m, 1, out);
+    return true;
+  };
+}
+
+/**
+ * A conversion's text as matched (undefined: an optional one absent), or for a number the byte
+ * matcher already read, its smallInt() value (format-bytes.ts).
+ */
+export type Captured = string | number | undefined;
+
+/**
+ * Fills `out` (column order of cf.columns) from the captures at caps[base], caps[base + 1], ...:
+ * how the regex's groups and the byte matcher's captures alike become values.
+ */
+export function makeRowFiller(
+  cf: CompiledFormat,
+  numbers: boolean,
+): (caps: ArrayLike<Captured>, base: number, out: FieldValue[]) => void {
   const col = new Map(cf.columns.map((c, i) => [c.name, i]));
+  // One flat shape for every step (not the Capture kinds' several): the filler runs per event.
   const steps = cf.captures.map((cap) => {
-    if (cap.kind === 'skip') return null;
-    const i = col.get(cap.field);
-    const ni = col.get(`${cap.field}_name`) ?? col.get(`${cap.field}_sym`);
+    const i = cap.kind === 'skip' ? undefined : col.get(cap.field);
+    const field = cap.kind === 'skip' ? '' : cap.field;
+    const ni = col.get(`${field}_name`) ?? col.get(`${field}_sym`);
     const type = i === undefined ? ('VARCHAR' as SqlType) : cf.columns[i].type;
-    // A symbolic field's values, converted once.
-    const symbols =
-      cap.kind === 'symbolic'
-        ? new Map([...cap.table].map(([name, n]) => [name, toValue(String(n), 10, type, numbers)]))
-        : null;
-    const bit = cap.kind === 'bit' ? (cap.mask === -1n ? 1 : Number(cap.mask & 0x7fffffffn)) : 0;
-    return { cap, i: i ?? -1, ni: ni ?? -1, type, symbols, bit };
+    return {
+      kind: cap.kind,
+      i: i ?? -1,
+      ni: ni ?? -1,
+      type,
+      radix: cap.kind === 'num' ? cap.radix : 16,
+      // A symbolic field's values, converted once.
+      symbols:
+        cap.kind === 'symbolic'
+          ? new Map(
+              [...cap.table].map(([name, n]) => [name, toValue(String(n), 10, type, numbers)]),
+            )
+          : null,
+      on: cap.kind === 'bit' ? cap.on : '',
+      mask: cap.kind === 'bit' ? (cap.mask === -1n ? 1n : cap.mask) : 0n,
+      bit: cap.kind === 'bit' ? (cap.mask === -1n ? 1 : Number(cap.mask & 0x7fffffffn)) : 0,
+      nullPtr: i === undefined ? null : toValue('0', 16, type, numbers),
+    };
   });
   const bitFields = [
     ...new Set(
@@ -435,29 +531,32 @@ export function makeExtractor(
         .map((c) => col.get((c as { field: string }).field)!),
     ),
   ];
+  const bitTypes = bitFields.map((b) => cf.columns[b].type);
   // Flag bits gather in a Number when every mask is one of the low 31 bits (or a bool's -1).
   const smallBits =
     numbers &&
     cf.captures.every(
       (c) => c.kind !== 'bit' || c.mask === -1n || (c.mask > 0n && c.mask < 1n << 31n),
     );
-  const nullPtr = steps.map((st) => (st ? toValue('0', 16, st.type, numbers) : null));
-  return (text, out) => {
-    const m = cf.regex.exec(text);
-    if (!m) return false;
-    out.fill(null);
-    for (const b of bitFields) out[b] = smallBits ? 0 : 0n;
+  return (caps, base, out) => {
+    for (let c = 0; c < out.length; c++) out[c] = null;
+    for (let j = 0; j < bitFields.length; j++) out[bitFields[j]] = smallBits ? 0 : 0n;
     for (let k = 0; k < steps.length; k++) {
       const st = steps[k];
-      if (!st || st.i < 0) continue;
-      const s = m[k + 1] ?? '';
-      const cap = st.cap;
-      switch (cap.kind) {
+      if (st.i < 0) continue;
+      const c = caps[base + k];
+      if (typeof c === 'number') {
+        // Only a num's or ptr's text that smallInt reads, for a column that is no VARCHAR.
+        if (st.kind === 'ptr' || out[st.i] === null) out[st.i] = smallValue(c, st.type, numbers);
+        continue;
+      }
+      const s = c ?? '';
+      switch (st.kind) {
         case 'num':
-          if (out[st.i] === null) out[st.i] = toValue(s, cap.radix, st.type, numbers);
+          if (out[st.i] === null) out[st.i] = toValue(s, st.radix, st.type, numbers);
           break;
         case 'ptr':
-          out[st.i] = s === '(null)' ? nullPtr[k] : toValue(s, 16, st.type, numbers);
+          out[st.i] = s === '(null)' ? st.nullPtr : toValue(s, 16, st.type, numbers);
           // A symbol has no address in the text: keep its name.
           if (st.ni >= 0 && out[st.i] === null) out[st.ni] = s;
           break;
@@ -475,18 +574,19 @@ export function makeExtractor(
           if (st.type === 'VARCHAR') out[st.i] = s;
           break;
         case 'bit':
-          if (s === cap.on) {
+          if (s === st.on) {
             if (smallBits) out[st.i] = (out[st.i] as number) | st.bit;
-            else out[st.i] = (out[st.i] as bigint) | (cap.mask === -1n ? 1n : cap.mask);
+            else out[st.i] = (out[st.i] as bigint) | st.mask;
           }
           break;
       }
     }
-    for (const b of bitFields)
+    for (let j = 0; j < bitFields.length; j++) {
+      const b = bitFields[j];
       out[b] = smallBits
-        ? coerceSmallBits(out[b] as number, cf.columns[b].type)
-        : coerceBits(out[b] as bigint, cf.columns[b].type);
-    return true;
+        ? coerceSmallBits(out[b] as number, bitTypes[j])
+        : coerceBits(out[b] as bigint, bitTypes[j]);
+    }
   };
 }
 

@@ -1,5 +1,22 @@
 // Reader for the tracefs `trace` file (with its `#` header) and `trace_pipe` output.
-import { EVENT, HEADER, lostMarker, tsToNs, type EventHeader, type LineReader, type LineResult } from './record.js';
+import {
+  EVENT,
+  GIVE_UP,
+  HEADER,
+  MATCH,
+  NO_MATCH,
+  digitsEnd,
+  isDigit,
+  lostMarker,
+  smallDecimal,
+  splitEventBytes,
+  tsBytes,
+  tsToNs,
+  type EventHeader,
+  type LineReader,
+  type LineResult,
+  type RawHeader,
+} from './record.js';
 
 // comm-pid [(tgid)] [cpu] [flags] sec.usec: body
 const LINE =
@@ -16,7 +33,10 @@ export class FtraceTextReader implements LineReader {
       const lost = lostMarker(line);
       if (lost) return lost;
       if (line.trim() === '') return HEADER;
-      return { kind: 'unparsed', reason: 'expected `COMM-PID [CPU] FLAGS SECONDS.USECS: EVENT...`' };
+      return {
+        kind: 'unparsed',
+        reason: 'expected `COMM-PID [CPU] FLAGS SECONDS.USECS: EVENT...`',
+      };
     }
     out.comm = m[1];
     out.tid = +m[2];
@@ -26,6 +46,23 @@ export class FtraceTextReader implements LineReader {
     out.tsNs = tsToNs(m[6], m[7]);
     splitEventBody(m[8], out);
     return EVENT;
+  }
+
+  /** parse() of a line's bytes where LINE matches, as LINE reads it (record.ts RawHeader). */
+  scan(b: Buffer, s: number, e: number, out: RawHeader): boolean {
+    if (b[s] === 35 /* # */) return false;
+    let p = s;
+    while (p < e && b[p] === 32) p++;
+    out.commStart = p;
+    // The comm ends at the first '-' after which the rest of LINE matches.
+    for (let d = p; d < e; d++) {
+      if (b[d] !== 45 /* - */) continue;
+      const r = afterComm(b, d + 1, e, out);
+      if (r === NO_MATCH) continue;
+      out.commEnd = d;
+      return r === MATCH;
+    }
+    return false;
   }
 
   private header(line: string): LineResult {
@@ -46,6 +83,69 @@ export class FtraceTextReader implements LineReader {
   metadata(): Record<string, unknown> {
     return this.meta;
   }
+}
+
+/** LINE from just after the comm's '-': `PID [(TGID)] [CPU] [FLAGS] SEC.USEC: ` and the event. */
+function afterComm(b: Buffer, p: number, e: number, out: RawHeader): number {
+  let q = digitsEnd(b, p, e);
+  if (q === p || q >= e || b[q] !== 32) return NO_MATCH;
+  out.tid = smallDecimal(b, p, q);
+  p = q;
+  while (p < e && b[p] === 32) p++;
+  out.tgid = -1;
+  if (b[p] === 40 /* ( */) {
+    q = p + 1;
+    while (q < e && b[q] === 32) q++;
+    const v = q;
+    if (isDigit(b[q])) q = digitsEnd(b, q, e);
+    else while (q < e && b[q] === 45) q++;
+    if (q === v || b[q] !== 41 /* ) */ || b[q + 1] !== 32) return NO_MATCH;
+    if (isDigit(b[v])) out.tgid = smallDecimal(b, v, q);
+    if (out.tgid !== out.tgid) return GIVE_UP;
+    p = q + 1;
+    while (p < e && b[p] === 32) p++;
+  }
+  if (b[p] !== 91 /* [ */) return NO_MATCH;
+  q = digitsEnd(b, p + 1, e);
+  if (q === p + 1 || b[q] !== 93 /* ] */ || b[q + 1] !== 32) return NO_MATCH;
+  out.cpu = smallDecimal(b, p + 1, q);
+  p = q + 1;
+  while (p < e && b[p] === 32) p++;
+  // FLAGS: a word of 3 to 6 not starting with a digit, or of 4 to 6 of [.\w]; else none.
+  q = p;
+  while (q < e && b[q] !== 32) q++;
+  out.flagsStart = -1;
+  if (q < e && isFlags(b, p, q, 6)) {
+    out.flagsStart = p;
+    out.flagsEnd = q;
+    p = q;
+    while (p < e && b[p] === 32) p++;
+  }
+  const sec = p;
+  q = digitsEnd(b, p, e);
+  if (q === sec || b[q] !== 46 /* . */) return NO_MATCH;
+  const frac = q + 1;
+  p = digitsEnd(b, frac, e);
+  if (p === frac || b[p] !== 58 /* : */ || p + 1 >= e || b[p + 1] !== 32) return NO_MATCH;
+  out.tsNs = tsBytes(b, sec, q, frac, p);
+  if (out.tid !== out.tid || out.cpu !== out.cpu || out.tsNs !== out.tsNs) return GIVE_UP;
+  return splitEventBytes(b, p + 2, e, out) ? MATCH : GIVE_UP;
+}
+
+/**
+ * Whether the word [s, e) (followed by a space) is LINE's FLAGS: `[^\s\d][^\s]{2,max-1}` or
+ * `[.\w]{4,max}`.
+ */
+export function isFlags(b: Uint8Array, s: number, e: number, max: number): boolean {
+  const n = e - s;
+  if (n >= 3 && n <= max && !isDigit(b[s])) return true;
+  if (n < 4 || n > max) return false;
+  for (let i = s; i < e; i++) {
+    const c = b[i];
+    if (!(c === 46 || c === 95 || isDigit(c) || ((c | 0x20) >= 97 && (c | 0x20) <= 122)))
+      return false;
+  }
+  return true;
 }
 
 /**

@@ -1,14 +1,25 @@
-// Splits a byte stream into lines, in batches, keeping memory bounded by the chunk size.
-import { StringDecoder } from 'node:string_decoder';
+// Splits a byte stream into batches of whole lines, as bytes: the parser reads the common lines
+// from the bytes (no string per line) and decodes only the others (lineText).
+import { isAscii } from 'node:buffer';
 import type { Readable } from 'node:stream';
 import { TraceInputError } from './errors.js';
 
+/** A batch of lines; the reader counts them (it walks them anyway). */
 export interface LineBatch {
-  /** 1-based number of lines[0]. */
-  firstLineNo: number;
-  lines: string[];
-  /** True when the last line of the input had no terminating newline. */
+  /** Whole lines, each ended by '\n' but the last of a truncated input. */
+  bytes: Buffer;
+  /** True when the last line of the input had no terminating newline (this batch is that line). */
   truncatedLast: boolean;
+  /**
+   * ASCII with no tab, vertical tab, form feed or CR: a line's text is its bytes, and its only
+   * whitespace (as a regex's `\s`) is ' '.
+   */
+  plain: boolean;
+}
+
+/** A line's text, as a UTF-8 decoder of the whole stream gives it ('\n' ends any sequence). */
+export function lineText(b: Buffer, s: number, e: number): string {
+  return b.toString('utf8', s, e);
 }
 
 /** Printable text check on the first chunk: NUL bytes or many control bytes mean binary input. */
@@ -23,16 +34,16 @@ function looksBinary(buf: Buffer): number {
   return ctrl > n / 10 ? 0 : -1;
 }
 
-// Text is decoded and split 64 KiB at a time: V8 puts bigger strings in its large-object space,
-// one fresh mapping each, and decoding and flattening 1 MiB chunks there cost 4x the time. The
-// first chunk stays whole, so format detection samples the same lines as ever.
-const PIECE = 64 << 10;
+function isPlain(b: Buffer): boolean {
+  return (
+    isAscii(b) && b.indexOf(9) < 0 && b.indexOf(11) < 0 && b.indexOf(12) < 0 && b.indexOf(13) < 0
+  );
+}
 
 export async function* readLines(path: string, stream: Readable): AsyncGenerator<LineBatch> {
-  const decoder = new StringDecoder('utf8');
-  let carry = '';
-  let lineNo = 1;
+  let carry: Buffer | null = null;
   let first = true;
+  let yielded = false;
   for await (const chunk of stream as AsyncIterable<Buffer>) {
     if (first) {
       first = false;
@@ -41,17 +52,29 @@ export async function* readLines(path: string, stream: Readable): AsyncGenerator
         throw new TraceInputError(path, null, 'binary data where trace text was expected', at);
       }
     }
-    const step = lineNo === 1 ? chunk.length : PIECE;
-    for (let at = 0; at < chunk.length; at += step) {
-      const text = carry + decoder.write(chunk.subarray(at, at + step));
-      const lines = text.split('\n');
-      carry = lines.pop()!;
-      if (lines.length) {
-        yield { firstLineNo: lineNo, lines, truncatedLast: false };
-        lineNo += lines.length;
+    let buf = chunk;
+    let from = 0;
+    if (carry && !yielded) {
+      // Until a first batch, whole chunks: format detection samples the lines it always did.
+      buf = Buffer.concat([carry, chunk]);
+    } else if (carry) {
+      // The line cut at the end of the last chunk, whole, as a small batch of its own (a copy of
+      // the chunk would be one more chunk of garbage each time).
+      const nl = chunk.indexOf(10);
+      if (nl < 0) {
+        carry = Buffer.concat([carry, chunk]);
+        continue;
       }
+      const line = Buffer.concat([carry, chunk.subarray(0, nl + 1)]);
+      yield { bytes: line, truncatedLast: false, plain: isPlain(line) };
+      from = nl + 1;
     }
+    const end = buf.lastIndexOf(10) + 1;
+    carry = end < buf.length ? buf.subarray(Math.max(end, from)) : null;
+    if (end <= from) continue;
+    const bytes = buf.subarray(from, end);
+    yielded = true;
+    yield { bytes, truncatedLast: false, plain: isPlain(bytes) };
   }
-  carry += decoder.end();
-  if (carry.length) yield { firstLineNo: lineNo, lines: [carry], truncatedLast: true };
+  if (carry) yield { bytes: carry, truncatedLast: true, plain: isPlain(carry) };
 }

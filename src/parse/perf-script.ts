@@ -1,8 +1,25 @@
 // Reader for `perf script` text: the default fields and `-F comm,pid,tid,cpu,time,event,trace`.
-import { EVENT, HEADER, lostMarker, tsToNs, type EventHeader, type LineReader, type LineResult } from './record.js';
+import {
+  EVENT,
+  GIVE_UP,
+  HEADER,
+  MATCH,
+  NO_MATCH,
+  digitsEnd,
+  isDigit,
+  lostMarker,
+  smallDecimal,
+  tsBytes,
+  tsToNs,
+  type EventHeader,
+  type LineReader,
+  type LineResult,
+  type RawHeader,
+} from './record.js';
 
 // comm tid|pid/tid [cpu] sec.frac: system:name: body
-const LINE = /^\s*(.*?)\s+(\d+)(?:\/(\d+))?\s+\[(\d+)\]\s+(\d+)\.(\d+):\s+(?:\d+\s+)?([\w-]+):([\w-]+):\s?(.*)$/;
+const LINE =
+  /^\s*(.*?)\s+(\d+)(?:\/(\d+))?\s+\[(\d+)\]\s+(\d+)\.(\d+):\s+(?:\d+\s+)?([\w-]+):([\w-]+):\s?(.*)$/;
 
 export class PerfScriptReader implements LineReader {
   readonly format = 'perf' as const;
@@ -13,7 +30,10 @@ export class PerfScriptReader implements LineReader {
       if (line.trim() === '' || line.startsWith('#')) return HEADER;
       const lost = lostMarker(line);
       if (lost) return lost;
-      return { kind: 'unparsed', reason: 'expected `COMM PID[/TID] [CPU] SECONDS.FRACTION: SYSTEM:EVENT: FIELDS`' };
+      return {
+        kind: 'unparsed',
+        reason: 'expected `COMM PID[/TID] [CPU] SECONDS.FRACTION: SYSTEM:EVENT: FIELDS`',
+      };
     }
     out.comm = m[1];
     if (m[3] !== undefined) {
@@ -33,7 +53,89 @@ export class PerfScriptReader implements LineReader {
     return EVENT;
   }
 
+  /**
+   * parse() of a line's bytes where LINE matches, as LINE reads it (record.ts RawHeader; the key
+   * is `system:name`).
+   */
+  scan(b: Buffer, s: number, e: number, out: RawHeader): boolean {
+    let p = s;
+    while (p < e && b[p] === 32) p++;
+    out.commStart = p;
+    // The comm ends at the first run of spaces after which the rest of LINE matches.
+    for (let c = p + 1; c < e; c++) {
+      if (b[c] !== 32 || b[c - 1] === 32) continue;
+      const r = afterComm(b, c, e, out);
+      if (r === NO_MATCH) continue;
+      out.commEnd = c;
+      return r === MATCH;
+    }
+    return false;
+  }
+
   metadata(): Record<string, unknown> {
     return {};
   }
+}
+
+/** `[\w-]` */
+function isNameChar(c: number): boolean {
+  return c === 45 || c === 95 || isDigit(c) || ((c | 0x20) >= 97 && (c | 0x20) <= 122);
+}
+
+/** LINE from the spaces after the comm: `PID[/TID] [CPU] SEC.FRAC: [PERIOD] SYSTEM:NAME: `. */
+function afterComm(b: Buffer, p: number, e: number, out: RawHeader): number {
+  while (p < e && b[p] === 32) p++;
+  let q = digitsEnd(b, p, e);
+  if (q === p) return NO_MATCH;
+  const first = smallDecimal(b, p, q);
+  if (b[q] === 47 /* / */) {
+    const t = q + 1;
+    q = digitsEnd(b, t, e);
+    if (q === t || b[q] !== 32) return NO_MATCH;
+    out.tgid = first;
+    out.tid = smallDecimal(b, t, q);
+  } else {
+    if (b[q] !== 32 || q >= e) return NO_MATCH;
+    out.tgid = -1;
+    out.tid = first;
+  }
+  p = q;
+  while (p < e && b[p] === 32) p++;
+  if (b[p] !== 91 /* [ */) return NO_MATCH;
+  q = digitsEnd(b, p + 1, e);
+  if (q === p + 1 || b[q] !== 93 /* ] */ || b[q + 1] !== 32) return NO_MATCH;
+  out.cpu = smallDecimal(b, p + 1, q);
+  p = q + 1;
+  while (p < e && b[p] === 32) p++;
+  const sec = p;
+  q = digitsEnd(b, p, e);
+  if (q === sec || b[q] !== 46 /* . */) return NO_MATCH;
+  const frac = q + 1;
+  p = digitsEnd(b, frac, e);
+  if (p === frac || b[p] !== 58 /* : */ || p + 1 >= e || b[p + 1] !== 32) return NO_MATCH;
+  out.tsNs = tsBytes(b, sec, q, frac, p);
+  p += 1;
+  while (p < e && b[p] === 32) p++;
+  // A period first, where perf prints one.
+  q = digitsEnd(b, p, e);
+  if (q > p && q < e && b[q] === 32) {
+    p = q;
+    while (p < e && b[p] === 32) p++;
+  }
+  out.keyStart = p;
+  q = p;
+  while (q < e && isNameChar(b[q])) q++;
+  if (q === p || b[q] !== 58 /* : */) return NO_MATCH;
+  const n = q + 1;
+  q = n;
+  while (q < e && isNameChar(b[q])) q++;
+  if (q === n || b[q] !== 58 /* : */) return NO_MATCH;
+  out.keyEnd = q;
+  p = q + 1;
+  while (p < e && b[p] === 32) p++;
+  out.bodyStart = p;
+  out.flagsStart = -1;
+  if (out.tid !== out.tid || out.tgid !== out.tgid || out.cpu !== out.cpu || out.tsNs !== out.tsNs)
+    return GIVE_UP;
+  return MATCH;
 }

@@ -33,7 +33,8 @@ export const EVENT: LineResult = { kind: 'event' };
 // Every lost-events marker the text formats print: the kernel's (tracefs trace and trace_pipe)
 // `CPU:N [LOST M EVENTS]`, trace-cmd report's `CPU:N [M EVENTS DROPPED]`, and both without a count
 // when the tracer could not count them; trace-cmd may put an instance name first.
-const LOST_MARKER = /^\s*(?:[\w.-]+:\s+)?CPU:\s*(\d+) \[(?:LOST (?:(\d+) )?EVENTS|(?:(\d+) )?EVENTS DROPPED)\]\s*$/;
+const LOST_MARKER =
+  /^\s*(?:[\w.-]+:\s+)?CPU:\s*(\d+) \[(?:LOST (?:(\d+) )?EVENTS|(?:(\d+) )?EVENTS DROPPED)\]\s*$/;
 // `perf script --show-lost-events`: a PERF_RECORD_LOST (or _LOST_SAMPLES) record, with its CPU
 // when the sample header is printed.
 const PERF_LOST = /^(?:.*?\[(\d+)\].*?)?PERF_RECORD_LOST(?:_SAMPLES)?\b.*?\blost:? ?(\d+)/;
@@ -59,12 +60,28 @@ export interface LineReader {
   readonly format: TraceFormat;
   /** Parses one line; on `event`, fills `out`. */
   parse(line: string, out: EventHeader): LineResult;
+  /**
+   * The common event lines read from their bytes [s, e) of printable ASCII (lines.ts `plain`),
+   * as parse() would read them: true with `out` filled, or false to leave the line to parse().
+   */
+  scan(b: Buffer, s: number, e: number, out: RawHeader): boolean;
   /** Trace-level metadata gathered from header lines. */
   metadata(): Record<string, unknown>;
 }
 
 export function newHeader(): EventHeader {
-  return { comm: '', tid: 0, tgid: null, cpu: 0, flags: null, tsNs: 0, event: null, name: '', body: '', buffer: null };
+  return {
+    comm: '',
+    tid: 0,
+    tgid: null,
+    cpu: 0,
+    flags: null,
+    tsNs: 0,
+    event: null,
+    name: '',
+    body: '',
+    buffer: null,
+  };
 }
 
 const POW10 = [1e9, 1e8, 1e7, 1e6, 1e5, 1e4, 1e3, 1e2, 1e1, 1];
@@ -80,4 +97,100 @@ export function tsToNs(sec: string, frac: string): number | bigint {
     if (s < 9007198) return s * 1e9 + +frac * POW10[frac.length];
   }
   return BigInt(frac.length >= 9 ? sec + frac.slice(0, 9) : sec + frac.padEnd(9, '0'));
+}
+
+/**
+ * An event line's header as LineReader.scan reads it from the line's bytes: the numbers, and
+ * where its texts are (byte offsets into the batch).
+ */
+export interface RawHeader {
+  commStart: number;
+  commEnd: number;
+  tid: number;
+  /** -1: none. */
+  tgid: number;
+  cpu: number;
+  /** -1: none. */
+  flagsStart: number;
+  flagsEnd: number;
+  /** A Number: scan gives up on a time that tsToNs would make a BigInt. */
+  tsNs: number;
+  /** The event as the line names it: its name (tracefs, trace-cmd) or system:name (perf). */
+  keyStart: number;
+  keyEnd: number;
+  /** The printed fields: bodyStart to the end of the line. */
+  bodyStart: number;
+}
+
+export function newRawHeader(): RawHeader {
+  return {
+    commStart: 0,
+    commEnd: 0,
+    tid: 0,
+    tgid: -1,
+    cpu: 0,
+    flagsStart: -1,
+    flagsEnd: -1,
+    tsNs: 0,
+    keyStart: 0,
+    keyEnd: 0,
+    bodyStart: 0,
+  };
+}
+
+/**
+ * What a scan of a line from one place found: the line's regex matches there (MATCH; `out` is
+ * filled) or cannot (NO_MATCH: the regex would try its next choice), or the scan cannot tell or
+ * leaves the line to the text's parse (GIVE_UP).
+ */
+export const MATCH = 1;
+export const NO_MATCH = 0;
+export const GIVE_UP = -1;
+
+export const isDigit = (c: number) => c >= 48 && c <= 57;
+
+/** The end of the run of digits at p. */
+export function digitsEnd(b: Uint8Array, p: number, e: number): number {
+  while (p < e && isDigit(b[p])) p++;
+  return p;
+}
+
+/** The value of the digits [s, e); NaN past 9 digits (the caller gives up: a range check's). */
+export function smallDecimal(b: Uint8Array, s: number, e: number): number {
+  if (e - s > 9 || e === s) return NaN;
+  let v = 0;
+  for (let i = s; i < e; i++) v = v * 10 + b[i] - 48;
+  return v;
+}
+
+/** tsToNs of the digits [ss, se) and [fs, fe) where it gives a Number, else NaN. */
+export function tsBytes(b: Uint8Array, ss: number, se: number, fs: number, fe: number): number {
+  if (se - ss <= 7 && fe - fs <= 9) {
+    let s = 0;
+    for (let i = ss; i < se; i++) s = s * 10 + b[i] - 48;
+    let f = 0;
+    for (let i = fs; i < fe; i++) f = f * 10 + b[i] - 48;
+    if (s < 9007198) return s * 1e9 + f * POW10[fe - fs];
+  }
+  return NaN;
+}
+
+/**
+ * splitEventBody of the text [p, e) for the shape `name: fields` (key and body into `out`); the
+ * syscall shapes and a text with no `name:` are left to the text's parse (false).
+ */
+export function splitEventBytes(b: Uint8Array, p: number, e: number, out: RawHeader): boolean {
+  for (let i = p; i < e; i++) {
+    const c = b[i];
+    if (c === 58 /* : */) {
+      out.keyStart = p;
+      out.keyEnd = i;
+      let s = i + 1;
+      while (s < e && b[s] === 32) s++;
+      out.bodyStart = s;
+      return true;
+    }
+    if (c === 40 /* ( */ || c === 32 /* space */) return false;
+  }
+  return false;
 }
