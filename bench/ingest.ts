@@ -19,6 +19,8 @@ import os from 'node:os';
 import path from 'node:path';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
+// The children run the built code (bench/ingest-child.ts), as the CLI does.
+execFileSync(process.execPath, [path.join(ROOT, 'scripts/ensure-built.mjs')], { stdio: 'inherit' });
 const HOST = path.join(ROOT, 'traces/host');
 const STRESS = path.join(HOST, 'stress');
 const targetMb = Number(process.env.BENCH_MB ?? 100);
