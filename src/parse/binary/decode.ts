@@ -224,7 +224,7 @@ export function binaryRow(
   for (const [i, col] of spec.columns.entries()) {
     const m = isKprobe
       ? kprobeColumn(col.name, col.type, read, fields, ksyms, cf, le)
-      : printedColumn(col.name, col.type, cf, read, fields, ksyms);
+      : printedColumn(col.name, col.type, cf, read, fields, ksyms, le);
     // A field itself: its value as the column's type.
     const plain = typeof m === 'function' ? null : m;
     const r = plain ? read(plain.name)! : null;
@@ -250,6 +250,39 @@ export function binaryRow(
 
 const none = () => null;
 
+/**
+ * `of` a number field's value, taken again only when the field's bytes differ from the previous
+ * record's: a kprobe's address, a faulting ip, repeat from record to record, and naming them
+ * (kallsyms) costs a BigInt and a search.
+ */
+function lastOf(
+  f: FormatField,
+  r: Reader,
+  le: boolean,
+  of: (v: number | bigint) => FieldValue,
+): Maker {
+  const slow: Maker = (buf, rec, len) => {
+    const v = r(buf, rec, len);
+    return v === null || typeof v === 'string' ? null : of(v);
+  };
+  if (f.size !== 8 || /\[|^__(data|rel)_loc\b/.test(f.ctype)) return slow;
+  const o = f.offset;
+  let lo = -1;
+  let hi = -1;
+  let last: FieldValue = null;
+  return (buf, rec, len) => {
+    if (o + 8 > len) return null;
+    const a = le ? buf.readUInt32LE(rec + o) : buf.readUInt32BE(rec + o);
+    const b = le ? buf.readUInt32LE(rec + o + 4) : buf.readUInt32BE(rec + o + 4);
+    if (a !== lo || b !== hi) {
+      lo = a;
+      hi = b;
+      last = slow(buf, rec, len);
+    }
+    return last;
+  };
+}
+
 function kprobeColumn(
   name: string,
   type: SqlType,
@@ -259,15 +292,13 @@ function kprobeColumn(
   cf: CompiledFormat,
   le: boolean,
 ): Maker | FormatField {
-  const sym = (r: Reader | null) => {
+  const sym = (field: string) => {
+    const r = read(field);
     if (!r || !ksyms) return none;
-    return (buf: Buffer, rec: number, len: number) => {
-      const v = r(buf, rec, len);
-      return v === null || typeof v === 'string' ? null : ksyms.name(BigInt(v));
-    };
+    return lastOf(fields.get(field)!, r, le, (v) => ksyms.name(BigInt(v)));
   };
-  if (name === 'func') return sym(read('__probe_func') ?? read('__probe_ip'));
-  if (name === 'caller') return fields.has('__probe_ret_ip') ? sym(read('__probe_ret_ip')) : none;
+  if (name === 'func') return sym(fields.has('__probe_func') ? '__probe_func' : '__probe_ip');
+  if (name === 'caller') return fields.has('__probe_ret_ip') ? sym('__probe_ret_ip') : none;
   const r = read(name);
   if (!r) return none;
   const f = fields.get(name)!;
@@ -314,6 +345,7 @@ function printedColumn(
   read: (n: string) => Reader | null,
   fields: Map<string, FormatField>,
   ksyms: Kallsyms | null,
+  le: boolean,
 ): Maker | FormatField {
   const caps = cf.captures.map((c, i) => ({ c, ...cf.conversions[i] }));
   const evaluator = (arg: string, want: 'string' | 'number') => {
@@ -374,12 +406,9 @@ function printedColumn(
     const r = read(field);
     if (!cap || !r || !ksyms) return none;
     const withOffset = /^p[SB]/.test(cap.conv);
-    return (buf: Buffer, rec: number, len: number) => {
-      const v = r(buf, rec, len);
-      return v === null || typeof v === 'string'
-        ? null
-        : ksyms.format(BigInt.asUintN(64, BigInt(v)), withOffset);
-    };
+    return lastOf(fields.get(field)!, r, le, (v) =>
+      ksyms.format(BigInt.asUintN(64, BigInt(v)), withOffset),
+    );
   }
 
   const r = read(name);
