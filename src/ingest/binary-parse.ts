@@ -245,10 +245,35 @@ export class BinaryParser extends BatchParser<BinaryJob> {
     le: boolean,
     otherTyped: Set<string>,
   ): void {
-    const spec = kind.bf ? typer.spec(kind.event) : null;
-    const cf = spec ? catalogue.compiledFormat(kind.event) : null;
     kind.spec = null;
-    if (!spec || !cf || !kind.bf) return;
+    const bf = kind.bf;
+    if (!bf) return;
+    try {
+      this.typeFrom(kind, bf, typer, catalogue, td, le, otherTyped);
+    } catch (e) {
+      if (e instanceof TraceInputError) throw e;
+      // A format file the parsers cannot compile (one no kernel writes): named where it is.
+      throw new TraceInputError(
+        this.job.file,
+        null,
+        `format file of ${kind.event}: ${(e as Error).message.slice(0, 300)}`,
+        bf.at,
+      );
+    }
+  }
+
+  private typeFrom(
+    kind: Kind,
+    bf: BinaryFormat,
+    typer: FieldTyper,
+    catalogue: Catalogue,
+    td: TracingData,
+    le: boolean,
+    otherTyped: Set<string>,
+  ): void {
+    const spec = typer.spec(kind.event);
+    const cf = spec ? catalogue.compiledFormat(kind.event) : null;
+    if (!spec || !cf) return;
     const names = this.job.names[spec.table];
     if (names) {
       const types = this.job.types[spec.table];
@@ -268,7 +293,7 @@ export class BinaryParser extends BatchParser<BinaryJob> {
       });
     kind.spec = spec;
     kind.rows = this.table(spec.table, ['BIGINT', ...spec.columns.map((c) => c.type)]);
-    kind.row = binaryRow(spec, kind.bf, cf, td.kallsyms, le);
+    kind.row = binaryRow(spec, bf, cf, td.kallsyms, le);
     kind.probe = spec.columns.some((c) => c.name === '__probe_ip' || c.name === '__probe_func');
   }
 
