@@ -48,6 +48,8 @@ interface Kind {
   probe?: boolean;
 }
 
+/** Rows of the smallest batch. */
+const MIN_BATCH_ROWS = 256;
 /** Events between checks of the batches in flight and progress reports. */
 const BATCH = 8192;
 
@@ -57,6 +59,9 @@ export class BinaryParser extends BatchParser<BinaryJob> {
     const job = this.job;
     const { file, fileId } = job;
     const bf = new BinaryFile(job.path);
+    // A record (or a kallsyms line) takes 12 bytes at least: no table of a small file gets more
+    // rows than that allows (unless its data was compressed), and its batches are no larger.
+    this.maxRows = Math.max(MIN_BATCH_ROWS, 2 ** Math.ceil(Math.log2(bf.size / 12 + 1)));
     try {
       let td: TracingData;
       let le: boolean;

@@ -13,7 +13,8 @@ import { detectCompression, openTrace, type Compression } from '../parse/input.j
 import { DAT_MAGIC } from '../parse/binary/tracecmd-dat.js';
 import { PERF_MAGIC } from '../parse/binary/perf-data.js';
 
-function kindOf(head: Buffer): BinaryKind | null {
+/** The binary trace whose first bytes are `head`, by its magic; null for another file. */
+export function binaryKind(head: Buffer): BinaryKind | null {
   if (head.length >= DAT_MAGIC.length && head.subarray(0, DAT_MAGIC.length).equals(DAT_MAGIC))
     return 'trace-cmd-dat';
   if (head.length >= PERF_MAGIC.length && head.subarray(0, PERF_MAGIC.length).equals(PERF_MAGIC))
@@ -47,7 +48,7 @@ export async function openBinary(file: string): Promise<OpenedBinary | null> {
   } catch {
     return null; // the text path reports it
   }
-  const kind = kindOf(head);
+  const kind = binaryKind(head);
   if (kind) return { kind, path: file, compression: 'none', cleanup: () => {} };
   const compression = detectCompression(head);
   if (compression === 'none') return null;
@@ -71,7 +72,7 @@ export async function openBinary(file: string): Promise<OpenedBinary | null> {
     opened.stream.once('end', done);
     opened.stream.once('error', reject);
   }).catch(() => null);
-  const inner = first ? kindOf(first) : null;
+  const inner = first ? binaryKind(first) : null;
   if (!first || !inner) {
     opened.stream.destroy();
     return null;

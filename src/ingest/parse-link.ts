@@ -114,6 +114,8 @@ export abstract class BatchParser<J extends ParseJob> {
   private readonly batches = new Map<string, ColumnBatch>();
   private inFlight = 0;
   private wake: (() => void) | null = null;
+  /** Rows a batch needs at most (a small file's rows fill a fraction of one). */
+  protected maxRows = Infinity;
 
   constructor(
     protected readonly job: J,
@@ -134,7 +136,7 @@ export abstract class BatchParser<J extends ParseJob> {
   async run(): Promise<void> {
     try {
       const summary = await this.parse();
-      this.flushAll();
+      for (const b of this.batches.values()) b.finish();
       this.post({ t: 'done', summary });
     } catch (e) {
       this.post({ t: 'error', error: sendError(e) });
@@ -163,7 +165,7 @@ export abstract class BatchParser<J extends ParseJob> {
           this.post({ t: 'rows', table, rows }, transferables(rows));
         },
         // One row per event goes to _events, to each typed table only its event's share.
-        table === '_events' ? BATCH_ROWS : TYPED_BATCH_ROWS,
+        Math.min(table === '_events' ? BATCH_ROWS : TYPED_BATCH_ROWS, this.maxRows),
       );
       this.batches.set(table, b);
     }

@@ -195,7 +195,7 @@ class ParseStore {
 }
 
 /** The error the parser threw, as the same class. */
-function received(e: SentError): Error {
+export function received(e: SentError): Error {
   let err: Error;
   if (e.name === 'TraceInputError')
     err = new TraceInputError(e.path!, e.line ?? null, e.problem!, e.byteOffset);
