@@ -46,7 +46,7 @@ describe('binary fuzz', () => {
     expect(failed).toBeGreaterThan(100);
   }, 600_000);
 
-  const parsed = Number(process.env.FUZZ_BINARY_PARSED ?? 30_000);
+  const parsed = Number(process.env.FUZZ_BINARY_PARSED ?? 100_000);
   it(`${parsed} mutated inputs parsed without a database: no crash, every failure typed and located`, async () => {
     const tiny = path.join(dir, 'tiny.dat');
     tinyDat(tiny);
