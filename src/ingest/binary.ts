@@ -92,6 +92,13 @@ export async function openBinary(file: string): Promise<OpenedBinary | null> {
   return { kind: inner, path: out, compression, cleanup };
 }
 
+/**
+ * Below this size (decompressed) a binary trace is parsed on this thread: a worker costs 0.2-0.45
+ * CPU s to start, which a recorded 9.5 MB perf.data (97,000 events) or the stress run's 3 MB
+ * zstd .dat (330,000 events) did not win back at a load average of 5 (bench:ingest).
+ */
+const INLINE_BYTES = 16 << 20;
+
 /** Reads the binary trace `opened` (binary-parse.ts), on a worker thread unless it is small. */
 export async function ingestBinary(
   file: string,
@@ -116,7 +123,7 @@ export async function ingestBinary(
       job,
       loader,
       opts,
-      parsesInline(opened.path, opts.parseOn),
+      parsesInline(opened.path, opts.parseOn, INLINE_BYTES),
       (post) => new BinaryParser(job, post),
       new URL('./binary-worker.js', import.meta.url),
     );

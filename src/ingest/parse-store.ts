@@ -40,11 +40,18 @@ export async function jobBase(
   };
 }
 
-/** Below this size on disk (compressed: a tenth of it) a file is parsed on this thread. */
+/** Below this size on disk (compressed: a tenth of it) a text file is parsed on this thread. */
 const INLINE_BYTES = 4 << 20;
 
-/** Whether `file` is parsed on this thread: by `parseOn`, MMREPLAY_INGEST_WORKER, else its size. */
-export function parsesInline(file: string, parseOn: IngestOptions['parseOn']): boolean {
+/**
+ * Whether `file` is parsed on this thread: by `parseOn`, MMREPLAY_INGEST_WORKER, else its size
+ * against `inlineBytes` (a compressed file counts ten times its size).
+ */
+export function parsesInline(
+  file: string,
+  parseOn: IngestOptions['parseOn'],
+  inlineBytes = INLINE_BYTES,
+): boolean {
   const mode = parseOn ?? process.env.MMREPLAY_INGEST_WORKER;
   if (mode === 'inline' || mode === 'worker') return mode === 'inline';
   let size: number;
@@ -61,7 +68,7 @@ export function parsesInline(file: string, parseOn: IngestOptions['parseOn']): b
   } catch {
     return true; // the parser reports it
   }
-  return size < INLINE_BYTES;
+  return size < inlineBytes;
 }
 
 /**
