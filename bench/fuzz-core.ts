@@ -11,6 +11,17 @@ import { Db } from '../src/store/db.js';
 import { MmreplayError } from '../src/errors.js';
 import { ingestDb } from '../src/ingest/ingest.js';
 import { replayDb } from '../src/replay/replay.js';
+import { binaryKind } from '../src/ingest/binary.js';
+import { BinaryParser, type BinaryJob } from '../src/ingest/binary-parse.js';
+import type { ParseJob } from '../src/ingest/parse-link.js';
+import { received } from '../src/ingest/parse-store.js';
+import { Loader } from '../src/store/loader.js';
+import {
+  DatWriter,
+  recordEncoder,
+  type RecordValue,
+} from '../src/parse/binary/tracecmd-dat-writer.js';
+import { binaryFormat } from '../src/parse/binary/tracing-data.js';
 
 const HOST = path.resolve(import.meta.dirname, '../traces/host');
 
@@ -318,4 +329,103 @@ export async function ingestBinaryOnce(file: string): Promise<Error | null> {
   } finally {
     db.close();
   }
+}
+
+/**
+ * The parse of ingest without its database (binary-parse.ts, as the loader runs it, every batch
+ * taken as soon as it is sent): the columns and dictionaries of an empty database, made once.
+ */
+export async function parseJob(): Promise<ParseJob> {
+  const db = await Db.open(':memory:');
+  try {
+    const loader = new Loader(db);
+    await loader.init();
+    const empty = { entries: [], next: 0 };
+    return {
+      file: '',
+      fileId: 0,
+      firstId: 0,
+      dicts: { comms: empty, flags: empty, eventNames: empty },
+      ...(await loader.columns()),
+      progress: false,
+    };
+  } finally {
+    db.close();
+  }
+}
+
+/** Parses one (mutated) binary trace without a database: its error, if any (null too when the
+ *  magic is gone: that file is text to ingest). */
+export async function parseBinaryOnce(file: string, base: ParseJob): Promise<Error | null> {
+  const fd = fs.openSync(file, 'r');
+  const head = Buffer.alloc(16);
+  const n = fs.readSync(fd, head, 0, 16, 0);
+  fs.closeSync(fd);
+  const kind = binaryKind(head.subarray(0, n));
+  if (!kind) return null;
+  const job: BinaryJob = {
+    ...base,
+    file,
+    kind,
+    path: file,
+    compression: 'none',
+    bytes: 0,
+    filter: {},
+  };
+  let error: Error | null = null;
+  const parser: BinaryParser = new BinaryParser(job, (m) => {
+    if (m.t === 'rows') parser.ack({ table: m.table, values: m.rows.values });
+    else if (m.t === 'error') error = received(m.error);
+  });
+  await parser.run();
+  return error;
+}
+
+/**
+ * A small .dat (v6, about 20 KiB): records of six event kinds of the synthetic kernel
+ * (src/synth/dat-kernel.json: a marker, tracepoints with flags and a %pS pointer, kprobes with
+ * an array and a return value) on two CPUs, with its kallsyms. It parses in about a millisecond,
+ * where a recorded .dat's thousands of format files take a good part of a second.
+ */
+export function tinyDat(file: string): void {
+  const kernel = JSON.parse(
+    fs.readFileSync(path.resolve(import.meta.dirname, '../src/synth/dat-kernel.json'), 'utf8'),
+  ) as {
+    formats: Record<string, string>;
+    headerPage: string;
+    headerEvent: string;
+    kallsyms: string;
+  };
+  const events = [
+    'ftrace:print',
+    'kmem:mm_page_alloc',
+    'exceptions:page_fault_user',
+    'syscalls:sys_enter_madvise',
+    'kprobes:mder_make_device_exclusive_range_ret',
+    'kprobes:mder_folio_unlock',
+  ];
+  const formats = events.map((e) => binaryFormat(kernel.formats[e], e.slice(0, e.indexOf(':'))));
+  const w = new DatWriter(file, 2);
+  const rec = Buffer.alloc(4096);
+  for (let i = 0; i < 60; i++) {
+    const bf = formats[i % formats.length];
+    const values = bf.format.fields.map((f): RecordValue => {
+      if (/\bchar\b.*\[/.test(f.ctype)) return `m${i}`;
+      // `u64 pages[]` of 512 bytes: 64 elements.
+      if (/\[\d*\]$/.test(f.ctype)) return Array.from({ length: f.size / 8 }, (_, k) => k * 0x1000);
+      return f.size === 8 ? 0xffffffff81102261n + BigInt(i) : i + 1;
+    });
+    const len = recordEncoder(bf, {}, () => 0n)(rec, 100 + (i % 3), i % 4, 0, values);
+    w.event(i % 2, 1e9 + i * 1000, rec, len);
+  }
+  w.close({
+    headerPage: kernel.headerPage,
+    headerEvent: kernel.headerEvent,
+    formats,
+    kallsyms: kernel.kallsyms,
+    printk: '',
+    comms: new Map([[100, 'tiny']]),
+    clock: 'mono',
+    uname: null,
+  });
 }

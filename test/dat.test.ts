@@ -17,6 +17,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { BinaryFile, inflate, MAX_INFLATED } from '../src/parse/binary/bytes.js';
 import { recordEncoder, DatWriter } from '../src/parse/binary/tracecmd-dat-writer.js';
 import { binaryFormat } from '../src/parse/binary/tracing-data.js';
+import { parseFormatFile } from '../src/parse/format.js';
 import {
   eventDifferences,
   traceCmd,
@@ -157,6 +158,116 @@ describe('bad .dat input', () => {
     await expect(ingestTemp([write('section.dat', bad)])).rejects.toThrow(
       new RegExp(`section\\.dat: byte ${optionsAt}: options section: section id 30583, expected 0`),
     );
+  });
+});
+
+describe('absurd format files', () => {
+  const kernel = JSON.parse(
+    fs.readFileSync(path.join(ROOT, 'src/synth/dat-kernel.json'), 'utf8'),
+  ) as { headerPage: string; headerEvent: string };
+  const common = [
+    'field:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;',
+    'field:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;',
+    'field:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;',
+    'field:int common_pid;\toffset:4;\tsize:4;\tsigned:1;',
+    'field:unsigned long x;\toffset:8;\tsize:8;\tsigned:0;',
+  ];
+  /** A .dat of one 16-byte record (x = 0x1234) of event absurd:absurd, whose format file has
+   *  `fields` after the common ones and `printFmt`. The writer takes the format as given. */
+  const datWith = (name: string, fields: string[], printFmt: string): string => {
+    const text = `name: absurd\nID: 900\nformat:\n${[...common, ...fields].map((f) => `\t${f}\n`).join('')}\nprint fmt: ${printFmt}\n`;
+    const file = path.join(dir, `${name}.dat`);
+    const w = new DatWriter(file, 1);
+    const rec = Buffer.alloc(16);
+    rec.writeUInt16LE(900, 0);
+    rec.writeInt32LE(1, 4);
+    rec.writeBigUInt64LE(0x1234n, 8);
+    w.event(0, 1e9, rec, 16);
+    w.close({
+      headerPage: kernel.headerPage,
+      headerEvent: kernel.headerEvent,
+      formats: [
+        {
+          id: 900,
+          event: 'absurd:absurd',
+          format: parseFormatFile(text, 'absurd'),
+          text,
+          pidOffset: 4,
+          flagsOffset: 2,
+          preemptOffset: 3,
+        },
+      ],
+      kallsyms: '',
+      printk: '',
+      comms: new Map([[1, 'one']]),
+      clock: 'local',
+      uname: null,
+    });
+    return file;
+  };
+  const refused = (name: string, problem: RegExp) =>
+    expect(ingestTemp([path.join(dir, `${name}.dat`)])).rejects.toThrow(
+      new RegExp(
+        `${name}\\.dat: byte \\d+: format file of system absurd: absurd: ${problem.source}`,
+      ),
+    );
+
+  it('refuses fields no record holds: an offset or size past 16 MiB, an array of 2^31 bytes', async () => {
+    datWith(
+      'offset',
+      ['field:unsigned long far;\toffset:99999999999999999999;\tsize:8;\tsigned:0;'],
+      '"x=%lx", REC->x',
+    );
+    await refused('offset', /field unsigned long far at offset 9+, 8 bytes, runs past any record/);
+    datWith(
+      'size',
+      ['field:char big[4];\toffset:8;\tsize:4294967295;\tsigned:0;'],
+      '"%s", REC->big',
+    );
+    await refused(
+      'size',
+      /field char big\[4\] at offset 8, 4294967295 bytes, runs past any record/,
+    );
+    datWith(
+      'array',
+      ['field:char arr[2147483648];\toffset:8;\tsize:2147483648;\tsigned:0;'],
+      '"%s", REC->arr',
+    );
+    await refused('array', /field char arr\[2147483648\] at offset 8, 2147483648 bytes/);
+  });
+
+  it('refuses a field declaration that does not read', async () => {
+    datWith('type', ['field:@@@ ###;\toffset:8;\tsize:8;\tsigned:0;'], '"x=%lx", REC->x');
+    await refused('type', /a field line that does not read: field:@@@ ###;/);
+  });
+
+  it('refuses a print fmt too long or nested too deep, before compiling it (it took minutes)', async () => {
+    datWith('long', [], `"x=%lx${' a=%d'.repeat(20000)}", REC->x${', REC->x'.repeat(20000)}`);
+    await refused('long', /print fmt of \d+ characters \(at most 65536 are read\)/);
+    datWith('deep', [], `"x=%lx", ${'('.repeat(1000)}REC->x${')'.repeat(1000)}`);
+    await refused('deep', /print fmt nested over 256 deep/);
+    datWith('unclosed', [], `"x=%lx, REC->x${'('.repeat(300)}`);
+    await refused('unclosed', /print fmt nested over 256 deep/);
+  });
+
+  it('ingests thousands of fields, and a field past its record as NULL', async () => {
+    const many = Array.from(
+      { length: 2000 },
+      (_, i) => `field:unsigned long f${i};\toffset:8;\tsize:8;\tsigned:0;`,
+    );
+    const far = 'field:unsigned long far;\toffset:100000;\tsize:8;\tsigned:0;';
+    const { db, files } = await ingestTemp([
+      datWith(
+        'many',
+        [...many, far],
+        '"x=%lx f0=%lx f1999=%lx far=%lx", REC->x, REC->f0, REC->f1999, REC->far',
+      ),
+    ]);
+    expect(files[0]).toMatchObject({ events: 1, unparsed: 0 });
+    expect(await db.rows('SELECT x, f0, f1999, far FROM absurd_absurd')).toEqual([
+      { x: 0x1234n, f0: 0x1234n, f1999: 0x1234n, far: null },
+    ]);
+    db.close();
   });
 });
 

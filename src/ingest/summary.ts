@@ -2,7 +2,7 @@
 // that the text parser's worker builds one without loading the database client.
 import type { ProbeRow } from '../parse/probes.js';
 import type { TraceFormat } from '../parse/record.js';
-import type { BinaryKind } from './binary.js';
+import type { BinaryKind } from './binary-parse.js';
 
 export interface FileSummary {
   fileId: number;

@@ -6,21 +6,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Sidecar } from '../record/record.js';
-import { BATCH_ROWS, ColumnBatch, transferables, type BatchData } from '../store/column-batch.js';
-import { Kind } from '../store/row-builder.js';
+import type { ColumnBatch } from '../store/column-batch.js';
+import { BatchParser, type ParseJob } from './parse-link.js';
 import { besideMetadata } from './beside.js';
 import type { IngestFilter } from './ingest.js';
 import { newSummary, type FileSummary } from './summary.js';
 import { Catalogue, formatsBeside, sidecarBeside } from '../parse/catalogue.js';
 import { detectFormat, readerFor } from '../parse/detect.js';
 import { TraceInputError } from '../parse/errors.js';
-import {
-  FieldTyper,
-  genericFields,
-  kprobeTextSpec,
-  type Column,
-  type TableSpec,
-} from '../parse/fields.js';
+import { FieldTyper, genericFields, kprobeTextSpec, type TableSpec } from '../parse/fields.js';
 import { openTrace } from '../parse/input.js';
 import type { FieldValue } from '../parse/format.js';
 import { Interner } from '../parse/interner.js';
@@ -28,116 +22,22 @@ import { lineText, readLines } from '../parse/lines.js';
 import { KPROBE_PRINTED, probeRow, probeSources, type ProbeDefinition } from '../parse/probes.js';
 import { newHeader, newRawHeader, type LineReader, type TraceFormat } from '../parse/record.js';
 
-export type DictName = 'comms' | 'flags' | 'eventNames';
-export type RareTable = 'lost_events' | 'unparsed' | 'field_errors';
-export type RareValue = string | number | bigint | null;
-
-/** What the parser is given (structured-cloneable: it crosses to the worker). */
-export interface TextJob {
-  file: string;
-  fileId: number;
-  /** events.id of the file's first event. */
-  firstId: number;
+/** What the text parser is given, besides what every parser is. */
+export interface TextJob extends ParseJob {
   format?: TraceFormat;
   formatsDir?: string;
   probes?: string[];
   kallsyms?: string;
   filter: IngestFilter;
-  /** The database's dictionaries as they stand: the parser codes new strings after them. */
-  dicts: Record<DictName, { entries: [string, number][]; next: number }>;
-  /** Column names and types of the tables that exist (information_schema names), in column order. */
-  names: Record<string, string[]>;
-  types: Record<string, string[]>;
-  progress: boolean;
 }
 
-/** Parser to store. */
-export type FromParser =
-  /** Create a typed table; comes before its first rows. */
-  | { t: 'table'; table: string; event: string; columns: Column[]; line: number }
-  | { t: 'rows'; table: string; rows: BatchData }
-  | { t: 'rare'; table: RareTable; values: RareValue[] }
-  /** A string new to a dictionary, and its code. */
-  | { t: 'dict'; dict: DictName; code: number; value: string }
-  | { t: 'progress'; bytesRead: number; bytes: number; events: number }
-  | { t: 'warning'; message: string }
-  | { t: 'done'; summary: FileSummary }
-  | { t: 'error'; error: SentError };
-
-/** An error as it crosses threads: enough to throw the same class with the same message. */
-export interface SentError {
-  name: string;
-  message: string;
-  stack?: string;
-  path?: string;
-  line?: number | null;
-  problem?: string;
-  byteOffset?: number;
-}
-
-/** Store to parser: a batch appended, its buffers back to fill again. */
-export interface Ack {
-  table: string;
-  values: ArrayBuffer[];
-}
-
-/** Row batches sent and not yet appended, at most: then the parser waits (bounds memory). */
-const MAX_IN_FLIGHT = 6;
 /**
  * Every table's rows are sent, full batch or not, once this much text has gone by: a row's
  * strings may be slices that keep their line's text alive.
  */
 const FLUSH_BYTES = 4 << 20;
-/** Rows per batch of a typed table or other_events (four data chunks). */
-const TYPED_BATCH_ROWS = 8192;
 const TS_LIMIT = 1n << 63n;
 const INT_MAX = 0x7fffffff;
-
-function kindOfType(t: string): Kind {
-  switch (t) {
-    case 'BIGINT':
-    case 'UBIGINT':
-      return Kind.I64;
-    case 'INTEGER':
-    case 'UINTEGER':
-      return Kind.I32;
-    case 'SMALLINT':
-      return Kind.I16;
-    case 'DOUBLE':
-      return Kind.F64;
-    case 'BOOLEAN':
-      return Kind.BOOL;
-    case 'VARCHAR':
-    case 'JSON':
-      return Kind.STR;
-    default:
-      throw new Error(`text ingest: no column batch for DuckDB type ${t}`);
-  }
-}
-
-/** A dictionary of the database's, continued on this thread; new strings are sent as coded. */
-class Codes {
-  private readonly codes: Map<string, number>;
-  private next: number;
-
-  constructor(
-    private readonly name: DictName,
-    from: { entries: [string, number][]; next: number },
-    private readonly post: (m: FromParser) => void,
-  ) {
-    this.codes = new Map(from.entries);
-    this.next = from.next;
-  }
-
-  code(s: string): number {
-    const c = this.codes.get(s);
-    if (c !== undefined) return c;
-    const n = this.next++;
-    this.codes.set(s, n);
-    this.post({ t: 'dict', dict: this.name, code: n, value: s });
-    return n;
-  }
-}
 
 interface EventKind {
   /** system:name */
@@ -150,67 +50,8 @@ interface EventKind {
 }
 
 /** Parses one text trace, sending what it finds through `post`; ack() takes batches back. */
-export class TextParser {
-  private readonly batches = new Map<string, ColumnBatch>();
-  private inFlight = 0;
-  private wake: (() => void) | null = null;
-
-  constructor(
-    private readonly job: TextJob,
-    private readonly post: (m: FromParser, transfer?: ArrayBuffer[]) => void,
-  ) {}
-
-  /** A batch the store appended: its buffers are filled again. */
-  ack(a: Ack): void {
-    this.inFlight--;
-    this.batches.get(a.table)?.recycle(a.values);
-    const w = this.wake;
-    this.wake = null;
-    w?.();
-  }
-
-  private async drain(): Promise<void> {
-    while (this.inFlight > MAX_IN_FLIGHT) await new Promise<void>((r) => (this.wake = r));
-  }
-
-  private table(table: string, columns?: string[]): ColumnBatch {
-    let b = this.batches.get(table);
-    if (!b) {
-      const types = this.job.types[table] ?? columns;
-      if (!types) throw new Error(`text ingest: no table ${table}`);
-      b = new ColumnBatch(
-        { kinds: types.map(kindOfType), enums: [] },
-        (rows) => {
-          this.inFlight++;
-          this.post({ t: 'rows', table, rows }, transferables(rows));
-        },
-        // One row per event goes to _events, to each typed table only its event's share.
-        table === '_events' ? BATCH_ROWS : TYPED_BATCH_ROWS,
-      );
-      this.batches.set(table, b);
-    }
-    return b;
-  }
-
-  private flushAll(): void {
-    for (const b of this.batches.values()) b.flush();
-  }
-
-  private rare(table: RareTable, values: RareValue[]): void {
-    this.post({ t: 'rare', table, values });
-  }
-
-  async run(): Promise<void> {
-    try {
-      const summary = await this.parse();
-      this.flushAll();
-      this.post({ t: 'done', summary });
-    } catch (e) {
-      this.post({ t: 'error', error: sendError(e) });
-    }
-  }
-
-  private async parse(): Promise<FileSummary> {
+export class TextParser extends BatchParser<TextJob> {
+  protected async parse(): Promise<FileSummary> {
     const { file, fileId, firstId } = this.job;
     const opts = this.job;
     const catalogue = new Catalogue();
@@ -228,10 +69,7 @@ export class TextParser {
     const filtering =
       f.pid !== undefined || f.comm !== undefined || f.fromNs !== undefined || f.toNs !== undefined;
     const s = newSummary(fileId, file, opts.format ?? 'ftrace', opened.compression, opened.bytes);
-    const post = (m: FromParser) => this.post(m);
-    const comms = new Codes('comms', opts.dicts.comms, post);
-    const flagCodes = new Codes('flags', opts.dicts.flags, post);
-    const eventNames = new Codes('eventNames', opts.dicts.eventNames, post);
+    const { comms, flags: flagCodes, eventNames } = this.codes();
     const events = this.table('_events');
     const other = this.table('other_events');
     let reader: LineReader | null = opts.format ? readerFor(opts.format) : null;
@@ -378,7 +216,7 @@ export class TextParser {
       }
       kind.spec = spec;
       if (spec) {
-        if (!this.batches.has(spec.table) && !have)
+        if (!this.hasTable(spec.table) && !have)
           this.post({
             t: 'table',
             table: spec.table,
@@ -576,16 +414,4 @@ function resolveEvent(
   if (sys) return `${sys}:${name}`;
   if (/^\(\S+( <- \S+)?\)/.test(body)) return probes.get(name)?.event ?? `kprobes:${name}`;
   return `unknown:${name}`;
-}
-
-function sendError(e: unknown): SentError {
-  const err = e instanceof Error ? e : new Error(String(e));
-  const out: SentError = { name: err.name, message: err.message, stack: err.stack };
-  if (err instanceof TraceInputError) {
-    out.path = err.path;
-    out.line = err.line;
-    out.problem = err.problem;
-    out.byteOffset = err.byteOffset;
-  }
-  return out;
 }

@@ -14,18 +14,26 @@ interface BuiltIn {
   formats: Record<string, string>;
 }
 
-let builtIn: { release: string; formats: Map<string, EventFormat>; systems: Map<string, string> } | null = null;
+let builtIn: {
+  release: string;
+  formats: Map<string, EventFormat>;
+  systems: Map<string, string>;
+} | null = null;
 
 function loadBuiltIn() {
   if (builtIn) return builtIn;
-  const json = JSON.parse(fs.readFileSync(path.join(HERE, 'catalogue/formats.json'), 'utf8')) as BuiltIn;
+  const json = JSON.parse(
+    fs.readFileSync(path.join(HERE, 'catalogue/formats.json'), 'utf8'),
+  ) as BuiltIn;
   const formats = new Map<string, EventFormat>();
   for (const [key, text] of Object.entries(json.formats)) {
     const sys = key.slice(0, key.indexOf(':'));
     formats.set(key, parseFormatFile(text, sys));
   }
   const systems = new Map<string, string>();
-  for (const line of fs.readFileSync(path.join(HERE, 'catalogue/available_events.txt'), 'utf8').split('\n')) {
+  for (const line of fs
+    .readFileSync(path.join(HERE, 'catalogue/available_events.txt'), 'utf8')
+    .split('\n')) {
     const i = line.indexOf(':');
     if (i > 0 && !line.startsWith('#')) {
       const name = line.slice(i + 1);
@@ -49,24 +57,21 @@ function loadOthers() {
     .sort((a, b) => b.release.localeCompare(a.release, 'en', { numeric: true }))
     .map((json) => {
       const formats = new Map<string, EventFormat>();
-      for (const [key, text] of Object.entries(json.formats)) formats.set(key, parseFormatFile(text, key.slice(0, key.indexOf(':'))));
+      for (const [key, text] of Object.entries(json.formats))
+        formats.set(key, parseFormatFile(text, key.slice(0, key.indexOf(':'))));
       return { release: json.release, formats };
     });
   return others;
 }
 
 export class Catalogue {
+  /** Formats and systems added to this catalogue; the built-in ones are looked up after them
+   *  (not copied: a catalogue is made per file, thousands of times by the binary fuzz). */
   private formats = new Map<string, EventFormat>();
   private systems = new Map<string, string>();
   private compiled = new Map<string, CompiledFormat | null>();
-  readonly sources: string[] = [];
-
-  constructor() {
-    const b = loadBuiltIn();
-    for (const [k, v] of b.formats) this.formats.set(k, v);
-    for (const [k, v] of b.systems) this.systems.set(k, v);
-    this.sources.push(`built-in (Linux ${b.release})`);
-  }
+  private readonly builtIn = loadBuiltIn();
+  readonly sources: string[] = [`built-in (Linux ${this.builtIn.release})`];
 
   /** Adds every `<system>/<event>/format` under dir; they take precedence over built-ins. */
   addFormatsDir(dir: string): number {
@@ -102,26 +107,29 @@ export class Catalogue {
 
   /** `system:name` for a bare event name, or null when no catalogue knows it. */
   systemOf(name: string): string | null {
-    return this.systems.get(name) ?? null;
+    return this.systems.get(name) ?? this.builtIn.systems.get(name) ?? null;
   }
 
   format(event: string): EventFormat | null {
-    return this.formats.get(event) ?? null;
+    return this.formats.get(event) ?? this.builtIn.formats.get(event) ?? null;
   }
 
   /** The event's format in the other kernels' catalogues, with each one's release, when it differs from this one's. */
   alternates(event: string): { release: string; format: CompiledFormat }[] {
-    const mine = this.formats.get(event);
+    const mine = this.format(event);
     return loadOthers()
       .map((o) => ({ release: o.release, f: o.formats.get(event) }))
-      .filter((o): o is { release: string; f: EventFormat } => o.f !== undefined && o.f.printFmt !== mine?.printFmt)
+      .filter(
+        (o): o is { release: string; f: EventFormat } =>
+          o.f !== undefined && o.f.printFmt !== mine?.printFmt,
+      )
       .map((o) => ({ release: o.release, format: compileFormat(o.f) }));
   }
 
   compiledFormat(event: string): CompiledFormat | null {
     let c = this.compiled.get(event);
     if (c === undefined) {
-      const f = this.formats.get(event);
+      const f = this.format(event);
       c = f ? compileFormat(f) : null;
       this.compiled.set(event, c);
     }

@@ -23,14 +23,19 @@ export interface EventFormat {
 export type SqlType =
   'BIGINT' | 'UBIGINT' | 'INTEGER' | 'UINTEGER' | 'SMALLINT' | 'BOOLEAN' | 'VARCHAR';
 
+/** A format file's field line: its declaration, offset, size and signedness. */
+export const FIELD_LINE = /field:([^;]*);\s*offset:(\d+);\s*size:(\d+);\s*signed:(\d+);/;
+/** A field declaration: type, name, array bounds. */
+export const FIELD_DECL = /^(.*?)([A-Za-z_]\w*)\s*(\[[^\]]*\])?$/;
+
 export function parseFormatFile(text: string, system: string): EventFormat {
   const name = /^name:\s*(\S+)/m.exec(text)?.[1];
   if (!name) throw new Error('format file has no "name:" line');
   const id = /^ID:\s*(\d+)/m.exec(text)?.[1];
   const fields: FormatField[] = [];
-  for (const m of text.matchAll(/field:([^;]*);\s*offset:(\d+);\s*size:(\d+);\s*signed:(\d+);/g)) {
+  for (const m of text.matchAll(new RegExp(FIELD_LINE.source, 'g'))) {
     const decl = m[1].trim();
-    const fm = /^(.*?)([A-Za-z_]\w*)\s*(\[[^\]]*\])?$/.exec(decl);
+    const fm = FIELD_DECL.exec(decl);
     if (!fm) continue;
     const fname = fm[2];
     if (fname.startsWith('common_')) continue;

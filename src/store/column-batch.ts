@@ -254,6 +254,15 @@ export class ColumnBatch extends RowBuilder<ColumnBuffer> {
 
   /** Hands the rows filled so far to `emit` (none: nothing). */
   flush(): void {
+    this.emitRows(true);
+  }
+
+  /** The last flush: hands the rows on without making buffers for more. */
+  finish(): void {
+    this.emitRows(false);
+  }
+
+  private emitRows(more: boolean): void {
     const n = this.row;
     if (n === 0) return;
     const cols = this.cols;
@@ -263,8 +272,8 @@ export class ColumnBatch extends RowBuilder<ColumnBuffer> {
       nulls: cols.map((c) => c.nulls),
       strings: cols.map((c) => c.strings),
     };
-    const spare = this.spare.pop();
-    this.cols = this.buffers(spare);
+    const spare = more ? this.spare.pop() : undefined;
+    this.cols = more ? this.buffers(spare) : [];
     this.row = 0;
     this.emit(batch);
   }

@@ -88,6 +88,14 @@ export abstract class RowBuilder<C extends NumericColumn> {
     a[r + 1] = Math.floor(v / TWO_32);
   }
 
+  /** set() for a BIGINT/UBIGINT column from its low and high 32 bits. */
+  setI64Words(col: number, lo: number, hi: number): void {
+    const a = this.cols[col].i32;
+    const r = 2 * this.row;
+    a[r] = lo;
+    a[r + 1] = hi;
+  }
+
   endRow(): void {
     if (++this.row === this.capacity) this.flush();
   }

@@ -144,6 +144,59 @@ export function toColumn(v: Raw, type: SqlType): FieldValue {
 const REC_ONLY =
   /^\(*\s*(?:\(\s*(?:const\s+)?(?:unsigned\s+|signed\s+|struct\s+)?[A-Za-z_]\w*(?:\s+[A-Za-z_]\w*)*\s*\**\s*\)\s*)*\(*\s*REC->(\w+)\s*\)*$/;
 
+/** Where a row goes: the column setters of the store's row builders (src/store/row-builder.ts). */
+export interface RowSink {
+  set(col: number, v: FieldValue): void;
+  /** An INTEGER/UINTEGER column: the low 32 bits of v. */
+  setI32(col: number, v: number): void;
+  /** A BIGINT/UBIGINT column: an integer number below 2^53 in magnitude. */
+  setI64(col: number, v: number): void;
+  /** A BIGINT/UBIGINT column: its low and high 32 bits. */
+  setI64Words(col: number, lo: number, hi: number): void;
+}
+
+/** An event's record as its table's row. */
+export interface BinaryRow {
+  /** The values, in column order (one array, reused). */
+  values(buf: Buffer, rec: number, len: number): FieldValue[];
+  /** Sets columns 1.. of out's current row, as values() gives them (column 0 is the id). */
+  write(buf: Buffer, rec: number, len: number, out: RowSink): void;
+}
+
+type Maker = (buf: Buffer, rec: number, len: number) => FieldValue;
+type Writer = (buf: Buffer, rec: number, len: number, out: RowSink) => void;
+
+/**
+ * A column that is a field's value as the column's type, written without making the value: an
+ * integer field's bits into a 32- or 64-bit integer column (wrapping or sign-extending as toColumn
+ * does). Other columns go through their maker.
+ */
+function writer(col: number, f: FormatField, type: SqlType, le: boolean, make: Maker): Writer {
+  const o = f.offset;
+  const wide = type === 'BIGINT' || type === 'UBIGINT';
+  const narrow = type === 'INTEGER' || type === 'UINTEGER';
+  const integer = !/\[|^__(data|rel)_loc\b/.test(f.ctype);
+  if (!integer || !(wide || narrow))
+    return (buf, rec, len, out) => out.set(col, make(buf, rec, len));
+  if (f.size === 8)
+    return (buf, rec, len, out) => {
+      if (o + 8 > len) return out.set(col, null);
+      const p = rec + o;
+      const lo = le ? buf.readUInt32LE(p) : buf.readUInt32BE(p + 4);
+      if (narrow) return out.setI32(col, lo);
+      out.setI64Words(col, lo, le ? buf.readUInt32LE(p + 4) : buf.readUInt32BE(p));
+    };
+  if (f.size !== 1 && f.size !== 2 && f.size !== 4)
+    return (buf, rec, len, out) => out.set(col, make(buf, rec, len));
+  const r = fieldReader(f, le) as (buf: Buffer, rec: number, len: number) => number | null;
+  return (buf, rec, len, out) => {
+    const v = r(buf, rec, len);
+    if (v === null) out.set(col, null);
+    else if (narrow) out.setI32(col, v);
+    else out.setI64(col, v);
+  };
+}
+
 /** Builds the row maker of an event's table from its binary format. */
 export function binaryRow(
   spec: TableSpec,
@@ -151,7 +204,7 @@ export function binaryRow(
   cf: CompiledFormat,
   ksyms: Kallsyms | null,
   le: boolean,
-): (buf: Buffer, rec: number, len: number) => FieldValue[] {
+): BinaryRow {
   const fields = new Map(bf.format.fields.map((f) => [f.name, f]));
   const readers = new Map<string, Reader>();
   const read = (name: string): Reader | null => {
@@ -166,20 +219,69 @@ export function binaryRow(
   };
   const isKprobe =
     bf.format.fields.some((f) => f.name.startsWith('__probe_')) && spec.columns[0]?.name === 'func';
-  const makers: ((buf: Buffer, rec: number, len: number) => FieldValue)[] = spec.columns.map(
-    (col) => {
-      if (isKprobe) return kprobeColumn(col.name, col.type, read, fields, ksyms, cf, le);
-      return printedColumn(col.name, col.type, cf, read, fields, ksyms);
-    },
-  );
+  const makers: Maker[] = [];
+  const writers: Writer[] = [];
+  for (const [i, col] of spec.columns.entries()) {
+    const m = isKprobe
+      ? kprobeColumn(col.name, col.type, read, fields, ksyms, cf, le)
+      : printedColumn(col.name, col.type, cf, read, fields, ksyms, le);
+    // A field itself: its value as the column's type.
+    const plain = typeof m === 'function' ? null : m;
+    const r = plain ? read(plain.name)! : null;
+    const make: Maker = r ? (buf, rec, len) => toColumn(r(buf, rec, len), col.type) : (m as Maker);
+    makers.push(make);
+    writers.push(
+      plain
+        ? writer(i + 1, plain, col.type, le, make)
+        : (b, rec, len, out) => out.set(i + 1, make(b, rec, len)),
+    );
+  }
   const row: FieldValue[] = new Array(makers.length).fill(null);
-  return (buf, rec, len) => {
-    for (let i = 0; i < makers.length; i++) row[i] = makers[i](buf, rec, len);
-    return row;
+  return {
+    values: (buf, rec, len) => {
+      for (let i = 0; i < makers.length; i++) row[i] = makers[i](buf, rec, len);
+      return row;
+    },
+    write: (buf, rec, len, out) => {
+      for (let i = 0; i < writers.length; i++) writers[i](buf, rec, len, out);
+    },
   };
 }
 
 const none = () => null;
+
+/**
+ * `of` a number field's value, taken again only when the field's bytes differ from the previous
+ * record's: a kprobe's address, a faulting ip, repeat from record to record, and naming them
+ * (kallsyms) costs a BigInt and a search.
+ */
+function lastOf(
+  f: FormatField,
+  r: Reader,
+  le: boolean,
+  of: (v: number | bigint) => FieldValue,
+): Maker {
+  const slow: Maker = (buf, rec, len) => {
+    const v = r(buf, rec, len);
+    return v === null || typeof v === 'string' ? null : of(v);
+  };
+  if (f.size !== 8 || /\[|^__(data|rel)_loc\b/.test(f.ctype)) return slow;
+  const o = f.offset;
+  let lo = -1;
+  let hi = -1;
+  let last: FieldValue = null;
+  return (buf, rec, len) => {
+    if (o + 8 > len) return null;
+    const a = le ? buf.readUInt32LE(rec + o) : buf.readUInt32BE(rec + o);
+    const b = le ? buf.readUInt32LE(rec + o + 4) : buf.readUInt32BE(rec + o + 4);
+    if (a !== lo || b !== hi) {
+      lo = a;
+      hi = b;
+      last = slow(buf, rec, len);
+    }
+    return last;
+  };
+}
 
 function kprobeColumn(
   name: string,
@@ -189,16 +291,14 @@ function kprobeColumn(
   ksyms: Kallsyms | null,
   cf: CompiledFormat,
   le: boolean,
-) {
-  const sym = (r: Reader | null) => {
+): Maker | FormatField {
+  const sym = (field: string) => {
+    const r = read(field);
     if (!r || !ksyms) return none;
-    return (buf: Buffer, rec: number, len: number) => {
-      const v = r(buf, rec, len);
-      return v === null || typeof v === 'string' ? null : ksyms.name(BigInt(v));
-    };
+    return lastOf(fields.get(field)!, r, le, (v) => ksyms.name(BigInt(v)));
   };
-  if (name === 'func') return sym(read('__probe_func') ?? read('__probe_ip'));
-  if (name === 'caller') return fields.has('__probe_ret_ip') ? sym(read('__probe_ret_ip')) : none;
+  if (name === 'func') return sym(fields.has('__probe_func') ? '__probe_func' : '__probe_ip');
+  if (name === 'caller') return fields.has('__probe_ret_ip') ? sym('__probe_ret_ip') : none;
   const r = read(name);
   if (!r) return none;
   const f = fields.get(name)!;
@@ -212,7 +312,7 @@ function kprobeColumn(
       return v === null ? null : quoted && typeof v === 'string' ? `"${v}"` : String(v);
     };
   }
-  return (buf: Buffer, rec: number, len: number) => toColumn(r(buf, rec, len), type);
+  return f;
 }
 
 /** A kprobe array argument as the kernel prints it: `{0x1,0x2}` (x types) or `{1,2}`. */
@@ -245,7 +345,8 @@ function printedColumn(
   read: (n: string) => Reader | null,
   fields: Map<string, FormatField>,
   ksyms: Kallsyms | null,
-) {
+  le: boolean,
+): Maker | FormatField {
   const caps = cf.captures.map((c, i) => ({ c, ...cf.conversions[i] }));
   const evaluator = (arg: string, want: 'string' | 'number') => {
     let pa: PrintArg;
@@ -305,12 +406,9 @@ function printedColumn(
     const r = read(field);
     if (!cap || !r || !ksyms) return none;
     const withOffset = /^p[SB]/.test(cap.conv);
-    return (buf: Buffer, rec: number, len: number) => {
-      const v = r(buf, rec, len);
-      return v === null || typeof v === 'string'
-        ? null
-        : ksyms.format(BigInt.asUintN(64, BigInt(v)), withOffset);
-    };
+    return lastOf(fields.get(field)!, r, le, (v) =>
+      ksyms.format(BigInt.asUintN(64, BigInt(v)), withOffset),
+    );
   }
 
   const r = read(name);
@@ -356,7 +454,7 @@ function printedColumn(
     (x) => (x.c.kind === 'num' || x.c.kind === 'ptr') && !REC_ONLY.test(x.arg),
   );
   if (derived) return evaluator(derived.arg, 'number');
-  return (buf: Buffer, rec: number, len: number) => toColumn(r(buf, rec, len), type);
+  return fields.get(name)!;
 }
 
 /**

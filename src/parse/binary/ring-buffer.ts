@@ -159,6 +159,12 @@ export class CpuEvents {
         data = p + 8;
         if (len < 0)
           this.fail(this.pageOffset, `CPU ${this.cpu}: event length ${len + 4} is too small`);
+        // Checked before rounding up: `&` would wrap a length of 2^31 or more to a negative one.
+        if (len > this.end - data)
+          this.fail(
+            this.pageOffset,
+            `CPU ${this.cpu}: event of ${len} bytes at page byte ${p} runs past the commit`,
+          );
         this.pos = data + ((len + 3) & ~3);
       } else {
         len = typeLen * 4;

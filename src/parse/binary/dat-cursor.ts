@@ -1,0 +1,102 @@
+// The records of a trace-cmd `.dat` as one cursor: every CPU's ring-buffer pages (ring-buffer.ts)
+// merged by timestamp, with the lost-events markers the pages carry.
+import type { BinaryFile } from './bytes.js';
+import { binaryCursor, type BinaryCursor } from './binary-cursor.js';
+import { CpuEvents } from './ring-buffer.js';
+import { cpuPages, type DatFile } from './tracecmd-dat.js';
+
+/**
+ * Every CPU of every buffer of a `.dat`, merged by timestamp (ties to the lower CPU, as the
+ * kernel and trace-cmd merge them), with the file's OFFSET and TSC2NSEC applied.
+ */
+export function datCursor(file: BinaryFile, dat: DatFile): BinaryCursor {
+  const streams: CpuEvents[] = [];
+  for (const b of dat.buffers) {
+    for (const c of b.cpus) {
+      if (c.size === 0) continue;
+      streams.push(
+        new CpuEvents(
+          c.cpu,
+          cpuPages(file, dat, b, c),
+          dat.littleEndian,
+          dat.td.longSize,
+          dat.td.pageDataOffset,
+          (o, p) => file.fail(o, p),
+        ),
+      );
+    }
+  }
+  const live: CpuEvents[] = [];
+  const pending: CpuEvents[] = [...streams];
+  const tsc = dat.tsc2nsec;
+  const offset = dat.tsOffset;
+  const adjust = (t: number | bigint): number | bigint => {
+    if (!tsc && offset === 0n) return t;
+    let v = BigInt(t);
+    if (tsc) v = (v * BigInt(tsc.mult)) >> BigInt(tsc.shift);
+    v += offset;
+    return v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= 0n ? Number(v) : v;
+  };
+  let current: CpuEvents | null = null;
+  let lostFirst = false;
+  const pidOffset = new Map<number, number>();
+  for (const f of dat.td.formats.values()) pidOffset.set(f.id, f.pidOffset);
+  const le = dat.littleEndian;
+  const cur = binaryCursor(() => {
+    if (lostFirst) {
+      // The event after a lost marker: the stream is already on it.
+      lostFirst = false;
+      return emit(current!);
+    }
+    if (current && !current.next()) {
+      if (current.pending) {
+        const c = current;
+        live.splice(live.indexOf(c), 1);
+        const n = c.pending;
+        c.pending = 0;
+        current = null;
+        return lost(c.cpu, n);
+      }
+      live.splice(live.indexOf(current), 1);
+    }
+    while (pending.length) {
+      const s = pending.pop()!;
+      if (s.next()) live.push(s);
+    }
+    if (!live.length) return false;
+    let best = live[0];
+    for (let i = 1; i < live.length; i++) {
+      const s = live[i];
+      if (s.ts < best.ts || (s.ts === best.ts && s.cpu < best.cpu)) best = s;
+    }
+    current = best;
+    if (best.missed) {
+      const n = best.missed;
+      best.missed = 0;
+      lostFirst = true;
+      return lost(best.cpu, n);
+    }
+    return emit(best);
+  });
+  /** A lost-events record: n events dropped on cpu. */
+  const lost = (cpu: number, n: number): boolean => {
+    cur.kind = 'lost';
+    cur.cpu = cpu;
+    cur.lost = n;
+    return true;
+  };
+  const emit = (s: CpuEvents): boolean => {
+    cur.kind = 'event';
+    cur.ts = adjust(s.ts);
+    cur.cpu = s.cpu;
+    cur.buf = s.buf;
+    cur.rec = s.rec;
+    cur.len = s.len;
+    const type = le ? s.buf.readUInt16LE(s.rec) : s.buf.readUInt16BE(s.rec);
+    const po = pidOffset.get(type) ?? 4;
+    cur.tid =
+      s.len >= po + 4 ? (le ? s.buf.readInt32LE(s.rec + po) : s.buf.readInt32BE(s.rec + po)) : 0;
+    return true;
+  };
+  return cur;
+}
