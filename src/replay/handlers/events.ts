@@ -1,7 +1,7 @@
 // What the handlers share: the event as the replay reads it, the rows they write, and the event
 // sets and kernel constants that decide how events group (inside a fault, a bulk operation...).
 import type { FaultEvidence } from '../memory.js';
-import type { Task } from '../types.js';
+import type { RSS_MEMBERS, Task } from '../types.js';
 import type { ReplayEvent } from '../event_view.js';
 
 export type { ReplayEvent } from '../event_view.js';
@@ -10,7 +10,7 @@ export interface RssRow {
   eventId: bigint;
   ts: bigint;
   mm: number | null;
-  member: string;
+  member: (typeof RSS_MEMBERS)[number];
   kernel: number;
   model: number | null;
   match: boolean | null;

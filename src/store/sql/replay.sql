@@ -90,7 +90,7 @@ CREATE TABLE folio_intervals (
 CREATE TABLE rss_check (
   file_id INTEGER, event_id BIGINT, ts BIGINT,
   mm INTEGER,
-  member VARCHAR,          -- MM_FILEPAGES | MM_ANONPAGES | MM_SWAPENTS | MM_SHMEMPAGES
+  member ENUM('MM_FILEPAGES', 'MM_ANONPAGES', 'MM_SWAPENTS', 'MM_SHMEMPAGES'),
   kernel_value BIGINT,     -- pages (rss_stat size / page size)
   model_value BIGINT,
   match BOOLEAN,           -- NULL for calibration rows (the first count of an mm the trace did not see start)
