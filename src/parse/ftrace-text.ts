@@ -105,17 +105,32 @@ function afterComm(b: Buffer, p: number, e: number, out: RawHeader): number {
     p = q + 1;
     while (p < e && b[p] === 32) p++;
   }
+  const at = cpuFlagsTime(b, p, e, out, 6);
+  return at <= 0 ? at : splitEventBytes(b, at, e, out) ? MATCH : GIVE_UP;
+}
+
+/**
+ * A line's `[CPU] [FLAGS] SEC.FRAC: ` from its '[' at p into out (FLAGS: 3 to flagsMax characters,
+ * isFlags): the offset past the ': ', else NO_MATCH, or GIVE_UP where a number is out of range.
+ */
+export function cpuFlagsTime(
+  b: Uint8Array,
+  p: number,
+  e: number,
+  out: RawHeader,
+  flagsMax: number,
+): number {
   if (b[p] !== 91 /* [ */) return NO_MATCH;
-  q = digitsEnd(b, p + 1, e);
+  let q = digitsEnd(b, p + 1, e);
   if (q === p + 1 || b[q] !== 93 /* ] */ || b[q + 1] !== 32) return NO_MATCH;
   out.cpu = smallDecimal(b, p + 1, q);
   p = q + 1;
   while (p < e && b[p] === 32) p++;
-  // FLAGS: a word of 3 to 6 not starting with a digit, or of 4 to 6 of [.\w]; else none.
+  // FLAGS: a word of 3 to flagsMax not starting with a digit, or of 4 to flagsMax of [.\w]; else none.
   q = p;
   while (q < e && b[q] !== 32) q++;
   out.flagsStart = -1;
-  if (q < e && isFlags(b, p, q, 6)) {
+  if (q < e && isFlags(b, p, q, flagsMax)) {
     out.flagsStart = p;
     out.flagsEnd = q;
     p = q;
@@ -129,7 +144,7 @@ function afterComm(b: Buffer, p: number, e: number, out: RawHeader): number {
   if (p === frac || b[p] !== 58 /* : */ || p + 1 >= e || b[p + 1] !== 32) return NO_MATCH;
   out.tsNs = tsBytes(b, sec, q, frac, p);
   if (out.tid !== out.tid || out.cpu !== out.cpu || out.tsNs !== out.tsNs) return GIVE_UP;
-  return splitEventBytes(b, p + 2, e, out) ? MATCH : GIVE_UP;
+  return p + 2;
 }
 
 /**

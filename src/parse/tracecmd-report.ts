@@ -1,6 +1,6 @@
 // Reader for `trace-cmd report` text: default, `-l` (latency flags) and `-t` (ns timestamps),
 // with or without the `cpus=N` first line and per-instance buffer prefixes.
-import { isFlags, splitEventBody } from './ftrace-text.js';
+import { cpuFlagsTime, splitEventBody } from './ftrace-text.js';
 import {
   EVENT,
   GIVE_UP,
@@ -11,7 +11,6 @@ import {
   lostMarker,
   smallDecimal,
   splitEventBytes,
-  tsBytes,
   tsToNs,
   type EventHeader,
   type LineReader,
@@ -111,36 +110,15 @@ function fromComm(b: Buffer, p: number, e: number, out: RawHeader): number {
 
 /** LINE from just after the comm's '-': `PID [CPU] [FLAGS] SEC.FRAC: ` and the event. */
 function afterComm(b: Buffer, p: number, e: number, out: RawHeader): number {
-  let q = digitsEnd(b, p, e);
+  const q = digitsEnd(b, p, e);
   if (q === p || q >= e || b[q] !== 32) return NO_MATCH;
   out.tid = smallDecimal(b, p, q);
   out.tgid = -1;
   p = q;
   while (p < e && b[p] === 32) p++;
-  if (b[p] !== 91 /* [ */) return NO_MATCH;
-  q = digitsEnd(b, p + 1, e);
-  if (q === p + 1 || b[q] !== 93 /* ] */ || b[q + 1] !== 32) return NO_MATCH;
-  out.cpu = smallDecimal(b, p + 1, q);
-  p = q + 1;
-  while (p < e && b[p] === 32) p++;
-  q = p;
-  while (q < e && b[q] !== 32) q++;
-  out.flagsStart = -1;
-  if (q < e && isFlags(b, p, q, 7)) {
-    out.flagsStart = p;
-    out.flagsEnd = q;
-    p = q;
-    while (p < e && b[p] === 32) p++;
-  }
-  const sec = p;
-  q = digitsEnd(b, p, e);
-  if (q === sec || b[q] !== 46 /* . */) return NO_MATCH;
-  const frac = q + 1;
-  p = digitsEnd(b, frac, e);
-  if (p === frac || b[p] !== 58 /* : */ || p + 1 >= e || b[p + 1] !== 32) return NO_MATCH;
-  out.tsNs = tsBytes(b, sec, q, frac, p);
-  if (out.tid !== out.tid || out.cpu !== out.cpu || out.tsNs !== out.tsNs) return GIVE_UP;
-  p += 2;
+  const at = cpuFlagsTime(b, p, e, out, 7);
+  if (at <= 0) return at;
+  p = at;
   while (p < e && b[p] === 32) p++;
   return splitEventBytes(b, p, e, out) ? MATCH : GIVE_UP;
 }
