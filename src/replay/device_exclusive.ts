@@ -90,9 +90,11 @@ export class DeviceExclusive {
   mappingTraced = false;
   /** Neither rmap_walk nor page_make_device_exclusive_one is traced: walks are interpolated. */
   walkUntraced = false;
-  /** walkUntraced, and tlb:tlb_flush is traced: the caller's flushes show the walk (walkFlushed). */
+  /** walkUntraced, and the callers' local TLB flushes are traced: they show the walk (walkFlushed). */
   walkClock = false;
-  /** Calls past GUP whose pages are walked at interpolated times (walkUntraced, no walkClock). */
+  /** A call's walk has shown a flush: from then on, calls wait for theirs instead of interpolating. */
+  flushesSeen = false;
+  /** Calls past GUP whose pages are walked at interpolated times (walkUntraced). */
   walking = new Set<Call>();
 
   constructor(

@@ -1,12 +1,13 @@
 // What a file's trace shows the replay, read before its events stream: which kernel paths its
 // events and probes cover (the adapter's options, the model's switches), and what the
 // device-exclusive verdicts lose for the probes it lacks.
-import { quoteString, type Db } from '../store/db.js';
+import { quoteIdent, quoteString, type Db } from '../store/db.js';
 import type { AdapterOptions } from './adapter.js';
 import type { DeviceExclusive } from './device_exclusive.js';
 import { versionForProbedFunctions, type KernelVersion } from './kernel.js';
 import { bindProbes, roleSql, type Binding } from './probes.js';
 import { UFFDIO_WRITEPROTECT } from './userfaultfd.js';
+import { TLB_LOCAL_MM_SHOOTDOWN } from './exclusive/make_device_exclusive_range.js';
 
 export interface Traced {
   /** The adapter's options but the THP mode and the design (the caller's). */
@@ -85,10 +86,12 @@ export async function dxEvidence(
   dx.mappingTraced = probes.some((b) => b.role === 'kprobe:page_make_device_exclusive_one');
   dx.walkUntraced = !dx.rmapWalkTraced && !dx.mappingTraced;
   const tables = await db.tables();
+  const call = probes.find((b) => b.role === 'kprobe:make_device_exclusive_range');
   dx.walkClock =
     dx.walkUntraced &&
+    call !== undefined &&
     tables.includes('tlb_tlb_flush') &&
-    probes.some((b) => b.role === 'kprobe:make_device_exclusive_range');
+    (await callerFlushes(db, fileId, call.table)) > 0;
   const uffdWriteProtects = tables.includes('syscalls_sys_enter_ioctl')
     ? Number(
         (
@@ -132,6 +135,24 @@ async function migrationLocks(
     out.get(pfn)!.push([r.lo, r.hi]);
   }
   return out;
+}
+
+/**
+ * One-page local TLB flushes (TLB_LOCAL_MM_SHOOTDOWN) by the tasks that call
+ * make_device_exclusive_range: the walk's clock where no probe shows it. A caller whose mm is not
+ * loaded on its CPU (a driver's worker thread) flushes only remotely, and has none.
+ */
+async function callerFlushes(db: Db, fileId: number, callTable: string): Promise<number> {
+  const cols = await db.rows<{ c: string }>(
+    `SELECT column_name AS c FROM information_schema.columns WHERE table_name = 'tlb_tlb_flush'`,
+  );
+  if (!['reason', 'pages'].every((x) => cols.some((r) => r.c === x))) return 0;
+  const [{ n }] = await db.rows<{ n: bigint }>(
+    `SELECT count(*) AS n FROM tlb_tlb_flush t JOIN events e USING (id)
+     WHERE e.file_id = ${fileId} AND TRY_CAST(t.reason AS INTEGER) = ${TLB_LOCAL_MM_SHOOTDOWN} AND TRY_CAST(t.pages AS BIGINT) = 1
+       AND e.tid IN (SELECT c.tid FROM ${quoteIdent(callTable)} JOIN events c USING (id) WHERE c.file_id = ${fileId})`,
+  );
+  return Number(n);
 }
 
 /** What the device-exclusive verdicts of a file lose to the probes it lacks, for each request's note. */

@@ -31,7 +31,7 @@ export function gupReturn(dx: DeviceExclusive, e: ReplayEvent, t: Task): void {
   c.gupCount = c.gup.length;
   c.gupDone = e.ts;
   dx.active.delete(c);
-  if (dx.walkUntraced && !dx.walkClock && c.plan?.callEnd) dx.walking.add(c);
+  if (dx.walkUntraced && !dx.flushesSeen && c.plan?.callEnd) dx.walking.add(c);
 }
 
 /**

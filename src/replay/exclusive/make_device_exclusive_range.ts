@@ -207,7 +207,7 @@ export function walkReached(dx: DeviceExclusive, e: ReplayEvent, t: Task): void 
 }
 
 /** arch/x86/include/asm/tlbflush.h TLB_LOCAL_MM_SHOOTDOWN: a flush of the current mm on this CPU. */
-const TLB_LOCAL_MM_SHOOTDOWN = 3;
+export const TLB_LOCAL_MM_SHOOTDOWN = 3;
 
 /**
  * tlb:tlb_flush of one page in the caller, past GUP, where no probe shows the walk:
@@ -215,11 +215,14 @@ const TLB_LOCAL_MM_SHOOTDOWN = 3;
  * whose PTE no longer maps the pinned folio is skipped without one). So the walk has reached,
  * by now, the first page from c.next the model finds it can make exclusive: that page and every
  * page before it are decided now. Pages after the last flush are decided at the call's return.
+ * Until a call shows one, walks are interpolated (a caller that only flushes remotely has none).
  */
 export function walkFlushed(dx: DeviceExclusive, e: ReplayEvent, t: Task): void {
   if (!dx.walkClock || e.tlb_reason !== TLB_LOCAL_MM_SHOOTDOWN || e.tlb_pages !== 1) return;
   const c = dx.requests.get(t.tid)?.call;
   if (!c || c.gupDone === null || dx.design === '6.15') return;
+  dx.flushesSeen = true;
+  dx.walking.delete(c);
   c.walkTiming = 'tlb_flush';
   while (c.next < c.gup.length) {
     walkNext(dx, c, e, true);
