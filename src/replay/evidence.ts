@@ -183,7 +183,7 @@ function missingEvidence(
   if (!has('kprobe:rmap_walk') && !has('kprobe:page_make_device_exclusive_one'))
     lost.push(
       walkClock
-        ? "no rmap_walk or page_make_device_exclusive_one probe: a page is walked by the caller's TLB flush of the page it makes exclusive, the rest at the call's return"
+        ? "no rmap_walk or page_make_device_exclusive_one probe: walks are timed by the caller's TLB flush of each page made exclusive (the rest at the call's return), or interpolated between GUP's return and the call's where a call shows none"
         : "no rmap_walk or page_make_device_exclusive_one probe: walk times are interpolated between GUP's return and the call's",
     );
   if (!has('kprobe:folio_add_new_anon_rmap') && !has('kprobe:handle_mm_fault'))
