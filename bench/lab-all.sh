@@ -13,6 +13,7 @@ run "sets A and C, their trace-cmd reports alone (addresses)" --alone --file rep
 # would have recorded).
 run "set C without GUP probes" --drop gup_in,gup_out "${C[@]}"
 run "set C without walk probes" --drop walk_in,walk_out,excl_vma,excl_vma_done "${C[@]}"
+run "set C's reports alone without walk probes" --alone --file report.txt.xz --drop walk_in,walk_out,excl_vma,excl_vma_done "${C[@]}"
 KPROBES=gup_in,gup_out,walk_in,walk_out,excl_vma,excl_vma_done,pg_unlock,pg_lock_slow,flt_enter,flt_exit,flt_swapin,flt_wp,unexcl,zap_range,notif_start,mirror_inval,mirror_read,prot_change,uffd_wp,mig_unmap,mig_remap,rcl_unmap,cold_pte,swp_out,ksm_wrprot,ksm_merge
 run "set C: call probes, syscalls and tracepoints" --drop "$KPROBES" "${C[@]}"
 run "set C: call probes, syscalls and tracepoints but tlb_flush and mm_page_free" --drop "$KPROBES,tlb_flush,mm_page_free" "${C[@]}"
