@@ -249,7 +249,7 @@ export function walkNext(
   while (c.next < c.gup.length) {
     const i = c.next++;
     const g = c.gup[i];
-    const pre = beforeWalk(dx, g);
+    const pre = beforeWalk(dx, g) ?? (one ? null : heldByFlushedWalk(dx, c, g.folio!));
     if (pre) {
       result(dx, c, i, g, 'failed', pre, e.ts);
       continue;
@@ -271,6 +271,21 @@ export function settle(dx: DeviceExclusive, c: Call, ts: bigint): void {
   const i = c.pending;
   c.pending = null;
   folio_make_device_exclusive(dx, c, i, c.gup[i], ts);
+}
+
+/**
+ * Walks timed by TLB flushes, a call's remaining pages decided at its return: another call past GUP
+ * whose next page to walk is f holds f's lock (trylocked before its walk, released after the flush
+ * the trace has not shown yet), so this call's folio_trylock failed.
+ */
+function heldByFlushedWalk(dx: DeviceExclusive, c: Call, f: Folio): Cause | null {
+  if (!dx.flushesSeen) return null;
+  for (const r of dx.requests.values()) {
+    const o = r.call;
+    if (o && o !== c && o.gupDone !== null && o.next < o.gup.length && o.gup[o.next].folio === f)
+      return 'trylock_failed';
+  }
+  return null;
 }
 
 /** Failures decided before any rmap walk: tail page, folio lock held, not anonymous. */
