@@ -1,6 +1,6 @@
 // The replay's input/output thread (replay-io.ts WorkerIo): holds the database while the events
 // stream, reads them a few batches ahead of the model, and appends the rows it is handed.
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { BatchAppender } from '../store/column-batch.js';
 import type { Table } from './columns.js';
@@ -9,12 +9,11 @@ import { GupPlanner } from './gup-plans.js';
 import { STREAM_MEMORY_LIMIT, type FromIo, type IoWorkerData, type ToIo } from './replay-io.js';
 import { EventReader } from './event_reader.js';
 
-const data = workerData as IoWorkerData;
 const port = parentPort!;
 const post = (m: FromIo, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
 
-const instance = await DuckDBInstance.create(data.file);
-const conn = await instance.connect();
+/** What to read and where, sent once the model's thread has planned the input (WorkerIo.open). */
+let start: IoWorkerData | null = null;
 const appenders = new Map<Table, BatchAppender>();
 let reader: EventReader | null = null;
 let planner: GupPlanner | null = null;
@@ -31,6 +30,9 @@ const notify = () => {
 port.on('message', (m: ToIo) => {
   try {
     switch (m.t) {
+      case 'start':
+        start = m.data;
+        break;
       case 'rows': {
         appenders.get(m.table)!.append(m.rows);
         post({ t: 'recycle', table: m.table, values: m.rows.values }, m.rows.values);
@@ -59,6 +61,10 @@ function fail(e: unknown): void {
   post({ t: 'error', message: err.message, stack: err.stack });
 }
 
+while (start === null) await new Promise<void>((resolve) => (wake = resolve));
+const data: IoWorkerData = start;
+const instance = await DuckDBInstance.create(data.file);
+const conn = await instance.connect();
 try {
   await conn.run(data.setup);
   for (const t of data.tables) appenders.set(t, new BatchAppender(await conn.createAppender(t)));

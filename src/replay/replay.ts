@@ -88,8 +88,8 @@ export async function replayDb(db: Db, opts: ReplayOptions = {}): Promise<Replay
     await db.run(sqlFile('replay.sql'));
     await db.run(sqlFile('exclusive.sql'));
     await db.run(sqlFile('exclusive_views.sql'));
-    const files = await db.rows<{ file_id: number; metadata: string }>(
-      'SELECT file_id, metadata FROM files ORDER BY file_id',
+    const files = await db.rows<{ file_id: number; metadata: string; events: bigint | null }>(
+      'SELECT file_id, metadata, events FROM files ORDER BY file_id',
     );
     const out: ReplaySummary[] = [];
     for (const f of files) {
@@ -105,7 +105,18 @@ export async function replayDb(db: Db, opts: ReplayOptions = {}): Promise<Replay
       const levels: PagingLevels = opts.levels ?? (meta.paging_levels === 5 ? 5 : 4);
       for (const [i, design] of designs.entries())
         out.push(
-          await replayFile(db, f.file_id, kernel, design, i === 0, { ...opts, levels }, structPage),
+          await replayFile(
+            db,
+            f.file_id,
+            kernel,
+            design,
+            i === 0,
+            { ...opts, levels },
+            structPage,
+            {
+              events: Number(f.events ?? 0),
+            },
+          ),
         );
     }
     // Culprits' tasks and times, from the events that did it.
@@ -143,41 +154,37 @@ async function replayFile(
   full: boolean,
   opts: ReplayOptions,
   structPage: number,
+  file: { events: number },
 ): Promise<ReplaySummary> {
   const t0 = performance.now();
+  const mode = opts.io ?? (process.env.MMREPLAY_REPLAY_IO as ReplayOptions['io']) ?? 'auto';
+  const handoff = db.fileForHandoff;
+  // A file long enough for the worker starts it now: its start-up overlaps the planning below.
+  const early =
+    handoff !== null && (mode === 'worker' || (mode === 'auto' && file.events >= WORKER_MIN_EVENTS))
+      ? WorkerIo.prestart()
+      : null;
   const w = new ReplayWriter();
   w.fileId = fileId;
   w.design = design;
   w.full = full;
   const m = new Model(semantics(kernel), w, new PagingGeometry(opts.levels ?? 4));
-  const { bound: probes } = await bindProbes(db, fileId, kernel, structPage);
-  const t = await traced(db, fileId, probes);
-  m.swapOn = t.swapOn;
-  m.trackUnmaps = t.trackUnmaps;
-  const adapter = new Adapter(m, w, { thp: opts.thp ?? 'madvise', design, ...t.adapter });
-  if (adapter.dx) await dxEvidence(adapter.dx, db, fileId, probes, t.adapter.syscallsTraced);
-  // Events within 50 ms after a lost-events marker are labelled as such when they break invariants.
-  const losses = (
-    await db.rows<{ ts: bigint | null }>(
-      `SELECT ts_ns AS ts FROM lost_events WHERE file_id = ${fileId} ORDER BY ts_ns NULLS FIRST`,
-    )
-  ).map((r) => r.ts);
-  const walkClock = adapter.dx?.walkClock;
-  const plan = await planInput(db, fileId, { ...opts, probes, walkClock });
-  // GUP plans are read from the whole file: a GUP near a --from/--to edge keeps its anchors.
-  const whole =
-    opts.fromNs === undefined && opts.toNs === undefined
-      ? plan
-      : await planInput(db, fileId, { probes, walkClock });
-  const anchors = adapter.dx && whole ? anchorPlan(whole, probes) : null;
-  const mode = opts.io ?? (process.env.MMREPLAY_REPLAY_IO as ReplayOptions['io']) ?? 'auto';
-  const file = db.fileForHandoff;
-  const io: ReplayIo =
-    file !== null &&
+  let planned: Awaited<ReturnType<typeof planFile>>;
+  try {
+    planned = await planFile(db, fileId, kernel, structPage, m, w, design, opts);
+  } catch (e) {
+    await early?.terminate();
+    throw e;
+  }
+  const { adapter, losses, plan, anchors } = planned;
+  const useWorker =
+    handoff !== null &&
     plan !== null &&
-    (mode === 'worker' || (mode === 'auto' && plan.count >= WORKER_MIN_EVENTS))
-      ? await WorkerIo.open(db, file, plan, anchors, SETTINGS)
-      : await InlineIo.open(db, plan, anchors);
+    (mode === 'worker' || (mode === 'auto' && plan.count >= WORKER_MIN_EVENTS));
+  if (!useWorker) await early?.terminate();
+  const io: ReplayIo = useWorker
+    ? await WorkerIo.open(db, handoff, plan, anchors, SETTINGS, early ?? undefined)
+    : await InlineIo.open(db, plan, anchors);
   w.attach(io.tables);
   const { n, firstTs, crash } = await streamEvents(io, plan, m, w, adapter, {
     fileId,
@@ -211,4 +218,38 @@ async function replayFile(
     skipped: sk.count,
     firstSkipped,
   };
+}
+
+/** A file's probes, what its trace shows, and the plan of its input. */
+async function planFile(
+  db: Db,
+  fileId: number,
+  kernel: KernelVersion,
+  structPage: number,
+  m: Model,
+  w: ReplayWriter,
+  design: Design,
+  opts: ReplayOptions,
+) {
+  const { bound: probes } = await bindProbes(db, fileId, kernel, structPage);
+  const t = await traced(db, fileId, probes);
+  m.swapOn = t.swapOn;
+  m.trackUnmaps = t.trackUnmaps;
+  const adapter = new Adapter(m, w, { thp: opts.thp ?? 'madvise', design, ...t.adapter });
+  if (adapter.dx) await dxEvidence(adapter.dx, db, fileId, probes, t.adapter.syscallsTraced);
+  // Events within 50 ms after a lost-events marker are labelled as such when they break invariants.
+  const losses = (
+    await db.rows<{ ts: bigint | null }>(
+      `SELECT ts_ns AS ts FROM lost_events WHERE file_id = ${fileId} ORDER BY ts_ns NULLS FIRST`,
+    )
+  ).map((r) => r.ts);
+  const walkClock = adapter.dx?.walkClock;
+  const plan = await planInput(db, fileId, { ...opts, probes, walkClock });
+  // GUP plans are read from the whole file: a GUP near a --from/--to edge keeps its anchors.
+  const whole =
+    opts.fromNs === undefined && opts.toNs === undefined
+      ? plan
+      : await planInput(db, fileId, { probes, walkClock });
+  const anchors = adapter.dx && whole ? anchorPlan(whole, probes) : null;
+  return { adapter, losses, plan, anchors };
 }
