@@ -11,13 +11,15 @@ import {
   AdapterOutput,
   PendingFaults,
   Syscall,
-  WITHIN_FAULT,
-  STARTS_SYSCALL_WORK,
+  eventClass,
+  IN_BULK,
+  IN_FAULT,
+  PROBE,
+  STARTS_WORK,
   MM_CP_UFFD_WP,
   MM_CP_UFFD_WP_RESOLVE,
   KERNEL_THREAD,
   USER_VA_END,
-  WITHIN_BULK,
 } from './handlers/events.js';
 import {
   collapseHugePage,
@@ -145,13 +147,10 @@ export class Adapter {
   }
 
   handle(e: ReplayEvent): void {
+    const c = eventClass(e.event);
     const pf = this.pending.get(e.tid);
     // 6.1's rss_stat inside a fault is handle_mm_fault's check_sync_rss_stat, before the fault's work.
-    if (
-      pf &&
-      !WITHIN_FAULT.has(e.event) &&
-      !(e.event === 'kmem:rss_stat' && this.m.k.splitRssCounting)
-    )
+    if (pf && !(c & IN_FAULT) && !(e.event === 'kmem:rss_stat' && this.m.k.splitRssCounting))
       finishFault(this, pf, e);
     if (e.event === 'mmap_lock:mmap_lock_acquire_returned' && e.success === 1) {
       if (e.write === 0) {
@@ -160,11 +159,7 @@ export class Adapter {
     }
     // Batches a bulk operation announced but the kernel did not report (it skipped an empty page
     // table the model thought populated) must not shift later rows: they end with the burst.
-    if (
-      !WITHIN_BULK.has(e.event) &&
-      !e.event.startsWith('kprobe:') &&
-      !e.event.startsWith('kretprobe:')
-    ) {
+    if (!(c & (IN_BULK | PROBE))) {
       const t = this.m.tasks.get(e.tid);
       if (t?.mm) for (const q of t.mm.rssTrajectory) if (q.length) q.length = 0;
       const b = this.building.get(e.tid)?.mm;
@@ -181,18 +176,18 @@ export class Adapter {
     // A read lock taken (write=false) does not start work that needs the write lock.
     if (
       work &&
-      STARTS_SYSCALL_WORK.has(e.event) &&
+      c & STARTS_WORK &&
       !(e.event === 'mmap_lock:mmap_lock_acquire_returned' && e.write === 0 && !work.readLock)
     ) {
       this.deferred.delete(e.tid);
       work.run();
     }
-    if (this.retiredMmIds.length && !WITHIN_BULK.has(e.event)) {
+    if (this.retiredMmIds.length && !(c & IN_BULK)) {
       for (const mm of this.retiredMmIds)
         if (mm.mmId !== null && this.byMmId.get(mm.mmId) === mm) this.byMmId.delete(mm.mmId);
       this.retiredMmIds.length = 0;
     }
-    if (this.uncertainByTid.size && !WITHIN_BULK.has(e.event)) {
+    if (this.uncertainByTid.size && !(c & IN_BULK)) {
       const mms = this.uncertainByTid.get(e.tid);
       if (mms) {
         this.uncertainByTid.delete(e.tid);

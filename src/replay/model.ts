@@ -332,16 +332,7 @@ export class Model {
   }
 
   ptesIn(mm: Mm, start: number, end: number): number[] {
-    const out: number[] = [];
-    const s = Math.floor(start / 4096);
-    const e = Math.ceil(end / 4096);
-    if (e - s < mm.ptes.size) {
-      for (let vpn = s; vpn < e; vpn++) if (mm.ptes.has(vpn)) out.push(vpn);
-    } else {
-      for (const vpn of mm.ptes.keys()) if (vpn >= s && vpn < e) out.push(vpn);
-      out.sort((a, b) => a - b);
-    }
-    return out;
+    return mm.ptes.keysIn(Math.floor(start / 4096), Math.ceil(end / 4096));
   }
 }
 

@@ -54,6 +54,31 @@ export class PteTable {
     return true;
   }
 
+  /** The page numbers held in [s, e), in order. */
+  keysIn(s: number, e: number): number[] {
+    const out: number[] = [];
+    if (s >= e) return out;
+    const first = Math.floor(s / PTRS_PER_PTE);
+    const last = Math.floor((e - 1) / PTRS_PER_PTE);
+    let pmds: number[];
+    if (last - first < this.tables.size) {
+      pmds = [];
+      for (let pmd = first; pmd <= last; pmd++) if (this.tables.has(pmd)) pmds.push(pmd);
+    } else {
+      pmds = [];
+      for (const pmd of this.tables.keys()) if (pmd >= first && pmd <= last) pmds.push(pmd);
+      pmds.sort((a, b) => a - b);
+    }
+    for (const pmd of pmds) {
+      const t = this.tables.get(pmd)!;
+      const base = pmd * PTRS_PER_PTE;
+      const from = Math.max(s - base, 0);
+      const to = Math.min(e - base, PTRS_PER_PTE);
+      for (let i = from; i < to; i++) if (t.e[i] !== undefined) out.push(base + i);
+    }
+    return out;
+  }
+
   *entries(): IterableIterator<[number, Pte]> {
     for (const [pmd, t] of this.tables)
       for (let i = 0; i < PTRS_PER_PTE; i++) {

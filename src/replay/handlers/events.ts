@@ -173,3 +173,24 @@ export const RANGE_SYSCALLS = new Set(['mmap', 'munmap', 'mprotect', 'madvise', 
 
 /** Events that occur inside a bulk page-table operation (fork copy, zap, exit) without ending it. */
 export const WITHIN_BULK = new Set([...WITHIN_FAULT, 'kmem:rss_stat']);
+
+/** Bits of eventClass: in WITHIN_FAULT, in WITHIN_BULK, a kprobe or kretprobe, in STARTS_SYSCALL_WORK. */
+export const IN_FAULT = 1;
+export const IN_BULK = 2;
+export const PROBE = 4;
+export const STARTS_WORK = 8;
+const classes = new Map<string, number>();
+
+/** What the adapter asks of every event's name before its handler, answered once per name. */
+export function eventClass(event: string): number {
+  let c = classes.get(event);
+  if (c === undefined) {
+    c =
+      (WITHIN_FAULT.has(event) ? IN_FAULT : 0) |
+      (WITHIN_BULK.has(event) ? IN_BULK : 0) |
+      (event.startsWith('kprobe:') || event.startsWith('kretprobe:') ? PROBE : 0) |
+      (STARTS_SYSCALL_WORK.has(event) ? STARTS_WORK : 0);
+    classes.set(event, c);
+  }
+  return c;
+}
