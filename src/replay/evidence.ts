@@ -143,10 +143,8 @@ async function migrationLocks(
  * loaded on its CPU (a driver's worker thread) flushes only remotely, and has none.
  */
 async function callerFlushes(db: Db, fileId: number, callTable: string): Promise<number> {
-  const cols = await db.rows<{ c: string }>(
-    `SELECT column_name AS c FROM information_schema.columns WHERE table_name = 'tlb_tlb_flush'`,
-  );
-  if (!['reason', 'pages'].every((x) => cols.some((r) => r.c === x))) return 0;
+  const cols = (await db.columns()).get('tlb_tlb_flush');
+  if (!['reason', 'pages'].every((x) => cols?.has(x))) return 0;
   const [{ n }] = await db.rows<{ n: bigint }>(
     `SELECT count(*) AS n FROM tlb_tlb_flush t JOIN events e USING (id)
      WHERE e.file_id = ${fileId} AND TRY_CAST(t.reason AS INTEGER) = ${TLB_LOCAL_MM_SHOOTDOWN} AND TRY_CAST(t.pages AS BIGINT) = 1

@@ -91,13 +91,7 @@ export async function planInput(
   ))
     comms[r.code] = r.comm;
 
-  const columns = new Map<string, Set<string>>();
-  for (const r of await db.rows<{ t: string; c: string }>(
-    `SELECT table_name t, column_name c FROM information_schema.columns`,
-  )) {
-    if (!columns.has(r.t)) columns.set(r.t, new Set());
-    columns.get(r.t)!.add(r.c);
-  }
+  const columns = await db.columns();
   // A field the trace's format lacks reads as NULL.
   const has = (t: string, expr: string) => {
     const col = /^"?(\w+)"?/.exec(expr)?.[1];

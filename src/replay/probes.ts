@@ -231,13 +231,7 @@ export async function bindProbes(
   const rows = await db.rows<ProbeRow>(
     `SELECT event, kind, func, args::VARCHAR AS args, printed, source FROM probes WHERE file_id = ${fileId} ORDER BY event`,
   );
-  const columns = new Map<string, Map<string, string>>();
-  for (const r of await db.rows<{ t: string; c: string; type: string }>(
-    `SELECT table_name t, column_name c, data_type AS "type" FROM information_schema.columns`,
-  )) {
-    if (!columns.has(r.t)) columns.set(r.t, new Map());
-    columns.get(r.t)!.set(r.c, r.type);
-  }
+  const columns = await db.columns();
   const best = new Map<string, { b: Binding; score: number }>();
   const unbound: Unbound[] = [];
   nameByShape(rows, columns, await arrayColumns(db, rows, columns), k);

@@ -144,6 +144,18 @@ export class Db {
     return r.map((x) => x.name);
   }
 
+  /** Every table's columns and their DuckDB types, in order (information_schema's names). */
+  async columns(): Promise<Map<string, Map<string, string>>> {
+    const out = new Map<string, Map<string, string>>();
+    for (const r of await this.rows<{ t: string; c: string; type: string }>(
+      `SELECT table_name t, column_name c, data_type AS "type" FROM information_schema.columns WHERE table_schema = 'main' ORDER BY table_name, ordinal_position`,
+    )) {
+      if (!out.has(r.t)) out.set(r.t, new Map());
+      out.get(r.t)!.set(r.c, r.type);
+    }
+    return out;
+  }
+
   close(): void {
     this.conn.closeSync();
     this.instance.closeSync();

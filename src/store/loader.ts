@@ -141,12 +141,10 @@ export class Loader {
 
   /** The names and DuckDB types of every table's columns, in order (information_schema's names). */
   async columns(): Promise<{ names: Record<string, string[]>; types: Record<string, string[]> }> {
-    const rows = await this.db.rows<{ t: string; names: string[]; types: string[] }>(
-      `SELECT table_name AS t, list(column_name ORDER BY ordinal_position) AS names, list(data_type ORDER BY ordinal_position) AS types FROM information_schema.columns WHERE table_schema = 'main' GROUP BY table_name`,
-    );
+    const tables = [...(await this.db.columns())];
     return {
-      names: Object.fromEntries(rows.map((r) => [r.t, r.names])),
-      types: Object.fromEntries(rows.map((r) => [r.t, r.types])),
+      names: Object.fromEntries(tables.map(([t, c]) => [t, [...c.keys()]])),
+      types: Object.fromEntries(tables.map(([t, c]) => [t, [...c.values()]])),
     };
   }
 
