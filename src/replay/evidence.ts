@@ -18,11 +18,18 @@ export interface Traced {
   trackUnmaps: boolean;
 }
 
+/** A file's events named `event`, from `_events` by the name's code (the `events` view joins every row's name). */
+function eventRows(fileId: number, event: string): string {
+  return `_events WHERE file_id = ${fileId} AND event_id IN (SELECT event_id FROM _event_names WHERE event = ${quoteString(event)})`;
+}
+
+async function hasEvent(db: Db, fileId: number, event: string): Promise<boolean> {
+  return (await db.rows(`SELECT 1 FROM ${eventRows(fileId, event)} LIMIT 1`)).length > 0;
+}
+
 /** Which paths a file's events and bound probes show. */
 export async function traced(db: Db, fileId: number, probes: Binding[]): Promise<Traced> {
-  const [{ allocs }] = await db.rows<{ allocs: bigint }>(
-    `SELECT count(*) AS allocs FROM events WHERE file_id = ${fileId} AND event = 'kmem:mm_page_alloc'`,
-  );
+  const allocsTraced = await hasEvent(db, fileId, 'kmem:mm_page_alloc');
   const tables = new Set(await db.tables());
   // A machine swaps if any process's swap-entry count rose above zero in the trace, or the trace
   // shows a page written to swap (vmscan's write tracepoint, a swap_writepage kprobe).
@@ -30,7 +37,7 @@ export async function traced(db: Db, fileId: number, probes: Binding[]): Promise
     tables.has('kmem_rss_stat')
       ? `SELECT 1 FROM kmem_rss_stat JOIN events USING (id) WHERE file_id = ${fileId} AND member = 2 AND size > 0`
       : null,
-    `SELECT 1 FROM events WHERE file_id = ${fileId} AND event = 'vmscan:mm_vmscan_write_folio'`,
+    `SELECT 1 FROM ${eventRows(fileId, 'vmscan:mm_vmscan_write_folio')}`,
     tables.has('probes')
       ? `SELECT 1 FROM probes WHERE file_id = ${fileId} AND func = 'swap_writepage'`
       : null,
@@ -40,13 +47,7 @@ export async function traced(db: Db, fileId: number, probes: Binding[]): Promise
   const copy = probes.find((b) => b.role === 'kprobe:copy_page_range');
   // Only make_device_exclusive_range's calls read who unmapped a page (culprits, GUP's passes).
   const call = probes.find((b) => b.role === 'kprobe:make_device_exclusive_range');
-  const trackUnmaps =
-    call !== undefined &&
-    (
-      await db.rows(
-        `SELECT 1 FROM events WHERE file_id = ${fileId} AND event = ${quoteString(call.event)} LIMIT 1`,
-      )
-    ).length > 0;
+  const trackUnmaps = call !== undefined && (await hasEvent(db, fileId, call.event));
   const syscallsTraced =
     (
       await db.rows(
@@ -59,7 +60,7 @@ export async function traced(db: Db, fileId: number, probes: Binding[]): Promise
     swapOn,
     trackUnmaps,
     adapter: {
-      allocsTraced: allocs > 0n,
+      allocsTraced,
       kernelFaultsTraced: tables.has('exceptions_page_fault_kernel'),
       copyPageRangeTraced: copy !== undefined && copy.nums.every((x) => x !== ''),
       syscallsTraced,
