@@ -6,7 +6,7 @@ import type { DuckDBAppender } from '@duckdb/node-api';
 import type { FieldValue } from '../parse/format.js';
 import type { TableSpec } from '../parse/fields.js';
 import { ChunkAppender } from './chunk-appender.js';
-import { BatchAppender } from './column-batch.js';
+import { BatchAppender } from './batch-appender.js';
 import { quoteIdent, sqlFile, type Db } from './db.js';
 
 /**
