@@ -32,8 +32,10 @@ export interface TextJob extends ParseJob {
 }
 
 /**
- * Every table's rows are sent, full batch or not, once this much text has gone by: a row's
- * strings may be slices that keep their line's text alive.
+ * A table given rows from a line's text (not its bytes) has them sent, full batch or not, once
+ * this much text has gone by: their strings may be slices that keep their line's text alive. Rows
+ * read from the bytes hold interned strings only, and wait for a full batch (sending every table's
+ * part-filled batch made bursts of messages the parser then waited on).
  */
 const FLUSH_BYTES = 4 << 20;
 const TS_LIMIT = 1n << 63n;
@@ -64,7 +66,7 @@ export class TextParser extends BatchParser<TextJob> {
     if (sidecar?.formats && !opts.formatsDir) catalogue.addFormats(sidecar.formats, sidecarFile!);
     const typer = new FieldTyper(catalogue);
     const probes = await probeSources(file, opts);
-    const opened = openTrace(file);
+    const opened = openTrace(file, true);
     const f = opts.filter;
     const filtering =
       f.pid !== undefined || f.comm !== undefined || f.fromNs !== undefined || f.toNs !== undefined;
@@ -96,6 +98,8 @@ export class TextParser extends BatchParser<TextJob> {
     const keys = new Interner();
     const commStrings = new Interner();
     const flagStrings = new Interner();
+    /** Tables given a row from a line's text since the last flush (FLUSH_BYTES). */
+    const fromText = new Set<ColumnBatch>();
 
     /** A line the reader parses from its text: an event, or a header, lost or unparsed row. */
     const textLine = (line: string, lineNo: number, cut: boolean): void => {
@@ -238,8 +242,15 @@ export class TextParser extends BatchParser<TextJob> {
           this.rare('field_errors', [id, event, `${file}:${lineNo}: ${vals}`]);
           if (cut) cutLast = `line ${lineNo}, cut short, became a field error (${event}): ${vals}`;
           otherRow(other, id, event, body);
-        } else typedRow(kind.rows!, id, vals);
-      } else otherRow(other, id, event, body);
+          fromText.add(other);
+        } else {
+          typedRow(kind.rows!, id, vals);
+          fromText.add(kind.rows!);
+        }
+      } else {
+        otherRow(other, id, event, body);
+        fromText.add(other);
+      }
       id++;
       s.events++;
     };
@@ -299,7 +310,8 @@ export class TextParser extends BatchParser<TextJob> {
       bytesSinceFlush += b.length;
       if (bytesSinceFlush >= FLUSH_BYTES) {
         bytesSinceFlush = 0;
-        this.flushAll();
+        for (const t of fromText) t.flush();
+        fromText.clear();
       }
       await this.drain();
 
