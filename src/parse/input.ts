@@ -148,7 +148,7 @@ export function openTrace(path: string, blocking = false): OpenedTrace {
   const compression = detectCompression(head);
   if (blocking && compression === 'none') {
     const read = { bytes: 0 };
-    const stream = Readable.from(blockingChunks(path, read), { objectMode: false });
+    const stream = Readable.from(blockingChunks(path, read));
     return { compression, bytes: st.size, stream, bytesRead: () => read.bytes };
   }
   const raw = fs.createReadStream(path, { highWaterMark: CHUNK });
