@@ -15,7 +15,7 @@ import { Catalogue, formatsBeside, sidecarBeside } from '../parse/catalogue.js';
 import { detectFormat, readerFor } from '../parse/detect.js';
 import { TraceInputError } from '../parse/errors.js';
 import { FieldTyper, genericFields, kprobeTextSpec, type TableSpec } from '../parse/fields.js';
-import { openTrace } from '../parse/input.js';
+import { traceChunks } from '../parse/input.js';
 import type { FieldValue } from '../parse/format.js';
 import { Interner } from '../parse/interner.js';
 import { lineText, readLines } from '../parse/lines.js';
@@ -68,7 +68,7 @@ export class TextParser extends BatchParser<TextJob> {
     if (sidecar?.formats && !opts.formatsDir) catalogue.addFormats(sidecar.formats, sidecarFile!);
     const typer = new FieldTyper(catalogue);
     const probes = await probeSources(file, opts);
-    const opened = openTrace(file, true);
+    const opened = traceChunks(file);
     const f = opts.filter;
     const filtering =
       f.pid !== undefined || f.comm !== undefined || f.fromNs !== undefined || f.toNs !== undefined;
@@ -285,7 +285,7 @@ export class TextParser extends BatchParser<TextJob> {
 
     let lineNo = 1;
     let bytesSinceFlush = 0;
-    for await (const batch of readLines(file, opened.stream)) {
+    for await (const batch of readLines(file, opened.chunks)) {
       const b = batch.bytes;
       if (!reader) {
         const sample = firstLines(b, 400);
