@@ -98,6 +98,8 @@ export class TextParser extends BatchParser<TextJob> {
     // The byte path's header, and its strings made once per distinct value.
     const raw = newRawHeader();
     const keys = new Interner();
+    // kinds by the interned key strings themselves: found by pointer, not compared by content.
+    const rawKinds = new Map<string, EventKind>();
     const commStrings = new Interner();
     const flagStrings = new Interner();
     /** Tables given a row from a line's text since the last flush (FLUSH_BYTES). */
@@ -264,9 +266,13 @@ export class TextParser extends BatchParser<TextJob> {
     const rawLine = (b: Buffer, from: number, end: number, lineNo: number): boolean => {
       if (!reader!.scan(b, from, end, raw)) return false;
       const key = keys.get(b, raw.keyStart, raw.keyEnd);
-      const kind = kinds.get(key);
-      if (kind === undefined || kind.spec === undefined || key === 'tracing_mark_write')
-        return false;
+      let kind = rawKinds.get(key);
+      if (kind === undefined) {
+        kind = kinds.get(key);
+        if (kind === undefined || kind.spec === undefined || key === 'tracing_mark_write')
+          return false;
+        rawKinds.set(key, kind);
+      }
       h.comm = commStrings.get(b, raw.commStart, raw.commEnd);
       h.tid = raw.tid;
       h.tgid = raw.tgid < 0 ? null : raw.tgid;
