@@ -1,7 +1,8 @@
 // ColumnBatch and BatchAppender: rows filled by column and appended through data chunks come out
 // of DuckDB as they went in, an ENUM column included (its strings set as one-byte codes).
 import { describe, expect, it } from 'vitest';
-import { BatchAppender, ColumnBatch, type BatchData } from '../src/store/column-batch.js';
+import { BatchAppender } from '../src/store/batch-appender.js';
+import { ColumnBatch, type BatchData } from '../src/store/column-batch.js';
 import { Db } from '../src/store/db.js';
 
 async function table(

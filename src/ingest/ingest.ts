@@ -112,6 +112,8 @@ export async function ingestDb(
       loader.abort();
       throw e;
     }
+    // One commit for the appenders' last rows and the files' rows, not one per table and row.
+    await db.run('BEGIN TRANSACTION');
     loader.finish();
     for (const s of out) {
       await db.run(
@@ -125,6 +127,7 @@ export async function ingestDb(
         );
       }
     }
+    await db.run('COMMIT');
     return out;
   }
 }

@@ -172,10 +172,6 @@ export abstract class BatchParser<J extends ParseJob> {
     return b;
   }
 
-  protected flushAll(): void {
-    for (const b of this.batches.values()) b.flush();
-  }
-
   protected rare(table: RareTable, values: RareValue[]): void {
     this.post({ t: 'rare', table, values });
   }

@@ -103,7 +103,11 @@ export interface OpenedTrace {
   bytesRead(): number;
 }
 
-export function openTrace(path: string): OpenedTrace {
+/** Bytes read per chunk. */
+const CHUNK = 1 << 20;
+
+/** Size and compression of a trace file, after the checks every reader makes. */
+function checkTrace(path: string): { size: number; compression: Compression } {
   let st: fs.Stats;
   try {
     st = fs.statSync(path);
@@ -118,8 +122,59 @@ export function openTrace(path: string): OpenedTrace {
       throw new TraceInputError(path, 0, `is a ${what} file, not trace text; ${fix}`);
     }
   }
-  const compression = detectCompression(head);
-  const raw = fs.createReadStream(path, { highWaterMark: 1 << 20 });
+  return { size: st.size, compression: detectCompression(head) };
+}
+
+/** A trace's decompressed bytes, chunk by chunk (openTrace, traceChunks). */
+export interface TraceChunks {
+  compression: Compression;
+  /** Size of the file on disk (compressed bytes when compressed). */
+  bytes: number;
+  chunks: AsyncIterable<Buffer> | Iterable<Buffer>;
+  /** Compressed bytes read so far, for progress. */
+  bytesRead(): number;
+}
+
+/**
+ * A trace's decompressed bytes for a reader that is done with a chunk's bytes when it asks for the
+ * next but one (lines.ts readLines). An uncompressed file is read with blocking reads into two
+ * buffers in turn: the parsing worker has nothing else to do meanwhile, a read through libuv's
+ * thread pool cost a hand-off between threads per chunk, and a new buffer per chunk cost page
+ * faults and garbage collections (external memory).
+ */
+export function traceChunks(path: string): TraceChunks {
+  const { size, compression } = checkTrace(path);
+  if (compression !== 'none') {
+    const o = openTrace(path);
+    return { compression, bytes: o.bytes, chunks: o.stream, bytesRead: o.bytesRead };
+  }
+  const read = { bytes: 0 };
+  return {
+    compression,
+    bytes: size,
+    chunks: blockingChunks(path, read),
+    bytesRead: () => read.bytes,
+  };
+}
+
+function* blockingChunks(path: string, read: { bytes: number }): Generator<Buffer> {
+  const fd = fs.openSync(path, 'r');
+  try {
+    const bufs = [Buffer.allocUnsafeSlow(CHUNK), Buffer.allocUnsafeSlow(CHUNK)];
+    for (let i = 0; ; i ^= 1) {
+      const n = fs.readSync(fd, bufs[i], 0, CHUNK, null);
+      if (n === 0) return;
+      read.bytes += n;
+      yield bufs[i].subarray(0, n);
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+export function openTrace(path: string): OpenedTrace {
+  const { size, compression } = checkTrace(path);
+  const raw = fs.createReadStream(path, { highWaterMark: CHUNK });
   let stream: Readable;
   switch (compression) {
     case 'gzip':
@@ -135,5 +190,5 @@ export function openTrace(path: string): OpenedTrace {
       stream = raw;
   }
   if (stream !== raw) raw.on('error', (e) => stream.destroy(e));
-  return { compression, bytes: st.size, stream, bytesRead: () => raw.bytesRead };
+  return { compression, bytes: size, stream, bytesRead: () => raw.bytesRead };
 }

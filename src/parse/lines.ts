@@ -1,7 +1,6 @@
 // Splits a byte stream into batches of whole lines, as bytes: the parser reads the common lines
 // from the bytes (no string per line) and decodes only the others (lineText).
 import { isAscii } from 'node:buffer';
-import type { Readable } from 'node:stream';
 import { TraceInputError } from './errors.js';
 
 /** A batch of lines; the reader counts them (it walks them anyway). */
@@ -40,11 +39,18 @@ function isPlain(b: Buffer): boolean {
   );
 }
 
-export async function* readLines(path: string, stream: Readable): AsyncGenerator<LineBatch> {
+/**
+ * Batches of the lines of `chunks`. A batch's bytes may be those of a chunk: they are valid until
+ * the batch after next is asked for (traceChunks reuses its buffers).
+ */
+export async function* readLines(
+  path: string,
+  chunks: AsyncIterable<Buffer> | Iterable<Buffer>,
+): AsyncGenerator<LineBatch> {
   let carry: Buffer | null = null;
   let first = true;
   let yielded = false;
-  for await (const chunk of stream as AsyncIterable<Buffer>) {
+  for await (const chunk of chunks) {
     if (first) {
       first = false;
       const at = looksBinary(chunk);

@@ -2,7 +2,7 @@
 // stream, reads them a few batches ahead of the model, and appends the rows it is handed.
 import { parentPort } from 'node:worker_threads';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { BatchAppender } from '../store/column-batch.js';
+import { BatchAppender } from '../store/batch-appender.js';
 import type { Table } from './columns.js';
 import { batchBuffers, eventBatch, type EventBatch } from './input.js';
 import { GupPlanner } from './gup-plans.js';

@@ -6,10 +6,9 @@
 import type { Worker } from 'node:worker_threads';
 import type { Db } from '../store/db.js';
 import { startWorker } from '../worker-thread.js';
+import { BatchAppender, layoutOf } from '../store/batch-appender.js';
 import {
-  BatchAppender,
   ColumnBatch,
-  layoutOf,
   transferables,
   type BatchData,
   type TableLayout,
