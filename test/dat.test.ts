@@ -155,10 +155,11 @@ describe('bad .dat input', () => {
 
   it('decompresses zstd chunks together (through zstd) as one by one, and names a chunk of a wrong stated size', () => {
     const file = new BinaryFile(write('blocks.dat', good.subarray(0, 64)));
-    const plain = [1, 2, 3].map((i) => crypto.randomBytes(4096 * i));
+    // 3 MB: enough for the zstd process (below 1 MB fzstd inflates them).
+    const plain = [1, 2, 3].map((i) => crypto.randomBytes(4096 * 128 * i));
     const blocks = plain.map((d, i) => ({
       offset: 100 * i,
-      data: execFileSync('zstd', ['-q', '-c'], { input: d }),
+      data: execFileSync('zstd', ['-q', '-c'], { input: d, maxBuffer: 1 << 23 }),
       size: d.length,
       what: `chunk ${i}`,
     }));

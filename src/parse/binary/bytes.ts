@@ -214,6 +214,9 @@ export interface Block {
 /** Whether the system's `zstd` ran (null: not tried yet). */
 let zstdCli: boolean | null = null;
 
+/** Output below which fzstd costs less than starting `zstd` (~1 MB: 10-20 ms either way). */
+const CLI_BYTES = 1 << 20;
+
 /** Follows each block's output in `zstd`'s, to check where each block's output ends. */
 const MARK = Buffer.from('mmreplay\0chunk\0\xff\xfe', 'latin1');
 /** A zstd frame (RFC 8878) of one raw block holding MARK: single segment, content size 16. */
@@ -231,7 +234,7 @@ const MARK_FRAME = Buffer.concat([
  */
 export function inflateBlocks(file: BinaryFile, codec: Codec, blocks: Block[]): Buffer[] {
   const total = blocks.reduce((n, b) => n + b.size + MARK.length, 0);
-  if (codec === 'zstd' && zstdCli !== false && blocks.length > 1 && total <= MAX_INFLATED) {
+  if (codec === 'zstd' && zstdCli !== false && total >= CLI_BYTES && total <= MAX_INFLATED) {
     const r = spawnSync('zstd', ['-d', '-c', '-q'], {
       input: Buffer.concat(blocks.flatMap((b) => [b.data, MARK_FRAME])),
       maxBuffer: total + 1,
