@@ -177,7 +177,10 @@ export function codecOf(name: string): Codec | null {
   return null;
 }
 
-/** Decompresses one block whose decompressed size the file states; any other size is an error. */
+/**
+ * Decompresses one block whose decompressed size the file states; any other size is an error. A
+ * large zstd one (a v7 .dat's kallsyms section) goes through the system's `zstd` (inflateBlocks).
+ */
 export function inflate(
   file: BinaryFile,
   offset: number,
@@ -186,6 +189,10 @@ export function inflate(
   size: number,
   what: string,
 ): Buffer {
+  return inflateBlocks(file, codec, [{ offset, data, size, what }])[0];
+}
+
+function inflateOne(file: BinaryFile, { offset, data, size, what }: Block, codec: Codec): Buffer {
   if (size > MAX_INFLATED)
     file.fail(offset, `${what}: decompressed size ${size} is over the ${MAX_INFLATED}-byte limit`);
   let out: Buffer;
@@ -252,5 +259,5 @@ export function inflateBlocks(file: BinaryFile, codec: Codec, blocks: Block[]): 
     }
     if (out.length === blocks.length) return out;
   }
-  return blocks.map((b) => inflate(file, b.offset, codec, b.data, b.size, b.what));
+  return blocks.map((b) => inflateOne(file, b, codec));
 }
