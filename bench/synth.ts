@@ -1,12 +1,14 @@
-// `npm run bench:synth [-- --events N]`: generates a synthetic DONTNEED race of N events (default
-// 10^8; BENCH_SYNTH_EVENTS also sets it), ingests it and replays it, each phase in its own process,
-// and prints events/s and peak RSS per phase, RSS at each quarter of the replay, and how many
-// requests and pages of the ground truth the replay reproduced. The trace is written gzip'ed (a
-// text trace of 10^8 events is ~20 GB) into the OS temp dir, removed at the end.
+// `npm run bench:synth [-- --events N] [--format dat]`: generates a synthetic DONTNEED race of N
+// events (default 10^8; BENCH_SYNTH_EVENTS also sets it), ingests it and replays it, each phase in
+// its own process, and prints events/s and peak RSS per phase, RSS at each quarter of the replay,
+// and how many requests and pages of the ground truth the replay reproduced. The trace is written
+// gzip'ed (a text trace of 10^8 events is ~20 GB), or as a trace-cmd .dat (`--format dat`, ~57
+// bytes an event), into the OS temp dir, removed at the end.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { opt } from './args.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const i = process.argv.indexOf('--events');
@@ -14,7 +16,7 @@ const target = Number(
   i > 0 ? process.argv[i + 1] : (process.env.BENCH_SYNTH_EVENTS ?? 100_000_000),
 );
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mmreplay-bench-synth-'));
-const trace = path.join(tmp, 'synth.txt.gz');
+const trace = path.join(tmp, opt('--format') === 'dat' ? 'synth.dat' : 'synth.txt.gz');
 const db = path.join(tmp, 'synth.duckdb');
 
 function child(script: string, args: string[]): Record<string, number> & { first?: unknown } {
@@ -29,7 +31,7 @@ function child(script: string, args: string[]): Record<string, number> & { first
 try {
   const g = child('bench/synth-child.ts', ['generate', trace, String(target), '1']);
   console.log(
-    `generated ${g.events} events (${g.requests} requests, ${g.pages} pages), ${(g.bytes / 1e6).toFixed(0)} MB gzip'ed`,
+    `generated ${g.events} events (${g.requests} requests, ${g.pages} pages), ${(g.bytes / 1e6).toFixed(0)} MB ${trace.endsWith('.dat') ? 'trace-cmd .dat' : "text gzip'ed"}`,
   );
   const n = child('bench/ingest-child.ts', [trace, db]);
   fs.rmSync(trace);

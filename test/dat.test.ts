@@ -9,12 +9,13 @@
 //   the address from the .dat (its `_sym` column agrees);
 // - kprobe tables' `__probe_ip` / `__probe_func` / `__probe_ret_ip` exist only in binary input;
 // - traces/host's kernel hashes %p pointers in tracefs text (no `no_hash_pointers`).
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
 import zlib from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BinaryFile, inflate, MAX_INFLATED } from '../src/parse/binary/bytes.js';
+import { BinaryFile, inflate, inflateBlocks, MAX_INFLATED } from '../src/parse/binary/bytes.js';
 import { recordEncoder, DatWriter } from '../src/parse/binary/tracecmd-dat-writer.js';
 import { binaryFormat } from '../src/parse/binary/tracing-data.js';
 import { parseFormatFile } from '../src/parse/format.js';
@@ -148,6 +149,26 @@ describe('bad .dat input', () => {
     );
     expect(() => inflate(file, 40, 'zstd', zstdCompress(64 << 20), 4096, 'section')).toThrow(
       /bomb\.dat: byte 40: section: zstd data does not decompress/,
+    );
+    file.close();
+  });
+
+  it('decompresses zstd chunks together (through zstd) as one by one, and names a chunk of a wrong stated size', () => {
+    const file = new BinaryFile(write('blocks.dat', good.subarray(0, 64)));
+    // 3 MB: enough for the zstd process (below 1 MB fzstd inflates them).
+    const plain = [1, 2, 3].map((i) => crypto.randomBytes(4096 * 128 * i));
+    const blocks = plain.map((d, i) => ({
+      offset: 100 * i,
+      data: execFileSync('zstd', ['-q', '-c'], { input: d, maxBuffer: 1 << 23 }),
+      size: d.length,
+      what: `chunk ${i}`,
+    }));
+    expect(inflateBlocks(file, 'zstd', blocks)).toEqual(plain);
+    // Chunk 1 stated a page too long and chunk 2 a page too short: their total is right, and each
+    // chunk alone shows the error.
+    const shifted = blocks.map((b, i) => ({ ...b, size: b.size + [0, 4096, -4096][i] }));
+    expect(() => inflateBlocks(file, 'zstd', shifted)).toThrow(
+      /blocks\.dat: byte 200: chunk 2: zstd data does not decompress/,
     );
     file.close();
   });

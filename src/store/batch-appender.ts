@@ -63,8 +63,18 @@ export class BatchAppender {
   private readonly chunk: DuckDBDataChunk;
   readonly layout: TableLayout;
   private readonly kinds: Kind[];
+  /** Rows appended since the appender last handed its rows to the table. */
+  private held = 0;
 
-  constructor(private readonly appender: DuckDBAppender) {
+  /**
+   * `flushRows`: hand the appender's rows to the table once it holds this many. DuckDB's appender
+   * otherwise keeps up to 204,800 rows in a buffer of its own, outside the memory limit; a flush
+   * outside a transaction is a commit, whose rows go to the WAL (ingest opens one transaction).
+   */
+  constructor(
+    private readonly appender: DuckDBAppender,
+    private readonly flushRows = Infinity,
+  ) {
     const types = Array.from({ length: appender.columnCount }, (_, i) => appender.columnType(i));
     this.chunk = DuckDBDataChunk.create(types, CHUNK_ROWS);
     this.layout = layoutOf(appender);
@@ -98,6 +108,11 @@ export class BatchAppender {
       this.chunk.rowCount = n;
       this.appender.appendDataChunk(this.chunk);
       this.chunk.reset();
+    }
+    this.held += b.rows;
+    if (this.held >= this.flushRows) {
+      this.appender.flushSync();
+      this.held = 0;
     }
   }
 

@@ -68,6 +68,12 @@ export class Dictionary {
   }
 }
 
+/**
+ * Rows a bulk table's appender holds before handing them to the transaction (column-batch.ts):
+ * there, rows waiting for a full row group count against the memory limit, which spills them.
+ */
+const FLUSH_ROWS = 16384;
+
 export class Loader {
   private events!: ChunkAppender;
   readonly comms = new Dictionary('_comms', 'comm_id', 'comm');
@@ -137,7 +143,7 @@ export class Loader {
   async batchAppender(table: string): Promise<BatchAppender> {
     let a = this.batchAppenders.get(table);
     if (!a) {
-      a = new BatchAppender(await this.db.conn.createAppender(table));
+      a = new BatchAppender(await this.db.conn.createAppender(table), FLUSH_ROWS);
       this.batchAppenders.set(table, a);
     }
     return a;

@@ -3,7 +3,16 @@
 // from its document in three places (see /work/shared/reference/facts.md): section sizes are 8
 // bytes; the BUFFER option has a 4-byte sub-buffer (page) size after the clock; the size recorded
 // for a CPU's compressed data leaves out the 4-byte chunk count, so the chunks are read by count.
-import { BinaryFile, codecOf, Cursor, inflate, NeedMore, type Codec } from './bytes.js';
+import {
+  BinaryFile,
+  codecOf,
+  Cursor,
+  inflate,
+  inflateBlocks,
+  NeedMore,
+  type Block,
+  type Codec,
+} from './bytes.js';
 import type { Page, PageSource } from './ring-buffer.js';
 import { TracingData } from './tracing-data.js';
 
@@ -366,6 +375,9 @@ function option(
   }
 }
 
+/** Decompressed bytes the chunk groups of all CPUs hold at once, about (cpuPages). */
+const GROUP_BYTES = 16 << 20;
+
 /** Pages read from the file per read of uncompressed data. */
 const PAGES_PER_READ = 64;
 
@@ -412,9 +424,16 @@ export function cpuPages(
   pos += 4;
   let chunk = 0;
   let chunkOffset = 0;
-  return (): Page | null => {
-    while (at + ps > buf.length) {
-      if (chunk >= count) return null;
+  // Chunks are decompressed a group at a time (one `zstd` process each, inflateBlocks): the
+  // groups of all CPUs together hold about GROUP_BYTES.
+  const streams = dat.buffers.reduce((n, b) => n + b.cpus.filter((c) => c.size > 0).length, 0);
+  const groupBytes = Math.min(4 << 20, Math.max(256 << 10, GROUP_BYTES / streams));
+  let group: Buffer[] = [];
+  let offsets: number[] = [];
+  const readGroup = () => {
+    const blocks: Block[] = [];
+    let bytes = 0;
+    while (chunk < count && bytes < groupBytes) {
       const h = file.cursor(pos, 8, `${what} chunk ${chunk} header`, le);
       const csize = h.u32();
       const usize = h.u32();
@@ -423,18 +442,24 @@ export function cpuPages(
           pos,
           `${what} chunk ${chunk}: ${usize} bytes is not a whole number of ${ps}-byte pages`,
         );
-      chunkOffset = pos;
-      buf = inflate(
-        file,
-        pos,
-        codec,
-        file.read(pos + 8, csize, `${what} chunk ${chunk}`),
-        usize,
-        `${what} chunk ${chunk}`,
-      );
+      const w = `${what} chunk ${chunk}`;
+      blocks.push({ offset: pos, data: file.read(pos + 8, csize, w), size: usize, what: w });
+      bytes += usize;
       pos += 8 + csize;
-      at = 0;
       chunk++;
+    }
+    group = inflateBlocks(file, codec, blocks);
+    offsets = blocks.map((b) => b.offset);
+  };
+  return (): Page | null => {
+    while (at + ps > buf.length) {
+      if (!group.length) {
+        if (chunk >= count) return null;
+        readGroup();
+      }
+      buf = group.shift()!;
+      chunkOffset = offsets.shift()!;
+      at = 0;
     }
     const page = { buf, at, fileOffset: chunkOffset };
     at += ps;
