@@ -146,10 +146,11 @@ export type ToIo =
   | { t: 'abort' };
 
 /**
- * Event batches the worker reads ahead: enough that the model does not wait while the worker
- * appends a burst of rows (3 made the model wait 2.4 s of a 15 s bench replay, 8 made it 1 s).
+ * Event batches the worker reads ahead: enough that the model rarely waits while the worker
+ * appends a burst of rows (on the bench at load 4, the model waited 1.7-1.9 s for input with 3,
+ * 0.8-1.2 s with 5; 8 waited no less and held 30-50 MB more).
  */
-const AHEAD = 8;
+const AHEAD = 5;
 
 /** Output batches handed over and not yet appended, at most (then the model waits). */
 const MAX_IN_FLIGHT = 8;
