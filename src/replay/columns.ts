@@ -1,7 +1,7 @@
 // The tables the replay appends to, each with its columns in the order of its CREATE TABLE
 // (src/store/sql/replay.sql, exclusive.sql). The writers in output.ts name every value by these
 // columns, and test/output-columns.test.ts fails when this order and the SQL's disagree.
-import type { Value } from '../store/chunk-appender.js';
+import type { Value } from '../store/row-builder.js';
 
 // prettier-ignore
 export const COLUMNS = {

@@ -1,13 +1,12 @@
 // Rows built column-wise into plain typed arrays, many data chunks' worth at a time, and appended
 // to DuckDB apart from where they were built: a batch's buffers are transferable, so the thread
 // that fills them (the replay's model) need not be the one that appends them (replay-io.ts).
-// `ColumnBatch` fills (the ChunkAppender API: set, setI32, setI64, endRow); `BatchAppender` (batch-appender.ts)
+// `ColumnBatch` fills (set, setI32, setI64, endRow); `BatchAppender` (batch-appender.ts)
 // copies a full batch into data chunks and appends them. Strings are coded per batch and column: each
 // distinct string crosses once, and is assigned to a chunk's vector once.
 // This module loads no DuckDB code: the parsing worker of ingest fills batches without it
 // (batch-appender.ts appends them).
-import type { Value } from './chunk-appender.js';
-import { Kind, RowBuilder, TWO_32, type NumericColumn } from './row-builder.js';
+import { Kind, RowBuilder, TWO_32, type NumericColumn, type Value } from './row-builder.js';
 
 /** Rows per batch: sixteen of DuckDB's standard data chunks (2048 rows). */
 export const BATCH_ROWS = 16 * 2048;
@@ -90,7 +89,7 @@ function columnBuffer(
 
 /**
  * Fills a batch of rows of one table, row by row, and hands it to `emit` when full (or on flush):
- * the same calls as ChunkAppender's, without any N-API call per row or per batch. The batch's
+ * without any N-API call per row or per batch. The batch's
  * buffers go with it; `recycle` gives spent ones back for the next batch.
  */
 export class ColumnBatch extends RowBuilder<ColumnBuffer> {

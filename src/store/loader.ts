@@ -3,9 +3,7 @@
 // dictionaries (schema.sql) that live here as Maps, loaded from the database first so a second
 // ingest extends them.
 import type { DuckDBAppender } from '@duckdb/node-api';
-import type { FieldValue } from '../parse/format.js';
 import type { TableSpec } from '../parse/fields.js';
-import { ChunkAppender } from './chunk-appender.js';
 import { BatchAppender } from './batch-appender.js';
 import { quoteIdent, sqlFile, type Db } from './db.js';
 
@@ -75,12 +73,9 @@ export class Dictionary {
 const FLUSH_ROWS = 16384;
 
 export class Loader {
-  private events!: ChunkAppender;
   readonly comms = new Dictionary('_comms', 'comm_id', 'comm');
   readonly flags = new Dictionary('_flags', 'flags_id', 'flags');
   readonly eventNames = new Dictionary('_event_names', 'event_id', 'event');
-  private other!: ChunkAppender;
-  private typed = new Map<string, ChunkAppender>();
   /**
    * Each table's columns as the database has them (`name TYPE, ...`), read once at init and kept
    * as tables are made: a table missing here does not exist (asking information_schema after each
@@ -103,27 +98,14 @@ export class Loader {
     const { names, types } = await this.columns();
     for (const t in names)
       this.shapes.set(t, names[t].map((n, i) => `${n} ${types[t][i]}`).join(', '));
-    this.events = new ChunkAppender(await this.db.conn.createAppender('_events'));
-    this.other = new ChunkAppender(await this.db.conn.createAppender('other_events'));
     for (const t of ['lost_events', 'unparsed', 'field_errors'] as const) {
       this.rareAppenders.set(t, await this.db.conn.createAppender(t));
     }
   }
 
-  /**
-   * Creates spec's typed table where it is missing, and its appender. A table that holds the event
-   * with other columns (typed from another source: a .dat's format file, or a kprobe's printed line)
-   * cannot take these rows by position: returns what differs, for the caller's warning, else null.
-   */
-  async ensureTable(spec: TableSpec): Promise<string | null> {
-    const differs = await this.createTable(spec);
-    if (differs) return differs;
-    if (!this.typed.has(spec.table))
-      this.typed.set(spec.table, new ChunkAppender(await this.db.conn.createAppender(spec.table)));
-    return null;
-  }
-
-  /** Creates the typed table of an event, if new; what differs where it exists otherwise (ensureTable). */
+  /** Creates the typed table of an event, if new; what differs where it exists otherwise: a table typed
+   *  from another source (a .dat's format file, a kprobe's printed line) cannot take these rows by
+   *  position, and the caller warns. */
   async createTable(spec: Pick<TableSpec, 'table' | 'event' | 'columns'>): Promise<string | null> {
     const shape = ['id BIGINT', ...spec.columns.map((c) => `${c.name} ${c.type}`)].join(', ');
     let have = this.shapes.get(spec.table);
@@ -171,56 +153,6 @@ export class Loader {
       DROP TABLE _events_v0;`);
   }
 
-  /** An `events` row; comm, flags and event are dictionary codes (this.comms, ...), flags -1 for none. */
-  event(
-    id: number,
-    fileId: number,
-    lineNo: number,
-    tsNs: number | bigint,
-    cpu: number,
-    tid: number,
-    tgid: number | null,
-    comm: number,
-    flags: number,
-    event: number,
-  ): void {
-    const a = this.events;
-    a.setI64(0, id);
-    a.setI32(1, fileId);
-    a.setI64(2, lineNo);
-    if (typeof tsNs === 'number') a.setI64(3, tsNs);
-    else a.set(3, tsNs);
-    a.setI32(4, cpu);
-    a.setI32(5, tid);
-    if (tgid === null) a.set(6, null);
-    else a.setI32(6, tgid);
-    a.setI32(7, comm);
-    if (flags < 0) a.set(8, null);
-    else a.setI32(8, flags);
-    a.setI32(9, event);
-    a.endRow();
-  }
-
-  /** The typed table's appender, for typedRow. */
-  typedAppender(spec: TableSpec): ChunkAppender {
-    return this.typed.get(spec.table)!;
-  }
-
-  typedRow(a: ChunkAppender, id: number, values: FieldValue[]): void {
-    a.setI64(0, id);
-    for (let i = 0; i < values.length; i++) a.set(i + 1, values[i]);
-    a.endRow();
-  }
-
-  otherEvent(id: number, event: string, args: string, fields: string): void {
-    const a = this.other;
-    a.setI64(0, id);
-    a.set(1, event);
-    a.set(2, args);
-    a.set(3, fields);
-    a.endRow();
-  }
-
   /** Lost markers, unparsed lines and field errors, in their tables' column order. */
   rare(table: RareTable, values: (string | number | bigint | null)[]): void {
     const a = this.rareAppenders.get(table)!;
@@ -248,19 +180,9 @@ export class Loader {
     }
   }
 
-  /** Called after each batch of input lines. */
-  endBatch(): void {
-    this.events.tick();
-    this.other.tick();
-    for (const t of this.typed.values()) t.tick();
-  }
-
   finish(): void {
-    this.events.close();
     for (const d of this.dicts()) d.close();
-    this.other.close();
     for (const a of this.rareAppenders.values()) a.closeSync();
-    for (const t of this.typed.values()) t.close();
     for (const a of this.batchAppenders.values()) a.close();
   }
 }

@@ -1,7 +1,9 @@
-// What ChunkAppender and ColumnBatch share: a table's rows filled a value at a time into one typed
-// array per column (a 64-bit integer as two int32 halves when it comes as a number), handed on
-// when `capacity` rows are full. Each says how it keeps NULLs, booleans and strings.
-import type { Value } from './chunk-appender.js';
+// A table's rows filled a value at a time into one typed array per column (a 64-bit integer as two
+// int32 halves when it comes as a number), handed on when `capacity` rows are full. The subclass
+// (ColumnBatch, column-batch.ts) says how it keeps NULLs, booleans and strings.
+
+/** A value a row takes. */
+export type Value = string | number | bigint | boolean | null;
 
 export const enum Kind {
   /** BIGINT, UBIGINT: 64-bit, from bigint or (without allocating one) from number. */
