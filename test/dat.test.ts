@@ -165,10 +165,14 @@ describe('bad .dat input', () => {
     }));
     expect(inflateBlocks(file, 'zstd', blocks)).toEqual(plain);
     // Chunk 1 stated a page too long and chunk 2 a page too short: their total is right, and each
-    // chunk alone shows the error.
+    // chunk alone shows the error, the first one named (fzstd into a buffer of the stated size
+    // had padded chunk 1 with zeros).
     const shifted = blocks.map((b, i) => ({ ...b, size: b.size + [0, 4096, -4096][i] }));
     expect(() => inflateBlocks(file, 'zstd', shifted)).toThrow(
-      /blocks\.dat: byte 200: chunk 2: zstd data does not decompress/,
+      /blocks\.dat: byte 100: chunk 1: decompressed to 1048576 bytes, the file says 1052672/,
+    );
+    expect(() => inflateBlocks(file, 'zstd', [shifted[2]])).toThrow(
+      /blocks\.dat: byte 200: chunk 2: zstd data does not decompress \(more than the \d+ bytes stated\)/,
     );
     file.close();
   });

@@ -3,7 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import zlib from 'node:zlib';
-import { decompress as zstdDecompress } from 'fzstd';
+import { Decompress as ZstdStream } from 'fzstd';
 import { TraceInputError } from '../errors.js';
 
 /** Decompressed sections and chunks larger than this are refused (a size field gone wrong). */
@@ -198,16 +198,29 @@ function inflateOne(file: BinaryFile, { offset, data, size, what }: Block, codec
   let out: Buffer;
   try {
     if (codec === 'zlib') out = zlib.inflateSync(data, { maxOutputLength: Math.max(size, 1) });
-    else {
-      const o = zstdDecompress(data, new Uint8Array(size));
-      out = Buffer.from(o.buffer, o.byteOffset, o.length);
-    }
+    else out = zstdAtMost(data, size);
   } catch (e) {
     file.fail(offset, `${what}: ${codec} data does not decompress (${(e as Error).message})`);
   }
   if (out.length !== size)
     file.fail(offset, `${what}: decompressed to ${out.length} bytes, the file says ${size}`);
   return out;
+}
+
+/**
+ * fzstd's output, of at most `size` bytes: more throws as it comes (a bomb stops there), fewer is
+ * returned as it is, for the caller's size check. (fzstd's decompress into a given buffer returns
+ * all of it, the bytes no frame wrote left zero.)
+ */
+function zstdAtMost(data: Buffer, size: number): Buffer {
+  const out = Buffer.allocUnsafe(size);
+  let n = 0;
+  new ZstdStream((chunk) => {
+    if (n + chunk.length > size) throw new Error(`more than the ${size} bytes stated`);
+    out.set(chunk, n);
+    n += chunk.length;
+  }).push(data, true);
+  return out.subarray(0, n);
 }
 
 /** A compressed block of a file: its offset (for errors), bytes and stated decompressed size. */
