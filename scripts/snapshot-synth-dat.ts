@@ -15,8 +15,8 @@ import { openBinary } from '../src/ingest/binary.js';
 import { BinaryFile } from '../src/parse/binary/bytes.js';
 import { fieldReader } from '../src/parse/binary/decode.js';
 import { parseProbeDefinitions } from '../src/parse/probes.js';
-import { CpuEvents } from '../src/parse/binary/ring-buffer.js';
-import { cpuPages, readDat } from '../src/parse/binary/tracecmd-dat.js';
+import { cpuEvents } from '../src/parse/binary/dat-cursor.js';
+import { readDat } from '../src/parse/binary/tracecmd-dat.js';
 import { SYNTH_EVENTS } from '../src/synth/lines.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -48,14 +48,7 @@ for (const src of sources) {
   first ??= dat;
   for (const b of dat.buffers) {
     for (const c of b.cpus) {
-      const ev = new CpuEvents(
-        c.cpu,
-        cpuPages(file, dat, b, c),
-        dat.littleEndian,
-        dat.td.longSize,
-        dat.td.pageDataOffset,
-        (o, p) => file.fail(o, p),
-      );
+      const ev = cpuEvents(file, dat, b, c);
       while (ev.next()) {
         const f = dat.td.formats.get(ev.buf.readUInt16LE(ev.rec));
         if (!f || f.event in probes || !SYNTH_EVENTS.includes(f.event)) continue;

@@ -254,7 +254,30 @@ export class BinaryParser extends BatchParser<BinaryJob> {
     const bf = kind.bf;
     if (!bf) return;
     try {
-      this.typeFrom(kind, bf, typer, catalogue, td, le, otherTyped);
+      const spec = typer.spec(kind.event);
+      const cf = spec ? catalogue.compiledFormat(kind.event) : null;
+      if (!spec || !cf) return;
+      const names = this.job.names[spec.table];
+      if (names) {
+        const types = this.job.types[spec.table];
+        const have = names.map((n, i) => `${n} ${types[i]}`).join(', ');
+        const shape = ['id BIGINT', ...spec.columns.map((c) => `${c.name} ${c.type}`)].join(', ');
+        if (have !== shape) {
+          otherTyped.add(`${spec.event} (${shape}; its table ${spec.table} has ${have})`);
+          return;
+        }
+      } else if (!this.hasTable(spec.table))
+        this.post({
+          t: 'table',
+          table: spec.table,
+          event: spec.event,
+          columns: spec.columns,
+          line: null,
+        });
+      kind.spec = spec;
+      kind.rows = this.table(spec.table, ['BIGINT', ...spec.columns.map((c) => c.type)]);
+      kind.row = binaryRow(spec, bf, cf, td.kallsyms, le);
+      kind.probe = spec.columns.some((c) => c.name === '__probe_ip' || c.name === '__probe_func');
     } catch (e) {
       if (e instanceof TraceInputError) throw e;
       // A format file the parsers cannot compile (one no kernel writes): named where it is.
@@ -265,41 +288,6 @@ export class BinaryParser extends BatchParser<BinaryJob> {
         bf.at,
       );
     }
-  }
-
-  private typeFrom(
-    kind: Kind,
-    bf: BinaryFormat,
-    typer: FieldTyper,
-    catalogue: Catalogue,
-    td: TracingData,
-    le: boolean,
-    otherTyped: Set<string>,
-  ): void {
-    const spec = typer.spec(kind.event);
-    const cf = spec ? catalogue.compiledFormat(kind.event) : null;
-    if (!spec || !cf) return;
-    const names = this.job.names[spec.table];
-    if (names) {
-      const types = this.job.types[spec.table];
-      const have = names.map((n, i) => `${n} ${types[i]}`).join(', ');
-      const shape = ['id BIGINT', ...spec.columns.map((c) => `${c.name} ${c.type}`)].join(', ');
-      if (have !== shape) {
-        otherTyped.add(`${spec.event} (${shape}; its table ${spec.table} has ${have})`);
-        return;
-      }
-    } else if (!this.hasTable(spec.table))
-      this.post({
-        t: 'table',
-        table: spec.table,
-        event: spec.event,
-        columns: spec.columns,
-        line: null,
-      });
-    kind.spec = spec;
-    kind.rows = this.table(spec.table, ['BIGINT', ...spec.columns.map((c) => c.type)]);
-    kind.row = binaryRow(spec, bf, cf, td.kallsyms, le);
-    kind.probe = spec.columns.some((c) => c.name === '__probe_ip' || c.name === '__probe_func');
   }
 
   /** kallsyms rows: the text symbols (t, T, w, W) the probe binding needs. */

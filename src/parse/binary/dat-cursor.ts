@@ -5,6 +5,23 @@ import { binaryCursor, type BinaryCursor } from './binary-cursor.js';
 import { CpuEvents } from './ring-buffer.js';
 import { cpuPages, type DatFile } from './tracecmd-dat.js';
 
+/** One CPU's records of one buffer, in the order its ring-buffer pages hold them. */
+export function cpuEvents(
+  file: BinaryFile,
+  dat: DatFile,
+  buffer: DatFile['buffers'][number],
+  cpu: DatFile['buffers'][number]['cpus'][number],
+): CpuEvents {
+  return new CpuEvents(
+    cpu.cpu,
+    cpuPages(file, dat, buffer, cpu),
+    dat.littleEndian,
+    dat.td.longSize,
+    dat.td.pageDataOffset,
+    (o, p) => file.fail(o, p),
+  );
+}
+
 /**
  * Every CPU of every buffer of a `.dat`, merged by timestamp (ties to the lower CPU, as the
  * kernel and trace-cmd merge them), with the file's OFFSET and TSC2NSEC applied.
@@ -14,16 +31,7 @@ export function datCursor(file: BinaryFile, dat: DatFile): BinaryCursor {
   for (const b of dat.buffers) {
     for (const c of b.cpus) {
       if (c.size === 0) continue;
-      streams.push(
-        new CpuEvents(
-          c.cpu,
-          cpuPages(file, dat, b, c),
-          dat.littleEndian,
-          dat.td.longSize,
-          dat.td.pageDataOffset,
-          (o, p) => file.fail(o, p),
-        ),
-      );
+      streams.push(cpuEvents(file, dat, b, c));
     }
   }
   const live: CpuEvents[] = [];
