@@ -60,12 +60,10 @@ export class PteTable {
     if (s >= e) return out;
     const first = Math.floor(s / PTRS_PER_PTE);
     const last = Math.floor((e - 1) / PTRS_PER_PTE);
-    let pmds: number[];
+    const pmds: number[] = [];
     if (last - first < this.tables.size) {
-      pmds = [];
       for (let pmd = first; pmd <= last; pmd++) if (this.tables.has(pmd)) pmds.push(pmd);
     } else {
-      pmds = [];
       for (const pmd of this.tables.keys()) if (pmd >= first && pmd <= last) pmds.push(pmd);
       pmds.sort((a, b) => a - b);
     }
