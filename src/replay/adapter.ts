@@ -162,17 +162,18 @@ export class Adapter {
     if (!(c & (IN_BULK | PROBE))) {
       const t = this.m.tasks.get(e.tid);
       if (t?.mm) for (const q of t.mm.rssTrajectory) if (q.length) q.length = 0;
-      const b = this.building.get(e.tid)?.mm;
+      const b = this.building.size ? this.building.get(e.tid)?.mm : undefined;
       if (b) for (const q of b.rssTrajectory) if (q.length) q.length = 0;
     }
     this.dx?.advanceTo(e);
-    const protect = this.protecting.get(e.tid);
+    // Mostly empty: their size is read before a hash lookup per event.
+    const protect = this.protecting.size ? this.protecting.get(e.tid) : undefined;
     if (protect && e.event !== 'kprobe:mmu_notifier_invalidate_range_start') {
       // No notifier came (nothing was mapped): the change is done by the task's next event.
       this.protecting.delete(e.tid);
       protect();
     }
-    const work = this.deferred.get(e.tid);
+    const work = this.deferred.size ? this.deferred.get(e.tid) : undefined;
     // A read lock taken (write=false) does not start work that needs the write lock.
     if (
       work &&

@@ -19,8 +19,8 @@ export class ReplayWriter implements Sink, AdapterOutput, ExclusiveOutput {
   design = '';
   /** false for a counterfactual design: only the exclusive_* tables are written. */
   full = true;
-  now = 0n;
-  eventId = 0n;
+  /** The event being replayed (stream.ts's view of it): read, not copied on every event. */
+  current: { readonly id: bigint; readonly ts: bigint } = { id: 0n, ts: 0n };
   violations = 0;
 
   /** The busiest tables' appenders (also in `a`). */
@@ -126,8 +126,8 @@ export class ReplayWriter implements Sink, AdapterOutput, ExclusiveOutput {
     this.violations++;
     this.put('invariant_violations', {
       file_id: this.fileId,
-      event_id: this.eventId,
-      ts: this.now,
+      event_id: this.current.id,
+      ts: this.current.ts,
       rule,
       explanation,
       label: !this.full && (label === 'model' || label === 'kernel') ? 'divergence' : label,

@@ -45,6 +45,7 @@ export async function streamEvents(
   let n = 0;
   let crash: Streamed['crash'] = null;
   const view = new EventView(plan?.names, plan?.comms);
+  w.current = view;
   try {
     stream: for (;;) {
       const batch = await io.next();
@@ -58,8 +59,8 @@ export async function streamEvents(
             continue;
         }
         firstTs ??= e.ts;
-        m.now = w.now = e.ts;
-        m.eventId = w.eventId = e.id;
+        m.now = e.ts;
+        m.eventId = e.id;
         m.tid = e.tid;
         while (lossIdx < losses.length && (losses[lossIdx] ?? firstTs) + LOSS_WINDOW < e.ts)
           lossIdx++;
