@@ -140,7 +140,8 @@ export function handle_mm_fault(
   const savedNow = m.now;
   const savedEventId = m.eventId;
   m.eventId = pf.eventId;
-  const va = pf.va - (pf.va % PAGE_SIZE);
+  // Math.trunc, not %: a user address is a double, and % on one is a call to fmod.
+  const va = Math.trunc(pf.va / PAGE_SIZE) * PAGE_SIZE;
   const write = (pf.errorCode & X86_PF_WRITE) !== 0;
   const protection = (pf.errorCode & X86_PF_PROT) !== 0;
   let vma = find_vma(mm, va);
