@@ -13,6 +13,7 @@ import {
   type Vma,
 } from './types.js';
 import type { InvalidateListener } from './mmu_notifier.js';
+import { PfnIndex } from './pfn_index.js';
 import { PteTable } from './pte_table.js';
 import { Rmap } from './rmap.js';
 
@@ -37,7 +38,7 @@ export class Model {
   mms: Mm[] = [];
   folios = new Map<number, Folio>();
   /** Folios by known PFN (head page). */
-  byPfn = new Map<bigint, Folio>();
+  byPfn = new PfnIndex();
   now = 0n;
   eventId = 0n;
   private nextFolio = 1;

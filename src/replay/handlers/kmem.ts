@@ -56,18 +56,18 @@ export function mm_page_free(ad: Adapter, e: ReplayEvent, pf: PendingFault | und
   if (t.mm?.exiting && !t.mm.dead && t.mm.users <= 1 && !m.k.exitTracepointBeforeExitMm)
     exitMmap(ad, t.mm, t.tid);
   if (!pf) ad.dx?.pageFree(t);
-  const pfn = BigInt(e.pfn!);
-  let i = -1;
-  if (pf)
-    for (let j = 0; j < pf.ev.allocs.length && i < 0; j++) if (pf.ev.allocs[j].pfn === pfn) i = j;
-  if (pf && i >= 0) {
-    pf.ev.allocs.splice(i, 1);
-    pf.backedOut = true;
-    return;
+  if (pf) {
+    const pfn = BigInt(e.pfn!);
+    const i = pf.ev.allocs.findIndex((a) => a.pfn === pfn);
+    if (i >= 0) {
+      pf.ev.allocs.splice(i, 1);
+      pf.backedOut = true;
+      return;
+    }
   }
-  const kpage = ad.ksmReplacing.get(e.tid);
-  ad.ksmReplacing.delete(e.tid);
-  const f = m.byPfn.get(pfn);
+  const kpage = ad.ksmReplacing.size ? ad.ksmReplacing.get(e.tid) : undefined;
+  if (kpage) ad.ksmReplacing.delete(e.tid);
+  const f = m.byPfn.at(e.pfn!);
   if (!f || f.freed) return;
   // ksmd frees the page it just replaced by a KSM page (the merge event came first).
   if (kpage && f.mapcount === 1 && !f.ksm) {
@@ -79,7 +79,7 @@ export function mm_page_free(ad: Adapter, e: ReplayEvent, pf: PendingFault | und
 }
 
 export function mm_lru_insertion(ad: Adapter, e: ReplayEvent): void {
-  const f = ad.m.byPfn.get(BigInt(e.pfn!));
+  const f = ad.m.byPfn.at(e.pfn!);
   if (f && !f.lru) {
     ad.m.touchFolio(f);
     f.lru = true;

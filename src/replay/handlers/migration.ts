@@ -114,7 +114,7 @@ export function freedWhileMapped(ad: Adapter, f: Folio, e: ReplayEvent): void {
  */
 export function folioLocked(ad: Adapter, e: ReplayEvent): void {
   const pfn = e.pfn;
-  const f = pfn === null ? undefined : ad.m.byPfn.get(BigInt(pfn));
+  const f = pfn === null ? undefined : ad.m.byPfn.at(pfn);
   if (f && ad.opts.folioUnlockTraced === true) {
     f.locked = true;
     ad.lockedUntilUnlock.set(f.pfn, f);
@@ -139,7 +139,7 @@ export function folioUnlock(ad: Adapter, e: ReplayEvent): void {
  */
 export function ksm_merge_with_ksm_page(ad: Adapter, e: ReplayEvent): void {
   if (e.err !== 0 || e.pfn === null) return;
-  const f = ad.m.byPfn.get(BigInt(e.pfn));
+  const f = ad.m.byPfn.at(e.pfn);
   if (!f || f.freed) return;
   if (e.ksm_page === 0) write_protect_page(ad.m, f);
   else ad.ksmReplacing.set(e.tid, f);
