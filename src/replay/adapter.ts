@@ -11,7 +11,6 @@ import {
   AdapterOutput,
   PendingFaults,
   Syscall,
-  eventClass,
   IN_BULK,
   IN_FAULT,
   PROBE,
@@ -117,7 +116,7 @@ export class Adapter {
   }
 
   task(e: ReplayEvent): Task {
-    let t = this.m.tasks.get(e.tid);
+    let t = this.m.task(e.tid);
     if (!t) {
       // First sight of a task the trace did not see created: its process and address space
       // existed before the trace; a known tgid joins the existing process.
@@ -139,7 +138,7 @@ export class Adapter {
         rssCache: [0, 0, 0, 0],
         rssEvents: 0,
       };
-      this.m.tasks.set(e.tid, t);
+      this.m.setTask(t);
     }
     t.last = e.ts;
     t.comm = e.comm;
@@ -147,7 +146,7 @@ export class Adapter {
   }
 
   handle(e: ReplayEvent): void {
-    const c = eventClass(e.event);
+    const c = e.eventClass;
     const pf = this.pending.get(e.tid);
     // 6.1's rss_stat inside a fault is handle_mm_fault's check_sync_rss_stat, before the fault's work.
     if (pf && !(c & IN_FAULT) && !(e.event === 'kmem:rss_stat' && this.m.k.splitRssCounting))
@@ -160,7 +159,7 @@ export class Adapter {
     // Batches a bulk operation announced but the kernel did not report (it skipped an empty page
     // table the model thought populated) must not shift later rows: they end with the burst.
     if (!(c & (IN_BULK | PROBE))) {
-      const t = this.m.tasks.get(e.tid);
+      const t = this.m.task(e.tid);
       if (t?.mm) for (const q of t.mm.rssTrajectory) if (q.length) q.length = 0;
       const b = this.building.size ? this.building.get(e.tid)?.mm : undefined;
       if (b) for (const q of b.rssTrajectory) if (q.length) q.length = 0;

@@ -2,12 +2,15 @@
 // with a getter per field name (fields.ts) that reads the current event's slot of that name, null
 // where the event has no such field or the trace left it NULL.
 import { fieldsOf, NUM_FIELDS, STR_FIELDS, type NumField, type StrField } from './fields.js';
+import { eventClass } from './handlers/events.js';
 import { NO_TS, SLOTS, type EventBatch } from './input.js';
 
 /** Per event name: the slot of each numeric field (by NUM_FIELDS index, -1: none), and the STR_FIELDS index of its string. */
 interface Layout {
   slot: Int8Array;
   str: number;
+  /** eventClass of the name: found once per name, not by a lookup per event. */
+  cls: number;
 }
 
 const layouts = new Map<string, Layout>();
@@ -18,7 +21,7 @@ function layoutOf(event: string): Layout {
   const f = fieldsOf(event);
   const slot = new Int8Array(NUM_FIELDS.length).fill(-1);
   f?.nums.forEach((name, j) => (slot[NUM_FIELDS.indexOf(name as NumField)] = j));
-  l = { slot, str: f?.s ? STR_FIELDS.indexOf(f.s as StrField) : -1 };
+  l = { slot, str: f?.s ? STR_FIELDS.indexOf(f.s as StrField) : -1, cls: eventClass(event) };
   layouts.set(event, l);
   return l;
 }
@@ -71,6 +74,11 @@ export class EventView {
     this.event = this.names[k];
     this.layout = this.byCode[k];
     return asEvent(this);
+  }
+
+  /** The current event's eventClass bits (handlers/events.ts). */
+  get eventClass(): number {
+    return this.layout.cls;
   }
 
   /** Numeric field f (NUM_FIELDS index) of the current event. */

@@ -34,7 +34,10 @@ export interface Sink {
 const NO_UNMAPPED: Folio['unmapped'] = new Map();
 
 export class Model {
-  tasks = new Map<number, Task>();
+  /** Tasks by tid: read through task(), written through setTask() (they keep its last answer). */
+  readonly tasks = new Map<number, Task>();
+  private lastTid = -1;
+  private lastTask: Task | undefined;
   mms: Mm[] = [];
   folios = new Map<number, Folio>();
   /** Folios by known PFN (head page). */
@@ -101,6 +104,20 @@ export class Model {
 
   onInvalidate(l: InvalidateListener): void {
     this.listeners.push(l);
+  }
+
+  /** tasks.get(tid), the last answer kept: consecutive events are mostly one task's. */
+  task(tid: number): Task | undefined {
+    if (tid !== this.lastTid) {
+      this.lastTid = tid;
+      this.lastTask = this.tasks.get(tid);
+    }
+    return this.lastTask;
+  }
+
+  setTask(t: Task): void {
+    this.tasks.set(t.tid, t);
+    this.lastTid = -1;
   }
 
   newMm(tgid: number, preTrace: boolean): Mm {

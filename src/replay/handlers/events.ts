@@ -179,18 +179,14 @@ export const IN_FAULT = 1;
 export const IN_BULK = 2;
 export const PROBE = 4;
 export const STARTS_WORK = 8;
-const classes = new Map<string, number>();
 
-/** What the adapter asks of every event's name before its handler, answered once per name. */
+/** What the adapter asks of every event's name before its handler: found once per name, kept in
+ *  the event view's layout of it (ReplayEvent.eventClass). */
 export function eventClass(event: string): number {
-  let c = classes.get(event);
-  if (c === undefined) {
-    c =
-      (WITHIN_FAULT.has(event) ? IN_FAULT : 0) |
-      (WITHIN_BULK.has(event) ? IN_BULK : 0) |
-      (event.startsWith('kprobe:') || event.startsWith('kretprobe:') ? PROBE : 0) |
-      (STARTS_SYSCALL_WORK.has(event) ? STARTS_WORK : 0);
-    classes.set(event, c);
-  }
-  return c;
+  return (
+    (WITHIN_FAULT.has(event) ? IN_FAULT : 0) |
+    (WITHIN_BULK.has(event) ? IN_BULK : 0) |
+    (event.startsWith('kprobe:') || event.startsWith('kretprobe:') ? PROBE : 0) |
+    (STARTS_SYSCALL_WORK.has(event) ? STARTS_WORK : 0)
+  );
 }

@@ -45,7 +45,7 @@ function copy_process(
   if (prev?.mm && prev.mm !== mm) prev.mm.users--;
   // The pid was reused: the task that had it is over.
   if (prev) ad.out.task(prev);
-  m.tasks.set(pid, {
+  m.setTask({
     tid: pid,
     tgid,
     mm,
