@@ -77,11 +77,11 @@ export class Adapter {
   pending = new PendingFaults();
   /** Folios a migration (from try_to_migrate) or ksmd (from try_to_merge_one_page) holds locked,
    *  by PFN, until the folio_unlock that names it. */
-  lockedUntilUnlock = new Map<bigint | null, Folio>();
+  lockedUntilUnlock = new Map<number | null, Folio>();
   /** The KSM page ksmd just merged a page into, until the free that names the page. */
   ksmReplacing = new Map<number, Folio>();
   /** The THP each task's collapse allocated, until its isolation succeeds. */
-  collapse = new Map<number, { pfn: bigint }>();
+  collapse = new Map<number, { pfn: number }>();
   syscalls = new Map<number, Syscall>();
   /** The mm a fork or exec is building, per task, until task_newtask / sched_process_exec. */
   building = new Map<number, { kind: 'fork' | 'exec'; mm: Mm | null; flags: number | null }>();

@@ -72,14 +72,14 @@ export class DeviceExclusive {
    */
   woken: Waiter[] = [];
   /** Folios a finished call left locked until the caller's folio_unlock (test_hmm unlocks after mapping). */
-  held = new Map<bigint, { folio: Folio; req: Request }>();
+  held = new Map<number, { folio: Folio; req: Request }>();
   /** folio_unlock is traced: a call's folios stay locked until the trace shows each unlock. */
   unlockTraced = false;
   /** Probes that show where a woken fault restores its entry. */
   notifierTraced = false;
   swapTraced = false;
   /** PFNs GUP faults mapped, by mm:va, seen before the model's GUP reached the address. */
-  rmapAhead = new Map<string, bigint>();
+  rmapAhead = new Map<string, number>();
   /** Probes the trace lacks, and what the verdicts lose for it: noted on every request. */
   missingEvidence: string | null = null;
   /** get_user_pages_remote is traced; where not, GUP pins a call's range at its entry. */
@@ -118,7 +118,7 @@ export class DeviceExclusive {
   reading = new Set<Request>();
 
   /** Per PFN, the windows [batch start, try_to_migrate) in which a migration held its folio (read ahead). */
-  migrationLocks = new Map<bigint, [bigint, bigint][]>();
+  migrationLocks = new Map<number, [bigint, bigint][]>();
 
   /** sys_enter_ioctl(fd, cmd, arg): a driver request begins. */
   ioctlEnter(e: ReplayEvent, t: Task): void {
@@ -208,7 +208,7 @@ export class DeviceExclusive {
   }
 
   /** The PFN a GUP fault mapped at mm:va, seen ahead. */
-  takeRmapAhead(mm: Mm, va: number): bigint | undefined {
+  takeRmapAhead(mm: Mm, va: number): number | undefined {
     return takeRmapAhead(this, mm, va);
   }
 
@@ -223,7 +223,7 @@ export class DeviceExclusive {
   }
 
   /** folio_unlock in a caller that made the folio exclusive. */
-  folioUnlock(pfn: bigint): void {
+  folioUnlock(pfn: number): void {
     folioUnlock(this, pfn);
   }
 }

@@ -122,16 +122,17 @@ async function migrationLocks(
   db: Db,
   fileId: number,
   probes: Binding[],
-): Promise<Map<bigint, [bigint, bigint][]>> {
-  const out = new Map<bigint, [bigint, bigint][]>();
+): Promise<Map<number, [bigint, bigint][]>> {
+  const out = new Map<number, [bigint, bigint][]>();
   const ttm = roleSql(probes, 'kprobe:try_to_migrate', fileId);
   if (!ttm || !(await db.tables()).includes('migrate_mm_migrate_pages_start')) return out;
-  const rows = await db.rows<{ pfn: number | null; lo: bigint | null; hi: bigint }>(
+  const rows = await db.rows<{ pfn: number | bigint | null; lo: bigint | null; hi: bigint }>(
     `SELECT t.a AS pfn, (SELECT max(e.ts_ns) FROM events e JOIN migrate_mm_migrate_pages_start USING (id) WHERE e.file_id = ${fileId} AND e.tid = t.tid AND e.ts_ns <= t.ts) AS lo, t.ts AS hi FROM (${ttm}) t`,
   );
   for (const r of rows) {
     if (r.pfn === null || r.lo === null) continue;
-    const pfn = BigInt(r.pfn);
+    // A number, as the replay reads every PFN (events' fields come as doubles).
+    const pfn = Number(r.pfn);
     if (!out.has(pfn)) out.set(pfn, []);
     out.get(pfn)!.push([r.lo, r.hi]);
   }

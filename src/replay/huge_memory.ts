@@ -136,7 +136,7 @@ export function split_huge_page(m: Model, f: Folio): Folio[] {
       dirty: f.dirty,
       preTrace: f.preTrace,
     });
-    if (f.pfn !== null) m.setPfn(p, f.pfn + BigInt(i), f.pfnConfidence);
+    if (f.pfn !== null) m.setPfn(p, f.pfn + i, f.pfnConfidence);
     parts.push(p);
   }
   for (const { mm: mmId, va } of [...f.rmap.values()]) {

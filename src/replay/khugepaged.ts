@@ -22,7 +22,7 @@ export function collapse_huge_page(
   mm: Mm,
   vma: Vma,
   haddr: number,
-  pfn: bigint | null,
+  pfn: number | null,
 ): void {
   m.mmu_notifier_invalidate(mm, haddr, haddr + HPAGE_PMD_SIZE, MMU_NOTIFY.CLEAR);
   const f = m.newFolio({ anon: true, order: 9, refcount: 1, anonExclusive: true });

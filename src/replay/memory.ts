@@ -20,7 +20,7 @@ import { __split_huge_pmd, __split_huge_pmd_if_partial } from './huge_memory.js'
 
 /** What the trace showed about one fault: its page allocations (mm_page_alloc in the same task). */
 export interface FaultEvidence {
-  allocs: { pfn: bigint; order: number }[];
+  allocs: { pfn: number; order: number }[];
   /** True when the trace carries mm_page_alloc at all (else allocations are inferred). */
   allocsTraced: boolean;
   /** Page-table pages the kernel allocated inside the fault (GFP_PGTABLE_USER allocations). */

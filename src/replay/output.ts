@@ -52,7 +52,7 @@ export class ReplayWriter implements Sink, AdapterOutput, ExclusiveOutput {
   pte(mm: Mm, vpn: number, p: Pte, end: bigint): void {
     if (!this.full) return;
     const f = p.folio;
-    const pfn = f && f.pfn !== null ? (p.index === 0 ? f.pfn : f.pfn + BigInt(p.index)) : null;
+    const pfn = f && f.pfn !== null ? f.pfn + p.index : null;
     const a = this.ptes;
     a.setInt(PTE.file_id, this.fileId);
     a.setBig(PTE.ts, p.since);
@@ -60,7 +60,7 @@ export class ReplayWriter implements Sink, AdapterOutput, ExclusiveOutput {
     a.setInt(PTE.mm, mm.id);
     a.setInt(PTE.va, vpn * 4096);
     a.setStr(PTE.kind, p.kind);
-    a.setBig(PTE.pfn, pfn);
+    a.setInt(PTE.pfn, pfn);
     a.setInt(PTE.folio, f?.id ?? null);
     a.setBool(PTE.write, p.kind === 'present' ? p.write : p.entryWrite);
     a.setBool(PTE.dirty, p.dirty);
@@ -80,7 +80,7 @@ export class ReplayWriter implements Sink, AdapterOutput, ExclusiveOutput {
     a.setBig(FOLIO.ts, f.since);
     a.setBig(FOLIO.dur, end === null ? null : end - f.since);
     a.setInt(FOLIO.folio, f.id);
-    a.setBig(FOLIO.pfn, f.pfn);
+    a.setInt(FOLIO.pfn, f.pfn);
     a.setStr(FOLIO.pfn_confidence, f.pfnConfidence);
     a.setInt(FOLIO.order, f.order);
     a.setBool(FOLIO.anon, f.anon);

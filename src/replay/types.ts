@@ -35,7 +35,7 @@ export const RSS_MEMBERS = [
 export interface Folio {
   id: number;
   /** Known PFN, or null (zero page of an unknown PFN, or an allocation the trace did not show). */
-  pfn: bigint | null;
+  pfn: number | null;
   pfnConfidence: Confidence;
   order: number;
   anon: boolean;

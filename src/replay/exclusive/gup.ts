@@ -205,12 +205,12 @@ export function newAnonRmap(dx: DeviceExclusive, e: ReplayEvent, t: Task): void 
   const va = address - (address % PAGE_SIZE);
   const p = dx.m.pte(mm, va);
   if (p?.kind === 'present' && p.folio && !p.folio.zero) {
-    if (p.folio.pfnConfidence !== 'observed') dx.m.setPfn(p.folio, BigInt(pfn), 'observed');
-  } else dx.rmapAhead.set(`${mm.id}:${va}`, BigInt(pfn));
+    if (p.folio.pfnConfidence !== 'observed') dx.m.setPfn(p.folio, pfn, 'observed');
+  } else dx.rmapAhead.set(`${mm.id}:${va}`, pfn);
 }
 
 /** The PFN a GUP fault mapped, when its rmap kprobe fired before the model's GUP reached va. */
-export function takeRmapAhead(dx: DeviceExclusive, mm: Mm, va: number): bigint | undefined {
+export function takeRmapAhead(dx: DeviceExclusive, mm: Mm, va: number): number | undefined {
   const key = `${mm.id}:${va}`;
   const pfn = dx.rmapAhead.get(key);
   dx.rmapAhead.delete(key);

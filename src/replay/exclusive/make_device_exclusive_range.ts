@@ -193,8 +193,8 @@ export function walkReached(dx: DeviceExclusive, e: ReplayEvent, t: Task): void 
     if (!g || !f) return;
     // The walked folio, by its PFN; where the trace never named it (no allocation events), by address.
     const { pfn, address } = e;
-    if (f.pfn !== null ? pfn !== null && f.pfn === BigInt(pfn) : address === g.va) {
-      if (f.pfn === null && pfn !== null) dx.m.setPfn(f, BigInt(pfn), 'observed');
+    if (f.pfn !== null ? pfn !== null && f.pfn === pfn : address === g.va) {
+      if (f.pfn === null && pfn !== null) dx.m.setPfn(f, pfn, 'observed');
       settle(dx, c, e.ts);
     }
     return;

@@ -126,7 +126,7 @@ export function wakeOn(dx: DeviceExclusive, e: ReplayEvent): void {
 }
 
 /** folio_unlock(folio) in a caller that made it exclusive: its faults may now restore the entry. */
-export function folioUnlock(dx: DeviceExclusive, pfn: bigint): void {
+export function folioUnlock(dx: DeviceExclusive, pfn: number): void {
   const h = dx.held.get(pfn);
   if (!h) return;
   dx.held.delete(pfn);

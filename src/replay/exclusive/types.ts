@@ -34,7 +34,7 @@ export interface PageRow {
   callId: number;
   index: number;
   address: number;
-  gupPfn: bigint | null;
+  gupPfn: number | null;
   outcome: 'exclusive' | 'failed';
   cause: Cause;
   culpritEvent: bigint | null;

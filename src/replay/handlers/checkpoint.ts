@@ -35,7 +35,7 @@ export function checkpoint(ad: Adapter, e: ReplayEvent): void {
     const modelState = !p || p.kind === 'none' ? 'none' : p.kind === 'present' ? 'present' : 'swap';
     const modelPfn =
       p?.kind === 'present' && p.folio?.pfn !== null && p.folio?.pfn !== undefined
-        ? Number(p.folio.pfn) + p.index
+        ? p.folio.pfn + p.index
         : null;
     // The PFN is as known as the folio's: a fork's child maps the very page the parent's fault got.
     const confidence = p

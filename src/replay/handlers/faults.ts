@@ -315,7 +315,7 @@ export function collapseHugePage(ad: Adapter, e: ReplayEvent): void {
   const c = ad.collapse.get(e.tid);
   ad.collapse.delete(e.tid);
   if (e.status_name !== 'succeeded' || !c) return;
-  const scanPfn = BigInt(e.pfn!);
+  const scanPfn = e.pfn!;
   const old = ad.m.byPfn.get(scanPfn);
   const at = old && !old.freed ? [...old.rmap.values()][0] : undefined;
   if (!at) {

@@ -39,12 +39,17 @@ export function mm_page_alloc(ad: Adapter, e: ReplayEvent, pf: PendingFault | un
   const gfp = e.gfp_flags;
   if (!gfp) return;
   const c = gfpClass(gfp);
+  const pfn = e.pfn;
   if (!pf && c.vmalloc) ad.dx?.readNotBefore(ad.task(e));
   // A user page allocated inside a task's fault is that fault's page; page-table pages are
-  // GFP_KERNEL and ignored.
-  if (pf && c.user) pf.ev.allocs.push({ pfn: BigInt(e.pfn!), order: e.order! });
+  // GFP_KERNEL and ignored. A damaged event without its page tells the fault nothing.
+  if (pf && c.user) {
+    if (pfn !== null) pf.ev.allocs.push({ pfn, order: e.order! });
+  }
   // A THP allocated outside a fault is a collapse's (khugepaged or MADV_COLLAPSE).
-  else if (!pf && e.order === 9 && c.thp) ad.collapse.set(e.tid, { pfn: BigInt(e.pfn!) });
+  else if (!pf && e.order === 9 && c.thp) {
+    if (pfn !== null) ad.collapse.set(e.tid, { pfn });
+  }
   // A page-table page the fault needed.
   else if (pf && e.order === 0 && c.pgtable) pf.ev.pgtables++;
 }
@@ -56,8 +61,9 @@ export function mm_page_free(ad: Adapter, e: ReplayEvent, pf: PendingFault | und
   if (t.mm?.exiting && !t.mm.dead && t.mm.users <= 1 && !m.k.exitTracepointBeforeExitMm)
     exitMmap(ad, t.mm, t.tid);
   if (!pf) ad.dx?.pageFree(t);
+  const pfn = e.pfn;
+  if (pfn === null) return;
   if (pf) {
-    const pfn = BigInt(e.pfn!);
     const i = pf.ev.allocs.findIndex((a) => a.pfn === pfn);
     if (i >= 0) {
       pf.ev.allocs.splice(i, 1);
@@ -67,7 +73,7 @@ export function mm_page_free(ad: Adapter, e: ReplayEvent, pf: PendingFault | und
   }
   const kpage = ad.ksmReplacing.size ? ad.ksmReplacing.get(e.tid) : undefined;
   if (kpage) ad.ksmReplacing.delete(e.tid);
-  const f = m.byPfn.at(e.pfn!);
+  const f = m.byPfn.get(pfn);
   if (!f || f.freed) return;
   // ksmd frees the page it just replaced by a KSM page (the merge event came first).
   if (kpage && f.mapcount === 1 && !f.ksm) {
@@ -79,7 +85,7 @@ export function mm_page_free(ad: Adapter, e: ReplayEvent, pf: PendingFault | und
 }
 
 export function mm_lru_insertion(ad: Adapter, e: ReplayEvent): void {
-  const f = ad.m.byPfn.at(e.pfn!);
+  const f = ad.m.byPfn.get(e.pfn!);
   if (f && !f.lru) {
     ad.m.touchFolio(f);
     f.lru = true;

@@ -21,7 +21,7 @@ export function migrationPte(ad: Adapter, e: ReplayEvent, set: boolean): void {
   if (set) {
     if (p?.kind !== 'present' || !p.folio) return;
     // The entry names the folio: a trace without allocation events learns its PFN here.
-    if (p.folio.pfn === null && pte_pfn !== null) m.setPfn(p.folio, BigInt(pte_pfn), 'observed');
+    if (p.folio.pfn === null && pte_pfn !== null) m.setPfn(p.folio, pte_pfn, 'observed');
     // migrate_folio_unmap holds the folio lock from unmapping until the PTEs are restored.
     m.touchFolio(p.folio);
     p.folio.locked = true;
@@ -37,7 +37,7 @@ export function migrationPte(ad: Adapter, e: ReplayEvent, set: boolean): void {
   }
   if (p?.kind !== 'migration' || !p.folio || pte_pfn === null) return;
   // remove_migration_pte: the entry becomes a present PTE to the new folio; the old one goes.
-  const pfn = BigInt(pte_pfn);
+  const pfn = pte_pfn;
   const old = p.folio;
   // migrate_pages_batch unlocks source and destination after remove_migration_ptes: where
   // folio_unlock is traced, each stays locked until its own unlock.
@@ -114,7 +114,7 @@ export function freedWhileMapped(ad: Adapter, f: Folio, e: ReplayEvent): void {
  */
 export function folioLocked(ad: Adapter, e: ReplayEvent): void {
   const pfn = e.pfn;
-  const f = pfn === null ? undefined : ad.m.byPfn.at(pfn);
+  const f = pfn === null ? undefined : ad.m.byPfn.get(pfn);
   if (f && ad.opts.folioUnlockTraced === true) {
     f.locked = true;
     ad.lockedUntilUnlock.set(f.pfn, f);
@@ -123,7 +123,7 @@ export function folioLocked(ad: Adapter, e: ReplayEvent): void {
 
 /** folio_unlock: a folio a migration, ksmd or a device-exclusive caller held is let go. */
 export function folioUnlock(ad: Adapter, e: ReplayEvent): void {
-  const pfn = e.pfn === null ? null : BigInt(e.pfn);
+  const pfn = e.pfn;
   if (pfn !== null) ad.dx?.folioUnlock(pfn);
   const f = pfn === null ? undefined : ad.lockedUntilUnlock.get(pfn);
   if (f) {
@@ -139,7 +139,7 @@ export function folioUnlock(ad: Adapter, e: ReplayEvent): void {
  */
 export function ksm_merge_with_ksm_page(ad: Adapter, e: ReplayEvent): void {
   if (e.err !== 0 || e.pfn === null) return;
-  const f = ad.m.byPfn.at(e.pfn);
+  const f = ad.m.byPfn.get(e.pfn);
   if (!f || f.freed) return;
   if (e.ksm_page === 0) write_protect_page(ad.m, f);
   else ad.ksmReplacing.set(e.tid, f);
