@@ -83,7 +83,7 @@ export function alloc_folio(
       if (allocs[i].order !== order) continue;
       a = allocs[i];
       for (let j = i + 1; j < allocs.length; j++) allocs[j - 1] = allocs[j];
-      allocs.length--;
+      allocs.pop();
       break;
     }
   }

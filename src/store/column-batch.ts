@@ -52,7 +52,7 @@ interface ColumnBuffer extends NumericColumn {
   /** STR: string to code in this batch, and the codes' strings. */
   codes: Map<string, number>;
   strings: string[];
-  /** STR: the last string set and its code (runs of one string skip the lookup). */
+  /** STR and ENUM: the last string set and its code (runs of one string skip the lookup). */
   last: string | null;
   lastCode: number;
 }
@@ -155,6 +155,8 @@ export class ColumnBatch extends RowBuilder<ColumnBuffer> {
         if (i < 0)
           throw new Error(`ColumnBatch: '${String(v)}' is not one of ENUM(${c.values.join(', ')})`);
         c.u8[r] = i;
+        c.last = v as string;
+        c.lastCode = i;
         break;
       }
     }
@@ -199,8 +201,10 @@ export class ColumnBatch extends RowBuilder<ColumnBuffer> {
   setStr(col: number, v: string | null): void {
     const c = this.cols[col];
     if (typeof v === 'string' && c.kind === Kind.STR && v === c.last) c.i32[this.row] = c.lastCode;
-    else if (typeof v === 'string' && c.kind === Kind.ENUM) this.setOther(c, this.row, v);
-    else this.set(col, v);
+    else if (typeof v === 'string' && c.kind === Kind.ENUM) {
+      if (v === c.last) c.u8[this.row] = c.lastCode;
+      else this.setOther(c, this.row, v);
+    } else this.set(col, v);
   }
 
   /** Hands the rows filled so far to `emit` (none: nothing). */
