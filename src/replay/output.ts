@@ -22,6 +22,8 @@ export class ReplayWriter implements Sink, AdapterOutput, ExclusiveOutput {
   /** The event being replayed (stream.ts's view of it): read, not copied on every event. */
   current: { readonly id: bigint; readonly ts: bigint } = { id: 0n, ts: 0n };
   violations = 0;
+  /** folio_intervals rows written to run to the end of the trace (dur NULL until it is known). */
+  openEnded = 0;
 
   /** The busiest tables' appenders (also in `a`). */
   private ptes!: ColumnBatch;
@@ -78,6 +80,7 @@ export class ReplayWriter implements Sink, AdapterOutput, ExclusiveOutput {
     const a = this.folios;
     a.setInt(FOLIO.file_id, this.fileId);
     a.setBig(FOLIO.ts, f.since);
+    if (end === null) this.openEnded++;
     a.setBig(FOLIO.dur, end === null ? null : end - f.since);
     a.setInt(FOLIO.folio, f.id);
     a.setInt(FOLIO.pfn, f.pfn);
