@@ -45,6 +45,8 @@ export class EventView {
   private i = 0;
   private strCodes: Int32Array = Int32Array.of(-1);
   private strs: string[] = [];
+  /** The batch the view is in (its arrays are taken once per batch, not stored per event). */
+  private batch: EventBatch | null = null;
   private layout = layoutOf('');
   private readonly byCode: Layout[];
 
@@ -60,9 +62,12 @@ export class EventView {
   at(b: EventBatch, i: number): ReplayEvent {
     const ts = b.ts[i];
     const k = b.k[i];
-    this.slots = b.slots;
-    this.strCodes = b.s;
-    this.strs = b.strs;
+    if (b !== this.batch) {
+      this.batch = b;
+      this.slots = b.slots;
+      this.strCodes = b.s;
+      this.strs = b.strs;
+    }
     this.i = i;
     this.o = SLOTS * i;
     this.id = b.id[i];
