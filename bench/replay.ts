@@ -12,8 +12,12 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
+// This tree's replay runs built (dist/), as the CLI runs it: under tsx its I/O worker would compile
+// its modules inside the measured replay.
+execFileSync(process.execPath, [path.join(ROOT, 'scripts/ensure-built.mjs')], { stdio: 'inherit' });
 /** The replay before issue 15's speed work. */
 const BASELINE = '44ad950';
 /** BASELINE's figure on this bench (2026-12-06, 2-core VM shared with another job), for BENCH_BASE=none. */
@@ -28,31 +32,30 @@ try {
   const rows: Record<string, string | number>[] = [];
   if (base !== 'none') {
     const tree = path.join(tmp, 'base');
-    fs.mkdirSync(path.join(tree, 'bench'), { recursive: true });
+    fs.mkdirSync(tree);
     execFileSync('sh', [
       '-c',
       `git -C '${ROOT}' archive '${base}' src package.json | tar -x -C '${tree}'`,
     ]);
     fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(tree, 'node_modules'));
-    fs.copyFileSync(
-      path.join(ROOT, 'bench/replay-child.ts'),
-      path.join(tree, 'bench/replay-child.ts'),
-    );
-    rows.push(row(`baseline ${base}`, run(tree)));
+    rows.push(row(`baseline ${base}`, run(path.join(tree, 'src/replay/replay.ts'), 'tsx')));
   } else rows.push({ replay: `baseline ${BASELINE} (figure measured then)`, ...BASELINE_FIGURE });
-  rows.push(row('this tree', run(ROOT)));
+  rows.push(row('this tree', run(path.join(ROOT, 'dist/src/replay/replay.js'))));
   console.table(rows);
 } finally {
   fs.rmSync(tmp, { recursive: true, force: true });
 }
 
-/** One measured replay of a fresh copy of the database, in its own process (peak RSS is its own). */
-function run(tree: string) {
+/**
+ * One measured replay of a fresh copy of the database, in its own process (peak RSS is its own):
+ * `module`'s replay, through tsx when `loader` says so.
+ */
+function run(module: string, loader = '') {
   const copy = path.join(tmp, 'replay.duckdb');
   fs.copyFileSync(db, copy);
   const r = spawnSync(
     process.execPath,
-    ['--import', 'tsx', path.join(tree, 'bench/replay-child.ts'), copy],
+    [path.join(ROOT, 'bench/replay-child.mjs'), copy, pathToFileURL(module).href, loader],
     { encoding: 'utf8', cwd: ROOT },
   );
   fs.rmSync(copy, { force: true });

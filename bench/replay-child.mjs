@@ -1,11 +1,15 @@
-// One measured replay in its own process, so peak RSS is its own.
-import { replay } from '../src/replay/replay.js';
+// One measured replay in its own process, so peak RSS is its own. `module` is the replay to run:
+// this tree's built code (dist/), as the CLI runs it, in plain node; or a tree's sources, with tsx
+// registered first (`tsx`: a baseline commit archived without a build). JavaScript, so that node
+// runs it without tsx.
+const [db, module, loader] = process.argv.slice(2);
+if (loader === 'tsx') (await import('tsx/esm/api')).register();
+const { replay } = await import(module);
 
-const [db] = process.argv.slice(2);
 const t0 = process.hrtime.bigint();
 const cpu0 = process.cpuUsage();
 // RSS every 100 k events: growth with trace length shows at 25/50/75/100 % of the events.
-const samples: [number, number][] = [];
+const samples = [];
 let next = 0;
 const runs = await replay(db, {
   kernel: '6.18',
