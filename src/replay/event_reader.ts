@@ -11,6 +11,9 @@ const i32 = (b: ArrayBuffer, at: number, n: number) => new Int32Array(b, at, n);
 const i64 = (b: ArrayBuffer, at: number, n: number) => new BigInt64Array(b, at, n);
 const f64 = (b: ArrayBuffer, at: number, n: number) => new Float64Array(b, at, n);
 const TWO_32 = 2 ** 32;
+/** take()'s answers besides a typed table's index. */
+const FULL = -2;
+const EVENTS = -1;
 const valid = (mask: Uint8Array | null, r: number) =>
   !mask || ((mask[r >> 3] >> (r & 7)) & 1) === 1;
 
@@ -118,48 +121,70 @@ export class EventReader {
     out.strs.length = 0;
     this.strCodes.clear();
     const cap = out.id.length;
-    const stage = this.stage;
-    if (stage) this.release(out, cap);
-    const ev = this.events;
+    if (this.stage) this.release(out, cap);
     while (out.n < cap && !this.eof) {
-      if (ev.row === ev.rows && !(await this.nextEventsChunk())) {
-        this.eof = true;
-        break;
-      }
-      const i = ev.row++;
+      const need = this.take(out, cap);
+      if (need === FULL) break;
+      if (need === EVENTS) {
+        if (!(await this.nextEventsChunk())) this.eof = true;
+      } else await refill(this.typed[need]);
+    }
+    // The end of the input: whatever waits in the heap comes out, in order.
+    if (this.stage && this.eof) this.release(out, cap, true);
+    if (out.n === 0 && this.eof) this.finished = true;
+  }
+
+  /**
+   * Moves the current chunks' events into out until it is full (FULL) or a chunk runs out: that of
+   * `_events` (EVENTS) or typed table i (i), whose event is then taken again once it has its next
+   * chunk. Synchronous: in an async function, locals that live across an await are kept in its
+   * context object, and this loop runs once per event.
+   */
+  private take(out: EventBatch, cap: number): number {
+    const ev = this.events;
+    const stage = this.stage;
+    while (out.n < cap) {
+      if (ev.row === ev.rows) return EVENTS;
+      const i = ev.row;
       const eid = this.id[2 * i + 1] * TWO_32 + this.id[2 * i];
       // The merge relies on scans returning rows in insertion order (preserve_insertion_order).
       if (eid <= this.lastId)
         throw new Error(
           `replay input: event ids out of insertion order (${eid} after ${this.lastId})`,
         );
-      this.lastId = eid;
-      if (!valid(this.codeValid, i)) continue;
-      const code = this.code[i];
-      const k = code < this.kOf.length ? this.kOf[code] : -1;
-      if (k < 0) continue;
+      const code = valid(this.codeValid, i) ? this.code[i] : -1;
+      const k = code >= 0 && code < this.kOf.length ? this.kOf[code] : -1;
+      if (k < 0) {
+        ev.row = i + 1;
+        this.lastId = eid;
+        continue;
+      }
       const dst = stage ? stage.b : out;
       const j = stage ? stage.slot() : out.n;
       const o = SLOTS * j;
-      // Stores, not fill(): a builtin call per event cost more than the six stores.
       const slots = dst.slots;
-      for (let x = o; x < o + SLOTS; x++) slots[x] = NaN;
       let s: string | null = null;
+      // The slots past the event's fields are NaN (stores, not fill(): a builtin call per event
+      // cost more).
+      let blank = o;
       const si = this.plan.streamOf[k];
       // An event whose fields did not parse has no typed row, and is not replayed.
       if (si >= 0) {
         const t = this.typed[si];
-        let got = fill(t, eid, dst.slots, o);
-        while (got < 0) {
-          await refill(t);
-          got = fill(t, eid, dst.slots, o);
-        }
-        if (!got) {
+        const got = fill(t, eid, slots, o);
+        if (got !== 1) {
           if (stage) stage.release(j);
+          if (got < 0) return si;
+          ev.row = i + 1;
+          this.lastId = eid;
           continue;
         }
         s = t.s ? t.s.getItem(t.cursor.row - 1) : null;
+        blank += Math.min(t.nums, SLOTS);
       }
+      for (let x = blank; x < o + SLOTS; x++) slots[x] = NaN;
+      ev.row = i + 1;
+      this.lastId = eid;
       dst.idw[2 * j] = this.idw[2 * i];
       dst.idw[2 * j + 1] = this.idw[2 * i + 1];
       if (valid(this.tsValid, i)) {
@@ -182,9 +207,7 @@ export class EventReader {
       if (this.top === null || ts > this.top) this.top = ts;
       this.release(out, cap);
     }
-    // The end of the input: whatever waits in the heap comes out, in order.
-    if (stage && this.eof) this.release(out, cap, true);
-    if (out.n === 0 && this.eof) this.finished = true;
+    return FULL;
   }
 
   /** Moves staged events that no later one can precede (all, at the end) into out. */
