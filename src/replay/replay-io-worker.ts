@@ -1,9 +1,12 @@
 // The replay's input/output thread (replay-io.ts WorkerIo): holds the database while the events
-// stream, reads them a few batches ahead of the model, and appends the rows it is handed.
+// stream, reads them a few batches ahead of the model, and appends the rows it is handed. Reading
+// comes first: rows wait in a queue while a batch the model gave back can be filled (an appender
+// that hands a row group to the table takes 30-80 ms, which had left the model waiting).
 import { parentPort } from 'node:worker_threads';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { BatchAppender } from '../store/batch-appender.js';
 import type { Table } from './columns.js';
+import type { BatchData } from '../store/column-batch.js';
 import { batchBuffers, eventBatch, type EventBatch } from './input.js';
 import { GupPlanner } from './gup-plans.js';
 import { STREAM_MEMORY_LIMIT, type FromIo, type IoWorkerData, type ToIo } from './replay-io.js';
@@ -19,6 +22,9 @@ let reader: EventReader | null = null;
 let planner: GupPlanner | null = null;
 /** Event batches back from the model, to fill again. */
 const free: EventBatch[] = [];
+/** Rows handed over and not yet appended, in the order they came (at most replay-io.ts
+ *  MAX_IN_FLIGHT batches: the model waits beyond that). */
+const rows: { table: Table; rows: BatchData }[] = [];
 let stop: 'close' | 'abort' | null = null;
 let wake: (() => void) | null = null;
 const notify = () => {
@@ -33,11 +39,9 @@ port.on('message', (m: ToIo) => {
       case 'start':
         start = m.data;
         break;
-      case 'rows': {
-        appenders.get(m.table)!.append(m.rows);
-        post({ t: 'recycle', table: m.table, values: m.rows.values }, m.rows.values);
+      case 'rows':
+        rows.push(m);
         break;
-      }
       case 'ack':
         free.push(m.batch);
         break;
@@ -51,6 +55,13 @@ port.on('message', (m: ToIo) => {
   }
   notify();
 });
+
+/** Appends the oldest rows handed over and gives their buffers back. */
+function appendRows(): void {
+  const m = rows.shift()!;
+  appenders.get(m.table)!.append(m.rows);
+  post({ t: 'recycle', table: m.table, values: m.rows.values }, m.rows.values);
+}
 
 let failed = false;
 function fail(e: unknown): void {
@@ -72,20 +83,24 @@ try {
   if (data.anchors) planner = await GupPlanner.open(instance, data.anchors);
   await conn.run(`SET memory_limit = '${STREAM_MEMORY_LIMIT}'`);
   for (let i = 0; i < data.ahead; i++) free.push(eventBatch());
-  // Read ahead while the model has batches to give back; the end of the input is an empty batch.
+  // Read ahead while the model has batches to give back (the end of the input is an empty batch),
+  // append rows when there are none.
   let eof = false;
-  while (!eof && stop === null) {
-    const b = free.pop();
-    if (!b) {
-      await new Promise<void>((resolve) => (wake = resolve));
-      continue;
-    }
-    await reader.next(b);
-    eof = b.n === 0;
-    const plans = planner && b.n ? await planner.through(b) : new Map();
-    post({ t: 'events', batch: b, plans }, batchBuffers(b));
+  while (stop === null) {
+    const b: EventBatch | undefined = eof ? undefined : free.pop();
+    if (b) {
+      await reader.next(b);
+      eof = b.n === 0;
+      const plans = planner && b.n ? await planner.through(b) : new Map();
+      post({ t: 'events', batch: b, plans }, batchBuffers(b));
+    } else if (rows.length) {
+      appendRows();
+      // The model's messages (a batch given back) are taken in before the next append.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    } else await new Promise<void>((resolve) => (wake = resolve));
   }
-  while (stop === null) await new Promise<void>((resolve) => (wake = resolve));
+  // Every batch of rows came before the close.
+  if (stop === 'close') while (rows.length) appendRows();
 } catch (e) {
   fail(e);
 }
