@@ -82,7 +82,8 @@ export class TextParser extends BatchParser<TextJob> {
     const kinds = new Map<string, EventKind>();
     let id = firstId;
     let lastTs: number | bigint | null = null;
-    const lastTsCpu = new Map<number, number | bigint>();
+    // Per CPU, by its number: an array, not a Map (one Map.set per event cost ~3 % of parsing).
+    const lastTsCpu: (number | bigint)[] = [];
     let backwards = 0;
     let cutLast: string | null = null;
     let backwardsCpu = 0;
@@ -168,11 +169,11 @@ export class TextParser extends BatchParser<TextJob> {
       if (lastTs !== null && h.tsNs < lastTs) {
         backwards++;
         firstBackwards ??= lineNo;
-        const prev = lastTsCpu.get(h.cpu);
+        const prev = lastTsCpu[h.cpu];
         if (prev !== undefined && h.tsNs < prev) backwardsCpu++;
       }
       lastTs = h.tsNs;
-      lastTsCpu.set(h.cpu, h.tsNs);
+      lastTsCpu[h.cpu] = h.tsNs;
       if (kind.code < 0) kind.code = eventNames.code(kind.event);
       if (h.comm !== lastComm) {
         lastComm = h.comm;
