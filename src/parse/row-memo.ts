@@ -1,0 +1,58 @@
+// An event's typed rows by the bytes of its printed fields: many events print the same fields
+// again and again (tlb_flush's reason, rss_stat's counters, page faults at the same addresses,
+// mmap_lock's mm), and a row found again costs a hash and a compare of the body's bytes, not a
+// match of its print fmt (the most costly step of parsing a line). A row depends on nothing but
+// the bytes, so a remembered one is the row the match would give.
+import type { FieldValue } from './format.js';
+import { sameBytes } from './interner.js';
+
+/** Remembered bodies, by a hash of their bytes (a power of two; one row per slot). */
+const SLOTS = 1024;
+/** Lookups per verdict: a memo found in fewer than half of them is given up (bodies that vary). */
+const WINDOW = 4096;
+
+export class RowMemo {
+  private readonly bodies: string[] = new Array<string>(SLOTS).fill('');
+  private readonly rows: (FieldValue[] | null)[] = new Array<FieldValue[] | null>(SLOTS).fill(null);
+  private lookups = 0;
+  private hits = 0;
+  private on = true;
+
+  /**
+   * The row of the body [s, e) of `b` (printable ASCII): remembered, or `extract`'s (a row that
+   * extract reuses is copied). Null where extract gives none.
+   */
+  row(
+    b: Buffer,
+    s: number,
+    e: number,
+    extract: (b: Buffer, s: number, e: number) => FieldValue[] | null,
+  ): FieldValue[] | null {
+    if (!this.on) return extract(b, s, e);
+    const n = e - s;
+    let h = n;
+    for (let i = s; i < e; i++) h = (Math.imul(h, 31) + b[i]) | 0;
+    const slot = (h ^ (h >>> 10)) & (SLOTS - 1);
+    if (++this.lookups === WINDOW) this.verdict();
+    const row = this.rows[slot];
+    if (row !== null && sameBytes(this.bodies[slot], b, s, n)) {
+      this.hits++;
+      return row;
+    }
+    const fresh = extract(b, s, e);
+    if (fresh !== null) {
+      this.bodies[slot] = b.toString('latin1', s, e);
+      this.rows[slot] = fresh.slice();
+    }
+    return fresh;
+  }
+
+  private verdict(): void {
+    if (this.hits * 2 < WINDOW) {
+      this.on = false;
+      this.rows.fill(null);
+    }
+    this.lookups = 0;
+    this.hits = 0;
+  }
+}
