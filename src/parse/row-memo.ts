@@ -6,7 +6,7 @@
 import type { FieldValue } from './format.js';
 import { sameBytes } from './interner.js';
 
-/** Remembered bodies, by a hash of their bytes (a power of two; one row per slot). */
+/** Remembered bodies, by a hash of their bytes, two slots per hash value (a power of two). */
 const SLOTS = 1024;
 /** Lookups per verdict: a memo found in fewer than half of them is given up (bodies that vary). */
 const WINDOW = 4096;
@@ -32,17 +32,26 @@ export class RowMemo {
     const n = e - s;
     let h = n;
     for (let i = s; i < e; i++) h = (Math.imul(h, 31) + b[i]) | 0;
-    const slot = (h ^ (h >>> 10)) & (SLOTS - 1);
+    h = Math.imul(h ^ (h >>> 16), 0x45d9f3b);
+    // Two slots per hash: two bodies that share one taking turns do not push each other out.
+    const slot = (h ^ (h >>> 16)) & (SLOTS - 2);
     if (++this.lookups === WINDOW) this.verdict();
-    const row = this.rows[slot];
-    if (row !== null && sameBytes(this.bodies[slot], b, s, n)) {
-      this.hits++;
-      return row;
+    const rows = this.rows;
+    const bodies = this.bodies;
+    for (let w = slot; w < slot + 2; w++) {
+      const row = rows[w];
+      if (row !== null && sameBytes(bodies[w], b, s, n)) {
+        this.hits++;
+        return row;
+      }
     }
     const fresh = extract(b, s, e);
     if (fresh !== null) {
-      this.bodies[slot] = b.toString('latin1', s, e);
-      this.rows[slot] = fresh.slice();
+      // The newer of the two first.
+      bodies[slot + 1] = bodies[slot];
+      rows[slot + 1] = rows[slot];
+      bodies[slot] = b.toString('latin1', s, e);
+      rows[slot] = fresh.slice();
     }
     return fresh;
   }
@@ -51,6 +60,7 @@ export class RowMemo {
     if (this.hits * 2 < WINDOW) {
       this.on = false;
       this.rows.fill(null);
+      this.bodies.fill('');
     }
     this.lookups = 0;
     this.hits = 0;
