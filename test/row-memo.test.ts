@@ -50,4 +50,14 @@ describe('RowMemo', () => {
     expect(calls).toBe(1);
     expect([...again!]).toEqual([...extract(...at(rss(4095)))!]);
   });
+
+  it('does not remember a long body (the memory it keeps is bounded)', () => {
+    const memo = new RowMemo();
+    let calls = 0;
+    const counted = (b: Buffer, s: number, e: number) => (calls++, extract(b, s, e));
+    const long = rss(4096) + ' '.repeat(300);
+    memo.row(...at(long), counted);
+    memo.row(...at(long), counted);
+    expect(calls).toBe(2);
+  });
 });

@@ -8,6 +8,8 @@ import { sameBytes } from './interner.js';
 
 /** Remembered bodies, by a hash of their bytes, two slots per hash value (a power of two). */
 const SLOTS = 1024;
+/** Longer bodies are not remembered (at most SLOTS of them are kept: this bounds the memory). */
+const MAX_BODY = 256;
 /** Lookups per verdict: a memo found in fewer than half of them is given up (bodies that vary). */
 const WINDOW = 4096;
 
@@ -28,8 +30,8 @@ export class RowMemo {
     e: number,
     extract: (b: Buffer, s: number, e: number) => FieldValue[] | null,
   ): FieldValue[] | null {
-    if (!this.on) return extract(b, s, e);
     const n = e - s;
+    if (!this.on || n > MAX_BODY) return extract(b, s, e);
     let h = n;
     for (let i = s; i < e; i++) h = (Math.imul(h, 31) + b[i]) | 0;
     h = Math.imul(h ^ (h >>> 16), 0x45d9f3b);
