@@ -10,7 +10,7 @@ import {
   lostMarker,
   smallDecimal,
   splitEventBytes,
-  tsBytes,
+  timeAt,
   tsToNs,
   type EventHeader,
   type LineReader,
@@ -126,25 +126,23 @@ export function cpuFlagsTime(
   out.cpu = smallDecimal(b, p + 1, q);
   p = q + 1;
   while (p < e && b[p] === 32) p++;
-  // FLAGS: a word of 3 to flagsMax not starting with a digit, or of 4 to flagsMax of [.\w]; else none.
-  q = p;
-  while (q < e && b[q] !== 32) q++;
-  out.flagsStart = -1;
-  if (q < e && isFlags(b, p, q, flagsMax)) {
+  // Most lines have no FLAGS: a time right here is no FLAGS word (it holds a ':').
+  let colon = timeAt(b, p, e, out);
+  if (colon < 0) {
+    // FLAGS: a word of 3 to flagsMax not starting with a digit, or of 4 to flagsMax of [.\w].
+    q = p;
+    while (q < e && b[q] !== 32) q++;
+    if (q >= e || !isFlags(b, p, q, flagsMax)) return NO_MATCH;
     out.flagsStart = p;
     out.flagsEnd = q;
     p = q;
     while (p < e && b[p] === 32) p++;
-  }
-  const sec = p;
-  q = digitsEnd(b, p, e);
-  if (q === sec || b[q] !== 46 /* . */) return NO_MATCH;
-  const frac = q + 1;
-  p = digitsEnd(b, frac, e);
-  if (p === frac || b[p] !== 58 /* : */ || p + 1 >= e || b[p + 1] !== 32) return NO_MATCH;
-  out.tsNs = tsBytes(b, sec, q, frac, p);
+    colon = timeAt(b, p, e, out);
+    if (colon < 0) return NO_MATCH;
+  } else out.flagsStart = -1;
+  if (colon + 1 >= e || b[colon + 1] !== 32) return NO_MATCH;
   if (out.tid !== out.tid || out.cpu !== out.cpu || out.tsNs !== out.tsNs) return GIVE_UP;
-  return p + 2;
+  return colon + 2;
 }
 
 /**

@@ -13,13 +13,13 @@ export class Interner {
   /** The string of bytes [s, e) of `b`, which are ASCII. */
   get(b: Buffer, s: number, e: number): string {
     const n = e - s;
-    if (same(this.last, b, s, n)) return this.last;
+    if (sameBytes(this.last, b, s, n)) return this.last;
     let h = n;
     for (let i = s; i < e; i++) h = (Math.imul(h, 31) + b[i]) | 0;
     const bucket = this.byHash.get(h);
     if (bucket) {
       for (const str of bucket)
-        if (same(str, b, s, n)) {
+        if (sameBytes(str, b, s, n)) {
           this.last = str;
           return str;
         }
@@ -35,7 +35,8 @@ export class Interner {
   }
 }
 
-function same(str: string, b: Uint8Array, s: number, n: number): boolean {
+/** Whether `str` is the ASCII bytes [s, s + n) of `b`. */
+export function sameBytes(str: string, b: Uint8Array, s: number, n: number): boolean {
   if (str.length !== n) return false;
   for (let i = 0; i < n; i++) if (str.charCodeAt(i) !== b[s + i]) return false;
   return true;

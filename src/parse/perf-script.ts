@@ -9,7 +9,7 @@ import {
   isDigit,
   lostMarker,
   smallDecimal,
-  tsBytes,
+  timeAt,
   tsToNs,
   type EventHeader,
   type LineReader,
@@ -107,13 +107,8 @@ function afterComm(b: Buffer, p: number, e: number, out: RawHeader): number {
   out.cpu = smallDecimal(b, p + 1, q);
   p = q + 1;
   while (p < e && b[p] === 32) p++;
-  const sec = p;
-  q = digitsEnd(b, p, e);
-  if (q === sec || b[q] !== 46 /* . */) return NO_MATCH;
-  const frac = q + 1;
-  p = digitsEnd(b, frac, e);
-  if (p === frac || b[p] !== 58 /* : */ || p + 1 >= e || b[p + 1] !== 32) return NO_MATCH;
-  out.tsNs = tsBytes(b, sec, q, frac, p);
+  p = timeAt(b, p, e, out);
+  if (p < 0 || p + 1 >= e || b[p + 1] !== 32) return NO_MATCH;
   p += 1;
   while (p < e && b[p] === 32) p++;
   // A period first, where perf prints one.

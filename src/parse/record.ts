@@ -163,16 +163,24 @@ export function smallDecimal(b: Uint8Array, s: number, e: number): number {
   return v;
 }
 
-/** tsToNs of the digits [ss, se) and [fs, fe) where it gives a Number, else NaN. */
-export function tsBytes(b: Uint8Array, ss: number, se: number, fs: number, fe: number): number {
-  if (se - ss <= 7 && fe - fs <= 9) {
-    let s = 0;
-    for (let i = ss; i < se; i++) s = s * 10 + b[i] - 48;
-    let f = 0;
-    for (let i = fs; i < fe; i++) f = f * 10 + b[i] - 48;
-    if (s < 9007198) return s * 1e9 + f * POW10[fe - fs];
-  }
-  return NaN;
+/**
+ * `SEC.FRAC:` at p, read in one pass: the offset of its ':' (-1 where the text is no such time),
+ * with tsToNs of it in out.tsNs where that is a Number, else NaN.
+ */
+export function timeAt(b: Uint8Array, p: number, e: number, out: RawHeader): number {
+  let q = p;
+  let s = 0;
+  while (q < e && isDigit(b[q])) s = s * 10 + b[q++] - 48;
+  const secDigits = q - p;
+  if (secDigits === 0 || b[q] !== 46 /* . */) return -1;
+  const frac = ++q;
+  let f = 0;
+  while (q < e && isDigit(b[q])) f = f * 10 + b[q++] - 48;
+  const fracDigits = q - frac;
+  if (fracDigits === 0 || b[q] !== 58 /* : */) return -1;
+  out.tsNs =
+    secDigits <= 7 && fracDigits <= 9 && s < 9007198 ? s * 1e9 + f * POW10[fracDigits] : NaN;
+  return q;
 }
 
 /**
