@@ -50,7 +50,7 @@ for (const src of sources) {
     for (const c of b.cpus) {
       const ev = cpuEvents(file, dat, b, c);
       while (ev.next()) {
-        const f = dat.td.formats.get(ev.buf.readUInt16LE(ev.rec));
+        const f = dat.td.format(ev.buf.readUInt16LE(ev.rec));
         if (!f || f.event in probes || !SYNTH_EVENTS.includes(f.event)) continue;
         const fields = f.format.fields.filter((x) => PROBE_FIELDS.includes(x.name));
         if (!fields.length) continue;
@@ -104,7 +104,10 @@ for (const e of SYNTH_EVENTS) {
   if (!got && rule) probes[e] = { __probe_ip: rule };
 }
 for (const e of SYNTH_EVENTS)
-  if (byName.get(e)!.format.fields.some((x) => PROBE_FIELDS.includes(x.name)) && !probes[e])
+  if (
+    td.format(byName.get(e)!.id)!.format.fields.some((x) => PROBE_FIELDS.includes(x.name)) &&
+    !probes[e]
+  )
     throw new Error(`no record of ${e} in ${sources.join(' ')}`);
 const keep = new Set<number>();
 for (const p of Object.values(probes)) for (const a of Object.values(p)) keep.add(below(BigInt(a)));

@@ -81,7 +81,12 @@ export class BinaryParser extends BatchParser<BinaryJob> {
         metadata = perfMetadata(perf);
       }
       const catalogue = new Catalogue();
-      catalogue.addFormats(td.formatTexts(), `${file} (embedded format files)`);
+      const ids = td.eventIds();
+      catalogue.addLazy(
+        ids.keys(),
+        (event) => td.format(ids.get(event)!)!.format,
+        `${file} (embedded format files)`,
+      );
       const typer = new FieldTyper(catalogue);
       if (td.kallsyms) this.kallsymsRows(td);
 
@@ -129,7 +134,7 @@ export class BinaryParser extends BatchParser<BinaryJob> {
         const type = le ? buf.readUInt16LE(rec) : buf.readUInt16BE(rec);
         let kind = kinds.get(type);
         if (!kind) {
-          const fmt = td.formats.get(type) ?? null;
+          const fmt = td.format(type);
           if (!fmt) unknownIds.add(type);
           kind = {
             event: fmt ? fmt.event : `unknown:id${type}`,

@@ -47,8 +47,8 @@ export function datCursor(file: BinaryFile, dat: DatFile): BinaryCursor {
   };
   let current: CpuEvents | null = null;
   let lostFirst = false;
+  /** common_pid's offset by event id, from each format as its first record comes. */
   const pidOffset = new Map<number, number>();
-  for (const f of dat.td.formats.values()) pidOffset.set(f.id, f.pidOffset);
   const le = dat.littleEndian;
   const cur = binaryCursor(() => {
     if (lostFirst) {
@@ -101,7 +101,8 @@ export function datCursor(file: BinaryFile, dat: DatFile): BinaryCursor {
     cur.rec = s.rec;
     cur.len = s.len;
     const type = le ? s.buf.readUInt16LE(s.rec) : s.buf.readUInt16BE(s.rec);
-    const po = pidOffset.get(type) ?? 4;
+    let po = pidOffset.get(type);
+    if (po === undefined) pidOffset.set(type, (po = dat.td.format(type)?.pidOffset ?? 4));
     cur.tid =
       s.len >= po + 4 ? (le ? s.buf.readInt32LE(s.rec + po) : s.buf.readInt32BE(s.rec + po)) : 0;
     return true;
