@@ -14,6 +14,7 @@ import path from 'node:path';
 import { openBinary } from '../src/ingest/binary.js';
 import { BinaryFile } from '../src/parse/binary/bytes.js';
 import { fieldReader } from '../src/parse/binary/decode.js';
+import { symbolAddr } from '../src/parse/binary/kallsyms.js';
 import { parseProbeDefinitions } from '../src/parse/probes.js';
 import { cpuEvents } from '../src/parse/binary/dat-cursor.js';
 import { readDat } from '../src/parse/binary/tracecmd-dat.js';
@@ -73,8 +74,8 @@ if (missing.length) throw new Error(`${sources[0]} lacks the formats of ${missin
 // kallsyms: the symbol at or below each address, the named ones, and the symbol after each
 // (the kernel prints a symbol's size as the distance to the next).
 const syms: { addr: bigint; type: string; name: string }[] = [];
-td.kallsyms!.forEachText((addr, type, name, module) => {
-  if (module === null) syms.push({ addr, type, name });
+td.kallsyms!.forEachText((hi, lo, type, name, module) => {
+  if (module === null) syms.push({ addr: symbolAddr(hi, lo), type, name });
 });
 syms.sort((a, b) => (a.addr < b.addr ? -1 : a.addr > b.addr ? 1 : 0));
 const below = (addr: bigint) => {

@@ -20,6 +20,7 @@ import { datCursor } from '../parse/binary/dat-cursor.js';
 import { binaryRow, latencyFlags, type BinaryRow } from '../parse/binary/decode.js';
 import { readDat, type DatFile } from '../parse/binary/tracecmd-dat.js';
 import { readPerf, type PerfFile } from '../parse/binary/perf-data.js';
+import { symbolAddr } from '../parse/binary/kallsyms.js';
 import type { BinaryFormat, TracingData } from '../parse/binary/tracing-data.js';
 
 export type BinaryKind = 'trace-cmd-dat' | 'perf-data';
@@ -299,9 +300,10 @@ export class BinaryParser extends BatchParser<BinaryJob> {
   private kallsymsRows(td: TracingData): void {
     const a = this.table('kallsyms');
     const fileId = this.job.fileId;
-    td.kallsyms!.forEachText((addr, type, name, module) => {
+    td.kallsyms!.forEachText((hi, lo, type, name, module) => {
       a.setI32(0, fileId);
-      a.set(1, addr);
+      if (hi >= 0 && hi < 2 ** 32 && lo >= 0 && lo < 2 ** 32) a.setI64Words(1, lo, hi);
+      else a.set(1, symbolAddr(hi, lo));
       a.set(2, type);
       a.set(3, name);
       a.set(4, module);
