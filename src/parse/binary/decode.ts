@@ -87,9 +87,11 @@ export function fieldReader(f: FormatField, le: boolean): Reader {
   return (buf, rec, len) => (o + f.size > len ? null : hexBytes(buf, rec + o, f.size));
 }
 
+/** The text up to the first NUL of n bytes (searched within them: a perf sample's buffer is the
+ *  window of the file it was read in). */
 function cString(buf: Buffer, at: number, n: number): string {
-  let end = buf.indexOf(0, at);
-  if (end < 0 || end > at + n) end = at + n;
+  let end = at;
+  while (end < at + n && buf[end] !== 0) end++;
   return buf.toString('utf8', at, end);
 }
 
