@@ -14,7 +14,7 @@ import { Catalogue } from '../parse/catalogue.js';
 import { TraceInputError } from '../parse/errors.js';
 import { FieldTyper, type TableSpec } from '../parse/fields.js';
 import type { FieldValue } from '../parse/format.js';
-import { BinaryFile } from '../parse/binary/bytes.js';
+import { BinaryFile, u16be, u16le } from '../parse/binary/bytes.js';
 import type { BinaryCursor } from '../parse/binary/binary-cursor.js';
 import { datCursor } from '../parse/binary/dat-cursor.js';
 import { binaryRow, latencyFlags, type BinaryRow } from '../parse/binary/decode.js';
@@ -102,8 +102,9 @@ export class BinaryParser extends BatchParser<BinaryJob> {
       const { comms, flags, eventNames } = this.codes();
       const events = this.table('_events');
       const other = this.table('other_events');
-      const kinds = new Map<number, Kind>();
-      const flagCodes = new Map<number, number>();
+      // By event id and by the two flag bytes (both 16 bits): arrays, looked up per record.
+      const kinds = new Array<Kind | undefined>(1 << 16);
+      const flagCodes = new Int32Array(1 << 16).fill(-1);
       const commCodes = new Map<string, number>();
       const unknownIds = new Set<number>();
       const otherTyped = new Set<string>();
@@ -132,8 +133,8 @@ export class BinaryParser extends BatchParser<BinaryJob> {
             null,
             `an event record of ${len} bytes on CPU ${cursor.cpu}, too short for its common fields`,
           );
-        const type = le ? buf.readUInt16LE(rec) : buf.readUInt16BE(rec);
-        let kind = kinds.get(type);
+        const type = le ? u16le(buf, rec) : u16be(buf, rec);
+        let kind = kinds[type];
         if (!kind) {
           const fmt = td.format(type);
           if (!fmt) unknownIds.add(type);
@@ -145,7 +146,7 @@ export class BinaryParser extends BatchParser<BinaryJob> {
             row: null,
             bf: fmt,
           };
-          kinds.set(type, kind);
+          kinds[type] = kind;
         }
         const tid = cursor.tid;
         const comm = cursor.comm ?? (tid === 0 ? '<idle>' : (td.comms.get(tid) ?? '<...>'));
@@ -168,9 +169,8 @@ export class BinaryParser extends BatchParser<BinaryJob> {
         let flagsCode = -1;
         if (kind.bf && isDat) {
           const fl = (buf[rec + kind.bf.flagsOffset] << 8) | buf[rec + kind.bf.preemptOffset];
-          let c = flagCodes.get(fl);
-          if (c === undefined)
-            flagCodes.set(fl, (c = flags.code(latencyFlags(fl >> 8, fl & 0xff))));
+          let c = flagCodes[fl];
+          if (c < 0) flagCodes[fl] = c = flags.code(latencyFlags(fl >> 8, fl & 0xff));
           flagsCode = c;
         }
         events.setI64(0, id);
