@@ -19,7 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
-// The children run the built code (bench/ingest-child.ts), as the CLI does.
+// The children run the built code (bench/ingest-child.mjs), as the CLI does.
 execFileSync(process.execPath, [path.join(ROOT, 'scripts/ensure-built.mjs')], { stdio: 'inherit' });
 const HOST = path.join(ROOT, 'traces/host');
 const STRESS = path.join(HOST, 'stress');
@@ -54,11 +54,10 @@ interface Run {
 function runIngest(file: string): Run {
   const db = path.join(tmp, 'bench.duckdb');
   fs.rmSync(db, { force: true });
-  const r = spawnSync(
-    process.execPath,
-    ['--import', 'tsx', path.join(ROOT, 'bench/ingest-child.ts'), file, db],
-    { encoding: 'utf8', cwd: ROOT },
-  );
+  const r = spawnSync(process.execPath, [path.join(ROOT, 'bench/ingest-child.mjs'), file, db], {
+    encoding: 'utf8',
+    cwd: ROOT,
+  });
   if (r.status !== 0) throw new Error(`ingest failed: ${r.stderr}`);
   fs.rmSync(db, { force: true });
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as Run;

@@ -106,9 +106,8 @@ function ingestInput(): void {
   console.log(
     `input: ${copies} shifted copies of traces/host/stress (${(fs.statSync(file).size / 1e6).toFixed(0)} MB)`,
   );
-  execFileSync(
-    process.execPath,
-    ['--import', 'tsx', path.join(ROOT, 'bench/ingest-child.ts'), file, db],
-    { stdio: 'inherit', cwd: ROOT },
-  );
+  execFileSync(process.execPath, [path.join(ROOT, 'bench/ingest-child.mjs'), file, db], {
+    stdio: 'inherit',
+    cwd: ROOT,
+  });
 }

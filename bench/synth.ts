@@ -22,7 +22,7 @@ const db = path.join(tmp, 'synth.duckdb');
 function child(script: string, args: string[]): Record<string, number> & { first?: unknown } {
   const out = execFileSync(
     process.execPath,
-    ['--import', 'tsx', path.join(ROOT, script), ...args],
+    [...(script.endsWith('.ts') ? ['--import', 'tsx'] : []), path.join(ROOT, script), ...args],
     { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 26 },
   );
   return JSON.parse(out.trim().split('\n').pop()!);
@@ -33,7 +33,7 @@ try {
   console.log(
     `generated ${g.events} events (${g.requests} requests, ${g.pages} pages), ${(g.bytes / 1e6).toFixed(0)} MB ${trace.endsWith('.dat') ? 'trace-cmd .dat' : "text gzip'ed"}`,
   );
-  const n = child('bench/ingest-child.ts', [trace, db]);
+  const n = child('bench/ingest-child.mjs', [trace, db]);
   fs.rmSync(trace);
   const r = child('bench/synth-child.ts', ['replay', db, trace]);
   const row = (phase: string, x: Record<string, number>, events: number) => ({

@@ -14,6 +14,7 @@ import path from 'node:path';
 import { openBinary } from '../src/ingest/binary.js';
 import { BinaryFile } from '../src/parse/binary/bytes.js';
 import { fieldReader } from '../src/parse/binary/decode.js';
+import { symbolAddr } from '../src/parse/binary/kallsyms.js';
 import { parseProbeDefinitions } from '../src/parse/probes.js';
 import { cpuEvents } from '../src/parse/binary/dat-cursor.js';
 import { readDat } from '../src/parse/binary/tracecmd-dat.js';
@@ -50,7 +51,7 @@ for (const src of sources) {
     for (const c of b.cpus) {
       const ev = cpuEvents(file, dat, b, c);
       while (ev.next()) {
-        const f = dat.td.formats.get(ev.buf.readUInt16LE(ev.rec));
+        const f = dat.td.format(ev.buf.readUInt16LE(ev.rec));
         if (!f || f.event in probes || !SYNTH_EVENTS.includes(f.event)) continue;
         const fields = f.format.fields.filter((x) => PROBE_FIELDS.includes(x.name));
         if (!fields.length) continue;
@@ -73,8 +74,8 @@ if (missing.length) throw new Error(`${sources[0]} lacks the formats of ${missin
 // kallsyms: the symbol at or below each address, the named ones, and the symbol after each
 // (the kernel prints a symbol's size as the distance to the next).
 const syms: { addr: bigint; type: string; name: string }[] = [];
-td.kallsyms!.forEachText((addr, type, name, module) => {
-  if (module === null) syms.push({ addr, type, name });
+td.kallsyms!.forEachText((hi, lo, type, name, module) => {
+  if (module === null) syms.push({ addr: symbolAddr(hi, lo), type, name });
 });
 syms.sort((a, b) => (a.addr < b.addr ? -1 : a.addr > b.addr ? 1 : 0));
 const below = (addr: bigint) => {
@@ -104,7 +105,10 @@ for (const e of SYNTH_EVENTS) {
   if (!got && rule) probes[e] = { __probe_ip: rule };
 }
 for (const e of SYNTH_EVENTS)
-  if (byName.get(e)!.format.fields.some((x) => PROBE_FIELDS.includes(x.name)) && !probes[e])
+  if (
+    td.format(byName.get(e)!.id)!.format.fields.some((x) => PROBE_FIELDS.includes(x.name)) &&
+    !probes[e]
+  )
     throw new Error(`no record of ${e} in ${sources.join(' ')}`);
 const keep = new Set<number>();
 for (const p of Object.values(probes)) for (const a of Object.values(p)) keep.add(below(BigInt(a)));

@@ -14,12 +14,13 @@ import { Catalogue } from '../parse/catalogue.js';
 import { TraceInputError } from '../parse/errors.js';
 import { FieldTyper, type TableSpec } from '../parse/fields.js';
 import type { FieldValue } from '../parse/format.js';
-import { BinaryFile } from '../parse/binary/bytes.js';
+import { BinaryFile, u16be, u16le } from '../parse/binary/bytes.js';
 import type { BinaryCursor } from '../parse/binary/binary-cursor.js';
 import { datCursor } from '../parse/binary/dat-cursor.js';
 import { binaryRow, latencyFlags, type BinaryRow } from '../parse/binary/decode.js';
 import { readDat, type DatFile } from '../parse/binary/tracecmd-dat.js';
 import { readPerf, type PerfFile } from '../parse/binary/perf-data.js';
+import { symbolAddr } from '../parse/binary/kallsyms.js';
 import type { BinaryFormat, TracingData } from '../parse/binary/tracing-data.js';
 
 export type BinaryKind = 'trace-cmd-dat' | 'perf-data';
@@ -81,7 +82,12 @@ export class BinaryParser extends BatchParser<BinaryJob> {
         metadata = perfMetadata(perf);
       }
       const catalogue = new Catalogue();
-      catalogue.addFormats(td.formatTexts(), `${file} (embedded format files)`);
+      const ids = td.eventIds();
+      catalogue.addLazy(
+        ids.keys(),
+        (event) => td.format(ids.get(event)!)!.format,
+        `${file} (embedded format files)`,
+      );
       const typer = new FieldTyper(catalogue);
       if (td.kallsyms) this.kallsymsRows(td);
 
@@ -96,8 +102,9 @@ export class BinaryParser extends BatchParser<BinaryJob> {
       const { comms, flags, eventNames } = this.codes();
       const events = this.table('_events');
       const other = this.table('other_events');
-      const kinds = new Map<number, Kind>();
-      const flagCodes = new Map<number, number>();
+      // By event id and by the two flag bytes (both 16 bits): arrays, looked up per record.
+      const kinds = new Array<Kind | undefined>(1 << 16);
+      const flagCodes = new Int32Array(1 << 16).fill(-1);
       const commCodes = new Map<string, number>();
       const unknownIds = new Set<number>();
       const otherTyped = new Set<string>();
@@ -126,10 +133,10 @@ export class BinaryParser extends BatchParser<BinaryJob> {
             null,
             `an event record of ${len} bytes on CPU ${cursor.cpu}, too short for its common fields`,
           );
-        const type = le ? buf.readUInt16LE(rec) : buf.readUInt16BE(rec);
-        let kind = kinds.get(type);
+        const type = le ? u16le(buf, rec) : u16be(buf, rec);
+        let kind = kinds[type];
         if (!kind) {
-          const fmt = td.formats.get(type) ?? null;
+          const fmt = td.format(type);
           if (!fmt) unknownIds.add(type);
           kind = {
             event: fmt ? fmt.event : `unknown:id${type}`,
@@ -139,7 +146,7 @@ export class BinaryParser extends BatchParser<BinaryJob> {
             row: null,
             bf: fmt,
           };
-          kinds.set(type, kind);
+          kinds[type] = kind;
         }
         const tid = cursor.tid;
         const comm = cursor.comm ?? (tid === 0 ? '<idle>' : (td.comms.get(tid) ?? '<...>'));
@@ -162,9 +169,8 @@ export class BinaryParser extends BatchParser<BinaryJob> {
         let flagsCode = -1;
         if (kind.bf && isDat) {
           const fl = (buf[rec + kind.bf.flagsOffset] << 8) | buf[rec + kind.bf.preemptOffset];
-          let c = flagCodes.get(fl);
-          if (c === undefined)
-            flagCodes.set(fl, (c = flags.code(latencyFlags(fl >> 8, fl & 0xff))));
+          let c = flagCodes[fl];
+          if (c < 0) flagCodes[fl] = c = flags.code(latencyFlags(fl >> 8, fl & 0xff));
           flagsCode = c;
         }
         events.setI64(0, id);
@@ -294,9 +300,10 @@ export class BinaryParser extends BatchParser<BinaryJob> {
   private kallsymsRows(td: TracingData): void {
     const a = this.table('kallsyms');
     const fileId = this.job.fileId;
-    td.kallsyms!.forEachText((addr, type, name, module) => {
+    td.kallsyms!.forEachText((hi, lo, type, name, module) => {
       a.setI32(0, fileId);
-      a.set(1, addr);
+      if (hi >= 0 && hi < 2 ** 32 && lo >= 0 && lo < 2 ** 32) a.setI64Words(1, lo, hi);
+      else a.set(1, symbolAddr(hi, lo));
       a.set(2, type);
       a.set(3, name);
       a.set(4, module);

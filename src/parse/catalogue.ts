@@ -14,9 +14,28 @@ interface BuiltIn {
   formats: Record<string, string>;
 }
 
+/** Formats by `system:name`, each parsed at its first lookup (found()). */
+type Formats = Map<string, EventFormat | (() => EventFormat)>;
+
+function found(formats: Formats, event: string): EventFormat | undefined {
+  const f = formats.get(event);
+  if (typeof f !== 'function') return f;
+  const parsed = f();
+  formats.set(event, parsed);
+  return parsed;
+}
+
+/** A catalogue file's format texts, to be parsed at their first lookup. */
+function textFormats(json: BuiltIn): Formats {
+  const formats: Formats = new Map();
+  for (const [key, text] of Object.entries(json.formats))
+    formats.set(key, () => parseFormatFile(text, key.slice(0, key.indexOf(':'))));
+  return formats;
+}
+
 let builtIn: {
   release: string;
-  formats: Map<string, EventFormat>;
+  formats: Formats;
   systems: Map<string, string>;
 } | null = null;
 
@@ -25,11 +44,7 @@ function loadBuiltIn() {
   const json = JSON.parse(
     fs.readFileSync(path.join(HERE, 'catalogue/formats.json'), 'utf8'),
   ) as BuiltIn;
-  const formats = new Map<string, EventFormat>();
-  for (const [key, text] of Object.entries(json.formats)) {
-    const sys = key.slice(0, key.indexOf(':'));
-    formats.set(key, parseFormatFile(text, sys));
-  }
+  const formats = textFormats(json);
   const systems = new Map<string, string>();
   for (const line of fs
     .readFileSync(path.join(HERE, 'catalogue/available_events.txt'), 'utf8')
@@ -45,7 +60,7 @@ function loadBuiltIn() {
 }
 
 /** Other kernels' catalogues, newest first: formats-MAJOR.MINOR.json beside formats.json. */
-let others: { release: string; formats: Map<string, EventFormat> }[] | null = null;
+let others: { release: string; formats: Formats }[] | null = null;
 
 function loadOthers() {
   if (others) return others;
@@ -55,19 +70,14 @@ function loadOthers() {
     .filter((f) => /^formats-\d+\.\d+\.json$/.test(f))
     .map((f) => JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as BuiltIn)
     .sort((a, b) => b.release.localeCompare(a.release, 'en', { numeric: true }))
-    .map((json) => {
-      const formats = new Map<string, EventFormat>();
-      for (const [key, text] of Object.entries(json.formats))
-        formats.set(key, parseFormatFile(text, key.slice(0, key.indexOf(':'))));
-      return { release: json.release, formats };
-    });
+    .map((json) => ({ release: json.release, formats: textFormats(json) }));
   return others;
 }
 
 export class Catalogue {
   /** Formats and systems added to this catalogue; the built-in ones are looked up after them
    *  (not copied: a catalogue is made per file, thousands of times by the binary fuzz). */
-  private formats = new Map<string, EventFormat>();
+  private formats: Formats = new Map();
   private systems = new Map<string, string>();
   private compiled = new Map<string, CompiledFormat | null>();
   private readonly builtIn = loadBuiltIn();
@@ -105,20 +115,33 @@ export class Catalogue {
     this.sources.push(source);
   }
 
+  /**
+   * Adds the formats of `events` (`system:name`), which `parse` gives at their first lookup: a
+   * binary trace's embedded ones, thousands of which it uses a few.
+   */
+  addLazy(events: Iterable<string>, parse: (event: string) => EventFormat, source: string): void {
+    for (const event of events) {
+      this.formats.set(event, () => parse(event));
+      this.systems.set(event.slice(event.indexOf(':') + 1), event.slice(0, event.indexOf(':')));
+      this.compiled.delete(event);
+    }
+    this.sources.push(source);
+  }
+
   /** `system:name` for a bare event name, or null when no catalogue knows it. */
   systemOf(name: string): string | null {
     return this.systems.get(name) ?? this.builtIn.systems.get(name) ?? null;
   }
 
   format(event: string): EventFormat | null {
-    return this.formats.get(event) ?? this.builtIn.formats.get(event) ?? null;
+    return found(this.formats, event) ?? found(this.builtIn.formats, event) ?? null;
   }
 
   /** The event's format in the other kernels' catalogues, with each one's release, when it differs from this one's. */
   alternates(event: string): { release: string; format: CompiledFormat }[] {
     const mine = this.format(event);
     return loadOthers()
-      .map((o) => ({ release: o.release, f: o.formats.get(event) }))
+      .map((o) => ({ release: o.release, f: found(o.formats, event) }))
       .filter(
         (o): o is { release: string; f: EventFormat } =>
           o.f !== undefined && o.f.printFmt !== mine?.printFmt,

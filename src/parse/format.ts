@@ -28,10 +28,16 @@ export const FIELD_LINE = /field:([^;]*);\s*offset:(\d+);\s*size:(\d+);\s*signed
 /** A field declaration: type, name, array bounds. */
 export const FIELD_DECL = /^(.*?)([A-Za-z_]\w*)\s*(\[[^\]]*\])?$/;
 
-export function parseFormatFile(text: string, system: string): EventFormat {
+/** A format file's `name:` and `ID:` lines' values, null where one is missing. */
+export function formatHead(text: string): { name: string | null; id: number | null } {
   const name = /^name:\s*(\S+)/m.exec(text)?.[1];
-  if (!name) throw new Error('format file has no "name:" line');
   const id = /^ID:\s*(\d+)/m.exec(text)?.[1];
+  return { name: name ?? null, id: id ? +id : null };
+}
+
+export function parseFormatFile(text: string, system: string): EventFormat {
+  const { name, id } = formatHead(text);
+  if (!name) throw new Error('format file has no "name:" line');
   const fields: FormatField[] = [];
   for (const m of text.matchAll(new RegExp(FIELD_LINE.source, 'g'))) {
     const decl = m[1].trim();
@@ -50,7 +56,7 @@ export function parseFormatFile(text: string, system: string): EventFormat {
   const pf = /^print fmt:\s*(.*)$/m.exec(text)?.[1] ?? '""';
   const [printFmt, rest] = readCString(pf);
   const printArgs = splitTopLevel(rest.replace(/^\s*,/, ''));
-  return { system, name, id: id ? +id : null, fields, printFmt, printArgs };
+  return { system, name, id, fields, printFmt, printArgs };
 }
 
 function readCString(s: string): [string, string] {

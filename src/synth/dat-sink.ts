@@ -2,7 +2,7 @@
 // the format files, kprobe addresses, kallsyms and uname of a lab recording (dat-kernel.json,
 // made by scripts/snapshot-synth-dat.ts), each event a ring-buffer record of its CPU.
 import { latencyBits } from '../parse/binary/decode.js';
-import { Kallsyms } from '../parse/binary/kallsyms.js';
+import { Kallsyms, symbolAddr } from '../parse/binary/kallsyms.js';
 import { DatWriter, recordEncoder } from '../parse/binary/tracecmd-dat-writer.js';
 import { binaryFormat, type BinaryFormat } from '../parse/binary/tracing-data.js';
 // Imported, not read: the build emits it beside the compiled module.
@@ -27,7 +27,9 @@ export class DatSink implements LineSink {
   constructor(file: string, cpus: number) {
     this.out = new DatWriter(file, cpus);
     const symbols = new Map<string, bigint>();
-    Kallsyms.parse(kernel.kallsyms).forEachText((addr, _t, name) => symbols.set(name, addr));
+    Kallsyms.parse(kernel.kallsyms).forEachText((hi, lo, _t, name) =>
+      symbols.set(name, symbolAddr(hi, lo)),
+    );
     const resolved = new Map<string, bigint>();
     // `name+0xoff/0xsize` as %pS prints it: the symbol's address plus the offset.
     const symbol = (text: string): bigint => {

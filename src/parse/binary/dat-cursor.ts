@@ -1,6 +1,6 @@
 // The records of a trace-cmd `.dat` as one cursor: every CPU's ring-buffer pages (ring-buffer.ts)
 // merged by timestamp, with the lost-events markers the pages carry.
-import type { BinaryFile } from './bytes.js';
+import { i32be, i32le, u16be, u16le, type BinaryFile } from './bytes.js';
 import { binaryCursor, type BinaryCursor } from './binary-cursor.js';
 import { CpuEvents } from './ring-buffer.js';
 import { cpuPages, type DatFile } from './tracecmd-dat.js';
@@ -47,8 +47,8 @@ export function datCursor(file: BinaryFile, dat: DatFile): BinaryCursor {
   };
   let current: CpuEvents | null = null;
   let lostFirst = false;
+  /** common_pid's offset by event id, from each format as its first record comes. */
   const pidOffset = new Map<number, number>();
-  for (const f of dat.td.formats.values()) pidOffset.set(f.id, f.pidOffset);
   const le = dat.littleEndian;
   const cur = binaryCursor(() => {
     if (lostFirst) {
@@ -100,10 +100,10 @@ export function datCursor(file: BinaryFile, dat: DatFile): BinaryCursor {
     cur.buf = s.buf;
     cur.rec = s.rec;
     cur.len = s.len;
-    const type = le ? s.buf.readUInt16LE(s.rec) : s.buf.readUInt16BE(s.rec);
-    const po = pidOffset.get(type) ?? 4;
-    cur.tid =
-      s.len >= po + 4 ? (le ? s.buf.readInt32LE(s.rec + po) : s.buf.readInt32BE(s.rec + po)) : 0;
+    const type = le ? u16le(s.buf, s.rec) : u16be(s.buf, s.rec);
+    let po = pidOffset.get(type);
+    if (po === undefined) pidOffset.set(type, (po = dat.td.format(type)?.pidOffset ?? 4));
+    cur.tid = s.len >= po + 4 ? (le ? i32le(s.buf, s.rec + po) : i32be(s.buf, s.rec + po)) : 0;
     return true;
   };
   return cur;

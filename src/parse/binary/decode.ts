@@ -5,6 +5,7 @@
 // evaluated (print-args.ts); where it shows a kernel symbol (`%pS`), kallsyms gives it.
 import type { TableSpec } from '../fields.js';
 import type { CompiledFormat, FieldValue, FormatField, SqlType } from '../format.js';
+import { i32be, i32le, u16be, u16le } from './bytes.js';
 import type { Kallsyms } from './kallsyms.js';
 import { compilePrintArg, Unevaluable, type PrintArg } from './print-args.js';
 import type { BinaryFormat } from './tracing-data.js';
@@ -24,7 +25,7 @@ export function fieldReader(f: FormatField, le: boolean): Reader {
     const isChar = /\bchar\b/.test(t);
     return (buf, rec, len) => {
       if (o + 4 > len) return null;
-      const v = le ? buf.readUInt32LE(rec + o) : buf.readUInt32BE(rec + o);
+      const v = (le ? i32le(buf, rec + o) : i32be(buf, rec + o)) >>> 0;
       const off = (v & 0xffff) + (rel ? o + 4 : 0);
       const n = v >>> 16;
       if (off + n > len) return null;
@@ -45,41 +46,26 @@ export function fieldReader(f: FormatField, le: boolean): Reader {
   switch (f.size) {
     case 1:
       return (buf, rec, len) =>
-        o + 1 > len ? null : s ? buf.readInt8(rec + o) : buf.readUInt8(rec + o);
+        o + 1 > len ? null : s ? (buf[rec + o] << 24) >> 24 : buf[rec + o];
     case 2:
-      return (buf, rec, len) =>
-        o + 2 > len
-          ? null
-          : le
-            ? s
-              ? buf.readInt16LE(rec + o)
-              : buf.readUInt16LE(rec + o)
-            : s
-              ? buf.readInt16BE(rec + o)
-              : buf.readUInt16BE(rec + o);
+      return (buf, rec, len) => {
+        if (o + 2 > len) return null;
+        const v = le ? u16le(buf, rec + o) : u16be(buf, rec + o);
+        return s ? (v << 16) >> 16 : v;
+      };
     case 4:
-      return (buf, rec, len) =>
-        o + 4 > len
-          ? null
-          : le
-            ? s
-              ? buf.readInt32LE(rec + o)
-              : buf.readUInt32LE(rec + o)
-            : s
-              ? buf.readInt32BE(rec + o)
-              : buf.readUInt32BE(rec + o);
+      return (buf, rec, len) => {
+        if (o + 4 > len) return null;
+        const v = le ? i32le(buf, rec + o) : i32be(buf, rec + o);
+        return s ? v : v >>> 0;
+      };
     case 8:
       return (buf, rec, len) => {
         if (o + 8 > len) return null;
         const p = rec + o;
-        const lo = le ? buf.readUInt32LE(p) : buf.readUInt32BE(p + 4);
-        const hi = s
-          ? le
-            ? buf.readInt32LE(p + 4)
-            : buf.readInt32BE(p)
-          : le
-            ? buf.readUInt32LE(p + 4)
-            : buf.readUInt32BE(p);
+        const lo = (le ? i32le(buf, p) : i32be(buf, p + 4)) >>> 0;
+        const h = le ? i32le(buf, p + 4) : i32be(buf, p);
+        const hi = s ? h : h >>> 0;
         if (hi >= -0x200000 && hi < 0x200000) return hi * TWO32 + lo;
         return s ? (BigInt(hi) << 32n) | BigInt(lo) : (BigInt(hi) << 32n) | BigInt(lo);
       };
@@ -87,9 +73,11 @@ export function fieldReader(f: FormatField, le: boolean): Reader {
   return (buf, rec, len) => (o + f.size > len ? null : hexBytes(buf, rec + o, f.size));
 }
 
+/** The text up to the first NUL of n bytes (searched within them: a perf sample's buffer is the
+ *  window of the file it was read in). */
 function cString(buf: Buffer, at: number, n: number): string {
-  let end = buf.indexOf(0, at);
-  if (end < 0 || end > at + n) end = at + n;
+  let end = at;
+  while (end < at + n && buf[end] !== 0) end++;
   return buf.toString('utf8', at, end);
 }
 
@@ -182,9 +170,10 @@ function writer(col: number, f: FormatField, type: SqlType, le: boolean, make: M
     return (buf, rec, len, out) => {
       if (o + 8 > len) return out.set(col, null);
       const p = rec + o;
-      const lo = le ? buf.readUInt32LE(p) : buf.readUInt32BE(p + 4);
+      // The words' bits as they are: the columns keep them in 32-bit halves.
+      const lo = le ? i32le(buf, p) : i32be(buf, p + 4);
       if (narrow) return out.setI32(col, lo);
-      out.setI64Words(col, lo, le ? buf.readUInt32LE(p + 4) : buf.readUInt32BE(p));
+      out.setI64Words(col, lo, le ? i32le(buf, p + 4) : i32be(buf, p));
     };
   if (f.size !== 1 && f.size !== 2 && f.size !== 4)
     return (buf, rec, len, out) => out.set(col, make(buf, rec, len));
@@ -272,8 +261,8 @@ function lastOf(
   let last: FieldValue = null;
   return (buf, rec, len) => {
     if (o + 8 > len) return null;
-    const a = le ? buf.readUInt32LE(rec + o) : buf.readUInt32BE(rec + o);
-    const b = le ? buf.readUInt32LE(rec + o + 4) : buf.readUInt32BE(rec + o + 4);
+    const a = (le ? i32le(buf, rec + o) : i32be(buf, rec + o)) >>> 0;
+    const b = (le ? i32le(buf, rec + o + 4) : i32be(buf, rec + o + 4)) >>> 0;
     if (a !== lo || b !== hi) {
       lo = a;
       hi = b;

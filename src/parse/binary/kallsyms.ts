@@ -23,33 +23,40 @@ export class Kallsyms {
     while (at < text.length) {
       let nl = text.indexOf('\n', at);
       if (nl < 0) nl = text.length;
-      // `ADDR T name` or `ADDR t name\t[module]` (searched within the line: a search for the
-      // next tab from a core symbol would run on to the modules at the end, for every line).
-      const line = text.slice(at, nl);
+      // `ADDR T name` or `ADDR t name\t[module]` (the tab searched within the line: a search for
+      // the next tab from a core symbol would run on to the modules at the end, for every line).
+      const start = at;
       at = nl + 1;
-      const sp = line.indexOf(' ');
-      if (sp <= 0 || sp + 3 >= line.length || line[sp + 2] !== ' ') continue;
-      const tab = line.indexOf('\t', sp + 3);
-      const nameEnd = tab >= 0 ? tab : line.length;
-      const split = Math.max(0, sp - 8);
-      const hi = split ? parseInt(line.slice(0, split), 16) : 0;
-      const lo = parseInt(line.slice(split, sp), 16);
+      let sp = text.indexOf(' ', start);
+      if (sp < 0 || sp > nl) sp = nl;
+      if (sp <= start || sp + 3 >= nl || text.charCodeAt(sp + 2) !== 32) continue;
+      let tab = sp + 3;
+      while (tab < nl && text.charCodeAt(tab) !== 9) tab++;
+      if (tab === nl) tab = -1;
+      const split = Math.max(start, sp - 8);
+      const hi = split > start ? hexAt(text, start, split) : 0;
+      const lo = hexAt(text, split, sp);
       if (hi !== hi || lo !== lo) continue;
       k.hi.push(hi);
       k.lo.push(lo);
-      k.types.push(line[sp + 1]);
-      k.names.push(line.slice(sp + 3, nameEnd));
-      k.modules.push(tab >= 0 ? (/\[(\S+)\]/.exec(line.slice(tab))?.[1] ?? null) : null);
+      k.types.push(text[sp + 1]);
+      k.names.push(text.slice(sp + 3, tab >= 0 ? tab : nl));
+      k.modules.push(tab >= 0 ? (/\[(\S+)\]/.exec(text.slice(tab, nl))?.[1] ?? null) : null);
     }
     return k;
   }
 
-  /** Calls f for every text symbol (types t, T, w, W): what the kallsyms table keeps. */
-  forEachText(f: (addr: bigint, type: string, name: string, module: string | null) => void): void {
+  /**
+   * Calls f for every text symbol (types t, T, w, W): what the kallsyms table keeps. Its address is
+   * hi * 2^32 + lo, each half as parseInt read its hex digits (two words, no BigInt, as a rule).
+   */
+  forEachText(
+    f: (hi: number, lo: number, type: string, name: string, module: string | null) => void,
+  ): void {
     for (let i = 0; i < this.names.length; i++) {
       const t = this.types[i];
       if (t !== 't' && t !== 'T' && t !== 'w' && t !== 'W') continue;
-      f((BigInt(this.hi[i]) << 32n) | BigInt(this.lo[i]), t, this.names[i], this.modules[i]);
+      f(this.hi[i], this.lo[i], t, this.names[i], this.modules[i]);
     }
   }
 
@@ -92,7 +99,7 @@ export class Kallsyms {
   }
 
   private addr(i: number): bigint {
-    return (BigInt(this.hi[i]) << 32n) | BigInt(this.lo[i]);
+    return symbolAddr(this.hi[i], this.lo[i]);
   }
 
   /** The next symbol at a higher address than position r, or -1 past the last. */
@@ -141,4 +148,22 @@ export class Kallsyms {
     }
     return r < 0 ? null : this.names[this.lookupOrder()[r]];
   }
+}
+
+/** The address forEachText gives as two halves. */
+export function symbolAddr(hi: number, lo: number): bigint {
+  return (BigInt(hi) << 32n) | BigInt(lo);
+}
+
+/** parseInt(text.slice(from, to), 16), without the slice where the text is hex digits alone. */
+function hexAt(text: string, from: number, to: number): number {
+  let v = 0;
+  for (let i = from; i < to; i++) {
+    const c = text.charCodeAt(i);
+    // The letter test folds case (| 0x20); the digit test must not (0x10 | 0x20 is "0").
+    if (c >= 48 && c <= 57) v = v * 16 + (c - 48);
+    else if ((c | 0x20) >= 97 && (c | 0x20) <= 102) v = v * 16 + ((c | 0x20) - 87);
+    else return parseInt(text.slice(from, to), 16);
+  }
+  return to - from > 13 ? parseInt(text.slice(from, to), 16) : v;
 }

@@ -24,20 +24,20 @@ const REC = {
   COMPRESSED2: 83,
 } as const;
 
-/** perf_event_attr.sample_type bits. */
+/** perf_event_attr.sample_type bits (the low 32 of its 64, a Number: tested per record). */
 const S = {
-  IP: 1n << 0n,
-  TID: 1n << 1n,
-  TIME: 1n << 2n,
-  ADDR: 1n << 3n,
-  READ: 1n << 4n,
-  CALLCHAIN: 1n << 5n,
-  ID: 1n << 6n,
-  CPU: 1n << 7n,
-  PERIOD: 1n << 8n,
-  STREAM_ID: 1n << 9n,
-  RAW: 1n << 10n,
-  IDENTIFIER: 1n << 16n,
+  IP: 1 << 0,
+  TID: 1 << 1,
+  TIME: 1 << 2,
+  ADDR: 1 << 3,
+  READ: 1 << 4,
+  CALLCHAIN: 1 << 5,
+  ID: 1 << 6,
+  CPU: 1 << 7,
+  PERIOD: 1 << 8,
+  STREAM_ID: 1 << 9,
+  RAW: 1 << 10,
+  IDENTIFIER: 1 << 16,
 };
 
 /** Feature bits (tools/perf/util/header.h). */
@@ -77,7 +77,10 @@ interface Item {
   /** comm for 'comm'; parent tid for 'fork' in pid. */
   comm: string;
   lost: number;
+  /** A sample's raw data: bytes [rawAt, rawAt + rawLen) of raw (the window it was read in). */
   raw: Buffer | null;
+  rawAt: number;
+  rawLen: number;
   seq: number;
 }
 
@@ -131,9 +134,9 @@ export function readPerf(file: BinaryFile): PerfFile {
     }
   }
   if (!attrs.length) h.fail('no event attrs');
-  const sampleType = attrs[0].sampleType;
+  const sampleType = Number(BigInt.asUintN(32, attrs[0].sampleType));
   const sameLayout = attrs.every(
-    (a) => a.sampleType === sampleType && a.sampleIdAll === attrs[0].sampleIdAll,
+    (a) => a.sampleType === attrs[0].sampleType && a.sampleIdAll === attrs[0].sampleIdAll,
   );
   if (!sameLayout && !(sampleType & S.IDENTIFIER))
     h.fail('events with different sample layouts and no PERF_SAMPLE_IDENTIFIER');
@@ -234,7 +237,7 @@ function perfCursor(
   file: BinaryFile,
   dataAt: number,
   dataSize: number,
-  st: bigint,
+  st: number,
   idAll: boolean,
   td: TracingData,
   meta: Record<string, unknown>,
@@ -263,11 +266,15 @@ function perfCursor(
   let lostRecords = 0;
   let lostSamples = 0;
 
-  const record = (): { type: number; buf: Buffer; at: number; size: number } | null => {
+  // The record record() read last: its type, size and where it starts in `win`.
+  let recType = 0;
+  let recAt = 0;
+  let recSize = 0;
+  const record = (): boolean => {
     if (pos + 8 > end) {
       if (pos < end)
         file.fail(pos, `perf record header: ${end - pos} bytes left in the data section`);
-      return null;
+      return false;
     }
     if (pos + 8 > winAt + win.length) {
       win = file.read(pos, Math.min(WINDOW, end - pos), 'perf data');
@@ -279,12 +286,16 @@ function perfCursor(
     if (size < 8) file.fail(pos, `perf record of ${size} bytes`);
     if (pos + size > end) file.fail(pos, `perf record of ${size} bytes runs past the data section`);
     if (at + size > win.length) {
+      // A new window: the old one stays as it is for the samples queued in it.
       win = file.read(pos, Math.min(Math.max(WINDOW, size), end - pos), 'perf data');
       winAt = pos;
       at = 0;
     }
     pos += size;
-    return { type, buf: win, at, size };
+    recType = type;
+    recAt = at;
+    recSize = size;
+    return true;
   };
 
   /** sample_id trailer of a non-sample record: time and cpu. */
@@ -360,7 +371,9 @@ function perfCursor(
           tid,
           comm: '',
           lost: 0,
-          raw: Buffer.from(buf.subarray(p, p + rawSize)),
+          raw: buf,
+          rawAt: p,
+          rawLen: rawSize,
           seq: seq++,
         });
         break;
@@ -380,6 +393,8 @@ function perfCursor(
           comm,
           lost: 0,
           raw: null,
+          rawAt: 0,
+          rawLen: 0,
           seq: seq++,
         });
         break;
@@ -397,6 +412,8 @@ function perfCursor(
           comm: '',
           lost: 0,
           raw: null,
+          rawAt: 0,
+          rawLen: 0,
           seq: seq++,
         });
         break;
@@ -413,6 +430,8 @@ function perfCursor(
           comm: '',
           lost,
           raw: null,
+          rawAt: 0,
+          rawLen: 0,
           seq: seq++,
         });
         break;
@@ -429,6 +448,8 @@ function perfCursor(
           comm: '',
           lost,
           raw: null,
+          rawAt: 0,
+          rawLen: 0,
           seq: seq++,
         });
         break;
@@ -459,13 +480,12 @@ function perfCursor(
     for (;;) {
       while (readyAt >= ready.length) {
         if (done) return false;
-        const r = record();
-        if (!r) {
+        if (!record()) {
           done = true;
           flush(Infinity);
           continue;
         }
-        parse(r.type, r.buf, r.at, r.size);
+        parse(recType, win, recAt, recSize);
       }
       const it = ready[readyAt++];
       if (it.kind === 'comm') {
@@ -500,8 +520,8 @@ function perfCursor(
       cur.tgid = it.pid;
       cur.comm = comms.get(it.tid) ?? `:${it.tid}`;
       cur.buf = it.raw!;
-      cur.rec = 0;
-      cur.len = it.raw!.length;
+      cur.rec = it.rawAt;
+      cur.len = it.rawLen;
       return true;
     }
   });

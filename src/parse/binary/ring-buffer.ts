@@ -4,6 +4,8 @@
 // 30 a time extend, 31 an absolute timestamp, 0 a data event with its length in array[0],
 // 1..28 a data event of type_len * 4 bytes.
 
+import { i32be, i32le } from './bytes.js';
+
 /** Ring-buffer page commit flags and the mask of its size (include/linux/ring_buffer.h). */
 const RB_MISSED_EVENTS = 0x80000000;
 const RB_MISSED_STORED = 0x40000000;
@@ -60,7 +62,7 @@ export class CpuEvents {
   }
 
   private u32(p: number): number {
-    return this.le ? this.buf.readUInt32LE(p) : this.buf.readUInt32BE(p);
+    return (this.le ? i32le(this.buf, p) : i32be(this.buf, p)) >>> 0;
   }
 
   private loadPage(): boolean {

@@ -1,8 +1,14 @@
 // The tracing metadata a trace-cmd `.dat` and perf's HEADER_TRACING_DATA both carry, in the same
 // layout (trace-cmd.dat(5)): the ring buffer's header_page and header_event, every event's
 // `format` file, /proc/kallsyms, printk_formats and saved_cmdlines.
-import { FIELD_DECL, FIELD_LINE, parseFormatFile, type EventFormat } from '../format.js';
-import type { Cursor } from './bytes.js';
+import {
+  FIELD_DECL,
+  FIELD_LINE,
+  formatHead,
+  parseFormatFile,
+  type EventFormat,
+} from '../format.js';
+import type { BinaryFile, Cursor } from './bytes.js';
 import { Kallsyms } from './kallsyms.js';
 
 /** An event's format with what the binary decoder needs besides the fields. */
@@ -22,6 +28,22 @@ export interface BinaryFormat {
 }
 
 /**
+ * A format file as the trace stores it, its id and event read at once; the rest (binaryFormat) is
+ * read at its first use: a recorded trace holds thousands (2,323 in the stress run's .dat) and
+ * uses a few, and reading them all took 0.1-0.2 CPU s.
+ */
+export interface StoredFormat {
+  id: number;
+  /** `system:name` */
+  event: string;
+  system: string;
+  text: string;
+  file: BinaryFile;
+  /** File offset of the format file (of its compressed section), for errors. */
+  at: number;
+}
+
+/**
  * Bounds past which a format file is damage, not a kernel's: no record is longer than a
  * ring-buffer page (at most 16 MiB) or a perf sample; the longest print fmt of the bundled 6.x
  * kernels is under 5,000 characters, nested 14 deep, and compiling one takes time in its length
@@ -36,7 +58,9 @@ export class TracingData {
   longSize = 8;
   /** Offset of the event data in a ring-buffer page (header_page's `data` field). */
   pageDataOffset = 16;
-  readonly formats = new Map<number, BinaryFormat>();
+  /** The format files by event id (TracingData.format reads one). */
+  readonly formats = new Map<number, StoredFormat>();
+  private readonly read = new Map<number, BinaryFormat>();
   kallsyms: Kallsyms | null = null;
   /** printk_formats: address to format string. */
   readonly printk = new Map<bigint, string>();
@@ -46,10 +70,29 @@ export class TracingData {
   headerPage = '';
   headerEvent = '';
 
-  /** Format texts keyed `system:name`, as a Catalogue takes them. */
-  formatTexts(): Record<string, string> {
-    const out: Record<string, string> = {};
-    for (const f of this.formats.values()) out[f.event] = f.text;
+  /**
+   * The format of event `id`, read at its first use; null when the trace has none. A format file
+   * no kernel writes fails here, naming its offset.
+   */
+  format(id: number): BinaryFormat | null {
+    const known = this.read.get(id);
+    if (known) return known;
+    const s = this.formats.get(id);
+    if (!s) return null;
+    let f: BinaryFormat;
+    try {
+      f = { ...binaryFormat(s.text, s.system), at: s.at };
+    } catch (e) {
+      return s.file.fail(s.at, `format file of system ${s.system}: ${(e as Error).message}`);
+    }
+    this.read.set(id, f);
+    return f;
+  }
+
+  /** Event ids by `system:name` (the last format file of a name, as the catalogue takes them). */
+  eventIds(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const f of this.formats.values()) out.set(f.event, f.id);
     return out;
   }
 
@@ -88,13 +131,13 @@ export class TracingData {
   private addFormat(c: Cursor, system: string): void {
     const at = c.offset;
     const text = c.text(c.u64('format file size'), `format file of system ${system}`);
-    let f: BinaryFormat;
-    try {
-      f = { ...binaryFormat(text, system), at };
-    } catch (e) {
-      c.file.fail(at, `format file of system ${system}: ${(e as Error).message}`);
-    }
-    this.formats.set(f.id, f);
+    const { name, id } = formatHead(text);
+    if (!name || id === null)
+      c.file.fail(
+        at,
+        `format file of system ${system}: ${name ? `${name} has no ID` : 'format file has no "name:" line'}`,
+      );
+    this.formats.set(id, { id, event: `${system}:${name}`, system, text, file: c.file, at });
   }
 
   /** 4-byte size, then /proc/kallsyms. */

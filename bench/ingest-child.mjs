@@ -1,11 +1,17 @@
 // One measured ingest run in its own process, so peak RSS is its own. It runs the built code
-// (dist/) as the CLI does when it is fresh: through tsx, the parsing worker compiles its sources
-// when it starts, inside the measured call.
+// (dist/) as the CLI does when it is fresh, in plain node: no tsx, whose loader thread (another V8
+// isolate) added ~40 MB to peak RSS that the CLI does not have. With dist/ stale it registers tsx
+// and runs the sources: the parsing worker then compiles them when it starts, inside the measured
+// call. JavaScript, so that node runs it without tsx.
 import { distIsFresh } from '../scripts/dist-fresh.mjs';
 
-const { ingest } = (await import(
-  distIsFresh() ? '../dist/src/ingest/ingest.js' : '../src/ingest/ingest.js'
-)) as typeof import('../src/ingest/ingest.js');
+let ingest;
+if (distIsFresh()) ({ ingest } = await import('../dist/src/ingest/ingest.js'));
+else {
+  const { register } = await import('tsx/esm/api');
+  register();
+  ({ ingest } = await import('../src/ingest/ingest.ts'));
+}
 
 const [file, db] = process.argv.slice(2);
 const t0 = process.hrtime.bigint();
