@@ -1,5 +1,6 @@
 // mm/memory.c copy_page_range: fork's copy of a VMA's page tables (kernel/fork.c dup_mmap calls it).
-import { presentPte, vaOf, type Model } from './model.js';
+import { vaOf, type Model } from './model.js';
+import { presentPte } from './pte.js';
 import { MMU_NOTIFY } from './mmu_notifier.js';
 import { MM_ANONPAGES, MM_SWAPENTS, type Mm, type Pte, type Vma } from './types.js';
 import {

@@ -1,7 +1,8 @@
 // mm/filemap.c: the page cache, and the file pages fault-around maps (filemap_map_pages).
 import { type FaultEvidence } from './memory.js';
 import { type Mm, PAGE_SIZE, type Pte, type Vma, type Folio } from './types.js';
-import { presentPte, type Model } from './model.js';
+import type { Model } from './model.js';
+import { presentPte } from './pte.js';
 
 /** The page cache: one folio per (file, page index), created on first use. */
 export class PageCache {

@@ -11,7 +11,8 @@ import {
   type Folio,
 } from './types.js';
 import { add_mm_counter, alloc_anon_folio, is_cow_mapping, type FaultEvidence } from './memory.js';
-import { presentPte, type Model } from './model.js';
+import type { Model } from './model.js';
+import { presentPte } from './pte.js';
 import { MMU_NOTIFY } from './mmu_notifier.js';
 
 /** THP eligibility for an anonymous fault (mm/huge_memory.c thp_vma_allowable_order, madvise mode). */

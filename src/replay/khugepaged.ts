@@ -1,7 +1,8 @@
 // mm/khugepaged.c collapse_huge_page: 512 small anonymous pages become one PMD-mapped THP, whether
 // khugepaged found them or MADV_COLLAPSE (6.1+) asked for them.
 import { add_mm_counter } from './memory.js';
-import { presentPte, type Model } from './model.js';
+import type { Model } from './model.js';
+import { presentPte } from './pte.js';
 import { MMU_NOTIFY } from './mmu_notifier.js';
 import {
   HPAGE_PMD_NR,

@@ -1,5 +1,6 @@
 // mm/ksm.c: ksmd merging identical anonymous pages into one write-protected KSM page.
-import { presentPte, type Model } from './model.js';
+import type { Model } from './model.js';
+import { presentPte } from './pte.js';
 import { MMU_NOTIFY } from './mmu_notifier.js';
 import { PAGE_SIZE, type Folio, type Mm } from './types.js';
 

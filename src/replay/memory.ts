@@ -1,5 +1,6 @@
 // mm/memory.c: faults and zapping, as the kernel does them (fork's copy: copy_page_range.ts).
-import { fmtPfn, presentPte, vaOf, type Model } from './model.js';
+import { fmtPfn, vaOf, type Model } from './model.js';
+import { presentPte } from './pte.js';
 import { MMU_NOTIFY } from './mmu_notifier.js';
 import { free_swap_and_cache } from './swap.js';
 import {

@@ -13,7 +13,8 @@ import {
   rss_batch_point,
   type FaultEvidence,
 } from './memory.js';
-import { presentPte, type Model } from './model.js';
+import type { Model } from './model.js';
+import { presentPte } from './pte.js';
 import { MMU_NOTIFY } from './mmu_notifier.js';
 import {
   MM_ANONPAGES,

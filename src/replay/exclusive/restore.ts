@@ -3,7 +3,7 @@
 import type { DeviceExclusive } from '../device_exclusive.js';
 import type { ReplayEvent } from '../adapter.js';
 import { do_wp_page } from '../memory.js';
-import { presentPte } from '../model.js';
+import { presentPte } from '../pte.js';
 import { MMU_NOTIFY } from '../mmu_notifier.js';
 import { PAGE_SIZE, type Folio, type Mm, type Pte, type Vma } from '../types.js';
 import type { Request, Waiter } from './types.js';
