@@ -8,7 +8,7 @@ import { Adapter } from './adapter.js';
 import type { Design } from './device_exclusive.js';
 import { dxEvidence, probedVersion, traced } from './evidence.js';
 import { anchorPlan } from './gup-plans.js';
-import { planInput } from './input.js';
+import { planInput, scanInput } from './input.js';
 import { semantics, versionForRelease, type KernelVersion } from './kernel.js';
 import { Model } from './model.js';
 import { ReplayWriter } from './output.js';
@@ -232,6 +232,10 @@ async function planFile(
   design: Design,
   opts: ReplayOptions,
 ) {
+  // The input's first pass over the events runs beside the probes' binding, on its own connection.
+  const scan = scanInput(db, fileId, opts);
+  // Awaited by planInput; a failure before that must not go unhandled.
+  scan.catch(() => {});
   const { bound: probes } = await bindProbes(db, fileId, kernel, structPage);
   const t = await traced(db, fileId, probes);
   m.swapOn = t.swapOn;
@@ -245,7 +249,7 @@ async function planFile(
     )
   ).map((r) => r.ts);
   const walkClock = adapter.dx?.walkClock;
-  const plan = await planInput(db, fileId, { ...opts, probes, walkClock });
+  const plan = await planInput(db, fileId, { ...opts, probes, walkClock, scan });
   // GUP plans are read from the whole file: a GUP near a --from/--to edge keeps its anchors.
   const whole =
     opts.fromNs === undefined && opts.toNs === undefined

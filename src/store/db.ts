@@ -137,6 +137,16 @@ export class Db {
     return r.getRowObjectsJS() as T[];
   }
 
+  /** rows() on a connection of its own: the query runs beside those of this one. */
+  async rowsAside<T = Record<string, unknown>>(sql: string): Promise<T[]> {
+    const conn = await this.instance.connect();
+    try {
+      return (await conn.runAndReadAll(sql)).getRowObjectsJS() as T[];
+    } finally {
+      conn.closeSync();
+    }
+  }
+
   async tables(): Promise<string[]> {
     const r = await this.rows<{ name: string }>(
       `SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'main'`,
