@@ -81,3 +81,18 @@ describe('tasks', () => {
     expect(h.m.tasks.get(101)).toMatchObject({ comm: 'again', exited: false });
   });
 });
+
+describe('page allocator events without their PFN (a damaged field)', () => {
+  it('are passed over: the fault maps a page of unknown PFN, and the free names no folio', () => {
+    const h = harness();
+    const va = 0x7f0000000000;
+    h.ev(100, 'exceptions:page_fault_user', { address: va, error_code: 6 });
+    h.ev(100, 'kmem:mm_page_alloc', { pfn: null, order: 0, gfp_flags: 'GFP_HIGHUSER_MOVABLE' });
+    h.ev(100, 'kmem:mm_page_free', { pfn: null, order: 0 });
+    h.rss(100, 11); // ends the fault
+    const p = h.m.pte(h.m.tasks.get(100)!.mm!, va);
+    expect(p?.kind).toBe('present');
+    expect(p?.folio?.pfn).toBeNull();
+    expect(p?.folio?.freed).toBe(false);
+  });
+});

@@ -40,9 +40,8 @@ export class Model {
   private lastTask: Task | undefined;
   mms: Mm[] = [];
   folios = new Map<number, Folio>();
-  /** Folios by known PFN (head page). */
-  /** Folios by PFN (a number: PFNs come from events' numeric fields, and a Map keyed by bigint
-   *  hashes and compares each key through a runtime call, 120 ns a lookup against 15). */
+  /** Folios by known PFN (head page), a number: PFNs come from events' numeric fields, and a Map
+   *  keyed by bigint hashes and compares each key through a runtime call (120 ns a lookup, 15). */
   byPfn = new Map<number, Folio>();
   now = 0n;
   eventId = 0n;
