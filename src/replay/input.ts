@@ -40,8 +40,11 @@ export async function scanInput(
   o: Pick<InputOptions, 'fromNs' | 'toNs'>,
 ): Promise<InputScan | null> {
   const filter = windowFilter(fileId, o);
-  const tables = new Set(await db.tables());
-  if (!tables.has('_events'))
+  // Every query here on the connection of its own: the probes' binding uses the Db's meanwhile.
+  const [{ n: made }] = await db.rowsAside<{ n: bigint }>(
+    `SELECT count(*) AS n FROM information_schema.tables WHERE table_schema = 'main' AND table_name = '_events'`,
+  );
+  if (!made)
     throw new Error(
       `${db.path}: made by an older mmreplay (no _events table); ingest the trace again`,
     );
