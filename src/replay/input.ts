@@ -31,7 +31,7 @@ export interface InputScan {
 
 /**
  * The first pass over a file's `_events` that planInput needs: its ids, event codes, count and how
- * far its times step back. It reads every event (0.15-0.4 s on 10 M), on a connection of its own,
+ * far its times step back. It reads every event (55-100 ms on 10 M), on connections of its own,
  * so it can start before the probes are bound and run beside their queries. null: no event.
  */
 export async function scanInput(
@@ -48,25 +48,28 @@ export async function scanInput(
     throw new Error(
       `${db.path}: made by an older mmreplay (no _events table); ingest the trace again`,
     );
-  // `_events` directly, not the `events` view: its joins may emit rows out of insertion order.
-  const [f] = await db.rowsAside<{
-    lo: bigint | null;
-    hi: bigint | null;
-    codes: number[] | null;
-    back: bigint;
-    n: bigint;
-  }>(
-    `SELECT min(id) AS lo, max(id) AS hi, list(DISTINCT event_id) AS codes, count(*) FILTER (step < 0) AS back, count(*) AS n
-     FROM (SELECT id, event_id, ts_ns - lag(ts_ns) OVER () step FROM _events WHERE ${filter})`,
-  );
+  // `_events` directly, not the `events` view: its joins may emit rows out of insertion order. Three
+  // queries side by side: the bounds come from the table's statistics, the codes from a parallel
+  // aggregate, and only the steps back need a pass in order (together: 150-230 ms, apart: 55).
+  const [[f], [c], [b]] = await Promise.all([
+    db.rowsAside<{ lo: bigint | null; hi: bigint | null; n: bigint }>(
+      `SELECT min(id) AS lo, max(id) AS hi, count(*) AS n FROM _events WHERE ${filter}`,
+    ),
+    db.rowsAside<{ codes: number[] | null }>(
+      `SELECT list(event_id ORDER BY event_id) AS codes FROM (SELECT DISTINCT event_id FROM _events WHERE ${filter})`,
+    ),
+    db.rowsAside<{ back: bigint }>(
+      `SELECT count(*) FILTER (step < 0) AS back FROM (SELECT ts_ns - lag(ts_ns) OVER () step FROM _events WHERE ${filter})`,
+    ),
+  ]);
   if (f.lo === null || f.hi === null) return null;
   let maxBack = 0n;
-  if (f.back > 0n) {
+  if (b.back > 0n) {
     [{ maxBack }] = await db.rowsAside<{ maxBack: bigint }>(
       `SELECT max(top - ts_ns) maxBack FROM (SELECT ts_ns, max(ts_ns) OVER (ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) top FROM _events WHERE ${filter})`,
     );
   }
-  return { lo: f.lo, hi: f.hi, codes: f.codes ?? [], maxBack, count: Number(f.n) };
+  return { lo: f.lo, hi: f.hi, codes: c.codes ?? [], maxBack, count: Number(f.n) };
 }
 
 function windowFilter(fileId: number, o: Pick<InputOptions, 'fromNs' | 'toNs'>): string {
