@@ -52,7 +52,7 @@ describe('event view', () => {
   });
 
   it('makes an event from its fields by name, and refuses a name the event does not have', () => {
-    const common = { id: 1n, ts: 2n, cpu: 0, tid: 3, tgid: 3, comm: 'w' };
+    const common = { id: 1, ts: 2n, cpu: 0, tid: 3, tgid: 3, comm: 'w' };
     const e = EventView.of('task:task_newtask', common, { pid: 4, child_comm: 'child' });
     expect([e.pid, e.clone_flags, e.child_comm, e.buf]).toEqual([4, null, 'child', null]);
     expect(() => EventView.of('kmem:rss_stat', common, { address: 1 })).toThrow(/no field address/);

@@ -38,7 +38,7 @@ function harness() {
   const m = new Model(semantics('6.12'), out);
   const a = new Adapter(m, out, { thp: 'madvise', allocsTraced: false, design: '5.14' });
   let ts = 1_000_000n;
-  let id = 0n;
+  let id = 0;
   const ev = (tid: number, event: string, f: Fields = {}): ReplayEvent => {
     ts += 1000n;
     id++;

@@ -24,12 +24,12 @@ describe('GUP plans', () => {
       const planner = await GupPlanner.open(db.instance, anchors);
       // Small batches: a GUP's anchors run past the batch it begins in.
       const batch = eventBatch(128);
-      const got = new Map<bigint, GupPlan>();
+      const got = new Map<number, GupPlan>();
       let held = 0;
       for (;;) {
         await reader.next(batch);
         if (!batch.n) break;
-        const ids = new Set(batch.id.subarray(0, batch.n));
+        const ids = new Set(Array.from(batch.id.subarray(0, batch.n), Number));
         for (const [id, p] of await planner.through(batch)) {
           expect(ids.has(id)).toBe(true);
           got.set(id, p);

@@ -98,7 +98,7 @@ function run(ops: Op[]): string[] {
   let t = 0n;
   for (const o of ops) {
     m.now = ++t;
-    m.eventId = t;
+    m.eventId = Number(t);
     const mm = mms[o.mm % mms.length];
     if (mm.dead) continue;
     const va = BASE + ('page' in o ? o.page : 0) * PAGE_SIZE;

@@ -25,10 +25,14 @@ function harness() {
   };
   const m = new Model(semantics('6.18'), out);
   const a = new Adapter(m, out, { thp: 'madvise', allocsTraced: false, design: null });
-  let id = 0n;
+  let id = 0;
   const ev = (tid: number, event: string, f: Parameters<typeof EventView.of>[2] = {}) => {
     id++;
-    const e = EventView.of(event, { id, ts: id * 1000n, cpu: 0, tid, tgid: 100, comm: 'w' }, f);
+    const e = EventView.of(
+      event,
+      { id, ts: BigInt(id) * 1000n, cpu: 0, tid, tgid: 100, comm: 'w' },
+      f,
+    );
     m.now = e.ts;
     m.eventId = e.id;
     a.handle(e);

@@ -100,7 +100,7 @@ export class Adapter {
 
   readonly dx: DeviceExclusive | null;
   /** Events the model could not use, with why (damaged fields, a cut marker): counted, the first kept. */
-  readonly skipped = { count: 0, first: null as { eventId: bigint; why: string } | null };
+  readonly skipped = { count: 0, first: null as { eventId: number; why: string } | null };
 
   constructor(
     readonly m: Model,

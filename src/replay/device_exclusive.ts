@@ -53,7 +53,7 @@ export type {
 export { pinTime, pinWindow, type GupPlan } from './exclusive/gup_plan.js';
 
 export class DeviceExclusive {
-  gupPlans = new Map<bigint, GupPlan>();
+  gupPlans = new Map<number, GupPlan>();
   announced = new Map<number, { start: number; npages: number }>();
   active = new Set<Call>();
   requests = new Map<number, Request>();
@@ -198,7 +198,7 @@ export class DeviceExclusive {
   }
 
   /** The plans of the GUPs that begin in the current batch of events. */
-  setGupPlans(plans: Map<bigint, GupPlan>): void {
+  setGupPlans(plans: Map<number, GupPlan>): void {
     setGupPlans(this, plans);
   }
 

@@ -5,6 +5,8 @@ import { fieldsOf, NUM_FIELDS, STR_FIELDS, type NumField, type StrField } from '
 import { eventClass } from './handlers/events.js';
 import { NO_TS, SLOTS, type EventBatch } from './input.js';
 
+const TWO_32 = 2 ** 32;
+
 /** Per event name: the slot of each numeric field (by NUM_FIELDS index, -1: none), and the STR_FIELDS index of its string. */
 interface Layout {
   slot: Int8Array;
@@ -32,7 +34,8 @@ type Common = Pick<EventView, 'id' | 'ts' | 'cpu' | 'tid' | 'tgid' | 'comm'>;
 
 /** The current event: common columns as properties, its fields by name (getters below). */
 export class EventView {
-  id = 0n;
+  /** A number, not a bigint: an event id is below 2^53, and a bigint read is an allocation per event. */
+  id = 0;
   ts = 0n;
   cpu = 0;
   tid = 0;
@@ -70,7 +73,7 @@ export class EventView {
     }
     this.i = i;
     this.o = SLOTS * i;
-    this.id = b.id[i];
+    this.id = (b.idw[2 * i] >>> 0) + b.idw[2 * i + 1] * TWO_32;
     this.ts = ts === NO_TS ? (null as unknown as bigint) : ts;
     this.cpu = num(b.cpu[i]) as number;
     this.tid = num(b.tid[i]) as number;

@@ -136,7 +136,7 @@ export class GupPlanner {
    * The plans of the GUPs that begin within a batch of events (n > 0), each final: no later
    * anchor changes it. Those that begin before it (before a --from window) are dropped.
    */
-  async through(events: EventBatch): Promise<Map<bigint, GupPlan>> {
+  async through(events: EventBatch): Promise<Map<number, GupPlan>> {
     const ts = events.ts[events.n - 1];
     const id = events.id[events.n - 1];
     const upTo = (p: { ts: bigint; id: bigint }) => p.ts < ts || (p.ts === ts && p.id <= id);
@@ -154,10 +154,11 @@ export class GupPlanner {
       if (!upTo({ ts: b.ts[this.i], id: b.id[this.i] }) && !this.unsettled(upTo)) break;
       this.take(this.i++);
     }
-    const out = new Map<bigint, GupPlan>();
+    // By the event id as a number, as the replay's events carry it (event_view.ts).
+    const out = new Map<number, GupPlan>();
     while (this.pending.length && upTo(this.pending[0])) {
       const p = this.pending.shift()!;
-      if (!before(p)) out.set(p.id, p.open.plan!);
+      if (!before(p)) out.set(Number(p.id), p.open.plan!);
     }
     return out;
   }

@@ -44,7 +44,7 @@ export class Model {
    *  keyed by bigint hashes and compares each key through a runtime call (120 ns a lookup, 15). */
   byPfn = new Map<number, Folio>();
   now = 0n;
-  eventId = 0n;
+  eventId = 0;
   private nextFolio = 1;
   private nextVma = 1;
   private nextAnonVma = 1;

@@ -20,7 +20,7 @@ export class ReplayWriter implements Sink, AdapterOutput, ExclusiveOutput {
   /** false for a counterfactual design: only the exclusive_* tables are written. */
   full = true;
   /** The event being replayed (stream.ts's view of it): read, not copied on every event. */
-  current: { readonly id: bigint; readonly ts: bigint } = { id: 0n, ts: 0n };
+  current: { readonly id: number; readonly ts: bigint } = { id: 0, ts: 0n };
   violations = 0;
   /** folio_intervals rows written to run to the end of the trace (dur NULL until it is known). */
   openEnded = 0;
@@ -70,7 +70,7 @@ export class ReplayWriter implements Sink, AdapterOutput, ExclusiveOutput {
     a.setBool(PTE.uffd_wp, p.uffdWp);
     a.setBool(PTE.pmd, p.pmd);
     a.setBool(PTE.zero_page, f?.zero ?? false);
-    a.setBig(PTE.source_event, p.sinceEvent);
+    a.setInt(PTE.source_event, p.sinceEvent);
     a.setStr(PTE.confidence, p.kind === 'present' && f && !f.zero ? f.pfnConfidence : p.confidence);
     a.endRow();
   }
@@ -95,7 +95,7 @@ export class ReplayWriter implements Sink, AdapterOutput, ExclusiveOutput {
     a.setBool(FOLIO.anon_exclusive, f.anonExclusive);
     a.setBool(FOLIO.lru, f.lru);
     a.setBool(FOLIO.freed, f.freed);
-    a.setBig(FOLIO.source_event, f.sinceEvent);
+    a.setInt(FOLIO.source_event, f.sinceEvent);
     a.endRow();
   }
 
@@ -142,7 +142,7 @@ export class ReplayWriter implements Sink, AdapterOutput, ExclusiveOutput {
     if (!this.full) return;
     const a = this.rssRows;
     a.setInt(RSS.file_id, this.fileId);
-    a.setBig(RSS.event_id, r.eventId);
+    a.setInt(RSS.event_id, r.eventId);
     a.setBig(RSS.ts, r.ts);
     a.setInt(RSS.mm, r.mm);
     a.setStr(RSS.member, r.member);
@@ -157,7 +157,7 @@ export class ReplayWriter implements Sink, AdapterOutput, ExclusiveOutput {
     if (!this.full) return;
     const a = this.pgtables;
     a.setInt(PGTABLE.file_id, this.fileId);
-    a.setBig(PGTABLE.event_id, r.eventId);
+    a.setInt(PGTABLE.event_id, r.eventId);
     a.setInt(PGTABLE.mm, r.mm);
     a.setInt(PGTABLE.va, r.va);
     a.setInt(PGTABLE.kernel_tables, r.kernel);

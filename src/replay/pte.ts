@@ -23,7 +23,7 @@ export function presentPte(
     entryWrite: false,
     swapSlot: undefined,
     since: 0n,
-    sinceEvent: 0n,
+    sinceEvent: 0,
     preTrace: false,
   };
 }

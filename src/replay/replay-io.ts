@@ -28,7 +28,7 @@ export interface ReplayIo {
   /** The next events (n = 0 at the end); the batch is valid until the next call. */
   next(): Promise<EventBatch>;
   /** The plans of the GUPs that begin in the batch last returned (gup-plans.ts). */
-  readonly plans: Map<bigint, GupPlan>;
+  readonly plans: Map<number, GupPlan>;
   /** Waits while the rows handed over are far ahead of their appends (call between batches). */
   drain(): Promise<void>;
   /** Appends the last rows and lets go of the input; the database is the caller's again. */
@@ -51,7 +51,7 @@ async function tableLayouts(db: Db): Promise<Record<Table, TableLayout>> {
 /** Input and appends on the calling thread (an in-memory database, short traces). */
 export class InlineIo implements ReplayIo {
   readonly tables = {} as Record<Table, ColumnBatch>;
-  plans = new Map<bigint, GupPlan>();
+  plans = new Map<number, GupPlan>();
   private appenders: BatchAppender[] = [];
   private batch = eventBatch();
   private first = true;
@@ -132,7 +132,7 @@ export interface IoWorkerData {
 
 /** Worker to model thread. */
 export type FromIo =
-  | { t: 'events'; batch: EventBatch; plans: Map<bigint, GupPlan> }
+  | { t: 'events'; batch: EventBatch; plans: Map<number, GupPlan> }
   | { t: 'recycle'; table: Table; values: ArrayBuffer[] }
   | { t: 'closed' }
   | { t: 'error'; message: string; stack?: string };
@@ -161,8 +161,8 @@ const MAX_IN_FLIGHT = 8;
  */
 export class WorkerIo implements ReplayIo {
   readonly tables = {} as Record<Table, ColumnBatch>;
-  plans = new Map<bigint, GupPlan>();
-  private events: { batch: EventBatch; plans: Map<bigint, GupPlan> }[] = [];
+  plans = new Map<number, GupPlan>();
+  private events: { batch: EventBatch; plans: Map<number, GupPlan> }[] = [];
   private current: EventBatch | null = null;
   private inFlight = 0;
   private failure: Error | null = null;

@@ -58,7 +58,7 @@ export interface ReplaySummary {
 }
 
 /** `path:line` of an event. */
-async function whereIs(db: Db, eventId: bigint): Promise<string> {
+async function whereIs(db: Db, eventId: number): Promise<string> {
   const [r] = await db.rows<{ path: string; line_no: bigint }>(
     `SELECT f.path, e.line_no FROM _events e JOIN files f USING (file_id) WHERE e.id = ${eventId}`,
   );

@@ -62,10 +62,10 @@ export interface Folio {
   rmap: Rmap;
   /** Which event last removed each mapping (the culprit when a pinned page is found replaced).
    *  Written only by Model.rmap_remove: until then it is a shared empty map. */
-  unmapped: Map<number | string, { eventId: bigint; ts: bigint; tid: number }>;
+  unmapped: Map<number | string, { eventId: number; ts: bigint; tid: number }>;
   /** Open interval bookkeeping. */
   since: bigint;
-  sinceEvent: bigint;
+  sinceEvent: number;
   /** In Model.touchedFolios (the current event changed it). */
   touched: boolean;
 }
@@ -89,7 +89,7 @@ export interface Pte {
   /** A swap entry's slot (swap.ts). */
   swapSlot?: number;
   since: bigint;
-  sinceEvent: bigint;
+  sinceEvent: number;
   preTrace: boolean;
 }
 

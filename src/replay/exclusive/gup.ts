@@ -84,7 +84,7 @@ export function advanceTo(dx: DeviceExclusive, e: ReplayEvent): void {
 }
 
 /** The plans of the GUPs that begin in the current batch of events, by entry event id (gup-plans.ts). */
-export function setGupPlans(dx: DeviceExclusive, plans: Map<bigint, GupPlan>): void {
+export function setGupPlans(dx: DeviceExclusive, plans: Map<number, GupPlan>): void {
   dx.gupPlans = plans;
 }
 

@@ -318,7 +318,7 @@ export function result(
   ts: bigint,
   expected?: Pte,
 ): void {
-  let culprit: { eventId: bigint; ts: bigint; tid: number } | null = null;
+  let culprit: { eventId: number; ts: bigint; tid: number } | null = null;
   if (cause === 'replaced' && g.folio)
     culprit = g.folio.unmapped.get(rmapKey(c.req.mm.id, g.va)) ?? null;
   // The write-protecting event installed the read-only entry (its tid is filled in from events).

@@ -37,7 +37,7 @@ export interface PageRow {
   gupPfn: number | null;
   outcome: 'exclusive' | 'failed';
   cause: Cause;
-  culpritEvent: bigint | null;
+  culpritEvent: number | null;
   culpritTid: number | null;
   culpritTs: bigint | null;
   windowNs: bigint | null;

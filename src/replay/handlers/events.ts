@@ -7,7 +7,7 @@ import type { ReplayEvent } from '../event_view.js';
 export type { ReplayEvent } from '../event_view.js';
 
 export interface RssRow {
-  eventId: bigint;
+  eventId: number;
   ts: bigint;
   mm: number | null;
   member: (typeof RSS_MEMBERS)[number];
@@ -18,7 +18,7 @@ export interface RssRow {
 }
 
 export interface CheckpointRow {
-  eventId: bigint;
+  eventId: number;
   ts: bigint;
   label: string;
   pid: number;
@@ -36,7 +36,7 @@ export interface CheckpointRow {
 
 /** One fault's page-table page allocations, kernel against model. */
 export interface PgtableRow {
-  eventId: bigint;
+  eventId: number;
   mm: number;
   va: number;
   kernel: number;
@@ -57,7 +57,7 @@ export interface PendingFault {
   task: Task;
   va: number;
   errorCode: number;
-  eventId: bigint;
+  eventId: number;
   ev: FaultEvidence;
   /** The fault freed the page it allocated: it lost a race (pte_same failed), someone else mapped
    *  the address first, and the fault maps nothing. */
