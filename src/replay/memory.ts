@@ -128,6 +128,22 @@ export function do_anonymous_page(
     );
     return;
   }
+  map_new_anon_page(m, mm, vma, va, ev, vma.write, write);
+}
+
+/**
+ * A new anonymous page mapped at va, as do_anonymous_page does and do_cow_fault's set_pte_range
+ * (folio_add_new_anon_rmap, the counter, set_ptes).
+ */
+function map_new_anon_page(
+  m: Model,
+  mm: Mm,
+  vma: Vma,
+  va: number,
+  ev: FaultEvidence | null,
+  write: boolean,
+  dirty: boolean,
+): void {
   const f = alloc_anon_folio(m, vma, ev, 0);
   m.rmap_add(f, mm, va);
   add_mm_counter(mm, MM_ANONPAGES, 1);
@@ -135,8 +151,8 @@ export function do_anonymous_page(
     mm,
     va,
     presentPte(f, {
-      write: vma.write,
-      dirty: write,
+      write,
+      dirty,
       confidence: f.pfnConfidence === 'observed' ? 'observed' : 'inferred',
     }),
   );
@@ -157,18 +173,7 @@ export function do_fault(
   if (write && !vma.shared) {
     // do_cow_fault: a private copy of the file page, never the page itself.
     cache.get(m, vma.file!, index, shmem, null);
-    const f = alloc_anon_folio(m, vma, ev, 0);
-    m.rmap_add(f, mm, va);
-    add_mm_counter(mm, MM_ANONPAGES, 1);
-    m.set_pte_at(
-      mm,
-      va,
-      presentPte(f, {
-        write: true,
-        dirty: true,
-        confidence: f.pfnConfidence === 'observed' ? 'observed' : 'inferred',
-      }),
-    );
+    map_new_anon_page(m, mm, vma, va, ev, true, true);
     return;
   }
   // do_read_fault maps the pages already cached around the address (fault_around_bytes = 64K);
