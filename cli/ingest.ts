@@ -22,7 +22,7 @@ interface Args {
 export const ingestCommand: CommandModule<object, Args> = {
   command: 'ingest <trace..>',
   describe:
-    'Read trace text (tracefs trace/trace_pipe, trace-cmd report, perf script; gzip/xz/zstd) into DuckDB',
+    'Read traces (trace-cmd .dat v6/v7, perf.data, and the text of tracefs trace/trace_pipe, trace-cmd report, perf script; gzip/xz/zstd) into DuckDB',
   builder: (y) =>
     y
       .positional('trace', {

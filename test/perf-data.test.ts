@@ -1,7 +1,8 @@
 // perf.data ingests to the rows `perf script` prints for the same file (parsed by the text
 // reader): the host captures' perf.data (perf 6.1 on Linux 6.18, tracepoints only: this kernel
-// has no kprobe_events) and traces/host/perf-lost, recorded with a one-page buffer so that perf
-// reports lost samples. perf script prints µs, truncated: compared as ts_ns // 1000.
+// has no kprobe_events), traces/host/perf-system-wide (perf record -a: perf's dummy event for
+// side-band records has a sample layout of its own, records name their event by id) and
+// traces/host/perf-lost, recorded with a one-page buffer so that perf reports lost samples. perf script prints µs, truncated: compared as ts_ns // 1000.
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -31,6 +32,18 @@ async function typedDifferences(db: Db): Promise<Record<string, number>> {
         `SELECT column_name AS c FROM information_schema.columns WHERE table_name = '${t}' AND column_name <> 'id' ORDER BY ordinal_position`,
       )
     ).map((r) => `"${r.c}"`);
+    const [{ n1 }] = await db.rows<{ n1: bigint }>(
+      `SELECT count(*) AS n1 FROM "${t}" JOIN events e USING (id) WHERE e.file_id = 1`,
+    );
+    if (!n1) {
+      // An event the text reader has no format for (sched_switch in a system-wide recording) stays
+      // in perf script's other_events, untyped: there it must have as many rows.
+      const [{ a }] = await db.rows<{ a: bigint }>(
+        `SELECT abs((SELECT count(*) FROM "${t}") - (SELECT count(*) FROM other_events o JOIN events e USING (id) WHERE e.file_id = 1 AND e.event = (SELECT any_value(e0.event) FROM "${t}" JOIN events e0 USING (id))))::BIGINT AS a`,
+      );
+      out[t] = Number(a);
+      continue;
+    }
     const keys = ['t', 'tid', ...cols].join(', ');
     const sel = (f: number) =>
       `SELECT e.ts_ns // 1000 AS t, e.tid, ${cols.map((c) => `x.${c}`).join(', ')}, ${f} AS f FROM "${t}" x JOIN events e USING (id) WHERE e.file_id = ${f}`;
@@ -60,7 +73,7 @@ describe('perf.data', () => {
       ]);
       expect(files[0]).toMatchObject({ format: 'perf-data', lost: 0, events: files[1].events });
       expect(files[0].metadata).toMatchObject({
-        kernel_release: '6.18.44-fc-v595',
+        kernel_release: expect.stringMatching(/^6\.18\.44-fc-v\d+$/),
         perf_version: '6.1.187',
       });
       expect(await eventDifferences(db)).toBe(0);

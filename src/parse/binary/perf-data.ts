@@ -59,6 +59,12 @@ interface Attr {
   config: bigint;
   sampleType: bigint;
   sampleIdAll: boolean;
+  /** sampleType's low 32 bits, tested per record. */
+  st: number;
+  /** Bytes of the sample_id trailer of its non-sample records. */
+  idSize: number;
+  /** A tracepoint's samples are events; another's (perf's dummy event) are counted. */
+  tracepoint: boolean;
 }
 
 export interface PerfFile {
@@ -123,7 +129,17 @@ export function readPerf(file: BinaryFile): PerfFile {
     const sampleType = a.u64big();
     a.u64big(); // read_format
     const flags = a.u64big();
-    const attr = { type, config, sampleType, sampleIdAll: (flags & SAMPLE_ID_ALL) !== 0n };
+    const sampleIdAll = (flags & SAMPLE_ID_ALL) !== 0n;
+    const st = Number(BigInt.asUintN(32, sampleType));
+    const attr: Attr = {
+      type,
+      config,
+      sampleType,
+      sampleIdAll,
+      st,
+      idSize: sampleIdAll ? sampleIdSize(st) : 0,
+      tracepoint: type === PERF_TYPE_TRACEPOINT,
+    };
     attrs.push(attr);
     a.pos = attrSize - 16;
     const idsAt = a.u64('ids offset');
@@ -134,17 +150,20 @@ export function readPerf(file: BinaryFile): PerfFile {
     }
   }
   if (!attrs.length) h.fail('no event attrs');
-  const sampleType = Number(BigInt.asUintN(32, attrs[0].sampleType));
+  const tracepoints = attrs.filter((a) => a.tracepoint);
+  // perf record -a adds a dummy software event for side-band records (comm, fork): its samples,
+  // if any, carry no raw data. Each record then names its event by PERF_SAMPLE_IDENTIFIER.
   const sameLayout = attrs.every(
     (a) => a.sampleType === attrs[0].sampleType && a.sampleIdAll === attrs[0].sampleIdAll,
   );
-  if (!sameLayout && !(sampleType & S.IDENTIFIER))
+  if (!sameLayout && !attrs.every((a) => a.st & S.IDENTIFIER))
     h.fail('events with different sample layouts and no PERF_SAMPLE_IDENTIFIER');
-  if (!sameLayout) h.fail('events with different sample layouts are not read yet');
-  if (!(sampleType & S.RAW))
-    h.fail('samples without raw data (PERF_SAMPLE_RAW): not a tracepoint recording');
-  if (sampleType & (S.READ | S.CALLCHAIN) && !(sampleType & S.RAW))
-    h.fail('unreadable sample layout');
+  if (!sameLayout && !byId.size) h.fail('events with different sample layouts and no event ids');
+  for (const a of tracepoints.length ? tracepoints : attrs) {
+    if (!(a.st & S.RAW))
+      h.fail('samples without raw data (PERF_SAMPLE_RAW): not a tracepoint recording');
+    if (a.st & S.READ) h.fail('samples with PERF_SAMPLE_READ are not read');
+  }
 
   // Feature sections follow the data, one {offset, size} per set bit, in bit order.
   const td = new TracingData();
@@ -187,7 +206,6 @@ export function readPerf(file: BinaryFile): PerfFile {
   }
   if (!td.formats.size)
     file.fail(0, 'no HEADER_TRACING_DATA: the recording has no tracepoint formats');
-  const tracepoints = attrs.filter((a) => a.type === PERF_TYPE_TRACEPOINT);
   for (const a of tracepoints) {
     const f = td.formats.get(Number(a.config));
     if (f) names.push(f.event);
@@ -198,7 +216,7 @@ export function readPerf(file: BinaryFile): PerfFile {
     td,
     metadata,
     cursor: () =>
-      perfCursor(file, dataAt, dataSize, sampleType, attrs[0].sampleIdAll, td, metadata),
+      perfCursor(file, dataAt, dataSize, sameLayout ? null : byId, attrs[0], td, metadata),
   };
 }
 
@@ -233,12 +251,30 @@ const WINDOW = 1 << 20;
 /** Item.pid of a LOST_SAMPLES item. */
 const LOST_SAMPLES = -2;
 
+/** Bytes of the sample_id trailer (perf_event.h's struct sample_id) of a sample_type. */
+function sampleIdSize(st: number): number {
+  return (
+    (st & S.TID ? 8 : 0) +
+    (st & S.TIME ? 8 : 0) +
+    (st & S.ID ? 8 : 0) +
+    (st & S.STREAM_ID ? 8 : 0) +
+    (st & S.CPU ? 8 : 0) +
+    (st & S.IDENTIFIER ? 8 : 0)
+  );
+}
+
+/**
+ * The data section's records in time order. byId: null when every event has the layout of the
+ * first, else each record's layout is its event's, found by its PERF_SAMPLE_IDENTIFIER (a
+ * sample's first u64, a trailer's last), the first's for id 0 (perf's synthesized records, as
+ * tools/perf/util/evlist.c evlist__event2evsel reads them).
+ */
 function perfCursor(
   file: BinaryFile,
   dataAt: number,
   dataSize: number,
-  st: number,
-  idAll: boolean,
+  byId: Map<bigint, Attr> | null,
+  first: Attr,
   td: TracingData,
   meta: Record<string, unknown>,
 ): BinaryCursor {
@@ -246,15 +282,17 @@ function perfCursor(
   let win: Buffer = Buffer.alloc(0);
   let winAt = dataAt;
   let pos = dataAt;
-  // Bytes of the sample_id trailer of non-sample records.
-  const idSize = idAll
-    ? (st & S.TID ? 8 : 0) +
-      (st & S.TIME ? 8 : 0) +
-      (st & S.ID ? 8 : 0) +
-      (st & S.STREAM_ID ? 8 : 0) +
-      (st & S.CPU ? 8 : 0) +
-      (st & S.IDENTIFIER ? 8 : 0)
-    : 0;
+  /** The layout of the record being read. */
+  let st = first.st;
+  let idSize = first.idSize;
+  const attrOf = (id: bigint, at: number): Attr => {
+    const a = id === 0n ? first : byId!.get(id);
+    if (!a) file.fail(at, `a record of event id ${id}, which no attr lists`);
+    st = a.st;
+    idSize = a.idSize;
+    return a;
+  };
+  let otherSamples = 0;
   let queue: Item[] = [];
   let ready: Item[] = [];
   let readyAt = 0;
@@ -263,6 +301,8 @@ function perfCursor(
   let seq = 0;
   let done = false;
   const comms = new Map<number, string>(td.comms);
+  // perf's name for the idle task, which no COMM record names (perf script prints it).
+  if (!comms.has(0)) comms.set(0, 'swapper');
   let lostRecords = 0;
   let lostSamples = 0;
 
@@ -300,6 +340,7 @@ function perfCursor(
 
   /** sample_id trailer of a non-sample record: time and cpu. */
   const trailer = (buf: Buffer, at: number, size: number): { ts: number; cpu: number } => {
+    if (byId && size >= 16) attrOf(buf.readBigUInt64LE(at + size - 8), pos - size);
     if (!idSize || size < 8 + idSize) return { ts: maxTs, cpu: -1 };
     let p = at + size - idSize;
     if (st & S.TID) p += 8;
@@ -330,6 +371,10 @@ function perfCursor(
     switch (type) {
       case REC.SAMPLE: {
         let p = at + 8;
+        if (byId && !attrOf(buf.readBigUInt64LE(p), pos - size).tracepoint) {
+          meta.samples_not_tracepoints = ++otherSamples;
+          break;
+        }
         if (st & S.IDENTIFIER) p += 8;
         if (st & S.IP) p += 8;
         let pid = -1;
@@ -353,7 +398,6 @@ function perfCursor(
           p += 8;
         }
         if (st & S.PERIOD) p += 8;
-        if (st & S.READ) file.fail(pos - size, 'samples with PERF_SAMPLE_READ are not read');
         if (st & S.CALLCHAIN) {
           const nr = Number(buf.readBigUInt64LE(p));
           p += 8 + 8 * nr;
