@@ -82,6 +82,36 @@ describe('perf.data', () => {
     }, 180_000);
   }
 
+  it('perf script of perf record -g: each call chain frame is a callchain_frames row of its sample, and goes with it when filtered', async () => {
+    const text = path.join(HOST, 'perf-callchain/perf-script.txt');
+    const lines = fs.readFileSync(text, 'utf8').split('\n');
+    const frames = lines.filter((l) => l.startsWith('\t')).length;
+    const { db, files } = await ingestTemp([text]);
+    expect(files[0]).toMatchObject({ format: 'perf', events: 234, unparsed: 0 });
+    expect(frames).toBe(2275);
+    const [all] = await db.rows<{ n: bigint; orphans: bigint }>(
+      `SELECT count(*) AS n, count(*) FILTER (WHERE e.id IS NULL) AS orphans
+       FROM callchain_frames f LEFT JOIN events e ON e.file_id = f.file_id AND e.line_no = f.event_line_no`,
+    );
+    expect(all).toEqual({ n: BigInt(frames), orphans: 0n });
+    // Where rss_stat fired, as printed: `ffffffff815fe696 mm_trace_rss_stat+0x46 ([kernel.kallsyms])`.
+    expect(
+      await db.rows(
+        `SELECT f.ip, f.symbol, f.dso FROM callchain_frames f JOIN events e ON e.file_id = f.file_id AND e.line_no = f.event_line_no
+         WHERE f.depth = 0 AND e.event = 'kmem:rss_stat' ORDER BY f.line_no LIMIT 1`,
+      ),
+    ).toEqual([
+      { ip: 0xffffffff815fe696n, symbol: 'mm_trace_rss_stat+0x46', dso: '[kernel.kallsyms]' },
+    ]);
+    db.close();
+    // The workload's samples after its exec (comm dontneed) carry 1,144 of the frames.
+    const kept = await ingestTemp([text], { filter: { comm: 'dontneed' } });
+    expect(await kept.db.rows('SELECT count(*) AS n FROM callchain_frames')).toEqual([
+      { n: 1144n },
+    ]);
+    kept.db.close();
+  });
+
   it('PERF_RECORD_LOST becomes lost_events; the LOST_SAMPLES that repeat them stay in metadata', async () => {
     const d = path.join(HOST, 'perf-lost');
     const { db, files } = await ingestTemp([

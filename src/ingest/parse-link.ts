@@ -6,10 +6,10 @@ import { BATCH_ROWS, ColumnBatch, transferables, type BatchData } from '../store
 import { Kind } from '../store/row-builder.js';
 import type { Column } from '../parse/fields.js';
 import { TraceInputError } from '../parse/errors.js';
+import type { RareTable } from '../store/loader.js';
 import type { FileSummary } from './summary.js';
 
 export type DictName = 'comms' | 'flags' | 'eventNames';
-export type RareTable = 'lost_events' | 'unparsed' | 'field_errors';
 export type RareValue = string | number | bigint | null;
 
 /** What every parser is given (structured-cloneable: it crosses to the worker). */

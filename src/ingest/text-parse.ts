@@ -108,6 +108,9 @@ export class TextParser extends BatchParser<TextJob> {
     const rawKinds = new Map<string, EventKind>();
     const commStrings = new Interner();
     const flagStrings = new Interner();
+    /** The line of the last sample a call chain frame may follow (-1: filtered out), its depth. */
+    let sampleLine = 0;
+    let frameDepth = 0;
     /** Tables given a row from a line's text since the last flush (FLUSH_BYTES). */
     const fromText = new Set<ColumnBatch>();
 
@@ -128,9 +131,23 @@ export class TextParser extends BatchParser<TextJob> {
         ((r.cpu ?? 0) > INT_MAX || (r.count ?? 0) > Number.MAX_SAFE_INTEGER)
       )
         r = { kind: 'unparsed', reason: 'lost-events marker with cpu or count out of range' };
+      if (r.kind === 'frame' && sampleLine === 0)
+        r = { kind: 'unparsed', reason: 'a call chain frame before any sample' };
       if (r.kind !== 'event') {
         if (r.kind === 'header') s.headerLines++;
-        else if (r.kind === 'lost') {
+        else if (r.kind === 'frame') {
+          // A filtered sample's frames go with it.
+          if (sampleLine > 0)
+            this.rare('callchain_frames', [
+              fileId,
+              lineNo,
+              sampleLine,
+              frameDepth++,
+              BigInt(`0x${r.ip}`).toString(),
+              r.symbol,
+              r.dso,
+            ]);
+        } else if (r.kind === 'lost') {
           this.rare('lost_events', [fileId, lineNo, r.cpu, r.count, lastTs]);
           s.lost += r.count ?? 0;
         } else {
@@ -175,6 +192,7 @@ export class TextParser extends BatchParser<TextJob> {
           (f.toNs !== undefined && h.tsNs > f.toNs)
         ) {
           s.filtered++;
+          sampleLine = -1;
           return false;
         }
       }
@@ -186,6 +204,8 @@ export class TextParser extends BatchParser<TextJob> {
       }
       lastTs = h.tsNs;
       lastTsCpu[h.cpu] = h.tsNs;
+      sampleLine = lineNo;
+      frameDepth = 0;
       if (kind.code < 0) kind.code = eventNames.code(kind.event);
       if (h.comm !== lastComm) {
         lastComm = h.comm;

@@ -32,7 +32,10 @@ export function detectFormat(sample: string[]): TraceFormat | null {
     const h = newHeader();
     let n = 0;
     for (const l of lines) {
-      if (r.parse(l, h).kind !== 'event') continue;
+      const kind = r.parse(l, h).kind;
+      // Under each perf sample recorded with -g, its call chain: a line a frame.
+      if (kind === 'frame') n++;
+      if (kind !== 'event') continue;
       n += 2;
       if (f === 'ftrace' && h.flags) n++;
       if (f === 'trace-cmd' && !h.flags) n++;

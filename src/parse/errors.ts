@@ -9,7 +9,11 @@ export class TraceInputError extends InputError {
     readonly byteOffset?: number,
   ) {
     const where =
-      byteOffset !== undefined ? `${path}: byte ${byteOffset}` : line !== null ? `${path}:${line}` : path;
+      byteOffset !== undefined
+        ? `${path}: byte ${byteOffset}`
+        : line !== null
+          ? `${path}:${line}`
+          : path;
     super(`${where}: ${problem}`);
     this.name = 'TraceInputError';
   }

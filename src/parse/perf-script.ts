@@ -17,6 +17,8 @@ import {
   type RawHeader,
 } from './record.js';
 
+// A call chain frame under a sample (perf record -g): `\tffffffff815fe696 sym+0x46 ([kernel.kallsyms])`.
+const FRAME = /^\s+([0-9a-f]{1,16}) (.*?) ?\((.*)\)$/;
 // comm tid|pid/tid [cpu] sec.frac: system:name: body
 const LINE =
   /^\s*(.*?)\s+(\d+)(?:\/(\d+))?\s+\[(\d+)\]\s+(\d+)\.(\d+):\s+(?:\d+\s+)?([\w-]+):([\w-]+):\s?(.*)$/;
@@ -30,6 +32,8 @@ export class PerfScriptReader implements LineReader {
       if (line.trim() === '' || line.startsWith('#')) return HEADER;
       const lost = lostMarker(line);
       if (lost) return lost;
+      const f = FRAME.exec(line);
+      if (f) return { kind: 'frame', ip: f[1], symbol: f[2], dso: f[3] };
       return {
         kind: 'unparsed',
         reason: 'expected `COMM PID[/TID] [CPU] SECONDS.FRACTION: SYSTEM:EVENT: FIELDS`',

@@ -26,7 +26,9 @@ export type LineResult =
   | { kind: 'event' }
   | { kind: 'header'; key?: string; value?: string }
   | { kind: 'lost'; cpu: number | null; count: number | null }
-  | { kind: 'unparsed'; reason: string };
+  | { kind: 'unparsed'; reason: string }
+  /** A frame of the call chain `perf script` prints under a sample recorded with -g. */
+  | { kind: 'frame'; ip: string; symbol: string; dso: string };
 
 export const EVENT: LineResult = { kind: 'event' };
 

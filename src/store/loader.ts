@@ -98,7 +98,7 @@ export class Loader {
     const { names, types } = await this.columns();
     for (const t in names)
       this.shapes.set(t, names[t].map((n, i) => `${n} ${types[t][i]}`).join(', '));
-    for (const t of ['lost_events', 'unparsed', 'field_errors'] as const) {
+    for (const t of ['lost_events', 'unparsed', 'field_errors', 'callchain_frames'] as const) {
       this.rareAppenders.set(t, await this.db.conn.createAppender(t));
     }
   }
@@ -187,7 +187,8 @@ export class Loader {
   }
 }
 
-type RareTable = 'lost_events' | 'unparsed' | 'field_errors';
+/** Tables of rows the parsers send one at a time. */
+export type RareTable = 'lost_events' | 'unparsed' | 'field_errors' | 'callchain_frames';
 
 function sqlString(s: string): string {
   return `'${s.replace(/'/g, "''")}'`;

@@ -105,6 +105,17 @@ CREATE TABLE IF NOT EXISTS unparsed (
   reason VARCHAR        -- what was expected
 );
 
+-- The call chains perf script prints under samples recorded with `perf record -g`, a row a frame.
+CREATE TABLE IF NOT EXISTS callchain_frames (
+  file_id INTEGER,
+  line_no BIGINT,       -- the frame's line
+  event_line_no BIGINT, -- its sample's line: events.line_no of the same file
+  depth INTEGER,        -- 0: where the event fired, then its callers outwards
+  ip UBIGINT,
+  symbol VARCHAR,       -- as printed: name+0xoffset, or [unknown]
+  dso VARCHAR           -- as printed: [kernel.kallsyms], a path, or [unknown]
+);
+
 -- Events whose header parsed but whose fields did not fit the event's format.
 CREATE TABLE IF NOT EXISTS field_errors (
   id BIGINT,            -- events.id (the event is also in other_events)
