@@ -20,11 +20,12 @@ const KERNEL_LOW = 0xff00000000000000n;
 
 /**
  * A 64-bit column read as unsigned (a pointer printed in decimal may have wrapped negative): the
- * value itself where it is one already, which spares the HUGEINT modulo (a 128-bit division per
- * row, most of the replay's setup on 10^8 events) for the wrapped ones.
+ * value itself where it is one already, the value plus 2^64 where it wrapped (every kernel pointer
+ * in a BIGINT column), the HUGEINT modulo (a 128-bit division per row, most of the replay's setup
+ * on 10^8 events) only for what lies outside both.
  */
 export const unsignedSql = (col: string) =>
-  `(CASE WHEN ${col} >= 0 AND ${col} < ${U64} THEN ${col}::HUGEINT ELSE (${col}::HUGEINT + ${U64}) % ${U64} END)`;
+  `(CASE WHEN ${col} >= 0 AND ${col} < ${U64} THEN ${col}::HUGEINT WHEN ${col} < 0 AND ${col} >= -${U64} THEN ${col}::HUGEINT + ${U64} ELSE (${col}::HUGEINT + ${U64}) % ${U64} END)`;
 
 /**
  * The vmemmap base of the trace whose kprobe tables are given (table -> numeric columns): a fixed
@@ -34,22 +35,29 @@ export async function vmemmapBase(db: Db, tables: Map<string, string[]>): Promis
   let l4 = 0;
   let l5 = 0;
   let kaslr: bigint | null = null;
-  for (const [table, cols] of tables) {
-    if (!cols.length) continue;
-    const parts = cols.flatMap((c) => {
-      const uv = unsignedSql(quoteIdent(c));
-      const ptr = `${uv} >= ${KERNEL_LOW} AND ${uv} < ${START_KERNEL_MAP} AND ${uv} % 64 = 0`;
-      return [
-        `count(*) FILTER (WHERE ${uv} >= ${VMEMMAP_BASE_L4} AND ${uv} < ${VMEMMAP_BASE_L4 + VMEMMAP_SPAN})`,
-        `count(*) FILTER (WHERE ${uv} >= ${VMEMMAP_BASE_L5} AND ${uv} < ${VMEMMAP_BASE_L5 + VMEMMAP_SPAN})`,
-        `count(*) FILTER (WHERE ${uv} <> 0)`,
-        `count(*) FILTER (WHERE ${ptr})`,
-        `min(${uv}) FILTER (WHERE ${ptr})`,
-      ];
-    });
-    const [row] = await db.rows<Record<string, unknown>>(
-      `SELECT ${parts.map((p, i) => `${p} AS c${i}`).join(', ')} FROM ${quoteIdent(table)}`,
-    );
+  // One scan per table, the tables side by side on connections of their own.
+  const scans = [...tables].filter(([, cols]) => cols.length);
+  const rows = await Promise.all(
+    scans.map(async ([table, cols]) => {
+      const parts = cols.flatMap((c) => {
+        const uv = unsignedSql(quoteIdent(c));
+        const ptr = `${uv} >= ${KERNEL_LOW} AND ${uv} < ${START_KERNEL_MAP} AND ${uv} % 64 = 0`;
+        return [
+          `count(*) FILTER (WHERE ${uv} >= ${VMEMMAP_BASE_L4} AND ${uv} < ${VMEMMAP_BASE_L4 + VMEMMAP_SPAN})`,
+          `count(*) FILTER (WHERE ${uv} >= ${VMEMMAP_BASE_L5} AND ${uv} < ${VMEMMAP_BASE_L5 + VMEMMAP_SPAN})`,
+          `count(*) FILTER (WHERE ${uv} <> 0)`,
+          `count(*) FILTER (WHERE ${ptr})`,
+          `min(${uv}) FILTER (WHERE ${ptr})`,
+        ];
+      });
+      const [row] = await db.rowsAside<Record<string, unknown>>(
+        `SELECT ${parts.map((p, i) => `${p} AS c${i}`).join(', ')} FROM ${quoteIdent(table)}`,
+      );
+      return row;
+    }),
+  );
+  for (const [k, [, cols]] of scans.entries()) {
+    const row = rows[k];
     for (let i = 0; i < cols.length; i++) {
       const v = (j: number) => row[`c${i * 5 + j}`];
       l4 += Number(v(0));

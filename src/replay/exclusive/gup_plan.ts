@@ -29,16 +29,41 @@ export function pinTime(p: GupPlan, i: number): bigint {
  * walks the range in order, so every page before a fault's is pinned by then).
  */
 export function pinWindow(p: GupPlan, i: number): [bigint, bigint, bigint] {
-  const marks = [...p.faults, ...p.reached]
-    .filter((f) => f.index >= 0 && f.index < p.npages)
-    .sort((x, y) => (x.ts < y.ts ? -1 : x.ts > y.ts ? 1 : 0));
+  const { marks, at } = anchorsOf(p);
   const end = p.end ?? p.start;
-  const at = marks.filter((f) => f.index === i);
-  if (at.length) return [at[0].ts, at[at.length - 1].ts, at[at.length - 1].ts];
+  const here = at.get(i);
+  if (here) return [here.first, here.last, here.last];
   let a = { index: -1, ts: p.start };
   for (const f of marks) if (f.index < i) a = f;
   const b = marks.find((f) => f.index > i && f.ts >= a.ts) ?? { index: p.npages - 1, ts: end };
   if (b.index <= a.index) return [a.ts, b.ts, b.ts];
   const span = b.ts > a.ts ? b.ts - a.ts : 0n;
   return [a.ts, b.ts, a.ts + (span * BigInt(i - a.index)) / BigInt(b.index - a.index)];
+}
+
+interface Anchors {
+  /** The faults and reaches inside the range, in time order. */
+  marks: { index: number; ts: bigint }[];
+  /** Per page index with marks: the first and last of them. */
+  at: Map<number, { first: bigint; last: bigint }>;
+}
+
+/** Each plan's anchors, sorted once: pinWindow is asked for every page of the call. */
+const anchors = new WeakMap<GupPlan, Anchors>();
+
+function anchorsOf(p: GupPlan): Anchors {
+  let a = anchors.get(p);
+  if (a) return a;
+  const marks = [...p.faults, ...p.reached]
+    .filter((f) => f.index >= 0 && f.index < p.npages)
+    .sort((x, y) => (x.ts < y.ts ? -1 : x.ts > y.ts ? 1 : 0));
+  const at = new Map<number, { first: bigint; last: bigint }>();
+  for (const f of marks) {
+    const m = at.get(f.index);
+    if (m) m.last = f.ts;
+    else at.set(f.index, { first: f.ts, last: f.ts });
+  }
+  a = { marks, at };
+  anchors.set(p, a);
+  return a;
 }
