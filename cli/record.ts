@@ -33,7 +33,7 @@ export const recordCommand: CommandModule<object, Args> = {
         alias: 'o',
         type: 'string',
         describe:
-          'trace text file to write (default mmreplay-DATE.trace.txt); sidecar OUT.json beside it',
+          'trace text file to write (default mmreplay-DATE.trace.txt); sidecar OUT.json beside it; with --format dat, NAME.dat names the .dat and the text is NAME.txt',
       })
       .option('buffer-kb', { type: 'number', default: 16384, describe: 'ring buffer per CPU' })
       .option('clock', {
@@ -69,8 +69,9 @@ export const recordCommand: CommandModule<object, Args> = {
   handler: async (a) => {
     const { record } = await import('../src/record/record.js');
     const command = (a['--'] ?? []).map(String);
+    // `-o run.dat --format dat` names the .dat: the text goes beside it, not into a file so named.
     const output =
-      a.output ??
+      (a.format === 'dat' ? a.output?.replace(/\.dat$/, '.txt') : a.output) ??
       `mmreplay-${new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)}.trace.txt`;
     // A live progress line on a terminal: events written and lost so far.
     const tty = process.stderr.isTTY;
