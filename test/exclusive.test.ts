@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Db } from '../src/store/db.js';
-import { replay } from '../src/replay/replay.js';
+import { replay, type ReplaySummary } from '../src/replay/replay.js';
 import { execFileSync } from 'node:child_process';
 import { ingestTemp, ROOT, tmpDir } from './helpers.js';
 
@@ -14,6 +14,7 @@ const runs = fs.existsSync(LAB)
   : [];
 
 let lastDbFile = '';
+let lastRuns: ReplaySummary[] = [];
 const total = { n: 0, agree: 0 };
 /** Each run's replayed database, for the checks after the per-run test. */
 const dbFiles = new Map<string, string>();
@@ -26,7 +27,7 @@ async function replayed(
 ): Promise<Db> {
   const { db, dbFile } = await ingestTemp([path.join(LAB, '..', version, name, 'trace.txt.xz')]);
   db.close();
-  await replay(dbFile, { designs });
+  lastRuns = await replay(dbFile, { designs });
   lastDbFile = dbFile;
   return Db.open(dbFile);
 }
@@ -129,9 +130,11 @@ describe('device-exclusive on the 6.12 lab traces', () => {
   describe('race-dontneed under each design', () => {
     let db: Db;
     let dbFile = '';
+    let runs: ReplaySummary[] = [];
     beforeAll(async () => {
       db = await replayed('race-dontneed', ['5.14', 'v8', '6.15']);
       dbFile = lastDbFile;
+      runs = lastRuns;
     });
 
     it('keeps every design’s invariant violations; a counterfactual design’s are divergence from the recorded kernel', async () => {
@@ -140,6 +143,13 @@ describe('device-exclusive on the 6.12 lab traces', () => {
       );
       expect(rows).toContainEqual({ design: '6.15', label: 'divergence' });
       expect(rows.filter((r) => r.design !== '5.14' && r.label === 'model')).toEqual([]);
+      // What replay returns (and the CLI prints apart from other violations) counts those rows.
+      const counted = await db.rows<{ design: string; divergences: number }>(
+        `SELECT design, count(*) FILTER (WHERE label = 'divergence')::INT AS divergences FROM invariant_violations GROUP BY ALL`,
+      );
+      for (const r of runs)
+        expect(r.divergences).toBe(counted.find((c) => c.design === r.design)?.divergences ?? 0);
+      expect(runs.find((r) => r.design === '6.15')!.divergences).toBeGreaterThan(0);
     });
 
     it('attributes replaced pages to the racer’s MADV_DONTNEED that zapped them, after GUP and before the walk', async () => {

@@ -22,6 +22,8 @@ export class ReplayWriter implements Sink, AdapterOutput, ExclusiveOutput {
   /** The event being replayed (stream.ts's view of it): read, not copied on every event. */
   current: { readonly id: number; readonly ts: bigint } = { id: 0, ts: 0n };
   violations = 0;
+  /** Of the violations, those labelled divergence (a counterfactual design parting from the trace). */
+  divergences = 0;
   /** folio_intervals rows written to run to the end of the trace (dur NULL until it is known). */
   openEnded = 0;
 
@@ -127,13 +129,15 @@ export class ReplayWriter implements Sink, AdapterOutput, ExclusiveOutput {
    */
   violation(rule: string, explanation: string, label: string): void {
     this.violations++;
+    const as = !this.full && (label === 'model' || label === 'kernel') ? 'divergence' : label;
+    if (as === 'divergence') this.divergences++;
     this.put('invariant_violations', {
       file_id: this.fileId,
       event_id: this.current.id,
       ts: this.current.ts,
       rule,
       explanation,
-      label: !this.full && (label === 'model' || label === 'kernel') ? 'divergence' : label,
+      label: as,
       design: this.design,
     });
   }

@@ -51,7 +51,9 @@ export interface ReplaySummary {
   design: Design;
   events: number;
   seconds: number;
+  /** invariant_violations rows written, divergences (label divergence) included. */
   violations: number;
+  divergences: number;
   /** Events the model could not use (damaged fields, cut markers), and where the first one is. */
   skipped: number;
   firstSkipped: string | null;
@@ -216,6 +218,7 @@ async function replayFile(
     events: n,
     seconds,
     violations: w.violations,
+    divergences: w.divergences,
     skipped: sk.count,
     firstSkipped,
   };
