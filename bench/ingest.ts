@@ -13,6 +13,7 @@
 //   the same events of a process touching BENCH_PERF_MB of memory) when perf can record, else the
 //   largest bundled one (traces/host/*/perf.data, a few hundred events: start-up costs dominate
 //   both sides).
+// BENCH_TEXT=0 leaves the text rows out.
 //
 // The recorded process maps each 4 MB buffer afresh (MALLOC_MMAP_THRESHOLD_): with glibc's default
 // it reused its heap, and 1000 MB touched made ~135,000 events instead of ~1.3 M.
@@ -33,7 +34,25 @@ const STRESS = path.join(HOST, 'stress');
 const targetMb = Number(process.env.BENCH_MB ?? 100);
 const perfMb = Number(process.env.BENCH_PERF_MB ?? 1000);
 const datMb = Number(process.env.BENCH_DAT_MB ?? 2000);
+/** BENCH_TEXT=0 leaves out the text rows (the binary ones alone). */
+const withText = process.env.BENCH_TEXT !== '0';
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mmreplay-bench-'));
+
+/** The events both recordings take (traces/host/capture.sh's mm events, in part). */
+const EVENTS = [
+  'kmem:mm_page_alloc',
+  'kmem:mm_page_free',
+  'kmem:rss_stat',
+  'exceptions:page_fault_user',
+  'tlb:tlb_flush',
+  'pagemap:mm_lru_insertion',
+];
+
+/** node touching `mb` of memory, each 4 MB in a mapping of its own (faulted in, unmapped). */
+function touchArgs(mb: number): string[] {
+  return ['-e', `for (let i = 0; i < ${Math.ceil(mb / 4)}; i++) Buffer.alloc(4 << 20).fill(1)`];
+}
+const touchEnv = { ...process.env, MALLOC_MMAP_THRESHOLD_: String(64 << 10) };
 
 const xzText = (file: string) => execFileSync('xz', ['-dc', file], { maxBuffer: 1 << 30 });
 
@@ -123,11 +142,12 @@ if (report && reportMbps && reportEps)
   );
 else notes.push('trace-cmd not installed: no reference for text and .dat');
 
-for (const [label, name, base] of [
+const TEXT = [
   ['tracefs trace text', 'big-trace.txt', 'trace.txt'],
   ['trace-cmd report text', 'big-report.txt', 'report.txt'],
   ['perf script text', 'big-perf.txt', 'perf-script.txt'],
-] as const) {
+] as const;
+for (const [label, name, base] of withText ? TEXT : []) {
   const { file, bytes } = build(name, base);
   const r = runIngest(file);
   const mbps = bytes / 1e6 / r.seconds;
@@ -201,22 +221,6 @@ console.log(
     .join(' ')} on ${os.cpus().length} CPUs`,
 );
 fs.rmSync(tmp, { recursive: true, force: true });
-
-/** The events both recordings take (traces/host/capture.sh's mm events, in part). */
-const EVENTS = [
-  'kmem:mm_page_alloc',
-  'kmem:mm_page_free',
-  'kmem:rss_stat',
-  'exceptions:page_fault_user',
-  'tlb:tlb_flush',
-  'pagemap:mm_lru_insertion',
-];
-
-/** node touching `mb` of memory, each 4 MB in a mapping of its own (faulted in, unmapped). */
-function touchArgs(mb: number): string[] {
-  return ['-e', `for (let i = 0; i < ${Math.ceil(mb / 4)}; i++) Buffer.alloc(4 << 20).fill(1)`];
-}
-const touchEnv = { ...process.env, MALLOC_MMAP_THRESHOLD_: String(64 << 10) };
 
 /** perf record of a process touching perfMb of memory, when perf can record here. */
 function recordPerf(): { file: string; what: string } | null {
