@@ -4,6 +4,7 @@
 // and runs the sources: the parsing worker then compiles them when it starts, inside the measured
 // call. JavaScript, so that node runs it without tsx.
 import { distIsFresh } from '../scripts/dist-fresh.mjs';
+import { peakRssMb } from './peak-rss.mjs';
 
 let ingest;
 if (distIsFresh()) ({ ingest } = await import('../dist/src/ingest/ingest.js'));
@@ -29,7 +30,7 @@ console.log(
     seconds,
     cpuSeconds,
     ingestCpuSeconds,
-    maxRssMb: ru.maxRSS / 1024,
+    maxRssMb: peakRssMb(),
     events: s.events,
     unparsed: s.unparsed,
   }),

@@ -2,6 +2,8 @@
 // this tree's built code (dist/), as the CLI runs it, in plain node; or a tree's sources, with tsx
 // registered first (`tsx`: a baseline commit archived without a build). JavaScript, so that node
 // runs it without tsx.
+import { peakRssMb } from './peak-rss.mjs';
+
 const [db, module, loader] = process.argv.slice(2);
 if (loader === 'tsx') (await import('tsx/esm/api')).register();
 const { replay } = await import(module);
@@ -32,7 +34,7 @@ console.log(
     seconds,
     cpuSeconds,
     events,
-    maxRssMb: process.resourceUsage().maxRSS / 1024,
+    maxRssMb: peakRssMb(),
     rssAt,
   }),
 );

@@ -7,6 +7,7 @@ import { replay } from '../src/replay/replay.js';
 import { compareTruth } from '../src/synth/compare.js';
 import { synthesize } from '../src/synth/generate.js';
 import { SCENARIOS } from '../src/synth/scenario.js';
+import { peakRssMb } from './peak-rss.mjs';
 
 const [mode, ...args] = process.argv.slice(2);
 const t0 = process.hrtime.bigint();
@@ -15,7 +16,7 @@ const cpuSeconds = () => {
   const ru = process.resourceUsage();
   return (ru.userCPUTime + ru.systemCPUTime) / 1e6;
 };
-const maxRssMb = () => process.resourceUsage().maxRSS / 1024;
+const maxRssMb = peakRssMb;
 
 if (mode === 'generate') {
   const [out, events, seed] = args;

@@ -345,22 +345,31 @@ function printedColumn(
       if (e instanceof Unevaluable) return none;
       throw e;
     }
-    const rs = pa.fields.map((f) => [f, read(f)] as const);
-    if (rs.some(([, r]) => !r)) return none;
+    const rs = new Map(pa.fields.map((f) => [f, read(f)] as const));
+    const readers = [...rs.values()];
+    if (readers.some((r) => !r)) return none;
     const cache = new Map<Raw, FieldValue>();
+    // The record get() reads: set before each evaluation (one get, not a closure per record).
+    let b: Buffer = Buffer.alloc(0);
+    let at = 0;
+    let n = 0;
+    const get = (f: string) => {
+      const r = rs.get(f)!(b, at, n);
+      if (r === null) throw new Unevaluable(`no ${f}`);
+      return typeof r === 'string' ? r : BigInt(r);
+    };
     return (buf: Buffer, rec: number, len: number): FieldValue => {
-      const key = rs.length === 1 ? rs[0][1]!(buf, rec, len) : undefined;
+      const key = readers.length === 1 ? readers[0]!(buf, rec, len) : undefined;
       if (key !== undefined) {
         const hit = cache.get(key);
         if (hit !== undefined) return hit;
       }
       let out: FieldValue;
       try {
-        const v = pa.evaluate((f) => {
-          const r = rs.find(([n]) => n === f)![1]!(buf, rec, len);
-          if (r === null) throw new Unevaluable(`no ${f}`);
-          return typeof r === 'string' ? r : BigInt(r);
-        });
+        b = buf;
+        at = rec;
+        n = len;
+        const v = pa.evaluate(get);
         out =
           typeof v === 'string'
             ? want === 'string'
@@ -396,7 +405,10 @@ function printedColumn(
     if (!cap || !r || !ksyms) return none;
     const withOffset = /^p[SB]/.test(cap.conv);
     return lastOf(fields.get(field)!, r, le, (v) =>
-      ksyms.format(BigInt.asUintN(64, BigInt(v)), withOffset),
+      // A Number is below 2^53: a user-space address (a page fault's), which no symbol names.
+      typeof v === 'number' && v >= 0 && v < ksyms.lowest
+        ? null
+        : ksyms.format(BigInt.asUintN(64, BigInt(v)), withOffset),
     );
   }
 

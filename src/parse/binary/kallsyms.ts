@@ -74,6 +74,15 @@ export class Kallsyms {
     return this.order;
   }
 
+  /**
+   * Every address below this one (a Number) is below every symbol lookups find: format() and
+   * name() give null for it without searching.
+   */
+  get lowest(): number {
+    const o = this.lookupOrder();
+    return o.length ? Math.min(this.hi[o[0]] * 2 ** 32 + this.lo[o[0]], 2 ** 53) : 2 ** 53;
+  }
+
   /** Position in the lookup order of the first symbol at the highest address <= addr, or -1. */
   private find(addr: bigint): number {
     const o = this.lookupOrder();

@@ -241,11 +241,6 @@ export function compilePrintArg(source: string): PrintArg {
   walk(node);
   // Constant sub-expressions (the flag and symbol tables) are evaluated once.
   const consts = new Map<Node, CValue>();
-  const ev = (n: Node, get: (field: string) => bigint | string): CValue => {
-    const c = consts.get(n);
-    if (c !== undefined) return c;
-    return evaluate(n, get, ev);
-  };
   const constant = (n: Node): boolean => {
     switch (n.k) {
       case 'num':
@@ -269,7 +264,10 @@ export function compilePrintArg(source: string): PrintArg {
     if (n.k !== 'num' && n.k !== 'str' && constant(n)) {
       consts.set(
         n,
-        ev(n, () => {
+        closure(
+          n,
+          consts,
+        )(() => {
           throw new Unevaluable('constant reads a field');
         }),
       );
@@ -279,87 +277,127 @@ export function compilePrintArg(source: string): PrintArg {
     else if (n.k === 'call') n.args.forEach(fold);
   };
   fold(node);
-  return { fields: [...fields], evaluate: (get) => ev(node, get) };
+  return { fields: [...fields], evaluate: closure(node, consts) };
+}
+
+type Get = (field: string) => bigint | string;
+type Eval = (get: Get) => CValue;
+
+/**
+ * `n` as a tree of closures, made once: evaluating it walks no nodes and looks nothing up (per
+ * record: the derived columns of page-allocator events, a million records a second).
+ */
+function closure(n: Node, consts: Map<Node, CValue>): Eval {
+  const c = consts.get(n);
+  if (c !== undefined) return () => c;
+  const sub = (m: Node) => closure(m, consts);
+  switch (n.k) {
+    case 'num':
+    case 'str': {
+      const v = n.v;
+      return () => v;
+    }
+    case 'field': {
+      const name = n.name;
+      return (get) => get(name);
+    }
+    case 'list': {
+      const items = n.items.map(sub);
+      return (get) => items.map((i) => i(get));
+    }
+    case 'cast': {
+      const e = sub(n.e);
+      const bits = n.bits;
+      return n.signed
+        ? (get) => BigInt.asIntN(bits, num(e(get)))
+        : (get) => BigInt.asUintN(bits, num(e(get)));
+    }
+    case 'un': {
+      const e = sub(n.e);
+      switch (n.op) {
+        case '-':
+          return (get) => -num(e(get));
+        case '~':
+          return (get) => ~num(e(get));
+        case '!':
+          return (get) => (num(e(get)) === 0n ? 1n : 0n);
+      }
+      return (get) => num(e(get));
+    }
+    case 'cond': {
+      const [cc, a, b] = [sub(n.c), sub(n.a), sub(n.b)];
+      return (get) => (num(cc(get)) !== 0n ? a(get) : b(get));
+    }
+    case 'bin': {
+      const [a, b] = [sub(n.a), sub(n.b)];
+      const op = binary(n.op);
+      if (n.op === '&&') return (get) => (num(a(get)) !== 0n && num(b(get)) !== 0n ? 1n : 0n);
+      if (n.op === '||') return (get) => (num(a(get)) !== 0n || num(b(get)) !== 0n ? 1n : 0n);
+      return (get) => op(num(a(get)), num(b(get)));
+    }
+    case 'call': {
+      const fn = n.fn;
+      const args = n.args.map(sub);
+      return (get) =>
+        call(
+          fn,
+          args.map((a) => a(get)),
+        );
+    }
+  }
+}
+
+/** A binary operator on two numbers (the logical ones short-circuit in closure()). */
+function binary(op: string): (a: bigint, b: bigint) => bigint {
+  switch (op) {
+    case '|':
+      return (a, b) => a | b;
+    case '^':
+      return (a, b) => a ^ b;
+    case '&':
+      return (a, b) => a & b;
+    // `REC->pfn != -1UL`: compared as the 64-bit words they are.
+    case '==':
+      return (a, b) => (BigInt.asUintN(64, a) === BigInt.asUintN(64, b) ? 1n : 0n);
+    case '!=':
+      return (a, b) => (BigInt.asUintN(64, a) !== BigInt.asUintN(64, b) ? 1n : 0n);
+    case '<':
+      return (a, b) => (a < b ? 1n : 0n);
+    case '>':
+      return (a, b) => (a > b ? 1n : 0n);
+    case '<=':
+      return (a, b) => (a <= b ? 1n : 0n);
+    case '>=':
+      return (a, b) => (a >= b ? 1n : 0n);
+    case '<<':
+      return (a, b) => BigInt.asUintN(64, a << b);
+    case '>>':
+      return (a, b) => a >> b;
+    case '+':
+      return (a, b) => a + b;
+    case '-':
+      return (a, b) => a - b;
+    case '*':
+      return (a, b) => a * b;
+    case '/':
+      return (a, b) => {
+        if (b === 0n) throw new Unevaluable('division by zero');
+        return a / b;
+      };
+    case '%':
+      return (a, b) => {
+        if (b === 0n) throw new Unevaluable('division by zero');
+        return a % b;
+      };
+  }
+  return () => {
+    throw new Unevaluable(`operator ${op}`);
+  };
 }
 
 function num(v: CValue): bigint {
   if (typeof v !== 'bigint') throw new Unevaluable('expected a number');
   return v;
-}
-
-function evaluate(
-  n: Node,
-  get: (field: string) => bigint | string,
-  ev: (n: Node, get: (field: string) => bigint | string) => CValue,
-): CValue {
-  switch (n.k) {
-    case 'num':
-    case 'str':
-      return n.v;
-    case 'field':
-      return get(n.name);
-    case 'list':
-      return n.items.map((i) => ev(i, get));
-    case 'cast': {
-      const v = num(ev(n.e, get));
-      return n.signed ? BigInt.asIntN(n.bits, v) : BigInt.asUintN(n.bits, v);
-    }
-    case 'un': {
-      const v = num(ev(n.e, get));
-      return n.op === '-' ? -v : n.op === '~' ? ~v : n.op === '!' ? (v === 0n ? 1n : 0n) : v;
-    }
-    case 'cond':
-      return num(ev(n.c, get)) !== 0n ? ev(n.a, get) : ev(n.b, get);
-    case 'bin': {
-      if (n.op === '&&') return num(ev(n.a, get)) !== 0n && num(ev(n.b, get)) !== 0n ? 1n : 0n;
-      if (n.op === '||') return num(ev(n.a, get)) !== 0n || num(ev(n.b, get)) !== 0n ? 1n : 0n;
-      const a = num(ev(n.a, get));
-      const b = num(ev(n.b, get));
-      switch (n.op) {
-        case '|':
-          return a | b;
-        case '^':
-          return a ^ b;
-        case '&':
-          return a & b;
-        // `REC->pfn != -1UL`: compared as the 64-bit words they are.
-        case '==':
-          return BigInt.asUintN(64, a) === BigInt.asUintN(64, b) ? 1n : 0n;
-        case '!=':
-          return BigInt.asUintN(64, a) !== BigInt.asUintN(64, b) ? 1n : 0n;
-        case '<':
-          return a < b ? 1n : 0n;
-        case '>':
-          return a > b ? 1n : 0n;
-        case '<=':
-          return a <= b ? 1n : 0n;
-        case '>=':
-          return a >= b ? 1n : 0n;
-        case '<<':
-          return BigInt.asUintN(64, a << b);
-        case '>>':
-          return a >> b;
-        case '+':
-          return a + b;
-        case '-':
-          return a - b;
-        case '*':
-          return a * b;
-        case '/':
-          if (b === 0n) throw new Unevaluable('division by zero');
-          return a / b;
-        case '%':
-          if (b === 0n) throw new Unevaluable('division by zero');
-          return a % b;
-      }
-      throw new Unevaluable(`operator ${n.op}`);
-    }
-    case 'call':
-      return call(
-        n.fn,
-        n.args.map((a) => ev(a, get)),
-      );
-  }
 }
 
 /** `{ value, "name" }` entries, up to a `{ 0, NULL }` terminator (newer kernels add one). */
