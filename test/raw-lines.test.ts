@@ -211,6 +211,7 @@ describe('byte path', () => {
     const typeSets = [
       {},
       { mm: 'x64', start: 's64', nr_pages: 'u32', ret: 's64', pages: 'string' },
+      { ret: 'u64', pte: 's64', name: 'x64' },
     ];
     let taken = 0;
     let events = 0;
@@ -225,13 +226,17 @@ describe('byte path', () => {
         maxBuffer: 1 << 30,
       }).toString('latin1');
       // The shapes the lab's probes do not print: trace-cmd's `(func <- ret_ip)` addresses, a
-      // PTE past 2^53 that is no kernel address, signed and too wide values, braces and quotes.
+      // PTE past 2^53 that is no kernel address, signed and too wide values, braces and quotes,
+      // upper-case hex.
       if (run === 'race-thp')
         text += [
           '(ffffffff81234560 <- ffffffff81234500) ret=0x0 pte=0xeffffffffdfd7600',
           '(caller+0x4c/0x90 <- func) ret=-12 pte=0x8000000000211025 name="a b"',
           '(f+0x0/0x10) ret=12345678901234567890 pte=-1 name={1,2}',
           '(f+0x0/0x10 <- g+0x0/0x1) ret=0xffffffffffffffff pte=ffff888104b1c000 name=x=y',
+          // LA57 addresses and values past 2^53 in a signed and an unsigned column.
+          '(f+0x0/0x10) ret=0xff11000000123456 pte=ff11000000123456 name=0x7f110000001234aB',
+          '(f+0x0/0x10) ret=7f11000000123456 pte=0X8000000000211025 name=0xff11000000123456',
         ]
           .map((b) => `\n t-1 [000] ..... 1.000000: probe_shapes: ${b}`)
           .join('');

@@ -463,6 +463,28 @@ export function kernelHalfBytes(b: Uint8Array, s: number, e: number, radix: 10 |
   return (hi | 0) * 2 ** 32 + lo;
 }
 
+/**
+ * toValue() of 16 hex digits in bytes [s, e) (with or without `0x`; radix 16) for a BIGINT or
+ * UBIGINT column, where kernelHalfBytes gives NaN (an LA57 kernel's addresses, `ff11...`, a PTE):
+ * the BigInt built from its two 32-bit halves, without a string. null for anything else.
+ */
+export function wide64Bytes(
+  b: Uint8Array,
+  s: number,
+  e: number,
+  radix: 10 | 16,
+  signed: boolean,
+): bigint | null {
+  let i = s;
+  if (e - i >= 2 && b[i] === 48 /* 0 */ && (b[i + 1] | 0x20) === 120 /* x */) i += 2;
+  else if (radix !== 16) return null;
+  if (e - i !== 16) return null;
+  const hi = hex8Bytes(b, i);
+  const lo = hex8Bytes(b, i + 8);
+  if (hi !== hi || lo !== lo) return null;
+  return (BigInt(signed ? hi | 0 : hi) << 32n) + BigInt(lo);
+}
+
 function hex8Bytes(b: Uint8Array, i: number): number {
   let v = 0;
   for (let k = i; k < i + 8; k++) {

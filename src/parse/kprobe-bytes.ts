@@ -6,7 +6,14 @@
 // all of [\w.] and each VALUE neither empty nor quoted nor braced. Anything else (damage, a quoted
 // string) is left to the text's extractRow (null).
 import type { Column } from './fields.js';
-import { kernelHalfBytes, smallIntBytes, smallValue, toValue, type FieldValue } from './format.js';
+import {
+  kernelHalfBytes,
+  smallIntBytes,
+  smallValue,
+  toValue,
+  wide64Bytes,
+  type FieldValue,
+} from './format.js';
 import { Interner } from './interner.js';
 
 const SPACE = 32;
@@ -94,13 +101,14 @@ export function kprobeByteExtractor(
       const radix = isDecimal(b, f, t) ? 10 : 16;
       const n = smallIntBytes(b, f, t, radix);
       const k = n === n || !wide[i] ? NaN : kernelHalfBytes(b, f, t, radix);
-      // Past 2^53 and no kernel address, a BigInt (or no number): toValue reads the text.
-      row[i] =
-        n === n
-          ? smallValue(n, type, true)
-          : k === k
-            ? k
-            : toValue(b.toString('latin1', f, t), radix, type, true);
+      if (n === n) row[i] = smallValue(n, type, true);
+      else if (k === k) row[i] = k;
+      else {
+        // Past 2^53 and no kernel address: 16 hex digits as a BigInt from their halves, anything
+        // else (or no number) as toValue reads the text.
+        const w = wide[i] ? wide64Bytes(b, f, t, radix, type === 'BIGINT') : null;
+        row[i] = w ?? toValue(b.toString('latin1', f, t), radix, type, true);
+      }
     }
     return row;
   };
