@@ -2,6 +2,7 @@
 // and everything else through its compiled print fmt.
 import type { Catalogue } from './catalogue.js';
 import { makeByteExtractor } from './format-bytes.js';
+import { kprobeByteExtractor } from './kprobe-bytes.js';
 import {
   makeExtractor,
   parseInt64,
@@ -239,6 +240,7 @@ function kprobeTable(event: string, table: string, args: Column[]): TableSpec {
     event,
     columns,
     extractRow: kprobeRowExtractor(columns),
+    extractBytes: kprobeByteExtractor(columns),
     extract(body) {
       const k = parseKprobeBody(body);
       return k ? kprobeRow(columns, k) : KPROBE_SHAPE;

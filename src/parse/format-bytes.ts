@@ -7,6 +7,7 @@
 // test/raw-lines.test.ts holds it to that on real, damaged and printed-from-the-fmt text.
 import { Interner } from './interner.js';
 import {
+  kernelHalfBytes,
   makeRowFiller,
   smallIntBytes,
   type Captured,
@@ -39,6 +40,8 @@ interface Op {
   /** The capture's index, its value read as a number of this radix (0: not), its texts (null: unused). */
   k: number;
   radix: number;
+  /** Its column is a BIGINT or UBIGINT: a kernel address is read as one too (toValue's kernelHalf). */
+  wide: boolean;
   strings: Interner | null;
   /** Lazy: the first token after it, and whether spaces may come before that. */
   anchor: number;
@@ -57,6 +60,7 @@ function op(t: T, fields: Partial<Op>): Op {
     off: [],
     k: -1,
     radix: 0,
+    wide: false,
     strings: null,
     anchor: 0,
     spaces: false,
@@ -113,6 +117,7 @@ export function makeByteExtractor(
             ? 16
             : 0
         : 0;
+    const wide = radix > 0 && (column!.type === 'BIGINT' || column!.type === 'UBIGINT');
     const next = pieces[p + 1];
     const after = next && 'lit' in next ? tokens(next.lit) : null;
     switch (piece.cap) {
@@ -137,14 +142,14 @@ export function makeByteExtractor(
       case 'num': {
         const c = after?.[0] ?? -1;
         const giveBack = c >= 0 && isHex(c) ? c : -1;
-        ops.push(op(T.Num, { k, strings, radix, giveBack }));
+        ops.push(op(T.Num, { k, strings, radix, wide, giveBack }));
         break;
       }
       case 'rest':
         ops.push(op(T.Rest, { k, strings }));
         break;
       case 'nonspace':
-        ops.push(op(T.NonSpace, { k, strings, radix }));
+        ops.push(op(T.NonSpace, { k, strings, radix, wide }));
         break;
       case 'char':
         ops.push(op(T.Char, { k, strings }));
@@ -166,6 +171,7 @@ export function makeByteExtractor(
     'num',
     'texts',
     'hex',
+    'kh',
     matcherSource(ops),
   ) as (
     b: Buffer,
@@ -176,9 +182,10 @@ export function makeByteExtractor(
     num: typeof smallIntBytes,
     texts: string[][],
     hex: typeof isHex,
+    kh: typeof kernelHalfBytes,
   ) => boolean;
   return (b, s, e) => {
-    if (!match(b, s, e, caps, strings, smallIntBytes, texts, isHex)) return null;
+    if (!match(b, s, e, caps, strings, smallIntBytes, texts, isHex, kernelHalfBytes)) return null;
     fill(caps, 0, row);
     return row;
   };
@@ -197,9 +204,11 @@ function matcherSource(ops: Op[]): string {
     const capture = (from: string, to: string) => {
       if (!o.strings) return;
       const text = `str[${x}].get(b, ${from}, ${to})`;
+      // A kernel address (16 hex digits) is read here too, not made a string to read again.
+      const wide = o.wide ? `if (n !== n) n = kh(b, ${from}, ${to}, ${o.radix}); ` : '';
       out.push(
         o.radix
-          ? `n = num(b, ${from}, ${to}, ${o.radix}); caps[${o.k}] = n === n ? n : ${text};`
+          ? `n = num(b, ${from}, ${to}, ${o.radix}); ${wide}caps[${o.k}] = n === n ? n : ${text};`
           : `caps[${o.k}] = ${text};`,
       );
     };

@@ -366,7 +366,8 @@ export function smallValue(n: number, type: SqlType, numbers: boolean): FieldVal
     case 'BIGINT':
       return numbers ? n : BigInt(n);
     case 'UBIGINT':
-      return n < 0 ? BigInt.asUintN(64, BigInt(n)) : numbers ? n : BigInt(n);
+      // With `numbers` a negative n stands for its 64 bits (2^64 + n, at least 2^64 - 2^53).
+      return numbers ? n : n < 0 ? BigInt.asUintN(64, BigInt(n)) : BigInt(n);
     case 'INTEGER':
       return n | 0;
     case 'UINTEGER':
@@ -448,6 +449,53 @@ function kernelHalf(s: string, radix: 10 | 16): number {
   // The value is at least 2^64 - 2^53 when hi | 0 is at least -2^21.
   if (hi !== hi || lo !== lo || (hi | 0) >= 0 || (hi | 0) < -0x200000) return NaN;
   return (hi | 0) * 2 ** 32 + lo;
+}
+
+/** kernelHalf() of the ASCII text in bytes [s, e): the byte matcher's, without a string. */
+export function kernelHalfBytes(b: Uint8Array, s: number, e: number, radix: 10 | 16): number {
+  let i = s;
+  if (e - i >= 2 && b[i] === 48 /* 0 */ && (b[i + 1] | 0x20) === 120 /* x */) i += 2;
+  else if (radix !== 16) return NaN;
+  if (e - i !== 16) return NaN;
+  const hi = hex8Bytes(b, i);
+  const lo = hex8Bytes(b, i + 8);
+  if (hi !== hi || lo !== lo || (hi | 0) >= 0 || (hi | 0) < -0x200000) return NaN;
+  return (hi | 0) * 2 ** 32 + lo;
+}
+
+/**
+ * toValue() of 16 hex digits in bytes [s, e) (with or without `0x`; radix 16) for a BIGINT or
+ * UBIGINT column, where kernelHalfBytes gives NaN (an LA57 kernel's addresses, `ff11...`, a PTE):
+ * the BigInt built from its two 32-bit halves, without a string. null for anything else.
+ */
+export function wide64Bytes(
+  b: Uint8Array,
+  s: number,
+  e: number,
+  radix: 10 | 16,
+  signed: boolean,
+): bigint | null {
+  let i = s;
+  if (e - i >= 2 && b[i] === 48 /* 0 */ && (b[i + 1] | 0x20) === 120 /* x */) i += 2;
+  else if (radix !== 16) return null;
+  if (e - i !== 16) return null;
+  const hi = hex8Bytes(b, i);
+  const lo = hex8Bytes(b, i + 8);
+  if (hi !== hi || lo !== lo) return null;
+  return (BigInt(signed ? hi | 0 : hi) << 32n) + BigInt(lo);
+}
+
+function hex8Bytes(b: Uint8Array, i: number): number {
+  let v = 0;
+  for (let k = i; k < i + 8; k++) {
+    const c = b[k];
+    let d: number;
+    if (c >= 48 && c <= 57) d = c - 48;
+    else if ((c | 0x20) >= 97 && (c | 0x20) <= 102) d = (c | 0x20) - 87;
+    else return NaN;
+    v = v * 16 + d;
+  }
+  return v;
 }
 
 /** `0x` and 1 to 16 hex digits. */
