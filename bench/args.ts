@@ -6,6 +6,19 @@ import path from 'node:path';
 
 export const args = process.argv.slice(2);
 
+// --help (or -h): the script's own header comment, which says how to call it.
+if (args.includes('--help') || args.includes('-h')) {
+  const head = fs.readFileSync(process.argv[1], 'utf8').split('\n');
+  const end = head.findIndex((l) => !l.startsWith('//'));
+  process.stdout.write(
+    `${head
+      .slice(0, end)
+      .map((l) => l.replace(/^\/\/ ?/, ''))
+      .join('\n')}\n`,
+  );
+  process.exit(0);
+}
+
 /** The value after `name`, removed with it from `args`; undefined when absent. */
 export function opt(name: string): string | undefined {
   const i = args.indexOf(name);

@@ -12,10 +12,21 @@ const ROOT = path.resolve(import.meta.dirname, '..');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mmreplay-floor-'));
 const src = path.join(tmp, 'stress.duckdb');
 const bin = path.join(ROOT, 'bin/mmreplay.js');
-execFileSync(bin, ['ingest', path.join(ROOT, 'traces/host/stress/trace.txt.xz'), '--db', src], { stdio: 'ignore' });
+execFileSync(bin, ['ingest', path.join(ROOT, 'traces/host/stress/trace.txt.xz'), '--db', src], {
+  stdio: 'ignore',
+});
 execFileSync(bin, ['replay', src], { stdio: 'ignore' });
 
-const REPLAY_TABLES = ['pte_intervals', 'folio_intervals', 'vma_intervals', 'rss_check', 'pgtable_check', 'tasks', 'mm', 'invariant_violations'];
+const REPLAY_TABLES = [
+  'pte_intervals',
+  'folio_intervals',
+  'vma_intervals',
+  'rss_check',
+  'pgtable_check',
+  'tasks',
+  'mm',
+  'invariant_violations',
+];
 
 /** CPU ms DuckDB takes to store the given tables' rows (threads = 1), and how many rows. */
 async function store(tables: (t: string[]) => string[]): Promise<{ cpuMs: number; rows: number }> {
@@ -24,11 +35,19 @@ async function store(tables: (t: string[]) => string[]): Promise<{ cpuMs: number
   const inst = await DuckDBInstance.create(file);
   const c = await inst.connect();
   await c.run(`SET threads = 1; SET memory_limit = '4GB'; ATTACH '${src}' AS src (READ_ONLY)`);
-  const all = (await c.runAndReadAll(`SELECT table_name FROM information_schema.tables WHERE table_catalog = 'src' AND table_type = 'BASE TABLE'`)).getRows().map((r) => String(r[0]));
+  const all = (
+    await c.runAndReadAll(
+      `SELECT table_name FROM information_schema.tables WHERE table_catalog = 'src' AND table_type = 'BASE TABLE'`,
+    )
+  )
+    .getRows()
+    .map((r) => String(r[0]));
   const chosen = tables(all);
   let rows = 0;
   for (const t of chosen) {
-    await c.run(`CREATE TEMP TABLE "m_${t}" AS SELECT * FROM src."${t}"; CREATE TABLE "${t}" AS SELECT * FROM src."${t}" LIMIT 0`);
+    await c.run(
+      `CREATE TEMP TABLE "m_${t}" AS SELECT * FROM src."${t}"; CREATE TABLE "${t}" AS SELECT * FROM src."${t}" LIMIT 0`,
+    );
     rows += Number((await c.runAndReadAll(`SELECT count(*) FROM "m_${t}"`)).getRows()[0][0]);
   }
   await c.run('DETACH src');
@@ -49,15 +68,38 @@ const replayed = await count('SELECT sum(events) FROM replay_runs');
 const mb = (await count('SELECT sum(bytes) FROM files')) / 1e6;
 c.closeSync();
 inst.closeSync();
-const text = execFileSync('xz', ['-dc', path.join(ROOT, 'traces/host/stress/trace.txt.xz')], { maxBuffer: 1 << 30 }).length / 1e6;
+const text =
+  execFileSync('xz', ['-dc', path.join(ROOT, 'traces/host/stress/trace.txt.xz')], {
+    maxBuffer: 1 << 30,
+  }).length / 1e6;
 
-const ingest = await store((all) => all.filter((t) => !REPLAY_TABLES.includes(t) && !t.startsWith('exclusive') && t !== 'replay_runs' && t !== 'pagemap_check'));
+const ingest = await store((all) =>
+  all.filter(
+    (t) =>
+      !REPLAY_TABLES.includes(t) &&
+      !t.startsWith('exclusive') &&
+      t !== 'replay_runs' &&
+      t !== 'pagemap_check',
+  ),
+);
 const replay = await store((all) => all.filter((t) => REPLAY_TABLES.includes(t)));
 const usIngest = (ingest.cpuMs * 1000) / events;
 const usReplay = (replay.cpuMs * 1000) / replayed;
 console.table([
-  { writes: 'ingest tables', rows: ingest.rows, 'per event, µs CPU': usIngest.toFixed(2), ceiling: `${((1e6 / usIngest / events) * text).toFixed(0)} MB/s of tracefs text` },
-  { writes: 'replay tables', rows: replay.rows, 'per event, µs CPU': usReplay.toFixed(2), ceiling: `${(1e6 / usReplay / 1e6).toFixed(2)} M events/s` },
+  {
+    writes: 'ingest tables',
+    rows: ingest.rows,
+    'per event, µs CPU': usIngest.toFixed(2),
+    ceiling: `${((1e6 / usIngest / events) * text).toFixed(0)} MB/s of tracefs text`,
+  },
+  {
+    writes: 'replay tables',
+    rows: replay.rows,
+    'per event, µs CPU': usReplay.toFixed(2),
+    ceiling: `${(1e6 / usReplay / 1e6).toFixed(2)} M events/s`,
+  },
 ]);
-console.log(`stress capture: ${events} events (${text.toFixed(1)} MB of tracefs text, ${mb.toFixed(1)} MB compressed), ${replayed} replayed`);
+console.log(
+  `stress capture: ${events} events (${text.toFixed(1)} MB of tracefs text, ${mb.toFixed(1)} MB compressed), ${replayed} replayed`,
+);
 fs.rmSync(tmp, { recursive: true, force: true });
