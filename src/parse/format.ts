@@ -485,42 +485,33 @@ export function wide64Bytes(
   return (BigInt(signed ? hi | 0 : hi) << 32n) + BigInt(lo);
 }
 
+/** Eight hex digits at b[i..], NaN if any is not one. */
 function hex8Bytes(b: Uint8Array, i: number): number {
   let v = 0;
-  for (let k = i; k < i + 8; k++) {
-    const c = b[k];
-    let d: number;
-    if (c >= 48 && c <= 57) d = c - 48;
-    else if ((c | 0x20) >= 97 && (c | 0x20) <= 102) d = (c | 0x20) - 87;
-    else return NaN;
-    v = v * 16 + d;
-  }
+  for (let k = i; k < i + 8; k++) v = v * 16 + hexDigit(b[k]);
   return v;
+}
+
+/** A hex digit's value from its character code, NaN for any other character. */
+function hexDigit(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  // The letter test folds case (| 0x20); the digit test must not (0x10 | 0x20 is "0").
+  if ((c | 0x20) >= 97 && (c | 0x20) <= 102) return (c | 0x20) - 87;
+  return NaN;
 }
 
 /** `0x` and 1 to 16 hex digits. */
 function isHex0x(s: string): boolean {
   if (s.length < 3 || s.length > 18 || s.charCodeAt(0) !== 48 || s.charCodeAt(1) !== 120)
     return false;
-  for (let k = 2; k < s.length; k++) {
-    const c = s.charCodeAt(k);
-    // The letter test folds case (| 0x20); the digit test must not (0x10 | 0x20 is "0").
-    if (!((c >= 48 && c <= 57) || ((c | 0x20) >= 97 && (c | 0x20) <= 102))) return false;
-  }
+  for (let k = 2; k < s.length; k++) if (Number.isNaN(hexDigit(s.charCodeAt(k)))) return false;
   return true;
 }
 
 /** Eight hex digits at s[i..], NaN if any is not one. */
 function hex8(s: string, i: number): number {
   let v = 0;
-  for (let k = i; k < i + 8; k++) {
-    const c = s.charCodeAt(k);
-    let d: number;
-    if (c >= 48 && c <= 57) d = c - 48;
-    else if ((c | 0x20) >= 97 && (c | 0x20) <= 102) d = (c | 0x20) - 87;
-    else return NaN;
-    v = v * 16 + d;
-  }
+  for (let k = i; k < i + 8; k++) v = v * 16 + hexDigit(s.charCodeAt(k));
   return v;
 }
 
