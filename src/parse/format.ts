@@ -453,10 +453,8 @@ function kernelHalf(s: string, radix: 10 | 16): number {
 
 /** kernelHalf() of the ASCII text in bytes [s, e): the byte matcher's, without a string. */
 export function kernelHalfBytes(b: Uint8Array, s: number, e: number, radix: 10 | 16): number {
-  let i = s;
-  if (e - i >= 2 && b[i] === 48 /* 0 */ && (b[i + 1] | 0x20) === 120 /* x */) i += 2;
-  else if (radix !== 16) return NaN;
-  if (e - i !== 16) return NaN;
+  const i = hex16At(b, s, e, radix);
+  if (i < 0) return NaN;
   const hi = hex8Bytes(b, i);
   const lo = hex8Bytes(b, i + 8);
   if (hi !== hi || lo !== lo || (hi | 0) >= 0 || (hi | 0) < -0x200000) return NaN;
@@ -475,14 +473,20 @@ export function wide64Bytes(
   radix: 10 | 16,
   signed: boolean,
 ): bigint | null {
-  let i = s;
-  if (e - i >= 2 && b[i] === 48 /* 0 */ && (b[i + 1] | 0x20) === 120 /* x */) i += 2;
-  else if (radix !== 16) return null;
-  if (e - i !== 16) return null;
+  const i = hex16At(b, s, e, radix);
+  if (i < 0) return null;
   const hi = hex8Bytes(b, i);
   const lo = hex8Bytes(b, i + 8);
   if (hi !== hi || lo !== lo) return null;
   return (BigInt(signed ? hi | 0 : hi) << 32n) + BigInt(lo);
+}
+
+/** Where 16 hex digits filling [s, e) start (after `0x`, which radix 10 needs), else -1. */
+function hex16At(b: Uint8Array, s: number, e: number, radix: 10 | 16): number {
+  let i = s;
+  if (e - i >= 2 && b[i] === 48 /* 0 */ && (b[i + 1] | 0x20) === 120 /* x */) i += 2;
+  else if (radix !== 16) return -1;
+  return e - i === 16 ? i : -1;
 }
 
 /** Eight hex digits at b[i..], NaN if any is not one. */

@@ -98,7 +98,7 @@ export class Loader {
     const { names, types } = await this.columns();
     for (const t in names)
       this.shapes.set(t, names[t].map((n, i) => `${n} ${types[t][i]}`).join(', '));
-    for (const t of ['lost_events', 'unparsed', 'field_errors', 'callchain_frames'] as const) {
+    for (const t of RARE_TABLES) {
       this.rareAppenders.set(t, await this.db.conn.createAppender(t));
     }
   }
@@ -188,7 +188,8 @@ export class Loader {
 }
 
 /** Tables of rows the parsers send one at a time. */
-export type RareTable = 'lost_events' | 'unparsed' | 'field_errors' | 'callchain_frames';
+const RARE_TABLES = ['lost_events', 'unparsed', 'field_errors', 'callchain_frames'] as const;
+export type RareTable = (typeof RARE_TABLES)[number];
 
 function sqlString(s: string): string {
   return `'${s.replace(/'/g, "''")}'`;
