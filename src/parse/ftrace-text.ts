@@ -10,6 +10,7 @@ import {
   lostMarker,
   smallDecimal,
   splitEventBytes,
+  countToTs,
   timeAt,
   tsToNs,
   type EventHeader,
@@ -18,9 +19,13 @@ import {
   type RawHeader,
 } from './record.js';
 
-// comm-pid [(tgid)] [cpu] [flags] sec.usec: body
+// comm-pid [(tgid)] [cpu] [flags] sec.usec: body; a clock that counts no ns (x86-tsc, counter,
+// uptime) prints its count for the time (kernel/trace/trace_output.c, trace_print_context).
 const LINE =
-  /^\s*(.*?)-(\d+)\s+(?:\(\s*(\d+|-+)\)\s+)?\[(\d+)\]\s+(?:([^\s\d][^\s]{2,5}|[.\w]{4,6})\s+)?(\d+)\.(\d+):\s(.*)$/;
+  /^\s*(.*?)-(\d+)\s+(?:\(\s*(\d+|-+)\)\s+)?\[(\d+)\]\s+(?:([^\s\d][^\s]{2,5}|[.\w]{4,6})\s+)?(\d+)(?:\.(\d+))?:\s(.*)$/;
+
+/** metadata().timestamps of a trace whose times are a clock's counts, not ns. */
+export const CLOCK_COUNTS = 'clock counts (x86-tsc, counter or uptime trace_clock), not ns';
 
 export class FtraceTextReader implements LineReader {
   readonly format = 'ftrace' as const;
@@ -43,7 +48,10 @@ export class FtraceTextReader implements LineReader {
     out.tgid = m[3] && m[3][0] !== '-' ? +m[3] : null;
     out.cpu = +m[4];
     out.flags = m[5] ?? null;
-    out.tsNs = tsToNs(m[6], m[7]);
+    if (m[7] === undefined) {
+      out.tsNs = countToTs(m[6]);
+      this.meta.timestamps = CLOCK_COUNTS;
+    } else out.tsNs = tsToNs(m[6], m[7]);
     splitEventBody(m[8], out);
     return EVENT;
   }
@@ -105,13 +113,14 @@ function afterComm(b: Buffer, p: number, e: number, out: RawHeader): number {
     p = q + 1;
     while (p < e && b[p] === 32) p++;
   }
-  const at = cpuFlagsTime(b, p, e, out, 6);
+  const at = cpuFlagsTime(b, p, e, out, 6, true);
   return at <= 0 ? at : splitEventBytes(b, at, e, out) ? MATCH : GIVE_UP;
 }
 
 /**
  * A line's `[CPU] [FLAGS] SEC.FRAC: ` from its '[' at p into out (FLAGS: 3 to flagsMax characters,
- * isFlags): the offset past the ': ', else NO_MATCH, or GIVE_UP where a number is out of range.
+ * isFlags; `counts`: the time may be a clock's count, timeAt): the offset past the ': ', else
+ * NO_MATCH, or GIVE_UP where a number is out of range.
  */
 export function cpuFlagsTime(
   b: Uint8Array,
@@ -119,6 +128,7 @@ export function cpuFlagsTime(
   e: number,
   out: RawHeader,
   flagsMax: number,
+  counts = false,
 ): number {
   if (b[p] !== 91 /* [ */) return NO_MATCH;
   let q = digitsEnd(b, p + 1, e);
@@ -127,7 +137,7 @@ export function cpuFlagsTime(
   p = q + 1;
   while (p < e && b[p] === 32) p++;
   // Most lines have no FLAGS: a time right here is no FLAGS word (it holds a ':').
-  let colon = timeAt(b, p, e, out);
+  let colon = timeAt(b, p, e, out, counts);
   if (colon < 0) {
     // FLAGS: a word of 3 to flagsMax not starting with a digit, or of 4 to flagsMax of [.\w].
     q = p;
@@ -137,7 +147,7 @@ export function cpuFlagsTime(
     out.flagsEnd = q;
     p = q;
     while (p < e && b[p] === 32) p++;
-    colon = timeAt(b, p, e, out);
+    colon = timeAt(b, p, e, out, counts);
     if (colon < 0) return NO_MATCH;
   } else out.flagsStart = -1;
   if (colon + 1 >= e || b[colon + 1] !== 32) return NO_MATCH;

@@ -102,6 +102,15 @@ export function tsToNs(sec: string, frac: string): number | bigint {
 }
 
 /**
+ * A timestamp printed as a bare count (`612791299416807`): tracefs prints the counter of a trace
+ * clock that does not count ns (x86-tsc, counter, uptime) as it is. Kept as the count, which is
+ * what `trace-cmd report` makes of such a clock's times (as ns); a Number below 2^53.
+ */
+export function countToTs(count: string): number | bigint {
+  return count.length <= 15 ? +count : BigInt(count);
+}
+
+/**
  * An event line's header as LineReader.scan reads it from the line's bytes: the numbers, and
  * where its texts are (byte offsets into the batch).
  */
@@ -166,15 +175,28 @@ export function smallDecimal(b: Uint8Array, s: number, e: number): number {
 }
 
 /**
- * `SEC.FRAC:` at p, read in one pass: the offset of its ':' (-1 where the text is no such time),
- * with tsToNs of it in out.tsNs where that is a Number, else NaN.
+ * `SEC.FRAC:` at p (or, with `counts`, `COUNT:`), read in one pass: the offset of its ':' (-1
+ * where the text is no such time), with tsToNs (countToTs) of it in out.tsNs where that is a
+ * Number, else NaN.
  */
-export function timeAt(b: Uint8Array, p: number, e: number, out: RawHeader): number {
+export function timeAt(
+  b: Uint8Array,
+  p: number,
+  e: number,
+  out: RawHeader,
+  counts = false,
+): number {
   let q = p;
   let s = 0;
   while (q < e && isDigit(b[q])) s = s * 10 + b[q++] - 48;
   const secDigits = q - p;
-  if (secDigits === 0 || b[q] !== 46 /* . */) return -1;
+  if (secDigits === 0) return -1;
+  // A clock's count (countToTs), where `counts` allows it.
+  if (counts && b[q] === 58 /* : */) {
+    out.tsNs = secDigits <= 15 ? s : NaN;
+    return q;
+  }
+  if (b[q] !== 46 /* . */) return -1;
   const frac = ++q;
   let f = 0;
   while (q < e && isDigit(b[q])) f = f * 10 + b[q++] - 48;
