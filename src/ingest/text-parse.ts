@@ -124,7 +124,7 @@ export class TextParser extends BatchParser<TextJob> {
       // cpu, pid and tgid columns are INTEGERs; a lost count is a BIGINT.
       else if (
         r.kind === 'event' &&
-        (h.cpu > INT_MAX || h.tid > INT_MAX || (h.tgid ?? 0) > INT_MAX)
+        ((h.cpu ?? 0) > INT_MAX || h.tid > INT_MAX || (h.tgid ?? 0) > INT_MAX)
       )
         r = { kind: 'unparsed', reason: 'cpu, pid or tgid beyond 2^31' };
       else if (
@@ -200,11 +200,11 @@ export class TextParser extends BatchParser<TextJob> {
       if (lastTs !== null && h.tsNs < lastTs) {
         backwards++;
         firstBackwards ??= lineNo;
-        const prev = lastTsCpu[h.cpu];
+        const prev = h.cpu === null ? undefined : lastTsCpu[h.cpu];
         if (prev !== undefined && h.tsNs < prev) backwardsCpu++;
       }
       lastTs = h.tsNs;
-      lastTsCpu[h.cpu] = h.tsNs;
+      if (h.cpu !== null) lastTsCpu[h.cpu] = h.tsNs;
       sampleLine = lineNo;
       frameDepth = 0;
       if (kind.code < 0) kind.code = eventNames.code(kind.event);
@@ -221,7 +221,8 @@ export class TextParser extends BatchParser<TextJob> {
       events.setI64(2, lineNo);
       if (typeof h.tsNs === 'number') events.setI64(3, h.tsNs);
       else events.set(3, h.tsNs);
-      events.setI32(4, h.cpu);
+      if (h.cpu === null) events.set(4, null);
+      else events.setI32(4, h.cpu);
       events.setI32(5, h.tid);
       if (h.tgid === null) events.set(6, null);
       else events.setI32(6, h.tgid);
@@ -311,7 +312,7 @@ export class TextParser extends BatchParser<TextJob> {
       h.comm = commStrings.get(b, raw.commStart, raw.commEnd);
       h.tid = raw.tid;
       h.tgid = raw.tgid < 0 ? null : raw.tgid;
-      h.cpu = raw.cpu;
+      h.cpu = raw.cpu < 0 ? null : raw.cpu;
       h.flags = raw.flagsStart < 0 ? null : flagStrings.get(b, raw.flagsStart, raw.flagsEnd);
       h.tsNs = raw.tsNs;
       if (!keep(kind, lineNo)) return true;

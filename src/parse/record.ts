@@ -6,7 +6,8 @@ export interface EventHeader {
   comm: string;
   tid: number;
   tgid: number | null;
-  cpu: number;
+  /** null where the text prints no CPU (perf script -F without cpu). */
+  cpu: number | null;
   /** Latency/irq flags column as printed (`d..1.`), when the format has it. */
   flags: string | null;
   /** Timestamp in ns, parsed exactly from the decimal text: a Number below 2^53, else a BigInt. */
@@ -120,6 +121,7 @@ export interface RawHeader {
   tid: number;
   /** -1: none. */
   tgid: number;
+  /** -1: none. */
   cpu: number;
   /** -1: none. */
   flagsStart: number;
