@@ -32,6 +32,24 @@ describe('perf script -F variants', async () => {
     expect(reference.cpus).toBe(221);
   });
 
+  it('--show-task-events: the same events; its side-band records are unparsed rows that say what they are', async () => {
+    const file = path.join(HOST, 'perf-fields/perf-script-task-events.txt');
+    const { db, files } = await ingestTemp([file], { formatsDir: FORMATS });
+    try {
+      expect(await db.rows(EVENTS)).toEqual(reference.rows);
+      expect(files[0].unparsed).toBe(2);
+      const reasons = await db.rows<{ reason: string }>(
+        'SELECT reason FROM unparsed ORDER BY line_no',
+      );
+      expect(reasons.map((r) => r.reason)).toEqual([
+        "perf's side-band record PERF_RECORD_COMM (perf script --show-*-events), not a sample",
+        "perf's side-band record PERF_RECORD_EXIT (perf script --show-*-events), not a sample",
+      ]);
+    } finally {
+      db.close();
+    }
+  });
+
   for (const [file, cpus] of [
     ['perf-script-nocpu.txt', 0], // -F comm,pid,tid,time,event,trace
     ['perf-script-misc-tod.txt', 221], // -F +misc,+tod

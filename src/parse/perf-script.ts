@@ -20,6 +20,8 @@ import {
 
 // A call chain frame under a sample (perf record -g): `\tffffffff815fe696 sym+0x46 ([kernel.kallsyms])`.
 const FRAME = /^\s+([0-9a-f]{1,16}) (.*?) ?\((.*)\)$/;
+// What --show-task-events, --show-mmap-events and the like print between samples.
+const SIDE_BAND = /^\s*.*?\s+\d+(?:\/\d+)?\s+(?:\[\d+\]\s+)?\d+\.\d+:\s+(PERF_RECORD_[A-Z0-9_]+)/;
 // comm tid|pid/tid [cpu] [misc] [tod] sec.frac: [period] system:name: body, in the order perf
 // prints the fields it is given (-F; tools/perf/builtin-script.c, perf_sample__fprintf_start):
 // misc is a few letters (K, U, H, G, g), tod the time of day (2026-11-25 14:44:33.407034).
@@ -37,6 +39,12 @@ export class PerfScriptReader implements LineReader {
       if (lost) return lost;
       const f = FRAME.exec(line);
       if (f) return { kind: 'frame', ip: f[1], symbol: f[2], dso: f[3] };
+      const side = SIDE_BAND.exec(line);
+      if (side)
+        return {
+          kind: 'unparsed',
+          reason: `perf's side-band record ${side[1]} (perf script --show-*-events), not a sample`,
+        };
       return {
         kind: 'unparsed',
         reason: 'expected `COMM PID[/TID] [CPU] SECONDS.FRACTION: SYSTEM:EVENT: FIELDS`',
