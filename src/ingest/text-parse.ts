@@ -1,6 +1,6 @@
 // Text ingest's parsing half: trace text (decompressed here) to column batches of the tables it
 // fills, with the strings of `_events` coded through the database's dictionaries. It runs on a
-// worker thread (text-worker.ts) while text.ts, on the main thread, only creates tables and
+// worker thread (parse-worker.ts) while text.ts, on the main thread, only creates tables and
 // appends what it is sent; the same messages cross, in the same order, when a small file is
 // parsed inline.
 import fs from 'node:fs';
