@@ -14,7 +14,7 @@ import { newSummary, type FileSummary } from './summary.js';
 import { Catalogue, formatsBeside, sidecarBeside } from '../parse/catalogue.js';
 import { detectFormat, readerFor } from '../parse/detect.js';
 import { TraceInputError } from '../parse/errors.js';
-import { CLOCK_COUNTS } from '../parse/ftrace-text.js';
+import { CLOCK_COUNTS, LATENCY_TIMES } from '../parse/ftrace-text.js';
 import { FieldTyper, genericFields, kprobeTextSpec, type TableSpec } from '../parse/fields.js';
 import { traceChunks } from '../parse/input.js';
 import type { FieldValue } from '../parse/format.js';
@@ -383,9 +383,14 @@ export class TextParser extends BatchParser<TextJob> {
         `${backwards} timestamps go backwards (first at line ${firstBackwards})${backwardsCpu ? `, ${backwardsCpu} of them within one CPU's buffer` : ', all across CPUs (per-CPU buffers merged out of order)'}; events keep input order, sort by ts_ns`,
       );
     }
-    if (reader.metadata().timestamps === CLOCK_COUNTS)
+    const times = reader.metadata().timestamps;
+    if (times === CLOCK_COUNTS)
       warnings.push(
         `timestamps are the trace clock's counts, not ns (trace_clock x86-tsc, counter or uptime): ts_ns holds them as printed, so they order events but durations in ns do not hold`,
+      );
+    else if (times === LATENCY_TIMES)
+      warnings.push(
+        `latency-format text (options/latency-format): times are µs since the trace buffer's start, in ts_ns as such (times of other traces do not compare), and comms are cut to 8 characters`,
       );
     if (typer.alternateFormats.size) {
       warnings.push(

@@ -24,6 +24,14 @@ import {
 const LINE =
   /^\s*(.*?)-(\d+)\s+(?:\(\s*(\d+|-+)\)\s+)?\[(\d+)\]\s+(?:([^\s\d][^\s]{2,5}|[.\w]{4,6})\s+)?(\d+)(?:\.(\d+))?:\s(.*)$/;
 
+// options/latency-format: comm-pid cpu+flags time: body; the comm cut to 8 characters, the time in
+// µs since the buffer's start and a mark of the gap to the next event (trace_output.c,
+// lat_print_generic and lat_print_timestamp), or a counting clock's bare count.
+const LATENCY_LINE = /^\s*(.*?)-(\d+)\s+(\d+)([^\s\d]\S{3,5})\s+(\d+)(us)?[ !#$*+@]?:\s(.*)$/;
+
+/** metadata().timestamps of a latency-format trace. */
+export const LATENCY_TIMES = "µs since the trace buffer's start (latency-format), comms cut to 8";
+
 /** metadata().timestamps of a trace whose times are a clock's counts, not ns. */
 export const CLOCK_COUNTS = 'clock counts (x86-tsc, counter or uptime trace_clock), not ns';
 
@@ -35,6 +43,8 @@ export class FtraceTextReader implements LineReader {
     if (line.charCodeAt(0) === 35 /* # */) return this.header(line);
     const m = LINE.exec(line);
     if (!m) {
+      const l = LATENCY_LINE.exec(line);
+      if (l) return this.latencyLine(l, out);
       const lost = lostMarker(line);
       if (lost) return lost;
       if (line.trim() === '') return HEADER;
@@ -53,6 +63,24 @@ export class FtraceTextReader implements LineReader {
       this.meta.timestamps = CLOCK_COUNTS;
     } else out.tsNs = tsToNs(m[6], m[7]);
     splitEventBody(m[8], out);
+    return EVENT;
+  }
+
+  /** A LATENCY_LINE match: its time is µs since the buffer's start (a count for a counting clock). */
+  private latencyLine(m: RegExpExecArray, out: EventHeader): LineResult {
+    out.comm = m[1];
+    out.tid = +m[2];
+    out.tgid = null;
+    out.cpu = +m[3];
+    out.flags = m[4];
+    if (m[6] === undefined) {
+      out.tsNs = countToTs(m[5]);
+      this.meta.timestamps = CLOCK_COUNTS;
+    } else {
+      out.tsNs = countToTs(m[5] + '000');
+      this.meta.timestamps ??= LATENCY_TIMES;
+    }
+    splitEventBody(m[7], out);
     return EVENT;
   }
 
@@ -76,7 +104,10 @@ export class FtraceTextReader implements LineReader {
   private header(line: string): LineResult {
     let m = /^# tracer: (\S+)/.exec(line);
     if (m) this.meta.tracer = m[1];
-    m = /entries-in-buffer\/entries-written: (\d+)\/(\d+)\s+#P:(\d+)/.exec(line);
+    // The latency format's header says it as `# latency: 0 us, #45472/50875, CPU#0 | (... #P:2)`.
+    m =
+      /entries-in-buffer\/entries-written: (\d+)\/(\d+)\s+#P:(\d+)/.exec(line) ??
+      /^# latency: \d+ us, #(\d+)\/(\d+), .*#P:(\d+)\)/.exec(line);
     if (m) {
       this.meta.entries_in_buffer = +m[1];
       this.meta.entries_written = +m[2];

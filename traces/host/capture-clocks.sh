@@ -1,9 +1,10 @@
 #!/bin/bash
-# capture-clocks.sh OUTDIR: one run of the `anon` workload recorded at once by four tracefs instances
-# that differ only in trace_clock: mono (ns, the control), and three clocks that count no ns,
-# whose times tracefs prints as a bare count (kernel/trace/trace_output.c): x86-tsc (cycles),
-# counter (a global sequence) and uptime (jiffies). Writes trace-<clock>.txt.xz (the `trace` file
-# after the run), stats-<clock>.txt (per-CPU ring buffer stats) and meta.txt. Root, tracefs
+# capture-clocks.sh OUTDIR: one run of the `anon` workload recorded at once by five tracefs
+# instances that differ only in trace_clock or output: mono (ns, the control), three clocks that
+# count no ns, whose times tracefs prints as a bare count (kernel/trace/trace_output.c): x86-tsc
+# (cycles), counter (a global sequence) and uptime (jiffies), and `latency` (mono, with
+# options/latency-format: µs since the buffer's start, comms cut to 8). Writes trace-<name>.txt.xz
+# (the `trace` file after the run), stats-<name>.txt (per-CPU ring buffer stats) and meta.txt. Root, tracefs
 # mounted (it mounts it at /sys/kernel/tracing if not). The workload runs ungated (MMREPLAY_NOGATE=1).
 set -eu
 [ $# -eq 1 ] || { echo "usage: $0 OUTDIR" >&2; exit 2; }
@@ -11,7 +12,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 WLDIR=$(cd "$HERE/../workloads" && pwd)
 BIN=$WLDIR/build/anon
 T=/sys/kernel/tracing
-CLOCKS="mono x86-tsc counter uptime"
+CLOCKS="mono x86-tsc counter uptime latency"
 EVENTS="exceptions:page_fault_user kmem:mm_page_alloc kmem:mm_page_free kmem:rss_stat
 sched:sched_process_fork sched:sched_process_exit tlb:tlb_flush"
 mkdir -p "$1"
@@ -28,7 +29,8 @@ for c in $CLOCKS; do
 	I=$(inst $c)
 	mkdir "$I"
 	echo 0 > "$I/tracing_on"
-	echo "$c" > "$I/trace_clock"
+	if [ "$c" = latency ]; then echo mono > "$I/trace_clock"; echo 1 > "$I/options/latency-format"
+	else echo "$c" > "$I/trace_clock"; fi
 	echo 16384 > "$I/buffer_size_kb"
 	echo 1 > "$I/options/event-fork"
 	for e in $EVENTS; do echo 1 > "$I/events/${e%%:*}/${e#*:}/enable"; done
