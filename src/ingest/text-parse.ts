@@ -133,7 +133,7 @@ export class TextParser extends BatchParser<TextJob> {
       )
         r = { kind: 'unparsed', reason: 'lost-events marker with cpu or count out of range' };
       if (r.kind === 'frame' && sampleLine === 0)
-        r = { kind: 'unparsed', reason: 'a call chain frame before any sample' };
+        r = { kind: 'unparsed', reason: 'a call chain or stack frame before any event' };
       if (r.kind !== 'event') {
         if (r.kind === 'header') s.headerLines++;
         else if (r.kind === 'frame') {
@@ -144,7 +144,7 @@ export class TextParser extends BatchParser<TextJob> {
               lineNo,
               sampleLine,
               frameDepth++,
-              BigInt(`0x${r.ip}`).toString(),
+              r.ip === null ? null : BigInt(`0x${r.ip}`).toString(),
               r.symbol,
               r.dso,
             ]);
@@ -475,6 +475,10 @@ function resolveEvent(
 ): string {
   // tracefs prints a trace_marker write under the ip's symbol, trace-cmd report as `print:`.
   if (name === 'tracing_mark_write' || name === 'print') return 'ftrace:print';
+  // tracefs prints a stack it records after an event under these names (trace_stack_print),
+  // trace-cmd report under the event's own name (the first user frame on its line).
+  if (name === '<stack trace>' || name === 'kernel_stack') return 'ftrace:kernel_stack';
+  if (name === '<user stack trace>' || name === 'user_stack') return 'ftrace:user_stack';
   const sys = catalogue.systemOf(name);
   if (sys) return `${sys}:${name}`;
   if (/^\(\S+( <- \S+)?\)/.test(body)) return probes.get(name)?.event ?? `kprobes:${name}`;

@@ -10,6 +10,7 @@ import {
   lostMarker,
   smallDecimal,
   splitEventBytes,
+  stackFrame,
   countToTs,
   timeAt,
   tsToNs,
@@ -45,7 +46,7 @@ export class FtraceTextReader implements LineReader {
     if (!m) {
       const l = LATENCY_LINE.exec(line);
       if (l) return this.latencyLine(l, out);
-      const lost = lostMarker(line);
+      const lost = lostMarker(line) ?? stackFrame(line);
       if (lost) return lost;
       if (line.trim() === '') return HEADER;
       return {

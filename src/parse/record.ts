@@ -28,10 +28,29 @@ export type LineResult =
   | { kind: 'header'; key?: string; value?: string }
   | { kind: 'lost'; cpu: number | null; count: number | null }
   | { kind: 'unparsed'; reason: string }
-  /** A frame of the call chain `perf script` prints under a sample recorded with -g. */
-  | { kind: 'frame'; ip: string; symbol: string; dso: string };
+  /**
+   * A frame of the call chain `perf script` prints under a sample recorded with -g, or of a stack
+   * ftrace records after an event (options/stacktrace, userstacktrace, a stacktrace trigger): ip
+   * in hex, each part null where the line prints none.
+   */
+  | { kind: 'frame'; ip: string | null; symbol: string | null; dso: string | null };
 
 export const EVENT: LineResult = { kind: 'event' };
+
+// A frame of a stack ftrace recorded: tracefs ` => exc_page_fault` (` <ffffffff81234567>` with
+// options/sym-addr), ` =>  <00007f148e559aa2>` (a user stack); trace-cmd report
+// `=> do_anonymous_page (ffffffff816082ed)`, `\t=> 0x7f39a29acad7`
+// (kernel/trace/trace_output.c trace_stack_print, trace_user_stack_print).
+const STACK_FRAME = /^\s*=> ?(.*?)\s*(?:[<(]([0-9a-f]{1,16})[>)])?$/;
+
+/** A line of a stack ftrace recorded as a frame, else null. */
+export function stackFrame(line: string): LineResult | null {
+  const m = STACK_FRAME.exec(line);
+  if (!m) return null;
+  const hex = /^0x([0-9a-f]{1,16})$/.exec(m[1]);
+  if (hex) return { kind: 'frame', ip: hex[1], symbol: null, dso: null };
+  return { kind: 'frame', ip: m[2] ?? null, symbol: m[1] || null, dso: null };
+}
 
 // Every lost-events marker the text formats print: the kernel's (tracefs trace and trace_pipe)
 // `CPU:N [LOST M EVENTS]`, trace-cmd report's `CPU:N [M EVENTS DROPPED]`, and both without a count
