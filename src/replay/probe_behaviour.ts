@@ -26,6 +26,17 @@ const USER_TOP = 1n << 47n;
 /** A page-aligned user address (an unsigned value's SQL). */
 const userAddress = (uv: string) => `${uv} >= 4096 AND ${uv} < ${USER_TOP} AND ${uv} % 4096 = 0`;
 
+/** A struct page pointer into the vmemmap at `vmemmap` (an unsigned value's SQL). */
+const pageIn = (vmemmap: bigint) => (uv: string) =>
+  `${uv} >= ${vmemmap} AND ${uv} < ${vmemmap + VMEMMAP_SPAN}`;
+
+/** Names the probe found, where exactly one was: a role with more than one candidate names none. */
+function nameOnly(found: ProbeRow[], func: string, source: string): void {
+  if (found.length !== 1) return;
+  found[0].func = func;
+  found[0].source = `when it fires: ${source}`;
+}
+
 /**
  * The columns of a table whose values nearly all satisfy `what` (a probe can fire outside the
  * calls too: GUP for execve's arguments), in one pass over the table.
@@ -83,9 +94,7 @@ async function nameFaultHandler(
     );
     if (hit.n >= 10 && hit.hit >= FAULTS * hit.n) found.push(r);
   }
-  if (found.length !== 1) return;
-  found[0].func = 'handle_mm_fault';
-  found[0].source = 'when it fires: at every user fault, on its thread, at its address';
+  nameOnly(found, 'handle_mm_fault', 'at every user fault, on its thread, at its address');
 }
 
 /** The probes inside nearly every UFFDIO_WRITEPROTECT ioctl, on its thread. */
@@ -128,11 +137,8 @@ async function nameProtection(
     const func = ordered.o ? 'change_protection' : 'mwriteprotect_range';
     byFunc.set(func, [...(byFunc.get(func) ?? []), r]);
   }
-  for (const [func, found] of byFunc) {
-    if (found.length !== 1) continue;
-    found[0].func = func;
-    found[0].source = 'when it fires: inside UFFDIO_WRITEPROTECT ioctls, on their thread';
-  }
+  for (const [func, found] of byFunc)
+    nameOnly(found, func, 'inside UFFDIO_WRITEPROTECT ioctls, on their thread');
 }
 
 export async function nameByBehaviour(
@@ -178,7 +184,7 @@ export async function nameByBehaviour(
   const holds = async (f: Fired, what: (uv: string) => string) =>
     (await columnsWhere(db, tableOf(f.event), numeric.get(tableOf(f.event)) ?? [], what)).length >
     0;
-  const page = (uv: string) => `${uv} >= ${vmemmap} AND ${uv} < ${vmemmap + VMEMMAP_SPAN}`;
+  const page = pageIn(vmemmap);
   const traits = await Promise.all(
     candidates.map(async (f) => ({
       f,
@@ -191,12 +197,12 @@ export async function nameByBehaviour(
   );
   const walk = traits.filter((t) => t.page && !t.user);
   const mapping = traits.filter((t) => t.page && t.user);
-  const name = (ts: typeof traits, func: string) => {
-    if (ts.length !== 1) return;
-    const r = rows.find((x) => x.event === ts[0].f.event)!;
-    r.func = func;
-    r.source = 'when it fires: inside make_device_exclusive_range calls, on their thread';
-  };
+  const name = (ts: typeof traits, func: string) =>
+    nameOnly(
+      ts.map((t) => rows.find((x) => x.event === t.f.event)!),
+      func,
+      'inside make_device_exclusive_range calls, on their thread',
+    );
   name(gup, 'get_user_pages_remote');
   // A walk reaches a page before its PTEs are read.
   if (walk.length === 1 && mapping.length === 1 && walk[0].f.lead <= mapping[0].f.lead) {
@@ -223,7 +229,7 @@ async function nameKsmMerge(
   vmemmap: bigint,
 ): Promise<void> {
   if (rows.some((r) => r.func === 'try_to_merge_one_page')) return;
-  const page = (uv: string) => `${uv} >= ${vmemmap} AND ${uv} < ${vmemmap + VMEMMAP_SPAN}`;
+  const page = pageIn(vmemmap);
   const found: ProbeRow[] = [];
   for (const r of rows) {
     const t = tableOf(r.event);
@@ -235,9 +241,7 @@ async function nameKsmMerge(
     if (k.n < 10 || k.ksmd < KSMD * k.n) continue;
     if ((await columnsWhere(db, t, numeric.get(t)!, page)).length) found.push(r);
   }
-  if (found.length !== 1) return;
-  found[0].func = 'try_to_merge_one_page';
-  found[0].source = 'when it fires: on ksmd, with a page';
+  nameOnly(found, 'try_to_merge_one_page', 'on ksmd, with a page');
 }
 
 /** Share of the folios rmap_walk met that the thread unlocks soon after, and how soon (ns). */
@@ -260,7 +264,7 @@ async function nameUnlock(
 ): Promise<void> {
   const walk = rows.find((r) => r.kind === 'entry' && r.func === 'rmap_walk');
   if (!walk || rows.some((r) => r.func === 'folio_unlock' || r.func === 'unlock_page')) return;
-  const page = (uv: string) => `${uv} >= ${vmemmap} AND ${uv} < ${vmemmap + VMEMMAP_SPAN}`;
+  const page = pageIn(vmemmap);
   const wt = tableOf(walk.event);
   const [fol] = await columnsWhere(db, wt, numeric.get(wt) ?? [], page);
   if (!fol) return;
@@ -279,10 +283,11 @@ async function nameUnlock(
     );
     if (hit.n >= 10 && hit.hit >= UNLOCKED * hit.n) found.push(r);
   }
-  if (found.length !== 1) return;
-  found[0].func = 'folio_unlock';
-  found[0].source =
-    'when it fires: on the thread of each rmap_walk of make_device_exclusive_range, soon after, at its folio';
+  nameOnly(
+    found,
+    'folio_unlock',
+    'on the thread of each rmap_walk of make_device_exclusive_range, soon after, at its folio',
+  );
 }
 
 /** How soon after page_make_device_exclusive_one its notifier starts (ns). */
@@ -333,7 +338,9 @@ async function nameNotifier(
   if (!found.length) return;
   found.sort((a, b) => a.lag - b.lag);
   if (found.length > 1 && found[0].lag === found[1].lag) return;
-  found[0].r.func = '__mmu_notifier_invalidate_range_start';
-  found[0].r.source =
-    'when it fires: right after each page_make_device_exclusive_one, on its thread, with a range from its address';
+  nameOnly(
+    [found[0].r],
+    '__mmu_notifier_invalidate_range_start',
+    'right after each page_make_device_exclusive_one, on its thread, with a range from its address',
+  );
 }
