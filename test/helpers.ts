@@ -38,8 +38,10 @@ export async function ingestTemp(
   return { db: await Db.open(dbFile), files: summaries, dbFile, warnings };
 }
 
-/** Workload capture directories under traces/host. */
-/** Trace directories under traces/host (or its `recorded/` set, recorded with `mmreplay record`). */
+/**
+ * Workload captures under traces/host, made by capture.sh (its capture.log: checkpoints, format
+ * files, every format), or its `recorded/` set, recorded with `mmreplay record`.
+ */
 export function hostCaptures(set: '' | 'recorded' = ''): string[] {
   const root = path.join(HOST, set);
   if (!fs.existsSync(root)) return [];
@@ -48,7 +50,9 @@ export function hostCaptures(set: '' | 'recorded' = ''): string[] {
     .map((d) => path.join(root, d))
     .filter(
       (d) =>
-        fs.statSync(d).isDirectory() && fs.readdirSync(d).some((f) => f.startsWith('trace.txt')),
+        fs.statSync(d).isDirectory() &&
+        fs.readdirSync(d).some((f) => f.startsWith('trace.txt')) &&
+        (set === 'recorded' || fs.existsSync(path.join(d, 'capture.log'))),
     );
 }
 
