@@ -292,6 +292,8 @@ export function loadBinaryCorpus(): { name: string; data: Buffer }[] {
     ['perf-lost/perf.data', (f: string) => fs.readFileSync(f)],
     // perf record -a: records of two sample layouts, found by their event id.
     ['perf-system-wide/perf.data', (f: string) => fs.readFileSync(f)],
+    // perf record -z: records in a zstd stream across PERF_RECORD_COMPRESSED records.
+    ['perf-compressed/perf.data', (f: string) => fs.readFileSync(f)],
     ['dat/lost.dat', (f: string) => fs.readFileSync(f)],
     ['dontneed/trace.dat.xz', xz],
   ].map(([name, read]) => ({

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Db } from '../src/store/db.js';
+import { ingest } from '../src/ingest/ingest.js';
 import { replay } from '../src/replay/replay.js';
 import { bindProbes } from '../src/replay/probes.js';
 import { ingestTemp, ROOT, tmpDir } from './helpers.js';
@@ -160,6 +161,33 @@ describe('two probe sets, one run (6.12-r2)', () => {
       const v = await verdicts(alone(path.join(dir, 'trace.txt.xz')));
       expect(v.length).toBe(80);
       expect(agreeing(v, 'race-ksm', path.join(dir, 'stdout.log'))).toBe(80);
+    },
+  );
+
+  it(
+    "race-ksm and race-dontneed, probe set C's trace-cmd report alone (kprobes printed as addresses, nothing beside): the notifier, folio_unlock and try_to_merge_one_page are told by when they fire, and the kernel's verdict holds for all 160",
+    { timeout: 400_000 },
+    async () => {
+      for (const run of ['race-ksm', 'race-dontneed']) {
+        const dir = path.join(ROOT, 'traces/lab/6.12-r3', run, 'C');
+        const report = alone(path.join(dir, 'report.txt.xz'));
+        const dbFile = path.join(tmpDir(), 'probes.duckdb');
+        await ingest([report], { db: dbFile });
+        const db = await Db.open(dbFile);
+        try {
+          const { bound } = await bindProbes(db, 0, '6.12', 64);
+          const func = (e: string) => bound.find((b) => b.event === e)?.func;
+          expect(func('kprobes:notif_start')).toBe('__mmu_notifier_invalidate_range_start');
+          expect(func('kprobes:pg_unlock')).toBe('folio_unlock');
+          // __folio_lock's slow path takes the same folio only where a lock was contended.
+          expect(func('kprobes:pg_lock_slow')).toBeUndefined();
+          if (run === 'race-ksm') expect(func('kprobes:ksm_merge')).toBe('try_to_merge_one_page');
+        } finally {
+          db.close();
+        }
+        const v = await verdicts(report);
+        expect(agreeing(v, run, path.join(dir, 'stdout.log'))).toBe(80);
+      }
     },
   );
 

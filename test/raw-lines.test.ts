@@ -80,7 +80,7 @@ describe('byte path', () => {
               comm: text(raw.commStart, raw.commEnd),
               tid: raw.tid,
               tgid: raw.tgid < 0 ? null : raw.tgid,
-              cpu: raw.cpu,
+              cpu: raw.cpu < 0 ? null : raw.cpu,
               flags: raw.flagsStart < 0 ? null : text(raw.flagsStart, raw.flagsEnd),
               tsNs: raw.tsNs,
               key: text(raw.keyStart, raw.keyEnd),

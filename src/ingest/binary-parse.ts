@@ -1,7 +1,7 @@
 // Binary ingest's parsing half: a trace-cmd `.dat` (v6, v7) or a `perf.data`, read straight from
 // its ring-buffer pages / sample records into column batches of the tables the text readers fill
 // (events, the typed tables, lost_events), plus the file's kallsyms. It runs on a worker thread
-// (binary-worker.ts) while binary.ts, on the main thread, only creates tables and appends what it
+// (parse-worker.ts) while binary.ts, on the main thread, only creates tables and appends what it
 // is sent (parse-store.ts); it needs no database, so the fuzz tests run it alone.
 import path from 'node:path';
 import { besideMetadata, releaseOf } from './beside.js';

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { FileSummary, IngestOptions } from './ingest.js';
 import { BinaryParser, type BinaryJob, type BinaryKind } from './binary-parse.js';
-import { jobBase, parsesInline, storeParsed } from './parse-store.js';
+import { jobBase, parsesInline, storeParsed, type ParseWorker } from './parse-store.js';
 import type { Loader } from '../store/loader.js';
 import { TraceInputError } from '../parse/errors.js';
 import { detectCompression, openTrace, type Compression } from '../parse/input.js';
@@ -120,6 +120,36 @@ const INLINE_BYTES = 16 << 20;
  */
 const PACKED_RATIO = 4;
 
+/** Whether the (uncompressed) binary trace at `file` is parsed on this thread: by its size. */
+export function binaryParsesInline(
+  file: string,
+  packed: boolean,
+  parseOn: IngestOptions['parseOn'],
+): boolean {
+  return parsesInline(file, parseOn, packed ? INLINE_BYTES / PACKED_RATIO : INLINE_BYTES);
+}
+
+/**
+ * Whether `file` is parsed on this thread, as ingest will find it from its first bytes (a
+ * compressed binary trace is taken for text: its size is known only once decompressed).
+ */
+export function fileParsesInline(file: string, parseOn: IngestOptions['parseOn']): boolean {
+  let head = Buffer.alloc(64);
+  try {
+    const fd = fs.openSync(file, 'r');
+    try {
+      head = head.subarray(0, fs.readSync(fd, head, 0, 64, 0));
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    return true; // ingest reports it
+  }
+  return binaryKind(head)
+    ? binaryParsesInline(file, packedDat(head), parseOn)
+    : parsesInline(file, parseOn);
+}
+
 /** Reads the binary trace `opened` (binary-parse.ts), on a worker thread unless it is small. */
 export async function ingestBinary(
   file: string,
@@ -128,6 +158,7 @@ export async function ingestBinary(
   firstId: number,
   loader: Loader,
   opts: Omit<IngestOptions, 'db'>,
+  pending: ParseWorker | null,
 ): Promise<FileSummary> {
   try {
     const job: BinaryJob = {
@@ -141,16 +172,12 @@ export async function ingestBinary(
       filter: opts.filter ?? {},
     };
     return await storeParsed(
-      job,
+      { kind: 'binary', job },
       loader,
       opts,
-      parsesInline(
-        opened.path,
-        opts.parseOn,
-        opened.packed ? INLINE_BYTES / PACKED_RATIO : INLINE_BYTES,
-      ),
+      binaryParsesInline(opened.path, opened.packed, opts.parseOn),
       (post) => new BinaryParser(job, post),
-      new URL('./binary-worker.js', import.meta.url),
+      pending,
     );
   } finally {
     opened.cleanup();

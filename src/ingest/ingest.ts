@@ -3,8 +3,9 @@ import fs from 'node:fs';
 import { writeAtomically } from '../store/atomic.js';
 import { Db } from '../store/db.js';
 import { INGEST_MEMORY_LIMIT, Loader } from '../store/loader.js';
-import { ingestBinary, openBinary } from './binary.js';
+import { fileParsesInline, ingestBinary, openBinary } from './binary.js';
 import { ingestText } from './text.js';
+import { ParseWorker, parsesInline } from './parse-store.js';
 import { UsageError } from '../errors.js';
 import type { ProbeRow } from '../parse/probes.js';
 import type { TraceFormat } from '../parse/record.js';
@@ -56,35 +57,47 @@ export function parseTimeArg(s: string): bigint {
 }
 
 export async function ingest(files: string[], opts: IngestOptions): Promise<FileSummary[]> {
-  if (
-    opts.replace &&
-    opts.db !== ':memory:' &&
-    fs.existsSync(opts.db) &&
-    fs.statSync(opts.db).size > 0
-  ) {
-    // Replace only a database of ours: never another program's file.
-    const old = await Db.open(opts.db, { readOnly: true });
-    try {
-      if ((await old.tables()).length) await old.requireOurs();
-    } finally {
-      old.close();
+  // The first file's parsing worker starts while the database opens.
+  const inline = (f: string) =>
+    opts.format ? parsesInline(f, opts.parseOn) : fileParsesInline(f, opts.parseOn);
+  const pending = files.length && !inline(files[0]) ? new ParseWorker() : null;
+  try {
+    if (
+      opts.replace &&
+      opts.db !== ':memory:' &&
+      fs.existsSync(opts.db) &&
+      fs.statSync(opts.db).size > 0
+    ) {
+      // Replace only a database of ours: never another program's file.
+      const old = await Db.open(opts.db, { readOnly: true });
+      try {
+        if ((await old.tables()).length) await old.requireOurs();
+      } finally {
+        old.close();
+      }
     }
+    return await writeAtomically(opts.db, { copy: !opts.replace }, async (file) => {
+      const db = await Db.open(file, { create: true, as: opts.db });
+      try {
+        return await ingestDb(db, files, opts, pending);
+      } finally {
+        db.close();
+      }
+    });
+  } finally {
+    await pending?.stop();
   }
-  return writeAtomically(opts.db, { copy: !opts.replace }, async (file) => {
-    const db = await Db.open(file, { create: true, as: opts.db });
-    try {
-      return await ingestDb(db, files, opts);
-    } finally {
-      db.close();
-    }
-  });
 }
 
-/** Ingests into an open database in place (`ingest` gives it a copy). */
+/**
+ * Ingests into an open database in place (`ingest` gives it a copy); `pending`: a parsing worker
+ * started for the first file.
+ */
 export async function ingestDb(
   db: Db,
   files: string[],
   opts: Omit<IngestOptions, 'db'>,
+  pending: ParseWorker | null = null,
 ): Promise<FileSummary[]> {
   if ((await db.tables()).length) await db.requireOurs();
   {
@@ -104,8 +117,8 @@ export async function ingestDb(
     let fileId = Number(first[0]?.f ?? 0);
     const out: FileSummary[] = [];
     try {
-      for (const file of files) {
-        const s = await ingestFile(file, fileId++, nextId, loader, opts);
+      for (const [i, file] of files.entries()) {
+        const s = await ingestFile(file, fileId++, nextId, loader, opts, i ? null : pending);
         nextId += s.events;
         out.push(s);
       }
@@ -145,9 +158,10 @@ async function ingestFile(
   firstId: number,
   loader: Loader,
   opts: Omit<IngestOptions, 'db'>,
+  pending: ParseWorker | null,
 ): Promise<FileSummary> {
   // A trace-cmd .dat or perf.data (compressed or not) is read by its binary reader.
   const binary = opts.format ? null : await openBinary(file);
-  if (binary) return ingestBinary(file, binary, fileId, firstId, loader, opts);
-  return ingestText(file, fileId, firstId, loader, opts);
+  if (binary) return ingestBinary(file, binary, fileId, firstId, loader, opts, pending);
+  return ingestText(file, fileId, firstId, loader, opts, pending);
 }

@@ -1,5 +1,5 @@
 // The storing half of ingest: runs a file's parser (text-parse.ts, binary-parse.ts) on a worker
-// thread, or on this one for a small file (a worker costs more to start than it takes to parse),
+// thread (parse-worker.ts), or on this one for a small file (a worker costs more to start than it takes to parse),
 // and applies what it sends to the database in order: tables created, column batches appended,
 // dictionary strings and rare rows written. With two cores, parsing and DuckDB's appends run side
 // by side; the same messages cross either way.
@@ -7,10 +7,13 @@ import fs from 'node:fs';
 import { TraceInputError } from '../parse/errors.js';
 import { detectCompression } from '../parse/input.js';
 import type { Loader } from '../store/loader.js';
+import type { Worker } from 'node:worker_threads';
 import { startWorker } from '../worker-thread.js';
 import type { IngestOptions } from './ingest.js';
 import type { Ack, FromParser, ParseJob, Post, SentError } from './parse-link.js';
 import type { FileSummary } from './summary.js';
+import type { BinaryJob } from './binary-parse.js';
+import type { TextJob } from './text-parse.js';
 
 /** A parser as the store drives it. */
 export interface Parser {
@@ -71,46 +74,74 @@ export function parsesInline(
   return size < inlineBytes;
 }
 
+/** The first message of a parsing worker (parse-worker.ts): its job. */
+export type WorkerJob = { kind: 'text'; job: TextJob } | { kind: 'binary'; job: BinaryJob };
+
 /**
- * Parses `job` with `parser` on this thread when `inline`, else with the worker module `worker`
- * (which makes the same parser from its workerData), storing what it sends.
+ * A parsing worker (parse-worker.ts), started before its job is known: its start (~0.1 s: the
+ * thread, then its modules) overlaps the database's opening. It waits for a WorkerJob.
+ */
+export class ParseWorker {
+  readonly worker: Worker;
+  /** An error or exit before storeParsed took it, kept for it. */
+  ended: SentError | null = null;
+
+  constructor() {
+    // A young generation of 4 MB, not V8's default: peak RSS 287-296 MB against 300-306 MB at 8
+    // MB and 348 MB at V8's on the bench's 137 MB trace-cmd report text (311, 324, 348 MB on the
+    // 117 MB lab text), for no more CPU that could be measured (its garbage dies young either way).
+    this.worker = startWorker(new URL('./parse-worker.js', import.meta.url), null, {
+      maxYoungGenerationSizeMb: 4,
+    });
+    this.worker.on(
+      'error',
+      (e) => (this.ended ??= { name: e.name, message: e.message, stack: e.stack }),
+    );
+    this.worker.on('exit', () => (this.ended ??= EXITED));
+  }
+
+  /** Stops it, whether it ran a job or not. */
+  stop(): Promise<number> {
+    this.worker.removeAllListeners('exit');
+    return this.worker.terminate();
+  }
+}
+
+const EXITED: SentError = { name: 'Error', message: 'ingest: the parsing worker exited' };
+
+/**
+ * Parses `job` with `parser` on this thread when `inline`, else on a worker (`pending`, or one
+ * started now) that makes the same parser from the job, storing what it sends.
  */
 export async function storeParsed(
-  job: ParseJob,
+  job: WorkerJob,
   loader: Loader,
   opts: Omit<IngestOptions, 'db'>,
   inline: boolean,
   parser: (post: Post) => Parser,
-  worker: URL,
+  pending: ParseWorker | null,
 ): Promise<FileSummary> {
-  const store = new ParseStore(job.file, loader, opts);
+  const store = new ParseStore(job.job.file, loader, opts);
   if (inline) {
     const p = parser((m) => store.receive(m));
     store.ack = (a) => p.ack(a);
     void p.run();
     return store.result();
   }
-  // A young generation of 4 MB, not V8's default: peak RSS 287-296 MB against 300-306 MB at 8 MB
-  // and 348 MB at V8's on the bench's 137 MB trace-cmd report text (311, 324, 348 MB on the 117 MB
-  // lab text), for no more CPU that could be measured (its garbage dies young either way).
-  const w = startWorker(worker, job, { maxYoungGenerationSizeMb: 4 });
+  const pw = pending ?? new ParseWorker();
+  const w = pw.worker;
   store.ack = (a, transfer) => w.postMessage(a, transfer);
   w.on('message', (m: FromParser) => store.receive(m));
   // After the messages it posted before: a worker that ends after `done` ended well.
-  w.on('error', (e) =>
-    store.receive({ t: 'error', error: { name: e.name, message: e.message, stack: e.stack } }),
-  );
-  w.on('exit', () =>
-    store.receive({
-      t: 'error',
-      error: { name: 'Error', message: 'ingest: the parsing worker exited' },
-    }),
-  );
+  const ended = (e: SentError) => store.receive({ t: 'error', error: e });
+  w.on('error', (e) => ended({ name: e.name, message: e.message, stack: e.stack }));
+  w.on('exit', () => ended(EXITED));
+  if (pw.ended) ended(pw.ended);
+  else w.postMessage(job);
   try {
     return await store.result();
   } finally {
-    w.removeAllListeners('exit');
-    await w.terminate();
+    await pw.stop();
   }
 }
 

@@ -1,6 +1,6 @@
 // Text ingest's parsing half: trace text (decompressed here) to column batches of the tables it
 // fills, with the strings of `_events` coded through the database's dictionaries. It runs on a
-// worker thread (text-worker.ts) while text.ts, on the main thread, only creates tables and
+// worker thread (parse-worker.ts) while text.ts, on the main thread, only creates tables and
 // appends what it is sent; the same messages cross, in the same order, when a small file is
 // parsed inline.
 import fs from 'node:fs';
@@ -14,6 +14,7 @@ import { newSummary, type FileSummary } from './summary.js';
 import { Catalogue, formatsBeside, sidecarBeside } from '../parse/catalogue.js';
 import { detectFormat, readerFor } from '../parse/detect.js';
 import { TraceInputError } from '../parse/errors.js';
+import { CLOCK_COUNTS, LATENCY_TIMES } from '../parse/ftrace-text.js';
 import { FieldTyper, genericFields, kprobeTextSpec, type TableSpec } from '../parse/fields.js';
 import { traceChunks } from '../parse/input.js';
 import type { FieldValue } from '../parse/format.js';
@@ -123,7 +124,7 @@ export class TextParser extends BatchParser<TextJob> {
       // cpu, pid and tgid columns are INTEGERs; a lost count is a BIGINT.
       else if (
         r.kind === 'event' &&
-        (h.cpu > INT_MAX || h.tid > INT_MAX || (h.tgid ?? 0) > INT_MAX)
+        ((h.cpu ?? 0) > INT_MAX || h.tid > INT_MAX || (h.tgid ?? 0) > INT_MAX)
       )
         r = { kind: 'unparsed', reason: 'cpu, pid or tgid beyond 2^31' };
       else if (
@@ -132,7 +133,7 @@ export class TextParser extends BatchParser<TextJob> {
       )
         r = { kind: 'unparsed', reason: 'lost-events marker with cpu or count out of range' };
       if (r.kind === 'frame' && sampleLine === 0)
-        r = { kind: 'unparsed', reason: 'a call chain frame before any sample' };
+        r = { kind: 'unparsed', reason: 'a call chain or stack frame before any event' };
       if (r.kind !== 'event') {
         if (r.kind === 'header') s.headerLines++;
         else if (r.kind === 'frame') {
@@ -143,7 +144,7 @@ export class TextParser extends BatchParser<TextJob> {
               lineNo,
               sampleLine,
               frameDepth++,
-              BigInt(`0x${r.ip}`).toString(),
+              r.ip === null ? null : BigInt(`0x${r.ip}`).toString(),
               r.symbol,
               r.dso,
             ]);
@@ -199,11 +200,11 @@ export class TextParser extends BatchParser<TextJob> {
       if (lastTs !== null && h.tsNs < lastTs) {
         backwards++;
         firstBackwards ??= lineNo;
-        const prev = lastTsCpu[h.cpu];
+        const prev = h.cpu === null ? undefined : lastTsCpu[h.cpu];
         if (prev !== undefined && h.tsNs < prev) backwardsCpu++;
       }
       lastTs = h.tsNs;
-      lastTsCpu[h.cpu] = h.tsNs;
+      if (h.cpu !== null) lastTsCpu[h.cpu] = h.tsNs;
       sampleLine = lineNo;
       frameDepth = 0;
       if (kind.code < 0) kind.code = eventNames.code(kind.event);
@@ -220,7 +221,8 @@ export class TextParser extends BatchParser<TextJob> {
       events.setI64(2, lineNo);
       if (typeof h.tsNs === 'number') events.setI64(3, h.tsNs);
       else events.set(3, h.tsNs);
-      events.setI32(4, h.cpu);
+      if (h.cpu === null) events.set(4, null);
+      else events.setI32(4, h.cpu);
       events.setI32(5, h.tid);
       if (h.tgid === null) events.set(6, null);
       else events.setI32(6, h.tgid);
@@ -310,7 +312,7 @@ export class TextParser extends BatchParser<TextJob> {
       h.comm = commStrings.get(b, raw.commStart, raw.commEnd);
       h.tid = raw.tid;
       h.tgid = raw.tgid < 0 ? null : raw.tgid;
-      h.cpu = raw.cpu;
+      h.cpu = raw.cpu < 0 ? null : raw.cpu;
       h.flags = raw.flagsStart < 0 ? null : flagStrings.get(b, raw.flagsStart, raw.flagsEnd);
       h.tsNs = raw.tsNs;
       if (!keep(kind, lineNo)) return true;
@@ -381,6 +383,15 @@ export class TextParser extends BatchParser<TextJob> {
         `${backwards} timestamps go backwards (first at line ${firstBackwards})${backwardsCpu ? `, ${backwardsCpu} of them within one CPU's buffer` : ', all across CPUs (per-CPU buffers merged out of order)'}; events keep input order, sort by ts_ns`,
       );
     }
+    const times = reader.metadata().timestamps;
+    if (times === CLOCK_COUNTS)
+      warnings.push(
+        `timestamps are the trace clock's counts, not ns (trace_clock x86-tsc, counter or uptime): ts_ns holds them as printed, so they order events but durations in ns do not hold`,
+      );
+    else if (times === LATENCY_TIMES)
+      warnings.push(
+        `latency-format text (options/latency-format): times are µs since the trace buffer's start, in ts_ns as such (times of other traces do not compare), and comms are cut to 8 characters`,
+      );
     if (typer.alternateFormats.size) {
       warnings.push(
         `typed by another kernel's format (the default catalogue's did not fit): ${[...typer.alternateFormats].map(([e, r]) => `${e} (${r})`).join(', ')}`,
@@ -464,6 +475,10 @@ function resolveEvent(
 ): string {
   // tracefs prints a trace_marker write under the ip's symbol, trace-cmd report as `print:`.
   if (name === 'tracing_mark_write' || name === 'print') return 'ftrace:print';
+  // tracefs prints a stack it records after an event under these names (trace_stack_print),
+  // trace-cmd report under the event's own name (the first user frame on its line).
+  if (name === '<stack trace>' || name === 'kernel_stack') return 'ftrace:kernel_stack';
+  if (name === '<user stack trace>' || name === 'user_stack') return 'ftrace:user_stack';
   const sys = catalogue.systemOf(name);
   if (sys) return `${sys}:${name}`;
   if (/^\(\S+( <- \S+)?\)/.test(body)) return probes.get(name)?.event ?? `kprobes:${name}`;

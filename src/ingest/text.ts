@@ -1,9 +1,9 @@
 // Text ingest: a trace's text is parsed into column batches (text-parse.ts), on a worker thread
-// (text-worker.ts) unless the file is small, while this thread creates the tables and appends the
+// (parse-worker.ts) unless the file is small, while this thread creates the tables and appends the
 // batches (parse-store.ts).
 import type { Loader } from '../store/loader.js';
 import type { FileSummary, IngestOptions } from './ingest.js';
-import { jobBase, parsesInline, storeParsed } from './parse-store.js';
+import { jobBase, parsesInline, storeParsed, type ParseWorker } from './parse-store.js';
 import { TextParser, type TextJob } from './text-parse.js';
 
 export async function ingestText(
@@ -12,6 +12,7 @@ export async function ingestText(
   firstId: number,
   loader: Loader,
   opts: Omit<IngestOptions, 'db'>,
+  pending: ParseWorker | null,
 ): Promise<FileSummary> {
   const job: TextJob = {
     ...(await jobBase(file, fileId, firstId, loader, opts)),
@@ -22,11 +23,11 @@ export async function ingestText(
     filter: opts.filter ?? {},
   };
   return storeParsed(
-    job,
+    { kind: 'text', job },
     loader,
     opts,
     parsesInline(file, opts.parseOn),
     (post) => new TextParser(job, post),
-    new URL('./text-worker.js', import.meta.url),
+    pending,
   );
 }

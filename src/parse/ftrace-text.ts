@@ -10,6 +10,8 @@ import {
   lostMarker,
   smallDecimal,
   splitEventBytes,
+  stackFrame,
+  countToTs,
   timeAt,
   tsToNs,
   type EventHeader,
@@ -18,9 +20,21 @@ import {
   type RawHeader,
 } from './record.js';
 
-// comm-pid [(tgid)] [cpu] [flags] sec.usec: body
+// comm-pid [(tgid)] [cpu] [flags] sec.usec: body; a clock that counts no ns (x86-tsc, counter,
+// uptime) prints its count for the time (kernel/trace/trace_output.c, trace_print_context).
 const LINE =
-  /^\s*(.*?)-(\d+)\s+(?:\(\s*(\d+|-+)\)\s+)?\[(\d+)\]\s+(?:([^\s\d][^\s]{2,5}|[.\w]{4,6})\s+)?(\d+)\.(\d+):\s(.*)$/;
+  /^\s*(.*?)-(\d+)\s+(?:\(\s*(\d+|-+)\)\s+)?\[(\d+)\]\s+(?:([^\s\d][^\s]{2,5}|[.\w]{4,6})\s+)?(\d+)(?:\.(\d+))?:\s(.*)$/;
+
+// options/latency-format: comm-pid cpu+flags time: body; the comm cut to 8 characters, the time in
+// µs since the buffer's start and a mark of the gap to the next event (trace_output.c,
+// lat_print_generic and lat_print_timestamp), or a counting clock's bare count.
+const LATENCY_LINE = /^\s*(.*?)-(\d+)\s+(\d+)([^\s\d]\S{3,5})\s+(\d+)(us)?[ !#$*+@]?:\s(.*)$/;
+
+/** metadata().timestamps of a latency-format trace. */
+export const LATENCY_TIMES = "µs since the trace buffer's start (latency-format), comms cut to 8";
+
+/** metadata().timestamps of a trace whose times are a clock's counts, not ns. */
+export const CLOCK_COUNTS = 'clock counts (x86-tsc, counter or uptime trace_clock), not ns';
 
 export class FtraceTextReader implements LineReader {
   readonly format = 'ftrace' as const;
@@ -30,7 +44,9 @@ export class FtraceTextReader implements LineReader {
     if (line.charCodeAt(0) === 35 /* # */) return this.header(line);
     const m = LINE.exec(line);
     if (!m) {
-      const lost = lostMarker(line);
+      const l = LATENCY_LINE.exec(line);
+      if (l) return this.latencyLine(l, out);
+      const lost = lostMarker(line) ?? stackFrame(line);
       if (lost) return lost;
       if (line.trim() === '') return HEADER;
       return {
@@ -43,8 +59,29 @@ export class FtraceTextReader implements LineReader {
     out.tgid = m[3] && m[3][0] !== '-' ? +m[3] : null;
     out.cpu = +m[4];
     out.flags = m[5] ?? null;
-    out.tsNs = tsToNs(m[6], m[7]);
+    if (m[7] === undefined) {
+      out.tsNs = countToTs(m[6]);
+      this.meta.timestamps = CLOCK_COUNTS;
+    } else out.tsNs = tsToNs(m[6], m[7]);
     splitEventBody(m[8], out);
+    return EVENT;
+  }
+
+  /** A LATENCY_LINE match: its time is µs since the buffer's start (a count for a counting clock). */
+  private latencyLine(m: RegExpExecArray, out: EventHeader): LineResult {
+    out.comm = m[1];
+    out.tid = +m[2];
+    out.tgid = null;
+    out.cpu = +m[3];
+    out.flags = m[4];
+    if (m[6] === undefined) {
+      out.tsNs = countToTs(m[5]);
+      this.meta.timestamps = CLOCK_COUNTS;
+    } else {
+      out.tsNs = countToTs(m[5] + '000');
+      this.meta.timestamps ??= LATENCY_TIMES;
+    }
+    splitEventBody(m[7], out);
     return EVENT;
   }
 
@@ -68,7 +105,10 @@ export class FtraceTextReader implements LineReader {
   private header(line: string): LineResult {
     let m = /^# tracer: (\S+)/.exec(line);
     if (m) this.meta.tracer = m[1];
-    m = /entries-in-buffer\/entries-written: (\d+)\/(\d+)\s+#P:(\d+)/.exec(line);
+    // The latency format's header says it as `# latency: 0 us, #45472/50875, CPU#0 | (... #P:2)`.
+    m =
+      /entries-in-buffer\/entries-written: (\d+)\/(\d+)\s+#P:(\d+)/.exec(line) ??
+      /^# latency: \d+ us, #(\d+)\/(\d+), .*#P:(\d+)\)/.exec(line);
     if (m) {
       this.meta.entries_in_buffer = +m[1];
       this.meta.entries_written = +m[2];
@@ -105,13 +145,14 @@ function afterComm(b: Buffer, p: number, e: number, out: RawHeader): number {
     p = q + 1;
     while (p < e && b[p] === 32) p++;
   }
-  const at = cpuFlagsTime(b, p, e, out, 6);
+  const at = cpuFlagsTime(b, p, e, out, 6, true);
   return at <= 0 ? at : splitEventBytes(b, at, e, out) ? MATCH : GIVE_UP;
 }
 
 /**
  * A line's `[CPU] [FLAGS] SEC.FRAC: ` from its '[' at p into out (FLAGS: 3 to flagsMax characters,
- * isFlags): the offset past the ': ', else NO_MATCH, or GIVE_UP where a number is out of range.
+ * isFlags; `counts`: the time may be a clock's count, timeAt): the offset past the ': ', else
+ * NO_MATCH, or GIVE_UP where a number is out of range.
  */
 export function cpuFlagsTime(
   b: Uint8Array,
@@ -119,6 +160,7 @@ export function cpuFlagsTime(
   e: number,
   out: RawHeader,
   flagsMax: number,
+  counts = false,
 ): number {
   if (b[p] !== 91 /* [ */) return NO_MATCH;
   let q = digitsEnd(b, p + 1, e);
@@ -127,7 +169,7 @@ export function cpuFlagsTime(
   p = q + 1;
   while (p < e && b[p] === 32) p++;
   // Most lines have no FLAGS: a time right here is no FLAGS word (it holds a ':').
-  let colon = timeAt(b, p, e, out);
+  let colon = timeAt(b, p, e, out, counts);
   if (colon < 0) {
     // FLAGS: a word of 3 to flagsMax not starting with a digit, or of 4 to flagsMax of [.\w].
     q = p;
@@ -137,7 +179,7 @@ export function cpuFlagsTime(
     out.flagsEnd = q;
     p = q;
     while (p < e && b[p] === 32) p++;
-    colon = timeAt(b, p, e, out);
+    colon = timeAt(b, p, e, out, counts);
     if (colon < 0) return NO_MATCH;
   } else out.flagsStart = -1;
   if (colon + 1 >= e || b[colon + 1] !== 32) return NO_MATCH;

@@ -1,4 +1,5 @@
-// Reader for `perf script` text: the default fields and `-F comm,pid,tid,cpu,time,event,trace`.
+// Reader for `perf script` text: the default fields and any `-F` list with tid (or pid/tid), time,
+// event and trace: with or without comm, cpu, misc, tod and period.
 import {
   EVENT,
   GIVE_UP,
@@ -19,9 +20,13 @@ import {
 
 // A call chain frame under a sample (perf record -g): `\tffffffff815fe696 sym+0x46 ([kernel.kallsyms])`.
 const FRAME = /^\s+([0-9a-f]{1,16}) (.*?) ?\((.*)\)$/;
-// comm tid|pid/tid [cpu] sec.frac: system:name: body
+// What --show-task-events, --show-mmap-events and the like print between samples.
+const SIDE_BAND = /^\s*.*?\s+\d+(?:\/\d+)?\s+(?:\[\d+\]\s+)?\d+\.\d+:\s+(PERF_RECORD_[A-Z0-9_]+)/;
+// comm tid|pid/tid [cpu] [misc] [tod] sec.frac: [period] system:name: body, in the order perf
+// prints the fields it is given (-F; tools/perf/builtin-script.c, perf_sample__fprintf_start):
+// misc is a few letters (K, U, H, G, g), tod the time of day (2026-11-25 14:44:33.407034).
 const LINE =
-  /^\s*(.*?)\s+(\d+)(?:\/(\d+))?\s+\[(\d+)\]\s+(\d+)\.(\d+):\s+(?:\d+\s+)?([\w-]+):([\w-]+):\s?(.*)$/;
+  /^\s*(.*?)\s+(\d+)(?:\/(\d+))?\s+(?:\[(\d+)\]\s+)?(?:[A-Za-z]{1,5}\s+)?(?:\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?\s+)?(\d+)\.(\d+):\s+(?:\d+\s+)?([\w-]+):([\w-]+):\s?(.*)$/;
 
 export class PerfScriptReader implements LineReader {
   readonly format = 'perf' as const;
@@ -34,6 +39,12 @@ export class PerfScriptReader implements LineReader {
       if (lost) return lost;
       const f = FRAME.exec(line);
       if (f) return { kind: 'frame', ip: f[1], symbol: f[2], dso: f[3] };
+      const side = SIDE_BAND.exec(line);
+      if (side)
+        return {
+          kind: 'unparsed',
+          reason: `perf's side-band record ${side[1]} (perf script --show-*-events), not a sample`,
+        };
       return {
         kind: 'unparsed',
         reason: 'expected `COMM PID[/TID] [CPU] SECONDS.FRACTION: SYSTEM:EVENT: FIELDS`',
@@ -47,7 +58,7 @@ export class PerfScriptReader implements LineReader {
       out.tgid = null;
       out.tid = +m[2];
     }
-    out.cpu = +m[4];
+    out.cpu = m[4] === undefined ? null : +m[4];
     out.flags = null;
     out.tsNs = tsToNs(m[5], m[6]);
     out.name = m[8];
@@ -86,7 +97,7 @@ function isNameChar(c: number): boolean {
   return c === 45 || c === 95 || isDigit(c) || ((c | 0x20) >= 97 && (c | 0x20) <= 122);
 }
 
-/** LINE from the spaces after the comm: `PID[/TID] [CPU] SEC.FRAC: [PERIOD] SYSTEM:NAME: `. */
+/** LINE from the spaces after the comm: `PID[/TID] [[CPU]] SEC.FRAC: [PERIOD] SYSTEM:NAME: `. */
 function afterComm(b: Buffer, p: number, e: number, out: RawHeader): number {
   while (p < e && b[p] === 32) p++;
   let q = digitsEnd(b, p, e);
@@ -105,12 +116,15 @@ function afterComm(b: Buffer, p: number, e: number, out: RawHeader): number {
   }
   p = q;
   while (p < e && b[p] === 32) p++;
-  if (b[p] !== 91 /* [ */) return NO_MATCH;
-  q = digitsEnd(b, p + 1, e);
-  if (q === p + 1 || b[q] !== 93 /* ] */ || b[q + 1] !== 32) return NO_MATCH;
-  out.cpu = smallDecimal(b, p + 1, q);
-  p = q + 1;
-  while (p < e && b[p] === 32) p++;
+  out.cpu = -1;
+  if (b[p] === 91 /* [ */) {
+    q = digitsEnd(b, p + 1, e);
+    if (q === p + 1 || b[q] !== 93 /* ] */ || b[q + 1] !== 32) return NO_MATCH;
+    out.cpu = smallDecimal(b, p + 1, q);
+    p = q + 1;
+    while (p < e && b[p] === 32) p++;
+  }
+  // misc letters and tod are rare: such lines go by LINE.
   p = timeAt(b, p, e, out);
   if (p < 0 || p + 1 >= e || b[p + 1] !== 32) return NO_MATCH;
   p += 1;

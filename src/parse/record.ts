@@ -6,7 +6,8 @@ export interface EventHeader {
   comm: string;
   tid: number;
   tgid: number | null;
-  cpu: number;
+  /** null where the text prints no CPU (perf script -F without cpu). */
+  cpu: number | null;
   /** Latency/irq flags column as printed (`d..1.`), when the format has it. */
   flags: string | null;
   /** Timestamp in ns, parsed exactly from the decimal text: a Number below 2^53, else a BigInt. */
@@ -27,10 +28,29 @@ export type LineResult =
   | { kind: 'header'; key?: string; value?: string }
   | { kind: 'lost'; cpu: number | null; count: number | null }
   | { kind: 'unparsed'; reason: string }
-  /** A frame of the call chain `perf script` prints under a sample recorded with -g. */
-  | { kind: 'frame'; ip: string; symbol: string; dso: string };
+  /**
+   * A frame of the call chain `perf script` prints under a sample recorded with -g, or of a stack
+   * ftrace records after an event (options/stacktrace, userstacktrace, a stacktrace trigger): ip
+   * in hex, each part null where the line prints none.
+   */
+  | { kind: 'frame'; ip: string | null; symbol: string | null; dso: string | null };
 
 export const EVENT: LineResult = { kind: 'event' };
+
+// A frame of a stack ftrace recorded: tracefs ` => exc_page_fault` (` <ffffffff81234567>` with
+// options/sym-addr), ` =>  <00007f148e559aa2>` (a user stack); trace-cmd report
+// `=> do_anonymous_page (ffffffff816082ed)`, `\t=> 0x7f39a29acad7`
+// (kernel/trace/trace_output.c trace_stack_print, trace_user_stack_print).
+const STACK_FRAME = /^\s*=> ?(.*?)\s*(?:[<(]([0-9a-f]{1,16})[>)])?$/;
+
+/** A line of a stack ftrace recorded as a frame, else null. */
+export function stackFrame(line: string): LineResult | null {
+  const m = STACK_FRAME.exec(line);
+  if (!m) return null;
+  const hex = /^0x([0-9a-f]{1,16})$/.exec(m[1]);
+  if (hex) return { kind: 'frame', ip: hex[1], symbol: null, dso: null };
+  return { kind: 'frame', ip: m[2] ?? null, symbol: m[1] || null, dso: null };
+}
 
 // Every lost-events marker the text formats print: the kernel's (tracefs trace and trace_pipe)
 // `CPU:N [LOST M EVENTS]`, trace-cmd report's `CPU:N [M EVENTS DROPPED]`, and both without a count
@@ -102,6 +122,15 @@ export function tsToNs(sec: string, frac: string): number | bigint {
 }
 
 /**
+ * A timestamp printed as a bare count (`612791299416807`): tracefs prints the counter of a trace
+ * clock that does not count ns (x86-tsc, counter, uptime) as it is. Kept as the count, which is
+ * what `trace-cmd report` makes of such a clock's times (as ns); a Number below 2^53.
+ */
+export function countToTs(count: string): number | bigint {
+  return count.length <= 15 ? +count : BigInt(count);
+}
+
+/**
  * An event line's header as LineReader.scan reads it from the line's bytes: the numbers, and
  * where its texts are (byte offsets into the batch).
  */
@@ -111,6 +140,7 @@ export interface RawHeader {
   tid: number;
   /** -1: none. */
   tgid: number;
+  /** -1: none. */
   cpu: number;
   /** -1: none. */
   flagsStart: number;
@@ -166,15 +196,28 @@ export function smallDecimal(b: Uint8Array, s: number, e: number): number {
 }
 
 /**
- * `SEC.FRAC:` at p, read in one pass: the offset of its ':' (-1 where the text is no such time),
- * with tsToNs of it in out.tsNs where that is a Number, else NaN.
+ * `SEC.FRAC:` at p (or, with `counts`, `COUNT:`), read in one pass: the offset of its ':' (-1
+ * where the text is no such time), with tsToNs (countToTs) of it in out.tsNs where that is a
+ * Number, else NaN.
  */
-export function timeAt(b: Uint8Array, p: number, e: number, out: RawHeader): number {
+export function timeAt(
+  b: Uint8Array,
+  p: number,
+  e: number,
+  out: RawHeader,
+  counts = false,
+): number {
   let q = p;
   let s = 0;
   while (q < e && isDigit(b[q])) s = s * 10 + b[q++] - 48;
   const secDigits = q - p;
-  if (secDigits === 0 || b[q] !== 46 /* . */) return -1;
+  if (secDigits === 0) return -1;
+  // A clock's count (countToTs), where `counts` allows it.
+  if (counts && b[q] === 58 /* : */) {
+    out.tsNs = secDigits <= 15 ? s : NaN;
+    return q;
+  }
+  if (b[q] !== 46 /* . */) return -1;
   const frac = ++q;
   let f = 0;
   while (q < e && isDigit(b[q])) f = f * 10 + b[q++] - 48;

@@ -11,6 +11,7 @@ import {
   lostMarker,
   smallDecimal,
   splitEventBytes,
+  stackFrame,
   tsToNs,
   type EventHeader,
   type LineReader,
@@ -55,7 +56,7 @@ export class TraceCmdReportReader implements LineReader {
       return HEADER;
     }
     if (/^CPU \d+ is empty$|^CPU\d+ data recorded at offset|^\s*#/.test(t)) return HEADER;
-    const lost = lostMarker(t);
+    const lost = lostMarker(t) ?? stackFrame(line);
     if (lost) return lost;
     return {
       kind: 'unparsed',

@@ -7,7 +7,10 @@
 // every user fault (exceptions:page_fault_user) enters on its thread right after, at its address.
 // And the userfaultfd write-protection inside UFFDIO_WRITEPROTECT ioctls: change_protection(tlb,
 // vma, start, end, cp_flags), whose end lies above its start, or mwriteprotect_range(ctx, start,
-// len, mode). A role with more than one candidate names none.
+// len, mode). And __mmu_notifier_invalidate_range_start, which page_make_device_exclusive_one
+// calls at once with a range from its address (nameNotifier), and folio_unlock, which the thread
+// calls on each folio it walked, soon after (nameUnlock); try_to_merge_one_page, on ksmd with a
+// page. A role with more than one candidate names none.
 import type { Db } from '../store/db.js';
 import { quoteIdent, quoteString } from '../store/quote.js';
 import { tableOf, type ProbeRow } from './probe_names.js';
@@ -22,6 +25,17 @@ const USER_TOP = 1n << 47n;
 
 /** A page-aligned user address (an unsigned value's SQL). */
 const userAddress = (uv: string) => `${uv} >= 4096 AND ${uv} < ${USER_TOP} AND ${uv} % 4096 = 0`;
+
+/** A struct page pointer into the vmemmap at `vmemmap` (an unsigned value's SQL). */
+const pageIn = (vmemmap: bigint) => (uv: string) =>
+  `${uv} >= ${vmemmap} AND ${uv} < ${vmemmap + VMEMMAP_SPAN}`;
+
+/** Names the probe found, where exactly one was: a role with more than one candidate names none. */
+function nameOnly(found: ProbeRow[], func: string, source: string): void {
+  if (found.length !== 1) return;
+  found[0].func = func;
+  found[0].source = `when it fires: ${source}`;
+}
 
 /**
  * The columns of a table whose values nearly all satisfy `what` (a probe can fire outside the
@@ -80,9 +94,7 @@ async function nameFaultHandler(
     );
     if (hit.n >= 10 && hit.hit >= FAULTS * hit.n) found.push(r);
   }
-  if (found.length !== 1) return;
-  found[0].func = 'handle_mm_fault';
-  found[0].source = 'when it fires: at every user fault, on its thread, at its address';
+  nameOnly(found, 'handle_mm_fault', 'at every user fault, on its thread, at its address');
 }
 
 /** The probes inside nearly every UFFDIO_WRITEPROTECT ioctl, on its thread. */
@@ -125,11 +137,8 @@ async function nameProtection(
     const func = ordered.o ? 'change_protection' : 'mwriteprotect_range';
     byFunc.set(func, [...(byFunc.get(func) ?? []), r]);
   }
-  for (const [func, found] of byFunc) {
-    if (found.length !== 1) continue;
-    found[0].func = func;
-    found[0].source = 'when it fires: inside UFFDIO_WRITEPROTECT ioctls, on their thread';
-  }
+  for (const [func, found] of byFunc)
+    nameOnly(found, func, 'inside UFFDIO_WRITEPROTECT ioctls, on their thread');
 }
 
 export async function nameByBehaviour(
@@ -143,6 +152,7 @@ export async function nameByBehaviour(
     rows.find((r) => r.kind === kind && r.func === 'make_device_exclusive_range');
   await nameFaultHandler(db, fileId, rows, numeric);
   await nameProtection(db, fileId, rows, numeric);
+  await nameKsmMerge(db, fileId, rows, numeric, vmemmap);
   const call = named('entry');
   const ret = named('return');
   const unnamed = rows.filter((r) => !r.func && r.kind === 'entry');
@@ -174,7 +184,7 @@ export async function nameByBehaviour(
   const holds = async (f: Fired, what: (uv: string) => string) =>
     (await columnsWhere(db, tableOf(f.event), numeric.get(tableOf(f.event)) ?? [], what)).length >
     0;
-  const page = (uv: string) => `${uv} >= ${vmemmap} AND ${uv} < ${vmemmap + VMEMMAP_SPAN}`;
+  const page = pageIn(vmemmap);
   const traits = await Promise.all(
     candidates.map(async (f) => ({
       f,
@@ -187,12 +197,12 @@ export async function nameByBehaviour(
   );
   const walk = traits.filter((t) => t.page && !t.user);
   const mapping = traits.filter((t) => t.page && t.user);
-  const name = (ts: typeof traits, func: string) => {
-    if (ts.length !== 1) return;
-    const r = rows.find((x) => x.event === ts[0].f.event)!;
-    r.func = func;
-    r.source = 'when it fires: inside make_device_exclusive_range calls, on their thread';
-  };
+  const name = (ts: typeof traits, func: string) =>
+    nameOnly(
+      ts.map((t) => rows.find((x) => x.event === t.f.event)!),
+      func,
+      'inside make_device_exclusive_range calls, on their thread',
+    );
   name(gup, 'get_user_pages_remote');
   // A walk reaches a page before its PTEs are read.
   if (walk.length === 1 && mapping.length === 1 && walk[0].f.lead <= mapping[0].f.lead) {
@@ -200,4 +210,137 @@ export async function nameByBehaviour(
     name(mapping, 'page_make_device_exclusive_one');
   } else if (!mapping.length) name(walk, 'rmap_walk');
   else if (!walk.length) name(mapping, 'page_make_device_exclusive_one');
+  await nameNotifier(db, fileId, rows, numeric);
+  await nameUnlock(db, fileId, rows, numeric, vmemmap);
+}
+
+/** Share of a probe's events on ksmd for it to be ksmd's. */
+const KSMD = 0.9;
+
+/**
+ * try_to_merge_one_page(vma, page, kpage) (mm/ksm.c): the one probe at a function's entry that
+ * fires nearly only on ksmd, with a page (a struct page pointer).
+ */
+async function nameKsmMerge(
+  db: Db,
+  fileId: number,
+  rows: ProbeRow[],
+  numeric: Map<string, string[]>,
+  vmemmap: bigint,
+): Promise<void> {
+  if (rows.some((r) => r.func === 'try_to_merge_one_page')) return;
+  const page = pageIn(vmemmap);
+  const found: ProbeRow[] = [];
+  for (const r of rows) {
+    const t = tableOf(r.event);
+    if (r.func || r.kind !== 'entry' || !(numeric.get(t) ?? []).length) continue;
+    const [k] = await db.rows<{ n: number; ksmd: number }>(
+      `SELECT count(*)::INT AS n, count(*) FILTER (WHERE e.comm = 'ksmd')::INT AS ksmd
+       FROM events e JOIN ${quoteIdent(t)} USING (id) WHERE e.file_id = ${fileId}`,
+    );
+    if (k.n < 10 || k.ksmd < KSMD * k.n) continue;
+    if ((await columnsWhere(db, t, numeric.get(t)!, page)).length) found.push(r);
+  }
+  nameOnly(found, 'try_to_merge_one_page', 'on ksmd, with a page');
+}
+
+/** Share of the folios rmap_walk met that the thread unlocks soon after, and how soon (ns). */
+const UNLOCKED = 0.9;
+const UNLOCK_LAG = 1_000_000_000;
+
+/**
+ * folio_unlock(folio) (unlock_page before 6.x folios): make_device_exclusive_range locks each folio
+ * before rmap_walk and unlocks it on failure, and its caller (test_hmm, nouveau) unlocks the rest
+ * once the call returned, on the same thread: the probe that follows nearly every folio rmap_walk
+ * was called with, at that folio. (__folio_lock, its slow path, fires only where a lock is
+ * contended.)
+ */
+async function nameUnlock(
+  db: Db,
+  fileId: number,
+  rows: ProbeRow[],
+  numeric: Map<string, string[]>,
+  vmemmap: bigint,
+): Promise<void> {
+  const walk = rows.find((r) => r.kind === 'entry' && r.func === 'rmap_walk');
+  if (!walk || rows.some((r) => r.func === 'folio_unlock' || r.func === 'unlock_page')) return;
+  const page = pageIn(vmemmap);
+  const wt = tableOf(walk.event);
+  const [fol] = await columnsWhere(db, wt, numeric.get(wt) ?? [], page);
+  if (!fol) return;
+  const on = (t: string, col: string) =>
+    `SELECT e.tid, e.ts_ns AS ts, ${unsignedSql(col)} AS fol FROM events e JOIN ${quoteIdent(t)} USING (id) WHERE e.file_id = ${fileId}`;
+  const found: ProbeRow[] = [];
+  for (const r of rows) {
+    const t = tableOf(r.event);
+    if (r.func || r.kind !== 'entry' || r === walk) continue;
+    const cols = await columnsWhere(db, t, numeric.get(t) ?? [], page);
+    if (cols.length !== 1) continue;
+    const [hit] = await db.rows<{ n: number; hit: number }>(
+      `WITH w AS (${on(wt, fol)}), p AS (${on(t, cols[0])})
+       SELECT count(*)::INT AS n, count(*) FILTER (WHERE p.ts - w.ts < ${UNLOCK_LAG})::INT AS hit
+       FROM w ASOF LEFT JOIN p ON w.tid = p.tid AND w.fol = p.fol AND p.ts >= w.ts`,
+    );
+    if (hit.n >= 10 && hit.hit >= UNLOCKED * hit.n) found.push(r);
+  }
+  nameOnly(
+    found,
+    'folio_unlock',
+    'on the thread of each rmap_walk of make_device_exclusive_range, soon after, at its folio',
+  );
+}
+
+/** How soon after page_make_device_exclusive_one its notifier starts (ns). */
+const NOTIFIER_LAG = 1_000_000;
+
+/**
+ * __mmu_notifier_invalidate_range_start(range): page_make_device_exclusive_one (5.14-6.14)
+ * starts an MMU_NOTIFY_EXCLUSIVE invalidation of [address, address + folio size) right away, on
+ * its thread. Of the probes that follow nearly every one of its calls with a range from its
+ * address, the earliest: a driver's interval notifier (test_hmm's dmirror_interval_invalidate)
+ * is called from inside it, with the same range.
+ */
+async function nameNotifier(
+  db: Db,
+  fileId: number,
+  rows: ProbeRow[],
+  numeric: Map<string, string[]>,
+): Promise<void> {
+  const mapping = rows.find(
+    (r) => r.kind === 'entry' && r.func === 'page_make_device_exclusive_one',
+  );
+  if (!mapping || rows.some((r) => r.func === '__mmu_notifier_invalidate_range_start')) return;
+  const mt = tableOf(mapping.event);
+  const [va] = await columnsWhere(db, mt, numeric.get(mt) ?? [], userAddress);
+  if (!va) return;
+  const on = (t: string, cols: string) =>
+    `SELECT e.tid, e.ts_ns AS ts, ${cols} FROM events e JOIN ${quoteIdent(t)} USING (id) WHERE e.file_id = ${fileId}`;
+  const found: { r: ProbeRow; lag: number }[] = [];
+  for (const r of rows) {
+    const t = tableOf(r.event);
+    const cols = numeric.get(t) ?? [];
+    if (r.func || r.kind !== 'entry' || cols.length < 2) continue;
+    const user = await columnsWhere(db, t, cols, userAddress);
+    if (user.length < 2) continue;
+    // A range: some column at the address, another above it.
+    const from = user.map((c) => `p.${c} = x.va`).join(' OR ');
+    const above = user.map((c) => `p.${c} > x.va`).join(' OR ');
+    const [hit] = await db.rows<{ n: number; hit: number; lag: number | null }>(
+      `WITH x AS (${on(mt, `${unsignedSql(quoteIdent(va.slice(1, -1)))} AS va`)}),
+         p AS (${on(t, user.map((c) => `${unsignedSql(c)} AS ${c}`).join(', '))})
+       SELECT count(*)::INT AS n,
+         count(*) FILTER (WHERE p.ts - x.ts < ${NOTIFIER_LAG} AND (${from}) AND (${above}))::INT AS hit,
+         median(p.ts - x.ts)::DOUBLE AS lag
+       FROM x ASOF LEFT JOIN p ON x.tid = p.tid AND p.ts >= x.ts`,
+    );
+    if (hit.n >= 10 && hit.hit >= CALLS * hit.n) found.push({ r, lag: hit.lag ?? Infinity });
+  }
+  if (!found.length) return;
+  found.sort((a, b) => a.lag - b.lag);
+  if (found.length > 1 && found[0].lag === found[1].lag) return;
+  nameOnly(
+    [found[0].r],
+    '__mmu_notifier_invalidate_range_start',
+    'right after each page_make_device_exclusive_one, on its thread, with a range from its address',
+  );
 }

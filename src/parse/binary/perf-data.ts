@@ -6,6 +6,7 @@
 // order as perf does (tools/perf/util/ordered-events.c): at each FINISHED_ROUND, what is older
 // than the previous round's newest time is final.
 import { binaryCursor, type BinaryCursor } from './binary-cursor.js';
+import { Decompress as ZstdStream } from 'fzstd';
 import { BinaryFile, Cursor } from './bytes.js';
 import { TracingData } from './tracing-data.js';
 
@@ -325,6 +326,8 @@ function readTracingData(c: Cursor, td: TracingData): void {
 }
 
 const WINDOW = 1 << 20;
+/** A compressed record's output past this is damage: perf compresses at most an mmap buffer into one. */
+const MAX_UNZIPPED = 1 << 28;
 
 /** Item.pid of a LOST_SAMPLES item. */
 const LOST_SAMPLES = -2;
@@ -386,11 +389,80 @@ function perfCursor(
   let lostRecords = 0;
   let lostSamples = 0;
 
-  // The record record() read last: its type, size and where it starts in `win`.
+  // The record record() read last: its type, size, the buffer it is in (`win`, or a chunk of
+  // decompressed records), where it starts there, and its file offset (for errors: a decompressed
+  // record's is that of the compressed record it came in).
   let recType = 0;
+  let recBuf: Buffer = win;
   let recAt = 0;
   let recSize = 0;
+  let recPos = dataAt;
+  // perf record -z: the payloads of its PERF_RECORD_COMPRESSED records are one zstd stream whose
+  // output is records, which may run on from one compressed record's output into the next
+  // (tools/perf/util/session.c, perf_session__process_compressed_event).
+  let zstd: ZstdStream | null = null;
+  let unzipped: Buffer[] = [];
+  let unzippedBytes = 0;
+  let dec: Buffer = Buffer.alloc(0);
+  let decAt = 0;
   const record = (): boolean => {
+    for (;;) {
+      if (decAt + 8 <= dec.length) {
+        const size = dec.readUInt16LE(decAt + 6);
+        if (size < 8) file.fail(recPos, `perf record of ${size} bytes in compressed data`);
+        if (decAt + size <= dec.length) {
+          recType = dec.readUInt32LE(decAt);
+          recBuf = dec;
+          recAt = decAt;
+          recSize = size;
+          decAt += size;
+          return true;
+        }
+      }
+      if (!fileRecord()) {
+        if (decAt < dec.length)
+          file.fail(recPos, `compressed data ends ${dec.length - decAt} bytes into a record`);
+        return false;
+      }
+      if (recType !== REC.COMPRESSED && recType !== REC.COMPRESSED2) return true;
+      unzip(recBuf, recAt, recSize);
+    }
+  };
+
+  /** Decompresses a compressed record's payload after what is left of the last one's records. */
+  const unzip = (buf: Buffer, at: number, size: number): void => {
+    let from = at + 8;
+    let to = at + size;
+    if (recType === REC.COMPRESSED2) {
+      // struct perf_record_compressed2: a u64 data_size, then the data (padded to 8 bytes).
+      if (size < 16) file.fail(recPos, `compressed record of ${size} bytes`);
+      const n = Number(buf.readBigUInt64LE(at + 8));
+      from = at + 16;
+      if (n > to - from) file.fail(recPos, `compressed record's data_size ${n} runs past it`);
+      to = from + n;
+    }
+    zstd ??= new ZstdStream((chunk) => {
+      unzippedBytes += chunk.length;
+      if (unzippedBytes > MAX_UNZIPPED)
+        throw new Error(`a compressed record expands past ${MAX_UNZIPPED} bytes`);
+      unzipped.push(Buffer.from(chunk));
+    });
+    unzipped = [dec.subarray(decAt)];
+    unzippedBytes = 0;
+    try {
+      zstd.push(buf.subarray(from, to));
+    } catch (e) {
+      file.fail(
+        recPos,
+        `compressed record: zstd data does not decompress (${(e as Error).message})`,
+      );
+    }
+    // A fresh buffer: samples queued for the next flush keep pointing into the old one.
+    dec = Buffer.concat(unzipped);
+    decAt = 0;
+  };
+
+  const fileRecord = (): boolean => {
     if (pos + 8 > end) {
       if (pos < end)
         file.fail(pos, `perf record header: ${end - pos} bytes left in the data section`);
@@ -411,8 +483,10 @@ function perfCursor(
       winAt = pos;
       at = 0;
     }
+    recPos = pos;
     pos += size;
     recType = type;
+    recBuf = win;
     recAt = at;
     recSize = size;
     return true;
@@ -420,7 +494,7 @@ function perfCursor(
 
   /** sample_id trailer of a non-sample record: time and cpu. */
   const trailer = (buf: Buffer, at: number, size: number): { ts: number; cpu: number } => {
-    if (byId && size >= 16) attrOf(buf.readBigUInt64LE(at + size - 8), pos - size);
+    if (byId && size >= 16) attrOf(buf.readBigUInt64LE(at + size - 8), recPos);
     if (!idSize || size < 8 + idSize) return { ts: maxTs, cpu: -1 };
     let p = at + size - idSize;
     if (st & S.TID) p += 8;
@@ -437,7 +511,7 @@ function perfCursor(
 
   const readTime = (buf: Buffer, p: number): number => {
     const hi = buf.readUInt32LE(p + 4);
-    if (hi >= 0x200000) file.fail(pos, 'a sample time past 2^53 ns');
+    if (hi >= 0x200000) file.fail(recPos, 'a sample time past 2^53 ns');
     return hi * 0x100000000 + buf.readUInt32LE(p);
   };
 
@@ -462,7 +536,7 @@ function perfCursor(
     switch (type) {
       case REC.SAMPLE: {
         let p = at + 8;
-        if (byId && !attrOf(buf.readBigUInt64LE(p), pos - size).tracepoint) {
+        if (byId && !attrOf(buf.readBigUInt64LE(p), recPos).tracepoint) {
           meta.samples_not_tracepoints = ++otherSamples;
           break;
         }
@@ -493,11 +567,11 @@ function perfCursor(
           const nr = Number(buf.readBigUInt64LE(p));
           p += 8 + 8 * nr;
         }
-        if (p + 4 > stop) file.fail(pos - size, 'sample shorter than its layout');
+        if (p + 4 > stop) file.fail(recPos, 'sample shorter than its layout');
         const rawSize = buf.readUInt32LE(p);
         p += 4;
         if (p + rawSize > stop)
-          file.fail(pos - size, `sample raw data of ${rawSize} bytes runs past the record`);
+          file.fail(recPos, `sample raw data of ${rawSize} bytes runs past the record`);
         push(ts, Is.Event, cpu, pid, tid, 0, buf, p, rawSize);
         break;
       }
@@ -533,9 +607,6 @@ function perfCursor(
         flush(nextFlush);
         nextFlush = maxTs;
         break;
-      case REC.COMPRESSED:
-      case REC.COMPRESSED2:
-        file.fail(pos - size, 'a compressed perf.data (perf record -z) is not read');
     }
   };
 
@@ -575,7 +646,7 @@ function perfCursor(
           flush(Infinity);
           continue;
         }
-        parse(recType, win, recAt, recSize);
+        parse(recType, recBuf, recAt, recSize);
       }
       const r = ready;
       const i = order[readyAt++];
