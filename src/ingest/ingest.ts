@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import { writeAtomically } from '../store/atomic.js';
 import { Db } from '../store/db.js';
-import { Loader } from '../store/loader.js';
+import { INGEST_MEMORY_LIMIT, Loader } from '../store/loader.js';
 import { fileParsesInline, ingestBinary, openBinary } from './binary.js';
 import { ingestText } from './text.js';
 import { ParseWorker, parsesInline } from './parse-store.js';
@@ -101,11 +101,9 @@ export async function ingestDb(
 ): Promise<FileSummary[]> {
   if ((await db.tables()).length) await db.requireOurs();
   {
-    // Keep DuckDB's buffer pool small: ingested rows go to the database file, and the pool keeps
-    // the blocks it wrote until it reaches the limit (at 128MB, peak RSS rose by ~100 MB per GB
-    // of trace up to it). What stays is the code, the appenders' buffers and the JS heap:
-    // bench/ingest.ts.
-    await db.run(`SET memory_limit = '32MB'; SET threads = 1`);
+    // Keep DuckDB's buffer pool small (loader.ts). What stays is the code, the appenders' buffers
+    // and the JS heap: bench/ingest.ts.
+    await db.run(`SET memory_limit = '${INGEST_MEMORY_LIMIT}'; SET threads = 1`);
     // One transaction: its appenders' flushes (column-batch.ts) are then no commits, which would
     // write every row to the WAL first (50 % more CPU); full row groups go to the file as they fill.
     await db.run('BEGIN TRANSACTION');
@@ -129,8 +127,10 @@ export async function ingestDb(
       await db.run('ROLLBACK').catch(() => {});
       throw e;
     }
-    // The appenders' last rows and the files' rows commit with the rest: one commit.
+    // The appenders' last rows and the files' rows commit with the rest: one commit, which
+    // writes the rows the transaction still holds (from memory freed by a purge first).
     loader.finish();
+    await loader.purge();
     for (const s of out) {
       await db.run(
         `INSERT INTO files VALUES (${s.fileId}, ${lit(s.path)}, ${lit(s.format)}, ${lit(s.compression)}, ${s.lines}, ${s.headerLines}, ${s.bytes}, ${s.events}, ${s.filtered}, ${s.unparsed}, ${s.lost}, ${lit(JSON.stringify(s.metadata))})`,

@@ -193,7 +193,7 @@ class ParseStore {
     const loader = this.loader;
     switch (m.t) {
       case 'rows': {
-        (await loader.batchAppender(m.table)).append(m.rows);
+        await loader.append(m.table, m.rows);
         this.ack({ table: m.table, values: m.rows.values }, m.rows.values);
         break;
       }
