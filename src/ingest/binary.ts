@@ -22,6 +22,21 @@ export function binaryKind(head: Buffer): BinaryKind | null {
   return null;
 }
 
+/** The first 64 bytes of `file` (fewer for a shorter one), null where it cannot be read. */
+function fileHead(file: string): Buffer | null {
+  try {
+    const fd = fs.openSync(file, 'r');
+    try {
+      const head = Buffer.alloc(64);
+      return head.subarray(0, fs.readSync(fd, head, 0, 64, 0));
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    return null;
+  }
+}
+
 export interface OpenedBinary {
   kind: BinaryKind;
   /** The file to read: the input, or its decompressed copy in a temporary directory. */
@@ -38,18 +53,8 @@ export interface OpenedBinary {
  * decompressed to a temporary file first: the readers seek.
  */
 export async function openBinary(file: string): Promise<OpenedBinary | null> {
-  let head: Buffer;
-  try {
-    const fd = fs.openSync(file, 'r');
-    try {
-      head = Buffer.alloc(64);
-      head = head.subarray(0, fs.readSync(fd, head, 0, 64, 0));
-    } finally {
-      fs.closeSync(fd);
-    }
-  } catch {
-    return null; // the text path reports it
-  }
+  const head = fileHead(file);
+  if (!head) return null; // the text path reports it
   const kind = binaryKind(head);
   if (kind)
     return { kind, path: file, compression: 'none', packed: packedDat(head), cleanup: () => {} };
@@ -134,17 +139,8 @@ export function binaryParsesInline(
  * compressed binary trace is taken for text: its size is known only once decompressed).
  */
 export function fileParsesInline(file: string, parseOn: IngestOptions['parseOn']): boolean {
-  let head = Buffer.alloc(64);
-  try {
-    const fd = fs.openSync(file, 'r');
-    try {
-      head = head.subarray(0, fs.readSync(fd, head, 0, 64, 0));
-    } finally {
-      fs.closeSync(fd);
-    }
-  } catch {
-    return true; // ingest reports it
-  }
+  const head = fileHead(file);
+  if (!head) return true; // ingest reports it
   return binaryKind(head)
     ? binaryParsesInline(file, packedDat(head), parseOn)
     : parsesInline(file, parseOn);

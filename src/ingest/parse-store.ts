@@ -1,8 +1,8 @@
 // The storing half of ingest: runs a file's parser (text-parse.ts, binary-parse.ts) on a worker
-// thread (parse-worker.ts), or on this one for a small file (a worker costs more to start than it takes to parse),
-// and applies what it sends to the database in order: tables created, column batches appended,
-// dictionary strings and rare rows written. With two cores, parsing and DuckDB's appends run side
-// by side; the same messages cross either way.
+// thread (parse-worker.ts), or on this one for a small file (a worker costs more to start than it
+// takes to parse), and applies what it sends to the database in order: tables created, column
+// batches appended, dictionary strings and rare rows written. With two cores, parsing and DuckDB's
+// appends run side by side; the same messages cross either way.
 import fs from 'node:fs';
 import { TraceInputError } from '../parse/errors.js';
 import { detectCompression } from '../parse/input.js';
